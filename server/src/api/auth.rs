@@ -1,0 +1,417 @@
+//! Login, MFA enrolment and logout.
+
+use super::extract::{client_ip, coarse_user_agent, ApiJson, Meta};
+use crate::audit::{Event, RequestMeta};
+use crate::auth::session::{self, Authed, IssuedSession};
+use crate::auth::{password, secrets, throttle, totp};
+use crate::error::{ApiResult, AppError};
+use crate::ids::DeviceId;
+use crate::state::AppState;
+use crate::storage::{DeviceChoice, Role, StoreError, User};
+use axum::extract::State;
+use axum::http::{header, request::Parts, StatusCode};
+use axum::response::{IntoResponse, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// How the new session token is handed over.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenTransport {
+    /// An `HttpOnly` cookie; the token never reaches page scripts (browsers).
+    #[default]
+    Cookie,
+    /// In the response body, for `Authorization: Bearer` (other clients).
+    Bearer,
+}
+
+/// Result of a sign-in step.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum AuthOutcome {
+    /// A session is open.
+    SignedIn(SignedIn),
+    /// Staff must enrol TOTP before first use: scan `otpauth_uri` (or type
+    /// `totp_secret`), then call `/api/v1/auth/mfa/enroll` with a code.
+    MfaEnrollmentRequired(MfaEnrollment),
+}
+
+/// An open session.
+#[derive(Serialize, ToSchema)]
+pub struct SignedIn {
+    /// User.
+    pub user_id: String,
+    /// Device this session is bound to.
+    pub device_id: DeviceId,
+    /// Role.
+    pub role: Role,
+    /// Send as `X-CSRF-Token` on state-changing cookie requests.
+    pub csrf_token: String,
+    /// Absolute session end (Unix seconds).
+    pub expires_at: i64,
+    /// Idle timeout of this session (seconds).
+    pub idle_timeout_secs: i64,
+    /// The bearer token (only with `transport: "bearer"`; shown once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// One-time recovery codes (only right after MFA enrolment; shown once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+/// A pending TOTP enrolment.
+#[derive(Serialize, ToSchema)]
+pub struct MfaEnrollment {
+    /// Pass back to `/api/v1/auth/mfa/enroll` (valid 30 minutes).
+    pub enrollment_token: String,
+    /// The TOTP secret in base32, for typing into an authenticator app.
+    pub totp_secret: String,
+    /// The same secret as an `otpauth://` URI, for a QR code.
+    pub otpauth_uri: String,
+}
+
+/// A response that may set the session cookie.
+pub struct AuthResponse {
+    status: StatusCode,
+    outcome: AuthOutcome,
+    cookie: Option<axum::http::HeaderValue>,
+}
+
+impl IntoResponse for AuthResponse {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.outcome)).into_response();
+        if let Some(cookie) = self.cookie {
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+        }
+        response
+    }
+}
+
+const ENROLLMENT_TTL_SECS: i64 = 30 * 60;
+
+/// Normalises a login name: trimmed, lower case, 3 to 254 printable characters.
+pub fn normalise_login(login: &str) -> Result<String, AppError> {
+    let login = login.trim().to_lowercase();
+    let len = login.chars().count();
+    if !(3..=254).contains(&len) || login.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(AppError::invalid(
+            "invalid_login",
+            "a login is 3 to 254 characters without spaces (an email address works well)",
+        ));
+    }
+    Ok(login)
+}
+
+/// Checks a free-text name (display or device name).
+pub fn clean_name(name: &str, what: &'static str, max: usize) -> Result<String, AppError> {
+    let name = name.trim();
+    let len = name.chars().count();
+    if len == 0 || len > max || name.chars().any(char::is_control) {
+        return Err(AppError::invalid("invalid_name", format!("{what} must be 1 to {max} characters")));
+    }
+    Ok(name.to_string())
+}
+
+/// The device a sign-in is for: an existing device of the user, or a new
+/// one with a name ("Work laptop").
+pub fn device_choice(
+    device_id: Option<DeviceId>,
+    device_name: Option<&str>,
+    parts: &Parts,
+) -> Result<DeviceChoice, AppError> {
+    match (device_id, device_name) {
+        (Some(id), _) => Ok(DeviceChoice::Existing(id)),
+        (None, Some(name)) => Ok(DeviceChoice::New {
+            id: DeviceId::new(),
+            name: clean_name(name, "device_name", 64)?,
+            user_agent: coarse_user_agent(parts),
+        }),
+        (None, None) => Err(AppError::invalid("invalid_field", "device_name is required for a new device")),
+    }
+}
+
+/// Opens a session on the chosen device and builds the answer.
+#[allow(clippy::too_many_arguments)]
+pub async fn open_session(
+    state: &AppState,
+    user: &User,
+    device: &DeviceChoice,
+    transport: TokenTransport,
+    meta: &RequestMeta,
+    method: &'static str,
+    status: StatusCode,
+) -> ApiResult<AuthResponse> {
+    let issued = session::issue(state, user.role());
+    let event = Event::new(user.practice_id, "auth.login", meta)
+        .actor(user.id, None)
+        .detail(serde_json::json!({"session_id": issued.record.id, "method": method}));
+    let device_id = state
+        .store
+        .create_session(user, device, &issued.record, state.now(), event)
+        .await
+        .map_err(device_error)?;
+    Ok(signed_in(state, user, device_id, issued, transport, None, status))
+}
+
+fn device_error(e: StoreError) -> AppError {
+    match e {
+        StoreError::NotFound => AppError::not_found("device"),
+        other => other.into(),
+    }
+}
+
+fn signed_in(
+    state: &AppState,
+    user: &User,
+    device_id: DeviceId,
+    issued: IssuedSession,
+    transport: TokenTransport,
+    recovery_codes: Option<Vec<String>>,
+    status: StatusCode,
+) -> AuthResponse {
+    let lifetime = state.settings.auth.session_lifetime_secs;
+    let (token, cookie) = match transport {
+        TokenTransport::Bearer => (Some(issued.token.expose_secret().to_string()), None),
+        TokenTransport::Cookie => (None, Some(session::session_cookie(state, &issued.token, lifetime))),
+    };
+    AuthResponse {
+        status,
+        outcome: AuthOutcome::SignedIn(SignedIn {
+            user_id: user.id.to_string(),
+            device_id,
+            role: user.role(),
+            csrf_token: issued.csrf,
+            expires_at: issued.record.expires_at,
+            idle_timeout_secs: issued.record.idle_timeout_secs,
+            token,
+            recovery_codes,
+        }),
+        cookie,
+    }
+}
+
+/// Starts TOTP enrolment for a staff member who has none yet.
+pub async fn start_enrollment(state: &AppState, user: &User, status: StatusCode) -> ApiResult<AuthResponse> {
+    let secret = totp::new_secret();
+    let (token, token_hash) = secrets::new_token();
+    state
+        .store
+        .start_mfa_enrollment(user, &token_hash, &secret, state.now() + ENROLLMENT_TTL_SECS)
+        .await?;
+    Ok(AuthResponse {
+        status,
+        outcome: AuthOutcome::MfaEnrollmentRequired(MfaEnrollment {
+            enrollment_token: token.expose_secret().to_string(),
+            totp_secret: totp::secret_base32(&secret),
+            otpauth_uri: totp::otpauth_uri(&secret, &user.login),
+        }),
+        cookie: None,
+    })
+}
+
+/// Login request.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Login name.
+    pub login: String,
+    /// Password or passphrase.
+    #[schema(value_type = String)]
+    pub password: SecretString,
+    /// Current TOTP code (required once TOTP is enrolled).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub totp_code: Option<SecretString>,
+    /// A one-time recovery code instead of a TOTP code.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub recovery_code: Option<SecretString>,
+    /// Sign in again on this existing device of yours.
+    #[serde(default)]
+    pub device_id: Option<DeviceId>,
+    /// Name for a new device ("Work laptop"); required without `device_id`.
+    #[serde(default)]
+    pub device_name: Option<String>,
+    /// Cookie (default) or bearer.
+    #[serde(default)]
+    pub transport: TokenTransport,
+}
+
+/// Sign in with password (and TOTP when enrolled).
+#[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest, tag = "auth",
+    responses(
+        (status = 200, body = AuthOutcome, description = "signed in, or TOTP enrolment required"),
+        (status = 401, body = crate::error::ErrorBody, description = "invalid_credentials, mfa_required, invalid_mfa_code, device_revoked"),
+        (status = 429, body = crate::error::ErrorBody, description = "throttled"),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    parts: Parts,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<AuthResponse> {
+    let login = req.login.trim().to_lowercase();
+    if login.is_empty() || login.len() > 254 || req.password.expose_secret().len() > 4 * password::MAX_LEN {
+        return Err(invalid_credentials());
+    }
+    let keys = throttle::Keys::new(&login, client_ip(&parts));
+    throttle::check(&state, &keys).await?;
+
+    let user = match state.store.user_by_login(&login).await {
+        Ok(user) => Some(user),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    // Always run one Argon2id verification, against a dummy hash when the
+    // login is unknown, so timing does not reveal which logins exist.
+    let phc = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| state.dummy_hash.to_string());
+    let pw = req.password.clone();
+    let password_ok = tokio::task::spawn_blocking(move || password::verify(&pw, &phc))
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("verify task: {e}")))?;
+    let user = match user {
+        Some(user) if password_ok && user.deactivated_at.is_none() => user,
+        Some(user) => {
+            let event = Event::new(user.practice_id, "auth.login", &meta)
+                .failed()
+                .target_user(user.id)
+                .detail(serde_json::json!({"reason": "password"}));
+            throttle::record_failure(&state, &keys, Some(event)).await?;
+            return Err(invalid_credentials());
+        }
+        None => {
+            throttle::record_failure(&state, &keys, None).await?;
+            return Err(invalid_credentials());
+        }
+    };
+
+    let device = device_choice(req.device_id, req.device_name.as_deref(), &parts)?;
+    let method = match &user.totp_secret {
+        None if user.role().is_staff() => return start_enrollment(&state, &user, StatusCode::OK).await,
+        None => "password",
+        Some(secret) => {
+            verify_second_factor(&state, &user, secret, &req, &keys, &meta).await?;
+            if req.recovery_code.is_some() { "password+recovery_code" } else { "password+totp" }
+        }
+    };
+    state.store.clear_auth_failures(&keys.account).await?;
+    open_session(&state, &user, &device, req.transport, &meta, method, StatusCode::OK).await
+}
+
+async fn verify_second_factor(
+    state: &AppState,
+    user: &User,
+    secret: &[u8],
+    req: &LoginRequest,
+    keys: &throttle::Keys,
+    meta: &RequestMeta,
+) -> ApiResult<()> {
+    let ok = match (&req.totp_code, &req.recovery_code) {
+        (None, None) => {
+            return Err(AppError::unauthorized("mfa_required", "enter the code from your authenticator app"))
+        }
+        (Some(code), _) => match totp::verify(secret, code.expose_secret(), state.now()) {
+            // Refuse a replay of a code already used in this or a later step.
+            Some(step) => state.store.consume_totp_step(user.id, step).await?,
+            None => false,
+        },
+        (None, Some(code)) => {
+            let hash = secrets::hash_recovery_code(code);
+            state.store.consume_recovery_code(user.id, &hash, state.now()).await?
+        }
+    };
+    if !ok {
+        let event = Event::new(user.practice_id, "auth.mfa", meta)
+            .failed()
+            .target_user(user.id);
+        throttle::record_failure(state, keys, Some(event)).await?;
+        return Err(AppError::unauthorized("invalid_mfa_code", "that code is not valid; try the current one"));
+    }
+    Ok(())
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::unauthorized("invalid_credentials", "the login or password is not correct")
+}
+
+/// TOTP enrolment confirmation.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// From the `mfa_enrollment_required` answer.
+    #[schema(value_type = String)]
+    pub enrollment_token: SecretString,
+    /// A current code from the authenticator app.
+    #[schema(value_type = String)]
+    pub totp_code: SecretString,
+    /// Sign in again on this existing device of yours.
+    #[serde(default)]
+    pub device_id: Option<DeviceId>,
+    /// Name for a new device ("Work laptop"); required without `device_id`.
+    #[serde(default)]
+    pub device_name: Option<String>,
+    /// Cookie (default) or bearer.
+    #[serde(default)]
+    pub transport: TokenTransport,
+}
+
+/// Confirm TOTP enrolment; signs in and returns recovery codes once.
+#[utoipa::path(post, path = "/api/v1/auth/mfa/enroll", request_body = EnrollRequest, tag = "auth",
+    responses(
+        (status = 200, body = AuthOutcome, description = "signed in; recovery codes included once"),
+        (status = 401, body = crate::error::ErrorBody, description = "invalid_mfa_code"),
+        (status = 404, body = crate::error::ErrorBody, description = "unknown or expired enrolment"),
+        (status = 429, body = crate::error::ErrorBody, description = "throttled"),
+    ))]
+pub async fn enroll(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    parts: Parts,
+    ApiJson(req): ApiJson<EnrollRequest>,
+) -> ApiResult<AuthResponse> {
+    let token_hash = secrets::hash_token(req.enrollment_token.expose_secret());
+    let (user, secret) = match state.store.mfa_enrollment(&token_hash, state.now()).await {
+        Ok(found) => found,
+        Err(StoreError::NotFound) => {
+            return Err(AppError::not_found("enrolment").with_code("enrollment_not_found"))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let keys = throttle::Keys::new(&user.login, client_ip(&parts));
+    throttle::check(&state, &keys).await?;
+    let device = device_choice(req.device_id, req.device_name.as_deref(), &parts)?;
+    let Some(step) = totp::verify(&secret, req.totp_code.expose_secret(), state.now()) else {
+        let event = Event::new(user.practice_id, "auth.mfa", &meta).failed().target_user(user.id);
+        throttle::record_failure(&state, &keys, Some(event)).await?;
+        return Err(AppError::unauthorized("invalid_mfa_code", "that code is not valid; try the current one"));
+    };
+    let codes = secrets::new_recovery_codes();
+    let hashes: Vec<Vec<u8>> = codes.iter().map(secrets::hash_recovery_code).collect();
+    let issued = session::issue(&state, user.role());
+    let device_id = state
+        .store
+        .complete_mfa_enrollment(&user, &secret, step, &hashes, &device, &issued.record, state.now(), &meta)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => AppError::not_found("enrolment").with_code("enrollment_not_found"),
+            other => other.into(),
+        })?;
+    state.store.clear_auth_failures(&keys.account).await?;
+    let shown: Vec<String> = codes.iter().map(|c| c.expose_secret().to_string()).collect();
+    Ok(signed_in(&state, &user, device_id, issued, req.transport, Some(shown), StatusCode::OK))
+}
+
+/// End this session.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204, description = "signed out"), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn logout(State(state): State<AppState>, authed: Authed) -> ApiResult<Response> {
+    let event = authed
+        .event("auth.logout")
+        .target_device(authed.device_id)
+        .detail(serde_json::json!({"session_id": authed.session_id}));
+    state.store.end_session(authed.session_id, "logout", state.now(), event).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(header::SET_COOKIE, session::clear_cookie(&state));
+    Ok(response)
+}

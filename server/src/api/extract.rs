@@ -1,0 +1,127 @@
+//! Extractors that parse at the edge: JSON bodies with our error format,
+//! request facts for the audit log, and the authenticated session.
+
+use crate::audit::{coarse_ip, RequestMeta};
+use crate::error::AppError;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+
+/// A JSON body whose rejections use the API's error format:
+/// 400 for malformed JSON, 413 over the size limit, 415 without a JSON
+/// content type, 422 for well-formed JSON of the wrong shape or types.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> AppError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => {
+            // serde's message names the field and the expected type, never
+            // the submitted value.
+            let detail = e.body_text();
+            let detail = detail.rsplit(": ").next().unwrap_or("invalid field").to_string();
+            AppError::invalid("invalid_field", detail)
+        }
+        JsonRejection::JsonSyntaxError(_) => AppError::bad_request("malformed_json", "the request body is not valid JSON"),
+        JsonRejection::MissingJsonContentType(_) => AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the request body is too large")
+        }
+        _ => AppError::bad_request("malformed_body", "the request body could not be read"),
+    }
+}
+
+/// The request's id (set by the request-id middleware).
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// Request facts for audit events: request id and coarse address.
+pub struct Meta(pub RequestMeta);
+
+impl<S: Send + Sync> FromRequestParts<S> for Meta {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Meta(request_meta(parts)))
+    }
+}
+
+/// Request id and coarse address of a request.
+pub fn request_meta(parts: &Parts) -> RequestMeta {
+    RequestMeta {
+        request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()),
+        ip: client_ip(parts).map(coarse_ip),
+        actor_user: None,
+        actor_device: None,
+    }
+}
+
+/// The peer address. (Behind a reverse proxy this is the proxy; trusted
+/// forwarding headers come with the deployment issue.)
+pub fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// A short, coarse description of the user agent ("Chrome on Android"),
+/// enough for a person to recognise their device and no more.
+pub fn coarse_user_agent(parts: &Parts) -> String {
+    let ua = parts
+        .headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let browser = if ua.contains("Edg/") {
+        "Edge"
+    } else if ua.contains("Firefox/") {
+        "Firefox"
+    } else if ua.contains("Chrome/") || ua.contains("Chromium/") || ua.contains("HeadlessChrome") {
+        "Chrome"
+    } else if ua.contains("Safari/") {
+        "Safari"
+    } else if ua.is_empty() {
+        "Unknown client"
+    } else {
+        "Other client"
+    };
+    let os = if ua.contains("Android") {
+        Some("Android")
+    } else if ua.contains("iPhone") || ua.contains("iPad") {
+        Some("iOS")
+    } else if ua.contains("Windows") {
+        Some("Windows")
+    } else if ua.contains("Mac OS X") {
+        Some("macOS")
+    } else if ua.contains("Linux") {
+        Some("Linux")
+    } else {
+        None
+    };
+    match os {
+        Some(os) => format!("{browser} on {os}"),
+        None => browser.to_string(),
+    }
+}

@@ -1,0 +1,289 @@
+//! Invites: create, list, revoke, inspect and accept.
+//!
+//! Who may invite whom: admins invite anyone (staff and clients); clinicians
+//! invite clients. An invite link carries only its token, after `#` so it
+//! never reaches server logs or `Referer` headers.
+
+use super::auth::{self as auth_api, clean_name, device_choice, normalise_login, AuthResponse, TokenTransport};
+use super::extract::{ApiJson, Meta};
+use crate::auth::session::Authed;
+use crate::auth::{password, secrets};
+use crate::error::{ApiResult, AppError};
+use crate::ids::{InviteId, UserId};
+use crate::state::AppState;
+use crate::storage::{Invite, NewInvite, NewUser, Role, StoreError};
+use axum::extract::{Path, State};
+use axum::http::{request::Parts, StatusCode};
+use axum::Json;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The link a person opens to accept an invite.
+pub fn invite_link(public_url: &str, token: &SecretString) -> String {
+    format!("{public_url}/invite#{}", token.expose_secret())
+}
+
+/// Invite creation.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvite {
+    /// Role of the invitee.
+    pub role: Role,
+}
+
+/// A created invite; `link` is shown once.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedInvite {
+    /// Identifier (for listing and revoking; not the token).
+    pub id: InviteId,
+    /// Role of the invitee.
+    pub role: Role,
+    /// The single-use link (carries only the token).
+    pub link: String,
+    /// Expiry (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// Invite as listed.
+#[derive(Serialize, ToSchema)]
+pub struct InviteView {
+    /// Identifier.
+    pub id: InviteId,
+    /// Role of the invitee.
+    pub role: String,
+    /// `pending`, `used`, `revoked` or `expired`.
+    pub status: &'static str,
+    /// Who created it.
+    pub created_by: Option<UserId>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// Who redeemed it.
+    pub used_by: Option<UserId>,
+}
+
+fn status_of(invite: &Invite, now: i64) -> &'static str {
+    if invite.used_at.is_some() {
+        "used"
+    } else if invite.revoked_at.is_some() {
+        "revoked"
+    } else if invite.expires_at <= now {
+        "expired"
+    } else {
+        "pending"
+    }
+}
+
+fn may_invite(inviter: Role, invitee: Role) -> bool {
+    match inviter {
+        Role::Admin => true,
+        Role::Clinician => invitee == Role::Client,
+        Role::Associate | Role::Client => false,
+    }
+}
+
+/// Create an invite.
+#[utoipa::path(post, path = "/api/v1/invites", request_body = CreateInvite, tag = "invites",
+    responses((status = 201, body = CreatedInvite), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiJson(req): ApiJson<CreateInvite>,
+) -> ApiResult<(StatusCode, Json<CreatedInvite>)> {
+    if !may_invite(authed.role, req.role) {
+        return Err(AppError::forbidden(format!("your role cannot invite a {}", req.role)));
+    }
+    let now = state.now();
+    let (token, token_hash) = secrets::new_token();
+    let invite = NewInvite {
+        id: InviteId::new(),
+        practice_id: authed.practice_id,
+        role: req.role,
+        token_hash,
+        created_by: Some(authed.user_id),
+        created_at: now,
+        expires_at: now + state.settings.auth.invite_ttl_secs,
+    };
+    let event = authed
+        .event("invite.created")
+        .detail(serde_json::json!({"invite_id": invite.id, "role": req.role}));
+    state.store.create_invite(&invite, event).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedInvite {
+            id: invite.id,
+            role: req.role,
+            link: invite_link(&state.settings.public_url(), &token),
+            expires_at: invite.expires_at,
+        }),
+    ))
+}
+
+/// List invites (admins: the practice's; clinicians: their own).
+#[utoipa::path(get, path = "/api/v1/invites", tag = "invites",
+    responses((status = 200, body = [InviteView]), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<InviteView>>> {
+    let only_own = match authed.role {
+        Role::Admin => None,
+        Role::Clinician => Some(authed.user_id),
+        _ => return Err(AppError::forbidden("your role cannot list invites")),
+    };
+    let now = state.now();
+    let invites = state.store.list_invites(authed.practice_id, only_own).await?;
+    Ok(Json(
+        invites
+            .iter()
+            .map(|i| InviteView {
+                id: i.id,
+                role: i.role.clone(),
+                status: status_of(i, now),
+                created_by: i.created_by,
+                created_at: i.created_at,
+                expires_at: i.expires_at,
+                used_by: i.used_by,
+            })
+            .collect(),
+    ))
+}
+
+/// Revoke a pending invite.
+#[utoipa::path(delete, path = "/api/v1/invites/{id}", tag = "invites",
+    params(("id" = String, Path, description = "invite id")),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id: InviteId = id.parse().map_err(|_| AppError::not_found("invite"))?;
+    let only_own = match authed.role {
+        Role::Admin => None,
+        Role::Clinician => Some(authed.user_id),
+        _ => return Err(AppError::forbidden("your role cannot revoke invites")),
+    };
+    let event = authed.event("invite.revoked").detail(serde_json::json!({"invite_id": id}));
+    match state.store.revoke_invite(authed.practice_id, id, only_own, state.now(), event).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(StoreError::NotFound) => Err(AppError::not_found("invite")),
+        Err(StoreError::InviteUsed) => Err(AppError::conflict("invite_not_pending", "this invite was already used or revoked")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A token presented by the invitee.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InspectInvite {
+    /// The token from the link.
+    #[schema(value_type = String)]
+    pub token: SecretString,
+}
+
+/// What the invite page shows before registration.
+#[derive(Serialize, ToSchema)]
+pub struct InviteInfo {
+    /// Role the invitee will have.
+    pub role: String,
+    /// Practice name.
+    pub practice_name: String,
+    /// Expiry.
+    pub expires_at: i64,
+    /// Staff must enrol TOTP after choosing a password.
+    pub requires_mfa: bool,
+}
+
+async fn pending_invite(state: &AppState, token: &SecretString) -> ApiResult<Invite> {
+    if token.expose_secret().len() > 128 {
+        return Err(AppError::not_found("invite").with_code("invite_not_found"));
+    }
+    let invite = match state.store.invite_by_token(&secrets::hash_token(token.expose_secret())).await {
+        Ok(i) => i,
+        Err(StoreError::NotFound) => return Err(AppError::not_found("invite").with_code("invite_not_found")),
+        Err(e) => return Err(e.into()),
+    };
+    match status_of(&invite, state.now()) {
+        "pending" => Ok(invite),
+        "expired" => Err(StoreError::InviteExpired.into()),
+        _ => Err(StoreError::InviteUsed.into()),
+    }
+}
+
+/// Look at an invite before accepting it.
+#[utoipa::path(post, path = "/api/v1/invites/inspect", request_body = InspectInvite, tag = "invites",
+    responses((status = 200, body = InviteInfo), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "invite_used"),
+        (status = 410, body = crate::error::ErrorBody, description = "invite_expired")))]
+pub async fn inspect(State(state): State<AppState>, ApiJson(req): ApiJson<InspectInvite>) -> ApiResult<Json<InviteInfo>> {
+    let invite = pending_invite(&state, &req.token).await?;
+    let practice = state.store.practice(invite.practice_id).await?;
+    let role: Role = invite.role.parse().unwrap_or(Role::Client);
+    Ok(Json(InviteInfo {
+        role: invite.role,
+        practice_name: practice.name,
+        expires_at: invite.expires_at,
+        requires_mfa: role.is_staff(),
+    }))
+}
+
+/// Registration through an invite.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvite {
+    /// The token from the link.
+    #[schema(value_type = String)]
+    pub token: SecretString,
+    /// Login name (an email address works well).
+    pub login: String,
+    /// Name others in the practice see.
+    pub display_name: String,
+    /// Password (staff) or passphrase (clients), at least 12 characters.
+    #[schema(value_type = String)]
+    pub password: SecretString,
+    /// Name for this device (clients; staff name it at TOTP enrolment).
+    #[serde(default)]
+    pub device_name: Option<String>,
+    /// Cookie (default) or bearer.
+    #[serde(default)]
+    pub transport: TokenTransport,
+}
+
+/// Accept an invite: create the account. Clients are signed in at once;
+/// staff continue with TOTP enrolment.
+#[utoipa::path(post, path = "/api/v1/invites/accept", request_body = AcceptInvite, tag = "invites",
+    responses((status = 201, body = crate::api::auth::AuthOutcome),
+        (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+        (status = 410, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn accept(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    parts: Parts,
+    ApiJson(req): ApiJson<AcceptInvite>,
+) -> ApiResult<AuthResponse> {
+    // Validate everything before the invite is consumed, so a typo does not
+    // burn the link.
+    let login = normalise_login(&req.login)?;
+    let display_name = clean_name(&req.display_name, "display_name", 100)?;
+    password::check_policy(&req.password, &login).map_err(|w| AppError::invalid("weak_password", w.message()))?;
+    let invite = pending_invite(&state, &req.token).await?;
+    let is_staff = invite.role.parse::<Role>().map(Role::is_staff).unwrap_or(false);
+    let device = match is_staff {
+        true => None,
+        false => Some(device_choice(None, req.device_name.as_deref(), &parts)?),
+    };
+    let pw = req.password.clone();
+    let password_hash = tokio::task::spawn_blocking(move || password::hash(&pw))
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("hash task: {e}")))??;
+    let new_user = NewUser { id: UserId::new(), login, display_name, password_hash };
+    let token_hash = secrets::hash_token(req.token.expose_secret());
+    let user = state.store.redeem_invite(&token_hash, &new_user, state.now(), &meta).await?;
+    match device {
+        None => auth_api::start_enrollment(&state, &user, StatusCode::CREATED).await,
+        Some(device) => {
+            auth_api::open_session(&state, &user, &device, req.transport, &meta, "password", StatusCode::CREATED)
+                .await
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The HTTP API under `/api/v1`, health endpoints, and the layers every
+//! response passes through (request id, body limit, security headers,
+//! panic catching, JSON errors for unknown routes).
+
+pub mod auth;
+pub mod extract;
+pub mod invites;
+pub mod me;
+pub mod openapi;
+pub mod users;
+
+use crate::error::AppError;
+use crate::state::AppState;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use extract::RequestId;
+use tracing::Instrument;
+
+/// The whole application: API, health, web client.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/mfa/enroll", post(auth::enroll))
+        .route("/auth/logout", post(auth::logout))
+        .route("/invites", post(invites::create).get(invites::list))
+        .route("/invites/{id}", delete(invites::revoke))
+        .route("/invites/inspect", post(invites::inspect))
+        .route("/invites/accept", post(invites::accept))
+        .route("/me", get(me::me))
+        .route("/me/devices", get(me::devices))
+        .route("/users", get(users::list))
+        .route("/users/{id}", get(users::get))
+        .route("/openapi.json", get(openapi::serve))
+        .fallback(api_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(no_store));
+
+    let max_body = state.settings.limits.max_body_bytes;
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(crate::web::routes())
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(security_headers))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+async fn api_not_found() -> AppError {
+    AppError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    // The payload may quote request data: log that a panic happened, not what.
+    tracing::error!("handler panicked");
+    AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error").into_response()
+}
+
+/// Gives every request a fresh id (never the client's), logs one line per
+/// request with the route template (never the raw URI), and echoes the id.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "-".into());
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), route = %route);
+    let started = std::time::Instant::now();
+    let mut response = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request")
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+    }
+    response
+}
+
+/// Headers on every response.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+/// API answers may carry personal data: never cache them.
+async fn no_store(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200)))]
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200), (status = 503, body = crate::error::ErrorBody)))]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
+    match state.store.ping().await {
+        Ok(()) => Ok(Json(serde_json::json!({"status": "ready", "storage": state.store.backend()}))),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            Err(AppError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the database is not reachable"))
+        }
+    }
+}

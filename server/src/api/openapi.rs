@@ -1,0 +1,25 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Alcove API", description = "End-to-end encrypted messaging for therapy practices. Errors are {\"error\": code, \"message\": text}."),
+    paths(
+        super::healthz, super::readyz,
+        super::auth::login, super::auth::enroll, super::auth::logout,
+        super::invites::create, super::invites::list, super::invites::revoke,
+        super::invites::inspect, super::invites::accept,
+        super::me::me, super::me::devices,
+        super::users::list, super::users::get,
+    ),
+    components(schemas(crate::error::ErrorBody))
+)]
+pub struct ApiDoc;
+
+/// `GET /api/v1/openapi.json`.
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,78 @@
+//! People of the practice (admins). The full admin console, assignments and
+//! supervision come with the practice-administration issue.
+
+use crate::auth::session::Authed;
+use crate::error::{ApiResult, AppError};
+use crate::ids::UserId;
+use crate::state::AppState;
+use crate::storage::{Role, StoreError, User};
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A user as an admin sees them (no secrets).
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    /// User.
+    pub id: UserId,
+    /// Login name.
+    pub login: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// Whether TOTP is enrolled.
+    pub mfa_enabled: bool,
+    /// Creation time.
+    pub created_at: i64,
+    /// Deactivation time.
+    pub deactivated_at: Option<i64>,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id,
+            login: u.login.clone(),
+            display_name: u.display_name.clone(),
+            role: u.role(),
+            mfa_enabled: u.totp_secret.is_some(),
+            created_at: u.created_at,
+            deactivated_at: u.deactivated_at,
+        }
+    }
+}
+
+/// Users of the practice.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    responses((status = 200, body = [UserView]), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<UserView>>> {
+    authed.require(&[Role::Admin])?;
+    let users = state.store.list_users(authed.practice_id).await?;
+    let event = authed.event("users.listed").detail(serde_json::json!({"count": users.len()}));
+    state.store.append_audit(event, state.now()).await?;
+    Ok(Json(users.iter().map(UserView::from).collect()))
+}
+
+/// One user (admins, or yourself).
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, body = UserView), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(State(state): State<AppState>, authed: Authed, Path(id): Path<String>) -> ApiResult<Json<UserView>> {
+    let id: UserId = id.parse().map_err(|_| AppError::not_found("user"))?;
+    if id != authed.user_id {
+        authed.require(&[Role::Admin])?;
+    }
+    match state.store.user(authed.practice_id, id).await {
+        Ok(user) => {
+            if id != authed.user_id {
+                let event = authed.event("users.viewed").target_user(id);
+                state.store.append_audit(event, state.now()).await?;
+            }
+            Ok(Json(UserView::from(&user)))
+        }
+        Err(StoreError::NotFound) => Err(AppError::not_found("user")),
+        Err(e) => Err(e.into()),
+    }
+}

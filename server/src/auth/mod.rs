@@ -1,0 +1,7 @@
+//! Authentication: passwords, TOTP, tokens, throttling and sessions.
+
+pub mod password;
+pub mod secrets;
+pub mod session;
+pub mod throttle;
+pub mod totp;

@@ -1,0 +1,250 @@
+//! Sessions: issuing tokens, and the `Authed` extractor that checks them.
+//!
+//! Invariants:
+//! - A session is bound to one device; a revoked device or a deactivated
+//!   user fails every token at its next use, whatever the session's state.
+//! - Idle timeout and absolute lifetime are decided on the server clock; a
+//!   session that has timed out is ended (and audited) on first sight.
+//! - Browsers authenticate with an `HttpOnly; SameSite=Strict` cookie and must
+//!   send the session's CSRF token in `X-CSRF-Token` on state-changing
+//!   requests, from an allowed `Origin` when the header is present. Bearer
+//!   tokens are not ambient credentials and need neither.
+//! - Last-seen is written at most every `TOUCH_INTERVAL_SECS`, so reads do not
+//!   all become writes; idle timeouts are therefore exact to within that.
+
+use super::secrets::{constant_time_eq, csrf_token, hash_token, new_token};
+use crate::api::extract::request_meta;
+use crate::audit::{Event, RequestMeta};
+use crate::error::AppError;
+use crate::ids::{DeviceId, PracticeId, SessionId, UserId};
+use crate::state::AppState;
+use crate::storage::{NewSession, Role, SessionRecord, StoreError};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Method};
+use secrecy::{ExposeSecret, SecretString};
+
+/// Name of the session cookie.
+pub const COOKIE: &str = "alcove_session";
+/// Header carrying the CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Last-seen is refreshed at most this often.
+pub const TOUCH_INTERVAL_SECS: i64 = 15;
+
+/// A freshly issued session token (shown once).
+pub struct IssuedSession {
+    /// What the store keeps.
+    pub record: NewSession,
+    /// The token to hand to the device.
+    pub token: SecretString,
+    /// The CSRF token for cookie use.
+    pub csrf: String,
+}
+
+/// Issues a session token with the role's idle timeout.
+pub fn issue(state: &AppState, role: Role) -> IssuedSession {
+    let (token, token_hash) = new_token();
+    let auth = &state.settings.auth;
+    let idle = if role.is_staff() { auth.staff_idle_timeout_secs } else { auth.client_idle_timeout_secs };
+    let csrf = csrf_token(&token_hash);
+    IssuedSession {
+        record: NewSession {
+            id: SessionId::new(),
+            token_hash,
+            idle_timeout_secs: idle,
+            expires_at: state.now() + auth.session_lifetime_secs,
+        },
+        token,
+        csrf,
+    }
+}
+
+/// `Set-Cookie` value carrying the session token.
+pub fn session_cookie(state: &AppState, token: &SecretString, max_age: i64) -> HeaderValue {
+    let secure = if state.settings.secure_cookie() { "; Secure" } else { "" };
+    let value = format!(
+        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
+        token.expose_secret()
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// `Set-Cookie` value that removes the session cookie.
+pub fn clear_cookie(state: &AppState) -> HeaderValue {
+    let secure = if state.settings.secure_cookie() { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// How the token arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// `Cookie:` header (browsers).
+    Cookie,
+    /// `Authorization: Bearer` (other clients).
+    Bearer,
+}
+
+/// An authenticated request.
+#[derive(Clone, Debug)]
+pub struct Authed {
+    /// Session.
+    pub session_id: SessionId,
+    /// Tenant every query of this request is scoped to.
+    pub practice_id: PracticeId,
+    /// User.
+    pub user_id: UserId,
+    /// Device.
+    pub device_id: DeviceId,
+    /// Role.
+    pub role: Role,
+    /// How the token arrived.
+    pub transport: Transport,
+    /// CSRF token of this session.
+    pub csrf: String,
+    /// Session's idle timeout.
+    pub idle_timeout_secs: i64,
+    /// Session's absolute end.
+    pub expires_at: i64,
+    /// Request facts, with the actor filled in.
+    pub meta: RequestMeta,
+}
+
+impl Authed {
+    /// Refuses unless the user has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), AppError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(AppError::forbidden("your role does not allow this"))
+        }
+    }
+
+    /// An audit event by this user and device.
+    pub fn event(&self, action: &'static str) -> Event {
+        Event::new(self.practice_id, action, &self.meta)
+    }
+}
+
+fn presented_token(parts: &Parts) -> Option<(String, Transport)> {
+    if let Some(auth) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        if let Some(token) = auth.strip_prefix("Bearer ") {
+            return Some((token.trim().to_string(), Transport::Bearer));
+        }
+    }
+    for value in parts.headers.get_all(header::COOKIE) {
+        let Ok(text) = value.to_str() else { continue };
+        for pair in text.split(';') {
+            if let Some(token) = pair.trim().strip_prefix("alcove_session=") {
+                if !token.is_empty() {
+                    return Some((token.to_string(), Transport::Cookie));
+                }
+            }
+        }
+    }
+    None
+}
+
+fn is_state_changing(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(authed) = parts.extensions.get::<Authed>() {
+            return Ok(authed.clone());
+        }
+        let (token, transport) = presented_token(parts)
+            .ok_or_else(|| AppError::unauthorized("unauthenticated", "sign in first"))?;
+        // Bound the work an arbitrary header can cause before hashing.
+        if token.len() > 128 {
+            return Err(AppError::unauthorized("unauthenticated", "sign in first"));
+        }
+        let token_hash = hash_token(&token);
+        let record = match state.store.session_by_token(&token_hash).await {
+            Ok(r) => r,
+            Err(StoreError::NotFound) => return Err(AppError::unauthorized("unauthenticated", "sign in first")),
+            Err(e) => return Err(e.into()),
+        };
+        let mut meta = request_meta(parts);
+        meta.actor_user = Some(record.user_id);
+        meta.actor_device = Some(record.device_id);
+        check_session(state, &record, &meta).await?;
+
+        let csrf = csrf_token(&token_hash);
+        if transport == Transport::Cookie && is_state_changing(&parts.method) {
+            check_csrf(state, parts, &csrf)?;
+        }
+
+        let now = state.now();
+        if now - record.last_seen_at >= TOUCH_INTERVAL_SECS
+            || now - record.device_last_seen_at >= TOUCH_INTERVAL_SECS
+        {
+            state.store.touch_session(record.id, record.device_id, now).await?;
+        }
+        let authed = Authed {
+            session_id: record.id,
+            practice_id: record.practice_id,
+            user_id: record.user_id,
+            device_id: record.device_id,
+            role: record.role.parse().unwrap_or(Role::Client),
+            transport,
+            csrf,
+            idle_timeout_secs: record.idle_timeout_secs,
+            expires_at: record.expires_at,
+            meta,
+        };
+        parts.extensions.insert(authed.clone());
+        Ok(authed)
+    }
+}
+
+async fn check_session(state: &AppState, record: &SessionRecord, meta: &RequestMeta) -> Result<(), AppError> {
+    if record.device_revoked_at.is_some() {
+        return Err(AppError::unauthorized(
+            "device_revoked",
+            "this device has been signed out and can no longer be used",
+        ));
+    }
+    if record.user_deactivated_at.is_some() {
+        return Err(AppError::unauthorized("account_deactivated", "this account has been deactivated"));
+    }
+    if record.ended_at.is_some() {
+        return Err(AppError::unauthorized("session_ended", "your session has ended; sign in again"));
+    }
+    let now = state.now();
+    let reason = if now >= record.expires_at {
+        Some("lifetime")
+    } else if now - record.last_seen_at > record.idle_timeout_secs {
+        Some("idle")
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        let event = Event::new(record.practice_id, "session.expired", meta)
+            .target_device(record.device_id)
+            .detail(serde_json::json!({"session_id": record.id, "reason": reason}));
+        state.store.end_session(record.id, reason, now, event).await?;
+        return Err(AppError::unauthorized("session_expired", "your session timed out; sign in again"));
+    }
+    Ok(())
+}
+
+fn check_csrf(state: &AppState, parts: &Parts, csrf: &str) -> Result<(), AppError> {
+    let presented = parts
+        .headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !constant_time_eq(presented.as_bytes(), csrf.as_bytes()) {
+        return Err(AppError::forbidden("missing or wrong CSRF token").with_code("csrf_failed"));
+    }
+    if let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        if !state.settings.origins().iter().any(|o| o == origin) {
+            return Err(AppError::forbidden("request from a foreign origin").with_code("bad_origin"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,327 @@
+//! Layered configuration: built-in defaults, then a TOML file, then `ALCOVE_`
+//! environment variables, then command-line flags.
+//!
+//! Invariant: nothing secret (the database URL may hold a password) is ever
+//! printed: `Settings` has a redacting `Debug`, and `alcove config` prints the
+//! default template, never the effective values.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything the server can be told.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Folder for the SQLite database and key files.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL; empty for the embedded SQLite file.
+    #[serde(default)]
+    pub database_url: Option<SecretString>,
+    /// The URL people reach this server at; links are built from it.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Origins allowed to make cookie-authenticated requests and open sockets.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Name given to the practice created on first start.
+    pub practice_name: String,
+    /// Authentication and session policy.
+    pub auth: AuthSettings,
+    /// Request limits.
+    pub limits: LimitSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// Authentication and session policy.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Staff sessions end after this long without a request (seconds).
+    pub staff_idle_timeout_secs: i64,
+    /// Client sessions end after this long without a request (seconds).
+    pub client_idle_timeout_secs: i64,
+    /// Every session ends this long after login, active or not (seconds).
+    pub session_lifetime_secs: i64,
+    /// Invites expire after this long (seconds).
+    pub invite_ttl_secs: i64,
+    /// The first admin's setup link expires after this long (seconds).
+    pub setup_link_ttl_secs: i64,
+    /// Failed logins allowed per account within the window before back-off.
+    pub max_failures_per_account: i64,
+    /// Failed logins allowed per client IP within the window before back-off.
+    pub max_failures_per_ip: i64,
+    /// Length of the failure-counting window (seconds).
+    pub failure_window_secs: i64,
+    /// Relax the cookie's `Secure` flag when the public URL is plain-HTTP
+    /// loopback (development only; ignored for any other URL).
+    pub allow_insecure_localhost_cookie: bool,
+}
+
+/// Request limits.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Largest JSON request body accepted (bytes).
+    pub max_body_bytes: usize,
+}
+
+/// Logging.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: String,
+    /// A `tracing` filter such as `info` or `alcove_server=debug`.
+    pub filter: String,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            staff_idle_timeout_secs: 15 * 60,
+            client_idle_timeout_secs: 30 * 60,
+            session_lifetime_secs: 12 * 3600,
+            invite_ttl_secs: 7 * 24 * 3600,
+            setup_link_ttl_secs: 24 * 3600,
+            max_failures_per_account: 10,
+            max_failures_per_ip: 100,
+            failure_window_secs: 15 * 60,
+            allow_insecure_localhost_cookie: true,
+        }
+    }
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self { max_body_bytes: 64 * 1024 }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { format: "text".into(), filter: "info".into() }
+    }
+}
+
+/// The serializable defaults (secrets excluded by construction).
+#[derive(Serialize)]
+struct Defaults {
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    practice_name: String,
+    auth: AuthSettings,
+    limits: LimitSettings,
+    log: LogSettings,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./alcove-data"),
+            practice_name: "My Practice".into(),
+            auth: AuthSettings::default(),
+            limits: LimitSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+/// Values given on the command line, which win over everything else.
+#[derive(Debug, Default, Serialize)]
+pub struct CliOverrides {
+    /// `--listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Which database a `Settings` points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// The embedded SQLite file at this path.
+    Sqlite(PathBuf),
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (when it exists), then `ALCOVE_*`
+    /// variables (nested keys with `__`, e.g. `ALCOVE_AUTH__INVITE_TTL_SECS`),
+    /// then the command line.
+    pub fn load(file: Option<&Path>, cli: &CliOverrides) -> Result<Self, Box<figment::Error>> {
+        let mut fig = Figment::from(Serialized::defaults(Defaults::default()));
+        match file {
+            Some(path) => fig = fig.merge(Toml::file_exact(path)),
+            None => fig = fig.merge(Toml::file("alcove.toml")),
+        }
+        fig = fig
+            .merge(Env::prefixed("ALCOVE_").split("__").ignore(&["config"]))
+            .merge(Serialized::defaults(cli));
+        fig.extract().map_err(Box::new)
+    }
+
+    /// Defaults only (tests).
+    pub fn defaults() -> Self {
+        Figment::from(Serialized::defaults(Defaults::default()))
+            .extract()
+            .unwrap_or_else(|_| unreachable!("built-in defaults always parse"))
+    }
+
+    /// The database this configuration selects.
+    pub fn database(&self) -> DatabaseKind {
+        match &self.database_url {
+            Some(url) if is_postgres_url(url.expose_secret()) => DatabaseKind::Postgres,
+            _ => DatabaseKind::Sqlite(self.data_dir.join("alcove.db")),
+        }
+    }
+
+    /// The URL links are built from.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// Origins allowed for cookie-authenticated requests and WebSockets.
+    pub fn origins(&self) -> Vec<String> {
+        if self.allowed_origins.is_empty() {
+            vec![self.public_url()]
+        } else {
+            self.allowed_origins.clone()
+        }
+    }
+
+    /// Whether the session cookie carries `Secure`. Only plain-HTTP loopback
+    /// development may go without it.
+    pub fn secure_cookie(&self) -> bool {
+        let url = self.public_url();
+        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| url.starts_with(p));
+        !(loopback && self.auth.allow_insecure_localhost_cookie)
+    }
+}
+
+/// True for `postgres://` and `postgresql://` URLs.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|_| "[redacted]"))
+            .field("public_url", &self.public_url)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("auth", &self.auth)
+            .field("limits", &self.limits)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// The commented default configuration printed by `alcove config`.
+pub const TEMPLATE: &str = r#"# Alcove configuration. Every key is optional; shown here with its default.
+# Precedence: built-in defaults < this file < ALCOVE_* environment variables
+# (nested keys with a double underscore: ALCOVE_AUTH__INVITE_TTL_SECS=3600)
+# < command-line flags (--listen, --data-dir).
+# Load a file with `alcove --config FILE` or ALCOVE_CONFIG; ./alcove.toml is
+# read when present.
+
+# Address to listen on (ALCOVE_LISTEN, --listen).
+listen = "127.0.0.1:8080"
+
+# Folder for the embedded SQLite database (alcove.db) and key files
+# (ALCOVE_DATA_DIR, --data-dir).
+data_dir = "./alcove-data"
+
+# Set a postgres:// URL to use PostgreSQL instead of the embedded SQLite file.
+# It may carry a password: prefer ALCOVE_DATABASE_URL over writing it here.
+# database_url = "postgres://user@host:5432/alcove"
+
+# The URL people use to reach this server (links in invites are built from it).
+# Default: http://<listen>. Behind TLS termination set it to https://...
+# public_url = "https://alcove.example.org"
+
+# Origins allowed to make cookie-authenticated requests. Default: [public_url].
+# allowed_origins = ["https://alcove.example.org"]
+
+# Name of the practice created on first start.
+practice_name = "My Practice"
+
+[auth]
+# Automatic logoff after inactivity (seconds): staff 15 min, clients 30 min.
+staff_idle_timeout_secs = 900
+client_idle_timeout_secs = 1800
+# Absolute session lifetime (seconds).
+session_lifetime_secs = 43200
+# Invite links expire after 7 days; the first admin's setup link after 24 h.
+invite_ttl_secs = 604800
+setup_link_ttl_secs = 86400
+# Login throttling: failures allowed per account and per IP in the window,
+# after which further attempts get 429 with an increasing back-off.
+max_failures_per_account = 10
+max_failures_per_ip = 100
+failure_window_secs = 900
+# Drop the cookie's Secure flag only when public_url is http://127.0.0.1 or
+# http://localhost (development). Any other URL always gets Secure cookies.
+allow_insecure_localhost_cookie = true
+
+[limits]
+# Largest accepted JSON body (bytes).
+max_body_bytes = 65536
+
+[log]
+# "text" or "json"; the filter uses tracing's syntax.
+format = "text"
+filter = "info"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_matches_defaults() {
+        let from_template: Settings = Figment::from(Serialized::defaults(Defaults::default()))
+            .merge(Toml::string(TEMPLATE))
+            .extract()
+            .expect("template parses");
+        let defaults = Settings::defaults();
+        assert_eq!(format!("{from_template:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn debug_redacts_database_url() {
+        let settings: Settings = Figment::from(Serialized::defaults(Defaults::default()))
+            .merge(Toml::string(r#"database_url = "postgres://u:hunter2@db/x""#))
+            .extract()
+            .expect("parses");
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(settings.database(), DatabaseKind::Postgres);
+    }
+
+    #[test]
+    fn secure_cookie_only_relaxed_on_loopback_http() {
+        let mut s = Settings::defaults();
+        assert!(!s.secure_cookie());
+        s.public_url = Some("https://alcove.example.org".into());
+        assert!(s.secure_cookie());
+        s.public_url = Some("http://alcove.example.org".into());
+        assert!(s.secure_cookie());
+    }
+}

@@ -1,0 +1,139 @@
+//! The one error type handlers return, and the error policy.
+//!
+//! Policy: libraries and the store return typed errors; handlers turn them
+//! into an `AppError` with a stable machine code and a human sentence. The
+//! response body is always `{"error": code, "message": sentence}`. The cause
+//! of a 500 is logged (with the request id from the tracing span) and never
+//! sent to the client. Messages never contain tokens, passwords, message
+//! content or client names.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use std::borrow::Cow;
+
+/// An error answer.
+#[derive(Debug)]
+pub struct AppError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// Human-readable sentence, safe to show.
+    pub message: Cow<'static, str>,
+    /// Seconds to wait before retrying (429).
+    pub retry_after: Option<i64>,
+    /// Internal cause, logged and never sent.
+    pub source: Option<anyhow::Error>,
+}
+
+/// The JSON error body.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code.
+    pub error: &'static str,
+    /// Human-readable sentence.
+    pub message: String,
+}
+
+impl AppError {
+    /// Any status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self { status, code, message: message.into(), retry_after: None, source: None }
+    }
+
+    /// 400: the request could not be parsed.
+    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 401: not authenticated (or no longer).
+    pub fn unauthorized(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    /// 403: authenticated but not allowed.
+    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 404: absent, or belongs to another practice (indistinguishable).
+    pub fn not_found(what: &'static str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+
+    /// 409: conflicts with the current state.
+    pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 422: well-formed but invalid.
+    pub fn invalid(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    /// 429: throttled.
+    pub fn throttled(retry_after: i64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throttled",
+            "too many failed attempts; try again later",
+        );
+        e.retry_after = Some(retry_after.max(1));
+        e
+    }
+
+    /// 500 with a logged cause.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        let mut e = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");
+        e.source = Some(cause.into());
+        e
+    }
+}
+
+impl From<crate::storage::StoreError> for AppError {
+    fn from(e: crate::storage::StoreError) -> Self {
+        use crate::storage::StoreError as E;
+        match e {
+            E::NotFound => AppError::not_found("resource"),
+            E::InviteUsed => AppError::conflict("invite_used", "this invite was already used or has been revoked"),
+            E::InviteExpired => AppError::new(StatusCode::GONE, "invite_expired", "this invite has expired; ask for a new one"),
+            E::LoginTaken => AppError::conflict("login_taken", "this login name is already in use"),
+            E::DeviceRevoked => AppError::unauthorized("device_revoked", "this device has been signed out and can no longer be used"),
+            other => AppError::internal(other),
+        }
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(e: anyhow::Error) -> Self {
+        AppError::internal(e)
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let Some(source) = &self.source {
+            tracing::error!(error = %source, code = self.code, "request failed");
+        }
+        let body = ErrorBody { error: self.code, message: self.message.into_owned() };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}
+
+/// Handler result.
+pub type ApiResult<T> = Result<T, AppError>;
+
+impl AppError {
+    /// Replaces the machine code (keeping status and message).
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+}

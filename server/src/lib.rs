@@ -1,0 +1,56 @@
+//! Alcove server: accounts, sessions, the MLS delivery service and the audit
+//! log for end-to-end encrypted messaging in therapy practices.
+//!
+//! Layout: `config` (layered settings), `storage` (one trait, SQLite and
+//! PostgreSQL), `auth` (passwords, TOTP, sessions, throttling), `audit`
+//! (events written in the same transaction as the action), `api` (HTTP
+//! handlers), `web` (the embedded browser client), `bootstrap` (first start).
+
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod state;
+pub mod storage;
+pub mod web;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Serves the application on an already bound listener until `shutdown`
+/// resolves. Tests bind `127.0.0.1:0` and pass the listener in.
+pub async fn launch_with_tcp_listener(
+    state: state::AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}
+
+/// Builds the state for a store and settings with the system clock.
+pub fn app_state(store: Arc<dyn storage::Store>, settings: config::Settings) -> state::AppState {
+    app_state_with_clock(store, settings, Arc::new(clock::SystemClock))
+}
+
+/// Builds the state with a given clock (tests move time).
+pub fn app_state_with_clock(
+    store: Arc<dyn storage::Store>,
+    settings: config::Settings,
+    clock: Arc<dyn clock::Clock>,
+) -> state::AppState {
+    state::AppState {
+        store,
+        settings: Arc::new(settings),
+        clock,
+        dummy_hash: auth::password::dummy_hash().into(),
+    }
+}

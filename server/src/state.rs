@@ -1,0 +1,27 @@
+//! Shared state handed to every handler. No globals: everything a request
+//! needs travels here.
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::storage::Store;
+use std::sync::Arc;
+
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage backend.
+    pub store: Arc<dyn Store>,
+    /// Configuration.
+    pub settings: Arc<Settings>,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// An Argon2id hash verified against when a login is unknown.
+    pub dummy_hash: Arc<str>,
+}
+
+impl AppState {
+    /// Current time.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}

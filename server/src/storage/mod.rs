@@ -1,0 +1,303 @@
+//! Storage: one `Store` trait, one implementation per backend.
+//!
+//! `SqliteStore` (the embedded default: one file, WAL, `synchronous=FULL` so an
+//! acknowledged write survives power loss) and `PgStore` (several nodes) are
+//! picked at run time from the database URL. Each backend has its own
+//! migrations under `migrations/<backend>/`, applied at start.
+//!
+//! The SQL is shared: both backends accept `$n` placeholders, and the schemas
+//! differ only in column types. The method bodies are written once in
+//! `sql.rs` and instantiated per backend by a macro, so a fix to a query can
+//! never land in one backend and miss the other; what genuinely differs
+//! (connection set-up, pools, migrations, error codes) lives in `sqlite.rs`
+//! and `postgres.rs`.
+//!
+//! Invariants every implementation keeps:
+//! - Every method that changes state is one transaction, and the audit event
+//!   it is given is appended inside that transaction.
+//! - Every query of tenant data is filtered by `practice_id`; a row of
+//!   another practice is reported as absent, never as forbidden.
+//! - Tokens, codes and keys arrive already hashed; nothing here sees a secret
+//!   in the clear except the TOTP secret, which the server must hold to
+//!   verify codes.
+
+#[macro_use]
+mod sql;
+mod models;
+mod postgres;
+mod sqlite;
+
+pub use models::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use crate::audit;
+use crate::clock::UnixTime;
+use crate::ids::{DeviceId, InviteId, PracticeId, SessionId, UserId};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// What can go wrong in storage, typed so handlers can answer precisely.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such row in this practice.
+    #[error("not found")]
+    NotFound,
+    /// The invite was already used or revoked.
+    #[error("invite already used or revoked")]
+    InviteUsed,
+    /// The invite has expired.
+    #[error("invite expired")]
+    InviteExpired,
+    /// The login name is taken.
+    #[error("login already taken")]
+    LoginTaken,
+    /// The device was revoked.
+    #[error("device revoked")]
+    DeviceRevoked,
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Shorthand.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything the server persists.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is, for logs and `/readyz`.
+    fn backend(&self) -> &'static str;
+
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// Cheap liveness check of the database.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Flushes and closes connections.
+    async fn close(&self);
+
+    // --- practices -------------------------------------------------------
+
+    /// Number of practices.
+    async fn practice_count(&self) -> StoreResult<i64>;
+
+    /// Creates a practice and the invite for its first admin.
+    async fn create_practice(
+        &self,
+        practice: &Practice,
+        admin_invite: &NewInvite,
+    ) -> StoreResult<()>;
+
+    /// A practice by id.
+    async fn practice(&self, id: PracticeId) -> StoreResult<Practice>;
+
+    // --- invites ---------------------------------------------------------
+
+    /// Stores a new invite.
+    async fn create_invite(&self, invite: &NewInvite, event: audit::Event) -> StoreResult<()>;
+
+    /// The invite behind a token hash, whatever its state.
+    async fn invite_by_token(&self, token_hash: &[u8]) -> StoreResult<Invite>;
+
+    /// Invites of a practice, newest first. `created_by` narrows to one inviter.
+    async fn list_invites(
+        &self,
+        practice: PracticeId,
+        created_by: Option<UserId>,
+    ) -> StoreResult<Vec<Invite>>;
+
+    /// Revokes a pending invite. `created_by` restricts to one inviter's own.
+    async fn revoke_invite(
+        &self,
+        practice: PracticeId,
+        id: InviteId,
+        created_by: Option<UserId>,
+        now: UnixTime,
+        event: audit::Event,
+    ) -> StoreResult<()>;
+
+    /// Atomically consumes the invite and creates the user with its role.
+    async fn redeem_invite(
+        &self,
+        token_hash: &[u8],
+        user: &NewUser,
+        now: UnixTime,
+        meta: &audit::RequestMeta,
+    ) -> StoreResult<User>;
+
+    // --- users -----------------------------------------------------------
+
+    /// A user by normalised login, in any practice (logins are unique per
+    /// deployment).
+    async fn user_by_login(&self, login: &str) -> StoreResult<User>;
+
+    /// A user of this practice.
+    async fn user(&self, practice: PracticeId, id: UserId) -> StoreResult<User>;
+
+    /// Users of a practice.
+    async fn list_users(&self, practice: PracticeId) -> StoreResult<Vec<User>>;
+
+    // --- MFA -------------------------------------------------------------
+
+    /// Starts (or restarts) TOTP enrolment with a fresh secret.
+    async fn start_mfa_enrollment(
+        &self,
+        user: &User,
+        token_hash: &[u8],
+        secret: &[u8],
+        expires_at: UnixTime,
+    ) -> StoreResult<()>;
+
+    /// The pending enrolment behind a token: its user and secret.
+    async fn mfa_enrollment(
+        &self,
+        token_hash: &[u8],
+        now: UnixTime,
+    ) -> StoreResult<(User, Vec<u8>)>;
+
+    /// Confirms enrolment: sets the secret, replaces recovery codes, drops
+    /// pending enrolments, records the accepted step, and opens a session.
+    #[allow(clippy::too_many_arguments)]
+    async fn complete_mfa_enrollment(
+        &self,
+        user: &User,
+        secret: &[u8],
+        step: i64,
+        recovery_code_hashes: &[Vec<u8>],
+        device: &DeviceChoice,
+        session: &NewSession,
+        now: UnixTime,
+        meta: &audit::RequestMeta,
+    ) -> StoreResult<DeviceId>;
+
+    /// Records a TOTP step as used; false when it (or a later one) already was.
+    async fn consume_totp_step(&self, user: UserId, step: i64) -> StoreResult<bool>;
+
+    /// Marks one recovery code used; false when unknown or already used.
+    async fn consume_recovery_code(
+        &self,
+        user: UserId,
+        code_hash: &[u8],
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+
+    // --- throttling --------------------------------------------------------
+
+    /// Failures recorded for a key since a time.
+    async fn count_auth_failures(&self, key_hash: &[u8], since: UnixTime) -> StoreResult<i64>;
+
+    /// Records one failure for each key (and the audit event, if the account
+    /// is known), and forgets failures older than `forget_before`.
+    async fn record_auth_failure(
+        &self,
+        key_hashes: &[Vec<u8>],
+        now: UnixTime,
+        forget_before: UnixTime,
+        event: Option<audit::Event>,
+    ) -> StoreResult<()>;
+
+    /// Forgets failures for a key (after a successful login).
+    async fn clear_auth_failures(&self, key_hash: &[u8]) -> StoreResult<()>;
+
+    // --- devices and sessions ---------------------------------------------
+
+    /// Opens a session on a new or existing device of the user.
+    async fn create_session(
+        &self,
+        user: &User,
+        device: &DeviceChoice,
+        session: &NewSession,
+        now: UnixTime,
+        event: audit::Event,
+    ) -> StoreResult<DeviceId>;
+
+    /// The live-or-not session behind a token hash.
+    async fn session_by_token(&self, token_hash: &[u8]) -> StoreResult<SessionRecord>;
+
+    /// Refreshes last-seen of the session and its device.
+    async fn touch_session(&self, session: SessionId, device: DeviceId, now: UnixTime)
+        -> StoreResult<()>;
+
+    /// Ends a session (logout, idle timeout, lifetime end).
+    async fn end_session(
+        &self,
+        session: SessionId,
+        reason: &'static str,
+        now: UnixTime,
+        event: audit::Event,
+    ) -> StoreResult<()>;
+
+    /// A user's devices, newest first.
+    async fn list_devices(&self, practice: PracticeId, user: UserId) -> StoreResult<Vec<Device>>;
+
+    // --- audit -----------------------------------------------------------
+
+    /// Appends an event on its own (for events with no other write).
+    async fn append_audit(&self, event: audit::Event, now: UnixTime) -> StoreResult<()>;
+
+    /// The most recent events of a practice, newest first (tests, admin).
+    async fn recent_audit(&self, practice: PracticeId, limit: i64) -> StoreResult<Vec<AuditRow>>;
+}
+
+/// A stored audit event.
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct AuditRow {
+    /// Dense per-practice sequence number.
+    pub seq: i64,
+    /// Time.
+    pub at: UnixTime,
+    /// Acting user.
+    pub actor_user_id: Option<String>,
+    /// Acting device.
+    pub actor_device_id: Option<String>,
+    /// Action name.
+    pub action: String,
+    /// Target user.
+    pub target_user_id: Option<String>,
+    /// Target device.
+    pub target_device_id: Option<String>,
+    /// Outcome.
+    pub outcome: String,
+}
+
+/// An invite to store; the token is only its hash.
+#[derive(Clone, Debug)]
+pub struct NewInvite {
+    /// Identifier.
+    pub id: InviteId,
+    /// Tenant.
+    pub practice_id: PracticeId,
+    /// Role of the invitee.
+    pub role: Role,
+    /// SHA-256 of the token.
+    pub token_hash: Vec<u8>,
+    /// Inviter.
+    pub created_by: Option<UserId>,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// Expiry.
+    pub expires_at: UnixTime,
+}
+
+/// Opens the store a database URL (or data directory) selects, and migrates it.
+pub async fn open(settings: &crate::config::Settings) -> anyhow::Result<Arc<dyn Store>> {
+    use secrecy::ExposeSecret;
+    let store: Arc<dyn Store> = match settings.database() {
+        crate::config::DatabaseKind::Sqlite(path) => Arc::new(SqliteStore::open(&path).await?),
+        crate::config::DatabaseKind::Postgres => {
+            let url = settings
+                .database_url
+                .as_ref()
+                .map(|u| u.expose_secret().to_string())
+                .unwrap_or_default();
+            Arc::new(PgStore::connect(&url).await?)
+        }
+    };
+    store.migrate().await?;
+    Ok(store)
+}

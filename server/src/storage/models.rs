@@ -1,0 +1,224 @@
+//! Rows as the rest of the server sees them.
+
+use crate::clock::UnixTime;
+use crate::ids::{DeviceId, InviteId, PracticeId, SessionId, UserId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A user's single role in their practice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Practice administrator or privacy officer.
+    Admin,
+    /// Licensed clinician.
+    Clinician,
+    /// Associate or trainee under a supervisor.
+    Associate,
+    /// A client (patient).
+    Client,
+}
+
+impl Role {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Clinician => "clinician",
+            Role::Associate => "associate",
+            Role::Client => "client",
+        }
+    }
+
+    /// Staff must use a password and TOTP; clients a passphrase, TOTP optional.
+    pub fn is_staff(self) -> bool {
+        !matches!(self, Role::Client)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "clinician" => Ok(Role::Clinician),
+            "associate" => Ok(Role::Associate),
+            "client" => Ok(Role::Client),
+            _ => Err(()),
+        }
+    }
+}
+
+/// A tenant.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Practice {
+    /// Identifier.
+    pub id: PracticeId,
+    /// Display name.
+    pub name: String,
+    /// Creation time.
+    pub created_at: UnixTime,
+}
+
+/// A person. `password_hash` and `totp_secret` never leave the server.
+#[derive(Clone, sqlx::FromRow)]
+pub struct User {
+    /// Identifier.
+    pub id: UserId,
+    /// Tenant.
+    pub practice_id: PracticeId,
+    /// Login name, normalised to lower case.
+    pub login: String,
+    /// Name shown to others in the practice.
+    pub display_name: String,
+    /// Role, as stored.
+    pub role: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// TOTP secret once enrolment is confirmed.
+    pub totp_secret: Option<Vec<u8>>,
+    /// Last accepted TOTP time step (replay protection).
+    pub totp_last_step: Option<i64>,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// Set when an admin deactivates the user.
+    pub deactivated_at: Option<UnixTime>,
+}
+
+impl User {
+    /// The parsed role; a row with an unknown role is treated as a client,
+    /// the least privileged (the CHECK constraint makes this unreachable).
+    pub fn role(&self) -> Role {
+        self.role.parse().unwrap_or(Role::Client)
+    }
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("practice_id", &self.practice_id)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An invitation. The token itself is never stored, only its SHA-256.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Invite {
+    /// Identifier (safe to show; not the token).
+    pub id: InviteId,
+    /// Tenant.
+    pub practice_id: PracticeId,
+    /// Role the invitee will have.
+    pub role: String,
+    /// Who created it (none for the bootstrap link).
+    pub created_by: Option<UserId>,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// Expiry.
+    pub expires_at: UnixTime,
+    /// When it was redeemed.
+    pub used_at: Option<UnixTime>,
+    /// Who redeemed it.
+    pub used_by: Option<UserId>,
+    /// When it was revoked.
+    pub revoked_at: Option<UnixTime>,
+}
+
+/// A device of a user.
+#[derive(Clone, Debug, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+pub struct Device {
+    /// Identifier.
+    pub id: DeviceId,
+    /// Owner.
+    pub user_id: UserId,
+    /// Name the user gave it.
+    pub name: String,
+    /// Coarse user agent ("Chrome on Android").
+    pub user_agent: String,
+    /// First login.
+    pub created_at: UnixTime,
+    /// Last authenticated request (updated at most once a minute).
+    pub last_seen_at: UnixTime,
+    /// When it was revoked; a revoked device's tokens all fail.
+    pub revoked_at: Option<UnixTime>,
+}
+
+/// A session joined with its user and device, as the authenticator needs it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SessionRecord {
+    /// Session identifier.
+    pub id: SessionId,
+    /// Tenant.
+    pub practice_id: PracticeId,
+    /// User.
+    pub user_id: UserId,
+    /// Device.
+    pub device_id: DeviceId,
+    /// Last request.
+    pub last_seen_at: UnixTime,
+    /// Absolute end.
+    pub expires_at: UnixTime,
+    /// Idle timeout in force for this session.
+    pub idle_timeout_secs: i64,
+    /// Set once ended (logout, timeout, revocation).
+    pub ended_at: Option<UnixTime>,
+    /// The user's role.
+    pub role: String,
+    /// The user's deactivation time.
+    pub user_deactivated_at: Option<UnixTime>,
+    /// The device's revocation time.
+    pub device_revoked_at: Option<UnixTime>,
+    /// The device's last-seen time.
+    pub device_last_seen_at: UnixTime,
+}
+
+/// A new session to store; the token is stored only as its hash.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    /// Identifier.
+    pub id: SessionId,
+    /// SHA-256 of the token.
+    pub token_hash: Vec<u8>,
+    /// Idle timeout for this session.
+    pub idle_timeout_secs: i64,
+    /// Absolute end.
+    pub expires_at: UnixTime,
+}
+
+/// Where the device for a new session comes from.
+#[derive(Clone, Debug)]
+pub enum DeviceChoice {
+    /// Register a new device.
+    New {
+        /// Its identifier.
+        id: DeviceId,
+        /// User-chosen name.
+        name: String,
+        /// Coarse user agent.
+        user_agent: String,
+    },
+    /// Log in again on a device this user already has.
+    Existing(DeviceId),
+}
+
+/// A user to create when an invite is redeemed.
+#[derive(Clone)]
+pub struct NewUser {
+    /// Identifier.
+    pub id: UserId,
+    /// Normalised login.
+    pub login: String,
+    /// Display name.
+    pub display_name: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+}

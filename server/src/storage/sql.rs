@@ -1,0 +1,637 @@
+//! The SQL behind `Store`, written once and instantiated for each backend by
+//! `impl_store!` (see the module doc of `storage` for why).
+//!
+//! Backends provide `writer()` (the pool for transactions that write) and
+//! `reader()`; for SQLite the writer is a single connection, so write
+//! transactions never contend for the file lock, and for PostgreSQL both are
+//! the same pool.
+
+/// Columns of `users`, in `User`'s order.
+macro_rules! user_cols {
+    () => {
+        "u.id, u.practice_id, u.login, u.display_name, u.role, u.password_hash, \
+         u.totp_secret, u.totp_last_step, u.created_at, u.deactivated_at"
+    };
+}
+
+/// Columns of `invites`, in `Invite`'s order.
+macro_rules! invite_cols {
+    () => {
+        "id, practice_id, role, created_by, created_at, expires_at, used_at, used_by, revoked_at"
+    };
+}
+
+macro_rules! impl_store {
+    ($store:ty, $db:ty, $backend:literal) => {
+        use $crate::audit;
+        use $crate::clock::UnixTime;
+        use $crate::ids::{DeviceId, InviteId, PracticeId, SessionId, UserId};
+        use $crate::storage::{
+            AuditRow, Device, DeviceChoice, Invite, NewInvite, NewSession, NewUser, Practice,
+            SessionRecord, Store, StoreError, StoreResult, User,
+        };
+
+        type Conn = <$db as sqlx::Database>::Connection;
+
+        fn is_unique_violation(e: &sqlx::Error) -> bool {
+            e.as_database_error().is_some_and(|d| d.is_unique_violation())
+        }
+
+        /// Appends one audit event inside the caller's transaction, taking
+        /// the next dense sequence number of its practice under the row lock
+        /// of `audit_heads`.
+        async fn append_event(conn: &mut Conn, ev: &audit::Event, now: UnixTime) -> StoreResult<()> {
+            let seq: i64 = sqlx::query_scalar(
+                "INSERT INTO audit_heads (practice_id, seq) VALUES ($1, 1)
+                 ON CONFLICT (practice_id) DO UPDATE SET seq = audit_heads.seq + 1
+                 RETURNING seq",
+            )
+            .bind(ev.practice_id)
+            .fetch_one(&mut *conn)
+            .await?;
+            sqlx::query(
+                "INSERT INTO audit_events (practice_id, seq, at, actor_user_id, actor_device_id,
+                     action, target_user_id, target_device_id, target_conversation_id, outcome,
+                     request_id, ip, detail)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(ev.practice_id)
+            .bind(seq)
+            .bind(now)
+            .bind(ev.actor_user)
+            .bind(ev.actor_device)
+            .bind(ev.action)
+            .bind(ev.target_user)
+            .bind(ev.target_device)
+            .bind(ev.target_conversation.as_deref())
+            .bind(ev.outcome.as_str())
+            .bind(ev.request_id.as_deref())
+            .bind(ev.ip.as_deref())
+            .bind(ev.detail.as_ref().map(|d| d.to_string()))
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        async fn insert_invite(conn: &mut Conn, inv: &NewInvite) -> StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO invites (id, practice_id, role, token_hash, created_by, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(inv.id)
+            .bind(inv.practice_id)
+            .bind(inv.role.as_str())
+            .bind(&inv.token_hash)
+            .bind(inv.created_by)
+            .bind(inv.created_at)
+            .bind(inv.expires_at)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        /// Registers or checks the device, then stores the session.
+        async fn insert_session(
+            conn: &mut Conn,
+            user: &User,
+            device: &DeviceChoice,
+            session: &NewSession,
+            now: UnixTime,
+        ) -> StoreResult<DeviceId> {
+            let device_id = match device {
+                DeviceChoice::New { id, name, user_agent } => {
+                    sqlx::query(
+                        "INSERT INTO devices (id, practice_id, user_id, name, user_agent, created_at, last_seen_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                    )
+                    .bind(*id)
+                    .bind(user.practice_id)
+                    .bind(user.id)
+                    .bind(name)
+                    .bind(user_agent)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                    *id
+                }
+                DeviceChoice::Existing(id) => {
+                    let revoked: Option<Option<i64>> = sqlx::query_scalar(
+                        "SELECT revoked_at FROM devices WHERE id = $1 AND user_id = $2 AND practice_id = $3",
+                    )
+                    .bind(*id)
+                    .bind(user.id)
+                    .bind(user.practice_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                    match revoked {
+                        None => return Err(StoreError::NotFound),
+                        Some(Some(_)) => return Err(StoreError::DeviceRevoked),
+                        Some(None) => *id,
+                    }
+                }
+            };
+            sqlx::query(
+                "INSERT INTO sessions (id, practice_id, user_id, device_id, token_hash, created_at,
+                     last_seen_at, expires_at, idle_timeout_secs)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)",
+            )
+            .bind(session.id)
+            .bind(user.practice_id)
+            .bind(user.id)
+            .bind(device_id)
+            .bind(&session.token_hash)
+            .bind(now)
+            .bind(session.expires_at)
+            .bind(session.idle_timeout_secs)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(device_id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(device_id)
+        }
+
+        #[async_trait::async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn migrate(&self) -> StoreResult<()> {
+                self.run_migrations().await
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(self.reader()).await?;
+                Ok(())
+            }
+
+            async fn close(&self) {
+                self.close_pools().await
+            }
+
+            async fn practice_count(&self) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM practices")
+                    .fetch_one(self.reader())
+                    .await?)
+            }
+
+            async fn create_practice(&self, practice: &Practice, admin_invite: &NewInvite) -> StoreResult<()> {
+                let mut tx = self.writer().begin().await?;
+                sqlx::query("INSERT INTO practices (id, name, created_at) VALUES ($1, $2, $3)")
+                    .bind(practice.id)
+                    .bind(&practice.name)
+                    .bind(practice.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_invite(&mut tx, admin_invite).await?;
+                let meta = audit::RequestMeta::default();
+                append_event(&mut tx, &audit::Event::new(practice.id, "practice.created", &meta), practice.created_at).await?;
+                let invited = audit::Event::new(practice.id, "invite.created", &meta)
+                    .detail(serde_json::json!({"invite_id": admin_invite.id, "role": admin_invite.role}));
+                append_event(&mut tx, &invited, practice.created_at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn practice(&self, id: PracticeId) -> StoreResult<Practice> {
+                sqlx::query_as("SELECT id, name, created_at FROM practices WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?
+                    .ok_or(StoreError::NotFound)
+            }
+
+            async fn create_invite(&self, invite: &NewInvite, event: audit::Event) -> StoreResult<()> {
+                let mut tx = self.writer().begin().await?;
+                insert_invite(&mut tx, invite).await?;
+                append_event(&mut tx, &event, invite.created_at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn invite_by_token(&self, token_hash: &[u8]) -> StoreResult<Invite> {
+                sqlx::query_as(concat!("SELECT ", invite_cols!(), " FROM invites WHERE token_hash = $1"))
+                    .bind(token_hash)
+                    .fetch_optional(self.reader())
+                    .await?
+                    .ok_or(StoreError::NotFound)
+            }
+
+            async fn list_invites(&self, practice: PracticeId, created_by: Option<UserId>) -> StoreResult<Vec<Invite>> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ", invite_cols!(), " FROM invites
+                     WHERE practice_id = $1 AND ($2 IS NULL OR created_by = $2)
+                     ORDER BY created_at DESC, id LIMIT 500"
+                ))
+                .bind(practice)
+                .bind(created_by)
+                .fetch_all(self.reader())
+                .await?)
+            }
+
+            async fn revoke_invite(
+                &self,
+                practice: PracticeId,
+                id: InviteId,
+                created_by: Option<UserId>,
+                now: UnixTime,
+                event: audit::Event,
+            ) -> StoreResult<()> {
+                let mut tx = self.writer().begin().await?;
+                let state: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
+                    "SELECT used_at, revoked_at FROM invites
+                     WHERE id = $1 AND practice_id = $2 AND ($3 IS NULL OR created_by = $3)",
+                )
+                .bind(id)
+                .bind(practice)
+                .bind(created_by)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match state {
+                    None => return Err(StoreError::NotFound),
+                    Some((Some(_), _)) | Some((_, Some(_))) => return Err(StoreError::InviteUsed),
+                    Some((None, None)) => {}
+                }
+                sqlx::query("UPDATE invites SET revoked_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                append_event(&mut tx, &event, now).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn redeem_invite(
+                &self,
+                token_hash: &[u8],
+                user: &NewUser,
+                now: UnixTime,
+                meta: &audit::RequestMeta,
+            ) -> StoreResult<User> {
+                let mut tx = self.writer().begin().await?;
+                // The conditional UPDATE is the single-use guarantee: of two
+                // concurrent redemptions exactly one matches the row.
+                let claimed: Option<(InviteId, PracticeId, String)> = sqlx::query_as(
+                    "UPDATE invites SET used_at = $1
+                     WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1
+                     RETURNING id, practice_id, role",
+                )
+                .bind(now)
+                .bind(token_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((invite_id, practice_id, role)) = claimed else {
+                    let state: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+                        "SELECT expires_at, used_at, revoked_at FROM invites WHERE token_hash = $1",
+                    )
+                    .bind(token_hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    return Err(match state {
+                        None => StoreError::NotFound,
+                        Some((_, Some(_), _)) | Some((_, _, Some(_))) => StoreError::InviteUsed,
+                        Some(_) => StoreError::InviteExpired,
+                    });
+                };
+                let inserted = sqlx::query(
+                    "INSERT INTO users (id, practice_id, login, display_name, role, password_hash, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(user.id)
+                .bind(practice_id)
+                .bind(&user.login)
+                .bind(&user.display_name)
+                .bind(&role)
+                .bind(&user.password_hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await;
+                match inserted {
+                    Err(e) if is_unique_violation(&e) => return Err(StoreError::LoginTaken),
+                    other => {
+                        other?;
+                    }
+                }
+                sqlx::query("UPDATE invites SET used_by = $1 WHERE id = $2")
+                    .bind(user.id)
+                    .bind(invite_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let event = audit::Event::new(practice_id, "invite.redeemed", meta)
+                    .actor(user.id, None)
+                    .target_user(user.id)
+                    .detail(serde_json::json!({"invite_id": invite_id, "role": role}));
+                append_event(&mut tx, &event, now).await?;
+                let created: User = sqlx::query_as(concat!("SELECT ", user_cols!(), " FROM users u WHERE u.id = $1"))
+                    .bind(user.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(created)
+            }
+
+            async fn user_by_login(&self, login: &str) -> StoreResult<User> {
+                sqlx::query_as(concat!("SELECT ", user_cols!(), " FROM users u WHERE u.login = $1"))
+                    .bind(login)
+                    .fetch_optional(self.reader())
+                    .await?
+                    .ok_or(StoreError::NotFound)
+            }
+
+            async fn user(&self, practice: PracticeId, id: UserId) -> StoreResult<User> {
+                sqlx::query_as(concat!(
+                    "SELECT ", user_cols!(), " FROM users u WHERE u.id = $1 AND u.practice_id = $2"
+                ))
+                .bind(id)
+                .bind(practice)
+                .fetch_optional(self.reader())
+                .await?
+                .ok_or(StoreError::NotFound)
+            }
+
+            async fn list_users(&self, practice: PracticeId) -> StoreResult<Vec<User>> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ", user_cols!(), " FROM users u WHERE u.practice_id = $1
+                     ORDER BY u.display_name, u.id LIMIT 5000"
+                ))
+                .bind(practice)
+                .fetch_all(self.reader())
+                .await?)
+            }
+
+            async fn start_mfa_enrollment(
+                &self,
+                user: &User,
+                token_hash: &[u8],
+                secret: &[u8],
+                expires_at: UnixTime,
+            ) -> StoreResult<()> {
+                let mut tx = self.writer().begin().await?;
+                sqlx::query("DELETE FROM mfa_enrollments WHERE user_id = $1")
+                    .bind(user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO mfa_enrollments (token_hash, practice_id, user_id, secret, expires_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(token_hash)
+                .bind(user.practice_id)
+                .bind(user.id)
+                .bind(secret)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn mfa_enrollment(&self, token_hash: &[u8], now: UnixTime) -> StoreResult<(User, Vec<u8>)> {
+                let secret: Option<(UserId, Vec<u8>)> = sqlx::query_as(
+                    "SELECT user_id, secret FROM mfa_enrollments WHERE token_hash = $1 AND expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(self.reader())
+                .await?;
+                let (user_id, secret) = secret.ok_or(StoreError::NotFound)?;
+                let user: User = sqlx::query_as(concat!("SELECT ", user_cols!(), " FROM users u WHERE u.id = $1"))
+                    .bind(user_id)
+                    .fetch_one(self.reader())
+                    .await?;
+                Ok((user, secret))
+            }
+
+            async fn complete_mfa_enrollment(
+                &self,
+                user: &User,
+                secret: &[u8],
+                step: i64,
+                recovery_code_hashes: &[Vec<u8>],
+                device: &DeviceChoice,
+                session: &NewSession,
+                now: UnixTime,
+                meta: &audit::RequestMeta,
+            ) -> StoreResult<DeviceId> {
+                let mut tx = self.writer().begin().await?;
+                let pending = sqlx::query("DELETE FROM mfa_enrollments WHERE user_id = $1 AND secret = $2")
+                    .bind(user.id)
+                    .bind(secret)
+                    .execute(&mut *tx)
+                    .await?;
+                if pending.rows_affected() == 0 {
+                    // Another request completed or restarted enrolment first.
+                    return Err(StoreError::NotFound);
+                }
+                sqlx::query("UPDATE users SET totp_secret = $1, totp_last_step = $2 WHERE id = $3")
+                    .bind(secret)
+                    .bind(step)
+                    .bind(user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                    .bind(user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                for hash in recovery_code_hashes {
+                    sqlx::query("INSERT INTO recovery_codes (user_id, practice_id, code_hash) VALUES ($1, $2, $3)")
+                        .bind(user.id)
+                        .bind(user.practice_id)
+                        .bind(hash)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let device_id = insert_session(&mut tx, user, device, session, now).await?;
+                let enrolled = audit::Event::new(user.practice_id, "auth.mfa_enrolled", meta)
+                    .actor(user.id, Some(device_id))
+                    .target_user(user.id);
+                append_event(&mut tx, &enrolled, now).await?;
+                let login = audit::Event::new(user.practice_id, "auth.login", meta)
+                    .actor(user.id, Some(device_id))
+                    .target_device(device_id)
+                    .detail(serde_json::json!({"session_id": session.id, "method": "password+totp"}));
+                append_event(&mut tx, &login, now).await?;
+                tx.commit().await?;
+                Ok(device_id)
+            }
+
+            async fn consume_totp_step(&self, user: UserId, step: i64) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE users SET totp_last_step = $1
+                     WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+                )
+                .bind(step)
+                .bind(user)
+                .execute(self.writer())
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn consume_recovery_code(&self, user: UserId, code_hash: &[u8], now: UnixTime) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE recovery_codes SET used_at = $1
+                     WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
+                )
+                .bind(now)
+                .bind(user)
+                .bind(code_hash)
+                .execute(self.writer())
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn count_auth_failures(&self, key_hash: &[u8], since: UnixTime) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM auth_failures WHERE key_hash = $1 AND at > $2")
+                    .bind(key_hash)
+                    .bind(since)
+                    .fetch_one(self.reader())
+                    .await?)
+            }
+
+            async fn record_auth_failure(
+                &self,
+                key_hashes: &[Vec<u8>],
+                now: UnixTime,
+                forget_before: UnixTime,
+                event: Option<audit::Event>,
+            ) -> StoreResult<()> {
+                let mut tx = self.writer().begin().await?;
+                for key in key_hashes {
+                    sqlx::query("DELETE FROM auth_failures WHERE key_hash = $1 AND at <= $2")
+                        .bind(key)
+                        .bind(forget_before)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("INSERT INTO auth_failures (key_hash, at) VALUES ($1, $2)")
+                        .bind(key)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some(event) = event {
+                    append_event(&mut tx, &event, now).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn clear_auth_failures(&self, key_hash: &[u8]) -> StoreResult<()> {
+                sqlx::query("DELETE FROM auth_failures WHERE key_hash = $1")
+                    .bind(key_hash)
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
+            async fn create_session(
+                &self,
+                user: &User,
+                device: &DeviceChoice,
+                session: &NewSession,
+                now: UnixTime,
+                event: audit::Event,
+            ) -> StoreResult<DeviceId> {
+                let mut tx = self.writer().begin().await?;
+                let device_id = insert_session(&mut tx, user, device, session, now).await?;
+                let mut event = event;
+                event.actor_device = Some(device_id);
+                event.target_device = Some(device_id);
+                append_event(&mut tx, &event, now).await?;
+                tx.commit().await?;
+                Ok(device_id)
+            }
+
+            async fn session_by_token(&self, token_hash: &[u8]) -> StoreResult<SessionRecord> {
+                sqlx::query_as(
+                    "SELECT s.id, s.practice_id, s.user_id, s.device_id, s.last_seen_at, s.expires_at,
+                            s.idle_timeout_secs, s.ended_at, u.role, u.deactivated_at AS user_deactivated_at,
+                            d.revoked_at AS device_revoked_at, d.last_seen_at AS device_last_seen_at
+                     FROM sessions s
+                     JOIN users u ON u.id = s.user_id AND u.practice_id = s.practice_id
+                     JOIN devices d ON d.id = s.device_id AND d.practice_id = s.practice_id
+                     WHERE s.token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(self.reader())
+                .await?
+                .ok_or(StoreError::NotFound)
+            }
+
+            async fn touch_session(&self, session: SessionId, device: DeviceId, now: UnixTime) -> StoreResult<()> {
+                let mut tx = self.writer().begin().await?;
+                sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
+                    .bind(now)
+                    .bind(session)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(device)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn end_session(
+                &self,
+                session: SessionId,
+                reason: &'static str,
+                now: UnixTime,
+                event: audit::Event,
+            ) -> StoreResult<()> {
+                let mut tx = self.writer().begin().await?;
+                let ended = sqlx::query(
+                    "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
+                )
+                .bind(now)
+                .bind(reason)
+                .bind(session)
+                .execute(&mut *tx)
+                .await?;
+                // Record only the transition: a second request racing the
+                // same timeout must not log the end twice.
+                if ended.rows_affected() == 1 {
+                    append_event(&mut tx, &event, now).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_devices(&self, practice: PracticeId, user: UserId) -> StoreResult<Vec<Device>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, user_id, name, user_agent, created_at, last_seen_at, revoked_at
+                     FROM devices WHERE practice_id = $1 AND user_id = $2
+                     ORDER BY created_at DESC, id",
+                )
+                .bind(practice)
+                .bind(user)
+                .fetch_all(self.reader())
+                .await?)
+            }
+
+            async fn append_audit(&self, event: audit::Event, now: UnixTime) -> StoreResult<()> {
+                let mut tx = self.writer().begin().await?;
+                append_event(&mut tx, &event, now).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn recent_audit(&self, practice: PracticeId, limit: i64) -> StoreResult<Vec<AuditRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT seq, at, actor_user_id, actor_device_id, action, target_user_id,
+                            target_device_id, outcome
+                     FROM audit_events WHERE practice_id = $1 ORDER BY seq DESC LIMIT $2",
+                )
+                .bind(practice)
+                .bind(limit)
+                .fetch_all(self.reader())
+                .await?)
+            }
+        }
+    };
+}

@@ -1,0 +1,69 @@
+//! The embedded SQLite backend: one file in the data directory.
+//!
+//! Durability: WAL with `synchronous=FULL`, so a transaction is on stable
+//! storage when `COMMIT` returns and an acknowledged write survives both a
+//! process crash and a power loss (with `NORMAL`, WAL may lose the last
+//! transactions on power loss).
+//!
+//! Concurrency: one writer connection (SQLite allows one writer at a time;
+//! queueing in the pool is cheaper and fairer than `SQLITE_BUSY` retries)
+//! and a small pool of readers that see committed snapshots.
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Pool, Sqlite};
+use std::path::Path;
+use std::time::Duration;
+
+/// Store on an SQLite file.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    writer: Pool<Sqlite>,
+    reader: Pool<Sqlite>,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and its folder.
+    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(false))
+            .await?;
+        Ok(Self { writer, reader })
+    }
+
+    fn writer(&self) -> &Pool<Sqlite> {
+        &self.writer
+    }
+
+    fn reader(&self) -> &Pool<Sqlite> {
+        &self.reader
+    }
+
+    async fn run_migrations(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn close_pools(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+impl_store!(SqliteStore, Sqlite, "sqlite");
