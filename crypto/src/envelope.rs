@@ -1,0 +1,363 @@
+//! Content envelope: the plaintext inside every MLS application message.
+//!
+//! Wire format, version 1 (all integers big-endian, no padding):
+//!
+//! ```text
+//! offset size  field
+//! 0      1     version            = 0x01
+//! 1      1     type               1 text, 2 reminder, 3 reminder_response,
+//!                                 4 receipt, 5 system; others: unknown
+//! 2      16    client_message_id  random, chosen by the sender (dedup key)
+//! 18     8     sent_at_ms         sender's clock, ms since Unix epoch
+//! 26     4     body_len           = N
+//! 30     N     body               type-specific, see below
+//! ```
+//!
+//! Nothing may follow the body. The whole envelope is at most
+//! [`MAX_ENVELOPE_LEN`] bytes (64 KiB), checked on encode and on decode.
+//!
+//! Bodies (`str16` = u16 length + UTF-8 bytes):
+//!
+//! * **text (1)**: the whole body is UTF-8 text (may be empty).
+//! * **reminder (2)**: `reminder_id[16] || starts_at_ms u64 ||
+//!   duration_minutes u32 || template_id str16 || location str16 ||
+//!   requires_response u8 (0|1)`.
+//! * **reminder_response (3)**: `reminder_id[16] || response u8 (1 confirm,
+//!   2 cancel, 3 reschedule_request) || note str16`.
+//! * **receipt (4)**: `kind u8 (1 delivered, 2 read) || count u16 ||
+//!   count × message_id[16]`, count 1..=1024.
+//! * **system (5)**: `code str16 || detail str16`.
+//!
+//! A type this version does not know decodes to [`Content::Unknown`] with
+//! the raw body; receivers skip it (it must not be shown as an error). A
+//! version other than 1 is [`Error::UnsupportedVersion`].
+
+use crate::error::{Error, Result};
+use crate::wire::{put_bytes_u16, put_bytes_u32, Reader};
+
+/// Envelope format version written by this build.
+pub const ENVELOPE_VERSION: u8 = 1;
+/// Maximum encoded envelope size in bytes (header included).
+pub const MAX_ENVELOPE_LEN: usize = 64 * 1024;
+/// Header size in bytes.
+pub const ENVELOPE_HEADER_LEN: usize = 30;
+/// Maximum number of message ids in one receipt.
+pub const MAX_RECEIPT_IDS: usize = 1024;
+/// Maximum bytes in a short string field (`str16`).
+pub const MAX_SHORT_STRING: usize = 4096;
+
+/// Type code of [`Content::Text`].
+pub const TYPE_TEXT: u8 = 1;
+/// Type code of [`Content::Reminder`].
+pub const TYPE_REMINDER: u8 = 2;
+/// Type code of [`Content::ReminderResponse`].
+pub const TYPE_REMINDER_RESPONSE: u8 = 3;
+/// Type code of [`Content::Receipt`].
+pub const TYPE_RECEIPT: u8 = 4;
+/// Type code of [`Content::System`].
+pub const TYPE_SYSTEM: u8 = 5;
+
+/// A structured appointment reminder (minimum-necessary: a template id and
+/// time, no free-text diagnosis).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reminder {
+    /// Stable id of the reminder (responses refer to it).
+    pub reminder_id: [u8; 16],
+    /// Appointment start, ms since Unix epoch.
+    pub starts_at_ms: u64,
+    /// Appointment length in minutes.
+    pub duration_minutes: u32,
+    /// Id of the practice-approved template used to render it.
+    pub template_id: String,
+    /// Location text (e.g. "Office 2" or "Video"); may be empty.
+    pub location: String,
+    /// Whether a confirm/cancel response is requested.
+    pub requires_response: bool,
+}
+
+/// A client's response to a reminder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseKind {
+    /// The client confirms the appointment.
+    Confirm,
+    /// The client cancels the appointment.
+    Cancel,
+    /// The client asks to reschedule.
+    RescheduleRequest,
+}
+
+impl ResponseKind {
+    fn code(self) -> u8 {
+        match self {
+            ResponseKind::Confirm => 1,
+            ResponseKind::Cancel => 2,
+            ResponseKind::RescheduleRequest => 3,
+        }
+    }
+    fn from_code(c: u8) -> Result<Self> {
+        match c {
+            1 => Ok(ResponseKind::Confirm),
+            2 => Ok(ResponseKind::Cancel),
+            3 => Ok(ResponseKind::RescheduleRequest),
+            _ => Err(Error::malformed("reminder response kind")),
+        }
+    }
+}
+
+/// Receipt kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReceiptKind {
+    /// The messages reached a device of the recipient.
+    Delivered,
+    /// The messages were displayed to the recipient.
+    Read,
+}
+
+impl ReceiptKind {
+    fn code(self) -> u8 {
+        match self {
+            ReceiptKind::Delivered => 1,
+            ReceiptKind::Read => 2,
+        }
+    }
+    fn from_code(c: u8) -> Result<Self> {
+        match c {
+            1 => Ok(ReceiptKind::Delivered),
+            2 => Ok(ReceiptKind::Read),
+            _ => Err(Error::malformed("receipt kind")),
+        }
+    }
+}
+
+/// Typed content of an envelope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Content {
+    /// Free text.
+    Text(String),
+    /// An appointment reminder.
+    Reminder(Reminder),
+    /// A response to a reminder.
+    ReminderResponse {
+        /// The reminder being answered.
+        reminder_id: [u8; 16],
+        /// The answer.
+        response: ResponseKind,
+        /// Optional note (may be empty).
+        note: String,
+    },
+    /// Delivery or read receipt for one or more messages.
+    Receipt {
+        /// Delivered or read.
+        kind: ReceiptKind,
+        /// Client message ids acknowledged.
+        message_ids: Vec<[u8; 16]>,
+    },
+    /// A system notice (e.g. "device added"), rendered from a code.
+    System {
+        /// Machine-readable code.
+        code: String,
+        /// Human-readable detail (may be empty).
+        detail: String,
+    },
+    /// A type this version does not know. Skip it.
+    Unknown {
+        /// The unknown type code.
+        type_code: u8,
+        /// The raw body.
+        body: Vec<u8>,
+    },
+}
+
+impl Content {
+    /// Type code on the wire.
+    pub fn type_code(&self) -> u8 {
+        match self {
+            Content::Text(_) => TYPE_TEXT,
+            Content::Reminder(_) => TYPE_REMINDER,
+            Content::ReminderResponse { .. } => TYPE_REMINDER_RESPONSE,
+            Content::Receipt { .. } => TYPE_RECEIPT,
+            Content::System { .. } => TYPE_SYSTEM,
+            Content::Unknown { type_code, .. } => *type_code,
+        }
+    }
+}
+
+/// An envelope: typed content plus idempotency id and sender timestamp.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// Random 16-byte id chosen by the sender; receivers deduplicate on it.
+    pub client_message_id: [u8; 16],
+    /// Sender's timestamp in ms since the Unix epoch (passed in by caller).
+    pub sent_at_ms: u64,
+    /// The content.
+    pub content: Content,
+}
+
+fn put_str16(out: &mut Vec<u8>, s: &str) -> Result<()> {
+    if s.len() > MAX_SHORT_STRING {
+        return Err(Error::TooLarge {
+            len: s.len(),
+            limit: MAX_SHORT_STRING,
+        });
+    }
+    put_bytes_u16(out, s.as_bytes())
+}
+
+impl Envelope {
+    /// Encode; fails with [`Error::TooLarge`] above [`MAX_ENVELOPE_LEN`] and
+    /// with [`Error::InvalidArgument`] for content that could not be decoded
+    /// back (e.g. an empty receipt).
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let mut body = Vec::new();
+        match &self.content {
+            Content::Text(t) => body.extend_from_slice(t.as_bytes()),
+            Content::Reminder(r) => {
+                body.extend_from_slice(&r.reminder_id);
+                body.extend_from_slice(&r.starts_at_ms.to_be_bytes());
+                body.extend_from_slice(&r.duration_minutes.to_be_bytes());
+                put_str16(&mut body, &r.template_id)?;
+                put_str16(&mut body, &r.location)?;
+                body.push(u8::from(r.requires_response));
+            }
+            Content::ReminderResponse {
+                reminder_id,
+                response,
+                note,
+            } => {
+                body.extend_from_slice(reminder_id);
+                body.push(response.code());
+                put_str16(&mut body, note)?;
+            }
+            Content::Receipt { kind, message_ids } => {
+                if message_ids.is_empty() || message_ids.len() > MAX_RECEIPT_IDS {
+                    return Err(Error::InvalidArgument(format!(
+                        "receipt must list 1..={MAX_RECEIPT_IDS} ids"
+                    )));
+                }
+                body.push(kind.code());
+                let n = u16::try_from(message_ids.len())
+                    .map_err(|_| Error::InvalidArgument("too many ids".into()))?;
+                body.extend_from_slice(&n.to_be_bytes());
+                for id in message_ids {
+                    body.extend_from_slice(id);
+                }
+            }
+            Content::System { code, detail } => {
+                put_str16(&mut body, code)?;
+                put_str16(&mut body, detail)?;
+            }
+            Content::Unknown { type_code, body: b } => {
+                if (TYPE_TEXT..=TYPE_SYSTEM).contains(type_code) {
+                    return Err(Error::InvalidArgument(
+                        "Unknown content with a known type code".into(),
+                    ));
+                }
+                body.extend_from_slice(b);
+            }
+        }
+        let total = ENVELOPE_HEADER_LEN + body.len();
+        if total > MAX_ENVELOPE_LEN {
+            return Err(Error::TooLarge {
+                len: total,
+                limit: MAX_ENVELOPE_LEN,
+            });
+        }
+        let mut out = Vec::with_capacity(total);
+        out.push(ENVELOPE_VERSION);
+        out.push(self.content.type_code());
+        out.extend_from_slice(&self.client_message_id);
+        out.extend_from_slice(&self.sent_at_ms.to_be_bytes());
+        put_bytes_u32(&mut out, &body)?;
+        Ok(out)
+    }
+
+    /// Decode; never panics on any input.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() > MAX_ENVELOPE_LEN {
+            return Err(Error::TooLarge {
+                len: bytes.len(),
+                limit: MAX_ENVELOPE_LEN,
+            });
+        }
+        let mut r = Reader::new(bytes);
+        let version = r.u8()?;
+        if version != ENVELOPE_VERSION {
+            return Err(Error::UnsupportedVersion(u32::from(version)));
+        }
+        let type_code = r.u8()?;
+        let client_message_id = r.array::<16>()?;
+        let sent_at_ms = r.u64()?;
+        let body = r.bytes_u32(MAX_ENVELOPE_LEN)?;
+        r.finish()?;
+        let content = decode_body(type_code, body)?;
+        Ok(Envelope {
+            client_message_id,
+            sent_at_ms,
+            content,
+        })
+    }
+}
+
+fn decode_body(type_code: u8, body: &[u8]) -> Result<Content> {
+    let mut r = Reader::new(body);
+    let content = match type_code {
+        TYPE_TEXT => {
+            let t = String::from_utf8(r.rest().to_vec())
+                .map_err(|_| Error::malformed("text is not UTF-8"))?;
+            Content::Text(t)
+        }
+        TYPE_REMINDER => {
+            let reminder_id = r.array::<16>()?;
+            let starts_at_ms = r.u64()?;
+            let duration_minutes = r.u32()?;
+            let template_id = r.string_u16(MAX_SHORT_STRING)?;
+            let location = r.string_u16(MAX_SHORT_STRING)?;
+            let requires_response = match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return Err(Error::malformed("bool")),
+            };
+            Content::Reminder(Reminder {
+                reminder_id,
+                starts_at_ms,
+                duration_minutes,
+                template_id,
+                location,
+                requires_response,
+            })
+        }
+        TYPE_REMINDER_RESPONSE => {
+            let reminder_id = r.array::<16>()?;
+            let response = ResponseKind::from_code(r.u8()?)?;
+            let note = r.string_u16(MAX_SHORT_STRING)?;
+            Content::ReminderResponse {
+                reminder_id,
+                response,
+                note,
+            }
+        }
+        TYPE_RECEIPT => {
+            let kind = ReceiptKind::from_code(r.u8()?)?;
+            let n = usize::from(r.u16()?);
+            if n == 0 || n > MAX_RECEIPT_IDS {
+                return Err(Error::malformed("receipt id count"));
+            }
+            let mut message_ids = Vec::with_capacity(n);
+            for _ in 0..n {
+                message_ids.push(r.array::<16>()?);
+            }
+            Content::Receipt { kind, message_ids }
+        }
+        TYPE_SYSTEM => {
+            let code = r.string_u16(MAX_SHORT_STRING)?;
+            let detail = r.string_u16(MAX_SHORT_STRING)?;
+            Content::System { code, detail }
+        }
+        other => Content::Unknown {
+            type_code: other,
+            body: r.rest().to_vec(),
+        },
+    };
+    r.finish()?;
+    Ok(content)
+}
