@@ -311,7 +311,13 @@ impl Device {
         );
         let mut builder = KeyPackage::builder().key_package_lifetime(lifetime);
         if last_resort {
-            builder = builder.mark_as_last_resort();
+            builder = builder.mark_as_last_resort().leaf_node_capabilities(Capabilities::new(
+                None,
+                Some(&[CIPHERSUITE]),
+                Some(&[ExtensionType::LastResort]),
+                None,
+                Some(&[CredentialType::Basic]),
+            ));
         }
         let bundle = builder
             .build(

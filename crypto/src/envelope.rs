@@ -361,3 +361,191 @@ fn decode_body(type_code: u8, body: &[u8]) -> Result<Content> {
     r.finish()?;
     Ok(content)
 }
+
+// ---------------------------------------------------------------------------
+// Canonical JSON form (used by test vectors and the wasm boundary).
+//
+// {"client_message_id": hex32, "sent_at_ms": u64, "content": {"type": ...}}
+// content:
+//   {"type":"text","text":str}
+//   {"type":"reminder","reminder_id":hex32,"starts_at_ms":u64,
+//    "duration_minutes":u32,"template_id":str,"location":str,
+//    "requires_response":bool}
+//   {"type":"reminder_response","reminder_id":hex32,
+//    "response":"confirm"|"cancel"|"reschedule_request","note":str}
+//   {"type":"receipt","kind":"delivered"|"read","message_ids":[hex32...]}
+//   {"type":"system","code":str,"detail":str}
+//   {"type":"unknown","type_code":u8,"body":hex}
+
+mod json {
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct EnvelopeJson {
+        pub client_message_id: String,
+        pub sent_at_ms: u64,
+        pub content: ContentJson,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+    pub(super) enum ContentJson {
+        Text {
+            text: String,
+        },
+        Reminder {
+            reminder_id: String,
+            starts_at_ms: u64,
+            duration_minutes: u32,
+            template_id: String,
+            location: String,
+            requires_response: bool,
+        },
+        ReminderResponse {
+            reminder_id: String,
+            response: String,
+            note: String,
+        },
+        Receipt {
+            kind: String,
+            message_ids: Vec<String>,
+        },
+        System {
+            code: String,
+            detail: String,
+        },
+        Unknown {
+            type_code: u8,
+            body: String,
+        },
+    }
+}
+
+fn id16(s: &str) -> Result<[u8; 16]> {
+    crate::wire::hex_decode(s)?
+        .try_into()
+        .map_err(|_| Error::InvalidArgument("id must be 16 bytes (32 hex digits)".into()))
+}
+
+impl Envelope {
+    /// Canonical JSON form (see the comment above this impl in the source
+    /// and `docs/protocol.md`).
+    pub fn to_json(&self) -> Result<String> {
+        use crate::wire::hex_encode as hx;
+        use json::ContentJson as C;
+        let content = match &self.content {
+            Content::Text(t) => C::Text { text: t.clone() },
+            Content::Reminder(r) => C::Reminder {
+                reminder_id: hx(&r.reminder_id),
+                starts_at_ms: r.starts_at_ms,
+                duration_minutes: r.duration_minutes,
+                template_id: r.template_id.clone(),
+                location: r.location.clone(),
+                requires_response: r.requires_response,
+            },
+            Content::ReminderResponse {
+                reminder_id,
+                response,
+                note,
+            } => C::ReminderResponse {
+                reminder_id: hx(reminder_id),
+                response: match response {
+                    ResponseKind::Confirm => "confirm",
+                    ResponseKind::Cancel => "cancel",
+                    ResponseKind::RescheduleRequest => "reschedule_request",
+                }
+                .into(),
+                note: note.clone(),
+            },
+            Content::Receipt { kind, message_ids } => C::Receipt {
+                kind: match kind {
+                    ReceiptKind::Delivered => "delivered",
+                    ReceiptKind::Read => "read",
+                }
+                .into(),
+                message_ids: message_ids.iter().map(|m| hx(m)).collect(),
+            },
+            Content::System { code, detail } => C::System {
+                code: code.clone(),
+                detail: detail.clone(),
+            },
+            Content::Unknown { type_code, body } => C::Unknown {
+                type_code: *type_code,
+                body: hx(body),
+            },
+        };
+        serde_json::to_string(&json::EnvelopeJson {
+            client_message_id: hx(&self.client_message_id),
+            sent_at_ms: self.sent_at_ms,
+            content,
+        })
+        .map_err(|e| Error::internal(format!("json: {e}")))
+    }
+
+    /// Parse the canonical JSON form.
+    pub fn from_json(s: &str) -> Result<Self> {
+        use json::ContentJson as C;
+        if s.len() > 4 * MAX_ENVELOPE_LEN {
+            return Err(Error::TooLarge {
+                len: s.len(),
+                limit: 4 * MAX_ENVELOPE_LEN,
+            });
+        }
+        let j: json::EnvelopeJson =
+            serde_json::from_str(s).map_err(|e| Error::InvalidArgument(format!("json: {e}")))?;
+        let content = match j.content {
+            C::Text { text } => Content::Text(text),
+            C::Reminder {
+                reminder_id,
+                starts_at_ms,
+                duration_minutes,
+                template_id,
+                location,
+                requires_response,
+            } => Content::Reminder(Reminder {
+                reminder_id: id16(&reminder_id)?,
+                starts_at_ms,
+                duration_minutes,
+                template_id,
+                location,
+                requires_response,
+            }),
+            C::ReminderResponse {
+                reminder_id,
+                response,
+                note,
+            } => Content::ReminderResponse {
+                reminder_id: id16(&reminder_id)?,
+                response: match response.as_str() {
+                    "confirm" => ResponseKind::Confirm,
+                    "cancel" => ResponseKind::Cancel,
+                    "reschedule_request" => ResponseKind::RescheduleRequest,
+                    _ => return Err(Error::InvalidArgument("response".into())),
+                },
+                note,
+            },
+            C::Receipt { kind, message_ids } => Content::Receipt {
+                kind: match kind.as_str() {
+                    "delivered" => ReceiptKind::Delivered,
+                    "read" => ReceiptKind::Read,
+                    _ => return Err(Error::InvalidArgument("receipt kind".into())),
+                },
+                message_ids: message_ids
+                    .iter()
+                    .map(|m| id16(m))
+                    .collect::<Result<Vec<_>>>()?,
+            },
+            C::System { code, detail } => Content::System { code, detail },
+            C::Unknown { type_code, body } => Content::Unknown {
+                type_code,
+                body: crate::wire::hex_decode(&body)?,
+            },
+        };
+        Ok(Envelope {
+            client_message_id: id16(&j.client_message_id)?,
+            sent_at_ms: j.sent_at_ms,
+            content,
+        })
+    }
+}
