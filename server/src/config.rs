@@ -145,6 +145,11 @@ pub struct CliOverrides {
     pub data_dir: Option<PathBuf>,
 }
 
+/// Top-level setting names, as read from `ALCOVE_*` variables.
+const SETTING_KEYS: &[&str] = &[
+    "listen", "data_dir", "database_url", "public_url", "allowed_origins", "practice_name", "auth", "limits", "log",
+];
+
 /// Which database a `Settings` points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseKind {
@@ -164,9 +169,14 @@ impl Settings {
             Some(path) => fig = fig.merge(Toml::file_exact(path)),
             None => fig = fig.merge(Toml::file("alcove.toml")),
         }
-        fig = fig
-            .merge(Env::prefixed("ALCOVE_").split("__").ignore(&["config"]))
-            .merge(Serialized::defaults(cli));
+        // Only variables naming a setting are read: other tools' ALCOVE_*
+        // variables (ALCOVE_CONFIG, ALCOVE_TEST_POSTGRES_URL) are not settings,
+        // while a typo in the file is still refused by deny_unknown_fields.
+        let env = Env::prefixed("ALCOVE_").split("__").filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            SETTING_KEYS.iter().any(|k| key == *k || key.starts_with(&format!("{k}__")) || key.starts_with(&format!("{k}.")))
+        });
+        fig = fig.merge(env).merge(Serialized::defaults(cli));
         fig.extract().map_err(Box::new)
     }
 
