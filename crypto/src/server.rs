@@ -6,8 +6,6 @@
 //! None of these functions can read message content: application messages
 //! are PrivateMessages and this module has no group secrets.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::*;
 use openmls_basic_credential::SignatureKeyPair;
@@ -69,9 +67,11 @@ pub fn validate_key_package(
     let crypto = openmls_rust_crypto::RustCrypto::default();
     let kp = parse_key_package(bytes, &crypto)?;
     let lifetime = kp.life_time();
-    lifetime
-        .validate_with_time(UNIX_EPOCH + Duration::from_secs(now_unix_secs))
-        .map_err(|_| Error::KeyPackageLifetime)?;
+    // Same rule as openmls' `Lifetime::validate_with_time`, with the
+    // caller's clock (and no std::time, which differs on wasm32).
+    if lifetime.not_after() <= now_unix_secs || lifetime.not_before() > now_unix_secs {
+        return Err(Error::KeyPackageLifetime);
+    }
     if !lifetime.has_acceptable_range() {
         return Err(Error::KeyPackageLifetime);
     }
