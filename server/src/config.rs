@@ -37,6 +37,34 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Tamper-evident audit log.
+    #[serde(default)]
+    pub audit: AuditSettings,
+}
+
+/// Tamper-evident audit log: signing key and witnesses.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Ed25519 signing key (PKCS#8, created 0600 on first start).
+    /// Default: `<data_dir>/audit-signing.key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key_file: Option<PathBuf>,
+    /// Signed tree heads are published this often (seconds).
+    pub publish_interval_secs: u64,
+    /// File witness: every published head is appended here as a JSON line.
+    /// Default: `<data_dir>/audit-heads.jsonl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness_file: Option<PathBuf>,
+    /// URL witness: every published head is POSTed here as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness_url: Option<String>,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self { signing_key_file: None, publish_interval_secs: 300, witness_file: None, witness_url: None }
+    }
 }
 
 /// Authentication and session policy.
@@ -119,6 +147,7 @@ struct Defaults {
     auth: AuthSettings,
     limits: LimitSettings,
     log: LogSettings,
+    audit: AuditSettings,
 }
 
 impl Default for Defaults {
@@ -130,6 +159,7 @@ impl Default for Defaults {
             auth: AuthSettings::default(),
             limits: LimitSettings::default(),
             log: LogSettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -148,6 +178,7 @@ pub struct CliOverrides {
 /// Top-level setting names, as read from `ALCOVE_*` variables.
 const SETTING_KEYS: &[&str] = &[
     "listen", "data_dir", "database_url", "public_url", "allowed_origins", "practice_name", "auth", "limits", "log",
+    "audit",
 ];
 
 /// Which database a `Settings` points at.
@@ -195,6 +226,16 @@ impl Settings {
         }
     }
 
+    /// The audit signing key file.
+    pub fn audit_key_path(&self) -> PathBuf {
+        self.audit.signing_key_file.clone().unwrap_or_else(|| self.data_dir.join("audit-signing.key"))
+    }
+
+    /// The file witness of signed tree heads.
+    pub fn audit_heads_path(&self) -> PathBuf {
+        self.audit.witness_file.clone().unwrap_or_else(|| self.data_dir.join("audit-heads.jsonl"))
+    }
+
     /// The URL links are built from.
     pub fn public_url(&self) -> String {
         match &self.public_url {
@@ -239,6 +280,7 @@ impl std::fmt::Debug for Settings {
             .field("auth", &self.auth)
             .field("limits", &self.limits)
             .field("log", &self.log)
+            .field("audit", &self.audit)
             .finish()
     }
 }
@@ -298,6 +340,19 @@ max_body_bytes = 65536
 # "text" or "json"; the filter uses tracing's syntax.
 format = "text"
 filter = "info"
+
+[audit]
+# Ed25519 key signing the audit log's tree heads (PKCS#8, created with mode
+# 0600 on first start). Keep it out of database backups. Default:
+# <data_dir>/audit-signing.key
+# signing_key_file = "/etc/alcove/audit-signing.key"
+# How often signed tree heads are published to the witnesses (seconds).
+publish_interval_secs = 300
+# Every published head is appended to this file as one JSON line. Default:
+# <data_dir>/audit-heads.jsonl. Ship it off the machine (or use witness_url).
+# witness_file = "/var/lib/alcove-witness/audit-heads.jsonl"
+# Every published head is also POSTed as JSON to this URL, when set.
+# witness_url = "http://witness.internal:9000/heads"
 "#;
 
 #[cfg(test)]

@@ -25,6 +25,8 @@ pub struct AppError {
     pub retry_after: Option<i64>,
     /// Internal cause, logged and never sent.
     pub source: Option<anyhow::Error>,
+    /// Extra machine-readable fields merged into the body (never secrets).
+    pub extra: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The JSON error body.
@@ -34,12 +36,15 @@ pub struct ErrorBody {
     pub error: &'static str,
     /// Human-readable sentence.
     pub message: String,
+    /// Extra fields for some codes (e.g. `current_epoch` with `stale_epoch`).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl AppError {
     /// Any status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None, source: None }
+        Self { status, code, message: message.into(), retry_after: None, source: None, extra: None }
     }
 
     /// 400: the request could not be parsed.
@@ -100,6 +105,16 @@ impl From<crate::storage::StoreError> for AppError {
             E::InviteExpired => AppError::new(StatusCode::GONE, "invite_expired", "this invite has expired; ask for a new one"),
             E::LoginTaken => AppError::conflict("login_taken", "this login name is already in use"),
             E::DeviceRevoked => AppError::unauthorized("device_revoked", "this device has been signed out and can no longer be used"),
+            E::KeyMismatch => AppError::conflict("key_mismatch", "this device registered a different signature key"),
+            E::NotMember => AppError::forbidden("this device is not a member of the conversation").with_code("not_member"),
+            E::NotAllowed => AppError::forbidden("the commit adds a device that may not join this conversation").with_code("not_allowed"),
+            E::StaleEpoch { current } => {
+                let mut e = AppError::conflict("stale_epoch", "the conversation moved to a newer epoch; catch up and retry");
+                let mut extra = serde_json::Map::new();
+                extra.insert("current_epoch".into(), current.into());
+                e.extra = Some(extra);
+                e
+            }
             other => AppError::internal(other),
         }
     }
@@ -116,7 +131,7 @@ impl IntoResponse for AppError {
         if let Some(source) = &self.source {
             tracing::error!(error = %source, code = self.code, "request failed");
         }
-        let body = ErrorBody { error: self.code, message: self.message.into_owned() };
+        let body = ErrorBody { error: self.code, message: self.message.into_owned(), extra: self.extra };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod ids;
 pub mod state;
@@ -37,20 +38,29 @@ pub async fn launch_with_tcp_listener(
 }
 
 /// Builds the state for a store and settings with the system clock.
-pub fn app_state(store: Arc<dyn storage::Store>, settings: config::Settings) -> state::AppState {
+pub fn app_state(store: Arc<dyn storage::Store>, settings: config::Settings) -> anyhow::Result<state::AppState> {
     app_state_with_clock(store, settings, Arc::new(clock::SystemClock))
 }
 
-/// Builds the state with a given clock (tests move time).
+/// Builds the state with a given clock (tests move time). Loads (or creates)
+/// the server's MLS key in the data directory.
 pub fn app_state_with_clock(
     store: Arc<dyn storage::Store>,
     settings: config::Settings,
     clock: Arc<dyn clock::Clock>,
-) -> state::AppState {
-    state::AppState {
+) -> anyhow::Result<state::AppState> {
+    let key = delivery::server_key::load_or_create(&settings.data_dir)?;
+    let public = key
+        .public_bytes()
+        .map_err(|e| anyhow::anyhow!("server key: {}", e.code()))?;
+    Ok(state::AppState {
         store,
+        audit: audit::service::AuditService::new(&settings),
         settings: Arc::new(settings),
         clock,
         dummy_hash: auth::password::dummy_hash().into(),
-    }
+        wakeups: Arc::new(delivery::wake::LocalWakeups::default()),
+        external_sender: Arc::new(key),
+        external_sender_b64: data_encoding::BASE64.encode(&public).into(),
+    })
 }

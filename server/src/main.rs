@@ -37,6 +37,34 @@ enum Command {
     Migrate,
     /// Print a commented default configuration.
     Config,
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the live database (every practice, or one) or an export file
+    /// against signed tree heads and the audit public key. Exit status 1
+    /// when anything is wrong; each problem is named.
+    Verify {
+        /// Verify this export file (JSONL or CSV) offline instead of the database.
+        #[arg(long)]
+        export: Option<PathBuf>,
+        /// Only this practice (database mode).
+        #[arg(long)]
+        practice: Option<String>,
+        /// Signed tree heads kept by a witness (one JSON head per line).
+        /// Default in database mode: the configured witness file, if present.
+        #[arg(long)]
+        heads: Option<PathBuf>,
+        /// Public key (hex or base64, or a file holding it). Default: derived
+        /// from the configured signing key file.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -82,6 +110,9 @@ fn init_tracing(settings: &Settings) {
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    if let Command::Audit { command: AuditCommand::Verify { export, practice, heads, public_key } } = command {
+        return alcove_server::audit::verify::run_cli(&settings, export, practice, heads, public_key).await;
+    }
     let store = storage::open(&settings).await?;
     tracing::info!(storage = store.backend(), "database ready");
     match command {
@@ -106,11 +137,22 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let addr = listener.local_addr()?;
             println!("Alcove is listening on http://{addr}");
             tracing::info!(%addr, "listening");
-            let state = alcove_server::app_state(store.clone(), settings);
+            let state = alcove_server::app_state(store.clone(), settings)?;
+            let publisher = {
+                use alcove_server::audit::service;
+                state.audit.key()?; // created (0600) on first start
+                service::spawn_publisher(
+                    state.audit.clone(),
+                    state.clock.clone(),
+                    service::configured_witnesses(&state.settings),
+                    std::time::Duration::from_secs(state.settings.audit.publish_interval_secs.max(1)),
+                )
+            };
             alcove_server::launch_with_tcp_listener(state, listener, shutdown_signal()).await?;
+            publisher.abort();
             store.close().await;
         }
-        Command::Config => {}
+        Command::Config | Command::Audit { .. } => {}
     }
     Ok(())
 }

@@ -17,6 +17,14 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// An Argon2id hash verified against when a login is unknown.
     pub dummy_hash: Arc<str>,
+    /// Tamper-evident audit log: store, signing key, signed heads.
+    pub audit: crate::audit::service::AuditService,
+    /// Delivery wake-ups.
+    pub wakeups: Arc<dyn crate::delivery::wake::Wakeups>,
+    /// The server's MLS external-sender key (signs Remove proposals).
+    pub external_sender: Arc<alcove_crypto::server::ExternalSenderKey>,
+    /// Its public `ExternalSender` encoding, base64, for clients.
+    pub external_sender_b64: Arc<str>,
 }
 
 impl AppState {

@@ -7,6 +7,8 @@
 //! gets its own database, dropped afterwards); otherwise they print a loud
 //! SKIPPED line. `.ci/run` always sets it.
 
+pub mod mls;
+
 use alcove_server::bootstrap::{self, SetupLink};
 use alcove_server::clock::{Clock, ManualClock};
 use alcove_server::config::Settings;
@@ -150,7 +152,8 @@ impl TestApp {
         adjust(&mut settings);
         let store = storage::open(&settings).await.expect("open store");
         let clock = ManualClock::new(alcove_server::clock::SystemClock.now());
-        let state = alcove_server::app_state_with_clock(store.clone(), settings.clone(), Arc::new(clock.clone()));
+        let state = alcove_server::app_state_with_clock(store.clone(), settings.clone(), Arc::new(clock.clone()))
+            .expect("app state");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let _ = alcove_server::launch_with_tcp_listener(state, listener, async {

@@ -2,7 +2,9 @@
 //! response passes through (request id, body limit, security headers,
 //! panic catching, JSON errors for unknown routes).
 
+pub mod audit;
 pub mod auth;
+pub mod conversations;
 pub mod extract;
 pub mod invites;
 pub mod me;
@@ -20,6 +22,10 @@ use axum::{Json, Router};
 use extract::RequestId;
 use tracing::Instrument;
 
+/// Body limit of routes that carry MLS messages (base64 of up to 256 KiB,
+/// plus JSON framing).
+const MLS_BODY_LIMIT: usize = 400 * 1024;
+
 /// The whole application: API, health, web client.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
@@ -34,6 +40,26 @@ pub fn router(state: AppState) -> Router {
         .route("/me/devices", get(me::devices))
         .route("/users", get(users::list))
         .route("/users/{id}", get(users::get))
+        .route("/audit/events", get(audit::events))
+        .route("/audit/export", get(audit::export))
+        .route("/audit/head", get(audit::head))
+        .route("/audit/proof/inclusion", get(audit::inclusion))
+        .route("/audit/proof/consistency", get(audit::consistency))
+        .route("/key-packages", post(conversations::upload_key_packages).get(conversations::key_package_status))
+        .route("/assignments", post(conversations::assign))
+        .route("/contacts", get(conversations::contacts))
+        .route("/conversations", post(conversations::start).get(conversations::list))
+        .route("/conversations/{id}", get(conversations::get))
+        .route("/conversations/{id}/key-packages/claim", post(conversations::claim))
+        .route("/conversations/{id}/commits", post(conversations::commit).layer(DefaultBodyLimit::max(MLS_BODY_LIMIT)))
+        .route(
+            "/conversations/{id}/messages",
+            post(conversations::send).get(conversations::fetch).layer(DefaultBodyLimit::max(MLS_BODY_LIMIT)),
+        )
+        .route("/conversations/{id}/ack", post(conversations::ack))
+        .route("/welcomes", get(conversations::welcomes))
+        .route("/welcomes/{id}/ack", post(conversations::ack_welcome))
+        .route("/ws", get(crate::delivery::ws::upgrade))
         .route("/openapi.json", get(openapi::serve))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -14,6 +14,14 @@ use utoipa::OpenApi;
         super::invites::inspect, super::invites::accept,
         super::me::me, super::me::devices,
         super::users::list, super::users::get,
+        super::audit::events, super::audit::export, super::audit::head,
+        super::audit::inclusion, super::audit::consistency,
+        super::conversations::upload_key_packages, super::conversations::key_package_status,
+        super::conversations::assign, super::conversations::contacts,
+        super::conversations::start, super::conversations::list, super::conversations::get,
+        super::conversations::claim, super::conversations::commit, super::conversations::send,
+        super::conversations::fetch, super::conversations::ack,
+        super::conversations::welcomes, super::conversations::ack_welcome,
     ),
     components(schemas(crate::error::ErrorBody))
 )]

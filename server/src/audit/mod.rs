@@ -10,6 +10,13 @@
 //! - No event carries message content, tokens, passwords or TOTP codes.
 //!   `detail` holds only identifiers and counts.
 
+pub mod canonical;
+pub mod export;
+pub mod merkle;
+pub mod service;
+pub mod signing;
+pub mod verify;
+
 use crate::ids::{DeviceId, PracticeId, UserId};
 use serde_json::Value;
 

@@ -23,6 +23,10 @@
 
 #[macro_use]
 mod sql;
+#[macro_use]
+mod delivery_sql;
+pub mod delivery;
+pub mod audit_store;
 mod models;
 mod postgres;
 mod sqlite;
@@ -55,6 +59,21 @@ pub enum StoreError {
     /// The device was revoked.
     #[error("device revoked")]
     DeviceRevoked,
+    /// The device's MLS signature key differs from the one it registered.
+    #[error("signature key differs from the registered one")]
+    KeyMismatch,
+    /// The device is not a member of the conversation (or not at that leaf).
+    #[error("not a member of the conversation")]
+    NotMember,
+    /// The commit adds a device that may not be in the conversation.
+    #[error("device not allowed in the conversation")]
+    NotAllowed,
+    /// The epoch has moved on; catch up and retry.
+    #[error("stale epoch; current is {current}")]
+    StaleEpoch {
+        /// The conversation's current epoch.
+        current: i64,
+    },
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -68,7 +87,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the server persists.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: delivery::DeliveryStore + Send + Sync + 'static {
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 

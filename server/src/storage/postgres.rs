@@ -47,3 +47,4 @@ impl PgStore {
 }
 
 impl_store!(PgStore, Postgres, "postgres");
+impl_delivery_store!(PgStore, Postgres);

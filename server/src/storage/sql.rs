@@ -49,11 +49,13 @@ macro_rules! impl_store {
             .bind(ev.practice_id)
             .fetch_one(&mut *conn)
             .await?;
+            // The Merkle leaf hash of exactly the row written below.
+            let leaf_hash = audit::canonical::event_leaf_hash(ev, seq, now);
             sqlx::query(
                 "INSERT INTO audit_events (practice_id, seq, at, actor_user_id, actor_device_id,
                      action, target_user_id, target_device_id, target_conversation_id, outcome,
-                     request_id, ip, detail)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                     request_id, ip, detail, leaf_hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(ev.practice_id)
             .bind(seq)
@@ -68,6 +70,7 @@ macro_rules! impl_store {
             .bind(ev.request_id.as_deref())
             .bind(ev.ip.as_deref())
             .bind(ev.detail.as_ref().map(|d| d.to_string()))
+            .bind(&leaf_hash[..])
             .execute(&mut *conn)
             .await?;
             Ok(())
@@ -321,6 +324,19 @@ macro_rules! impl_store {
                     .bind(invite_id)
                     .execute(&mut *tx)
                     .await?;
+                // A client invited by their clinician or associate is
+                // assigned to them, so the two can start a conversation.
+                sqlx::query(
+                    "INSERT INTO assignments (practice_id, staff_user_id, client_user_id, created_by, created_at)
+                     SELECT i.practice_id, i.created_by, $1, i.created_by, $2 FROM invites i
+                     JOIN users s ON s.id = i.created_by
+                     WHERE i.id = $3 AND i.role = 'client' AND s.role IN ('clinician', 'associate')",
+                )
+                .bind(user.id)
+                .bind(now)
+                .bind(invite_id)
+                .execute(&mut *tx)
+                .await?;
                 let event = audit::Event::new(practice_id, "invite.redeemed", meta)
                     .actor(user.id, None)
                     .target_user(user.id)

@@ -67,3 +67,4 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, Sqlite, "sqlite");
+impl_delivery_store!(SqliteStore, Sqlite);

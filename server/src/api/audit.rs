@@ -1,0 +1,371 @@
+//! The audit log for admins (the privacy officer): query, export, signed
+//! tree head, inclusion and consistency proofs.
+//!
+//! Invariants: admin only (403 otherwise, and the refused attempt is itself
+//! audited); scoped to the caller's practice (taken from the session); every
+//! view, proof and export is appended to the log before it is answered; no
+//! endpoint edits or deletes entries.
+
+use crate::audit::canonical::{hex, Entry};
+use crate::audit::export::{self, ExportLine, Manifest};
+use crate::audit::merkle;
+use crate::audit::signing::SignedTreeHead;
+use crate::auth::session::Authed;
+use crate::error::{ApiResult, AppError};
+use crate::state::AppState;
+use crate::storage::audit_store::AuditFilter;
+use crate::storage::Role;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Largest page of `GET /audit/events`.
+const MAX_PAGE: i64 = 500;
+/// Largest export.
+const MAX_EXPORT: i64 = 200_000;
+
+/// Filters shared by the query and the export.
+#[derive(Debug, Default, Deserialize, Serialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Filters {
+    /// Acting user id.
+    pub user: Option<String>,
+    /// Acting or target device id.
+    pub device: Option<String>,
+    /// Client (target user) id: who accessed this client's records.
+    pub client: Option<String>,
+    /// Exact action, e.g. `auth.login`.
+    pub action: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: Option<String>,
+    /// From this time (Unix seconds, inclusive).
+    pub from: Option<i64>,
+    /// Until this time (Unix seconds, exclusive).
+    pub to: Option<i64>,
+    /// Query: `next_cursor` of the previous page. Export: ignored.
+    pub cursor: Option<i64>,
+    /// Query: page size (1-500, default 100). Export: ignored.
+    pub limit: Option<i64>,
+    /// Export: `jsonl` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+impl Filters {
+    fn to_filter(&self) -> Result<AuditFilter, AppError> {
+        let id = |v: &Option<String>, what: &'static str| -> Result<Option<String>, AppError> {
+            match v {
+                None => Ok(None),
+                Some(s) => uuid::Uuid::parse_str(s)
+                    .map(|u| Some(u.hyphenated().to_string()))
+                    .map_err(|_| AppError::invalid("invalid_filter", format!("{what} must be an id"))),
+            }
+        };
+        if let Some(o) = &self.outcome {
+            if o != "success" && o != "failure" {
+                return Err(AppError::invalid("invalid_filter", "outcome must be success or failure"));
+            }
+        }
+        if self.action.as_ref().is_some_and(|a| a.len() > 100) {
+            return Err(AppError::invalid("invalid_filter", "action is too long"));
+        }
+        Ok(AuditFilter {
+            user: id(&self.user, "user")?,
+            device: id(&self.device, "device")?,
+            client: id(&self.client, "client")?,
+            action: self.action.clone(),
+            outcome: self.outcome.clone(),
+            from: self.from,
+            to: self.to,
+            before_seq: None,
+            after_seq: None,
+        })
+    }
+
+    /// The filter as a canonical query string (recorded in exports).
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        let mut add = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                parts.push(format!("{k}={v}"));
+            }
+        };
+        add("user", self.user.clone());
+        add("device", self.device.clone());
+        add("client", self.client.clone());
+        add("action", self.action.clone());
+        add("outcome", self.outcome.clone());
+        add("from", self.from.map(|v| v.to_string()));
+        add("to", self.to.map(|v| v.to_string()));
+        parts.join("&")
+    }
+
+    fn is_empty(&self) -> bool {
+        self.describe().is_empty()
+    }
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AppError> {
+    q.map(|Query(v)| v)
+        .map_err(|_| AppError::bad_request("invalid_query", "the query string has an unknown or malformed parameter"))
+}
+
+/// Admins only; a refused attempt is recorded.
+async fn admin(state: &AppState, authed: &Authed, action: &'static str) -> Result<(), AppError> {
+    if let Err(e) = authed.require(&[Role::Admin]) {
+        state.store.append_audit(authed.event(action).failed(), state.now()).await?;
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// An entry as the API shows it.
+#[derive(Serialize, ToSchema)]
+pub struct EventView {
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: Entry,
+    /// Its leaf hash (hex).
+    pub leaf_hash: Option<String>,
+}
+
+/// One page of entries, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct EventPage {
+    /// Entries.
+    pub events: Vec<EventView>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<i64>,
+}
+
+/// Query the practice's audit log (newest first, cursor paging).
+#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", params(Filters),
+    responses((status = 200, body = EventPage), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn events(
+    State(state): State<AppState>,
+    authed: Authed,
+    q: Result<Query<Filters>, QueryRejection>,
+) -> ApiResult<Json<EventPage>> {
+    admin(&state, &authed, "audit.viewed").await?;
+    let f = query(q)?;
+    let mut filter = f.to_filter()?;
+    filter.before_seq = f.cursor;
+    let limit = f.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let store = state.audit.store().await?;
+    // Recorded before answering, so a view is in the log even if the
+    // answer is lost.
+    let event = authed.event("audit.viewed").detail(serde_json::json!({"filter": f.describe(), "cursor": f.cursor}));
+    state.store.append_audit(event, state.now()).await?;
+    let rows = store.audit_query(&authed.practice_id.to_string(), &filter, false, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    let events: Vec<EventView> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|r| EventView { leaf_hash: r.leaf_hash.as_deref().map(hex), entry: r.entry })
+        .collect();
+    let next_cursor = if more { events.last().map(|e| e.entry.seq) } else { None };
+    Ok(Json(EventPage { events, next_cursor }))
+}
+
+/// The signed tree head and the key to check it with.
+#[derive(Serialize, ToSchema)]
+pub struct HeadView {
+    /// Freshly signed head of the practice's log.
+    pub head: SignedTreeHead,
+    /// Ed25519 public key, hex. Pin it outside the server.
+    pub public_key: String,
+}
+
+/// Sign and return the current tree head.
+#[utoipa::path(get, path = "/api/v1/audit/head", tag = "audit",
+    responses((status = 200, body = HeadView), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn head(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<HeadView>> {
+    admin(&state, &authed, "audit.head_viewed").await?;
+    state.store.append_audit(authed.event("audit.head_viewed"), state.now()).await?;
+    let (head, _) = state.audit.sign_head(&authed.practice_id.to_string(), state.now()).await?;
+    Ok(Json(HeadView { head, public_key: state.audit.key()?.public_key().to_hex() }))
+}
+
+/// Parameters of the inclusion proof.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionQuery {
+    /// Entry.
+    pub seq: i64,
+}
+
+/// An inclusion proof under a fresh signed head.
+#[derive(Serialize, ToSchema)]
+pub struct InclusionView {
+    /// The entry.
+    pub entry: Entry,
+    /// Its leaf hash (hex).
+    pub leaf_hash: String,
+    /// Leaf index (seq - 1).
+    pub leaf_index: u64,
+    /// Audit path (hex, bottom up), RFC 9162 §2.1.3.
+    pub proof: Vec<String>,
+    /// The head the proof is against.
+    pub head: SignedTreeHead,
+}
+
+/// Prove that entry `seq` is in the signed log.
+#[utoipa::path(get, path = "/api/v1/audit/proof/inclusion", tag = "audit", params(InclusionQuery),
+    responses((status = 200, body = InclusionView), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn inclusion(
+    State(state): State<AppState>,
+    authed: Authed,
+    q: Result<Query<InclusionQuery>, QueryRejection>,
+) -> ApiResult<Json<InclusionView>> {
+    admin(&state, &authed, "audit.proof_viewed").await?;
+    let q = query(q)?;
+    let practice = authed.practice_id.to_string();
+    let event = authed.event("audit.proof_viewed").detail(serde_json::json!({"kind": "inclusion", "seq": q.seq}));
+    state.store.append_audit(event, state.now()).await?;
+    let (head, tree) = state.audit.sign_head(&practice, state.now()).await?;
+    if q.seq < 1 || q.seq as usize > tree.size() {
+        return Err(AppError::not_found("audit entry"));
+    }
+    let store = state.audit.store().await?;
+    let row = store.audit_rows(&practice, q.seq - 1, 1).await?.into_iter().next().ok_or_else(|| AppError::not_found("audit entry"))?;
+    let index = (q.seq - 1) as usize;
+    Ok(Json(InclusionView {
+        entry: row.entry,
+        leaf_hash: hex(&tree.leaves()[index]),
+        leaf_index: index as u64,
+        proof: tree.inclusion_proof(index).iter().map(|h| hex(h)).collect(),
+        head,
+    }))
+}
+
+/// Parameters of the consistency proof.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyQuery {
+    /// Size of the earlier tree (e.g. a head a witness holds).
+    pub first: u64,
+}
+
+/// A consistency proof from an earlier size to a fresh signed head.
+#[derive(Serialize, ToSchema)]
+pub struct ConsistencyView {
+    /// Earlier size.
+    pub first: u64,
+    /// Root of the earlier tree (hex), for comparison with the held head.
+    pub first_root: String,
+    /// Proof (hex), RFC 9162 §2.1.4.
+    pub proof: Vec<String>,
+    /// The current signed head.
+    pub head: SignedTreeHead,
+}
+
+/// Prove that the log at size `first` is a prefix of the current log.
+#[utoipa::path(get, path = "/api/v1/audit/proof/consistency", tag = "audit", params(ConsistencyQuery),
+    responses((status = 200, body = ConsistencyView), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn consistency(
+    State(state): State<AppState>,
+    authed: Authed,
+    q: Result<Query<ConsistencyQuery>, QueryRejection>,
+) -> ApiResult<Json<ConsistencyView>> {
+    admin(&state, &authed, "audit.proof_viewed").await?;
+    let q = query(q)?;
+    let event = authed.event("audit.proof_viewed").detail(serde_json::json!({"kind": "consistency", "first": q.first}));
+    state.store.append_audit(event, state.now()).await?;
+    let (head, tree) = state.audit.sign_head(&authed.practice_id.to_string(), state.now()).await?;
+    let first = q.first as usize;
+    if first > tree.size() {
+        return Err(AppError::not_found("tree size"));
+    }
+    let leaves = tree.leaves();
+    Ok(Json(ConsistencyView {
+        first: q.first,
+        first_root: hex(&merkle::root(&leaves[..first])),
+        proof: merkle::consistency_proof(first, leaves).iter().map(|h| hex(h)).collect(),
+        head,
+    }))
+}
+
+/// Export the (filtered) log as JSONL or CSV that verifies on its own.
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(Filters),
+    responses((status = 200, description = "JSONL (application/x-ndjson) or CSV (text/csv)"),
+              (status = 403, body = crate::error::ErrorBody)))]
+pub async fn export(
+    State(state): State<AppState>,
+    authed: Authed,
+    q: Result<Query<Filters>, QueryRejection>,
+) -> ApiResult<Response> {
+    admin(&state, &authed, "audit.exported").await?;
+    let f = query(q)?;
+    let csv = match f.format.as_deref() {
+        None | Some("jsonl") => false,
+        Some("csv") => true,
+        Some(_) => return Err(AppError::invalid("invalid_format", "format must be jsonl or csv")),
+    };
+    let mut filter = f.to_filter()?;
+    let practice = authed.practice_id.to_string();
+    let event = authed
+        .event("audit.exported")
+        .detail(serde_json::json!({"filter": f.describe(), "format": if csv { "csv" } else { "jsonl" }}));
+    state.store.append_audit(event, state.now()).await?;
+    let now = state.now();
+    let store = state.audit.store().await?;
+    let key = state.audit.key()?;
+    let heads = store.signed_heads(&practice).await?;
+    let (head, tree) = state.audit.sign_head(&practice, now).await?;
+
+    // Entries up to the head, oldest first.
+    let mut rows = Vec::new();
+    filter.after_seq = Some(0);
+    loop {
+        let batch = store.audit_query(&practice, &filter, true, 5000).await?;
+        let Some(last) = batch.last() else { break };
+        filter.after_seq = Some(last.entry.seq);
+        rows.extend(batch.into_iter().filter(|r| r.entry.seq as usize <= tree.size()));
+        if rows.len() as i64 > MAX_EXPORT {
+            return Err(AppError::invalid("too_large", "narrow the filter: the export would exceed 200000 entries"));
+        }
+        if filter.after_seq.unwrap_or(0) as usize >= tree.size() {
+            break;
+        }
+    }
+    let seqs: Vec<i64> = rows.iter().map(|r| r.entry.seq).collect();
+    let previous = heads.into_iter().filter(|h| (h.tree_size as usize) < tree.size()).max_by_key(|h| h.tree_size);
+    let consistency = previous
+        .as_ref()
+        .map(|p| merkle::consistency_proof(p.tree_size as usize, tree.leaves()).iter().map(|h| hex(h)).collect())
+        .unwrap_or_default();
+    let manifest = Manifest {
+        format_version: export::FORMAT_VERSION,
+        practice_id: practice.clone(),
+        generated_at: now,
+        filter: if f.is_empty() { String::new() } else { f.describe() },
+        public_key: key.public_key().to_hex(),
+        head,
+        seqs: export::ranges(&seqs),
+        previous_head: previous,
+        consistency_proof: consistency,
+    };
+    let header = export::header(&key, manifest);
+    let lines: Vec<ExportLine> = rows
+        .into_iter()
+        .map(|r| {
+            let i = (r.entry.seq - 1) as usize;
+            export::line(r.entry, &tree.leaves()[i], &tree.inclusion_proof(i))
+        })
+        .collect();
+    let (body, content_type, ext) = if csv {
+        (export::to_csv(&header, &lines), "text/csv; charset=utf-8", "csv")
+    } else {
+        (export::to_jsonl(&header, &lines), "application/x-ndjson", "jsonl")
+    };
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"alcove-audit-{now}.{ext}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}

@@ -1,0 +1,527 @@
+//! The delivery API over HTTP: KeyPackages, assignments, conversations,
+//! commits, messages, catch-up and Welcomes. Real-time delivery of the same
+//! log is `delivery::ws`.
+
+use super::extract::ApiJson;
+use crate::auth::session::Authed;
+use crate::delivery::{group_id, wake::Wake};
+use crate::error::{ApiResult, AppError};
+use crate::ids::{DeviceId, UserId};
+use crate::state::AppState;
+use crate::storage::delivery::{
+    ClaimedKeyPackage, Contact, Conversation, ConversationSummary, LogEntry, Member, NewCommit, NewKeyPackage,
+    NewMessage, PendingWelcome,
+};
+use crate::storage::{Role, StoreError};
+use alcove_crypto::server::{self as mls, ContentKind, SenderInfo, WireFormatKind};
+use alcove_crypto::DeviceIdentity;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+/// Largest MLS message accepted (after base64 decoding).
+pub const MAX_MLS_MESSAGE: usize = 256 * 1024;
+/// Below this many unused KeyPackages a device is told to upload more.
+pub const LOW_KEY_PACKAGES: i64 = 10;
+/// Most KeyPackages in one upload.
+pub const MAX_KEY_PACKAGE_BATCH: usize = 100;
+
+/// Bytes sent as standard base64 in JSON.
+#[derive(Clone, Debug)]
+pub struct Base64(pub Vec<u8>);
+
+impl<'de> Deserialize<'de> for Base64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        data_encoding::BASE64
+            .decode(s.as_bytes())
+            .map(Base64)
+            .map_err(|_| serde::de::Error::custom("expected standard base64"))
+    }
+}
+
+fn mls_error(e: alcove_crypto::Error) -> AppError {
+    AppError::bad_request("malformed_mls", format!("not an acceptable MLS message ({})", e.code()))
+}
+
+fn check_size(bytes: &[u8]) -> ApiResult<()> {
+    if bytes.len() > MAX_MLS_MESSAGE {
+        return Err(AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "MLS message too large"));
+    }
+    Ok(())
+}
+
+/// KeyPackage upload.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadKeyPackages {
+    /// `MLSMessage` KeyPackages (base64).
+    #[schema(value_type = Vec<String>)]
+    pub key_packages: Vec<Base64>,
+    /// An optional last-resort KeyPackage (base64), replacing the previous one.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub last_resort: Option<Base64>,
+}
+
+/// KeyPackage stock of this device.
+#[derive(Serialize, ToSchema)]
+pub struct KeyPackageStatus {
+    /// Unused regular KeyPackages.
+    pub available: i64,
+    /// True when the device should upload more.
+    pub low: bool,
+}
+
+fn identity_of(authed: &Authed) -> ApiResult<DeviceIdentity> {
+    DeviceIdentity::new(authed.practice_id.to_string(), authed.user_id.to_string(), authed.device_id.to_string())
+        .map_err(|e| AppError::internal(anyhow::anyhow!("identity: {}", e.code())))
+}
+
+/// Upload KeyPackages of this device.
+#[utoipa::path(post, path = "/api/v1/key-packages", request_body = UploadKeyPackages, tag = "delivery",
+    responses((status = 200, body = KeyPackageStatus), (status = 400, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "key_mismatch")))]
+pub async fn upload_key_packages(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiJson(req): ApiJson<UploadKeyPackages>,
+) -> ApiResult<Json<KeyPackageStatus>> {
+    if req.key_packages.len() > MAX_KEY_PACKAGE_BATCH {
+        return Err(AppError::invalid("too_many", format!("upload at most {MAX_KEY_PACKAGE_BATCH} at once")));
+    }
+    let expected = identity_of(&authed)?;
+    let now = state.now();
+    let mut packages = Vec::new();
+    let mut signature_key: Option<Vec<u8>> = None;
+    let all = req.key_packages.iter().map(|k| (k, false)).chain(req.last_resort.iter().map(|k| (k, true)));
+    for (kp, declared_last_resort) in all {
+        check_size(&kp.0)?;
+        let valid = mls::validate_key_package(&kp.0, &expected, now.max(0) as u64).map_err(|e| {
+            AppError::bad_request("invalid_key_package", format!("KeyPackage refused ({})", e.code()))
+        })?;
+        if valid.last_resort != declared_last_resort {
+            return Err(AppError::bad_request("invalid_key_package", "last-resort flag does not match the field"));
+        }
+        match &signature_key {
+            Some(k) if *k != valid.signature_key => {
+                return Err(AppError::bad_request("invalid_key_package", "KeyPackages use different signature keys"))
+            }
+            _ => signature_key = Some(valid.signature_key.clone()),
+        }
+        packages.push(NewKeyPackage {
+            kp_ref: valid.key_package_ref,
+            data: kp.0.clone(),
+            last_resort: valid.last_resort,
+            not_after: valid.not_after.min(i64::MAX as u64) as i64,
+        });
+    }
+    let Some(signature_key) = signature_key else {
+        return Err(AppError::invalid("invalid_field", "no KeyPackages in the upload"));
+    };
+    let event = authed.event("key_packages.uploaded").detail(serde_json::json!({"count": packages.len()}));
+    let available = state
+        .store
+        .store_key_packages(authed.practice_id, authed.device_id, &signature_key, &packages, now, event)
+        .await?;
+    Ok(Json(KeyPackageStatus { available, low: available < LOW_KEY_PACKAGES }))
+}
+
+/// This device's KeyPackage stock.
+#[utoipa::path(get, path = "/api/v1/key-packages", tag = "delivery", responses((status = 200, body = KeyPackageStatus)))]
+pub async fn key_package_status(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<KeyPackageStatus>> {
+    let available = state.store.key_package_count(authed.device_id, state.now()).await?;
+    Ok(Json(KeyPackageStatus { available, low: available < LOW_KEY_PACKAGES }))
+}
+
+/// An assignment of a client to a clinician or associate.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Assign {
+    /// The clinician or associate.
+    pub staff_user_id: UserId,
+    /// The client.
+    pub client_user_id: UserId,
+}
+
+/// Assign a client (admins: anyone; clinicians: to themselves).
+#[utoipa::path(post, path = "/api/v1/assignments", request_body = Assign, tag = "delivery",
+    responses((status = 204), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn assign(State(state): State<AppState>, authed: Authed, ApiJson(req): ApiJson<Assign>) -> ApiResult<StatusCode> {
+    match authed.role {
+        Role::Admin => {}
+        Role::Clinician if req.staff_user_id == authed.user_id => {}
+        _ => return Err(AppError::forbidden("your role cannot make this assignment")),
+    }
+    let staff = state.store.user(authed.practice_id, req.staff_user_id).await.map_err(|_| AppError::not_found("user"))?;
+    let client = state.store.user(authed.practice_id, req.client_user_id).await.map_err(|_| AppError::not_found("user"))?;
+    if !matches!(staff.role(), Role::Clinician | Role::Associate) || client.role() != Role::Client {
+        return Err(AppError::invalid("invalid_assignment", "assign a client to a clinician or associate"));
+    }
+    let event = authed.event("assignment.created").target_user(client.id).detail(serde_json::json!({"staff_user_id": staff.id}));
+    state.store.assign(authed.practice_id, staff.id, client.id, state.now(), event).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// People I may message.
+#[utoipa::path(get, path = "/api/v1/contacts", tag = "delivery", responses((status = 200, body = [Contact])))]
+pub async fn contacts(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<Contact>>> {
+    Ok(Json(state.store.contacts(authed.practice_id, authed.user_id).await?))
+}
+
+/// Start (or find) the conversation with an assigned person.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartConversation {
+    /// The client (for staff) or the clinician (for clients).
+    pub with_user_id: UserId,
+}
+
+/// What a device needs to run a conversation's MLS group.
+#[derive(Serialize, ToSchema)]
+pub struct ConversationInfo {
+    /// Identifier; its UTF-8 bytes are the MLS group id.
+    pub id: String,
+    /// The client.
+    pub client_user_id: UserId,
+    /// The staff member.
+    pub staff_user_id: UserId,
+    /// Current epoch.
+    pub epoch: i64,
+    /// Last sequence number.
+    pub last_seq: i64,
+    /// Member devices.
+    pub members: Vec<Member>,
+    /// The server's `ExternalSender` (base64) for the group context.
+    pub external_sender: String,
+}
+
+async fn participant(state: &AppState, authed: &Authed, id: &str) -> ApiResult<Conversation> {
+    let conversation = match state.store.conversation(authed.practice_id, id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => return Err(AppError::not_found("conversation")),
+        Err(e) => return Err(e.into()),
+    };
+    if conversation.client_user_id != authed.user_id && conversation.staff_user_id != authed.user_id {
+        return Err(AppError::not_found("conversation"));
+    }
+    Ok(conversation)
+}
+
+async fn info(state: &AppState, conversation: Conversation) -> ApiResult<ConversationInfo> {
+    let members = state.store.members(&conversation.id).await?;
+    Ok(ConversationInfo {
+        id: conversation.id,
+        client_user_id: conversation.client_user_id,
+        staff_user_id: conversation.staff_user_id,
+        epoch: conversation.epoch,
+        last_seq: conversation.last_seq,
+        members,
+        external_sender: state.external_sender_b64.to_string(),
+    })
+}
+
+/// Start a conversation; the calling device becomes its first member and
+/// creates the MLS group locally.
+#[utoipa::path(post, path = "/api/v1/conversations", request_body = StartConversation, tag = "delivery",
+    responses((status = 201, body = ConversationInfo), (status = 200, body = ConversationInfo, description = "already exists"),
+        (status = 403, body = crate::error::ErrorBody)))]
+pub async fn start(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiJson(req): ApiJson<StartConversation>,
+) -> ApiResult<(StatusCode, Json<ConversationInfo>)> {
+    let (client, staff) = match authed.role {
+        Role::Client => (authed.user_id, req.with_user_id),
+        Role::Clinician | Role::Associate => (req.with_user_id, authed.user_id),
+        Role::Admin => return Err(AppError::forbidden("admins do not take part in client conversations")),
+    };
+    if !state.store.is_assigned(authed.practice_id, staff, client).await? {
+        return Err(AppError::forbidden("you can only message people assigned to you").with_code("not_assigned"));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let event = authed.event("conversation.created").target_user(client);
+    let (conversation, created) = state
+        .store
+        .create_conversation(authed.practice_id, &id, client, staff, (authed.user_id, authed.device_id), state.now(), event)
+        .await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(info(&state, conversation).await?)))
+}
+
+/// My conversations, with unread counts for this device.
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "delivery", responses((status = 200, body = [ConversationSummary])))]
+pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<ConversationSummary>>> {
+    Ok(Json(state.store.conversations_of(authed.practice_id, authed.user_id, authed.device_id).await?))
+}
+
+/// One conversation.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "delivery",
+    params(("id" = String, Path)), responses((status = 200, body = ConversationInfo), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(State(state): State<AppState>, authed: Authed, Path(id): Path<String>) -> ApiResult<Json<ConversationInfo>> {
+    let conversation = participant(&state, &authed, &id).await?;
+    Ok(Json(info(&state, conversation).await?))
+}
+
+/// KeyPackages claimed to add devices.
+#[derive(Serialize, ToSchema)]
+pub struct Claimed {
+    /// One per device to add.
+    pub key_packages: Vec<ClaimedKeyPackage>,
+    /// Devices that have no KeyPackage available (add them later).
+    pub missing: Vec<DeviceId>,
+}
+
+/// Claim one KeyPackage for every device of the conversation's people that
+/// is not yet in the group. Only a member device may claim.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/key-packages/claim", tag = "delivery",
+    params(("id" = String, Path)), responses((status = 200, body = Claimed), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn claim(State(state): State<AppState>, authed: Authed, Path(id): Path<String>) -> ApiResult<Json<Claimed>> {
+    let conversation = participant(&state, &authed, &id).await?;
+    require_member(&state, &conversation, authed.device_id).await?;
+    let event = authed.event("key_packages.claimed").target_user(conversation.client_user_id);
+    let (key_packages, missing) = state.store.claim_key_packages(&conversation, authed.device_id, state.now(), event).await?;
+    Ok(Json(Claimed { key_packages, missing }))
+}
+
+async fn require_member(state: &AppState, conversation: &Conversation, device: DeviceId) -> ApiResult<()> {
+    let members = state.store.members(&conversation.id).await?;
+    if members.iter().any(|m| m.device_id == device) {
+        Ok(())
+    } else {
+        Err(StoreError::NotMember.into())
+    }
+}
+
+/// A device added by a commit, with its new leaf.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddedDevice {
+    /// Device.
+    pub device_id: DeviceId,
+    /// Its leaf index after the commit.
+    pub leaf_index: u32,
+}
+
+/// A commit to order.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostCommit {
+    /// The commit (`MLSMessage` PublicMessage, base64).
+    #[schema(value_type = String)]
+    pub commit: Base64,
+    /// The Welcome for added devices (base64).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub welcome: Option<Base64>,
+    /// Devices the commit adds.
+    #[serde(default)]
+    pub added: Vec<AddedDevice>,
+    /// Leaves the commit removes.
+    #[serde(default)]
+    pub removed_leaves: Vec<u32>,
+}
+
+/// Where a log entry landed.
+#[derive(Serialize, ToSchema)]
+pub struct Sequenced {
+    /// Sequence number in the conversation.
+    pub seq: i64,
+    /// Epoch after this entry.
+    pub epoch: i64,
+    /// True when this retry was already stored.
+    pub duplicate: bool,
+}
+
+/// Order a commit: exactly one per epoch is accepted; a later one gets 409
+/// `stale_epoch` with `current_epoch`.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/commits", request_body = PostCommit, tag = "delivery",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Sequenced), (status = 400, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn commit(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<PostCommit>,
+) -> ApiResult<Json<Sequenced>> {
+    let conversation = participant(&state, &authed, &id).await?;
+    check_size(&req.commit.0)?;
+    let framing = mls::inspect_message(&req.commit.0).map_err(mls_error)?;
+    let (SenderInfo::Member(leaf), Some(epoch)) = (framing.sender, framing.epoch) else {
+        return Err(AppError::bad_request("malformed_mls", "a commit must come from a member"));
+    };
+    if framing.wire_format != WireFormatKind::PublicMessage
+        || framing.content != ContentKind::Commit
+        || framing.group_id.as_deref() != Some(group_id(&conversation.id))
+    {
+        return Err(AppError::bad_request("malformed_mls", "expected a public commit for this conversation"));
+    }
+    let welcome_refs = match &req.welcome {
+        Some(w) => {
+            check_size(&w.0)?;
+            mls::welcome_key_package_refs(&w.0).map_err(mls_error)?
+        }
+        None => Vec::new(),
+    };
+    let new = NewCommit {
+        conversation_id: conversation.id.clone(),
+        sender_device: authed.device_id,
+        sender_leaf: i64::from(leaf),
+        epoch: epoch.min(i64::MAX as u64) as i64,
+        data: req.commit.0,
+        removed_leaves: req.removed_leaves.iter().map(|l| i64::from(*l)).collect(),
+        welcome_refs,
+        added: req.added.iter().map(|a| (a.device_id, i64::from(a.leaf_index))).collect(),
+        welcome: req.welcome.map(|w| w.0),
+    };
+    let event = authed.event("conversation.commit").target_user(conversation.client_user_id);
+    let mut event = event;
+    event.target_conversation = Some(conversation.id.clone());
+    let appended = state.store.accept_commit(&new, state.now(), event).await?;
+    let added: Vec<DeviceId> = new.added.iter().map(|(d, _)| *d).collect();
+    state.wakeups.wake(&appended.wake, Wake::Conversation(conversation.id.clone()));
+    state.wakeups.wake(&added, Wake::Welcome);
+    Ok(Json(Sequenced { seq: appended.seq, epoch: new.epoch + 1, duplicate: false }))
+}
+
+/// An application message.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostMessage {
+    /// 16 random bytes chosen by the sender (base64); a retry with the same
+    /// id is stored once.
+    #[schema(value_type = String)]
+    pub client_msg_id: Base64,
+    /// The `MLSMessage` PrivateMessage (base64).
+    #[schema(value_type = String)]
+    pub data: Base64,
+}
+
+/// Send an application message. The answer means it is durably stored.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", request_body = PostMessage, tag = "delivery",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Sequenced), (status = 400, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+        (status = 413, body = crate::error::ErrorBody)))]
+pub async fn send(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<PostMessage>,
+) -> ApiResult<Json<Sequenced>> {
+    let conversation = participant(&state, &authed, &id).await?;
+    if req.client_msg_id.0.len() != 16 {
+        return Err(AppError::invalid("invalid_field", "client_msg_id must be 16 bytes"));
+    }
+    check_size(&req.data.0)?;
+    let framing = mls::inspect_message(&req.data.0).map_err(mls_error)?;
+    let Some(epoch) = framing.epoch else {
+        return Err(AppError::bad_request("malformed_mls", "expected an application message"));
+    };
+    if framing.wire_format != WireFormatKind::PrivateMessage
+        || framing.content != ContentKind::Application
+        || framing.group_id.as_deref() != Some(group_id(&conversation.id))
+    {
+        return Err(AppError::bad_request("malformed_mls", "expected an application message for this conversation"));
+    }
+    let message = NewMessage {
+        conversation_id: conversation.id.clone(),
+        sender_device: authed.device_id,
+        epoch: epoch.min(i64::MAX as u64) as i64,
+        client_msg_id: req.client_msg_id.0,
+        data: req.data.0,
+    };
+    let mut event = authed.event("message.accepted").target_user(conversation.client_user_id);
+    event.target_conversation = Some(conversation.id.clone());
+    let appended = state.store.append_message(&message, state.now(), event).await?;
+    if !appended.duplicate {
+        state.wakeups.wake(&appended.wake, Wake::Conversation(conversation.id));
+    }
+    Ok(Json(Sequenced { seq: appended.seq, epoch: message.epoch, duplicate: appended.duplicate }))
+}
+
+/// Catch-up paging.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct After {
+    /// Return entries after this sequence number.
+    #[serde(default)]
+    pub after: i64,
+    /// At most this many (1..=500, default 100).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// A page of the log.
+#[derive(Serialize, ToSchema)]
+pub struct LogPage {
+    /// Entries in order.
+    pub entries: Vec<LogEntry>,
+}
+
+/// Fetch the log after a sequence number (for devices that cannot hold a
+/// socket). Acknowledge with `/ack`.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "delivery",
+    params(("id" = String, Path), After), responses((status = 200, body = LogPage), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn fetch(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    Query(q): Query<After>,
+) -> ApiResult<Json<LogPage>> {
+    let conversation = participant(&state, &authed, &id).await?;
+    require_member(&state, &conversation, authed.device_id).await?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let entries = state.store.fetch_log(&conversation.id, authed.device_id, q.after.max(0), limit).await?;
+    Ok(Json(LogPage { entries }))
+}
+
+/// Acknowledgement of processed entries.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ack {
+    /// Everything up to this sequence number is processed.
+    pub seq: i64,
+}
+
+/// The cursor after an acknowledgement.
+#[derive(Serialize, ToSchema)]
+pub struct Acked {
+    /// Acknowledged sequence number.
+    pub acked_seq: i64,
+}
+
+/// Acknowledge processed entries (records the access in the audit log).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/ack", request_body = Ack, tag = "delivery",
+    params(("id" = String, Path)), responses((status = 200, body = Acked)))]
+pub async fn ack(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<Ack>,
+) -> ApiResult<Json<Acked>> {
+    let conversation = participant(&state, &authed, &id).await?;
+    let event = authed.event("message.delivered");
+    let acked_seq = state.store.ack(&conversation, authed.device_id, req.seq, state.now(), event).await?;
+    Ok(Json(Acked { acked_seq }))
+}
+
+/// Welcomes waiting for this device.
+#[utoipa::path(get, path = "/api/v1/welcomes", tag = "delivery", responses((status = 200, body = [PendingWelcome])))]
+pub async fn welcomes(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<PendingWelcome>>> {
+    Ok(Json(state.store.pending_welcomes(authed.device_id).await?))
+}
+
+/// Acknowledge a Welcome once joined.
+#[utoipa::path(post, path = "/api/v1/welcomes/{id}/ack", tag = "delivery",
+    params(("id" = String, Path)), responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn ack_welcome(State(state): State<AppState>, authed: Authed, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    match state.store.ack_welcome(authed.device_id, &id, state.now()).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(StoreError::NotFound) => Err(AppError::not_found("welcome")),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,276 @@
+//! The audit service: the audit store and signing key behind one cheap
+//! handle (in `AppState`), signing tree heads, and the periodic publisher
+//! that hands them to witnesses outside the server.
+
+use super::canonical::Hash;
+use super::merkle::{Frontier, Tree};
+use super::signing::{AuditKey, SignedTreeHead};
+use crate::config::Settings;
+use crate::storage::audit_store::{self, AuditStore};
+use async_trait::async_trait;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Cheap to clone; opens its store and loads its key on first use.
+#[derive(Clone)]
+pub struct AuditService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    store: tokio::sync::OnceCell<Arc<dyn AuditStore>>,
+    key: Mutex<Option<Arc<AuditKey>>>,
+}
+
+impl std::fmt::Debug for AuditService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditService").finish_non_exhaustive()
+    }
+}
+
+impl AuditService {
+    /// A handle for the database and key file `settings` name.
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                settings: settings.clone(),
+                store: tokio::sync::OnceCell::new(),
+                key: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Where the signing key lives.
+    pub fn key_path(&self) -> PathBuf {
+        self.inner.settings.audit_key_path()
+    }
+
+    /// The signing key (created 0600 on first use).
+    pub fn key(&self) -> anyhow::Result<Arc<AuditKey>> {
+        let mut slot = self.inner.key.lock().map_err(|_| anyhow::anyhow!("audit key lock poisoned"))?;
+        if let Some(k) = slot.as_ref() {
+            return Ok(k.clone());
+        }
+        let key = Arc::new(AuditKey::load_or_create(&self.key_path())?);
+        *slot = Some(key.clone());
+        Ok(key)
+    }
+
+    /// The audit store (fills leaf hashes of pre-0003 rows on first open).
+    pub async fn store(&self) -> anyhow::Result<Arc<dyn AuditStore>> {
+        let store = self
+            .inner
+            .store
+            .get_or_try_init(|| async {
+                let store = audit_store::open(&self.inner.settings).await?;
+                let filled = store.backfill_leaf_hashes().await?;
+                if filled > 0 {
+                    tracing::info!(entries = filled, "audit: leaf hashes filled for entries written before migration 0003");
+                }
+                Ok::<_, anyhow::Error>(store)
+            })
+            .await?;
+        Ok(store.clone())
+    }
+
+    /// The practice's current tree, from the stored leaf hashes. Refuses a
+    /// log with gaps or missing hashes (run `alcove audit verify`).
+    pub async fn tree(&self, practice: &str) -> anyhow::Result<Tree> {
+        let store = self.store().await?;
+        let rows = store.audit_leaves(practice, i64::MAX).await?;
+        let mut leaves: Vec<Hash> = Vec::with_capacity(rows.len());
+        for (i, (seq, leaf)) in rows.into_iter().enumerate() {
+            let leaf = leaf.filter(|l| l.len() == 32);
+            match leaf {
+                Some(l) if seq == i as i64 + 1 => leaves.push(super::canonical::to_hash(&l)),
+                _ => anyhow::bail!("the audit log of this practice is damaged; run `alcove audit verify`"),
+            }
+        }
+        Ok(Tree::new(leaves))
+    }
+
+    /// Signs (and records) the practice's current head, after checking that
+    /// the log still extends the last head signed and that every entry since
+    /// then matches its leaf hash — a damaged log is never signed over.
+    pub async fn sign_head(&self, practice: &str, now: i64) -> anyhow::Result<(SignedTreeHead, Tree)> {
+        let store = self.store().await?;
+        let key = self.key()?;
+        let tree = self.tree(practice).await?;
+        let public = key.public_key();
+        let last = store
+            .signed_heads(practice)
+            .await?
+            .into_iter()
+            .filter(|h| public.verify_head(h))
+            .max_by_key(|h| h.tree_size);
+        let checked_from = match &last {
+            Some(h) if h.tree_size as usize <= tree.size() => {
+                let mut f = Frontier::new();
+                for l in &tree.leaves()[..h.tree_size as usize] {
+                    f.push(*l);
+                }
+                if Some(f.root()) != h.root() {
+                    anyhow::bail!("the audit log no longer matches its last signed head; run `alcove audit verify`");
+                }
+                h.tree_size as i64
+            }
+            Some(_) => anyhow::bail!("the audit log is shorter than its last signed head; run `alcove audit verify`"),
+            None => 0,
+        };
+        let mut after = checked_from;
+        loop {
+            let rows = store.audit_rows(practice, after, 5000).await?;
+            let Some(last_row) = rows.last() else { break };
+            after = last_row.entry.seq;
+            for r in &rows {
+                if r.stored_leaf() != Some(r.entry.leaf_hash()) {
+                    anyhow::bail!("audit entry {} does not match its leaf hash; run `alcove audit verify`", r.entry.seq);
+                }
+            }
+        }
+        let head = key.sign_head(practice, tree.size() as u64, &tree.root(), now);
+        store.store_signed_head(&head).await?;
+        Ok((head, tree))
+    }
+}
+
+/// Somewhere signed tree heads are kept outside the server's database.
+#[async_trait]
+pub trait Witness: Send + Sync + 'static {
+    /// For logs.
+    fn describe(&self) -> String;
+    /// Hands over one head.
+    async fn publish(&self, head: &SignedTreeHead) -> anyhow::Result<()>;
+}
+
+/// Appends each head as one JSON line to a file (fsynced).
+pub struct FileWitness {
+    /// The file.
+    pub path: PathBuf,
+}
+
+#[async_trait]
+impl Witness for FileWitness {
+    fn describe(&self) -> String {
+        format!("file {}", self.path.display())
+    }
+
+    async fn publish(&self, head: &SignedTreeHead) -> anyhow::Result<()> {
+        let path = self.path.clone();
+        let mut line = serde_json::to_string(head)?;
+        line.push('\n');
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            use std::io::Write;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+            f.write_all(line.as_bytes())?;
+            f.sync_all()?;
+            Ok(())
+        })
+        .await?
+    }
+}
+
+/// POSTs each head as JSON to a URL (expects a 2xx answer).
+pub struct HttpWitness {
+    /// The URL.
+    pub url: String,
+    client: reqwest::Client,
+}
+
+impl HttpWitness {
+    /// A witness at `url`.
+    pub fn new(url: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Self { url: url.to_string(), client }
+    }
+}
+
+#[async_trait]
+impl Witness for HttpWitness {
+    fn describe(&self) -> String {
+        "url witness".into()
+    }
+
+    async fn publish(&self, head: &SignedTreeHead) -> anyhow::Result<()> {
+        let response = self.client.post(&self.url).json(head).send().await?;
+        if !response.status().is_success() {
+            anyhow::bail!("witness answered {}", response.status());
+        }
+        Ok(())
+    }
+}
+
+/// The witnesses `settings` configure: the heads file (default
+/// `<data_dir>/audit-heads.jsonl`) and, when set, a URL.
+pub fn configured_witnesses(settings: &Settings) -> Vec<Arc<dyn Witness>> {
+    let mut out: Vec<Arc<dyn Witness>> = vec![Arc::new(FileWitness { path: settings.audit_heads_path() })];
+    if let Some(url) = settings.audit.witness_url.as_deref().filter(|u| !u.is_empty()) {
+        out.push(Arc::new(HttpWitness::new(url)));
+    }
+    out
+}
+
+/// Publishes signed heads of every practice whose log grew since the last
+/// publication; `published` remembers sizes between rounds.
+pub async fn publish_once(
+    service: &AuditService,
+    witnesses: &[Arc<dyn Witness>],
+    published: &mut std::collections::HashMap<String, u64>,
+    now: i64,
+) -> anyhow::Result<Vec<SignedTreeHead>> {
+    let store = service.store().await?;
+    let mut out = Vec::new();
+    for practice in store.audit_practices().await? {
+        let head = match service.sign_head(&practice, now).await {
+            Ok((head, _)) => head,
+            Err(e) => {
+                // Never sign over a damaged log; say so loudly.
+                tracing::error!(error = %e, "audit: signed tree head withheld");
+                continue;
+            }
+        };
+        if published.get(&practice) == Some(&head.tree_size) {
+            continue;
+        }
+        let mut all_ok = true;
+        for w in witnesses {
+            if let Err(e) = w.publish(&head).await {
+                all_ok = false;
+                tracing::warn!(witness = %w.describe(), error = %e, "audit: publishing a signed tree head failed");
+            }
+        }
+        if all_ok {
+            published.insert(practice, head.tree_size);
+        }
+        out.push(head);
+    }
+    Ok(out)
+}
+
+/// Runs `publish_once` every `interval` (first round at once) until the
+/// task is aborted.
+pub fn spawn_publisher(
+    service: AuditService,
+    clock: Arc<dyn crate::clock::Clock>,
+    witnesses: Vec<Arc<dyn Witness>>,
+    interval: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut published = std::collections::HashMap::new();
+        let mut ticker = tokio::time::interval(interval.max(std::time::Duration::from_millis(10)));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = publish_once(&service, &witnesses, &mut published, clock.now()).await {
+                tracing::warn!(error = %e, "audit: publishing signed tree heads failed");
+            }
+        }
+    })
+}

@@ -1,0 +1,314 @@
+//! `GET /api/v1/ws`: real-time delivery to one device.
+//!
+//! Protocol (JSON text frames; MLS bytes in standard base64):
+//! - server → device: `{"type":"entry","conversation_id","seq","kind","epoch","sender_device_id","data"}`,
+//!   `{"type":"welcome","id","conversation_id","data"}`, `{"type":"error","error","message"}`.
+//! - device → server: `{"type":"ack","conversation_id","seq"}` (everything up to `seq` is
+//!   processed), `{"type":"ack_welcome","id"}`.
+//!
+//! Delivery is at-least-once and in order per conversation: on connect the
+//! server resumes from the device's acknowledged cursor; devices dedupe by
+//! seq. Memory per connection is bounded: at most `WINDOW` entries are sent
+//! ahead of the device's acknowledgements, entries are read from the
+//! database a page at a time, and a device that does not read what is sent
+//! within `SEND_TIMEOUT` is disconnected with close code 4008
+//! `slow_consumer` rather than buffered for. Close codes: 4001 `revoked`,
+//! 4000 `session_expired`, 4002 `timeout` (no pong), 1009 too large.
+
+use super::wake::Mailbox;
+use crate::auth::session::{Authed, Transport};
+use crate::error::AppError;
+use crate::ids::DeviceId;
+use crate::state::AppState;
+use crate::storage::delivery::{Conversation, LogEntry, PendingWelcome};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Largest frame or message accepted from a device.
+pub const MAX_FRAME: usize = 256 * 1024;
+/// Entries sent ahead of acknowledgements, per conversation.
+pub const WINDOW: i64 = 256;
+/// Entries read from the database at once.
+const PAGE: i64 = 64;
+/// A send that cannot complete in this time marks the reader too slow.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Ping interval, and the silence after which the peer is considered gone.
+const PING_EVERY: Duration = Duration::from_secs(25);
+const PEER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Upgrades an authenticated request to the delivery socket.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    authed: Authed,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, AppError> {
+    // Browsers always send Origin on WebSocket handshakes; a cookie-
+    // authenticated socket without an allowed Origin is a cross-site attempt.
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    match (origin, authed.transport) {
+        (Some(o), _) if !state.settings.origins().iter().any(|a| a == o) => {
+            return Err(AppError::forbidden("socket from a foreign origin").with_code("bad_origin"))
+        }
+        (None, Transport::Cookie) => {
+            return Err(AppError::forbidden("socket without an Origin header").with_code("bad_origin"))
+        }
+        _ => {}
+    }
+    Ok(ws
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(MAX_FRAME)
+        .max_frame_size(MAX_FRAME)
+        .on_upgrade(move |socket| async move {
+            let device = authed.device_id;
+            let mailbox = state.wakeups.subscribe(device);
+            let mut conn = Connection { state, authed, socket, mailbox, convs: HashMap::new(), welcomes_sent: HashSet::new() };
+            let reason = conn.run().await;
+            tracing::debug!(device = %device, reason = reason.1, "socket closed");
+            let _ = conn
+                .socket
+                .send(Message::Close(Some(CloseFrame { code: reason.0, reason: Utf8Bytes::from_static(reason.1) })))
+                .await;
+        }))
+}
+
+struct ConvState {
+    conversation: Conversation,
+    sent: i64,
+    acked: i64,
+}
+
+struct Connection {
+    state: AppState,
+    authed: Authed,
+    socket: WebSocket,
+    mailbox: Arc<Mailbox>,
+    convs: HashMap<String, ConvState>,
+    welcomes_sent: HashSet<String>,
+}
+
+type Close = (u16, &'static str);
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum ClientFrame {
+    Ack { conversation_id: String, seq: i64 },
+    AckWelcome { id: String },
+}
+
+impl Connection {
+    fn device(&self) -> DeviceId {
+        self.authed.device_id
+    }
+
+    async fn run(&mut self) -> Close {
+        if let Err(close) = self.load_conversations().await {
+            return close;
+        }
+        let mut dirty: HashSet<String> = self.convs.keys().cloned().collect();
+        let mut welcome = true;
+        let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+        let mut last_heard = Instant::now();
+        loop {
+            if self.mailbox.revoked() {
+                return (4001, "revoked");
+            }
+            if welcome {
+                welcome = false;
+                if let Err(close) = self.send_welcomes().await {
+                    return close;
+                }
+            }
+            for id in std::mem::take(&mut dirty) {
+                match self.pump(&id).await {
+                    Ok(more) if more => {
+                        dirty.insert(id);
+                    }
+                    Ok(_) => {}
+                    Err(close) => return close,
+                }
+            }
+            // With a full page pending, keep pumping without waiting, but
+            // still let incoming frames through first.
+            let busy = !dirty.is_empty();
+            tokio::select! {
+                biased;
+                frame = self.socket.recv() => {
+                    last_heard = Instant::now();
+                    match frame {
+                        Some(Ok(Message::Text(text))) => match self.on_frame(text.as_str()).await {
+                            Ok(Some(id)) => { dirty.insert(id); }
+                            Ok(None) => {}
+                            Err(close) => return close,
+                        },
+                        Some(Ok(Message::Binary(_))) => {
+                            if self.send_error("bad_frame", "send JSON text frames").await.is_err() {
+                                return (1003, "bad_frame");
+                            }
+                        }
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        Some(Ok(Message::Close(_))) | None => return (1000, "bye"),
+                        Some(Err(_)) => return (1009, "bad_frame"),
+                    }
+                }
+                _ = self.mailbox.notified() => {
+                    welcome |= self.mailbox.take_welcome();
+                    for id in self.mailbox.take_conversations() {
+                        if !self.convs.contains_key(&id) {
+                            if let Err(close) = self.load_conversations().await {
+                                return close;
+                            }
+                        }
+                        if self.convs.contains_key(&id) {
+                            dirty.insert(id);
+                        }
+                    }
+                }
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > PEER_TIMEOUT {
+                        return (4002, "timeout");
+                    }
+                    if self.state.now() >= self.authed.expires_at {
+                        return (4000, "session_expired");
+                    }
+                    if self.send(Message::Ping(Default::default())).await.is_err() {
+                        return (4008, "slow_consumer");
+                    }
+                }
+                _ = std::future::ready(()), if busy => {}
+            }
+        }
+    }
+
+    async fn load_conversations(&mut self) -> Result<(), Close> {
+        let cursors = self.state.store.device_cursors(self.device()).await.map_err(|_| (1011, "internal"))?;
+        for (id, acked) in cursors {
+            if self.convs.contains_key(&id) {
+                continue;
+            }
+            let conversation = self
+                .state
+                .store
+                .conversation(self.authed.practice_id, &id)
+                .await
+                .map_err(|_| (1011, "internal"))?;
+            self.convs.insert(id, ConvState { conversation, sent: acked, acked });
+        }
+        Ok(())
+    }
+
+    /// Sends the next page of one conversation; true if more may be waiting.
+    async fn pump(&mut self, id: &str) -> Result<bool, Close> {
+        let Some(state) = self.convs.get(id) else { return Ok(false) };
+        let room = WINDOW - (state.sent - state.acked);
+        if room <= 0 {
+            return Ok(false);
+        }
+        let entries = self
+            .state
+            .store
+            .fetch_log(id, self.device(), state.sent, room.min(PAGE))
+            .await
+            .map_err(|_| (1011, "internal"))?;
+        let full = entries.len() as i64 == room.min(PAGE);
+        for entry in &entries {
+            self.send(Message::Text(entry_frame(id, entry).into())).await?;
+            if let Some(state) = self.convs.get_mut(id) {
+                state.sent = entry.seq;
+            }
+        }
+        Ok(full)
+    }
+
+    async fn send_welcomes(&mut self) -> Result<(), Close> {
+        let welcomes = self.state.store.pending_welcomes(self.device()).await.map_err(|_| (1011, "internal"))?;
+        for w in welcomes {
+            if self.welcomes_sent.insert(w.id.clone()) {
+                self.send(Message::Text(welcome_frame(&w).into())).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles a device frame; returns a conversation to pump again.
+    async fn on_frame(&mut self, text: &str) -> Result<Option<String>, Close> {
+        let frame: ClientFrame = match serde_json::from_str(text) {
+            Ok(f) => f,
+            Err(_) => {
+                self.send_error("bad_frame", "unknown or malformed frame").await?;
+                return Ok(None);
+            }
+        };
+        let now = self.state.now();
+        match frame {
+            ClientFrame::Ack { conversation_id, seq } => {
+                let Some(state) = self.convs.get(&conversation_id) else {
+                    self.send_error("not_member", "this device is not in that conversation").await?;
+                    return Ok(None);
+                };
+                let event = self.authed.event("message.delivered");
+                let acked = self
+                    .state
+                    .store
+                    .ack(&state.conversation, self.device(), seq.min(state.sent), now, event)
+                    .await
+                    .map_err(|_| (1011, "internal"))?;
+                if let Some(state) = self.convs.get_mut(&conversation_id) {
+                    state.acked = acked;
+                }
+                Ok(Some(conversation_id))
+            }
+            ClientFrame::AckWelcome { id } => {
+                if self.state.store.ack_welcome(self.device(), &id, now).await.is_err() {
+                    self.send_error("not_found", "no such welcome for this device").await?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    async fn send_error(&mut self, code: &str, message: &str) -> Result<(), Close> {
+        let frame = serde_json::json!({"type": "error", "error": code, "message": message}).to_string();
+        self.send(Message::Text(frame.into())).await
+    }
+
+    async fn send(&mut self, message: Message) -> Result<(), Close> {
+        match tokio::time::timeout(SEND_TIMEOUT, self.socket.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err((1001, "gone")),
+            Err(_) => Err((4008, "slow_consumer")),
+        }
+    }
+}
+
+/// The JSON frame for a log entry.
+pub fn entry_frame(conversation_id: &str, entry: &LogEntry) -> String {
+    serde_json::json!({
+        "type": "entry",
+        "conversation_id": conversation_id,
+        "seq": entry.seq,
+        "kind": entry.kind,
+        "epoch": entry.epoch,
+        "sender_device_id": entry.sender_device_id,
+        "data": data_encoding::BASE64.encode(&entry.data),
+    })
+    .to_string()
+}
+
+fn welcome_frame(w: &PendingWelcome) -> String {
+    serde_json::json!({
+        "type": "welcome",
+        "id": w.id,
+        "conversation_id": w.conversation_id,
+        "data": data_encoding::BASE64.encode(&w.data),
+    })
+    .to_string()
+}

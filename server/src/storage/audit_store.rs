@@ -1,0 +1,301 @@
+//! Storage for the tamper-evident audit log: reading entries and leaf
+//! hashes, filtered queries, and the signed tree heads the server issued.
+//!
+//! Appending stays in `sql.rs` (`append_event`, inside each action's
+//! transaction). Everything here reads, except `store_signed_head` and the
+//! one-off `backfill_leaf_hashes` for rows written before migration 0003.
+//!
+//! Like `sql.rs`, the SQL is written once and instantiated for SQLite and
+//! PostgreSQL by `impl_audit_store!`. The audit store opens its own small
+//! pool on the same database (`open`), so it needs nothing from `Store`.
+//!
+//! Invariant: no method updates or deletes an audit entry (the backfill only
+//! fills a NULL leaf hash with the hash of the row's own content).
+
+use super::{StoreError, StoreResult};
+use crate::audit::canonical::{Entry, Hash};
+use crate::audit::signing::SignedTreeHead;
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// An entry and the leaf hash stored with it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StoredEntry {
+    /// The hashed fields.
+    #[sqlx(flatten)]
+    pub entry: Entry,
+    /// Leaf hash written by `append_event` (NULL before migration 0003).
+    pub leaf_hash: Option<Vec<u8>>,
+}
+
+impl StoredEntry {
+    /// The stored leaf hash, when present and well-formed.
+    pub fn stored_leaf(&self) -> Option<Hash> {
+        self.leaf_hash
+            .as_deref()
+            .filter(|h| h.len() == 32)
+            .map(crate::audit::canonical::to_hash)
+    }
+}
+
+/// Filters of the admin query and export. All optional; combined with AND.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// Acting user.
+    pub user: Option<String>,
+    /// Acting or target device.
+    pub device: Option<String>,
+    /// Target user (the client whose records were touched).
+    pub client: Option<String>,
+    /// Exact action name.
+    pub action: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: Option<String>,
+    /// Entries at or after this time.
+    pub from: Option<i64>,
+    /// Entries before this time.
+    pub to: Option<i64>,
+    /// Only seq < this (newest-first paging).
+    pub before_seq: Option<i64>,
+    /// Only seq > this (oldest-first paging).
+    pub after_seq: Option<i64>,
+}
+
+/// Read access to the audit log, and signed-head bookkeeping.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// Practices that have audit entries.
+    async fn audit_practices(&self) -> StoreResult<Vec<String>>;
+
+    /// The practice's sequence counter (`audit_heads.seq`; 0 when none).
+    async fn audit_counter(&self, practice: &str) -> StoreResult<i64>;
+
+    /// Entries with seq > `after_seq`, ascending, at most `limit`.
+    async fn audit_rows(&self, practice: &str, after_seq: i64, limit: i64) -> StoreResult<Vec<StoredEntry>>;
+
+    /// `(seq, leaf_hash)` of every entry with seq <= `upto`, ascending.
+    async fn audit_leaves(&self, practice: &str, upto: i64) -> StoreResult<Vec<(i64, Option<Vec<u8>>)>>;
+
+    /// Filtered entries: newest first, or oldest first with `ascending`.
+    async fn audit_query(
+        &self,
+        practice: &str,
+        filter: &AuditFilter,
+        ascending: bool,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredEntry>>;
+
+    /// Records a signed head (idempotent per tree size).
+    async fn store_signed_head(&self, head: &SignedTreeHead) -> StoreResult<()>;
+
+    /// Signed heads issued for the practice, by tree size.
+    async fn signed_heads(&self, practice: &str) -> StoreResult<Vec<SignedTreeHead>>;
+
+    /// Fills NULL leaf hashes (rows from before migration 0003) from the
+    /// rows' own content; returns how many.
+    async fn backfill_leaf_hashes(&self) -> StoreResult<u64>;
+
+    /// Closes the pool.
+    async fn close(&self);
+}
+
+/// Columns of `Entry` + `leaf_hash`.
+macro_rules! audit_entry_cols {
+    () => {
+        "practice_id, seq, at, actor_user_id, actor_device_id, action, target_user_id, \
+         target_device_id, target_conversation_id, outcome, request_id, ip, detail, leaf_hash"
+    };
+}
+
+/// WHERE clause of `audit_query` ($1 practice, $2..$10 filters).
+macro_rules! audit_filter_where {
+    () => {
+        " WHERE practice_id = $1
+            AND ($2 IS NULL OR actor_user_id = $2)
+            AND ($3 IS NULL OR actor_device_id = $3 OR target_device_id = $3)
+            AND ($4 IS NULL OR target_user_id = $4)
+            AND ($5 IS NULL OR action = $5)
+            AND ($6 IS NULL OR outcome = $6)
+            AND ($7 IS NULL OR at >= $7)
+            AND ($8 IS NULL OR at < $8)
+            AND ($9 IS NULL OR seq < $9)
+            AND ($10 IS NULL OR seq > $10) "
+    };
+}
+
+macro_rules! impl_audit_store {
+    ($store:ident, $db:ty) => {
+        /// The audit store on this backend.
+        #[derive(Clone, Debug)]
+        pub struct $store {
+            pool: sqlx::Pool<$db>,
+        }
+
+        #[async_trait]
+        impl AuditStore for $store {
+            async fn audit_practices(&self) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT practice_id FROM audit_heads ORDER BY practice_id")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn audit_counter(&self, practice: &str) -> StoreResult<i64> {
+                let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_heads WHERE practice_id = $1")
+                    .bind(practice)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(seq.unwrap_or(0))
+            }
+
+            async fn audit_rows(&self, practice: &str, after_seq: i64, limit: i64) -> StoreResult<Vec<StoredEntry>> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ", audit_entry_cols!(), " FROM audit_events
+                     WHERE practice_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+                ))
+                .bind(practice)
+                .bind(after_seq)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn audit_leaves(&self, practice: &str, upto: i64) -> StoreResult<Vec<(i64, Option<Vec<u8>>)>> {
+                Ok(sqlx::query_as(
+                    "SELECT seq, leaf_hash FROM audit_events WHERE practice_id = $1 AND seq <= $2 ORDER BY seq",
+                )
+                .bind(practice)
+                .bind(upto)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn audit_query(
+                &self,
+                practice: &str,
+                f: &AuditFilter,
+                ascending: bool,
+                limit: i64,
+            ) -> StoreResult<Vec<StoredEntry>> {
+                let sql = if ascending {
+                    concat!("SELECT ", audit_entry_cols!(), " FROM audit_events", audit_filter_where!(), "ORDER BY seq ASC LIMIT $11")
+                } else {
+                    concat!("SELECT ", audit_entry_cols!(), " FROM audit_events", audit_filter_where!(), "ORDER BY seq DESC LIMIT $11")
+                };
+                Ok(sqlx::query_as(sql)
+                    .bind(practice)
+                    .bind(f.user.as_deref())
+                    .bind(f.device.as_deref())
+                    .bind(f.client.as_deref())
+                    .bind(f.action.as_deref())
+                    .bind(f.outcome.as_deref())
+                    .bind(f.from)
+                    .bind(f.to)
+                    .bind(f.before_seq)
+                    .bind(f.after_seq)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn store_signed_head(&self, head: &SignedTreeHead) -> StoreResult<()> {
+                let root = head.root().ok_or(StoreError::NotFound)?;
+                let sig = data_encoding::BASE64.decode(head.signature.as_bytes()).map_err(|_| StoreError::NotFound)?;
+                sqlx::query(
+                    "INSERT INTO audit_signed_heads (practice_id, tree_size, root_hash, signed_at, key_id, signature)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (practice_id, tree_size) DO NOTHING",
+                )
+                .bind(&head.practice_id)
+                .bind(head.tree_size as i64)
+                .bind(&root[..])
+                .bind(head.timestamp)
+                .bind(&head.key_id)
+                .bind(sig)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn signed_heads(&self, practice: &str) -> StoreResult<Vec<SignedTreeHead>> {
+                let rows: Vec<(String, i64, Vec<u8>, i64, String, Vec<u8>)> = sqlx::query_as(
+                    "SELECT practice_id, tree_size, root_hash, signed_at, key_id, signature
+                     FROM audit_signed_heads WHERE practice_id = $1 ORDER BY tree_size",
+                )
+                .bind(practice)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(practice_id, size, root, at, key_id, sig)| SignedTreeHead {
+                        version: 1,
+                        practice_id,
+                        tree_size: size as u64,
+                        root_hash: crate::audit::canonical::hex(&root),
+                        timestamp: at,
+                        key_id,
+                        signature: data_encoding::BASE64.encode(&sig),
+                    })
+                    .collect())
+            }
+
+            async fn backfill_leaf_hashes(&self) -> StoreResult<u64> {
+                let rows: Vec<StoredEntry> = sqlx::query_as(concat!(
+                    "SELECT ", audit_entry_cols!(), " FROM audit_events WHERE leaf_hash IS NULL ORDER BY practice_id, seq"
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                let mut n = 0;
+                for row in rows {
+                    let leaf = row.entry.leaf_hash();
+                    n += sqlx::query(
+                        "UPDATE audit_events SET leaf_hash = $1
+                         WHERE practice_id = $2 AND seq = $3 AND leaf_hash IS NULL",
+                    )
+                    .bind(&leaf[..])
+                    .bind(&row.entry.practice_id)
+                    .bind(row.entry.seq)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                }
+                Ok(n)
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+        }
+    };
+}
+
+impl_audit_store!(SqliteAuditStore, sqlx::Sqlite);
+impl_audit_store!(PgAuditStore, sqlx::Postgres);
+
+/// Opens a small pool on the database `settings` select. Migrations are the
+/// main store's job (`storage::open`), so the schema must already exist.
+pub async fn open(settings: &crate::config::Settings) -> anyhow::Result<Arc<dyn AuditStore>> {
+    use secrecy::ExposeSecret;
+    use std::str::FromStr;
+    Ok(match settings.database() {
+        crate::config::DatabaseKind::Sqlite(path) => {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&path)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(std::time::Duration::from_secs(10));
+            let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(2).connect_with(options).await?;
+            Arc::new(SqliteAuditStore { pool })
+        }
+        crate::config::DatabaseKind::Postgres => {
+            let url = settings.database_url.as_ref().map(|u| u.expose_secret().to_string()).unwrap_or_default();
+            let options = sqlx::postgres::PgConnectOptions::from_str(&url)
+                .map_err(|_| anyhow::anyhow!("the PostgreSQL database URL could not be parsed"))?;
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(std::time::Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Arc::new(PgAuditStore { pool })
+        }
+    })
+}

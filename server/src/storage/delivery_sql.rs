@@ -1,0 +1,662 @@
+//! The SQL behind `DeliveryStore`, written once and instantiated per backend
+//! (see `sql.rs` for the technique and `delivery.rs` for the invariants).
+
+macro_rules! impl_delivery_store {
+    ($store:ty, $db:ty) => {
+        // A const block gives these helpers their own scope inside the
+        // backend module, next to `impl_store!`'s.
+        const _: () = {
+            use $crate::audit;
+            use $crate::clock::UnixTime;
+            use $crate::ids::{DeviceId, PracticeId, UserId};
+            use $crate::storage::delivery::*;
+            use $crate::storage::{StoreError, StoreResult};
+
+            type Conn = <$db as sqlx::Database>::Connection;
+
+            async fn active_devices(conn: &mut Conn, conversation: &str) -> StoreResult<Vec<DeviceId>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT device_id FROM conversation_members WHERE conversation_id = $1 AND removed_at IS NULL",
+                )
+                .bind(conversation)
+                .fetch_all(&mut *conn)
+                .await?)
+            }
+
+            async fn audit(conn: &mut Conn, event: &audit::Event, now: UnixTime) -> StoreResult<()> {
+                append_event(conn, event, now).await
+            }
+
+            #[async_trait::async_trait]
+            impl DeliveryStore for $store {
+                async fn store_key_packages(
+                    &self,
+                    practice: PracticeId,
+                    device: DeviceId,
+                    signature_key: &[u8],
+                    packages: &[NewKeyPackage],
+                    now: UnixTime,
+                    event: audit::Event,
+                ) -> StoreResult<i64> {
+                    let mut tx = self.writer().begin().await?;
+                    let bound: Option<Vec<u8>> =
+                        sqlx::query_scalar("SELECT signature_key FROM device_keys WHERE device_id = $1")
+                            .bind(device)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    match bound {
+                        Some(key) if key != signature_key => return Err(StoreError::KeyMismatch),
+                        Some(_) => {}
+                        None => {
+                            sqlx::query(
+                                "INSERT INTO device_keys (device_id, practice_id, signature_key, created_at)
+                                 VALUES ($1, $2, $3, $4)",
+                            )
+                            .bind(device)
+                            .bind(practice)
+                            .bind(signature_key)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
+                    for kp in packages {
+                        if kp.last_resort {
+                            // One last-resort package per device: the newest.
+                            sqlx::query("DELETE FROM key_packages WHERE device_id = $1 AND last_resort = TRUE")
+                                .bind(device)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        sqlx::query(
+                            "INSERT INTO key_packages (kp_ref, practice_id, device_id, data, last_resort, not_after, uploaded_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7)
+                             ON CONFLICT (kp_ref) DO NOTHING",
+                        )
+                        .bind(&kp.kp_ref)
+                        .bind(practice)
+                        .bind(device)
+                        .bind(&kp.data)
+                        .bind(kp.last_resort)
+                        .bind(kp.not_after)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    audit(&mut tx, &event, now).await?;
+                    let count: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM key_packages
+                         WHERE device_id = $1 AND claimed_at IS NULL AND last_resort = FALSE AND not_after > $2",
+                    )
+                    .bind(device)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(count)
+                }
+
+                async fn key_package_count(&self, device: DeviceId, now: UnixTime) -> StoreResult<i64> {
+                    Ok(sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM key_packages
+                         WHERE device_id = $1 AND claimed_at IS NULL AND last_resort = FALSE AND not_after > $2",
+                    )
+                    .bind(device)
+                    .bind(now)
+                    .fetch_one(self.reader())
+                    .await?)
+                }
+
+                async fn assign(
+                    &self,
+                    practice: PracticeId,
+                    staff: UserId,
+                    client: UserId,
+                    now: UnixTime,
+                    event: audit::Event,
+                ) -> StoreResult<()> {
+                    let mut tx = self.writer().begin().await?;
+                    sqlx::query(
+                        "INSERT INTO assignments (practice_id, staff_user_id, client_user_id, created_by, created_at)
+                         VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (staff_user_id, client_user_id) DO UPDATE SET ended_at = NULL",
+                    )
+                    .bind(practice)
+                    .bind(staff)
+                    .bind(client)
+                    .bind(event.actor_user)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    audit(&mut tx, &event, now).await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn is_assigned(&self, practice: PracticeId, staff: UserId, client: UserId) -> StoreResult<bool> {
+                    let n: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM assignments
+                         WHERE practice_id = $1 AND staff_user_id = $2 AND client_user_id = $3 AND ended_at IS NULL",
+                    )
+                    .bind(practice)
+                    .bind(staff)
+                    .bind(client)
+                    .fetch_one(self.reader())
+                    .await?;
+                    Ok(n > 0)
+                }
+
+                async fn contacts(&self, practice: PracticeId, user: UserId) -> StoreResult<Vec<Contact>> {
+                    Ok(sqlx::query_as(
+                        "SELECT u.id AS user_id, u.display_name, u.role FROM assignments a
+                         JOIN users u ON u.id = CASE WHEN a.staff_user_id = $2 THEN a.client_user_id ELSE a.staff_user_id END
+                         WHERE a.practice_id = $1 AND (a.staff_user_id = $2 OR a.client_user_id = $2)
+                           AND a.ended_at IS NULL AND u.deactivated_at IS NULL
+                         ORDER BY u.display_name, u.id",
+                    )
+                    .bind(practice)
+                    .bind(user)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn create_conversation(
+                    &self,
+                    practice: PracticeId,
+                    id: &str,
+                    client: UserId,
+                    staff: UserId,
+                    creator: (UserId, DeviceId),
+                    now: UnixTime,
+                    event: audit::Event,
+                ) -> StoreResult<(Conversation, bool)> {
+                    let mut tx = self.writer().begin().await?;
+                    let existing: Option<Conversation> = sqlx::query_as(
+                        "SELECT id, practice_id, client_user_id, staff_user_id, epoch, last_seq, created_at
+                         FROM conversations WHERE practice_id = $1 AND client_user_id = $2 AND staff_user_id = $3",
+                    )
+                    .bind(practice)
+                    .bind(client)
+                    .bind(staff)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(existing) = existing {
+                        return Ok((existing, false));
+                    }
+                    sqlx::query(
+                        "INSERT INTO conversations (id, practice_id, client_user_id, staff_user_id, created_by_device,
+                             created_at, epoch, last_seq)
+                         VALUES ($1, $2, $3, $4, $5, $6, 0, 0)",
+                    )
+                    .bind(id)
+                    .bind(practice)
+                    .bind(client)
+                    .bind(staff)
+                    .bind(creator.1)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO conversation_members (conversation_id, device_id, user_id, leaf_index, joined_seq)
+                         VALUES ($1, $2, $3, 0, 1)",
+                    )
+                    .bind(id)
+                    .bind(creator.1)
+                    .bind(creator.0)
+                    .execute(&mut *tx)
+                    .await?;
+                    audit(&mut tx, &event, now).await?;
+                    let created: Conversation = sqlx::query_as(
+                        "SELECT id, practice_id, client_user_id, staff_user_id, epoch, last_seq, created_at
+                         FROM conversations WHERE id = $1",
+                    )
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok((created, true))
+                }
+
+                async fn conversation(&self, practice: PracticeId, id: &str) -> StoreResult<Conversation> {
+                    sqlx::query_as(
+                        "SELECT id, practice_id, client_user_id, staff_user_id, epoch, last_seq, created_at
+                         FROM conversations WHERE id = $1 AND practice_id = $2",
+                    )
+                    .bind(id)
+                    .bind(practice)
+                    .fetch_optional(self.reader())
+                    .await?
+                    .ok_or(StoreError::NotFound)
+                }
+
+                async fn conversations_of(
+                    &self,
+                    practice: PracticeId,
+                    user: UserId,
+                    device: DeviceId,
+                ) -> StoreResult<Vec<ConversationSummary>> {
+                    Ok(sqlx::query_as(
+                        "SELECT c.id, c.client_user_id, cu.display_name AS client_name,
+                                c.staff_user_id, su.display_name AS staff_name, c.epoch, c.last_seq,
+                                (SELECT COUNT(*) FROM messages m
+                                  WHERE m.conversation_id = c.id AND m.kind = 'application'
+                                    AND m.seq > COALESCE(dc.acked_seq, 0)
+                                    AND (m.sender_device_id IS NULL OR m.sender_device_id NOT IN
+                                         (SELECT d.id FROM devices d WHERE d.user_id = $2))) AS unread,
+                                (cm.device_id IS NOT NULL) AS joined
+                         FROM conversations c
+                         JOIN users cu ON cu.id = c.client_user_id
+                         JOIN users su ON su.id = c.staff_user_id
+                         LEFT JOIN conversation_members cm
+                           ON cm.conversation_id = c.id AND cm.device_id = $3 AND cm.removed_at IS NULL
+                         LEFT JOIN delivery_cursors dc ON dc.conversation_id = c.id AND dc.device_id = $3
+                         WHERE c.practice_id = $1 AND (c.client_user_id = $2 OR c.staff_user_id = $2)
+                         ORDER BY c.last_seq DESC, c.id",
+                    )
+                    .bind(practice)
+                    .bind(user)
+                    .bind(device)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn members(&self, conversation: &str) -> StoreResult<Vec<Member>> {
+                    Ok(sqlx::query_as(
+                        "SELECT device_id, user_id, leaf_index FROM conversation_members
+                         WHERE conversation_id = $1 AND removed_at IS NULL ORDER BY leaf_index",
+                    )
+                    .bind(conversation)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn claim_key_packages(
+                    &self,
+                    conversation: &Conversation,
+                    claimer: DeviceId,
+                    now: UnixTime,
+                    event: audit::Event,
+                ) -> StoreResult<(Vec<ClaimedKeyPackage>, Vec<DeviceId>)> {
+                    let mut tx = self.writer().begin().await?;
+                    let targets: Vec<(DeviceId, UserId)> = sqlx::query_as(
+                        "SELECT d.id, d.user_id FROM devices d
+                         WHERE d.practice_id = $1 AND d.user_id IN ($2, $3) AND d.revoked_at IS NULL AND d.id <> $4
+                           AND NOT EXISTS (SELECT 1 FROM conversation_members cm
+                                           WHERE cm.conversation_id = $5 AND cm.device_id = d.id AND cm.removed_at IS NULL)
+                         ORDER BY d.created_at, d.id",
+                    )
+                    .bind(conversation.practice_id)
+                    .bind(conversation.client_user_id)
+                    .bind(conversation.staff_user_id)
+                    .bind(claimer)
+                    .bind(&conversation.id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let mut claimed = Vec::new();
+                    let mut missing = Vec::new();
+                    for (device, user) in targets {
+                        // Regular packages first, each handed out once; the
+                        // conditional UPDATE makes a concurrent claimer skip it.
+                        let mut got = None;
+                        for _ in 0..4 {
+                            let candidate: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
+                                "SELECT kp_ref, data FROM key_packages
+                                 WHERE device_id = $1 AND claimed_at IS NULL AND last_resort = FALSE AND not_after > $2
+                                 ORDER BY uploaded_at, kp_ref LIMIT 1",
+                            )
+                            .bind(device)
+                            .bind(now)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                            let Some((kp_ref, data)) = candidate else { break };
+                            let done = sqlx::query(
+                                "UPDATE key_packages SET claimed_at = $1, claimed_by = $2, conversation_id = $3
+                                 WHERE kp_ref = $4 AND claimed_at IS NULL",
+                            )
+                            .bind(now)
+                            .bind(claimer)
+                            .bind(&conversation.id)
+                            .bind(&kp_ref)
+                            .execute(&mut *tx)
+                            .await?;
+                            if done.rows_affected() == 1 {
+                                got = Some(data);
+                                break;
+                            }
+                        }
+                        if got.is_none() {
+                            let last: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
+                                "SELECT kp_ref, data FROM key_packages
+                                 WHERE device_id = $1 AND last_resort = TRUE AND not_after > $2",
+                            )
+                            .bind(device)
+                            .bind(now)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                            if let Some((kp_ref, data)) = last {
+                                sqlx::query(
+                                    "UPDATE key_packages SET claimed_by = $1, conversation_id = $2 WHERE kp_ref = $3",
+                                )
+                                .bind(claimer)
+                                .bind(&conversation.id)
+                                .bind(&kp_ref)
+                                .execute(&mut *tx)
+                                .await?;
+                                got = Some(data);
+                            }
+                        }
+                        match got {
+                            Some(key_package) => claimed.push(ClaimedKeyPackage { device_id: device, user_id: user, key_package }),
+                            None => missing.push(device),
+                        }
+                    }
+                    let mut event = event;
+                    event.detail = Some(serde_json::json!({
+                        "claimed": claimed.iter().map(|c| c.device_id).collect::<Vec<_>>(),
+                        "missing": missing,
+                    }));
+                    audit(&mut tx, &event, now).await?;
+                    tx.commit().await?;
+                    Ok((claimed, missing))
+                }
+
+                async fn accept_commit(&self, commit: &NewCommit, now: UnixTime, event: audit::Event) -> StoreResult<Appended> {
+                    let mut tx = self.writer().begin().await?;
+                    let sender: Option<i64> = sqlx::query_scalar(
+                        "SELECT leaf_index FROM conversation_members
+                         WHERE conversation_id = $1 AND device_id = $2 AND removed_at IS NULL",
+                    )
+                    .bind(&commit.conversation_id)
+                    .bind(commit.sender_device)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if sender != Some(commit.sender_leaf) {
+                        return Err(StoreError::NotMember);
+                    }
+                    // First commit of an epoch wins; any later one finds the
+                    // epoch moved on.
+                    let advanced: Option<i64> = sqlx::query_scalar(
+                        "UPDATE conversations SET epoch = epoch + 1, last_seq = last_seq + 1
+                         WHERE id = $1 AND epoch = $2 RETURNING last_seq",
+                    )
+                    .bind(&commit.conversation_id)
+                    .bind(commit.epoch)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(seq) = advanced else {
+                        let current: i64 = sqlx::query_scalar("SELECT epoch FROM conversations WHERE id = $1")
+                            .bind(&commit.conversation_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        return Err(StoreError::StaleEpoch { current });
+                    };
+                    // Added devices must be the ones whose packages were
+                    // claimed for this conversation, of its allowed users.
+                    if commit.added.len() != commit.welcome_refs.len() {
+                        return Err(StoreError::NotAllowed);
+                    }
+                    let mut added = Vec::new();
+                    for kp_ref in &commit.welcome_refs {
+                        let owner: Option<(DeviceId, UserId)> = sqlx::query_as(
+                            "SELECT k.device_id, d.user_id FROM key_packages k
+                             JOIN devices d ON d.id = k.device_id
+                             JOIN conversations c ON c.id = $2
+                             WHERE k.kp_ref = $1 AND k.conversation_id = $2 AND d.revoked_at IS NULL
+                               AND d.practice_id = c.practice_id
+                               AND d.user_id IN (c.client_user_id, c.staff_user_id)",
+                        )
+                        .bind(kp_ref)
+                        .bind(&commit.conversation_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        let Some((owner, user)) = owner else { return Err(StoreError::NotAllowed) };
+                        let Some((_, leaf)) = commit.added.iter().find(|(d, _)| *d == owner) else {
+                            return Err(StoreError::NotAllowed);
+                        };
+                        if added.iter().any(|(d, _, _)| *d == owner) {
+                            return Err(StoreError::NotAllowed);
+                        }
+                        added.push((owner, user, *leaf));
+                    }
+                    sqlx::query(
+                        "INSERT INTO messages (conversation_id, seq, kind, epoch, sender_device_id, data, created_at)
+                         VALUES ($1, $2, 'commit', $3, $4, $5, $6)",
+                    )
+                    .bind(&commit.conversation_id)
+                    .bind(seq)
+                    .bind(commit.epoch)
+                    .bind(commit.sender_device)
+                    .bind(&commit.data)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    // Wake everyone who was a member before the commit
+                    // (including removed devices, which learn of it) and the
+                    // added devices (which get a Welcome).
+                    let mut wake = active_devices(&mut tx, &commit.conversation_id).await?;
+                    for leaf in &commit.removed_leaves {
+                        sqlx::query(
+                            "UPDATE conversation_members SET removed_at = $1, removed_seq = $2
+                             WHERE conversation_id = $3 AND leaf_index = $4 AND removed_at IS NULL",
+                        )
+                        .bind(now)
+                        .bind(seq)
+                        .bind(&commit.conversation_id)
+                        .bind(*leaf)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    for (device, user, leaf) in &added {
+                        sqlx::query(
+                            "INSERT INTO conversation_members (conversation_id, device_id, user_id, leaf_index, joined_seq)
+                             VALUES ($1, $2, $3, $4, $5)
+                             ON CONFLICT (conversation_id, device_id)
+                             DO UPDATE SET leaf_index = $4, joined_seq = $5, removed_at = NULL, removed_seq = NULL",
+                        )
+                        .bind(&commit.conversation_id)
+                        .bind(*device)
+                        .bind(*user)
+                        .bind(*leaf)
+                        .bind(seq + 1)
+                        .execute(&mut *tx)
+                        .await?;
+                        if let Some(welcome) = &commit.welcome {
+                            sqlx::query(
+                                "INSERT INTO welcomes (id, practice_id, conversation_id, device_id, commit_seq, data, created_at)
+                                 SELECT $1, practice_id, id, $2, $3, $4, $5 FROM conversations WHERE id = $6",
+                            )
+                            .bind(uuid::Uuid::new_v4().to_string())
+                            .bind(*device)
+                            .bind(seq)
+                            .bind(welcome)
+                            .bind(now)
+                            .bind(&commit.conversation_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        wake.push(*device);
+                    }
+                    let mut event = event;
+                    event.detail = Some(serde_json::json!({
+                        "seq": seq, "epoch": commit.epoch,
+                        "added": added.iter().map(|a| a.0).collect::<Vec<_>>(),
+                        "removed_leaves": commit.removed_leaves,
+                    }));
+                    audit(&mut tx, &event, now).await?;
+                    tx.commit().await?;
+                    Ok(Appended { seq, duplicate: false, wake })
+                }
+
+                async fn append_message(&self, message: &NewMessage, now: UnixTime, event: audit::Event) -> StoreResult<Appended> {
+                    let mut tx = self.writer().begin().await?;
+                    let member: Option<i64> = sqlx::query_scalar(
+                        "SELECT leaf_index FROM conversation_members
+                         WHERE conversation_id = $1 AND device_id = $2 AND removed_at IS NULL",
+                    )
+                    .bind(&message.conversation_id)
+                    .bind(message.sender_device)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if member.is_none() {
+                        return Err(StoreError::NotMember);
+                    }
+                    let existing: Option<i64> = sqlx::query_scalar(
+                        "SELECT seq FROM messages WHERE conversation_id = $1 AND sender_device_id = $2 AND client_msg_id = $3",
+                    )
+                    .bind(&message.conversation_id)
+                    .bind(message.sender_device)
+                    .bind(&message.client_msg_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(seq) = existing {
+                        return Ok(Appended { seq, duplicate: true, wake: Vec::new() });
+                    }
+                    let advanced: Option<i64> = sqlx::query_scalar(
+                        "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 AND epoch = $2 RETURNING last_seq",
+                    )
+                    .bind(&message.conversation_id)
+                    .bind(message.epoch)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(seq) = advanced else {
+                        let current: i64 = sqlx::query_scalar("SELECT epoch FROM conversations WHERE id = $1")
+                            .bind(&message.conversation_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        return Err(StoreError::StaleEpoch { current });
+                    };
+                    sqlx::query(
+                        "INSERT INTO messages (conversation_id, seq, kind, epoch, sender_device_id, client_msg_id, data, created_at)
+                         VALUES ($1, $2, 'application', $3, $4, $5, $6, $7)",
+                    )
+                    .bind(&message.conversation_id)
+                    .bind(seq)
+                    .bind(message.epoch)
+                    .bind(message.sender_device)
+                    .bind(&message.client_msg_id)
+                    .bind(&message.data)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    let mut event = event;
+                    event.detail = Some(serde_json::json!({"seq": seq, "size": message.data.len()}));
+                    audit(&mut tx, &event, now).await?;
+                    let wake = active_devices(&mut tx, &message.conversation_id).await?;
+                    tx.commit().await?;
+                    Ok(Appended { seq, duplicate: false, wake })
+                }
+
+                async fn fetch_log(
+                    &self,
+                    conversation: &str,
+                    device: DeviceId,
+                    after_seq: i64,
+                    limit: i64,
+                ) -> StoreResult<Vec<LogEntry>> {
+                    Ok(sqlx::query_as(
+                        "SELECT m.seq, m.kind, m.epoch, m.sender_device_id, m.data FROM messages m
+                         JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.device_id = $2
+                         WHERE m.conversation_id = $1 AND m.seq > $3 AND m.seq >= cm.joined_seq
+                           AND (cm.removed_seq IS NULL OR m.seq <= cm.removed_seq)
+                           AND (m.sender_device_id IS NULL OR m.sender_device_id <> $2)
+                         ORDER BY m.seq LIMIT $4",
+                    )
+                    .bind(conversation)
+                    .bind(device)
+                    .bind(after_seq)
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn ack(
+                    &self,
+                    conversation: &Conversation,
+                    device: DeviceId,
+                    seq: i64,
+                    now: UnixTime,
+                    event: audit::Event,
+                ) -> StoreResult<i64> {
+                    let mut tx = self.writer().begin().await?;
+                    let member: Option<i64> = sqlx::query_scalar(
+                        "SELECT joined_seq FROM conversation_members WHERE conversation_id = $1 AND device_id = $2",
+                    )
+                    .bind(&conversation.id)
+                    .bind(device)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(joined) = member else { return Err(StoreError::NotMember) };
+                    let before: i64 = sqlx::query_scalar(
+                        "SELECT acked_seq FROM delivery_cursors WHERE device_id = $1 AND conversation_id = $2",
+                    )
+                    .bind(device)
+                    .bind(&conversation.id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .unwrap_or(joined - 1);
+                    let last: i64 = sqlx::query_scalar("SELECT last_seq FROM conversations WHERE id = $1")
+                        .bind(&conversation.id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let target = seq.min(last);
+                    if target <= before {
+                        return Ok(before);
+                    }
+                    sqlx::query(
+                        "INSERT INTO delivery_cursors (device_id, conversation_id, acked_seq) VALUES ($1, $2, $3)
+                         ON CONFLICT (device_id, conversation_id) DO UPDATE SET acked_seq = $3",
+                    )
+                    .bind(device)
+                    .bind(&conversation.id)
+                    .bind(target)
+                    .execute(&mut *tx)
+                    .await?;
+                    // The access record: this device received this range of
+                    // this client's conversation.
+                    let mut event = event;
+                    event.target_user = Some(conversation.client_user_id);
+                    event.target_device = Some(device);
+                    event.target_conversation = Some(conversation.id.clone());
+                    event.detail = Some(serde_json::json!({"from_seq": before + 1, "to_seq": target}));
+                    audit(&mut tx, &event, now).await?;
+                    tx.commit().await?;
+                    Ok(target)
+                }
+
+                async fn device_cursors(&self, device: DeviceId) -> StoreResult<Vec<(String, i64)>> {
+                    Ok(sqlx::query_as(
+                        "SELECT cm.conversation_id, COALESCE(dc.acked_seq, cm.joined_seq - 1) FROM conversation_members cm
+                         LEFT JOIN delivery_cursors dc ON dc.device_id = cm.device_id AND dc.conversation_id = cm.conversation_id
+                         WHERE cm.device_id = $1 AND (cm.removed_seq IS NULL OR COALESCE(dc.acked_seq, 0) < cm.removed_seq)",
+                    )
+                    .bind(device)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn pending_welcomes(&self, device: DeviceId) -> StoreResult<Vec<PendingWelcome>> {
+                    Ok(sqlx::query_as(
+                        "SELECT id, conversation_id, data FROM welcomes
+                         WHERE device_id = $1 AND acked_at IS NULL ORDER BY created_at, id",
+                    )
+                    .bind(device)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn ack_welcome(&self, device: DeviceId, id: &str, now: UnixTime) -> StoreResult<()> {
+                    let done = sqlx::query("UPDATE welcomes SET acked_at = $1 WHERE id = $2 AND device_id = $3")
+                        .bind(now)
+                        .bind(id)
+                        .bind(device)
+                        .execute(self.writer())
+                        .await?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    Ok(())
+                }
+            }
+        };
+    };
+}

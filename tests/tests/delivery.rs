@@ -1,0 +1,254 @@
+//! End-to-end delivery with real MLS devices, on both backends: clinician
+//! (2 devices) and client (2 devices) in one conversation; live delivery,
+//! catch-up, commit races, outsiders, idempotent sends, bad input.
+
+use alcove_tests::mls::{b64, MlsClient};
+use alcove_tests::{on_both_backends, Backend, Person, TestApp};
+use reqwest::StatusCode;
+use serde_json::json;
+
+on_both_backends!(
+    four_devices_everyone_reads_everyone_in_order,
+    commit_race_one_wins_the_other_retries,
+    outsiders_are_refused_and_cannot_decrypt,
+    retried_send_is_stored_once_and_bad_input_changes_nothing,
+);
+
+struct Practice {
+    clinician: Person,
+    client: Person,
+}
+
+async fn practice(app: &TestApp) -> Practice {
+    let admin = app.practice_with_admin("P", "admin@p.example").await;
+    let clinician = app.register_staff(&app.invite(&admin, "clinician").await, "dr@p.example").await;
+    let client = app.register_client(&app.invite(&clinician, "client").await, "sam@p.example").await;
+    Practice { clinician, client }
+}
+
+/// Clinician device 1 starts the conversation and adds every other device.
+async fn conversation(app: &TestApp, p: &Practice) -> (String, Vec<MlsClient>) {
+    let mut c1 = MlsClient::sign_in(app, &p.clinician, "Office").await;
+    let c2 = MlsClient::sign_in(app, &p.clinician, "Phone").await;
+    let k1 = MlsClient::sign_in(app, &p.client, "Phone").await;
+    let k2 = MlsClient::sign_in(app, &p.client, "Laptop").await;
+    let (_, contacts) = c1.api.get("/api/v1/contacts").await;
+    assert!(
+        contacts.as_array().expect("array").iter().any(|c| c["user_id"] == p.client.user_id.as_str()),
+        "the invited client is assigned: {contacts}"
+    );
+    let conv = c1.start_conversation(&p.client.user_id).await;
+    let (status, body) = c1.add_missing(&conv).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut devices = vec![c1, c2, k1, k2];
+    for d in devices.iter_mut().skip(1) {
+        assert_eq!(d.join_welcomes().await, vec![conv.clone()]);
+    }
+    (conv, devices)
+}
+
+async fn four_devices_everyone_reads_everyone_in_order(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let p = practice(&app).await;
+    let (conv, mut d) = conversation(&app, &p).await;
+    for device in d.iter_mut() {
+        device.connect(&app).await;
+    }
+    // Each device sends two messages; every other device gets all six
+    // others', each sender's in order.
+    let mut expected = Vec::new();
+    for round in 0..2 {
+        for i in 0..4 {
+            let text = format!("msg {round} from device {i}");
+            let (status, body) = d[i].send_text(&app, &conv, &text).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            expected.push((i, text));
+        }
+    }
+    for (i, device) in d.iter_mut().enumerate() {
+        let got = device.receive_texts(&conv, 6).await;
+        let want: Vec<String> = expected.iter().filter(|(s, _)| *s != i).map(|(_, t)| t.clone()).collect();
+        assert_eq!(got, want, "device {i} sees the others' messages in send order");
+    }
+
+    // The server stored only ciphertext.
+    let practice_id = app.store.user_by_login("sam@p.example").await.expect("client").practice_id;
+    let events = app.store.recent_audit(practice_id, 500).await.expect("audit");
+    assert!(events.iter().any(|e| e.action == "message.delivered"), "deliveries are audited");
+
+    // An offline device catches up: device 3 disconnects, misses two
+    // messages, and gets them in order over HTTP (and on reconnect).
+    d[3].ws = None;
+    d[0].send_text(&app, &conv, "while you were away 1").await;
+    d[1].send_text(&app, &conv, "while you were away 2").await;
+    d[3].sync_http(&conv).await;
+    let texts = &d[3].texts[&conv];
+    assert_eq!(&texts[texts.len() - 2..], ["while you were away 1", "while you were away 2"]);
+    // Device 2 reconnects without acknowledging anything it has not seen and
+    // resumes from its cursor.
+    d[2].ws = None;
+    d[0].send_text(&app, &conv, "after reconnect").await;
+    d[2].connect(&app).await;
+    let got = d[2].receive_texts(&conv, 9).await;
+    assert_eq!(&got[6..], ["while you were away 1", "while you were away 2", "after reconnect"]);
+    app.stop().await;
+}
+
+async fn commit_race_one_wins_the_other_retries(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let p = practice(&app).await;
+    let (conv, mut d) = conversation(&app, &p).await;
+    // Devices 1 and 2 both commit a self-update in the same epoch.
+    let a = d[1].device.self_update(conv.as_bytes()).expect("update a");
+    let b = d[2].device.self_update(conv.as_bytes()).expect("update b");
+    let post = |commit: Vec<u8>| json!({"commit": b64(&commit)});
+    let path = format!("/api/v1/conversations/{conv}/commits");
+    let (sa, ra) = d[1].api.post(&path, &post(a.commit)).await;
+    let (sb, rb) = d[2].api.post(&path, &post(b.commit.clone())).await;
+    assert_eq!(sa, StatusCode::OK, "{ra}");
+    assert_eq!((sb, rb["error"].as_str()), (StatusCode::CONFLICT, Some("stale_epoch")), "{rb}");
+    assert_eq!(rb["current_epoch"], ra["epoch"]);
+    d[1].device.merge_pending_commit(conv.as_bytes()).expect("merge a");
+    // The loser discards, catches up, and retries successfully.
+    d[2].device.discard_pending_commit(conv.as_bytes()).expect("discard");
+    d[2].sync_http(&conv).await;
+    let retry = d[2].device.self_update(conv.as_bytes()).expect("update b again");
+    let (status, body) = d[2].api.post(&path, &post(retry.commit)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    d[2].device.merge_pending_commit(conv.as_bytes()).expect("merge b");
+    // The stale commit replayed is refused again and changes nothing.
+    let (status, _) = d[2].api.post(&path, &post(b.commit)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // Everyone converges and can still talk.
+    for i in [0, 3] {
+        d[i].sync_http(&conv).await;
+    }
+    d[1].sync_http(&conv).await;
+    let (status, _) = d[3].send_text(&app, &conv, "after the race").await;
+    assert_eq!(status, StatusCode::OK);
+    for i in 0..3 {
+        d[i].sync_http(&conv).await;
+        assert_eq!(d[i].texts[&conv].last().map(String::as_str), Some("after the race"));
+    }
+    app.stop().await;
+}
+
+async fn outsiders_are_refused_and_cannot_decrypt(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let admin = app.practice_with_admin("P", "admin@p.example").await;
+    let clinician = app.register_staff(&app.invite(&admin, "clinician").await, "dr@p.example").await;
+    let client = app.register_client(&app.invite(&clinician, "client").await, "sam@p.example").await;
+    let other = app.register_client(&app.invite(&clinician, "client").await, "alex@p.example").await;
+    let p = Practice { clinician, client };
+    let (conv, mut d) = conversation(&app, &p).await;
+    let mut outsider = MlsClient::sign_in(&app, &other, "Phone").await;
+
+    // The other client of the same clinician: not a participant.
+    let (status, _) = outsider.api.get(&format!("/api/v1/conversations/{conv}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = outsider.api.get(&format!("/api/v1/conversations/{conv}/messages")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = outsider.api.post(&format!("/api/v1/conversations/{conv}/key-packages/claim"), &json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Its KeyPackage is never handed out for this conversation...
+    let (status, claimed) = d[0].api.post(&format!("/api/v1/conversations/{conv}/key-packages/claim"), &json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(claimed["key_packages"].as_array().expect("array").is_empty(), "{claimed}");
+    // ...and a commit adding it with a package obtained elsewhere is refused.
+    let stolen = outsider.device.key_packages(1, now(&app)).expect("kp").remove(0);
+    let out = d[0].device.add_devices(conv.as_bytes(), &[stolen]).expect("add");
+    let (status, body) = d[0]
+        .api
+        .post(&format!("/api/v1/conversations/{conv}/commits"),
+              &json!({"commit": b64(&out.commit), "welcome": out.welcome.as_ref().map(|w| b64(w)),
+                      "added": [{"device_id": outsider.device_id, "leaf_index": 4}]}))
+        .await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("not_allowed")), "{body}");
+    d[0].device.discard_pending_commit(conv.as_bytes()).expect("discard");
+    // The outsider has no welcome and cannot decrypt a message it somehow got.
+    assert!(outsider.join_welcomes().await.is_empty());
+    let (status, sent) = d[0].send_text(&app, &conv, "private").await;
+    assert_eq!(status, StatusCode::OK);
+    d[1].sync_http(&conv).await;
+    let seq = sent["seq"].as_i64().expect("seq");
+    let entry = app.store.fetch_log(&conv, d[1].device_id.parse().expect("id"), seq - 1, 1).await.expect("log");
+    assert!(outsider.device.process(&entry[0].data).is_err(), "an outsider cannot decrypt");
+    // A client-only device cannot start a conversation with an unassigned clinician.
+    let (status, body) = outsider.api.post("/api/v1/conversations", &json!({"with_user_id": admin.user_id})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    app.stop().await;
+}
+
+async fn retried_send_is_stored_once_and_bad_input_changes_nothing(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let p = practice(&app).await;
+    let (conv, mut d) = conversation(&app, &p).await;
+    let id = [7u8; 16];
+    let env = alcove_crypto::Envelope { client_message_id: id, sent_at_ms: 1, content: alcove_crypto::Content::Text("once".into()) };
+    let ct = d[0].device.encrypt(conv.as_bytes(), &env.encode().expect("encode")).expect("encrypt");
+    let (s1, first) = d[0].post_message(&conv, &id, &ct).await;
+    let (s2, again) = d[0].post_message(&conv, &id, &ct).await;
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(first["seq"], again["seq"]);
+    assert_eq!(again["duplicate"], true);
+    d[1].sync_http(&conv).await;
+    assert_eq!(d[1].texts[&conv], vec!["once"]);
+
+    let last_seq = |app: &TestApp| {
+        let conv = conv.clone();
+        let store = app.store.clone();
+        async move {
+            let practice = store.user_by_login("sam@p.example").await.expect("client").practice_id;
+            store.conversation(practice, &conv).await.expect("conv").last_seq
+        }
+    };
+    let before = last_seq(&app).await;
+    let msgs = format!("/api/v1/conversations/{conv}/messages");
+    // Malformed MLS bytes.
+    let (status, body) = d[0].api.post(&msgs, &json!({"client_msg_id": b64(&[1; 16]), "data": b64(b"not mls")})).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed_mls")));
+    // Not base64.
+    let (status, _) = d[0].api.post(&msgs, &json!({"client_msg_id": b64(&[1; 16]), "data": "***"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A commit posted as a message, and a message posted as a commit.
+    let upd = d[0].device.self_update(conv.as_bytes()).expect("update");
+    let (status, _) = d[0].api.post(&msgs, &json!({"client_msg_id": b64(&[2; 16]), "data": b64(&upd.commit)})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    d[0].device.discard_pending_commit(conv.as_bytes()).expect("discard");
+    let (status, _) = d[0].api.post(&format!("/api/v1/conversations/{conv}/commits"), &json!({"commit": b64(&ct)})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Oversize.
+    let big = vec![0u8; 300 * 1024];
+    let (status, body) = d[0].api.post(&msgs, &json!({"client_msg_id": b64(&[3; 16]), "data": b64(&big)})).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    // Wrong epoch: a message from before a commit.
+    let stale = d[0].device.encrypt(conv.as_bytes(), b"stale").expect("encrypt");
+    let upd = d[1].device.self_update(conv.as_bytes()).expect("update");
+    let (status, _) = d[1].api.post(&format!("/api/v1/conversations/{conv}/commits"), &json!({"commit": b64(&upd.commit)})).await;
+    assert_eq!(status, StatusCode::OK);
+    d[1].device.merge_pending_commit(conv.as_bytes()).expect("merge");
+    let (status, body) = d[0].post_message(&conv, &[4; 16], &stale).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("stale_epoch")), "{body}");
+    // Only the commit moved the log.
+    assert_eq!(last_seq(&app).await, before + 1);
+
+    // Over the socket: bad frames get errors, oversize frames close it.
+    d[2].connect(&app).await;
+    d[2].send_frame(json!({"type": "ack", "conversation_id": "not-mine", "seq": 1})).await;
+    let mut frame = d[2].next_frame().await;
+    while frame["type"] == "entry" {
+        frame = d[2].next_frame().await;
+    }
+    assert_eq!(frame["error"], "not_member", "{frame}");
+    d[2].send_frame(json!({"type": "nonsense"})).await;
+    assert_eq!(d[2].next_frame().await["error"], "bad_frame");
+    d[2].send_frame(json!({"type": "ack", "conversation_id": "x".repeat(300 * 1024), "seq": 1})).await;
+    let closed = d[2].next_frame().await;
+    assert_eq!(closed["type"], "closed", "{closed}");
+    app.stop().await;
+}
+
+fn now(app: &TestApp) -> u64 {
+    use alcove_server::clock::Clock;
+    app.clock.now() as u64
+}
