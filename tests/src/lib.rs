@@ -184,6 +184,12 @@ impl TestApp {
         self.store.close().await;
     }
 
+    /// The PostgreSQL URL of this test's database (None for SQLite), for
+    /// tests that reach past the server with raw SQL.
+    pub fn database_url(&self) -> Option<String> {
+        self._db.url.clone()
+    }
+
     /// A new API client with its own cookie jar (one browser profile).
     pub fn client(&self) -> ApiClient {
         ApiClient::new(&self.base)
