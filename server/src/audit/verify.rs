@@ -178,21 +178,28 @@ fn analyse(
     problems: &mut Vec<Problem>,
 ) -> (BTreeSet<i64>, i64) {
     let mut present = BTreeSet::new();
-    let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
+    // Of several rows claiming one seq, the one that belongs there is the
+    // original; the others were inserted.
+    let mut primary: BTreeMap<i64, usize> = BTreeMap::new();
+    for (i, (_, e)) in rows.iter().enumerate() {
+        match primary.get(&e.seq) {
+            None => {
+                primary.insert(e.seq, i);
+            }
+            Some(&p) if !belongs(p, e.seq) && belongs(i, e.seq) => {
+                primary.insert(e.seq, i);
+            }
+            Some(_) => {}
+        }
+    }
     let mut moved: Vec<(i64, i64, i64)> = Vec::new(); // (claimed seq, true seq, position)
     let mut prev: Option<i64> = None;
     for (i, (position, e)) in rows.iter().enumerate() {
         let s = e.seq;
-        if let Some(first) = seen.get(&s) {
-            // Duplicate seq: one copy was never appended. (When neither
-            // belongs, the original was modified as well.)
-            if !belongs(*first, s) && !belongs(i, s) {
-                problems.push(Problem::Modified { seq: s });
-            }
+        if primary.get(&s) != Some(&i) {
             problems.push(Problem::Inserted { seq: s });
             continue;
         }
-        seen.insert(s, i);
         present.insert(s);
         if let Some(p) = prev {
             if s < p {
@@ -412,18 +419,24 @@ fn verify_parsed(parsed: &ParsedExport, key: &PublicKey, witness_heads: &[Signed
         let (Some(root), Some(proof)) = (root, proofs[i].as_ref()) else { return false };
         s >= 1 && merkle::verify_inclusion((s - 1) as u64, size, &parsed.lines[i].1.entry.leaf_hash_at(s), proof, &root)
     };
-    let view: Vec<(i64, &Entry)> = parsed.lines.iter().map(|(n, l)| (*n as i64, &l.entry)).collect();
-    let mut found = Vec::new();
-    let (present, shifted) = analyse(&view, &belongs, &mut found);
-    // Against the signed list of seqs rather than 1..=n (exports may be filtered).
+    // Against the signed list of seqs rather than 1..=n (exports may be
+    // filtered); a line with a seq the manifest does not list was added.
     let listed: BTreeSet<i64> = m.seqs.iter().flat_map(|r| r[0]..=r[1]).collect();
-    let listed_max = listed.iter().next_back().copied().unwrap_or(0);
-    let max_present = present.iter().next_back().copied().unwrap_or(0);
-    for s in present.difference(&listed) {
-        if !found.iter().any(|p| matches!(p, Problem::Inserted { seq } if seq == s)) {
-            found.push(Problem::Inserted { seq: *s });
+    let mut found = Vec::new();
+    let mut view: Vec<(i64, &Entry)> = Vec::new();
+    let mut index: Vec<usize> = Vec::new();
+    for (i, (n, l)) in parsed.lines.iter().enumerate() {
+        if listed.contains(&l.entry.seq) {
+            view.push((*n as i64, &l.entry));
+            index.push(i);
+        } else {
+            found.push(Problem::Inserted { seq: l.entry.seq });
         }
     }
+    let belongs_listed = |i: usize, s: i64| belongs(index[i], s);
+    let (present, shifted) = analyse(&view, &belongs_listed, &mut found);
+    let listed_max = listed.iter().next_back().copied().unwrap_or(0);
+    let max_present = present.iter().next_back().copied().unwrap_or(0);
     for s in listed.difference(&present) {
         if *s < max_present && !found.iter().any(|p| matches!(p, Problem::Deleted { seq } if seq == s)) {
             found.push(Problem::Deleted { seq: *s });
