@@ -1,21 +1,174 @@
-// Alcove web client shell. The messaging client (built on the WebAssembly
-// crypto module) replaces this page; until then it confirms the server is up
-// and never puts the invite token anywhere but the URL fragment it came in.
-"use strict";
+// Alcove web client: the shell, a small router over plain paths, and the
+// session lifecycle. Pages live in /js/pages/*.js.
+//
+// Privacy rules kept here: no secret or personal data in a URL or in the page
+// title (titles name the page only); the invite token is read from the URL
+// fragment and removed from the address bar at once (see pages/auth.js).
 
-async function main() {
-  const app = document.getElementById("app");
-  const status = document.createElement("p");
-  try {
-    const r = await fetch("/readyz", { cache: "no-store" });
-    status.textContent = r.ok ? "The Alcove server is running." : "The server is starting…";
-  } catch (_) {
-    status.textContent = "The server cannot be reached.";
-  }
-  app.replaceChildren();
-  const h1 = document.createElement("h1");
-  h1.textContent = "Alcove";
-  app.append(h1, status);
+import { h } from "./js/dom.js";
+import * as session from "./js/session.js";
+import { loginPage, invitePage } from "./js/pages/auth.js";
+import { conversationsPage, remindersPage, adminPage } from "./js/pages/home.js";
+import { devicesPage } from "./js/pages/devices.js";
+import { invitesPage } from "./js/pages/invites.js";
+
+/**
+ * Routes: path → {title, render(ctx), auth, roles?, nav?}. The messaging
+ * layer replaces "/" (conversations) and may add routes with `addRoute`.
+ */
+const routes = new Map();
+
+/** Adds or replaces a route (hook for the messaging layer). */
+export function addRoute(path, route) {
+  routes.set(path, route);
 }
 
-main();
+addRoute("/login", { title: "Sign in", render: loginPage, auth: false });
+addRoute("/invite", { title: "Accept invitation", render: invitePage, auth: false });
+addRoute("/", { title: "Conversations", render: conversationsPage, auth: true, nav: "Conversations" });
+addRoute("/reminders", { title: "Reminders", render: remindersPage, auth: true, nav: "Reminders" });
+addRoute("/invites", { title: "Invitations", render: invitesPage, auth: true, nav: "Invitations", roles: ["admin", "clinician"] });
+addRoute("/devices", { title: "Devices", render: devicesPage, auth: true, nav: "Devices" });
+addRoute("/admin", { title: "Administration", render: adminPage, auth: true, nav: "Administration", roles: ["admin"] });
+
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+const statusRegion = document.getElementById("status");
+const practice = document.getElementById("practice");
+let renderSeq = 0;
+
+/** Announces a short status message to everyone (screen readers included). */
+let statusTimer = null;
+export function announce(message) {
+  statusRegion.textContent = "";
+  clearTimeout(statusTimer);
+  if (!message) return;
+  // Set after a frame so a repeated message is announced again.
+  requestAnimationFrame(() => {
+    statusRegion.textContent = message;
+  });
+  statusTimer = setTimeout(() => {
+    statusRegion.textContent = "";
+  }, 8000);
+}
+
+/** Goes to `path` (a plain path, never carrying secrets). */
+export function navigate(path, { replace = false } = {}) {
+  if (replace) history.replaceState(null, "", path);
+  else history.pushState(null, "", path);
+  render();
+}
+
+function allowed(route, me) {
+  return !route.roles || (me && route.roles.includes(me.role));
+}
+
+/** Replaces the main content with `node`, titles the page, moves focus. */
+function show(node, title, { focus = true } = {}) {
+  document.title = title ? `${title} · Alcove` : "Alcove";
+  main.replaceChildren(node);
+  if (focus) {
+    const heading = main.querySelector("h1");
+    if (heading) {
+      heading.setAttribute("tabindex", "-1");
+      heading.focus({ preventScroll: false });
+    } else {
+      main.focus();
+    }
+  }
+}
+
+function renderNav(me, path) {
+  if (!me) {
+    nav.hidden = true;
+    nav.replaceChildren();
+    practice.textContent = "";
+    return;
+  }
+  practice.textContent = me.practice_name;
+  const items = [];
+  for (const [p, route] of routes) {
+    if (!route.nav || !allowed(route, me)) continue;
+    items.push(
+      h("li", {}, h("a", { href: p, "data-link": true, "aria-current": p === path ? "page" : null }, route.nav)),
+    );
+  }
+  const logout = h("button", { type: "button", class: "link-button", id: "logout" }, "Log out");
+  logout.addEventListener("click", async () => {
+    logout.disabled = true;
+    await session.logout();
+  });
+  nav.replaceChildren(
+    h("p", { class: "whoami" }, "Signed in as ", h("strong", {}, me.display_name)),
+    h("ul", {}, items),
+    logout,
+  );
+  nav.hidden = false;
+}
+
+async function render() {
+  const seq = ++renderSeq;
+  const path = location.pathname;
+  const route = routes.get(path);
+  const me = session.me();
+  if (!route) {
+    navigate(me ? "/" : "/login", { replace: true });
+    return;
+  }
+  if (route.auth && !me) {
+    navigate("/login", { replace: true });
+    return;
+  }
+  if (path === "/login" && me) {
+    navigate("/", { replace: true });
+    return;
+  }
+  if (!allowed(route, me)) {
+    navigate("/", { replace: true });
+    return;
+  }
+  renderNav(route.auth ? me : null, path);
+  document.body.dataset.page = path === "/" ? "conversations" : path.slice(1);
+  const ctx = {
+    me,
+    navigate,
+    announce,
+    // Multi-step pages swap their content with this (focus moves to its h1).
+    show: (node, title) => {
+      if (seq === renderSeq) show(node, title || route.title);
+    },
+    isCurrent: () => seq === renderSeq,
+  };
+  let node;
+  try {
+    node = await route.render(ctx);
+  } catch (e) {
+    console.error(e);
+    node = h("section", {}, h("h1", {}, route.title), h("p", { class: "form-error", role: "alert" }, e.message || "This page could not be loaded."));
+  }
+  if (seq !== renderSeq || !node) return;
+  show(node, route.title);
+}
+
+// Internal links navigate without reloading the page.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest && event.target.closest("a[data-link]");
+  if (!link || event.defaultPrevented || event.button !== 0) return;
+  if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  event.preventDefault();
+  navigate(link.getAttribute("href"));
+});
+window.addEventListener("popstate", render);
+
+session.setAfterEnd(() => {
+  navigate("/login", { replace: true });
+});
+
+async function boot() {
+  // The invite page must read its fragment before anything else runs; it
+  // needs no session.
+  if (location.pathname !== "/invite") await session.resume();
+  render();
+}
+
+boot();

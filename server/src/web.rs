@@ -1,5 +1,10 @@
 //! The browser client, served from this origin with its assets compiled into
 //! the binary (no CDN, no third-party origin).
+//!
+//! Every client-side page (`/`, `/login`, `/invite`, …) gets the same shell;
+//! the page reads secrets only from the URL fragment (never sent here).
+//! Source: `client-web/static/` (plain ES modules, no build step). Add a new
+//! file to `ASSETS` and a new page path to `PAGES`.
 
 use crate::state::AppState;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -7,9 +12,29 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
 const INDEX_HTML: &str = include_str!("../../client-web/static/index.html");
-const APP_JS: &str = include_str!("../../client-web/static/app.js");
-const APP_CSS: &str = include_str!("../../client-web/static/app.css");
+
+/// Static assets: URL path, body, content type.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("/app.js", include_str!("../../client-web/static/app.js"), JS),
+    ("/app.css", include_str!("../../client-web/static/app.css"), CSS),
+    ("/js/api.js", include_str!("../../client-web/static/js/api.js"), JS),
+    ("/js/dom.js", include_str!("../../client-web/static/js/dom.js"), JS),
+    ("/js/session.js", include_str!("../../client-web/static/js/session.js"), JS),
+    ("/js/qr.js", include_str!("../../client-web/static/js/qr.js"), JS),
+    ("/js/pages/auth.js", include_str!("../../client-web/static/js/pages/auth.js"), JS),
+    ("/js/pages/home.js", include_str!("../../client-web/static/js/pages/home.js"), JS),
+    ("/js/pages/devices.js", include_str!("../../client-web/static/js/pages/devices.js"), JS),
+    ("/js/pages/invites.js", include_str!("../../client-web/static/js/pages/invites.js"), JS),
+    ("/vendor/qrcode.mjs", include_str!("../../client-web/static/vendor/qrcode.mjs"), JS),
+];
+
+/// Client-side pages: each answers with the shell (`index.html`).
+const PAGES: &[&str] = &["/", "/login", "/invite", "/invites", "/devices", "/reminders", "/admin"];
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
     let mut r = (StatusCode::OK, body).into_response();
@@ -18,12 +43,44 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
     r
 }
 
-/// Routes of the web client. Every client-side page (`/`, `/invite`, …) gets
-/// the same shell; the page reads secrets only from the URL fragment.
+/// Routes of the web client.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }))
-        .route("/invite", get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }))
-        .route("/app.js", get(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }))
-        .route("/app.css", get(|| async { asset(APP_CSS, "text/css; charset=utf-8") }))
+    let mut router = Router::new();
+    for &page in PAGES {
+        router = router.route(page, get(|| async { asset(INDEX_HTML, HTML) }));
+    }
+    for &(path, body, content_type) in ASSETS {
+        router = router.route(path, get(move || async move { asset(body, content_type) }));
+    }
+    router
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_module_import_is_served() {
+        // Each `from "./x.js"` / `from "../x.js"` in a served module must
+        // resolve to another served asset, or the page breaks at run time.
+        let served: Vec<&str> = ASSETS.iter().map(|a| a.0).collect();
+        for &(path, body, _) in ASSETS {
+            let dir = &path[..path.rfind('/').unwrap_or(0)];
+            for part in body.split(" from \"").skip(1) {
+                let Some(spec) = part.split('"').next() else { continue };
+                let mut segs: Vec<&str> = dir.split('/').filter(|s| !s.is_empty()).collect();
+                for seg in spec.split('/') {
+                    match seg {
+                        "." => {}
+                        ".." => {
+                            segs.pop();
+                        }
+                        s => segs.push(s),
+                    }
+                }
+                let resolved = format!("/{}", segs.join("/"));
+                assert!(served.contains(&resolved.as_str()), "{path} imports {spec} ({resolved}), which is not served");
+            }
+        }
+    }
 }

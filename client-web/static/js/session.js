@@ -1,0 +1,182 @@
+// The signed-in session as this page knows it, the automatic lock, and the
+// hooks the messaging layer (wasm keys, WebSocket) attaches to.
+//
+// Nothing here is persisted except the device id (localStorage), which is
+// not a secret: it only lets the next sign-in reuse this device's record.
+
+import { api, setCsrf, setSessionLostHandler } from "./api.js";
+
+const DEVICE_KEY = "alcove.device_id";
+const ACTIVITY_EVENTS = ["pointerdown", "pointermove", "keydown", "wheel", "touchstart", "scroll", "focusin"];
+
+/** @type {null | {me: object}} */
+let current = null;
+let lastActivity = Date.now();
+let idleTimer = null;
+let idleCheck = null;
+let notice = null;
+const signInHooks = new Set();
+const lockHooks = new Set();
+let afterEnd = () => {};
+
+/** The signed-in user (the `/api/v1/me` answer) or null. */
+export function me() {
+  return current ? current.me : null;
+}
+
+/** The device id this browser remembers, or null. */
+export function rememberedDevice() {
+  try {
+    return localStorage.getItem(DEVICE_KEY);
+  } catch (_) {
+    return null;
+  }
+}
+
+/** Remembers (or with null forgets) this browser's device id. */
+export function rememberDevice(id) {
+  try {
+    if (id) localStorage.setItem(DEVICE_KEY, id);
+    else localStorage.removeItem(DEVICE_KEY);
+  } catch (_) {
+    /* storage disabled: every sign-in names a new device */
+  }
+}
+
+/**
+ * Messaging hook: `fn(me)` runs after every sign-in (and after a reload that
+ * finds the session alive); it may be async. Use it to fetch the unlock
+ * share, open the sealed state and the WebSocket.
+ */
+export function onSignIn(fn) {
+  signInHooks.add(fn);
+  return () => signInHooks.delete(fn);
+}
+
+/**
+ * Messaging hook: `fn(reason)` runs when the session ends for any reason
+ * ("logout", "idle", "expired"). It must drop keys and decrypted content
+ * from memory and close sockets. Runs synchronously before the page changes.
+ */
+export function onLock(fn) {
+  lockHooks.add(fn);
+  return () => lockHooks.delete(fn);
+}
+
+/** Called (by the app) after the session has ended, to show the login page. */
+export function setAfterEnd(fn) {
+  afterEnd = fn;
+}
+
+/** A one-time notice for the login page ("signed out after inactivity"). */
+export function takeNotice() {
+  const n = notice;
+  notice = null;
+  return n;
+}
+
+/**
+ * Loads `/api/v1/me` with the cookie this browser holds. Returns true when
+ * a session is alive (and starts the idle lock), false otherwise.
+ */
+export async function resume() {
+  try {
+    const data = await api("GET", "/me", undefined, { auth: false });
+    await start(data);
+    return true;
+  } catch (_) {
+    return false;
+  }
+}
+
+/** After a successful sign-in answer: remember the device, load /me. */
+export async function signedIn(answer) {
+  setCsrf(answer.csrf_token);
+  rememberDevice(answer.device_id);
+  const data = await api("GET", "/me");
+  await start(data);
+}
+
+async function start(data) {
+  current = { me: data };
+  setCsrf(data.csrf_token);
+  startIdleLock(data.idle_timeout_secs);
+  for (const hook of signInHooks) {
+    try {
+      await hook(data);
+    } catch (e) {
+      console.error("sign-in hook failed", e);
+    }
+  }
+}
+
+/** Signs out on the server, then wipes this page's state. */
+export async function logout() {
+  try {
+    await api("POST", "/auth/logout", undefined, { auth: false });
+  } catch (_) {
+    /* already ended on the server, or unreachable: sign out here anyway */
+  }
+  end("logout", "You have signed out.");
+}
+
+/**
+ * Ends the session in this page: runs the lock hooks, forgets the user and
+ * the CSRF token, stops the idle timer and returns to the login page.
+ */
+export function end(reason, message) {
+  if (!current) return;
+  current = null;
+  stopIdleLock();
+  for (const hook of lockHooks) {
+    try {
+      hook(reason);
+    } catch (e) {
+      console.error("lock hook failed", e);
+    }
+  }
+  setCsrf(null);
+  notice = message || null;
+  afterEnd(reason);
+}
+
+// A request found the session gone (expired on the server, device revoked).
+setSessionLostHandler((error) => {
+  end("expired", error.message);
+});
+
+function markActivity() {
+  lastActivity = Date.now();
+}
+
+function startIdleLock(timeoutSecs) {
+  stopIdleLock();
+  const timeoutMs = Math.max(1, Number(timeoutSecs) || 900) * 1000;
+  lastActivity = Date.now();
+  for (const ev of ACTIVITY_EVENTS) window.addEventListener(ev, markActivity, { passive: true, capture: true });
+  const check = () => {
+    if (Date.now() - lastActivity >= timeoutMs) lockForIdle(timeoutMs);
+  };
+  // Check often enough to lock within about a second of the deadline.
+  idleTimer = setInterval(check, Math.min(1000, timeoutMs / 4));
+  idleCheck = check;
+  document.addEventListener("visibilitychange", check);
+}
+
+function stopIdleLock() {
+  if (!idleTimer) return;
+  clearInterval(idleTimer);
+  document.removeEventListener("visibilitychange", idleCheck);
+  for (const ev of ACTIVITY_EVENTS) window.removeEventListener(ev, markActivity, { capture: true });
+  idleTimer = null;
+  idleCheck = null;
+}
+
+function lockForIdle(timeoutMs) {
+  const minutes = Math.round(timeoutMs / 60000);
+  const span = minutes >= 1 ? `${minutes} minute${minutes === 1 ? "" : "s"}` : `${Math.round(timeoutMs / 1000)} seconds`;
+  const message = `For your privacy, Alcove signed you out after ${span} without activity.`;
+  // End the server session too (best effort; it also expires on its own).
+  api("POST", "/auth/logout", undefined, { auth: false }).catch(() => {});
+  end("idle", message);
+}
