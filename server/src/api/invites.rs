@@ -132,6 +132,8 @@ pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Js
     };
     let now = state.now();
     let invites = state.store.list_invites(authed.practice_id, only_own).await?;
+    let event = authed.event("invites.listed").detail(serde_json::json!({"count": invites.len()}));
+    state.store.append_audit(event, now).await?;
     Ok(Json(
         invites
             .iter()
