@@ -108,6 +108,10 @@ impl From<crate::storage::StoreError> for AppError {
             E::KeyMismatch => AppError::conflict("key_mismatch", "this device registered a different signature key"),
             E::NotMember => AppError::forbidden("this device is not a member of the conversation").with_code("not_member"),
             E::NotAllowed => AppError::forbidden("the commit adds a device that may not join this conversation").with_code("not_allowed"),
+            E::RemovalPending => AppError::conflict(
+                "removal_pending",
+                "a revoked device is still in this conversation; process the server's proposal and commit it first",
+            ),
             E::StaleEpoch { current } => {
                 let mut e = AppError::conflict("stale_epoch", "the conversation moved to a newer epoch; catch up and retry");
                 let mut extra = serde_json::Map::new();

@@ -138,6 +138,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("Alcove is listening on http://{addr}");
             tracing::info!(%addr, "listening");
             let state = alcove_server::app_state(store.clone(), settings)?;
+            alcove_server::revocation::ensure_all_removals(&state).await?;
             let publisher = {
                 use alcove_server::audit::service;
                 state.audit.key()?; // created (0600) on first start

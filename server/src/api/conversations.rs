@@ -384,6 +384,9 @@ pub async fn commit(
     let added: Vec<DeviceId> = new.added.iter().map(|(d, _)| *d).collect();
     state.wakeups.wake(&appended.wake, Wake::Conversation(conversation.id.clone()));
     state.wakeups.wake(&added, Wake::Welcome);
+    // A commit that did not include a pending removal moved the epoch past
+    // the server's proposal: issue it again for the new epoch.
+    crate::revocation::ensure_removals(&state, &conversation.id).await?;
     Ok(Json(Sequenced { seq: appended.seq, epoch: new.epoch + 1, duplicate: false }))
 }
 

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod invites;
 pub mod me;
 pub mod openapi;
+pub mod revocation;
 pub mod users;
 
 use crate::error::AppError;
@@ -60,6 +61,13 @@ pub fn router(state: AppState) -> Router {
         .route("/welcomes", get(conversations::welcomes))
         .route("/welcomes/{id}/ack", post(conversations::ack_welcome))
         .route("/ws", get(crate::delivery::ws::upgrade))
+        .route("/devices", get(revocation::inventory))
+        .route("/devices/{id}/revoke", post(revocation::revoke_device))
+        .route("/users/{id}/deactivate", post(revocation::deactivate_user))
+        .route("/users/{id}/access-review", get(revocation::access_review))
+        .route("/revocations/pending", get(revocation::pending))
+        .route("/lost-devices", get(revocation::lost_devices))
+        .route("/me/unlock-share", get(revocation::unlock_share))
         .route("/openapi.json", get(openapi::serve))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)

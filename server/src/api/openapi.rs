@@ -22,6 +22,9 @@ use utoipa::OpenApi;
         super::conversations::claim, super::conversations::commit, super::conversations::send,
         super::conversations::fetch, super::conversations::ack,
         super::conversations::welcomes, super::conversations::ack_welcome,
+        super::revocation::revoke_device, super::revocation::deactivate_user, super::revocation::inventory,
+        super::revocation::pending, super::revocation::lost_devices, super::revocation::access_review,
+        super::revocation::unlock_share,
     ),
     components(schemas(crate::error::ErrorBody))
 )]

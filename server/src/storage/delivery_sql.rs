@@ -500,6 +500,18 @@ macro_rules! impl_delivery_store {
                     if member.is_none() {
                         return Err(StoreError::NotMember);
                     }
+                    // Nothing new may be encrypted to a revoked device's keys:
+                    // until a member commits its removal, sends wait.
+                    let revoked_members: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM conversation_members cm JOIN devices d ON d.id = cm.device_id
+                         WHERE cm.conversation_id = $1 AND cm.removed_at IS NULL AND d.revoked_at IS NOT NULL",
+                    )
+                    .bind(&message.conversation_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if revoked_members > 0 {
+                        return Err(StoreError::RemovalPending);
+                    }
                     let existing: Option<i64> = sqlx::query_scalar(
                         "SELECT seq FROM messages WHERE conversation_id = $1 AND sender_device_id = $2 AND client_msg_id = $3",
                     )
@@ -603,12 +615,13 @@ macro_rules! impl_delivery_store {
                         return Ok(before);
                     }
                     sqlx::query(
-                        "INSERT INTO delivery_cursors (device_id, conversation_id, acked_seq) VALUES ($1, $2, $3)
-                         ON CONFLICT (device_id, conversation_id) DO UPDATE SET acked_seq = $3",
+                        "INSERT INTO delivery_cursors (device_id, conversation_id, acked_seq, acked_at) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (device_id, conversation_id) DO UPDATE SET acked_seq = $3, acked_at = $4",
                     )
                     .bind(device)
                     .bind(&conversation.id)
                     .bind(target)
+                    .bind(now)
                     .execute(&mut *tx)
                     .await?;
                     // The access record: this device received this range of

@@ -26,6 +26,9 @@ mod sql;
 #[macro_use]
 mod delivery_sql;
 pub mod delivery;
+#[macro_use]
+mod revocation_sql;
+pub mod revocation;
 pub mod audit_store;
 mod models;
 mod postgres;
@@ -68,6 +71,9 @@ pub enum StoreError {
     /// The commit adds a device that may not be in the conversation.
     #[error("device not allowed in the conversation")]
     NotAllowed,
+    /// A revoked device is still in the group: commit its removal first.
+    #[error("a revoked device awaits removal")]
+    RemovalPending,
     /// The epoch has moved on; catch up and retry.
     #[error("stale epoch; current is {current}")]
     StaleEpoch {
@@ -87,7 +93,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the server persists.
 #[async_trait]
-pub trait Store: delivery::DeliveryStore + Send + Sync + 'static {
+pub trait Store: delivery::DeliveryStore + revocation::RevocationStore + Send + Sync + 'static {
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 

@@ -48,3 +48,4 @@ impl PgStore {
 
 impl_store!(PgStore, Postgres, "postgres");
 impl_delivery_store!(PgStore, Postgres);
+impl_revocation_store!(PgStore, Postgres);
