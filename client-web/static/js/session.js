@@ -98,6 +98,17 @@ export async function signedIn(answer) {
 }
 
 async function start(data) {
+  if (current) {
+    // Another account signed in over this one (e.g. an invite accepted in a
+    // signed-in tab): drop the previous account's in-memory state first.
+    for (const hook of lockHooks) {
+      try {
+        hook("switch");
+      } catch (e) {
+        console.error("lock hook failed", e);
+      }
+    }
+  }
   current = { me: data };
   setCsrf(data.csrf_token);
   startIdleLock(data.idle_timeout_secs);
