@@ -130,11 +130,17 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
         }
         Command::Serve => {
+            let mut settings = settings;
+            let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+            let addr = listener.local_addr()?;
+            // With port 0 the real port is known only now; links and the
+            // allowed origin must name it.
+            if settings.public_url.is_none() {
+                settings.public_url = Some(format!("http://{addr}"));
+            }
             if let Some(link) = bootstrap::ensure_practice(&*store, &settings, &SystemClock).await? {
                 bootstrap::print_setup_link(&link);
             }
-            let listener = tokio::net::TcpListener::bind(settings.listen).await?;
-            let addr = listener.local_addr()?;
             println!("Alcove is listening on http://{addr}");
             tracing::info!(%addr, "listening");
             let state = alcove_server::app_state(store.clone(), settings)?;
