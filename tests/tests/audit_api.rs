@@ -142,7 +142,7 @@ async fn admins_query_prove_and_export_the_log(backend: Backend) {
     ] {
         let (status, text) = raw_get(&admin, &path).await;
         assert_eq!(status, StatusCode::OK, "{path}: {text}");
-        let report = verify_export(text.as_bytes(), &key, &[sth.clone()]);
+        let report = verify_export(text.as_bytes(), &key, std::slice::from_ref(&sth));
         assert!(report.ok(), "{path}: {report}");
         assert!(report.entries > 0);
         if kind == "csv" {
@@ -182,6 +182,9 @@ async fn tampering_with_an_export_is_detected_and_named(backend: Backend) {
     let n = text.lines().count() - 1;
     assert!(n >= 8, "{n}");
     assert!(verify_export(text.as_bytes(), &key, &[]).ok());
+    let manifest = &line_value(&text, 0)["manifest"];
+    assert!(manifest["previous_head"]["tree_size"].as_u64().expect("previous head") < manifest["head"]["tree_size"].as_u64().expect("head"));
+    assert!(!manifest["consistency_proof"].as_array().expect("proof").is_empty(), "checked by the verifier");
     let seq_of = |line: usize| line_value(&text, line)["seq"].as_i64().expect("seq");
 
     // Modified: one field of the entry on line 4 (seq 3).

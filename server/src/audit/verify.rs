@@ -413,6 +413,18 @@ fn verify_parsed(parsed: &ParsedExport, key: &PublicKey, witness_heads: &[Signed
     }
     let heads = verified_heads(key, &m.practice_id, std::iter::once(&m.head), &mut problems);
     let root = heads.first().and_then(|h| h.root());
+    // The head the export was cut at extends the previous signed head.
+    if let (Some(prev), Some(root)) = (&m.previous_head, root) {
+        let proof = export::parse_proof(&m.consistency_proof);
+        let consistent = key.verify_head(prev)
+            && prev.practice_id == m.practice_id
+            && prev.root().zip(proof).is_some_and(|(prev_root, proof)| {
+                merkle::verify_consistency(prev.tree_size, m.head.tree_size, &prev_root, &root, &proof)
+            });
+        if !consistent {
+            problems.push(Problem::HeadMismatch { tree_size: m.head.tree_size, last_good: 0 });
+        }
+    }
     let size = m.head.tree_size;
     let proofs: Vec<Option<Vec<Hash>>> = parsed.lines.iter().map(|(_, l)| export::parse_proof(&l.proof)).collect();
     let belongs = |i: usize, s: i64| {
