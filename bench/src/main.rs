@@ -1,0 +1,400 @@
+//! `alcove-bench`: load benchmark of the Alcove delivery service.
+//!
+//! Starts the real `alcove` server process on 127.0.0.1 (SQLite by default,
+//! `--postgres URL` for a fresh PostgreSQL database), sets up clinician /
+//! client pairs with one device each through the HTTP API and real MLS
+//! (`alcove-crypto`), and measures:
+//!
+//! * throughput: each clinician device sends pre-encrypted messages as fast
+//!   as the server acknowledges them (200 = durably stored), its client's
+//!   device receives them over the WebSocket;
+//! * latency at a fixed total send rate: send-to-receive percentiles, lost;
+//! * idle density: N authenticated idle WebSockets, server RSS per socket;
+//! * the raw storage ceiling: the same statements without the server.
+//!
+//! Everything goes to 127.0.0.1 / 127.0.0.x, every loop is bounded in count
+//! and time, and the run stops by itself. `--smoke` is a < 30 s check that
+//! exits non-zero if any acknowledged message is lost.
+
+mod idle;
+mod load;
+mod raw;
+mod server;
+mod setup;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use load::{Lane, Offer, PhaseResult, Track};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "Load benchmark for the Alcove delivery service (loopback only)")]
+struct Args {
+    /// The server binary (default: target/<this profile>/alcove).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// PostgreSQL admin URL: run on a fresh database there instead of SQLite.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Phases to run.
+    #[arg(long, value_delimiter = ',', default_value = "throughput,latency,idle,raw")]
+    phases: Vec<String>,
+    /// Sender/receiver pairs in the throughput phase.
+    #[arg(long, default_value_t = 32)]
+    pairs: usize,
+    /// Requests in flight per sender in the throughput phase.
+    #[arg(long, default_value_t = 1)]
+    inflight: usize,
+    /// Messages prepared per pair for the throughput phase.
+    #[arg(long, default_value_t = 2500)]
+    messages_per_pair: usize,
+    /// Time limit of the throughput phase, seconds.
+    #[arg(long, default_value_t = 20)]
+    throughput_secs: u64,
+    /// Total send rate of the latency phase, messages/s.
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Duration of the latency phase, seconds.
+    #[arg(long, default_value_t = 10)]
+    latency_secs: u64,
+    /// Pairs in the latency phase (default: --pairs).
+    #[arg(long)]
+    latency_pairs: Option<usize>,
+    /// Idle sockets to hold.
+    #[arg(long, default_value_t = 10_000)]
+    idle: usize,
+    /// Sockets per source address (127.0.0.1, .2, …).
+    #[arg(long, default_value_t = 20_000)]
+    idle_per_ip: usize,
+    /// Pairs whose device sessions the idle sockets use (fresh server).
+    #[arg(long, default_value_t = 16)]
+    idle_pairs: usize,
+    /// Concurrent connection attempts in the idle phase.
+    #[arg(long, default_value_t = 256)]
+    idle_concurrency: usize,
+    /// Seconds to hold the idle sockets while sampling RSS.
+    #[arg(long, default_value_t = 5)]
+    idle_hold_secs: u64,
+    /// Messages per transaction in the batched raw-storage run.
+    #[arg(long, default_value_t = 256)]
+    raw_batch: usize,
+    /// Time limit of each raw-storage run, seconds.
+    #[arg(long, default_value_t = 10)]
+    raw_secs: u64,
+    /// Target ciphertext size, bytes.
+    #[arg(long, default_value_t = 300)]
+    ciphertext_bytes: usize,
+    /// Pairs set up concurrently.
+    #[arg(long, default_value_t = 4)]
+    setup_concurrency: usize,
+    /// Server log filter (ALCOVE_LOG__FILTER).
+    #[arg(long, default_value = "info")]
+    server_log: String,
+    /// Short run for the test suite: a few pairs, a few hundred messages
+    /// and sockets, decryption checked; fails if anything is lost.
+    #[arg(long)]
+    smoke: bool,
+}
+
+impl Args {
+    fn apply_smoke(&mut self) {
+        self.pairs = 3;
+        self.messages_per_pair = 100;
+        self.throughput_secs = 10;
+        self.rate = 100.0;
+        self.latency_secs = 2;
+        self.latency_pairs = Some(3);
+        self.idle = 300;
+        self.idle_per_ip = 150;
+        self.idle_pairs = 2;
+        self.idle_hold_secs = 1;
+        self.raw_secs = 1;
+        self.raw_batch = 64;
+    }
+
+    fn has(&self, phase: &str) -> bool {
+        self.phases.iter().any(|p| p == phase)
+    }
+}
+
+fn default_server_bin() -> PathBuf {
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target").join(profile).join("alcove")
+}
+
+#[derive(Default)]
+struct Report {
+    lines: Vec<String>,
+    failures: Vec<String>,
+}
+
+impl Report {
+    fn say(&mut self, line: impl Into<String>) {
+        let line = line.into();
+        println!("{line}");
+        self.lines.push(line);
+    }
+}
+
+fn fmt4(v: [f64; 4]) -> String {
+    format!("{:.2} / {:.2} / {:.2} / {:.2}", v[0], v[1], v[2], v[3])
+}
+
+fn check_phase(report: &mut Report, name: &str, r: &PhaseResult) {
+    if r.lost > 0 {
+        report.failures.push(format!("{name}: {} acknowledged messages were never delivered", r.lost));
+    }
+    if r.acked == 0 {
+        report.failures.push(format!("{name}: nothing was acknowledged ({:?})", r.sample_error));
+    }
+    for e in &r.receiver_errors {
+        report.failures.push(format!("{name}: receiver: {e}"));
+    }
+}
+
+fn phase_rows(report: &mut Report, name: &str, r: &PhaseResult) {
+    report.say(format!("| {name}: sends attempted / acknowledged (200) / errors | {} / {} / {} |", r.attempted, r.acked, r.errors));
+    if let Some(e) = &r.sample_error {
+        report.say(format!("| {name}: sample error | {e} |"));
+    }
+    report.say(format!("| {name}: acknowledged msg/s (over {:.2} s) | **{:.0}** |", r.send_secs, r.acked_per_sec));
+    report.say(format!("| {name}: send→200 ms p50 / p95 / p99 / max | {} |", fmt4(r.http_ms)));
+    report.say(format!("| {name}: send→receive ms p50 / p95 / p99 / max | {} |", fmt4(r.e2e_ms)));
+    report.say(format!("| {name}: lost (200 but never received) / redelivered | {} / {} |", r.lost, r.duplicates));
+}
+
+async fn delivery_phases(args: &Args, bin: &std::path::Path, report: &mut Report) -> Result<Option<f64>> {
+    let t = Instant::now();
+    let server = server::Server::start(bin, args.postgres.as_deref(), &args.server_log).await?;
+    let api = setup::Api::new(&format!("http://{}", server.addr))?;
+    let admin = setup::admin(&api, &server.setup_link).await?;
+    let lat_pairs = args.latency_pairs.unwrap_or(args.pairs).max(1);
+    let n_pairs = args.pairs.max(lat_pairs).max(1);
+    let mut pairs = setup::pairs(&api, &admin, n_pairs, args.setup_concurrency).await.context("set up pairs")?;
+    let conv0 = pairs[0].conv.clone();
+    let (pt_len, ct_len) = setup::calibrate(&mut pairs[0].clinician.device, &conv0, args.ciphertext_bytes)?;
+    eprintln!("setup: {n_pairs} pairs in {:.1} s; plaintext {pt_len} B -> ciphertext {ct_len} B", t.elapsed().as_secs_f64());
+    let mut best = None;
+    let base_rss = server.rss_kib().unwrap_or(0);
+
+    if args.has("throughput") {
+        let t = Instant::now();
+        let mut sent_msgs = Vec::new();
+        for p in pairs.iter_mut().take(args.pairs) {
+            sent_msgs.push(Arc::new(setup::prepare(p, args.messages_per_pair, pt_len, "tp")?));
+        }
+        eprintln!("throughput: encrypted {} messages in {:.1} s", args.pairs * args.messages_per_pair, t.elapsed().as_secs_f64());
+        let lanes: Vec<Lane> = pairs
+            .iter()
+            .zip(&sent_msgs)
+            .map(|(p, m)| Lane {
+                conv: p.conv.clone(),
+                sender_token: p.clinician.token.clone(),
+                receiver_token: p.client.token.clone(),
+                track: Arc::new(Track::new(m.clone(), args.smoke)),
+            })
+            .collect();
+        let offer = Offer::ClosedLoop { inflight: args.inflight, limit: Duration::from_secs(args.throughput_secs) };
+        let r = load::run_phase(server.addr, &api, &lanes, offer, Duration::from_secs(10)).await?;
+        let peak_rss = server.rss_kib().unwrap_or(0);
+        report.say(format!(
+            "\n### Throughput ({} pairs, {} in flight per sender, {ct_len}-byte ciphertexts, {})\n",
+            args.pairs,
+            args.inflight,
+            if args.postgres.is_some() { "PostgreSQL" } else { "SQLite" }
+        ));
+        report.say("| measure | value |");
+        report.say("|---|---|");
+        phase_rows(report, "throughput", &r);
+        report.say(format!("| server RSS after setup / after phase | {} / {} KiB |", base_rss, peak_rss));
+        check_phase(report, "throughput", &r);
+        best = Some(r.acked_per_sec);
+        if args.smoke {
+            // The receiving devices decrypt everything they got, in order.
+            let mut ok = 0;
+            for (p, lane) in pairs.iter_mut().zip(&lanes) {
+                let received = lane.track.received.lock().map(|r| r.clone()).unwrap_or_default();
+                ok += setup::verify_decrypt(p, &received, &lane.track.msgs)?;
+            }
+            report.say(format!("| throughput: decrypted and matched by the receiving devices | {ok} |"));
+            if ok != r.acked {
+                report.failures.push(format!("decrypted {ok} of {} acknowledged messages", r.acked));
+            }
+        }
+    }
+
+    if args.has("latency") {
+        let per_pair = ((args.rate * args.latency_secs as f64) / lat_pairs as f64).ceil() as usize;
+        let mut lanes = Vec::new();
+        for p in pairs.iter_mut().take(lat_pairs) {
+            let msgs = Arc::new(setup::prepare(p, per_pair, pt_len, "lat")?);
+            lanes.push(Lane {
+                conv: p.conv.clone(),
+                sender_token: p.clinician.token.clone(),
+                receiver_token: p.client.token.clone(),
+                track: Arc::new(Track::new(msgs, false)),
+            });
+        }
+        let r = load::run_phase(server.addr, &api, &lanes, Offer::FixedRate { rate: args.rate }, Duration::from_secs(10)).await?;
+        report.say(format!(
+            "\n### Latency at a fixed {} msg/s ({} pairs, {} s, {ct_len}-byte ciphertexts, {})\n",
+            args.rate,
+            lat_pairs,
+            args.latency_secs,
+            if args.postgres.is_some() { "PostgreSQL" } else { "SQLite" }
+        ));
+        report.say("| measure | value |");
+        report.say("|---|---|");
+        phase_rows(report, "latency", &r);
+        check_phase(report, "latency", &r);
+    }
+    server.stop().await;
+    Ok(best)
+}
+
+async fn idle_phase(args: &Args, bin: &std::path::Path, report: &mut Report) -> Result<()> {
+    let server = server::Server::start(bin, args.postgres.as_deref(), &args.server_log).await?;
+    let api = setup::Api::new(&format!("http://{}", server.addr))?;
+    let admin = setup::admin(&api, &server.setup_link).await?;
+    let pairs = setup::pairs(&api, &admin, args.idle_pairs.max(1), args.setup_concurrency).await?;
+    let tokens: Vec<String> = pairs.iter().flat_map(|p| [p.clinician.token.clone(), p.client.token.clone()]).collect();
+    let r = idle::run(
+        server.addr,
+        server.pid(),
+        &tokens,
+        args.idle,
+        args.idle_per_ip,
+        args.idle_concurrency,
+        Duration::from_secs(args.idle_hold_secs),
+    )
+    .await?;
+    report.say(format!(
+        "\n### Idle density ({} sockets over {} device sessions, {} source addresses, fresh server, {})\n",
+        r.target,
+        tokens.len(),
+        r.source_addrs,
+        if args.postgres.is_some() { "PostgreSQL" } else { "SQLite" }
+    ));
+    report.say("| measure | value |");
+    report.say("|---|---|");
+    report.say(format!("| sockets opened / failed / still open after hold | {} / {} / {} |", r.opened, r.failed, r.alive_at_end));
+    if let Some(e) = &r.sample_error {
+        report.say(format!("| sample failure | {e} |"));
+    }
+    report.say(format!("| time to open them | {:.1} s ({:.0}/s) |", r.connect_secs, r.opened as f64 / r.connect_secs.max(1e-9)));
+    report.say(format!("| server RSS before / with sockets | {} / {} KiB |", r.rss_before_kib, r.rss_after_kib));
+    report.say(format!("| **server RSS per socket** | **{:.1} KiB** |", r.per_conn_kib()));
+    report.say(format!("| server open fds / load generator RSS | {} / {} KiB |", r.server_fds, r.generator_rss_kib));
+    if r.opened < r.target || r.alive_at_end < r.opened {
+        report.failures.push(format!("idle: {} of {} opened, {} alive at the end", r.opened, r.target, r.alive_at_end));
+    }
+    server.stop().await;
+    Ok(())
+}
+
+async fn raw_phase(args: &Args, report: &mut Report, best: Option<f64>) -> Result<()> {
+    let data = vec![0xA5u8; args.ciphertext_bytes];
+    let limit = Duration::from_secs(args.raw_secs);
+    let dir = tempfile::Builder::new().prefix("alcove-bench-raw-").tempdir()?;
+    let max = 1_000_000;
+    let mut rows = Vec::new();
+    let pairs = args.pairs.max(1);
+    rows.push(("SQLite", raw::sqlite(dir.path(), pairs, 1, max, limit, &data).await?));
+    rows.push(("SQLite", raw::sqlite(dir.path(), pairs, args.raw_batch, max, limit, &data).await?));
+    if let Some(url) = &args.postgres {
+        rows.push(("PostgreSQL", raw::postgres(url, pairs, 1, max, limit, &data).await?));
+        rows.push(("PostgreSQL", raw::postgres(url, pairs, args.raw_batch, max, limit, &data).await?));
+    }
+    report.say("\n### Raw storage ceiling (same statements and rows, no server, one connection)\n");
+    report.say("| backend | messages per transaction | messages | msg/s | server throughput / this |");
+    report.say("|---|---|---|---|---|");
+    let backend = if args.postgres.is_some() { "PostgreSQL" } else { "SQLite" };
+    for (name, r) in rows {
+        let ratio = match best {
+            Some(b) if name == backend => format!("{:.1} %", 100.0 * b / r.per_sec()),
+            _ => "–".into(),
+        };
+        report.say(format!("| {name} | {} | {} | {:.0} | {ratio} |", r.batch, r.messages, r.per_sec()));
+    }
+    Ok(())
+}
+
+fn machine(report: &mut Report, bin: &std::path::Path) {
+    let cmd = |c: &str| {
+        std::process::Command::new("sh")
+            .args(["-c", c])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    report.say(format!("machine: nproc {}; {}; kernel {}", cmd("nproc"), cmd("free -h | awk '/Mem:/{print \"RAM \" $2}'"), cmd("uname -r")));
+    report.say(format!("load average at start: {}", cmd("cut -d' ' -f1-3 /proc/loadavg")));
+    report.say(format!("server binary: {}", bin.display()));
+}
+
+async fn run(mut args: Args) -> Result<Vec<String>> {
+    if args.smoke {
+        args.apply_smoke();
+    }
+    let bin = args.server_bin.clone().unwrap_or_else(default_server_bin);
+    if !bin.exists() {
+        bail!("server binary {} not found: build it (cargo build [--release] -p alcove-server --bin alcove)", bin.display());
+    }
+    let bin = std::fs::canonicalize(&bin)?;
+    let want = ((args.idle as u64) * 2 + 10_000).clamp(20_000, 1_048_576);
+    let nofile = server::raise_nofile(want);
+    let mut report = Report::default();
+    machine(&mut report, &bin);
+    report.say(format!("open-files limit (harness and server): {nofile}"));
+    if nofile < args.idle as u64 + 1000 && args.has("idle") {
+        eprintln!("warning: open-files limit {nofile} is below --idle {}; expect failures", args.idle);
+    }
+    let started = Instant::now();
+    let mut best = None;
+    if args.has("throughput") || args.has("latency") {
+        best = delivery_phases(&args, &bin, &mut report).await?;
+    }
+    if args.has("idle") {
+        idle_phase(&args, &bin, &mut report).await?;
+    }
+    if args.has("raw") {
+        raw_phase(&args, &mut report, best).await?;
+    }
+    report.say(format!("\ntotal run time {:.1} s; load average at end: {}", started.elapsed().as_secs_f64(),
+        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').take(3).collect::<Vec<_>>().join(" ")));
+    Ok(report.failures)
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("alcove-bench: runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    // A hard stop in case anything hangs: the harness always ends by itself.
+    let budget = if args.smoke { Duration::from_secs(120) } else { Duration::from_secs(1800) };
+    let result = runtime.block_on(async { tokio::time::timeout(budget, run(args)).await });
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    match result {
+        Ok(Ok(failures)) if failures.is_empty() => std::process::ExitCode::SUCCESS,
+        Ok(Ok(failures)) => {
+            for f in failures {
+                eprintln!("FAIL: {f}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+        Ok(Err(e)) => {
+            eprintln!("alcove-bench: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("alcove-bench: time budget exceeded");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

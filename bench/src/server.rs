@@ -1,0 +1,179 @@
+//! The real `alcove` server as a child process on 127.0.0.1, over a fresh
+//! SQLite data directory or a fresh PostgreSQL database (dropped afterwards).
+
+use anyhow::{anyhow, bail, Context, Result};
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A PostgreSQL database made for one run.
+pub struct PgDb {
+    admin_url: String,
+    name: String,
+    /// URL of the new database.
+    pub url: String,
+}
+
+impl PgDb {
+    /// Creates `alcove_bench_<pid>_<n>` on the server of `admin_url`.
+    pub async fn create(admin_url: &str, tag: &str) -> Result<Self> {
+        let name = format!("alcove_bench_{}_{tag}", std::process::id());
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url)
+            .await
+            .context("connect to the PostgreSQL admin URL")?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+        let base = admin_url.split('?').next().unwrap_or(admin_url);
+        let slash = base.rfind('/').ok_or_else(|| anyhow!("the PostgreSQL URL has no database path"))?;
+        let url = format!("{}/{name}", &base[..slash]);
+        Ok(Self { admin_url: admin_url.to_string(), name, url })
+    }
+
+    /// Drops the database.
+    pub async fn drop_db(&self) {
+        if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&self.admin_url).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn).await;
+        }
+    }
+}
+
+/// A running server process.
+pub struct Server {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The first admin's one-time setup link.
+    pub setup_link: String,
+    // Its data directory (SQLite file, keys, logs), removed on drop.
+    _dir: tempfile::TempDir,
+    pg: Option<PgDb>,
+}
+
+impl Server {
+    /// Starts `bin` on 127.0.0.1:0 and waits for its listening line.
+    pub async fn start(bin: &Path, postgres: Option<&str>, log_filter: &str) -> Result<Self> {
+        let dir = tempfile::Builder::new().prefix("alcove-bench-").tempdir()?;
+        let pg = match postgres {
+            Some(url) => Some(PgDb::create(url, "srv").await?),
+            None => None,
+        };
+        let mut cmd = Command::new(bin);
+        cmd.arg("--data-dir")
+            .arg(dir.path())
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .env("ALCOVE_LOG__FILTER", log_filter)
+            .env_remove("ALCOVE_DATABASE_URL")
+            .env_remove("ALCOVE_CONFIG")
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(std::fs::File::create(dir.path().join("server.stderr"))?));
+        if let Some(pg) = &pg {
+            cmd.env("ALCOVE_DATABASE_URL", &pg.url);
+        }
+        let mut child = cmd.spawn().with_context(|| format!("start {}", bin.display()))?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        let log_path: PathBuf = dir.path().join("server.stdout");
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            let mut log = std::fs::File::create(&log_path).ok();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(f) = log.as_mut() {
+                    let _ = writeln!(f, "{line}");
+                }
+                let _ = tx.send(line);
+            }
+        });
+        let (mut addr, mut link) = (None, None);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while addr.is_none() || link.is_none() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(l) => l,
+                Err(_) => {
+                    let _ = child.kill();
+                    let err = std::fs::read_to_string(dir.path().join("server.stderr")).unwrap_or_default();
+                    bail!("the server did not print its address and setup link within 60 s; stderr:\n{err}");
+                }
+            };
+            if let Some(rest) = line.trim().strip_prefix("Alcove is listening on http://") {
+                addr = Some(rest.trim().parse::<SocketAddr>()?);
+            } else if line.contains("/invite#") {
+                link = Some(line.trim().to_string());
+            }
+        }
+        let (Some(addr), Some(setup_link)) = (addr, link) else { unreachable!() };
+        Ok(Self { child, addr, setup_link, _dir: dir, pg })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident set size of the server, KiB.
+    pub fn rss_kib(&self) -> Result<u64> {
+        rss_kib(self.pid())
+    }
+
+    /// Kills the server and drops its PostgreSQL database.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(pg) = self.pg.take() {
+            pg.drop_db().await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// VmRSS of a process, KiB.
+pub fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow!("no VmRSS for {pid}"))
+}
+
+/// Open file descriptors of a process.
+pub fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+}
+
+/// Raises this process's open-files limit (children inherit it) with
+/// `prlimit`, which needs no unsafe code here. Returns the limit in force.
+pub fn raise_nofile(want: u64) -> u64 {
+    let pid = std::process::id().to_string();
+    let _ = Command::new("prlimit")
+        .args(["--pid", &pid, &format!("--nofile={want}:{want}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    current_nofile()
+}
+
+/// The soft open-files limit of this process.
+pub fn current_nofile() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
