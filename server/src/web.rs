@@ -36,6 +36,51 @@ const ASSETS: &[(&str, &str, &str)] = &[
 /// Client-side pages: each answers with the shell (`index.html`).
 const PAGES: &[&str] = &["/", "/login", "/invite", "/invites", "/devices", "/reminders", "/admin"];
 
+/// The WebAssembly module (wasm-bindgen `--target web` output), embedded when
+/// `client-web/wasm/pkg` was built before compiling (see `server/build.rs`).
+#[cfg(alcove_wasm_pkg)]
+const WASM_JS: Option<&str> = Some(include_str!("../../client-web/wasm/pkg/alcove_wasm.js"));
+#[cfg(alcove_wasm_pkg)]
+const WASM_BIN: Option<&[u8]> = Some(include_bytes!("../../client-web/wasm/pkg/alcove_wasm_bg.wasm"));
+#[cfg(not(alcove_wasm_pkg))]
+const WASM_JS: Option<&str> = None;
+#[cfg(not(alcove_wasm_pkg))]
+const WASM_BIN: Option<&[u8]> = None;
+
+const WASM_MISSING: &str = "The encryption module was not built into this server. \
+Run `bash client-web/build-wasm.sh` (./scripts/run.sh does this) and rebuild the server.";
+
+/// Whether this binary embeds the WebAssembly module.
+pub fn wasm_available() -> bool {
+    WASM_JS.is_some() && WASM_BIN.is_some()
+}
+
+fn wasm_missing() -> Response {
+    let mut r = (StatusCode::SERVICE_UNAVAILABLE, WASM_MISSING).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn wasm_js() -> Response {
+    match WASM_JS {
+        Some(body) => asset(body, JS),
+        None => wasm_missing(),
+    }
+}
+
+fn wasm_bin() -> Response {
+    match WASM_BIN {
+        Some(body) => {
+            let mut r = (StatusCode::OK, body).into_response();
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/wasm"));
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            r
+        }
+        None => wasm_missing(),
+    }
+}
+
 fn asset(body: &'static str, content_type: &'static str) -> Response {
     let mut r = (StatusCode::OK, body).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -53,6 +98,8 @@ pub fn routes() -> Router<AppState> {
         router = router.route(path, get(move || async move { asset(body, content_type) }));
     }
     router
+        .route("/wasm/alcove_wasm.js", get(|| async { wasm_js() }))
+        .route("/wasm/alcove_wasm_bg.wasm", get(|| async { wasm_bin() }))
 }
 
 #[cfg(test)]
@@ -63,7 +110,8 @@ mod tests {
     fn every_module_import_is_served() {
         // Each `from "./x.js"` / `from "../x.js"` in a served module must
         // resolve to another served asset, or the page breaks at run time.
-        let served: Vec<&str> = ASSETS.iter().map(|a| a.0).collect();
+        let mut served: Vec<&str> = ASSETS.iter().map(|a| a.0).collect();
+        served.push("/wasm/alcove_wasm.js");
         for &(path, body, _) in ASSETS {
             let dir = &path[..path.rfind('/').unwrap_or(0)];
             for part in body.split(" from \"").skip(1) {
@@ -81,6 +129,20 @@ mod tests {
                 let resolved = format!("/{}", segs.join("/"));
                 assert!(served.contains(&resolved.as_str()), "{path} imports {spec} ({resolved}), which is not served");
             }
+        }
+    }
+
+    #[test]
+    fn wasm_routes_answer_module_or_503() {
+        let js = wasm_js();
+        let bin = wasm_bin();
+        if wasm_available() {
+            assert_eq!(js.status(), StatusCode::OK);
+            assert_eq!(bin.status(), StatusCode::OK);
+            assert_eq!(bin.headers()[header::CONTENT_TYPE], "application/wasm");
+        } else {
+            assert_eq!(js.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(bin.status(), StatusCode::SERVICE_UNAVAILABLE);
         }
     }
 }

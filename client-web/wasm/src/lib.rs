@@ -400,6 +400,29 @@ pub fn seal_with_nonce_for_vectors(
     .map_err(js_err)
 }
 
+/// Seal application data (e.g. the local message history) for this
+/// device with a fresh random nonce: the same key derivation as the device
+/// state (device secret + unlock share), so revoking the device's unlock
+/// share crypto-shreds it too. Use a distinct `deviceId` label per kind of
+/// data (e.g. `"<device id>/history"`): it is bound in the AAD, so blobs
+/// cannot be swapped between kinds.
+#[wasm_bindgen(js_name = sealBytes)]
+pub fn seal_bytes(
+    plaintext: &[u8],
+    device_id: &str,
+    device_secret: &[u8],
+    unlock_share: &[u8],
+) -> Result<Vec<u8>, JsValue> {
+    check(plaintext, MAX_SEALED, "plaintext")?;
+    seal::seal(
+        plaintext,
+        device_id,
+        &DeviceSecret::from_bytes(secret32(device_secret, "deviceSecret")?),
+        &UnlockShare::from_bytes(secret32(unlock_share, "unlockShare")?),
+    )
+    .map_err(js_err)
+}
+
 /// Open sealed bytes (vector checks and tooling).
 #[wasm_bindgen(js_name = unsealBytes)]
 pub fn unseal_bytes(

@@ -64,6 +64,19 @@ test('sealing vectors', () => {
   }
 });
 
+test('sealBytes: random nonce, round trip, bound to the label and both secrets', () => {
+  const ds = new Uint8Array(32).fill(7);
+  const us = new Uint8Array(32).fill(9);
+  const data = utf8('{"messages":["hello"]}');
+  const a = w.sealBytes(data, 'dev-1/history', ds, us);
+  const b = w.sealBytes(data, 'dev-1/history', ds, us);
+  assert.notEqual(toHex(a), toHex(b), 'fresh nonce each time');
+  assert.equal(toHex(w.unsealBytes(a, 'dev-1/history', ds, us)), toHex(data));
+  assert.equal(codeOf(() => w.unsealBytes(a, 'dev-1', ds, us)), 'unseal_failed');
+  assert.equal(codeOf(() => w.unsealBytes(a, 'dev-1/history', ds, new Uint8Array(32))), 'unseal_failed');
+  assert.equal(codeOf(() => w.sealBytes(data, 'dev-1/history', ds, new Uint8Array(31))), 'invalid_argument');
+});
+
 test('two wasm instances converse, seal/unseal mid-conversation, external remove', () => {
   const serverKey = w.serverKeyGenerate();
   const alice = new w.AlcoveDevice(PRACTICE, 'clinician-1', 'alice-laptop');
