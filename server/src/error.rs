@@ -108,6 +108,11 @@ impl From<crate::storage::StoreError> for AppError {
             E::KeyMismatch => AppError::conflict("key_mismatch", "this device registered a different signature key"),
             E::NotMember => AppError::forbidden("this device is not a member of the conversation").with_code("not_member"),
             E::NotAllowed => AppError::forbidden("the commit adds a device that may not join this conversation").with_code("not_allowed"),
+            E::Unavailable => AppError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the message could not be stored; retry",
+            ),
             E::RemovalPending => AppError::conflict(
                 "removal_pending",
                 "a revoked device is still in this conversation; process the server's proposal and commit it first",

@@ -19,6 +19,8 @@ pub struct AppState {
     pub dummy_hash: Arc<str>,
     /// Tamper-evident audit log: store, signing key, signed heads.
     pub audit: crate::audit::service::AuditService,
+    /// Group-commit writer for application messages.
+    pub batcher: crate::delivery::batcher::Batcher,
     /// Delivery wake-ups.
     pub wakeups: Arc<dyn crate::delivery::wake::Wakeups>,
     /// The server's MLS external-sender key (signs Remove proposals).

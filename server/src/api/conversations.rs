@@ -439,11 +439,13 @@ pub async fn send(
     };
     let mut event = authed.event("message.accepted").target_user(conversation.client_user_id);
     event.target_conversation = Some(conversation.id.clone());
-    let appended = state.store.append_message(&message, state.now(), event).await?;
+    let conversation_id = message.conversation_id.clone();
+    let epoch = message.epoch;
+    let appended = state.batcher.append(message, event).await?;
     if !appended.duplicate {
-        state.wakeups.wake(&appended.wake, Wake::Conversation(conversation.id));
+        state.wakeups.wake(&appended.wake, Wake::Conversation(conversation_id));
     }
-    Ok(Json(Sequenced { seq: appended.seq, epoch: message.epoch, duplicate: appended.duplicate }))
+    Ok(Json(Sequenced { seq: appended.seq, epoch, duplicate: appended.duplicate }))
 }
 
 /// Catch-up paging.

@@ -8,6 +8,7 @@
 //! PostgreSQL LISTEN/NOTIFY implementation of `Wakeups` carry wake-ups
 //! between nodes without touching the rest.
 
+pub mod batcher;
 pub mod server_key;
 pub mod wake;
 pub mod ws;

@@ -285,6 +285,15 @@ pub trait DeliveryStore: Send + Sync {
     /// Appends an application message (idempotent on the client message id).
     async fn append_message(&self, message: &NewMessage, now: UnixTime, event: audit::Event) -> StoreResult<Appended>;
 
+    /// Appends several messages in one transaction (group commit): one
+    /// fsync for the batch. Each gets its own answer; a database failure
+    /// fails the batch as a whole and stores none of it.
+    async fn append_messages(
+        &self,
+        batch: &[(NewMessage, audit::Event)],
+        now: UnixTime,
+    ) -> StoreResult<Vec<StoreResult<Appended>>>;
+
     /// Log entries for a device after `after_seq`, from its join point, not
     /// its own, at most `limit`.
     async fn fetch_log(

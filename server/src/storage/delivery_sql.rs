@@ -27,6 +27,78 @@ macro_rules! impl_delivery_store {
                 append_event(conn, event, now).await
             }
 
+            /// Appends one application message inside the caller's
+            /// transaction. Refusals (not a member, removal pending, stale
+            /// epoch) are decided before anything is written.
+            async fn append_one(tx: &mut Conn, message: &NewMessage, now: UnixTime, event: &audit::Event) -> StoreResult<Appended> {
+                let member: Option<i64> = sqlx::query_scalar(
+                    "SELECT leaf_index FROM conversation_members
+                     WHERE conversation_id = $1 AND device_id = $2 AND removed_at IS NULL",
+                )
+                .bind(&message.conversation_id)
+                .bind(message.sender_device)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if member.is_none() {
+                    return Err(StoreError::NotMember);
+                }
+                // Nothing new may be encrypted to a revoked device's keys:
+                // until a member commits its removal, sends wait.
+                let revoked_members: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM conversation_members cm JOIN devices d ON d.id = cm.device_id
+                     WHERE cm.conversation_id = $1 AND cm.removed_at IS NULL AND d.revoked_at IS NOT NULL",
+                )
+                .bind(&message.conversation_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if revoked_members > 0 {
+                    return Err(StoreError::RemovalPending);
+                }
+                let existing: Option<i64> = sqlx::query_scalar(
+                    "SELECT seq FROM messages WHERE conversation_id = $1 AND sender_device_id = $2 AND client_msg_id = $3",
+                )
+                .bind(&message.conversation_id)
+                .bind(message.sender_device)
+                .bind(&message.client_msg_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(seq) = existing {
+                    return Ok(Appended { seq, duplicate: true, wake: Vec::new() });
+                }
+                let advanced: Option<i64> = sqlx::query_scalar(
+                    "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 AND epoch = $2 RETURNING last_seq",
+                )
+                .bind(&message.conversation_id)
+                .bind(message.epoch)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(seq) = advanced else {
+                    let current: i64 = sqlx::query_scalar("SELECT epoch FROM conversations WHERE id = $1")
+                        .bind(&message.conversation_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    return Err(StoreError::StaleEpoch { current });
+                };
+                sqlx::query(
+                    "INSERT INTO messages (conversation_id, seq, kind, epoch, sender_device_id, client_msg_id, data, created_at)
+                     VALUES ($1, $2, 'application', $3, $4, $5, $6, $7)",
+                )
+                .bind(&message.conversation_id)
+                .bind(seq)
+                .bind(message.epoch)
+                .bind(message.sender_device)
+                .bind(&message.client_msg_id)
+                .bind(&message.data)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let mut event = event.clone();
+                event.detail = Some(serde_json::json!({"seq": seq, "size": message.data.len()}));
+                audit(&mut *tx, &event, now).await?;
+                let wake = active_devices(&mut *tx, &message.conversation_id).await?;
+                Ok(Appended { seq, duplicate: false, wake })
+            }
+
             #[async_trait::async_trait]
             impl DeliveryStore for $store {
                 async fn store_key_packages(
@@ -489,73 +561,29 @@ macro_rules! impl_delivery_store {
 
                 async fn append_message(&self, message: &NewMessage, now: UnixTime, event: audit::Event) -> StoreResult<Appended> {
                     let mut tx = self.writer().begin().await?;
-                    let member: Option<i64> = sqlx::query_scalar(
-                        "SELECT leaf_index FROM conversation_members
-                         WHERE conversation_id = $1 AND device_id = $2 AND removed_at IS NULL",
-                    )
-                    .bind(&message.conversation_id)
-                    .bind(message.sender_device)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if member.is_none() {
-                        return Err(StoreError::NotMember);
-                    }
-                    // Nothing new may be encrypted to a revoked device's keys:
-                    // until a member commits its removal, sends wait.
-                    let revoked_members: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM conversation_members cm JOIN devices d ON d.id = cm.device_id
-                         WHERE cm.conversation_id = $1 AND cm.removed_at IS NULL AND d.revoked_at IS NOT NULL",
-                    )
-                    .bind(&message.conversation_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    if revoked_members > 0 {
-                        return Err(StoreError::RemovalPending);
-                    }
-                    let existing: Option<i64> = sqlx::query_scalar(
-                        "SELECT seq FROM messages WHERE conversation_id = $1 AND sender_device_id = $2 AND client_msg_id = $3",
-                    )
-                    .bind(&message.conversation_id)
-                    .bind(message.sender_device)
-                    .bind(&message.client_msg_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some(seq) = existing {
-                        return Ok(Appended { seq, duplicate: true, wake: Vec::new() });
-                    }
-                    let advanced: Option<i64> = sqlx::query_scalar(
-                        "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 AND epoch = $2 RETURNING last_seq",
-                    )
-                    .bind(&message.conversation_id)
-                    .bind(message.epoch)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    let Some(seq) = advanced else {
-                        let current: i64 = sqlx::query_scalar("SELECT epoch FROM conversations WHERE id = $1")
-                            .bind(&message.conversation_id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        return Err(StoreError::StaleEpoch { current });
-                    };
-                    sqlx::query(
-                        "INSERT INTO messages (conversation_id, seq, kind, epoch, sender_device_id, client_msg_id, data, created_at)
-                         VALUES ($1, $2, 'application', $3, $4, $5, $6, $7)",
-                    )
-                    .bind(&message.conversation_id)
-                    .bind(seq)
-                    .bind(message.epoch)
-                    .bind(message.sender_device)
-                    .bind(&message.client_msg_id)
-                    .bind(&message.data)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    let mut event = event;
-                    event.detail = Some(serde_json::json!({"seq": seq, "size": message.data.len()}));
-                    audit(&mut tx, &event, now).await?;
-                    let wake = active_devices(&mut tx, &message.conversation_id).await?;
+                    let appended = append_one(&mut tx, message, now, &event).await?;
                     tx.commit().await?;
-                    Ok(Appended { seq, duplicate: false, wake })
+                    Ok(appended)
+                }
+
+                async fn append_messages(
+                    &self,
+                    batch: &[(NewMessage, audit::Event)],
+                    now: UnixTime,
+                ) -> StoreResult<Vec<StoreResult<Appended>>> {
+                    let mut tx = self.writer().begin().await?;
+                    let mut results = Vec::with_capacity(batch.len());
+                    for (message, event) in batch {
+                        match append_one(&mut tx, message, now, event).await {
+                            // A database failure aborts the whole batch
+                            // (nothing of it is committed); a refusal is
+                            // that message's answer alone.
+                            Err(StoreError::Database(e)) => return Err(StoreError::Database(e)),
+                            other => results.push(other),
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(results)
                 }
 
                 async fn fetch_log(

@@ -74,6 +74,9 @@ pub enum StoreError {
     /// A revoked device is still in the group: commit its removal first.
     #[error("a revoked device awaits removal")]
     RemovalPending,
+    /// The storage writer is not available (a failed batch, shutdown).
+    #[error("storage unavailable")]
+    Unavailable,
     /// The epoch has moved on; catch up and retry.
     #[error("stale epoch; current is {current}")]
     StaleEpoch {
