@@ -1,0 +1,171 @@
+//! Acknowledged means durable: messages the server acknowledged survive a
+//! `kill -9` that comes before the recipient fetched them.
+
+use alcove_crypto::{Content, Device, DeviceIdentity, Envelope, Processed};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_alcove");
+
+async fn start(dir: &Path) -> (Child, String, Option<String>) {
+    let mut child = Command::new(BIN)
+        .args(["--data-dir", dir.to_str().expect("utf-8"), "--listen", "127.0.0.1:0"])
+        .env_remove("ALCOVE_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut link = None;
+    let addr = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("read") {
+            if line.contains("/invite#") {
+                link = Some(line.trim().to_string());
+            }
+            if let Some(a) = line.trim().strip_prefix("Alcove is listening on ") {
+                return a.to_string();
+            }
+        }
+        panic!("exited before listening")
+    })
+    .await
+    .expect("listening within 60 s");
+    (child, addr, link)
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Api {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("send");
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("text");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+}
+
+fn b64(b: &[u8]) -> String {
+    data_encoding::BASE64.encode(b)
+}
+fn unb64(v: &Value) -> Vec<u8> {
+    data_encoding::BASE64.decode(v.as_str().expect("b64").as_bytes()).expect("b64")
+}
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs()
+}
+fn totp(secret: &Value) -> String {
+    let s = data_encoding::BASE32_NOPAD.decode(secret.as_str().expect("secret").as_bytes()).expect("b32");
+    format!("{:06}", alcove_server::auth::totp::code_at_step(&s, now() as i64 / 30))
+}
+
+/// Registers through an invite link with a bearer session (staff enrol TOTP).
+async fn register(base: &str, link: &str, login: &str) -> (Api, Device) {
+    let token = link.rsplit('#').next().expect("token");
+    let mut api = Api { http: reqwest::Client::new(), base: base.to_string(), token: None };
+    let (status, body) = api
+        .post("/api/v1/invites/accept", json!({"token": token, "login": login, "display_name": login,
+            "password": "a long test passphrase", "device_name": "d", "transport": "bearer"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let signed = if body["status"] == "mfa_enrollment_required" {
+        let (status, signed) = api
+            .post("/api/v1/auth/mfa/enroll", json!({"enrollment_token": body["enrollment_token"],
+                "totp_code": totp(&body["totp_secret"]), "device_name": "d", "transport": "bearer"}))
+            .await;
+        assert_eq!(status, 200, "{signed}");
+        signed
+    } else {
+        body
+    };
+    api.token = signed["token"].as_str().map(str::to_string);
+    let (_, me) = api.get("/api/v1/me").await;
+    let identity = DeviceIdentity::new(
+        me["practice_id"].as_str().expect("p"),
+        me["user_id"].as_str().expect("u"),
+        me["device_id"].as_str().expect("d"),
+    )
+    .expect("identity");
+    let mut device = Device::new(identity).expect("device");
+    let kps = device.key_packages(3, now()).expect("kps");
+    let (status, _) = api.post("/api/v1/key-packages", json!({"key_packages": kps.iter().map(|k| b64(k)).collect::<Vec<_>>()})).await;
+    assert_eq!(status, 200);
+    (api, device)
+}
+
+#[tokio::test]
+async fn acknowledged_messages_survive_kill_9_before_delivery() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut server, addr, link) = start(dir.path()).await;
+    let (admin, _) = register(&addr, &link.expect("setup link"), "admin@x.example").await;
+    let (_, inv) = admin.post("/api/v1/invites", json!({"role": "clinician"})).await;
+    let (clinician, mut c) = register(&addr, inv["link"].as_str().expect("link"), "dr@x.example").await;
+    let (_, inv) = clinician.post("/api/v1/invites", json!({"role": "client"})).await;
+    let (client, mut k) = register(&addr, inv["link"].as_str().expect("link"), "sam@x.example").await;
+    let (_, me) = client.get("/api/v1/me").await;
+
+    let (status, conv) = clinician.post("/api/v1/conversations", json!({"with_user_id": me["user_id"]})).await;
+    assert_eq!(status, 201, "{conv}");
+    let id = conv["id"].as_str().expect("id").to_string();
+    c.create_group(id.as_bytes(), &unb64(&conv["external_sender"])).expect("group");
+    let (_, claimed) = clinician.post(&format!("/api/v1/conversations/{id}/key-packages/claim"), json!({})).await;
+    let kp = unb64(&claimed["key_packages"][0]["key_package"]);
+    let out = c.add_devices(id.as_bytes(), &[kp]).expect("add");
+    let (status, body) = clinician
+        .post(&format!("/api/v1/conversations/{id}/commits"), json!({"commit": b64(&out.commit),
+            "welcome": b64(out.welcome.as_ref().expect("welcome")),
+            "added": [{"device_id": claimed["key_packages"][0]["device_id"], "leaf_index": 1}]}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    c.merge_pending_commit(id.as_bytes()).expect("merge");
+
+    let mut sent = Vec::new();
+    for i in 0..20u8 {
+        let env = Envelope { client_message_id: [i; 16], sent_at_ms: 1, content: Content::Text(format!("note {i}")) };
+        let ct = c.encrypt(id.as_bytes(), &env.encode().expect("encode")).expect("encrypt");
+        let (status, body) = clinician
+            .post(&format!("/api/v1/conversations/{id}/messages"), json!({"client_msg_id": b64(&[i; 16]), "data": b64(&ct)}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        sent.push(format!("note {i}"));
+    }
+    // Acknowledged, not yet delivered: crash.
+    server.kill().await.expect("SIGKILL");
+
+    let (_server, addr, _) = start(dir.path()).await;
+    let client = Api { base: addr, ..client };
+    let (_, welcomes) = client.get("/api/v1/welcomes").await;
+    k.join_from_welcome(&unb64(&welcomes[0]["data"])).expect("join");
+    let (status, page) = client.get(&format!("/api/v1/conversations/{id}/messages?after=0")).await;
+    assert_eq!(status, 200, "{page}");
+    let mut got = Vec::new();
+    for e in page["entries"].as_array().expect("entries") {
+        if let Processed::Application { plaintext, .. } = k.process(&unb64(&e["data"])).expect("process") {
+            if let Content::Text(t) = Envelope::decode(&plaintext).expect("envelope").content {
+                got.push(t);
+            }
+        }
+    }
+    assert_eq!(got, sent, "all 20 acknowledged messages, in order, after kill -9");
+}
