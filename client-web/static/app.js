@@ -8,7 +8,10 @@
 import { h } from "./js/dom.js";
 import * as session from "./js/session.js";
 import { loginPage, invitePage } from "./js/pages/auth.js";
-import { conversationsPage, remindersPage, adminPage } from "./js/pages/home.js";
+import { remindersPage } from "./js/pages/home.js";
+import { conversationsPage, conversationPage } from "./js/pages/conversations.js";
+import { adminPage } from "./js/pages/admin.js";
+import * as messaging from "./js/messaging/client.js";
 import { devicesPage } from "./js/pages/devices.js";
 import { invitesPage } from "./js/pages/invites.js";
 
@@ -26,6 +29,7 @@ export function addRoute(path, route) {
 addRoute("/login", { title: "Sign in", render: loginPage, auth: false });
 addRoute("/invite", { title: "Accept invitation", render: invitePage, auth: false });
 addRoute("/", { title: "Conversations", render: conversationsPage, auth: true, nav: "Conversations" });
+addRoute("/conversation", { title: "Conversation", render: conversationPage, auth: true });
 addRoute("/reminders", { title: "Reminders", render: remindersPage, auth: true, nav: "Reminders" });
 addRoute("/invites", { title: "Invitations", render: invitesPage, auth: true, nav: "Invitations", roles: ["admin", "clinician"] });
 addRoute("/devices", { title: "Devices", render: devicesPage, auth: true, nav: "Devices" });
@@ -159,6 +163,16 @@ document.addEventListener("click", (event) => {
   navigate(link.getAttribute("href"));
 });
 window.addEventListener("popstate", render);
+
+// Messaging: start after every sign-in (without blocking the page), stop on
+// every lock; a revoked device wipes its local data (see session.revoked).
+session.onSignIn((me) => {
+  messaging.start(me);
+});
+session.onLock((reason) => {
+  messaging.stop(reason);
+});
+messaging.setRevokedHandler(() => session.revoked());
 
 session.setAfterEnd(() => {
   navigate("/login", { replace: true });

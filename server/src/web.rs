@@ -30,11 +30,17 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/js/pages/home.js", include_str!("../../client-web/static/js/pages/home.js"), JS),
     ("/js/pages/devices.js", include_str!("../../client-web/static/js/pages/devices.js"), JS),
     ("/js/pages/invites.js", include_str!("../../client-web/static/js/pages/invites.js"), JS),
+    ("/js/pages/conversations.js", include_str!("../../client-web/static/js/pages/conversations.js"), JS),
+    ("/js/pages/admin.js", include_str!("../../client-web/static/js/pages/admin.js"), JS),
+    ("/js/pages/revoke.js", include_str!("../../client-web/static/js/pages/revoke.js"), JS),
+    ("/js/messaging/client.js", include_str!("../../client-web/static/js/messaging/client.js"), JS),
+    ("/js/messaging/store.js", include_str!("../../client-web/static/js/messaging/store.js"), JS),
+    ("/js/messaging/wasm.js", include_str!("../../client-web/static/js/messaging/wasm.js"), JS),
     ("/vendor/qrcode.mjs", include_str!("../../client-web/static/vendor/qrcode.mjs"), JS),
 ];
 
 /// Client-side pages: each answers with the shell (`index.html`).
-const PAGES: &[&str] = &["/", "/login", "/invite", "/invites", "/devices", "/reminders", "/admin"];
+const PAGES: &[&str] = &["/", "/login", "/invite", "/invites", "/devices", "/reminders", "/admin", "/conversation"];
 
 /// The WebAssembly module (wasm-bindgen `--target web` output), embedded when
 /// `client-web/wasm/pkg` was built before compiling (see `server/build.rs`).

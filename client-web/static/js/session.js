@@ -55,7 +55,8 @@ export function onSignIn(fn) {
 
 /**
  * Messaging hook: `fn(reason)` runs when the session ends for any reason
- * ("logout", "idle", "expired"). It must drop keys and decrypted content
+ * ("logout", "idle", "expired", "switch", or "revoked": then also wipe
+ * everything stored locally). It must drop keys and decrypted content
  * from memory and close sockets. Runs synchronously before the page changes.
  */
 export function onLock(fn) {
@@ -84,7 +85,8 @@ export async function resume() {
     const data = await api("GET", "/me", undefined, { auth: false });
     await start(data);
     return true;
-  } catch (_) {
+  } catch (e) {
+    if (e && e.code === "device_revoked") revoked();
     return false;
   }
 }
@@ -151,9 +153,38 @@ export function end(reason, message) {
   afterEnd(reason);
 }
 
+/** What a revoked device says, in plain words. */
+export const REVOKED_NOTICE =
+  "This device has been signed out of Alcove from another device or by your practice. Everything Alcove kept in this browser has been erased. You can sign in again as a new device.";
+
+/**
+ * The server says this device is revoked: run the lock hooks with
+ * "revoked" (the messaging layer wipes IndexedDB), forget the device id and
+ * show the login page with a plain notice. Works with or without a live
+ * session in this page (a revoked device that comes back after a reload).
+ */
+export function revoked() {
+  rememberDevice(null);
+  if (current) {
+    end("revoked", REVOKED_NOTICE);
+    return;
+  }
+  for (const hook of lockHooks) {
+    try {
+      hook("revoked");
+    } catch (e) {
+      console.error("lock hook failed", e);
+    }
+  }
+  // No session in this page (boot after a reload): the login page that
+  // boot renders next shows the notice.
+  notice = REVOKED_NOTICE;
+}
+
 // A request found the session gone (expired on the server, device revoked).
 setSessionLostHandler((error) => {
-  end("expired", error.message);
+  if (error.code === "device_revoked") revoked();
+  else end("expired", error.message);
 });
 
 function markActivity() {

@@ -1,14 +1,45 @@
-// This user's devices, with last seen and which one is this browser.
+// This user's devices, with last seen and which one is this browser; the
+// user's other devices can be signed out or reported lost from here.
 
 import { api } from "../api.js";
 import { h, formatTime, timeEl } from "../dom.js";
+import { confirmAction, revokeDevice } from "./revoke.js";
 
-export async function devicesPage() {
-  const devices = await api("GET", "/me/devices");
-  const items = devices.map((d) => {
+export async function devicesPage(ctx) {
+  const list = h("ul", { class: "cards", id: "devices" });
+  async function load() {
+    const devices = await api("GET", "/me/devices");
+    list.replaceChildren(...devices.map(item));
+  }
+  function item(d) {
     const badges = [];
     if (d.current) badges.push(h("span", { class: "badge current" }, "This device"));
     if (d.revoked_at) badges.push(h("span", { class: "badge revoked" }, "Signed out"));
+    const after = (message) => () => {
+      ctx.announce(message);
+      load().catch(() => {});
+    };
+    const actions =
+      !d.current && !d.revoked_at
+        ? h(
+            "div",
+            { class: "actions device-actions" },
+            confirmAction({
+              label: "Sign out this device",
+              question: `Sign out “${d.name}”? It stops receiving messages at once and what it stored can no longer be opened. You can sign in on it again later.`,
+              confirm: "Yes, sign it out",
+              work: () => revokeDevice(d.id, "signed_out"),
+              done: after(`“${d.name}” was signed out.`),
+            }),
+            confirmAction({
+              label: "I lost this device",
+              question: `Report “${d.name}” as lost? It is signed out at once, removed from every conversation, and everything Alcove stored on it becomes unreadable. Your practice is told so it can follow up.`,
+              confirm: "Yes, I lost it",
+              work: () => revokeDevice(d.id, "lost"),
+              done: after(`“${d.name}” was reported lost and signed out.`),
+            }),
+          )
+        : null;
     return h(
       "li",
       { class: "card device", "data-current": d.current ? "true" : null },
@@ -24,13 +55,19 @@ export async function devicesPage() {
         h("dd", {}, formatTime(d.created_at)),
         d.revoked_at ? [h("dt", {}, "Signed out"), h("dd", {}, formatTime(d.revoked_at))] : null,
       ),
+      actions,
     );
-  });
+  }
+  await load();
   return h(
     "section",
     {},
     h("h1", {}, "Devices"),
-    h("p", { class: "lead" }, "Every browser or phone you have signed in with. If you do not recognise one, or lost it, ask your practice admin to sign it out."),
-    h("ul", { class: "cards", id: "devices" }, items),
+    h(
+      "p",
+      { class: "lead" },
+      "Every browser or phone you have signed in with. If you do not recognise one, or lost it, sign it out here: it is cut off at once and what it stored can no longer be read.",
+    ),
+    list,
   );
 }

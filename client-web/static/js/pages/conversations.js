@@ -1,0 +1,275 @@
+// Conversation list and conversation view. All message content comes from
+// the messaging engine (decrypted in this browser, kept sealed locally);
+// the URL carries only the conversation's opaque id, in the fragment (never
+// sent to the server, never a name). Page titles name the page only.
+
+import { h, errorBox, onSubmit, selectField, uid } from "../dom.js";
+import * as m from "../messaging/client.js";
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const STATUS_TEXT = { sending: "Sending…", sent: "Sent", delivered: "Delivered", read: "Read", failed: "Not sent" };
+
+/** Re-renders `update` on engine events while the page is current. */
+function follow(ctx, update) {
+  const off = m.subscribe((event) => {
+    if (!ctx.isCurrent()) {
+      off();
+      return;
+    }
+    update(event);
+  });
+}
+
+function engineNotice() {
+  const st = m.status();
+  if (st.state === "error") return h("p", { class: "form-error", role: "alert" }, st.error);
+  if (st.state === "starting" || st.state === "off") return h("p", { class: "muted" }, "Opening your encrypted messages…");
+  return h("p", { class: "muted connection" }, st.online ? "Connected securely." : "Reconnecting…");
+}
+
+/* ------------------------------------------------------------ the list */
+
+export function conversationsPage(ctx) {
+  const staff = ctx.me.role !== "client";
+  const noticeSlot = h("div", { id: "messaging-status" }, engineNotice());
+  const list = h("ul", { class: "cards conversations", id: "conversations", "aria-label": "Your conversations" });
+  const startSlot = h("div", {});
+
+  function renderList() {
+    const items = m.conversations();
+    noticeSlot.replaceChildren(engineNotice());
+    if (!items.length) {
+      list.replaceChildren(
+        h(
+          "li",
+          { class: "card empty" },
+          h("p", {}, "No conversations yet."),
+          h("p", { class: "muted" }, staff ? "Start one with a client below." : "Start one with your clinician below, or wait for their first message."),
+        ),
+      );
+    } else {
+      list.replaceChildren(
+        ...items.map((c) =>
+          h(
+            "li",
+            { class: "card conversation-item" },
+            h(
+              "a",
+              { href: `/conversation#${c.id}`, "data-link": true, class: "conversation-link" },
+              h("span", { class: "who" }, c.other),
+              c.unread ? h("span", { class: "badge pending unread" }, `${c.unread} unread`) : null,
+              !c.joined ? h("span", { class: "muted small" }, " Waiting for encryption to be set up") : null,
+            ),
+            c.lastAt ? h("p", { class: "muted small" }, "Last message ", timeFmt.format(new Date(c.lastAt))) : null,
+          ),
+        ),
+      );
+    }
+    renderStart();
+  }
+
+  function renderStart() {
+    if (m.status().state !== "ready") {
+      startSlot.replaceChildren();
+      return;
+    }
+    const have = new Set(m.conversations().map((c) => c.otherId));
+    const candidates = m.contacts().filter((p) => !have.has(p.user_id));
+    if (!candidates.length) {
+      startSlot.replaceChildren();
+      return;
+    }
+    if (startSlot.querySelector("form")) return; // keep the user's selection
+    const errors = errorBox();
+    const who = selectField({
+      label: staff ? "Client" : "Clinician",
+      name: "with_user_id",
+      options: candidates.map((p) => [p.user_id, p.display_name]),
+    });
+    const form = h(
+      "form",
+      { class: "card", "aria-labelledby": "start-heading" },
+      h("h2", { id: "start-heading" }, "Start a conversation"),
+      errors.box,
+      who.wrap,
+      h("button", { type: "submit", class: "primary" }, "Start conversation"),
+    );
+    onSubmit(form, errors, async () => {
+      const id = await m.startConversation(who.select.value);
+      ctx.navigate(`/conversation#${id}`);
+    });
+    startSlot.replaceChildren(form);
+  }
+
+  renderList();
+  m.refresh().catch(() => {});
+  follow(ctx, (event) => {
+    if (event.type === "status" || event.type === "conversations" || event.type === "messages" || event.type === "read") {
+      if (event.type === "conversations") startSlot.replaceChildren();
+      renderList();
+    }
+  });
+
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Conversations"),
+    noticeSlot,
+    list,
+    startSlot,
+    notificationsControl(),
+    staff && ["admin", "clinician"].includes(ctx.me.role)
+      ? h("p", {}, h("a", { href: "/invites", "data-link": true }, "Invite someone to Alcove"))
+      : null,
+  );
+}
+
+function notificationsControl() {
+  if (typeof Notification === "undefined" || Notification.permission !== "default") return null;
+  const button = h("button", { type: "button", class: "secondary" }, "Notify me of new messages");
+  const wrap = h(
+    "div",
+    { class: "notifications" },
+    h("p", { class: "muted small" }, "Notifications say only “New secure message”: never a name or any content."),
+    button,
+  );
+  button.addEventListener("click", async () => {
+    try {
+      await Notification.requestPermission();
+    } finally {
+      wrap.hidden = true;
+    }
+  });
+  return wrap;
+}
+
+/* ------------------------------------------------------------ the view */
+
+function messageItem(c, msg, onRetry) {
+  const li = h("li", { class: `message ${msg.mine ? "mine" : "theirs"}`, "data-id": msg.id });
+  fillMessage(li, c, msg, onRetry);
+  return li;
+}
+
+function fillMessage(li, c, msg, onRetry) {
+  const meta = h(
+    "p",
+    { class: "meta" },
+    h("span", { class: "sender" }, msg.mine ? "You" : c.other),
+    " · ",
+    h("time", { datetime: new Date(msg.sentAt).toISOString() }, timeFmt.format(new Date(msg.sentAt))),
+  );
+  const parts = [meta, h("p", { class: "text" }, msg.text)];
+  if (msg.mine && msg.status) {
+    const state = h("p", { class: `state state-${msg.status}` }, STATUS_TEXT[msg.status] || msg.status);
+    parts.push(state);
+    if (msg.status === "failed") {
+      if (msg.error) state.append(": ", msg.error);
+      const b = h("button", { type: "button", class: "secondary retry" }, "Retry sending");
+      b.addEventListener("click", () => onRetry(msg.id));
+      parts.push(b);
+    }
+  }
+  li.dataset.status = msg.status || "";
+  li.replaceChildren(...parts);
+}
+
+export async function conversationPage(ctx) {
+  const id = decodeURIComponent(location.hash.slice(1));
+  if (!/^[0-9a-f-]{36}$/.test(id)) {
+    ctx.navigate("/", { replace: true });
+    return null;
+  }
+  await m.ready();
+  const c = m.conversation(id);
+  if (!c) {
+    return h(
+      "section",
+      {},
+      h("h1", {}, "Conversation"),
+      h("p", { class: "form-error", role: "alert" }, "This conversation is not available on this device."),
+      h("p", {}, h("a", { href: "/", "data-link": true }, "Back to conversations")),
+    );
+  }
+  const list = h("ol", { class: "messages", id: "messages", "aria-label": "Messages" });
+  const items = new Map();
+  const waiting = h("p", { class: "notice", hidden: c.joined }, "This device is waiting to be added to the conversation. It happens automatically when the other side is online.");
+  const onRetry = (msgId) => m.retry(id, msgId).catch(() => {});
+
+  function renderMessages() {
+    const cur = m.conversation(id);
+    if (!cur) return;
+    waiting.hidden = cur.joined;
+    input.disabled = !cur.joined;
+    send.disabled = !cur.joined;
+    const seen = new Set();
+    for (const msg of cur.messages) {
+      seen.add(msg.id);
+      let li = items.get(msg.id);
+      if (!li) {
+        li = messageItem(cur, msg, onRetry);
+        items.set(msg.id, li);
+        list.append(li);
+      } else if (li.dataset.status !== (msg.status || "")) {
+        fillMessage(li, cur, msg, onRetry);
+      }
+    }
+    empty.hidden = cur.messages.length > 0;
+    if (document.visibilityState !== "hidden") m.markRead(id);
+  }
+
+  const errors = errorBox();
+  const inputId = uid("message");
+  const input = h("textarea", { id: inputId, name: "message", rows: 2, required: true, maxlength: 4000, autocomplete: "off" });
+  const send = h("button", { type: "submit", class: "primary" }, "Send");
+  const form = h(
+    "form",
+    { class: "composer" },
+    errors.box,
+    h("label", { for: inputId }, "Message"),
+    h("p", { class: "hint", id: `${inputId}-hint` }, "Enter sends; Shift+Enter starts a new line."),
+    input,
+    send,
+  );
+  input.setAttribute("aria-describedby", `${inputId}-hint`);
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    errors.clear();
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    m.sendText(id, text).catch((e) => errors.show(e.message));
+    input.focus();
+  });
+  const empty = h("p", { class: "muted", id: "no-messages" }, "No messages yet. Messages are end-to-end encrypted: only the people in this conversation can read them.");
+
+  renderMessages();
+  follow(ctx, (event) => {
+    if (!event.conversationId || event.conversationId === id || event.type === "status") renderMessages();
+  });
+  document.addEventListener("visibilitychange", function onVisible() {
+    if (!ctx.isCurrent()) {
+      document.removeEventListener("visibilitychange", onVisible);
+      return;
+    }
+    if (document.visibilityState === "visible") m.markRead(id);
+  });
+
+  return h(
+    "section",
+    { class: "conversation" },
+    h("p", {}, h("a", { href: "/", "data-link": true }, "← All conversations")),
+    h("h1", {}, `Conversation with ${c.other}`),
+    waiting,
+    empty,
+    // A log region: new messages are announced politely to screen readers.
+    h("div", { role: "log", "aria-label": "Messages", class: "log" }, list),
+    form,
+  );
+}

@@ -1,0 +1,226 @@
+// End-to-end encrypted messaging in Debian's Chromium against the real
+// server, every MLS operation in the wasm module inside each page:
+// a clinician (laptop) and a client (phone) go from invite links to a
+// two-way conversation with live delivery both ways, sending states up to
+// "Delivered", a reload that keeps history (from the sealed local state),
+// the client's second device receiving both sides, and revocation: the
+// second device reported lost from the first, its page wiping IndexedDB
+// when it comes back, and the conversation going on without it.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer } from "../lib/server.mjs";
+import { launchBrowser, newPerson, axeScan, screenshot, PHONE, LAPTOP } from "../lib/browser.mjs";
+import { heading, registerStaff, registerClient, createInvite, login } from "../lib/flows.mjs";
+
+const ADMIN = { name: "Ada Admin", login: "ada@example.test", password: "copper-kettle-meadow-19", device: "Office laptop" };
+const CLINICIAN = { name: "Robin Clinician", login: "robin@example.test", password: "maple-orchard-window-73", device: "Robin's laptop" };
+const CLIENT = { name: "Sam Client", login: "sam@example.test", password: "river stones and paper kites", device: "My phone" };
+
+async function check(page, name) {
+  const violations = await axeScan(page);
+  assert.deepEqual(violations, [], `axe found serious/critical problems on ${name}: ${JSON.stringify(violations, null, 2)}`);
+  await screenshot(page, name);
+}
+
+async function openConversation(page, otherName) {
+  await page.getByRole("navigation").getByRole("link", { name: "Conversations" }).click();
+  await heading(page, "Conversations");
+  await page.locator("#conversations").getByRole("link", { name: new RegExp(otherName) }).click();
+  await heading(page, `Conversation with ${otherName}`);
+}
+
+async function send(page, text) {
+  const box = page.getByLabel("Message", { exact: true });
+  await box.fill(text);
+  await box.press("Enter");
+  await message(page, text).waitFor();
+}
+
+const message = (page, text) => page.locator("#messages > li", { hasText: text });
+
+/** Waits for the message's sending state; "sent" also accepts a later "delivered". */
+async function waitState(page, text, state) {
+  const sel = state === "sent" ? ".state-sent, .state-delivered" : `.state-${state}`;
+  await page.locator("#messages > li", { hasText: text }).locator(sel).waitFor({ timeout: 20_000 });
+}
+
+async function texts(page) {
+  return (await page.locator("#messages > li .text").allTextContents()).map((t) => t.trim());
+}
+
+async function idbNames(page) {
+  return page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+}
+
+describe("end-to-end encrypted messaging in the browser", () => {
+  let server;
+  let browser;
+  const people = [];
+  let admin, clinician, client, client2;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
+    if (browser) await browser.close();
+    if (server) await server.stop();
+  });
+
+  async function person(device) {
+    const p = await newPerson(browser, device);
+    people.push(p);
+    return p;
+  }
+
+  it("serves the wasm module as application/wasm", async () => {
+    const r = await fetch(`${server.url}/wasm/alcove_wasm_bg.wasm`);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("content-type"), "application/wasm");
+    const js = await fetch(`${server.url}/wasm/alcove_wasm.js`);
+    assert.equal(js.status, 200);
+  });
+
+  it("admin, clinician and client register from invite links", async () => {
+    admin = await person(LAPTOP);
+    await registerStaff(admin.page, server.setupLink, ADMIN);
+    const clinicianLink = await createInvite(admin.page, "clinician");
+    clinician = await person(LAPTOP);
+    await registerStaff(clinician.page, clinicianLink, CLINICIAN);
+    const clientLink = await createInvite(clinician.page, "client");
+    client = await person(PHONE);
+    await registerClient(client.page, clientLink, CLIENT);
+    await client.page.getByText("Connected securely.").waitFor();
+  });
+
+  it("clinician starts a conversation and sends the first message; the client gets it live", async () => {
+    const page = clinician.page;
+    await page.getByRole("navigation").getByRole("link", { name: "Conversations" }).click();
+    await heading(page, "Conversations");
+    await page.getByLabel("Client", { exact: true }).selectOption({ label: CLIENT.name });
+    await check(page, "clinician-conversations");
+    await page.getByRole("button", { name: "Start conversation" }).click();
+    await heading(page, `Conversation with ${CLIENT.name}`);
+    assert.equal(await page.title(), "Conversation · Alcove", "no name in the title");
+    assert.ok(!page.url().includes("Sam"), "no name in the URL");
+    await send(page, "Hello Sam, this is Robin. How are you today?");
+    await waitState(page, "Hello Sam", "sent");
+
+    // The client's list shows it unread, live (no reload).
+    const c = client.page;
+    await c.locator("#conversations").getByText("1 unread").waitFor({ timeout: 20_000 });
+    await check(c, "client-conversations-phone");
+    await openConversation(c, CLINICIAN.name);
+    await message(c, "Hello Sam, this is Robin.").waitFor();
+    // The client's device sent a delivery receipt.
+    await waitState(page, "Hello Sam", "delivered");
+    await check(page, "clinician-conversation");
+  });
+
+  it("client replies; the clinician sees it live; both ways again", async () => {
+    await send(client.page, "Hi Robin, doing better this week.");
+    await waitState(client.page, "doing better", "delivered");
+    await message(clinician.page, "doing better this week").waitFor();
+    await send(clinician.page, "Good to hear. See you Thursday.");
+    await message(client.page, "See you Thursday").waitFor();
+    await check(client.page, "client-conversation-phone");
+  });
+
+  it("a reload keeps the history (sealed in IndexedDB, opened with the unlock share)", async () => {
+    const c = client.page;
+    await c.reload();
+    await heading(c, `Conversation with ${CLINICIAN.name}`);
+    await message(c, "See you Thursday").waitFor();
+    assert.deepEqual(await texts(c), [
+      "Hello Sam, this is Robin. How are you today?",
+      "Hi Robin, doing better this week.",
+      "Good to hear. See you Thursday.",
+    ]);
+    // Nothing readable is stored: the database holds sealed blobs only.
+    const plain = await c.evaluate(
+      () =>
+        new Promise((resolve) => {
+          const req = indexedDB.open("alcove");
+          req.onsuccess = () => {
+            const t = req.result.transaction("devices").objectStore("devices").getAll();
+            t.onsuccess = () => {
+              const dec = new TextDecoder("latin1");
+              resolve(t.result.map((r) => dec.decode(r.history) + dec.decode(r.state)).join(""));
+              req.result.close();
+            };
+          };
+        }),
+    );
+    assert.ok(plain.length > 100);
+    assert.ok(!plain.includes("Thursday") && !plain.includes("Robin"), "no plaintext in IndexedDB");
+  });
+
+  it("the client's second device is added automatically and receives both sides", async () => {
+    client2 = await person(LAPTOP);
+    await client2.page.goto(`${server.url}/login`);
+    await login(client2.page, CLIENT, { deviceName: "Home laptop" });
+    await client2.page.getByText("Connected securely.").waitFor();
+    // The clinician's next send adds the new device first (claim, add, commit).
+    await send(clinician.page, "Message for all your devices.");
+    await waitState(clinician.page, "all your devices", "sent");
+    await openConversation(client2.page, CLINICIAN.name);
+    await message(client2.page, "Message for all your devices.").waitFor({ timeout: 20_000 });
+    await message(client.page, "Message for all your devices.").waitFor();
+    // The first device replies; the second sees it as its own side.
+    await send(client.page, "Got it on both.");
+    await message(client2.page, "Got it on both.").waitFor();
+    await message(clinician.page, "Got it on both.").waitFor();
+    const own = message(client2.page, "Got it on both.");
+    assert.equal(await own.locator(".sender").textContent(), "You");
+    await check(client2.page, "client-second-device");
+  });
+
+  it("'I lost this device' from the first device; the lost device wipes itself when it comes back", async () => {
+    assert.ok((await idbNames(client2.page)).includes("alcove"), "the second device has local state");
+    // The lost laptop is closed (offline) when it is reported.
+    const lostContext = client2.context;
+    await client2.page.close();
+
+    const c = client.page;
+    await c.getByRole("navigation").getByRole("link", { name: "Devices" }).click();
+    await heading(c, "Devices");
+    const laptop = c.locator("#devices > li", { hasText: "Home laptop" });
+    await laptop.getByRole("button", { name: "I lost this device" }).click();
+    await laptop.getByText(/Report “Home laptop” as lost\?/).waitFor();
+    await check(c, "client-devices-confirm-lost");
+    await laptop.getByRole("button", { name: "Yes, I lost it" }).click();
+    await laptop.locator(".badge.revoked").waitFor();
+
+    // It comes back: the server says device_revoked; the page wipes IndexedDB
+    // and says so in plain words.
+    const back = await lostContext.newPage();
+    const problems = [];
+    back.on("pageerror", (err) => problems.push(err.message));
+    await back.goto(`${server.url}/`);
+    await heading(back, "Sign in");
+    await back.getByText(/has been signed out of Alcove/).waitFor();
+    await back.getByText(/Everything Alcove kept in this browser has been erased/).waitFor();
+    await back.waitForFunction(async () => (await indexedDB.databases()).length === 0, null, { timeout: 10_000 });
+    assert.equal(await back.evaluate(() => localStorage.getItem("alcove.device_id")), null);
+    await check(back, "lost-device-wiped");
+    assert.deepEqual(problems, []);
+
+    // The conversation goes on without it: the next send commits the
+    // server's Remove proposal first.
+    await send(clinician.page, "After the lost laptop.");
+    await waitState(clinician.page, "After the lost laptop.", "delivered");
+    await openConversation(c, CLINICIAN.name);
+    await message(c, "After the lost laptop.").waitFor();
+  });
+
+  it("admin page lists the practice's devices and people", async () => {
+    const page = admin.page;
+    await page.getByRole("navigation").getByRole("link", { name: "Administration" }).click();
+    await heading(page, "Administration");
+    await page.locator("#admin-devices > li", { hasText: "Home laptop" }).getByText("Lost").waitFor();
+    await page.locator("#admin-users > li", { hasText: CLIENT.name }).getByRole("button", { name: "Deactivate user" }).waitFor();
+    await check(page, "admin-devices");
+  });
+});
