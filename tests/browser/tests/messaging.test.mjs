@@ -223,4 +223,18 @@ describe("end-to-end encrypted messaging in the browser", () => {
     await page.locator("#admin-users > li", { hasText: CLIENT.name }).getByRole("button", { name: "Deactivate user" }).waitFor();
     await check(page, "admin-devices");
   });
+
+  it("an admin revokes a device whose page is open: the socket closes and the page wipes itself at once", async () => {
+    const c = client.page;
+    assert.ok((await idbNames(c)).includes("alcove"));
+    const page = admin.page;
+    const phone = page.locator("#admin-devices > li", { hasText: CLIENT.device });
+    await phone.getByRole("button", { name: "Revoke device" }).click();
+    await phone.getByRole("button", { name: "Yes, revoke it" }).click();
+    await phone.locator(".badge.revoked").waitFor();
+    // No reload, no click: the socket's 4001 "revoked" close does it.
+    await heading(c, "Sign in");
+    await c.getByText(/Everything Alcove kept in this browser has been erased/).waitFor();
+    await c.waitForFunction(async () => (await indexedDB.databases()).length === 0, null, { timeout: 10_000 });
+  });
 });
