@@ -128,6 +128,21 @@ describe("end-to-end encrypted messaging in the browser", () => {
     await check(client.page, "client-conversation-phone");
   });
 
+  it("a send that fails shows 'Not sent' and goes through with Retry", async () => {
+    const page = clinician.page;
+    await clinician.context.setOffline(true);
+    await send(page, "Sent while offline.");
+    await waitState(page, "Sent while offline.", "failed");
+    await check(page, "clinician-send-failed");
+    await clinician.context.setOffline(false);
+    await message(page, "Sent while offline.").getByRole("button", { name: "Retry sending" }).click();
+    await waitState(page, "Sent while offline.", "sent");
+    await message(client.page, "Sent while offline.").waitFor();
+    // Offline requests log network errors in the console; nothing else may.
+    const offline = /ERR_INTERNET_DISCONNECTED|WebSocket connection/;
+    clinician.problems.splice(0, clinician.problems.length, ...clinician.problems.filter((p) => !offline.test(p)));
+  });
+
   it("a reload keeps the history (sealed in IndexedDB, opened with the unlock share)", async () => {
     const c = client.page;
     await c.reload();
@@ -137,6 +152,7 @@ describe("end-to-end encrypted messaging in the browser", () => {
       "Hello Sam, this is Robin. How are you today?",
       "Hi Robin, doing better this week.",
       "Good to hear. See you Thursday.",
+      "Sent while offline.",
     ]);
     // Nothing readable is stored: the database holds sealed blobs only.
     const plain = await c.evaluate(
