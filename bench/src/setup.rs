@@ -89,7 +89,18 @@ fn decode_base32(s: &str) -> Result<Vec<u8>> {
 fn totp_now(secret_b32: &str) -> Result<String> {
     let secret = decode_base32(secret_b32)?;
     let step = (now_secs() / 30) as i64;
-    Ok(format!("{:06}", alcove_server::auth::totp::code_at_step(&secret, step)))
+    Ok(format!("{:06}", code_at_step(&secret, step)))
+}
+
+/// RFC 6238 TOTP code for one step (HOTP over HMAC-SHA1), as authenticator
+/// apps compute it (the same as `alcove_server::auth::totp::code_at_step`).
+fn code_at_step(secret: &[u8], step: i64) -> u32 {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret);
+    let tag = ring::hmac::sign(&key, &(step as u64).to_be_bytes());
+    let mac = tag.as_ref();
+    let offset = (mac[mac.len() - 1] & 0x0f) as usize;
+    let bin = u32::from_be_bytes([mac[offset] & 0x7f, mac[offset + 1], mac[offset + 2], mac[offset + 3]]);
+    bin % 1_000_000
 }
 
 /// A signed-in device: bearer token, ids, MLS state.
@@ -252,14 +263,17 @@ pub struct Prepared {
     pub text: String,
 }
 
-/// Plaintext length whose ciphertext is about `target` bytes (measured).
+/// Plaintext length whose ciphertext is closest to `target` bytes
+/// (measured; MLS pads, so sizes come in steps). Returns (plaintext,
+/// ciphertext) lengths.
 pub fn calibrate(device: &mut Device, conv: &str, target: usize) -> Result<(usize, usize)> {
-    let mut best = (1usize, 0usize);
-    for len in (1..=target).step_by(4) {
-        let ct = encrypt_text(device, conv, &"x".repeat(len))?.1;
-        if ct.len() <= target {
-            best = (len, ct.len());
-        } else {
+    let mut best = (1usize, usize::MAX);
+    for len in (1..=target).step_by(2) {
+        let ct = encrypt_text(device, conv, &"x".repeat(len))?.1.len();
+        if ct.abs_diff(target) < best.1.abs_diff(target) {
+            best = (len, ct);
+        }
+        if ct > target {
             break;
         }
     }
