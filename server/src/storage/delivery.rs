@@ -95,7 +95,9 @@ pub struct ConversationSummary {
     pub epoch: i64,
     /// Last log sequence number.
     pub last_seq: i64,
-    /// Application messages from others after this device's cursor.
+    /// Application messages from others after this device's cursor. The
+    /// server cannot tell a text from a receipt (both are ciphertext), so
+    /// this is an upper bound; clients count unread texts themselves.
     pub unread: i64,
     /// Whether the requesting device is a member of the MLS group.
     pub joined: bool,

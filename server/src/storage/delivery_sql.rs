@@ -422,12 +422,17 @@ macro_rules! impl_delivery_store {
                             None => missing.push(device),
                         }
                     }
-                    let mut event = event;
-                    event.detail = Some(serde_json::json!({
-                        "claimed": claimed.iter().map(|c| c.device_id).collect::<Vec<_>>(),
-                        "missing": missing,
-                    }));
-                    audit(&mut tx, &event, now).await?;
+                    // Clients ask before sending whether a new device appeared;
+                    // only a claim that hands out (or lacks) a package is an
+                    // event worth recording.
+                    if !claimed.is_empty() || !missing.is_empty() {
+                        let mut event = event;
+                        event.detail = Some(serde_json::json!({
+                            "claimed": claimed.iter().map(|c| c.device_id).collect::<Vec<_>>(),
+                            "missing": missing,
+                        }));
+                        audit(&mut tx, &event, now).await?;
+                    }
                     tx.commit().await?;
                     Ok((claimed, missing))
                 }
