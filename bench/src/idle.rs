@@ -35,6 +35,8 @@ pub struct IdleResult {
     pub source_addrs: usize,
     /// Load generator VmRSS with the sockets open, KiB.
     pub generator_rss_kib: u64,
+    /// (sockets open, server VmRSS KiB) sampled while opening.
+    pub checkpoints: Vec<(usize, u64)>,
 }
 
 impl IdleResult {
@@ -44,6 +46,17 @@ impl IdleResult {
             return f64::NAN;
         }
         (self.rss_after_kib as f64 - self.rss_before_kib as f64) / self.opened as f64
+    }
+
+    /// Marginal server RSS per socket between the first checkpoint and the
+    /// end, KiB (excludes memory the allocator had free before the phase).
+    pub fn marginal_kib(&self) -> f64 {
+        match self.checkpoints.first() {
+            Some(&(n0, r0)) if self.opened > n0 => {
+                (self.rss_after_kib as f64 - r0 as f64) / (self.opened - n0) as f64
+            }
+            _ => f64::NAN,
+        }
     }
 }
 
@@ -87,11 +100,20 @@ pub async fn run(
     let mut results = futures_util::stream::iter((0..n).map(|i| {
         let source = Ipv4Addr::new(127, 0, 0, 1 + (i / per_ip) as u8);
         let token = tokens[i % tokens.len()].clone();
-        async move { open(addr, source, &token).await }
+        async move {
+            match tokio::time::timeout(Duration::from_secs(10), open(addr, source, &token)).await {
+                Ok(r) => r,
+                Err(_) => Err(anyhow::anyhow!("no WebSocket handshake within 10 s")),
+            }
+        }
     }))
     .buffer_unordered(concurrency.max(1));
     let mut holders = Vec::with_capacity(n);
+    let step = (n / 5).max(1);
     while let Some(res) = results.next().await {
+        if r.opened > 0 && r.opened % step == 0 && r.checkpoints.last().map(|c| c.0) != Some(r.opened) {
+            r.checkpoints.push((r.opened, rss_kib(server_pid).unwrap_or(0)));
+        }
         match res {
             Ok(mut ws) => {
                 r.opened += 1;
