@@ -11,6 +11,7 @@ import { loginPage, invitePage } from "./js/pages/auth.js";
 import { remindersPage } from "./js/pages/home.js";
 import { conversationsPage, conversationPage } from "./js/pages/conversations.js";
 import { adminPage } from "./js/pages/admin.js";
+import { auditPage } from "./js/pages/audit.js";
 import * as messaging from "./js/messaging/client.js";
 import { devicesPage } from "./js/pages/devices.js";
 import { invitesPage } from "./js/pages/invites.js";
@@ -34,6 +35,7 @@ addRoute("/reminders", { title: "Reminders", render: remindersPage, auth: true, 
 addRoute("/invites", { title: "Invitations", render: invitesPage, auth: true, nav: "Invitations", roles: ["admin", "clinician"] });
 addRoute("/devices", { title: "Devices", render: devicesPage, auth: true, nav: "Devices" });
 addRoute("/admin", { title: "Administration", render: adminPage, auth: true, nav: "Administration", roles: ["admin"] });
+addRoute("/audit", { title: "Audit log", render: auditPage, auth: true, nav: "Audit log", roles: ["admin"] });
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");

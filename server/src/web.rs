@@ -32,6 +32,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/js/pages/invites.js", include_str!("../../client-web/static/js/pages/invites.js"), JS),
     ("/js/pages/conversations.js", include_str!("../../client-web/static/js/pages/conversations.js"), JS),
     ("/js/pages/admin.js", include_str!("../../client-web/static/js/pages/admin.js"), JS),
+    ("/js/pages/audit.js", include_str!("../../client-web/static/js/pages/audit.js"), JS),
     ("/js/pages/revoke.js", include_str!("../../client-web/static/js/pages/revoke.js"), JS),
     ("/js/messaging/client.js", include_str!("../../client-web/static/js/messaging/client.js"), JS),
     ("/js/messaging/store.js", include_str!("../../client-web/static/js/messaging/store.js"), JS),
@@ -40,7 +41,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
 ];
 
 /// Client-side pages: each answers with the shell (`index.html`).
-const PAGES: &[&str] = &["/", "/login", "/invite", "/invites", "/devices", "/reminders", "/admin", "/conversation"];
+const PAGES: &[&str] = &["/", "/login", "/invite", "/invites", "/devices", "/reminders", "/admin", "/audit", "/conversation"];
 
 /// The WebAssembly module (wasm-bindgen `--target web` output), embedded when
 /// `client-web/wasm/pkg` was built before compiling (see `server/build.rs`).
