@@ -78,7 +78,7 @@ async fn open(
 }
 
 /// Opens `n` sockets (round-robin over `tokens`, `per_ip` per source
-/// address 127.0.0.1, .2, …), holds them `hold`, measures, closes them.
+/// address 127.0.0.2, .3, …; 127.0.0.1 is left to other traffic), holds them `hold`, measures, closes them.
 pub async fn run(
     addr: SocketAddr,
     server_pid: u32,
@@ -98,7 +98,7 @@ pub async fn run(
     let start = Instant::now();
     let connect_deadline = start + Duration::from_secs(300);
     let mut results = futures_util::stream::iter((0..n).map(|i| {
-        let source = Ipv4Addr::new(127, 0, 0, 1 + (i / per_ip) as u8);
+        let source = Ipv4Addr::new(127, 0, 0, 2 + (i / per_ip).min(250) as u8);
         let token = tokens[i % tokens.len()].clone();
         async move {
             match tokio::time::timeout(Duration::from_secs(10), open(addr, source, &token)).await {
