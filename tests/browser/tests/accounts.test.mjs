@@ -41,9 +41,11 @@ describe("web client account flows", () => {
   });
 
   after(async () => {
-    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
+    // Close first: a failed check must not leave Chromium and the server
+    // running (node would then never exit).
     if (browser) await browser.close();
     if (server) await server.stop();
+    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
   });
 
   async function person(device) {
@@ -206,9 +208,11 @@ describe("automatic lock after inactivity", () => {
   });
 
   after(async () => {
-    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
+    // Close first: a failed check must not leave Chromium and the server
+    // running (node would then never exit).
     if (browser) await browser.close();
     if (server) await server.stop();
+    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
   });
 
   it("an idle client page locks itself and ends the session", async () => {

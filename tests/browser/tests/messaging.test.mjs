@@ -64,9 +64,11 @@ describe("end-to-end encrypted messaging in the browser", () => {
   });
 
   after(async () => {
-    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
+    // Close first: a failed check must not leave Chromium and the server
+    // running (node would then never exit).
     if (browser) await browser.close();
     if (server) await server.stop();
+    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
   });
 
   async function person(device) {
