@@ -14,11 +14,17 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 const GROUP: &[u8] = b"bench-group";
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn dev(i: usize) -> Device {
-    Device::new(DeviceIdentity::new("practice", format!("user-{i}"), format!("device-{i}")).unwrap()).unwrap()
+    Device::new(
+        DeviceIdentity::new("practice", format!("user-{i}"), format!("device-{i}")).unwrap(),
+    )
+    .unwrap()
 }
 
 /// A creator device in a group of `n` devices; returns (creator snapshot,
@@ -26,18 +32,28 @@ fn dev(i: usize) -> Device {
 fn group_of(n: usize) -> (Vec<u8>, Device) {
     let server = ExternalSenderKey::generate(b"alcove-server-v1").unwrap();
     let mut creator = dev(0);
-    creator.create_group(GROUP, &server.public_bytes().unwrap()).unwrap();
+    creator
+        .create_group(GROUP, &server.public_bytes().unwrap())
+        .unwrap();
     let mut others: Vec<Device> = (1..n).map(dev).collect();
     let mut member = None;
     if !others.is_empty() {
-        let kps: Vec<Vec<u8>> = others.iter_mut().map(|d| d.key_packages(1, now()).unwrap().remove(0)).collect();
+        let kps: Vec<Vec<u8>> = others
+            .iter_mut()
+            .map(|d| d.key_packages(1, now()).unwrap().remove(0))
+            .collect();
         let out = creator.add_devices(GROUP, &kps).unwrap();
         creator.merge_pending_commit(GROUP).unwrap();
         let mut first = others.remove(0);
-        first.join_from_welcome(out.welcome.as_ref().unwrap()).unwrap();
+        first
+            .join_from_welcome(out.welcome.as_ref().unwrap())
+            .unwrap();
         member = Some(first);
     }
-    (creator.snapshot().unwrap().to_vec(), member.unwrap_or_else(|| dev(999)))
+    (
+        creator.snapshot().unwrap().to_vec(),
+        member.unwrap_or_else(|| dev(999)),
+    )
 }
 
 fn bench_messages(c: &mut Criterion) {
@@ -108,7 +124,10 @@ fn bench_seal(c: &mut Criterion) {
         bench.iter(|| Device::unseal(&sealed, "device-0", &ds, &us).unwrap())
     });
     g.finish();
-    println!("sealed size for a member of a 10-device group: {} bytes", sealed.len());
+    println!(
+        "sealed size for a member of a 10-device group: {} bytes",
+        sealed.len()
+    );
 }
 
 criterion_group!(benches, bench_messages, bench_membership, bench_seal);

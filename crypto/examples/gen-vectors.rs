@@ -10,8 +10,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
 use alcove_crypto::envelope::{Content, Envelope, ReceiptKind, Reminder, ResponseKind};
-use alcove_crypto::seal::{seal_with_nonce, DeviceSecret, UnlockShare};
 use alcove_crypto::hex_encode;
+use alcove_crypto::seal::{seal_with_nonce, DeviceSecret, UnlockShare};
 use serde_json::{json, Value};
 
 fn env(id: u8, ts: u64, content: Content) -> Envelope {
@@ -24,9 +24,23 @@ fn env(id: u8, ts: u64, content: Content) -> Envelope {
 
 fn envelope_vectors() -> Value {
     let cases: Vec<(&str, Envelope)> = vec![
-        ("text_ascii", env(0x01, 1_767_225_600_000, Content::Text("See you Tuesday.".into()))),
+        (
+            "text_ascii",
+            env(
+                0x01,
+                1_767_225_600_000,
+                Content::Text("See you Tuesday.".into()),
+            ),
+        ),
         ("text_empty", env(0x02, 0, Content::Text(String::new()))),
-        ("text_utf8", env(0x03, 1_767_225_600_123, Content::Text("Grüße — 好 🙂".into()))),
+        (
+            "text_utf8",
+            env(
+                0x03,
+                1_767_225_600_123,
+                Content::Text("Grüße — 好 🙂".into()),
+            ),
+        ),
         (
             "reminder",
             env(
@@ -208,7 +222,10 @@ fn sealing_vectors() -> Value {
 fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
     std::fs::create_dir_all(&dir).unwrap();
-    for (file, v) in [("envelope.json", envelope_vectors()), ("sealing.json", sealing_vectors())] {
+    for (file, v) in [
+        ("envelope.json", envelope_vectors()),
+        ("sealing.json", sealing_vectors()),
+    ] {
         let mut s = serde_json::to_string_pretty(&v).unwrap();
         s.push('\n');
         std::fs::write(dir.join(file), s).unwrap();

@@ -311,13 +311,15 @@ impl Device {
         );
         let mut builder = KeyPackage::builder().key_package_lifetime(lifetime);
         if last_resort {
-            builder = builder.mark_as_last_resort().leaf_node_capabilities(Capabilities::new(
-                None,
-                Some(&[CIPHERSUITE]),
-                Some(&[ExtensionType::LastResort]),
-                None,
-                Some(&[CredentialType::Basic]),
-            ));
+            builder = builder
+                .mark_as_last_resort()
+                .leaf_node_capabilities(Capabilities::new(
+                    None,
+                    Some(&[CIPHERSUITE]),
+                    Some(&[ExtensionType::LastResort]),
+                    None,
+                    Some(&[CredentialType::Basic]),
+                ));
         }
         let bundle = builder
             .build(
@@ -397,7 +399,11 @@ impl Device {
     /// Add devices by their KeyPackages (`MLSMessage` encoded, as fetched
     /// from the server). Every KeyPackage is validated (signature, suite,
     /// lifetime, identity format). Returns the pending commit and the Welcome.
-    pub fn add_devices(&mut self, group_id: &[u8], key_packages: &[Vec<u8>]) -> Result<CommitOutput> {
+    pub fn add_devices(
+        &mut self,
+        group_id: &[u8],
+        key_packages: &[Vec<u8>],
+    ) -> Result<CommitOutput> {
         if key_packages.is_empty() {
             return Err(Error::InvalidArgument("no key packages".into()));
         }
@@ -432,7 +438,11 @@ impl Device {
     }
 
     /// Remove devices by leaf index. Returns the pending commit.
-    pub fn remove_devices(&mut self, group_id: &[u8], leaf_indices: &[u32]) -> Result<CommitOutput> {
+    pub fn remove_devices(
+        &mut self,
+        group_id: &[u8],
+        leaf_indices: &[u32],
+    ) -> Result<CommitOutput> {
         if leaf_indices.is_empty() {
             return Err(Error::InvalidArgument("no leaf indices".into()));
         }
@@ -453,7 +463,10 @@ impl Device {
             }
         }
         let epoch = epoch_of(group);
-        let idx: Vec<LeafNodeIndex> = leaf_indices.iter().map(|i| LeafNodeIndex::new(*i)).collect();
+        let idx: Vec<LeafNodeIndex> = leaf_indices
+            .iter()
+            .map(|i| LeafNodeIndex::new(*i))
+            .collect();
         let (commit, welcome, _gi) =
             group
                 .remove_members(provider, signer, &idx)
@@ -701,7 +714,9 @@ impl Device {
         match processed.into_content() {
             ProcessedMessageContent::ApplicationMessage(app) => {
                 let Sender::Member(idx) = sender else {
-                    return Err(Error::InvalidMessage("application message from non-member".into()));
+                    return Err(Error::InvalidMessage(
+                        "application message from non-member".into(),
+                    ));
                 };
                 let identity = identity_of(&credential)?;
                 let signature_key = group
@@ -728,18 +743,13 @@ impl Device {
                     Proposal::Remove(r) => {
                         let idx = r.removed();
                         removes_self = idx == own;
-                        let m = group
-                            .members()
-                            .find(|m| m.index == idx)
-                            .ok_or_else(|| Error::InvalidMessage("remove of unknown leaf".into()))?;
+                        let m = group.members().find(|m| m.index == idx).ok_or_else(|| {
+                            Error::InvalidMessage("remove of unknown leaf".into())
+                        })?;
                         removes.push(member_info(&m)?);
                     }
                     Proposal::Update(_) if !from_server => {}
-                    _ => {
-                        return Err(Error::InvalidMessage(
-                            "proposal type not allowed".into(),
-                        ))
-                    }
+                    _ => return Err(Error::InvalidMessage("proposal type not allowed".into())),
                 }
                 group
                     .store_pending_proposal(provider.storage(), *proposal)
@@ -932,7 +942,11 @@ impl Device {
 
     /// Export and seal the device state (see [`crate::seal`]). Each call
     /// uses a fresh nonce; store the result in place of the previous one.
-    pub fn seal(&self, device_secret: &DeviceSecret, unlock_share: &UnlockShare) -> Result<Vec<u8>> {
+    pub fn seal(
+        &self,
+        device_secret: &DeviceSecret,
+        unlock_share: &UnlockShare,
+    ) -> Result<Vec<u8>> {
         let snap = self.snapshot()?;
         seal::seal(&snap, &self.identity.device_id, device_secret, unlock_share)
     }

@@ -112,6 +112,10 @@ impl DeviceIdentity {
 
 impl core::fmt::Display for DeviceIdentity {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}/{}/{}", self.practice_id, self.user_id, self.device_id)
+        write!(
+            f,
+            "{}/{}/{}",
+            self.practice_id, self.user_id, self.device_id
+        )
     }
 }

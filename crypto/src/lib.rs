@@ -29,8 +29,7 @@ mod provider;
 mod wire;
 
 pub use device::{
-    CommitOutput, Device, JoinOutput, MemberInfo, Processed, MAX_MESSAGE_LEN,
-    SNAPSHOT_VERSION,
+    CommitOutput, Device, JoinOutput, MemberInfo, Processed, MAX_MESSAGE_LEN, SNAPSHOT_VERSION,
 };
 pub use envelope::{Content, Envelope, ReceiptKind, Reminder, ResponseKind};
 pub use error::{Error, Result};

@@ -54,7 +54,9 @@ impl AlcoveProvider {
         out.extend_from_slice(&n.to_be_bytes());
         for k in keys {
             put_bytes_u32(out, k)?;
-            let v = values.get(k).ok_or_else(|| Error::internal("storage changed"))?;
+            let v = values
+                .get(k)
+                .ok_or_else(|| Error::internal("storage changed"))?;
             put_bytes_u32(out, v)?;
         }
         Ok(())

@@ -86,7 +86,10 @@ secret32!(
     UnlockShare
 );
 
-fn derive_key(device_secret: &DeviceSecret, unlock_share: &UnlockShare) -> Result<Zeroizing<[u8; 32]>> {
+fn derive_key(
+    device_secret: &DeviceSecret,
+    unlock_share: &UnlockShare,
+) -> Result<Zeroizing<[u8; 32]>> {
     let mut ikm = Zeroizing::new([0u8; 64]);
     ikm[..32].copy_from_slice(device_secret.expose());
     ikm[32..].copy_from_slice(unlock_share.expose());

@@ -295,7 +295,9 @@ impl ExternalSenderKey {
     /// (e.g. [`DEFAULT_SERVER_IDENTITY`]; 1..=255 bytes).
     pub fn generate(identity: &[u8]) -> Result<Self> {
         if identity.is_empty() || identity.len() > 255 {
-            return Err(Error::InvalidArgument("identity must be 1..=255 bytes".into()));
+            return Err(Error::InvalidArgument(
+                "identity must be 1..=255 bytes".into(),
+            ));
         }
         let signer = SignatureKeyPair::new(CIPHERSUITE.signature_algorithm())
             .map_err(|e| Error::internal(format!("keygen: {e:?}")))?;

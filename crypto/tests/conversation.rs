@@ -22,7 +22,12 @@ fn everyone_decrypts_everyone() {
                 continue;
             }
             let p = d.process(&ct).unwrap();
-            let Processed::Application { sender, plaintext, .. } = p else { panic!() };
+            let Processed::Application {
+                sender, plaintext, ..
+            } = p
+            else {
+                panic!()
+            };
             assert_eq!(sender.identity, sender_id);
             assert_eq!(plaintext, expected);
         }
@@ -42,7 +47,11 @@ fn removed_device_cannot_decrypt_later_messages() {
     let mut p2_offline = alcove_crypto::Device::restore(&p2.snapshot().unwrap()).unwrap();
     for d in devs.iter_mut().skip(1) {
         match d.process(&out.commit).unwrap() {
-            Processed::CommitMerged { removed, self_removed, .. } => {
+            Processed::CommitMerged {
+                removed,
+                self_removed,
+                ..
+            } => {
                 assert!(!self_removed);
                 assert_eq!(removed.len(), 1);
                 assert_eq!(removed[0].leaf_index, p2_leaf);
@@ -63,7 +72,16 @@ fn removed_device_cannot_decrypt_later_messages() {
     assert_eq!(err.code(), "not_member");
     assert_eq!(p2.encrypt(GROUP, b"x").unwrap_err(), Error::NotMember);
     let err = p2_offline.process(&ct).unwrap_err();
-    assert!(matches!(err, Error::WrongEpoch { message_epoch: 2, group_epoch: 1 }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::WrongEpoch {
+                message_epoch: 2,
+                group_epoch: 1
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(err.code(), "wrong_epoch");
     for d in &devs {
         assert_eq!(d.members(GROUP).unwrap().len(), 3);

@@ -2,13 +2,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 
-use alcove_crypto::server::{inspect_message, validate_key_package, welcome_key_package_refs, ExternalSenderKey};
 use alcove_crypto::seal::unseal;
+use alcove_crypto::server::{
+    inspect_message, validate_key_package, welcome_key_package_refs, ExternalSenderKey,
+};
 use alcove_crypto::{Device, DeviceIdentity, DeviceSecret, Envelope, UnlockShare};
 use proptest::prelude::*;
 
 fn cfg() -> ProptestConfig {
-    ProptestConfig { cases: 512, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases: 512,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {
@@ -109,5 +114,8 @@ fn mutated_real_messages_never_panic() {
     }
     // The device still works after all that.
     let ct = devs[0].encrypt(common::GROUP, b"still fine").unwrap();
-    assert_eq!(common::plaintext_of(&devs[2].process(&ct).unwrap()), b"still fine");
+    assert_eq!(
+        common::plaintext_of(&devs[2].process(&ct).unwrap()),
+        b"still fine"
+    );
 }

@@ -1,5 +1,11 @@
 //! External Remove, duplicates, out-of-order delivery, concurrent commits.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::needless_range_loop, clippy::cloned_ref_to_slice_refs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::needless_range_loop,
+    clippy::cloned_ref_to_slice_refs
+)]
 mod common;
 
 use alcove_crypto::server::{inspect_message, ContentKind, SenderInfo};
@@ -28,7 +34,12 @@ fn server_external_remove_committed_by_non_creator() {
     let p2_id = p2.identity().clone();
     for d in [&mut *c1, &mut *c2, &mut *p1, &mut *p2] {
         match d.process(&proposal).unwrap() {
-            Processed::ProposalStored { from_server, removes, removes_self, .. } => {
+            Processed::ProposalStored {
+                from_server,
+                removes,
+                removes_self,
+                ..
+            } => {
                 assert!(from_server);
                 assert_eq!(removes[0].identity, p2_id);
                 assert_eq!(removes_self, d.identity().device_id == "p-dev-2");
@@ -43,12 +54,22 @@ fn server_external_remove_committed_by_non_creator() {
     assert_eq!(out.epoch, epoch);
     let info = inspect_message(&out.commit).unwrap();
     assert_eq!(info.content, ContentKind::Commit);
-    assert_eq!(info.sender, SenderInfo::Member(p1.own_leaf_index(GROUP).unwrap()));
+    assert_eq!(
+        info.sender,
+        SenderInfo::Member(p1.own_leaf_index(GROUP).unwrap())
+    );
     // The server accepts it and fans it out, including back to p1.
-    assert!(matches!(p1.process(&out.commit).unwrap(), Processed::OwnCommitMerged { .. }));
+    assert!(matches!(
+        p1.process(&out.commit).unwrap(),
+        Processed::OwnCommitMerged { .. }
+    ));
     for d in [&mut *c1, &mut *c2] {
         match d.process(&out.commit).unwrap() {
-            Processed::CommitMerged { removed, self_removed, .. } => {
+            Processed::CommitMerged {
+                removed,
+                self_removed,
+                ..
+            } => {
                 assert!(!self_removed);
                 assert_eq!(removed[0].leaf_index, leaf);
             }
@@ -57,7 +78,10 @@ fn server_external_remove_committed_by_non_creator() {
     }
     assert!(matches!(
         p2.process(&out.commit).unwrap(),
-        Processed::CommitMerged { self_removed: true, .. }
+        Processed::CommitMerged {
+            self_removed: true,
+            ..
+        }
     ));
     assert!(!p2.is_active(GROUP).unwrap());
     let ct = c2.encrypt(GROUP, &text("post revocation", 1)).unwrap();
@@ -84,12 +108,23 @@ fn duplicate_and_out_of_order_handshake() {
     let p1 = &mut devs[2];
     // B before A: the device is behind; typed error, state unchanged.
     let err = p1.process(&b.commit).unwrap_err();
-    assert_eq!(err, Error::WrongEpoch { message_epoch: 2, group_epoch: 1 });
+    assert_eq!(
+        err,
+        Error::WrongEpoch {
+            message_epoch: 2,
+            group_epoch: 1
+        }
+    );
     assert_eq!(p1.epoch(GROUP).unwrap(), 1);
     // Then in order.
-    assert!(matches!(p1.process(&a.commit).unwrap(), Processed::CommitMerged { epoch: 2, .. }));
+    assert!(matches!(
+        p1.process(&a.commit).unwrap(),
+        Processed::CommitMerged { epoch: 2, .. }
+    ));
     match p1.process(&b.commit).unwrap() {
-        Processed::CommitMerged { epoch: 3, added, .. } => {
+        Processed::CommitMerged {
+            epoch: 3, added, ..
+        } => {
             assert_eq!(added.len(), 1);
             assert_eq!(added[0].identity.device_id, "p-dev-3");
         }
@@ -103,12 +138,20 @@ fn duplicate_and_out_of_order_handshake() {
         ));
     }
     // Own commit echoed after explicit merge: stale too.
-    assert!(matches!(devs[0].process(&b.commit).unwrap(), Processed::Stale { .. }));
+    assert!(matches!(
+        devs[0].process(&b.commit).unwrap(),
+        Processed::Stale { .. }
+    ));
     // The new device joins and talks to p1.
-    new_dev.join_from_welcome(b.welcome.as_ref().unwrap()).unwrap();
+    new_dev
+        .join_from_welcome(b.welcome.as_ref().unwrap())
+        .unwrap();
     let ct = new_dev.encrypt(GROUP, &text("hi", 3)).unwrap();
     let expected = devs[0].process(&ct).unwrap();
-    assert_eq!(plaintext_of(&devs[2].process(&ct).unwrap()), plaintext_of(&expected));
+    assert_eq!(
+        plaintext_of(&devs[2].process(&ct).unwrap()),
+        plaintext_of(&expected)
+    );
     // A duplicated application message fails to decrypt (ratchet consumed)
     // but does not corrupt state.
     assert_eq!(devs[2].process(&ct).unwrap_err().code(), "decrypt_failed");
@@ -127,12 +170,21 @@ fn concurrent_commits_first_wins_loser_retries() {
     // Server accepts `win` (first), answers 409 to p1; p1 discards its commit
     // and processes the winner (processing the winner also clears it).
     devs[2].discard_pending_commit(GROUP).unwrap();
-    assert!(matches!(devs[0].process(&win.commit).unwrap(), Processed::OwnCommitMerged { epoch: 2, .. }));
+    assert!(matches!(
+        devs[0].process(&win.commit).unwrap(),
+        Processed::OwnCommitMerged { epoch: 2, .. }
+    ));
     for i in 1..4 {
-        assert!(matches!(devs[i].process(&win.commit).unwrap(), Processed::CommitMerged { epoch: 2, .. }));
+        assert!(matches!(
+            devs[i].process(&win.commit).unwrap(),
+            Processed::CommitMerged { epoch: 2, .. }
+        ));
     }
     // The losing commit, if ever delivered, is stale.
-    assert!(matches!(devs[1].process(&lose.commit).unwrap(), Processed::Stale { .. }));
+    assert!(matches!(
+        devs[1].process(&lose.commit).unwrap(),
+        Processed::Stale { .. }
+    ));
     // p1 retries at epoch 2.
     let retry = devs[2].self_update(GROUP).unwrap();
     assert_eq!(retry.epoch, 2);
@@ -145,7 +197,10 @@ fn concurrent_commits_first_wins_loser_retries() {
     let w2 = devs[1].self_update(GROUP).unwrap();
     let _l2 = devs[3].self_update(GROUP).unwrap();
     devs[1].merge_pending_commit(GROUP).unwrap();
-    assert!(matches!(devs[3].process(&w2.commit).unwrap(), Processed::CommitMerged { .. }));
+    assert!(matches!(
+        devs[3].process(&w2.commit).unwrap(),
+        Processed::CommitMerged { .. }
+    ));
     assert!(!devs[3].has_pending_commit(GROUP).unwrap());
     devs[0].process(&w2.commit).unwrap();
     devs[2].process(&w2.commit).unwrap();
@@ -165,7 +220,8 @@ fn last_resort_key_package_serves_two_welcomes() {
     let v = alcove_crypto::server::validate_key_package(&kp, z.identity(), now()).unwrap();
     assert!(v.last_resort);
     let g2: &[u8] = b"second-group";
-    a.create_group(GROUP, &server.public_bytes().unwrap()).unwrap();
+    a.create_group(GROUP, &server.public_bytes().unwrap())
+        .unwrap();
     b.create_group(g2, &server.public_bytes().unwrap()).unwrap();
     let w1 = a.add_devices(GROUP, &[kp.clone()]).unwrap();
     let w2 = b.add_devices(g2, &[kp]).unwrap();
@@ -181,8 +237,11 @@ fn welcome_not_for_me_is_not_member() {
     let mut a = device("clinician-1", "c-dev-1");
     let mut b = device("client-1", "p-dev-1");
     let mut stranger = device("client-2", "x-dev-1");
-    a.create_group(GROUP, &server.public_bytes().unwrap()).unwrap();
+    a.create_group(GROUP, &server.public_bytes().unwrap())
+        .unwrap();
     let out = a.add_devices(GROUP, &[key_package(&mut b)]).unwrap();
-    let err = stranger.join_from_welcome(out.welcome.as_ref().unwrap()).unwrap_err();
+    let err = stranger
+        .join_from_welcome(out.welcome.as_ref().unwrap())
+        .unwrap_err();
     assert_eq!(err.code(), "not_member");
 }

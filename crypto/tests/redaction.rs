@@ -20,7 +20,10 @@ fn forms(secret: &[u8]) -> Vec<String> {
 
 fn assert_redacted(debug: &str, secret: &[u8]) {
     for f in forms(secret) {
-        assert!(!debug.contains(&f), "Debug output leaks secret ({f}): {debug}");
+        assert!(
+            !debug.contains(&f),
+            "Debug output leaks secret ({f}): {debug}"
+        );
     }
 }
 

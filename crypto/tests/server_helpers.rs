@@ -1,5 +1,11 @@
 //! Server-side helpers: KeyPackage validation, framing inspection, keys.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::needless_range_loop, clippy::cloned_ref_to_slice_refs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::needless_range_loop,
+    clippy::cloned_ref_to_slice_refs
+)]
 mod common;
 
 use alcove_crypto::server::{
@@ -26,11 +32,20 @@ fn key_package_validation() {
     assert_eq!(refs.len(), 3);
     // Uploaded by the wrong device.
     let other = identity("user-a", "dev-b");
-    assert_eq!(validate_key_package(&kps[0], &other, now()).unwrap_err(), Error::IdentityMismatch);
+    assert_eq!(
+        validate_key_package(&kps[0], &other, now()).unwrap_err(),
+        Error::IdentityMismatch
+    );
     // Outside the lifetime at the server's time.
     let far = now() + 365 * 24 * 3600;
-    assert_eq!(validate_key_package(&kps[0], d.identity(), far).unwrap_err(), Error::KeyPackageLifetime);
-    assert_eq!(validate_key_package(&kps[0], d.identity(), 1000).unwrap_err(), Error::KeyPackageLifetime);
+    assert_eq!(
+        validate_key_package(&kps[0], d.identity(), far).unwrap_err(),
+        Error::KeyPackageLifetime
+    );
+    assert_eq!(
+        validate_key_package(&kps[0], d.identity(), 1000).unwrap_err(),
+        Error::KeyPackageLifetime
+    );
     // Tampered bytes: flip each byte of the package; must never validate as
     // the same identity with a different content and must never panic.
     let kp = &kps[0];
@@ -42,7 +57,12 @@ fn key_package_validation() {
         }
     }
     // Not a key package.
-    assert_eq!(validate_key_package(b"junk", d.identity(), now()).unwrap_err().code(), "invalid_key_package");
+    assert_eq!(
+        validate_key_package(b"junk", d.identity(), now())
+            .unwrap_err()
+            .code(),
+        "invalid_key_package"
+    );
 }
 
 #[test]
@@ -51,8 +71,12 @@ fn inspect_all_message_kinds() {
     let mut c1 = device("clin", "c1");
     let mut p1 = device("client", "p1");
     let kp = key_package(&mut p1);
-    assert_eq!(inspect_message(&kp).unwrap().content, ContentKind::KeyPackage);
-    c1.create_group(GROUP, &server.public_bytes().unwrap()).unwrap();
+    assert_eq!(
+        inspect_message(&kp).unwrap().content,
+        ContentKind::KeyPackage
+    );
+    c1.create_group(GROUP, &server.public_bytes().unwrap())
+        .unwrap();
     let out = c1.add_devices(GROUP, &[kp.clone()]).unwrap();
     c1.merge_pending_commit(GROUP).unwrap();
 
@@ -66,7 +90,9 @@ fn inspect_all_message_kinds() {
     let welcome = out.welcome.unwrap();
     let w = inspect_message(&welcome).unwrap();
     assert_eq!(w.content, ContentKind::Welcome);
-    let kp_ref = validate_key_package(&kp, p1.identity(), now()).unwrap().key_package_ref;
+    let kp_ref = validate_key_package(&kp, p1.identity(), now())
+        .unwrap()
+        .key_package_ref;
     assert_eq!(w.welcome_key_package_refs, vec![kp_ref.clone()]);
     assert_eq!(welcome_key_package_refs(&welcome).unwrap(), vec![kp_ref]);
     assert!(welcome_key_package_refs(&out.commit).is_err());
@@ -79,7 +105,10 @@ fn inspect_all_message_kinds() {
     assert_eq!(a.epoch, Some(1));
     assert_eq!(a.sender, SenderInfo::Hidden);
     assert!(!app.windows(b"secret".len()).any(|w| w == b"secret"));
-    assert!(matches!(p1.process(&app).unwrap(), Processed::Application { .. }));
+    assert!(matches!(
+        p1.process(&app).unwrap(),
+        Processed::Application { .. }
+    ));
 
     assert!(inspect_message(b"").is_err());
     assert!(inspect_message(&[0u8; 64]).is_err());
@@ -91,7 +120,10 @@ fn external_sender_key_roundtrip_and_foreign_key_rejected() {
     let bytes = server.to_secret_bytes().unwrap();
     let restored = ExternalSenderKey::from_secret_bytes(&bytes).unwrap();
     assert_eq!(restored.public_key(), server.public_key());
-    assert_eq!(restored.public_bytes().unwrap(), server.public_bytes().unwrap());
+    assert_eq!(
+        restored.public_bytes().unwrap(),
+        server.public_bytes().unwrap()
+    );
     assert!(ExternalSenderKey::from_secret_bytes(&bytes[..bytes.len() - 1]).is_err());
 
     let mut devs = four_device_group(&server);
@@ -102,10 +134,19 @@ fn external_sender_key_roundtrip_and_foreign_key_rejected() {
     assert_eq!(devs[0].process(&bad).unwrap_err().code(), "invalid_message");
     // A restored key works.
     let good = restored.propose_remove(GROUP, 1, leaf).unwrap();
-    assert!(matches!(devs[0].process(&good).unwrap(), Processed::ProposalStored { from_server: true, .. }));
+    assert!(matches!(
+        devs[0].process(&good).unwrap(),
+        Processed::ProposalStored {
+            from_server: true,
+            ..
+        }
+    ));
     // A proposal for a past epoch is stale, for a future epoch wrong_epoch.
     let future = restored.propose_remove(GROUP, 5, leaf).unwrap();
     assert_eq!(devs[1].process(&future).unwrap_err().code(), "wrong_epoch");
     let past = restored.propose_remove(GROUP, 0, leaf).unwrap();
-    assert!(matches!(devs[1].process(&past).unwrap(), Processed::Stale { .. }));
+    assert!(matches!(
+        devs[1].process(&past).unwrap(),
+        Processed::Stale { .. }
+    ));
 }

@@ -37,7 +37,10 @@ fn snapshot_roundtrip_mid_conversation() {
     let mut p1 = Device::unseal(&sealed, &device_id, &ds, &us).unwrap();
     assert_eq!(p1.epoch(GROUP).unwrap(), epoch);
     assert_eq!(p1.members(GROUP).unwrap().len(), 4);
-    assert_eq!(common::plaintext_of(&p1.process(&ct).unwrap()), away.as_slice());
+    assert_eq!(
+        common::plaintext_of(&p1.process(&ct).unwrap()),
+        away.as_slice()
+    );
     p1.process(&upd.commit).unwrap();
     // And keeps talking both ways.
     let ct = p1.encrypt(GROUP, b"back").unwrap();
@@ -45,17 +48,31 @@ fn snapshot_roundtrip_mid_conversation() {
         assert_eq!(common::plaintext_of(&d.process(&ct).unwrap()), b"back");
     }
     let ct = devs[2].encrypt(GROUP, b"welcome back").unwrap();
-    assert_eq!(common::plaintext_of(&p1.process(&ct).unwrap()), b"welcome back");
+    assert_eq!(
+        common::plaintext_of(&p1.process(&ct).unwrap()),
+        b"welcome back"
+    );
     // Re-sealing uses a fresh nonce, and the old blob is no longer needed.
     let sealed2 = p1.seal(&ds, &us).unwrap();
     assert_ne!(sealed, sealed2);
     // Wrong key material / wrong device / damage: errors, never panics.
     let wrong = UnlockShare::generate().unwrap();
-    assert_eq!(Device::unseal(&sealed2, &device_id, &ds, &wrong).unwrap_err(), Error::UnsealFailed);
-    assert_eq!(Device::unseal(&sealed2, "p-dev-2", &ds, &us).unwrap_err(), Error::UnsealFailed);
+    assert_eq!(
+        Device::unseal(&sealed2, &device_id, &ds, &wrong).unwrap_err(),
+        Error::UnsealFailed
+    );
+    assert_eq!(
+        Device::unseal(&sealed2, "p-dev-2", &ds, &us).unwrap_err(),
+        Error::UnsealFailed
+    );
     let mut damaged = sealed2.clone();
     let mid = damaged.len() / 2;
     damaged[mid] ^= 0x80;
-    assert_eq!(Device::unseal(&damaged, &device_id, &ds, &us).unwrap_err().code(), "unseal_failed");
+    assert_eq!(
+        Device::unseal(&damaged, &device_id, &ds, &us)
+            .unwrap_err()
+            .code(),
+        "unseal_failed"
+    );
     assert!(Device::unseal(&sealed2[..10], &device_id, &ds, &us).is_err());
 }

@@ -7,7 +7,9 @@ use alcove_crypto::{hex_decode, Envelope, Error};
 use serde_json::Value;
 
 fn load(name: &str) -> Value {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors").join(name);
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
@@ -33,7 +35,11 @@ fn envelope_vectors() {
     for case in v["invalid"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let err = Envelope::decode(&hx(&case["encoded"])).unwrap_err();
-        assert_eq!(err.code(), case["error"].as_str().unwrap(), "invalid {name}");
+        assert_eq!(
+            err.code(),
+            case["error"].as_str().unwrap(),
+            "invalid {name}"
+        );
     }
 }
 
@@ -50,21 +56,41 @@ fn sealing_vectors() {
         let nonce: [u8; 12] = hx(&case["nonce"]).try_into().unwrap();
         let pt = hx(&case["plaintext"]);
         let sealed = hx(&case["sealed"]);
-        assert_eq!(seal_with_nonce(&pt, dev, &ds, &us, nonce).unwrap(), sealed, "seal {name}");
-        assert_eq!(&*unseal(&sealed, dev, &ds, &us).unwrap(), &pt, "unseal {name}");
+        assert_eq!(
+            seal_with_nonce(&pt, dev, &ds, &us, nonce).unwrap(),
+            sealed,
+            "seal {name}"
+        );
+        assert_eq!(
+            &*unseal(&sealed, dev, &ds, &us).unwrap(),
+            &pt,
+            "unseal {name}"
+        );
         // wrong device id, wrong share, wrong secret
-        assert_eq!(unseal(&sealed, "other", &ds, &us).unwrap_err(), Error::UnsealFailed);
+        assert_eq!(
+            unseal(&sealed, "other", &ds, &us).unwrap_err(),
+            Error::UnsealFailed
+        );
         let us2 = UnlockShare::from_bytes([0x99; 32]);
-        assert_eq!(unseal(&sealed, dev, &ds, &us2).unwrap_err(), Error::UnsealFailed);
+        assert_eq!(
+            unseal(&sealed, dev, &ds, &us2).unwrap_err(),
+            Error::UnsealFailed
+        );
         let ds2 = DeviceSecret::from_bytes([0x98; 32]);
-        assert_eq!(unseal(&sealed, dev, &ds2, &us).unwrap_err(), Error::UnsealFailed);
+        assert_eq!(
+            unseal(&sealed, dev, &ds2, &us).unwrap_err(),
+            Error::UnsealFailed
+        );
         // every single-byte flip fails (header: malformed/version; body: unseal_failed)
         for i in 0..sealed.len() {
             let mut bad = sealed.clone();
             bad[i] ^= 0x01;
             let err = unseal(&bad, dev, &ds, &us).unwrap_err();
             assert!(
-                matches!(err, Error::UnsealFailed | Error::Malformed(_) | Error::UnsupportedVersion(_)),
+                matches!(
+                    err,
+                    Error::UnsealFailed | Error::Malformed(_) | Error::UnsupportedVersion(_)
+                ),
                 "{name} flip {i}: {err:?}"
             );
         }

@@ -30,7 +30,10 @@ fn entry(seq: i64) -> Entry {
 }
 
 fn main() {
-    let n: i64 = std::env::var("AUDIT_BENCH_ENTRIES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let n: i64 = std::env::var("AUDIT_BENCH_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
 
     // 1. What `alcove audit verify` recomputes: every entry's canonical
     //    encoding and leaf hash, and the tree root over them.
@@ -52,10 +55,18 @@ fn main() {
     let proofs: Vec<_> = indices.iter().map(|&i| tree.inclusion_proof(i)).collect();
     let started = Instant::now();
     for (i, proof) in indices.iter().zip(&proofs) {
-        assert!(verify_inclusion(*i as u64, n as u64, &leaves[*i], proof, &root));
+        assert!(verify_inclusion(
+            *i as u64,
+            n as u64,
+            &leaves[*i],
+            proof,
+            &root
+        ));
     }
     let per_proof_us = started.elapsed().as_secs_f64() * 1e6 / indices.len() as f64;
-    println!("verify one inclusion proof in a {n}-entry tree: {per_proof_us:.2} us  (target <= 100 us)");
+    println!(
+        "verify one inclusion proof in a {n}-entry tree: {per_proof_us:.2} us  (target <= 100 us)"
+    );
 
     // 3. Append rate through the real store (SQLite file, synchronous=FULL):
     //    one transaction per event, as a standalone audited action does.
@@ -64,8 +75,14 @@ fn main() {
         let dir = tempfile::tempdir().expect("dir");
         let mut settings = alcove_server::config::Settings::defaults();
         settings.data_dir = dir.path().to_path_buf();
-        let store = alcove_server::storage::open(&settings).await.expect("store");
-        let practice = Practice { id: PracticeId::new(), name: "Bench".into(), created_at: 0 };
+        let store = alcove_server::storage::open(&settings)
+            .await
+            .expect("store");
+        let practice = Practice {
+            id: PracticeId::new(),
+            name: "Bench".into(),
+            created_at: 0,
+        };
         let invite = NewInvite {
             id: InviteId::new(),
             practice_id: practice.id,
@@ -75,7 +92,10 @@ fn main() {
             created_at: 0,
             expires_at: 1,
         };
-        store.create_practice(&practice, &invite).await.expect("practice");
+        store
+            .create_practice(&practice, &invite)
+            .await
+            .expect("practice");
         let count = 2_000;
         let started = Instant::now();
         for _ in 0..count {
@@ -83,7 +103,10 @@ fn main() {
             store.append_audit(ev, 1_800_000_000).await.expect("append");
         }
         let secs = started.elapsed().as_secs_f64();
-        println!("append rate, one durable transaction per event (SQLite): {:.0} events/s", count as f64 / secs);
+        println!(
+            "append rate, one durable transaction per event (SQLite): {:.0} events/s",
+            count as f64 / secs
+        );
         let mut tasks = Vec::new();
         let started = Instant::now();
         for _ in 0..8 {
@@ -100,7 +123,10 @@ fn main() {
             t.await.expect("join");
         }
         let secs = started.elapsed().as_secs_f64();
-        println!("append rate, 8 concurrent writers (SQLite): {:.0} events/s", 2000.0 / secs);
+        println!(
+            "append rate, 8 concurrent writers (SQLite): {:.0} events/s",
+            2000.0 / secs
+        );
         store.close().await;
     });
 }

@@ -25,7 +25,11 @@ pub async fn create_practice(
     name: &str,
 ) -> anyhow::Result<SetupLink> {
     let now = clock.now();
-    let practice = Practice { id: PracticeId::new(), name: name.to_string(), created_at: now };
+    let practice = Practice {
+        id: PracticeId::new(),
+        name: name.to_string(),
+        created_at: now,
+    };
     let (token, token_hash) = secrets::new_token();
     let invite = NewInvite {
         id: InviteId::new(),
@@ -53,7 +57,9 @@ pub async fn ensure_practice(
     if store.practice_count().await? > 0 {
         return Ok(None);
     }
-    create_practice(store, settings, clock, &settings.practice_name).await.map(Some)
+    create_practice(store, settings, clock, &settings.practice_name)
+        .await
+        .map(Some)
 }
 
 /// Prints the setup link for a person to open (stdout only, never the log).

@@ -63,7 +63,12 @@ pub struct AuditSettings {
 
 impl Default for AuditSettings {
     fn default() -> Self {
-        Self { signing_key_file: None, publish_interval_secs: 300, witness_file: None, witness_url: None }
+        Self {
+            signing_key_file: None,
+            publish_interval_secs: 300,
+            witness_file: None,
+            witness_url: None,
+        }
     }
 }
 
@@ -128,13 +133,18 @@ impl Default for AuthSettings {
 
 impl Default for LimitSettings {
     fn default() -> Self {
-        Self { max_body_bytes: 64 * 1024 }
+        Self {
+            max_body_bytes: 64 * 1024,
+        }
     }
 }
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { format: "text".into(), filter: "info".into() }
+        Self {
+            format: "text".into(),
+            filter: "info".into(),
+        }
     }
 }
 
@@ -177,7 +187,15 @@ pub struct CliOverrides {
 
 /// Top-level setting names, as read from `ALCOVE_*` variables.
 const SETTING_KEYS: &[&str] = &[
-    "listen", "data_dir", "database_url", "public_url", "allowed_origins", "practice_name", "auth", "limits", "log",
+    "listen",
+    "data_dir",
+    "database_url",
+    "public_url",
+    "allowed_origins",
+    "practice_name",
+    "auth",
+    "limits",
+    "log",
     "audit",
 ];
 
@@ -205,7 +223,9 @@ impl Settings {
         // while a typo in the file is still refused by deny_unknown_fields.
         let env = Env::prefixed("ALCOVE_").split("__").filter(|key| {
             let key = key.as_str().to_ascii_lowercase();
-            SETTING_KEYS.iter().any(|k| key == *k || key.starts_with(&format!("{k}__")) || key.starts_with(&format!("{k}.")))
+            SETTING_KEYS.iter().any(|k| {
+                key == *k || key.starts_with(&format!("{k}__")) || key.starts_with(&format!("{k}."))
+            })
         });
         fig = fig.merge(env).merge(Serialized::defaults(cli));
         fig.extract().map_err(Box::new)
@@ -228,12 +248,18 @@ impl Settings {
 
     /// The audit signing key file.
     pub fn audit_key_path(&self) -> PathBuf {
-        self.audit.signing_key_file.clone().unwrap_or_else(|| self.data_dir.join("audit-signing.key"))
+        self.audit
+            .signing_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit-signing.key"))
     }
 
     /// The file witness of signed tree heads.
     pub fn audit_heads_path(&self) -> PathBuf {
-        self.audit.witness_file.clone().unwrap_or_else(|| self.data_dir.join("audit-heads.jsonl"))
+        self.audit
+            .witness_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit-heads.jsonl"))
     }
 
     /// The URL links are built from.
@@ -274,7 +300,10 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field("database_url", &self.database_url.as_ref().map(|_| "[redacted]"))
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "[redacted]"),
+            )
             .field("public_url", &self.public_url)
             .field("allowed_origins", &self.allowed_origins)
             .field("auth", &self.auth)
@@ -372,7 +401,9 @@ mod tests {
     #[test]
     fn debug_redacts_database_url() {
         let settings: Settings = Figment::from(Serialized::defaults(Defaults::default()))
-            .merge(Toml::string(r#"database_url = "postgres://u:hunter2@db/x""#))
+            .merge(Toml::string(
+                r#"database_url = "postgres://u:hunter2@db/x""#,
+            ))
             .extract()
             .expect("parses");
         let shown = format!("{settings:?}");

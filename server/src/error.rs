@@ -43,8 +43,19 @@ pub struct ErrorBody {
 
 impl AppError {
     /// Any status, code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None, source: None, extra: None }
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+            source: None,
+            extra: None,
+        }
     }
 
     /// 400: the request could not be parsed.
@@ -64,7 +75,11 @@ impl AppError {
 
     /// 404: absent, or belongs to another practice (indistinguishable).
     pub fn not_found(what: &'static str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     /// 409: conflicts with the current state.
@@ -90,7 +105,11 @@ impl AppError {
 
     /// 500 with a logged cause.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
-        let mut e = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        );
         e.source = Some(cause.into());
         e
     }
@@ -140,7 +159,11 @@ impl IntoResponse for AppError {
         if let Some(source) = &self.source {
             tracing::error!(error = %source, code = self.code, "request failed");
         }
-        let body = ErrorBody { error: self.code, message: self.message.into_owned(), extra: self.extra };
+        let body = ErrorBody {
+            error: self.code,
+            message: self.message.into_owned(),
+            extra: self.extra,
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {

@@ -34,12 +34,17 @@ pub async fn launch_with_tcp_listener(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }
 
 /// Builds the state for a store and settings with the system clock.
-pub fn app_state(store: Arc<dyn storage::Store>, settings: config::Settings) -> anyhow::Result<state::AppState> {
+pub fn app_state(
+    store: Arc<dyn storage::Store>,
+    settings: config::Settings,
+) -> anyhow::Result<state::AppState> {
     app_state_with_clock(store, settings, Arc::new(clock::SystemClock))
 }
 

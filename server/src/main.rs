@@ -73,7 +73,10 @@ fn main() -> std::process::ExitCode {
         print!("{TEMPLATE}");
         return std::process::ExitCode::SUCCESS;
     }
-    let overrides = CliOverrides { listen: cli.listen, data_dir: cli.data_dir.clone() };
+    let overrides = CliOverrides {
+        listen: cli.listen,
+        data_dir: cli.data_dir.clone(),
+    };
     let settings = match Settings::load(cli.config.as_deref(), &overrides) {
         Ok(s) => s,
         Err(e) => {
@@ -101,7 +104,9 @@ fn main() -> std::process::ExitCode {
 fn init_tracing(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if settings.log.format == "json" {
         builder.json().init();
     } else {
@@ -110,8 +115,20 @@ fn init_tracing(settings: &Settings) {
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
-    if let Command::Audit { command: AuditCommand::Verify { export, practice, heads, public_key } } = command {
-        return alcove_server::audit::verify::run_cli(&settings, export, practice, heads, public_key).await;
+    if let Command::Audit {
+        command:
+            AuditCommand::Verify {
+                export,
+                practice,
+                heads,
+                public_key,
+            },
+    } = command
+    {
+        return alcove_server::audit::verify::run_cli(
+            &settings, export, practice, heads, public_key,
+        )
+        .await;
     }
     let store = storage::open(&settings).await?;
     tracing::info!(storage = store.backend(), "database ready");
@@ -121,12 +138,16 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Init { new_practice } => {
             let link = match new_practice {
-                Some(name) => Some(bootstrap::create_practice(&*store, &settings, &SystemClock, &name).await?),
+                Some(name) => {
+                    Some(bootstrap::create_practice(&*store, &settings, &SystemClock, &name).await?)
+                }
                 None => bootstrap::ensure_practice(&*store, &settings, &SystemClock).await?,
             };
             match link {
                 Some(link) => bootstrap::print_setup_link(&link),
-                None => println!("a practice already exists; use `alcove init --new-practice NAME` to add one"),
+                None => println!(
+                    "a practice already exists; use `alcove init --new-practice NAME` to add one"
+                ),
             }
         }
         Command::Serve => {
@@ -138,7 +159,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             if settings.public_url.is_none() {
                 settings.public_url = Some(format!("http://{addr}"));
             }
-            if let Some(link) = bootstrap::ensure_practice(&*store, &settings, &SystemClock).await? {
+            if let Some(link) = bootstrap::ensure_practice(&*store, &settings, &SystemClock).await?
+            {
                 bootstrap::print_setup_link(&link);
             }
             println!("Alcove is listening on http://{addr}");
@@ -152,7 +174,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     state.audit.clone(),
                     state.clock.clone(),
                     service::configured_witnesses(&state.settings),
-                    std::time::Duration::from_secs(state.settings.audit.publish_interval_secs.max(1)),
+                    std::time::Duration::from_secs(
+                        state.settings.audit.publish_interval_secs.max(1),
+                    ),
                 )
             };
             alcove_server::launch_with_tcp_listener(state, listener, shutdown_signal()).await?;
@@ -170,7 +194,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -20,35 +20,119 @@ const INDEX_HTML: &str = include_str!("../../client-web/static/index.html");
 
 /// Static assets: URL path, body, content type.
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("/app.js", include_str!("../../client-web/static/app.js"), JS),
-    ("/app.css", include_str!("../../client-web/static/app.css"), CSS),
-    ("/js/api.js", include_str!("../../client-web/static/js/api.js"), JS),
-    ("/js/dom.js", include_str!("../../client-web/static/js/dom.js"), JS),
-    ("/js/session.js", include_str!("../../client-web/static/js/session.js"), JS),
-    ("/js/qr.js", include_str!("../../client-web/static/js/qr.js"), JS),
-    ("/js/pages/auth.js", include_str!("../../client-web/static/js/pages/auth.js"), JS),
-    ("/js/pages/home.js", include_str!("../../client-web/static/js/pages/home.js"), JS),
-    ("/js/pages/devices.js", include_str!("../../client-web/static/js/pages/devices.js"), JS),
-    ("/js/pages/invites.js", include_str!("../../client-web/static/js/pages/invites.js"), JS),
-    ("/js/pages/conversations.js", include_str!("../../client-web/static/js/pages/conversations.js"), JS),
-    ("/js/pages/admin.js", include_str!("../../client-web/static/js/pages/admin.js"), JS),
-    ("/js/pages/audit.js", include_str!("../../client-web/static/js/pages/audit.js"), JS),
-    ("/js/pages/revoke.js", include_str!("../../client-web/static/js/pages/revoke.js"), JS),
-    ("/js/messaging/client.js", include_str!("../../client-web/static/js/messaging/client.js"), JS),
-    ("/js/messaging/store.js", include_str!("../../client-web/static/js/messaging/store.js"), JS),
-    ("/js/messaging/wasm.js", include_str!("../../client-web/static/js/messaging/wasm.js"), JS),
-    ("/vendor/qrcode.mjs", include_str!("../../client-web/static/vendor/qrcode.mjs"), JS),
+    (
+        "/app.js",
+        include_str!("../../client-web/static/app.js"),
+        JS,
+    ),
+    (
+        "/app.css",
+        include_str!("../../client-web/static/app.css"),
+        CSS,
+    ),
+    (
+        "/js/api.js",
+        include_str!("../../client-web/static/js/api.js"),
+        JS,
+    ),
+    (
+        "/js/dom.js",
+        include_str!("../../client-web/static/js/dom.js"),
+        JS,
+    ),
+    (
+        "/js/session.js",
+        include_str!("../../client-web/static/js/session.js"),
+        JS,
+    ),
+    (
+        "/js/qr.js",
+        include_str!("../../client-web/static/js/qr.js"),
+        JS,
+    ),
+    (
+        "/js/pages/auth.js",
+        include_str!("../../client-web/static/js/pages/auth.js"),
+        JS,
+    ),
+    (
+        "/js/pages/home.js",
+        include_str!("../../client-web/static/js/pages/home.js"),
+        JS,
+    ),
+    (
+        "/js/pages/devices.js",
+        include_str!("../../client-web/static/js/pages/devices.js"),
+        JS,
+    ),
+    (
+        "/js/pages/invites.js",
+        include_str!("../../client-web/static/js/pages/invites.js"),
+        JS,
+    ),
+    (
+        "/js/pages/conversations.js",
+        include_str!("../../client-web/static/js/pages/conversations.js"),
+        JS,
+    ),
+    (
+        "/js/pages/admin.js",
+        include_str!("../../client-web/static/js/pages/admin.js"),
+        JS,
+    ),
+    (
+        "/js/pages/audit.js",
+        include_str!("../../client-web/static/js/pages/audit.js"),
+        JS,
+    ),
+    (
+        "/js/pages/revoke.js",
+        include_str!("../../client-web/static/js/pages/revoke.js"),
+        JS,
+    ),
+    (
+        "/js/messaging/client.js",
+        include_str!("../../client-web/static/js/messaging/client.js"),
+        JS,
+    ),
+    (
+        "/js/messaging/store.js",
+        include_str!("../../client-web/static/js/messaging/store.js"),
+        JS,
+    ),
+    (
+        "/js/messaging/wasm.js",
+        include_str!("../../client-web/static/js/messaging/wasm.js"),
+        JS,
+    ),
+    (
+        "/vendor/qrcode.mjs",
+        include_str!("../../client-web/static/vendor/qrcode.mjs"),
+        JS,
+    ),
 ];
 
 /// Client-side pages: each answers with the shell (`index.html`).
-const PAGES: &[&str] = &["/", "/login", "/invite", "/invites", "/devices", "/reminders", "/admin", "/audit", "/conversation"];
+const PAGES: &[&str] = &[
+    "/",
+    "/login",
+    "/invite",
+    "/invites",
+    "/devices",
+    "/reminders",
+    "/admin",
+    "/audit",
+    "/conversation",
+];
 
 /// The WebAssembly module (wasm-bindgen `--target web` output), embedded when
 /// `client-web/wasm/pkg` was built before compiling (see `server/build.rs`).
 #[cfg(alcove_wasm_pkg)]
 const WASM_JS: Option<&str> = Some(include_str!("../../client-web/wasm/pkg/alcove_wasm.js"));
 #[cfg(alcove_wasm_pkg)]
-const WASM_BIN: Option<&[u8]> = Some(include_bytes!("../../client-web/wasm/pkg/alcove_wasm_bg.wasm"));
+const WASM_BIN: Option<&[u8]> = Some(include_bytes!(
+    "../../client-web/wasm/pkg/alcove_wasm_bg.wasm"
+));
 #[cfg(not(alcove_wasm_pkg))]
 const WASM_JS: Option<&str> = None;
 #[cfg(not(alcove_wasm_pkg))]
@@ -64,8 +148,12 @@ pub fn wasm_available() -> bool {
 
 fn wasm_missing() -> Response {
     let mut r = (StatusCode::SERVICE_UNAVAILABLE, WASM_MISSING).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
@@ -80,8 +168,12 @@ fn wasm_bin() -> Response {
     match WASM_BIN {
         Some(body) => {
             let mut r = (StatusCode::OK, body).into_response();
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/wasm"));
-            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/wasm"),
+            );
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             r
         }
         None => wasm_missing(),
@@ -90,8 +182,10 @@ fn wasm_bin() -> Response {
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
     let mut r = (StatusCode::OK, body).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     r
 }
 
@@ -122,7 +216,9 @@ mod tests {
         for &(path, body, _) in ASSETS {
             let dir = &path[..path.rfind('/').unwrap_or(0)];
             for part in body.split(" from \"").skip(1) {
-                let Some(spec) = part.split('"').next() else { continue };
+                let Some(spec) = part.split('"').next() else {
+                    continue;
+                };
                 let mut segs: Vec<&str> = dir.split('/').filter(|s| !s.is_empty()).collect();
                 for seg in spec.split('/') {
                     match seg {
@@ -134,7 +230,10 @@ mod tests {
                     }
                 }
                 let resolved = format!("/{}", segs.join("/"));
-                assert!(served.contains(&resolved.as_str()), "{path} imports {spec} ({resolved}), which is not served");
+                assert!(
+                    served.contains(&resolved.as_str()),
+                    "{path} imports {spec} ({resolved}), which is not served"
+                );
             }
         }
     }

@@ -13,7 +13,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_alcove");
 
 async fn start(dir: &Path) -> (Child, String, Option<String>) {
     let mut child = Command::new(BIN)
-        .args(["--data-dir", dir.to_str().expect("utf-8"), "--listen", "127.0.0.1:0"])
+        .args([
+            "--data-dir",
+            dir.to_str().expect("utf-8"),
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .env_remove("ALCOVE_DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -70,23 +75,40 @@ fn b64(b: &[u8]) -> String {
     data_encoding::BASE64.encode(b)
 }
 fn unb64(v: &Value) -> Vec<u8> {
-    data_encoding::BASE64.decode(v.as_str().expect("b64").as_bytes()).expect("b64")
+    data_encoding::BASE64
+        .decode(v.as_str().expect("b64").as_bytes())
+        .expect("b64")
 }
 fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs()
 }
 fn totp(secret: &Value) -> String {
-    let s = data_encoding::BASE32_NOPAD.decode(secret.as_str().expect("secret").as_bytes()).expect("b32");
-    format!("{:06}", alcove_server::auth::totp::code_at_step(&s, now() as i64 / 30))
+    let s = data_encoding::BASE32_NOPAD
+        .decode(secret.as_str().expect("secret").as_bytes())
+        .expect("b32");
+    format!(
+        "{:06}",
+        alcove_server::auth::totp::code_at_step(&s, now() as i64 / 30)
+    )
 }
 
 /// Registers through an invite link with a bearer session (staff enrol TOTP).
 async fn register(base: &str, link: &str, login: &str) -> (Api, Device) {
     let token = link.rsplit('#').next().expect("token");
-    let mut api = Api { http: reqwest::Client::new(), base: base.to_string(), token: None };
+    let mut api = Api {
+        http: reqwest::Client::new(),
+        base: base.to_string(),
+        token: None,
+    };
     let (status, body) = api
-        .post("/api/v1/invites/accept", json!({"token": token, "login": login, "display_name": login,
-            "password": "a long test passphrase", "device_name": "d", "transport": "bearer"}))
+        .post(
+            "/api/v1/invites/accept",
+            json!({"token": token, "login": login, "display_name": login,
+            "password": "a long test passphrase", "device_name": "d", "transport": "bearer"}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     let signed = if body["status"] == "mfa_enrollment_required" {
@@ -109,7 +131,12 @@ async fn register(base: &str, link: &str, login: &str) -> (Api, Device) {
     .expect("identity");
     let mut device = Device::new(identity).expect("device");
     let kps = device.key_packages(3, now()).expect("kps");
-    let (status, _) = api.post("/api/v1/key-packages", json!({"key_packages": kps.iter().map(|k| b64(k)).collect::<Vec<_>>()})).await;
+    let (status, _) = api
+        .post(
+            "/api/v1/key-packages",
+            json!({"key_packages": kps.iter().map(|k| b64(k)).collect::<Vec<_>>()}),
+        )
+        .await;
     assert_eq!(status, 200);
     (api, device)
 }
@@ -119,33 +146,62 @@ async fn acknowledged_messages_survive_kill_9_before_delivery() {
     let dir = tempfile::tempdir().expect("dir");
     let (mut server, addr, link) = start(dir.path()).await;
     let (admin, _) = register(&addr, &link.expect("setup link"), "admin@x.example").await;
-    let (_, inv) = admin.post("/api/v1/invites", json!({"role": "clinician"})).await;
-    let (clinician, mut c) = register(&addr, inv["link"].as_str().expect("link"), "dr@x.example").await;
-    let (_, inv) = clinician.post("/api/v1/invites", json!({"role": "client"})).await;
-    let (client, mut k) = register(&addr, inv["link"].as_str().expect("link"), "sam@x.example").await;
+    let (_, inv) = admin
+        .post("/api/v1/invites", json!({"role": "clinician"}))
+        .await;
+    let (clinician, mut c) =
+        register(&addr, inv["link"].as_str().expect("link"), "dr@x.example").await;
+    let (_, inv) = clinician
+        .post("/api/v1/invites", json!({"role": "client"}))
+        .await;
+    let (client, mut k) =
+        register(&addr, inv["link"].as_str().expect("link"), "sam@x.example").await;
     let (_, me) = client.get("/api/v1/me").await;
 
-    let (status, conv) = clinician.post("/api/v1/conversations", json!({"with_user_id": me["user_id"]})).await;
+    let (status, conv) = clinician
+        .post(
+            "/api/v1/conversations",
+            json!({"with_user_id": me["user_id"]}),
+        )
+        .await;
     assert_eq!(status, 201, "{conv}");
     let id = conv["id"].as_str().expect("id").to_string();
-    c.create_group(id.as_bytes(), &unb64(&conv["external_sender"])).expect("group");
-    let (_, claimed) = clinician.post(&format!("/api/v1/conversations/{id}/key-packages/claim"), json!({})).await;
+    c.create_group(id.as_bytes(), &unb64(&conv["external_sender"]))
+        .expect("group");
+    let (_, claimed) = clinician
+        .post(
+            &format!("/api/v1/conversations/{id}/key-packages/claim"),
+            json!({}),
+        )
+        .await;
     let kp = unb64(&claimed["key_packages"][0]["key_package"]);
     let out = c.add_devices(id.as_bytes(), &[kp]).expect("add");
     let (status, body) = clinician
-        .post(&format!("/api/v1/conversations/{id}/commits"), json!({"commit": b64(&out.commit),
+        .post(
+            &format!("/api/v1/conversations/{id}/commits"),
+            json!({"commit": b64(&out.commit),
             "welcome": b64(out.welcome.as_ref().expect("welcome")),
-            "added": [{"device_id": claimed["key_packages"][0]["device_id"], "leaf_index": 1}]}))
+            "added": [{"device_id": claimed["key_packages"][0]["device_id"], "leaf_index": 1}]}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     c.merge_pending_commit(id.as_bytes()).expect("merge");
 
     let mut sent = Vec::new();
     for i in 0..20u8 {
-        let env = Envelope { client_message_id: [i; 16], sent_at_ms: 1, content: Content::Text(format!("note {i}")) };
-        let ct = c.encrypt(id.as_bytes(), &env.encode().expect("encode")).expect("encrypt");
+        let env = Envelope {
+            client_message_id: [i; 16],
+            sent_at_ms: 1,
+            content: Content::Text(format!("note {i}")),
+        };
+        let ct = c
+            .encrypt(id.as_bytes(), &env.encode().expect("encode"))
+            .expect("encrypt");
         let (status, body) = clinician
-            .post(&format!("/api/v1/conversations/{id}/messages"), json!({"client_msg_id": b64(&[i; 16]), "data": b64(&ct)}))
+            .post(
+                &format!("/api/v1/conversations/{id}/messages"),
+                json!({"client_msg_id": b64(&[i; 16]), "data": b64(&ct)}),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
         sent.push(format!("note {i}"));
@@ -154,18 +210,29 @@ async fn acknowledged_messages_survive_kill_9_before_delivery() {
     server.kill().await.expect("SIGKILL");
 
     let (_server, addr, _) = start(dir.path()).await;
-    let client = Api { base: addr, ..client };
+    let client = Api {
+        base: addr,
+        ..client
+    };
     let (_, welcomes) = client.get("/api/v1/welcomes").await;
-    k.join_from_welcome(&unb64(&welcomes[0]["data"])).expect("join");
-    let (status, page) = client.get(&format!("/api/v1/conversations/{id}/messages?after=0")).await;
+    k.join_from_welcome(&unb64(&welcomes[0]["data"]))
+        .expect("join");
+    let (status, page) = client
+        .get(&format!("/api/v1/conversations/{id}/messages?after=0"))
+        .await;
     assert_eq!(status, 200, "{page}");
     let mut got = Vec::new();
     for e in page["entries"].as_array().expect("entries") {
-        if let Processed::Application { plaintext, .. } = k.process(&unb64(&e["data"])).expect("process") {
+        if let Processed::Application { plaintext, .. } =
+            k.process(&unb64(&e["data"])).expect("process")
+        {
             if let Content::Text(t) = Envelope::decode(&plaintext).expect("envelope").content {
                 got.push(t);
             }
         }
     }
-    assert_eq!(got, sent, "all 20 acknowledged messages, in order, after kill -9");
+    assert_eq!(
+        got, sent,
+        "all 20 acknowledged messages, in order, after kill -9"
+    );
 }

@@ -13,7 +13,8 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The server process.
 struct Server {
@@ -28,7 +29,12 @@ async fn start_server() -> Server {
     let bin = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/alcove");
     let dir = tempfile::tempdir().expect("dir");
     let mut child = tokio::process::Command::new(bin)
-        .args(["--data-dir", dir.path().to_str().expect("utf-8"), "--listen", "127.0.0.1:0"])
+        .args([
+            "--data-dir",
+            dir.path().to_str().expect("utf-8"),
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .env("ALCOVE_LOG__FILTER", "warn")
         .env_remove("ALCOVE_DATABASE_URL")
         .stdout(std::process::Stdio::piped())
@@ -39,7 +45,11 @@ async fn start_server() -> Server {
     let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
     let (mut addr, mut link) = (None, None);
     while addr.is_none() {
-        let line = lines.next_line().await.expect("read").expect("server exited");
+        let line = lines
+            .next_line()
+            .await
+            .expect("read")
+            .expect("server exited");
         if line.contains("/invite#") {
             link = Some(line.trim().to_string());
         }
@@ -47,27 +57,48 @@ async fn start_server() -> Server {
             addr = Some(a.to_string());
         }
     }
-    Server { _child: child, addr: addr.expect("addr"), link: link.expect("link"), _dir: dir }
+    Server {
+        _child: child,
+        addr: addr.expect("addr"),
+        link: link.expect("link"),
+        _dir: dir,
+    }
 }
 
 fn totp(secret: &str) -> String {
-    let s = data_encoding::BASE32_NOPAD.decode(secret.as_bytes()).expect("base32");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs() as i64;
-    format!("{:06}", alcove_server::auth::totp::code_at_step(&s, now / 30))
+    let s = data_encoding::BASE32_NOPAD
+        .decode(secret.as_bytes())
+        .expect("base32");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs() as i64;
+    format!(
+        "{:06}",
+        alcove_server::auth::totp::code_at_step(&s, now / 30)
+    )
 }
 
 /// Registers through an invite with a bearer session; returns (token, login).
 async fn register(api: &ApiClient, link: &str, login: &str) -> String {
     let token = link.rsplit('#').next().expect("token");
     let (status, body) = api
-        .post("/api/v1/invites/accept", &json!({"token": token, "login": login, "display_name": login,
-            "password": "bench passphrase 2026", "device_name": "d", "transport": "bearer"}))
+        .post(
+            "/api/v1/invites/accept",
+            &json!({"token": token, "login": login, "display_name": login,
+            "password": "bench passphrase 2026", "device_name": "d", "transport": "bearer"}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     let signed = if body["status"] == "mfa_enrollment_required" {
         let secret = body["totp_secret"].as_str().expect("secret");
-        api.post("/api/v1/auth/mfa/enroll", &json!({"enrollment_token": body["enrollment_token"],
-            "totp_code": totp(secret), "device_name": "d", "transport": "bearer"})).await.1
+        api.post(
+            "/api/v1/auth/mfa/enroll",
+            &json!({"enrollment_token": body["enrollment_token"],
+            "totp_code": totp(secret), "device_name": "d", "transport": "bearer"}),
+        )
+        .await
+        .1
     } else {
         body
     };
@@ -76,9 +107,17 @@ async fn register(api: &ApiClient, link: &str, login: &str) -> String {
 
 async fn socket(server: &Server, token: &str) -> Ws {
     let url = format!("ws://{}/api/v1/ws", server.addr);
-    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).expect("request");
-    req.headers_mut().insert("authorization", format!("Bearer {token}").parse().expect("header"));
-    tokio_tungstenite::connect_async(req).await.expect("connect").0
+    let mut req =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+            .expect("request");
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    tokio_tungstenite::connect_async(req)
+        .await
+        .expect("connect")
+        .0
 }
 
 async fn login(api: &ApiClient, login: &str, password: &str, name: &str) -> (String, String) {
@@ -86,7 +125,10 @@ async fn login(api: &ApiClient, login: &str, password: &str, name: &str) -> (Str
         .post("/api/v1/auth/login", &json!({"login": login, "password": password, "device_name": name, "transport": "bearer"}))
         .await;
     assert_eq!(status, 200, "{body}");
-    (body["token"].as_str().expect("token").into(), body["device_id"].as_str().expect("device").into())
+    (
+        body["token"].as_str().expect("token").into(),
+        body["device_id"].as_str().expect("device").into(),
+    )
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -95,7 +137,10 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let revocations = args.first().copied().unwrap_or(1000);
     let idle = args.get(1).copied().unwrap_or(10_000);
     let server = start_server().await;
@@ -103,8 +148,15 @@ async fn main() {
     let anon = ApiClient::new(&base);
     let mut admin_api = ApiClient::new(&base);
     admin_api.bearer = Some(register(&anon, &server.link, "admin@bench.example").await);
-    let (_, invite) = admin_api.post("/api/v1/invites", &json!({"role": "client"})).await;
-    register(&anon, invite["link"].as_str().expect("link"), "client@bench.example").await;
+    let (_, invite) = admin_api
+        .post("/api/v1/invites", &json!({"role": "client"}))
+        .await;
+    register(
+        &anon,
+        invite["link"].as_str().expect("link"),
+        "client@bench.example",
+    )
+    .await;
     let (login_name, password) = ("client@bench.example", "bench passphrase 2026");
 
     // Idle sockets, all on one device of the client.
@@ -114,7 +166,10 @@ async fn main() {
     for _ in 0..idle {
         idle_sockets.push(socket(&server, &idle_token).await);
     }
-    println!("{idle} idle sockets open in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "{idle} idle sockets open in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     // Devices to revoke, each with an open socket.
     let mut targets = Vec::with_capacity(revocations);
@@ -127,14 +182,25 @@ async fn main() {
     let mut latencies_ms = Vec::with_capacity(revocations);
     let mut early = 0;
     for (device, mut ws) in targets {
-        let (status, body) = admin_api.post(&format!("/api/v1/devices/{device}/revoke"), &json!({"reason": "signed_out"})).await;
+        let (status, body) = admin_api
+            .post(
+                &format!("/api/v1/devices/{device}/revoke"),
+                &json!({"reason": "signed_out"}),
+            )
+            .await;
         assert_eq!(status, 200, "{body}");
         let returned = Instant::now();
         let closed = loop {
-            match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("closed within 10 s") {
+            match tokio::time::timeout(Duration::from_secs(10), ws.next())
+                .await
+                .expect("closed within 10 s")
+            {
                 Some(Ok(Message::Close(frame))) => {
                     let frame = frame.expect("close frame");
-                    assert_eq!((u16::from(frame.code), frame.reason.as_str()), (4001, "revoked"));
+                    assert_eq!(
+                        (u16::from(frame.code), frame.reason.as_str()),
+                        (4001, "revoked")
+                    );
                     break Instant::now();
                 }
                 Some(Ok(_)) => continue,

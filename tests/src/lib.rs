@@ -61,7 +61,11 @@ impl TestDb {
     pub async fn create(backend: Backend) -> Option<Self> {
         let dir = tempfile::tempdir().expect("temp dir");
         match backend {
-            Backend::Sqlite => Some(Self { url: None, dir, pg: None }),
+            Backend::Sqlite => Some(Self {
+                url: None,
+                dir,
+                pg: None,
+            }),
             Backend::Postgres => {
                 let Ok(admin_url) = std::env::var("ALCOVE_TEST_POSTGRES_URL") else {
                     // Written past the test harness's output capture, so the
@@ -83,8 +87,15 @@ impl TestDb {
                     .await
                     .expect("create test database");
                 let base = admin_url.split('?').next().unwrap_or(&admin_url);
-                let url = format!("{}/{name}", &base[..base.rfind('/').expect("URL has a path")]);
-                Some(Self { url: Some(url), dir, pg: Some((admin_url, name)) })
+                let url = format!(
+                    "{}/{name}",
+                    &base[..base.rfind('/').expect("URL has a path")]
+                );
+                Some(Self {
+                    url: Some(url),
+                    dir,
+                    pg: Some((admin_url, name)),
+                })
             }
         }
     }
@@ -104,12 +115,18 @@ impl Drop for TestDb {
             // Drop runs outside async context: use a private runtime on a
             // thread, and wait for it so databases do not pile up.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
                 rt.block_on(async move {
-                    if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await;
+                    if let Ok(mut conn) =
+                        <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await
+                    {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
                     }
                 });
             })
@@ -145,15 +162,21 @@ impl TestApp {
     pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<Self> {
         let db = TestDb::create(backend).await?;
         let mut settings = db.settings();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         settings.listen = addr;
         settings.public_url = Some(format!("http://{addr}"));
         adjust(&mut settings);
         let store = storage::open(&settings).await.expect("open store");
         let clock = ManualClock::new(alcove_server::clock::SystemClock.now());
-        let state = alcove_server::app_state_with_clock(store.clone(), settings.clone(), Arc::new(clock.clone()))
-            .expect("app state");
+        let state = alcove_server::app_state_with_clock(
+            store.clone(),
+            settings.clone(),
+            Arc::new(clock.clone()),
+        )
+        .expect("app state");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let _ = alcove_server::launch_with_tcp_listener(state, listener, async {
@@ -206,7 +229,10 @@ impl TestApp {
     pub fn totp(&self, secret_b32: &str) -> String {
         let secret = decode_base32(secret_b32);
         let step = self.clock.now().div_euclid(30);
-        format!("{:06}", alcove_server::auth::totp::code_at_step(&secret, step))
+        format!(
+            "{:06}",
+            alcove_server::auth::totp::code_at_step(&secret, step)
+        )
     }
 
     /// Moves the clock past the current TOTP step so a fresh code is valid.
@@ -249,7 +275,11 @@ impl TestApp {
             device_id: body["device_id"].as_str().expect("device_id").to_string(),
             recovery_codes: body["recovery_codes"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default(),
         }
     }
@@ -287,7 +317,10 @@ impl TestApp {
 
     /// Invites a person of `role` as `by`; returns the link.
     pub async fn invite(&self, by: &Person, role: &str) -> String {
-        let (status, body) = by.client.post("/api/v1/invites", &json!({"role": role})).await;
+        let (status, body) = by
+            .client
+            .post("/api/v1/invites", &json!({"role": role}))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["link"].as_str().expect("link").to_string()
     }
@@ -321,7 +354,10 @@ pub struct Person {
 
 /// The token part of an invite link (after `#`).
 pub fn token_of(link: &str) -> String {
-    link.rsplit('#').next().expect("link has a fragment").to_string()
+    link.rsplit('#')
+        .next()
+        .expect("link has a fragment")
+        .to_string()
 }
 
 fn decode_base32(s: &str) -> Vec<u8> {
@@ -360,7 +396,12 @@ impl ApiClient {
             .user_agent("Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 alcove-tests")
             .build()
             .expect("client");
-        Self { http, base: base.to_string(), csrf: None, bearer: None }
+        Self {
+            http,
+            base: base.to_string(),
+            csrf: None,
+            bearer: None,
+        }
     }
 
     fn decorate(&self, mut req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -377,7 +418,11 @@ impl ApiClient {
         let response = req.send().await.expect("request");
         let status = response.status();
         let text = response.text().await.expect("body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, body)
     }
 
@@ -387,7 +432,12 @@ impl ApiClient {
     }
 
     /// POST raw bytes with a content type.
-    pub async fn post_raw(&self, path: &str, body: Vec<u8>, content_type: Option<&str>) -> (StatusCode, Value) {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        content_type: Option<&str>,
+    ) -> (StatusCode, Value) {
         let mut req = self.http.post(format!("{}{path}", self.base)).body(body);
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);

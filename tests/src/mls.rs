@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Base64 of bytes.
 pub fn b64(bytes: &[u8]) -> String {
@@ -59,7 +60,8 @@ impl MlsClient {
         let (_, me) = api.get("/api/v1/me").await;
         let practice_id = me["practice_id"].as_str().expect("practice").to_string();
         let device_id = signed["device_id"].as_str().expect("device").to_string();
-        let identity = DeviceIdentity::new(&practice_id, &person.user_id, &device_id).expect("identity");
+        let identity =
+            DeviceIdentity::new(&practice_id, &person.user_id, &device_id).expect("identity");
         let device = Device::new(identity).expect("device");
         let mut client = Self {
             api,
@@ -79,11 +81,17 @@ impl MlsClient {
     pub async fn upload_key_packages(&mut self, app: &TestApp, n: usize) -> Value {
         let now = now_secs(app);
         let kps = self.device.key_packages(n, now).expect("key packages");
-        let last = self.device.last_resort_key_package(now).expect("last resort");
+        let last = self
+            .device
+            .last_resort_key_package(now)
+            .expect("last resort");
         let (status, body) = self
             .api
-            .post("/api/v1/key-packages", &json!({"key_packages": kps.iter().map(|k| b64(k)).collect::<Vec<_>>(),
-                                                  "last_resort": b64(&last)}))
+            .post(
+                "/api/v1/key-packages",
+                &json!({"key_packages": kps.iter().map(|k| b64(k)).collect::<Vec<_>>(),
+                                                  "last_resort": b64(&last)}),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
@@ -91,11 +99,19 @@ impl MlsClient {
 
     /// Starts the conversation with another user and creates its MLS group.
     pub async fn start_conversation(&mut self, with_user_id: &str) -> String {
-        let (status, body) = self.api.post("/api/v1/conversations", &json!({"with_user_id": with_user_id})).await;
+        let (status, body) = self
+            .api
+            .post(
+                "/api/v1/conversations",
+                &json!({"with_user_id": with_user_id}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let id = body["id"].as_str().expect("id").to_string();
         let sender = unb64(body["external_sender"].as_str().expect("external sender"));
-        self.device.create_group(id.as_bytes(), &sender).expect("create group");
+        self.device
+            .create_group(id.as_bytes(), &sender)
+            .expect("create group");
         id
     }
 
@@ -104,7 +120,10 @@ impl MlsClient {
     pub async fn add_missing(&mut self, conversation: &str) -> (StatusCode, Value) {
         let (status, claimed) = self
             .api
-            .post(&format!("/api/v1/conversations/{conversation}/key-packages/claim"), &json!({}))
+            .post(
+                &format!("/api/v1/conversations/{conversation}/key-packages/claim"),
+                &json!({}),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{claimed}");
         let kps: Vec<Vec<u8>> = claimed["key_packages"]
@@ -113,16 +132,29 @@ impl MlsClient {
             .iter()
             .map(|k| unb64(k["key_package"].as_str().expect("kp")))
             .collect();
-        let out = self.device.add_devices(conversation.as_bytes(), &kps).expect("add");
+        let out = self
+            .device
+            .add_devices(conversation.as_bytes(), &kps)
+            .expect("add");
         // Leaves of the added devices, as the group will have them.
         let leaves = self.pending_leaves(conversation, &claimed);
         let body = json!({"commit": b64(&out.commit), "welcome": out.welcome.as_ref().map(|w| b64(w)),
                           "added": leaves});
-        let (status, answer) = self.api.post(&format!("/api/v1/conversations/{conversation}/commits"), &body).await;
+        let (status, answer) = self
+            .api
+            .post(
+                &format!("/api/v1/conversations/{conversation}/commits"),
+                &body,
+            )
+            .await;
         if status == StatusCode::OK {
-            self.device.merge_pending_commit(conversation.as_bytes()).expect("merge");
+            self.device
+                .merge_pending_commit(conversation.as_bytes())
+                .expect("merge");
         } else {
-            self.device.discard_pending_commit(conversation.as_bytes()).expect("discard");
+            self.device
+                .discard_pending_commit(conversation.as_bytes())
+                .expect("discard");
         }
         (status, answer)
     }
@@ -146,17 +178,37 @@ impl MlsClient {
     }
 
     /// Encrypts and sends a text; returns (status, body).
-    pub async fn send_text(&mut self, app: &TestApp, conversation: &str, text: &str) -> (StatusCode, Value) {
+    pub async fn send_text(
+        &mut self,
+        app: &TestApp,
+        conversation: &str,
+        text: &str,
+    ) -> (StatusCode, Value) {
         let id: [u8; 16] = uuid::Uuid::new_v4().into_bytes();
-        let envelope = Envelope { client_message_id: id, sent_at_ms: now_secs(app) * 1000, content: Content::Text(text.into()) };
-        let ct = self.device.encrypt(conversation.as_bytes(), &envelope.encode().expect("encode")).expect("encrypt");
+        let envelope = Envelope {
+            client_message_id: id,
+            sent_at_ms: now_secs(app) * 1000,
+            content: Content::Text(text.into()),
+        };
+        let ct = self
+            .device
+            .encrypt(conversation.as_bytes(), &envelope.encode().expect("encode"))
+            .expect("encrypt");
         self.post_message(conversation, &id, &ct).await
     }
 
     /// Posts ciphertext with a client message id.
-    pub async fn post_message(&self, conversation: &str, id: &[u8], ct: &[u8]) -> (StatusCode, Value) {
+    pub async fn post_message(
+        &self,
+        conversation: &str,
+        id: &[u8],
+        ct: &[u8],
+    ) -> (StatusCode, Value) {
         self.api
-            .post(&format!("/api/v1/conversations/{conversation}/messages"), &json!({"client_msg_id": b64(id), "data": b64(ct)}))
+            .post(
+                &format!("/api/v1/conversations/{conversation}/messages"),
+                &json!({"client_msg_id": b64(id), "data": b64(ct)}),
+            )
             .await
     }
 
@@ -173,10 +225,19 @@ impl MlsClient {
     }
 
     async fn join(&mut self, w: &Value) {
-        let out = self.device.join_from_welcome(&unb64(w["data"].as_str().expect("data"))).expect("join");
+        let out = self
+            .device
+            .join_from_welcome(&unb64(w["data"].as_str().expect("data")))
+            .expect("join");
         let conversation = w["conversation_id"].as_str().expect("id").to_string();
         assert_eq!(out.group_id, conversation.as_bytes());
-        let (status, _) = self.api.post(&format!("/api/v1/welcomes/{}/ack", w["id"].as_str().expect("id")), &json!({})).await;
+        let (status, _) = self
+            .api
+            .post(
+                &format!("/api/v1/welcomes/{}/ack", w["id"].as_str().expect("id")),
+                &json!({}),
+            )
+            .await;
         assert_eq!(status, StatusCode::NO_CONTENT);
     }
 
@@ -184,7 +245,12 @@ impl MlsClient {
     pub async fn sync_http(&mut self, conversation: &str) {
         loop {
             let after = self.processed.get(conversation).copied().unwrap_or(0);
-            let (status, page) = self.api.get(&format!("/api/v1/conversations/{conversation}/messages?after={after}")).await;
+            let (status, page) = self
+                .api
+                .get(&format!(
+                    "/api/v1/conversations/{conversation}/messages?after={after}"
+                ))
+                .await;
             assert_eq!(status, StatusCode::OK, "{page}");
             let entries = page["entries"].as_array().expect("entries").clone();
             if entries.is_empty() {
@@ -194,7 +260,13 @@ impl MlsClient {
                 self.handle_entry(conversation, e);
             }
             let last = self.processed.get(conversation).copied().unwrap_or(0);
-            let (status, _) = self.api.post(&format!("/api/v1/conversations/{conversation}/ack"), &json!({"seq": last})).await;
+            let (status, _) = self
+                .api
+                .post(
+                    &format!("/api/v1/conversations/{conversation}/ack"),
+                    &json!({"seq": last}),
+                )
+                .await;
             assert_eq!(status, StatusCode::OK);
         }
     }
@@ -212,7 +284,10 @@ impl MlsClient {
             Processed::Application { plaintext, .. } => {
                 let env = Envelope::decode(&plaintext).expect("envelope");
                 if let Content::Text(t) = env.content {
-                    self.texts.entry(conversation.to_string()).or_default().push(t);
+                    self.texts
+                        .entry(conversation.to_string())
+                        .or_default()
+                        .push(t);
                 }
             }
             Processed::ProposalStored { .. } | Processed::CommitMerged { .. } => {}
@@ -223,12 +298,18 @@ impl MlsClient {
     /// Opens the delivery socket with the bearer token.
     pub async fn connect(&mut self, app: &TestApp) {
         let url = format!("ws://{}/api/v1/ws", app.addr);
-        let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).expect("req");
+        let mut req =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+                .expect("req");
         req.headers_mut().insert(
             "authorization",
-            format!("Bearer {}", self.api.bearer.as_deref().expect("bearer")).parse().expect("header"),
+            format!("Bearer {}", self.api.bearer.as_deref().expect("bearer"))
+                .parse()
+                .expect("header"),
         );
-        let (ws, _) = tokio_tungstenite::connect_async(req).await.expect("connect ws");
+        let (ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("connect ws");
         self.ws = Some(ws);
     }
 
@@ -243,7 +324,9 @@ impl MlsClient {
                 .expect("frame");
             match msg {
                 Message::Text(t) => return serde_json::from_str(t.as_str()).expect("json frame"),
-                Message::Close(c) => return json!({"type": "closed", "frame": c.map(|c| (u16::from(c.code), c.reason.to_string()))}),
+                Message::Close(c) => {
+                    return json!({"type": "closed", "frame": c.map(|c| (u16::from(c.code), c.reason.to_string()))})
+                }
                 _ => continue,
             }
         }
@@ -251,7 +334,12 @@ impl MlsClient {
 
     /// Sends a JSON frame on the socket.
     pub async fn send_frame(&mut self, frame: Value) {
-        self.ws.as_mut().expect("connected").send(Message::Text(frame.to_string().into())).await.expect("send frame");
+        self.ws
+            .as_mut()
+            .expect("connected")
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .expect("send frame");
     }
 
     /// Reads socket frames, joining Welcomes and processing entries (and
@@ -267,7 +355,8 @@ impl MlsClient {
                     let conv = frame["conversation_id"].as_str().expect("id").to_string();
                     self.handle_entry(&conv, &frame);
                     let seq = frame["seq"].as_i64().expect("seq");
-                    self.send_frame(json!({"type": "ack", "conversation_id": conv, "seq": seq})).await;
+                    self.send_frame(json!({"type": "ack", "conversation_id": conv, "seq": seq}))
+                        .await;
                 }
                 other => panic!("unexpected frame {other:?}: {frame}"),
             }

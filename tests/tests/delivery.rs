@@ -21,8 +21,12 @@ struct Practice {
 
 async fn practice(app: &TestApp) -> Practice {
     let admin = app.practice_with_admin("P", "admin@p.example").await;
-    let clinician = app.register_staff(&app.invite(&admin, "clinician").await, "dr@p.example").await;
-    let client = app.register_client(&app.invite(&clinician, "client").await, "sam@p.example").await;
+    let clinician = app
+        .register_staff(&app.invite(&admin, "clinician").await, "dr@p.example")
+        .await;
+    let client = app
+        .register_client(&app.invite(&clinician, "client").await, "sam@p.example")
+        .await;
     Practice { clinician, client }
 }
 
@@ -34,7 +38,11 @@ async fn conversation(app: &TestApp, p: &Practice) -> (String, Vec<MlsClient>) {
     let k2 = MlsClient::sign_in(app, &p.client, "Laptop").await;
     let (_, contacts) = c1.api.get("/api/v1/contacts").await;
     assert!(
-        contacts.as_array().expect("array").iter().any(|c| c["user_id"] == p.client.user_id.as_str()),
+        contacts
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|c| c["user_id"] == p.client.user_id.as_str()),
         "the invited client is assigned: {contacts}"
     );
     let conv = c1.start_conversation(&p.client.user_id).await;
@@ -48,7 +56,9 @@ async fn conversation(app: &TestApp, p: &Practice) -> (String, Vec<MlsClient>) {
 }
 
 async fn four_devices_everyone_reads_everyone_in_order(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else { return };
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
     let p = practice(&app).await;
     let (conv, mut d) = conversation(&app, &p).await;
     for device in d.iter_mut() {
@@ -67,14 +77,33 @@ async fn four_devices_everyone_reads_everyone_in_order(backend: Backend) {
     }
     for (i, device) in d.iter_mut().enumerate() {
         let got = device.receive_texts(&conv, 6).await;
-        let want: Vec<String> = expected.iter().filter(|(s, _)| *s != i).map(|(_, t)| t.clone()).collect();
-        assert_eq!(got, want, "device {i} sees the others' messages in send order");
+        let want: Vec<String> = expected
+            .iter()
+            .filter(|(s, _)| *s != i)
+            .map(|(_, t)| t.clone())
+            .collect();
+        assert_eq!(
+            got, want,
+            "device {i} sees the others' messages in send order"
+        );
     }
 
     // The server stored only ciphertext.
-    let practice_id = app.store.user_by_login("sam@p.example").await.expect("client").practice_id;
-    let events = app.store.recent_audit(practice_id, 500).await.expect("audit");
-    assert!(events.iter().any(|e| e.action == "message.delivered"), "deliveries are audited");
+    let practice_id = app
+        .store
+        .user_by_login("sam@p.example")
+        .await
+        .expect("client")
+        .practice_id;
+    let events = app
+        .store
+        .recent_audit(practice_id, 500)
+        .await
+        .expect("audit");
+    assert!(
+        events.iter().any(|e| e.action == "message.delivered"),
+        "deliveries are audited"
+    );
 
     // An offline device catches up: device 3 disconnects, misses two
     // messages, and gets them in order over HTTP (and on reconnect).
@@ -83,19 +112,31 @@ async fn four_devices_everyone_reads_everyone_in_order(backend: Backend) {
     d[1].send_text(&app, &conv, "while you were away 2").await;
     d[3].sync_http(&conv).await;
     let texts = &d[3].texts[&conv];
-    assert_eq!(&texts[texts.len() - 2..], ["while you were away 1", "while you were away 2"]);
+    assert_eq!(
+        &texts[texts.len() - 2..],
+        ["while you were away 1", "while you were away 2"]
+    );
     // Device 2 reconnects without acknowledging anything it has not seen and
     // resumes from its cursor.
     d[2].ws = None;
     d[0].send_text(&app, &conv, "after reconnect").await;
     d[2].connect(&app).await;
     let got = d[2].receive_texts(&conv, 9).await;
-    assert_eq!(&got[6..], ["while you were away 1", "while you were away 2", "after reconnect"]);
+    assert_eq!(
+        &got[6..],
+        [
+            "while you were away 1",
+            "while you were away 2",
+            "after reconnect"
+        ]
+    );
     app.stop().await;
 }
 
 async fn commit_race_one_wins_the_other_retries(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else { return };
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
     let p = practice(&app).await;
     let (conv, mut d) = conversation(&app, &p).await;
     // Devices 1 and 2 both commit a self-update in the same epoch.
@@ -106,16 +147,29 @@ async fn commit_race_one_wins_the_other_retries(backend: Backend) {
     let (sa, ra) = d[1].api.post(&path, &post(a.commit)).await;
     let (sb, rb) = d[2].api.post(&path, &post(b.commit.clone())).await;
     assert_eq!(sa, StatusCode::OK, "{ra}");
-    assert_eq!((sb, rb["error"].as_str()), (StatusCode::CONFLICT, Some("stale_epoch")), "{rb}");
+    assert_eq!(
+        (sb, rb["error"].as_str()),
+        (StatusCode::CONFLICT, Some("stale_epoch")),
+        "{rb}"
+    );
     assert_eq!(rb["current_epoch"], ra["epoch"]);
-    d[1].device.merge_pending_commit(conv.as_bytes()).expect("merge a");
+    d[1].device
+        .merge_pending_commit(conv.as_bytes())
+        .expect("merge a");
     // The loser discards, catches up, and retries successfully.
-    d[2].device.discard_pending_commit(conv.as_bytes()).expect("discard");
+    d[2].device
+        .discard_pending_commit(conv.as_bytes())
+        .expect("discard");
     d[2].sync_http(&conv).await;
-    let retry = d[2].device.self_update(conv.as_bytes()).expect("update b again");
+    let retry = d[2]
+        .device
+        .self_update(conv.as_bytes())
+        .expect("update b again");
     let (status, body) = d[2].api.post(&path, &post(retry.commit)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    d[2].device.merge_pending_commit(conv.as_bytes()).expect("merge b");
+    d[2].device
+        .merge_pending_commit(conv.as_bytes())
+        .expect("merge b");
     // The stale commit replayed is refused again and changes nothing.
     let (status, _) = d[2].api.post(&path, &post(b.commit)).await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -128,64 +182,136 @@ async fn commit_race_one_wins_the_other_retries(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     for i in 0..3 {
         d[i].sync_http(&conv).await;
-        assert_eq!(d[i].texts[&conv].last().map(String::as_str), Some("after the race"));
+        assert_eq!(
+            d[i].texts[&conv].last().map(String::as_str),
+            Some("after the race")
+        );
     }
     app.stop().await;
 }
 
 async fn outsiders_are_refused_and_cannot_decrypt(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else { return };
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
     let admin = app.practice_with_admin("P", "admin@p.example").await;
-    let clinician = app.register_staff(&app.invite(&admin, "clinician").await, "dr@p.example").await;
-    let client = app.register_client(&app.invite(&clinician, "client").await, "sam@p.example").await;
-    let other = app.register_client(&app.invite(&clinician, "client").await, "alex@p.example").await;
+    let clinician = app
+        .register_staff(&app.invite(&admin, "clinician").await, "dr@p.example")
+        .await;
+    let client = app
+        .register_client(&app.invite(&clinician, "client").await, "sam@p.example")
+        .await;
+    let other = app
+        .register_client(&app.invite(&clinician, "client").await, "alex@p.example")
+        .await;
     let p = Practice { clinician, client };
     let (conv, mut d) = conversation(&app, &p).await;
     let mut outsider = MlsClient::sign_in(&app, &other, "Phone").await;
 
     // The other client of the same clinician: not a participant.
-    let (status, _) = outsider.api.get(&format!("/api/v1/conversations/{conv}")).await;
+    let (status, _) = outsider
+        .api
+        .get(&format!("/api/v1/conversations/{conv}"))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = outsider.api.get(&format!("/api/v1/conversations/{conv}/messages")).await;
+    let (status, _) = outsider
+        .api
+        .get(&format!("/api/v1/conversations/{conv}/messages"))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = outsider.api.post(&format!("/api/v1/conversations/{conv}/key-packages/claim"), &json!({})).await;
+    let (status, _) = outsider
+        .api
+        .post(
+            &format!("/api/v1/conversations/{conv}/key-packages/claim"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Its KeyPackage is never handed out for this conversation...
-    let (status, claimed) = d[0].api.post(&format!("/api/v1/conversations/{conv}/key-packages/claim"), &json!({})).await;
+    let (status, claimed) = d[0]
+        .api
+        .post(
+            &format!("/api/v1/conversations/{conv}/key-packages/claim"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(claimed["key_packages"].as_array().expect("array").is_empty(), "{claimed}");
+    assert!(
+        claimed["key_packages"]
+            .as_array()
+            .expect("array")
+            .is_empty(),
+        "{claimed}"
+    );
     // ...and a commit adding it with a package obtained elsewhere is refused.
-    let stolen = outsider.device.key_packages(1, now(&app)).expect("kp").remove(0);
-    let out = d[0].device.add_devices(conv.as_bytes(), &[stolen]).expect("add");
+    let stolen = outsider
+        .device
+        .key_packages(1, now(&app))
+        .expect("kp")
+        .remove(0);
+    let out = d[0]
+        .device
+        .add_devices(conv.as_bytes(), &[stolen])
+        .expect("add");
     let (status, body) = d[0]
         .api
-        .post(&format!("/api/v1/conversations/{conv}/commits"),
-              &json!({"commit": b64(&out.commit), "welcome": out.welcome.as_ref().map(|w| b64(w)),
-                      "added": [{"device_id": outsider.device_id, "leaf_index": 4}]}))
+        .post(
+            &format!("/api/v1/conversations/{conv}/commits"),
+            &json!({"commit": b64(&out.commit), "welcome": out.welcome.as_ref().map(|w| b64(w)),
+                      "added": [{"device_id": outsider.device_id, "leaf_index": 4}]}),
+        )
         .await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("not_allowed")), "{body}");
-    d[0].device.discard_pending_commit(conv.as_bytes()).expect("discard");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_allowed")),
+        "{body}"
+    );
+    d[0].device
+        .discard_pending_commit(conv.as_bytes())
+        .expect("discard");
     // The outsider has no welcome and cannot decrypt a message it somehow got.
     assert!(outsider.join_welcomes().await.is_empty());
     let (status, sent) = d[0].send_text(&app, &conv, "private").await;
     assert_eq!(status, StatusCode::OK);
     d[1].sync_http(&conv).await;
     let seq = sent["seq"].as_i64().expect("seq");
-    let entry = app.store.fetch_log(&conv, d[1].device_id.parse().expect("id"), seq - 1, 1).await.expect("log");
-    assert!(outsider.device.process(&entry[0].data).is_err(), "an outsider cannot decrypt");
+    let entry = app
+        .store
+        .fetch_log(&conv, d[1].device_id.parse().expect("id"), seq - 1, 1)
+        .await
+        .expect("log");
+    assert!(
+        outsider.device.process(&entry[0].data).is_err(),
+        "an outsider cannot decrypt"
+    );
     // A client-only device cannot start a conversation with an unassigned clinician.
-    let (status, body) = outsider.api.post("/api/v1/conversations", &json!({"with_user_id": admin.user_id})).await;
+    let (status, body) = outsider
+        .api
+        .post(
+            "/api/v1/conversations",
+            &json!({"with_user_id": admin.user_id}),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     app.stop().await;
 }
 
 async fn retried_send_is_stored_once_and_bad_input_changes_nothing(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else { return };
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
     let p = practice(&app).await;
     let (conv, mut d) = conversation(&app, &p).await;
     let id = [7u8; 16];
-    let env = alcove_crypto::Envelope { client_message_id: id, sent_at_ms: 1, content: alcove_crypto::Content::Text("once".into()) };
-    let ct = d[0].device.encrypt(conv.as_bytes(), &env.encode().expect("encode")).expect("encrypt");
+    let env = alcove_crypto::Envelope {
+        client_message_id: id,
+        sent_at_ms: 1,
+        content: alcove_crypto::Content::Text("once".into()),
+    };
+    let ct = d[0]
+        .device
+        .encrypt(conv.as_bytes(), &env.encode().expect("encode"))
+        .expect("encrypt");
     let (s1, first) = d[0].post_message(&conv, &id, &ct).await;
     let (s2, again) = d[0].post_message(&conv, &id, &ct).await;
     assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
@@ -198,43 +324,102 @@ async fn retried_send_is_stored_once_and_bad_input_changes_nothing(backend: Back
         let conv = conv.clone();
         let store = app.store.clone();
         async move {
-            let practice = store.user_by_login("sam@p.example").await.expect("client").practice_id;
-            store.conversation(practice, &conv).await.expect("conv").last_seq
+            let practice = store
+                .user_by_login("sam@p.example")
+                .await
+                .expect("client")
+                .practice_id;
+            store
+                .conversation(practice, &conv)
+                .await
+                .expect("conv")
+                .last_seq
         }
     };
     let before = last_seq(&app).await;
     let msgs = format!("/api/v1/conversations/{conv}/messages");
     // Malformed MLS bytes.
-    let (status, body) = d[0].api.post(&msgs, &json!({"client_msg_id": b64(&[1; 16]), "data": b64(b"not mls")})).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed_mls")));
+    let (status, body) = d[0]
+        .api
+        .post(
+            &msgs,
+            &json!({"client_msg_id": b64(&[1; 16]), "data": b64(b"not mls")}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("malformed_mls"))
+    );
     // Not base64.
-    let (status, _) = d[0].api.post(&msgs, &json!({"client_msg_id": b64(&[1; 16]), "data": "***"})).await;
+    let (status, _) = d[0]
+        .api
+        .post(
+            &msgs,
+            &json!({"client_msg_id": b64(&[1; 16]), "data": "***"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     // A commit posted as a message, and a message posted as a commit.
     let upd = d[0].device.self_update(conv.as_bytes()).expect("update");
-    let (status, _) = d[0].api.post(&msgs, &json!({"client_msg_id": b64(&[2; 16]), "data": b64(&upd.commit)})).await;
+    let (status, _) = d[0]
+        .api
+        .post(
+            &msgs,
+            &json!({"client_msg_id": b64(&[2; 16]), "data": b64(&upd.commit)}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    d[0].device.discard_pending_commit(conv.as_bytes()).expect("discard");
-    let (status, _) = d[0].api.post(&format!("/api/v1/conversations/{conv}/commits"), &json!({"commit": b64(&ct)})).await;
+    d[0].device
+        .discard_pending_commit(conv.as_bytes())
+        .expect("discard");
+    let (status, _) = d[0]
+        .api
+        .post(
+            &format!("/api/v1/conversations/{conv}/commits"),
+            &json!({"commit": b64(&ct)}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // Oversize.
     let big = vec![0u8; 300 * 1024];
-    let (status, body) = d[0].api.post(&msgs, &json!({"client_msg_id": b64(&[3; 16]), "data": b64(&big)})).await;
+    let (status, body) = d[0]
+        .api
+        .post(
+            &msgs,
+            &json!({"client_msg_id": b64(&[3; 16]), "data": b64(&big)}),
+        )
+        .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     // Wrong epoch: a message from before a commit.
-    let stale = d[0].device.encrypt(conv.as_bytes(), b"stale").expect("encrypt");
+    let stale = d[0]
+        .device
+        .encrypt(conv.as_bytes(), b"stale")
+        .expect("encrypt");
     let upd = d[1].device.self_update(conv.as_bytes()).expect("update");
-    let (status, _) = d[1].api.post(&format!("/api/v1/conversations/{conv}/commits"), &json!({"commit": b64(&upd.commit)})).await;
+    let (status, _) = d[1]
+        .api
+        .post(
+            &format!("/api/v1/conversations/{conv}/commits"),
+            &json!({"commit": b64(&upd.commit)}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    d[1].device.merge_pending_commit(conv.as_bytes()).expect("merge");
+    d[1].device
+        .merge_pending_commit(conv.as_bytes())
+        .expect("merge");
     let (status, body) = d[0].post_message(&conv, &[4; 16], &stale).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("stale_epoch")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("stale_epoch")),
+        "{body}"
+    );
     // Only the commit moved the log.
     assert_eq!(last_seq(&app).await, before + 1);
 
     // Over the socket: bad frames get errors, oversize frames close it.
     d[2].connect(&app).await;
-    d[2].send_frame(json!({"type": "ack", "conversation_id": "not-mine", "seq": 1})).await;
+    d[2].send_frame(json!({"type": "ack", "conversation_id": "not-mine", "seq": 1}))
+        .await;
     let mut frame = d[2].next_frame().await;
     while frame["type"] == "entry" {
         frame = d[2].next_frame().await;
@@ -242,7 +427,8 @@ async fn retried_send_is_stored_once_and_bad_input_changes_nothing(backend: Back
     assert_eq!(frame["error"], "not_member", "{frame}");
     d[2].send_frame(json!({"type": "nonsense"})).await;
     assert_eq!(d[2].next_frame().await["error"], "bad_frame");
-    d[2].send_frame(json!({"type": "ack", "conversation_id": "x".repeat(300 * 1024), "seq": 1})).await;
+    d[2].send_frame(json!({"type": "ack", "conversation_id": "x".repeat(300 * 1024), "seq": 1}))
+        .await;
     let closed = d[2].next_frame().await;
     assert_eq!(closed["type"], "closed", "{closed}");
     app.stop().await;

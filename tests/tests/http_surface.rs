@@ -5,10 +5,16 @@ use reqwest::StatusCode;
 
 #[tokio::test]
 async fn security_headers_health_and_openapi() {
-    let Some(app) = TestApp::start(Backend::Sqlite).await else { return };
+    let Some(app) = TestApp::start(Backend::Sqlite).await else {
+        return;
+    };
     let http = reqwest::Client::new();
 
-    let page = http.get(format!("{}/", app.base)).send().await.expect("page");
+    let page = http
+        .get(format!("{}/", app.base))
+        .send()
+        .await
+        .expect("page");
     assert_eq!(page.status(), StatusCode::OK);
     let h = page.headers();
     assert_eq!(
@@ -18,12 +24,20 @@ async fn security_headers_health_and_openapi() {
     assert_eq!(h["referrer-policy"], "no-referrer");
     assert_eq!(h["x-content-type-options"], "nosniff");
 
-    let api = http.get(format!("{}/api/v1/me", app.base)).send().await.expect("api");
+    let api = http
+        .get(format!("{}/api/v1/me", app.base))
+        .send()
+        .await
+        .expect("api");
     assert_eq!(api.headers()["cache-control"], "no-store");
     assert!(api.headers().contains_key("x-request-id"));
 
     for path in ["/healthz", "/readyz"] {
-        let r = http.get(format!("{}{path}", app.base)).send().await.expect("health");
+        let r = http
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .expect("health");
         assert_eq!(r.status(), StatusCode::OK, "{path}");
     }
 
@@ -36,9 +50,19 @@ async fn security_headers_health_and_openapi() {
         .await
         .expect("json");
     assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
-    for path in ["/api/v1/auth/login", "/api/v1/auth/mfa/enroll", "/api/v1/auth/logout", "/api/v1/invites",
-                 "/api/v1/invites/{id}", "/api/v1/invites/inspect", "/api/v1/invites/accept", "/api/v1/me",
-                 "/api/v1/me/devices", "/api/v1/users", "/api/v1/users/{id}"] {
+    for path in [
+        "/api/v1/auth/login",
+        "/api/v1/auth/mfa/enroll",
+        "/api/v1/auth/logout",
+        "/api/v1/invites",
+        "/api/v1/invites/{id}",
+        "/api/v1/invites/inspect",
+        "/api/v1/invites/accept",
+        "/api/v1/me",
+        "/api/v1/me/devices",
+        "/api/v1/users",
+        "/api/v1/users/{id}",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} documented");
     }
     app.stop().await;

@@ -4,28 +4,58 @@ use alcove_tests::{on_both_backends, token_of, Backend, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
 
-on_both_backends!(roles_decide_who_may_invite_whom, invites_expire_and_can_be_revoked);
+on_both_backends!(
+    roles_decide_who_may_invite_whom,
+    invites_expire_and_can_be_revoked
+);
 
 async fn roles_decide_who_may_invite_whom(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else { return };
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
     let admin = app.practice_with_admin("P", "admin@p.example").await;
     for role in ["admin", "clinician", "associate", "client"] {
-        let (status, body) = admin.client.post("/api/v1/invites", &json!({"role": role})).await;
+        let (status, body) = admin
+            .client
+            .post("/api/v1/invites", &json!({"role": role}))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "admin invites {role}: {body}");
     }
-    let clinician = app.register_staff(&app.invite(&admin, "clinician").await, "c@p.example").await;
-    let associate = app.register_staff(&app.invite(&admin, "associate").await, "a@p.example").await;
-    let client = app.register_client(&app.invite(&clinician, "client").await, "cl@p.example").await;
+    let clinician = app
+        .register_staff(&app.invite(&admin, "clinician").await, "c@p.example")
+        .await;
+    let associate = app
+        .register_staff(&app.invite(&admin, "associate").await, "a@p.example")
+        .await;
+    let client = app
+        .register_client(&app.invite(&clinician, "client").await, "cl@p.example")
+        .await;
 
     for role in ["admin", "clinician", "associate"] {
-        let (status, body) = clinician.client.post("/api/v1/invites", &json!({"role": role})).await;
-        assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "clinician invites {role}");
+        let (status, body) = clinician
+            .client
+            .post("/api/v1/invites", &json!({"role": role}))
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::FORBIDDEN, Some("forbidden")),
+            "clinician invites {role}"
+        );
     }
     for person in [&associate, &client] {
-        let (status, _) = person.client.post("/api/v1/invites", &json!({"role": "client"})).await;
+        let (status, _) = person
+            .client
+            .post("/api/v1/invites", &json!({"role": "client"}))
+            .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        assert_eq!(person.client.get("/api/v1/invites").await.0, StatusCode::FORBIDDEN);
-        assert_eq!(person.client.get("/api/v1/users").await.0, StatusCode::FORBIDDEN);
+        assert_eq!(
+            person.client.get("/api/v1/invites").await.0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            person.client.get("/api/v1/users").await.0,
+            StatusCode::FORBIDDEN
+        );
     }
 
     // Clinicians see only their own invites; admins see all of the practice.
@@ -35,14 +65,23 @@ async fn roles_decide_who_may_invite_whom(backend: Backend) {
     assert_eq!(mine[0]["status"], "used");
     assert_eq!(mine[0]["used_by"], client.user_id.as_str());
     let (_, all) = admin.client.get("/api/v1/invites").await;
-    assert_eq!(all.as_array().map(Vec::len), Some(4 + 2 + 1 + 1), "bootstrap + 4 + 2 staff + 1 client");
+    assert_eq!(
+        all.as_array().map(Vec::len),
+        Some(4 + 2 + 1 + 1),
+        "bootstrap + 4 + 2 staff + 1 client"
+    );
     let serialized = all.to_string();
-    assert!(!serialized.contains("token") && !serialized.contains("link"), "listing never shows tokens");
+    assert!(
+        !serialized.contains("token") && !serialized.contains("link"),
+        "listing never shows tokens"
+    );
     app.stop().await;
 }
 
 async fn invites_expire_and_can_be_revoked(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else { return };
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
     let admin = app.practice_with_admin("P", "admin@p.example").await;
     let accept = |link: String, login: &'static str| {
         let body = json!({"token": token_of(&link), "login": login, "display_name": "N",
@@ -55,45 +94,93 @@ async fn invites_expire_and_can_be_revoked(backend: Backend) {
     let old = app.invite(&admin, "client").await;
     app.clock.advance(7 * 24 * 3600 + 1);
     let (status, body) = accept(old.clone(), "late@p.example").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::GONE, Some("invite_expired")), "{body}");
-    let (status, _) = app.client().post("/api/v1/invites/inspect", &json!({"token": token_of(&old)})).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::GONE, Some("invite_expired")),
+        "{body}"
+    );
+    let (status, _) = app
+        .client()
+        .post("/api/v1/invites/inspect", &json!({"token": token_of(&old)}))
+        .await;
     assert_eq!(status, StatusCode::GONE);
 
     // The admin's session timed out while the clock moved; sign in again.
     let admin = relogin(&app, admin).await;
 
     // Revoked: refused, and cannot be revoked twice.
-    let (status, created) = admin.client.post("/api/v1/invites", &json!({"role": "client"})).await;
+    let (status, created) = admin
+        .client
+        .post("/api/v1/invites", &json!({"role": "client"}))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let id = created["id"].as_str().expect("id");
-    assert_eq!(admin.client.delete(&format!("/api/v1/invites/{id}")).await.0, StatusCode::NO_CONTENT);
-    let (status, body) = accept(created["link"].as_str().expect("link").to_string(), "x@p.example").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("invite_used")));
+    assert_eq!(
+        admin
+            .client
+            .delete(&format!("/api/v1/invites/{id}"))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, body) = accept(
+        created["link"].as_str().expect("link").to_string(),
+        "x@p.example",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("invite_used"))
+    );
     let (status, body) = admin.client.delete(&format!("/api/v1/invites/{id}")).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("invite_not_pending")));
-    assert_eq!(admin.client.delete("/api/v1/invites/not-a-uuid").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("invite_not_pending"))
+    );
+    assert_eq!(
+        admin.client.delete("/api/v1/invites/not-a-uuid").await.0,
+        StatusCode::NOT_FOUND
+    );
 
     // Unknown token.
     let (status, body) = accept(format!("{}/invite#AAAA", app.base), "y@p.example").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("invite_not_found")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("invite_not_found"))
+    );
 
     // A weak password does not consume the invite.
     let link = app.invite(&admin, "client").await;
     let (status, body) = app
         .client()
-        .post("/api/v1/invites/accept", &json!({"token": token_of(&link), "login": "z@p.example",
-            "display_name": "Z", "password": "password1234", "device_name": "d"}))
+        .post(
+            "/api/v1/invites/accept",
+            &json!({"token": token_of(&link), "login": "z@p.example",
+            "display_name": "Z", "password": "password1234", "device_name": "d"}),
+        )
         .await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("weak_password")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("weak_password"))
+    );
     let (status, body) = app
         .client()
-        .post("/api/v1/invites/accept", &json!({"token": token_of(&link), "login": "z@p.example",
-            "display_name": "Z", "password": "short", "device_name": "d"}))
+        .post(
+            "/api/v1/invites/accept",
+            &json!({"token": token_of(&link), "login": "z@p.example",
+            "display_name": "Z", "password": "short", "device_name": "d"}),
+        )
         .await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("weak_password")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("weak_password"))
+    );
     // A taken login does not consume it either.
     let (status, body) = accept(link.clone(), "admin@p.example").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("login_taken")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("login_taken"))
+    );
     let (status, body) = accept(link, "z@p.example").await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     app.stop().await;
@@ -104,8 +191,11 @@ async fn relogin(app: &TestApp, mut person: alcove_tests::Person) -> alcove_test
     let code = app.totp(person.totp_secret.as_deref().expect("secret"));
     let (status, body) = person
         .client
-        .post("/api/v1/auth/login", &json!({"login": person.login, "password": person.password,
-            "totp_code": code, "device_id": person.device_id}))
+        .post(
+            "/api/v1/auth/login",
+            &json!({"login": person.login, "password": person.password,
+            "totp_code": code, "device_id": person.device_id}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     person.client.csrf = body["csrf_token"].as_str().map(str::to_string);

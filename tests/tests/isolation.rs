@@ -8,44 +8,94 @@ use serde_json::json;
 on_both_backends!(practices_cannot_see_or_touch_each_other);
 
 async fn practices_cannot_see_or_touch_each_other(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else { return };
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
     let admin_a = app.practice_with_admin("A", "admin@a.example").await;
     let admin_b = app.practice_with_admin("B", "admin@b.example").await;
-    let client_b = app.register_client(&app.invite(&admin_b, "client").await, "client@b.example").await;
-    let (_, invite_b) = admin_b.client.post("/api/v1/invites", &json!({"role": "client"})).await;
+    let client_b = app
+        .register_client(&app.invite(&admin_b, "client").await, "client@b.example")
+        .await;
+    let (_, invite_b) = admin_b
+        .client
+        .post("/api/v1/invites", &json!({"role": "client"}))
+        .await;
     let invite_b = invite_b["id"].as_str().expect("id");
 
     // Read one user of B: absent, not forbidden.
-    let (status, body) = admin_a.client.get(&format!("/api/v1/users/{}", client_b.user_id)).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{body}");
+    let (status, body) = admin_a
+        .client
+        .get(&format!("/api/v1/users/{}", client_b.user_id))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found")),
+        "{body}"
+    );
     // Revoke an invite of B: absent, and it stays usable.
-    assert_eq!(admin_a.client.delete(&format!("/api/v1/invites/{invite_b}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        admin_a
+            .client
+            .delete(&format!("/api/v1/invites/{invite_b}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
     let (_, b_invites) = admin_b.client.get("/api/v1/invites").await;
-    let still = b_invites.as_array().expect("array").iter().find(|i| i["id"] == invite_b).expect("listed");
+    let still = b_invites
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|i| i["id"] == invite_b)
+        .expect("listed");
     assert_eq!(still["status"], "pending");
     // Lists hold only the caller's practice.
     let (_, users_a) = admin_a.client.get("/api/v1/users").await;
-    let logins: Vec<&str> = users_a.as_array().expect("array").iter().filter_map(|u| u["login"].as_str()).collect();
+    let logins: Vec<&str> = users_a
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|u| u["login"].as_str())
+        .collect();
     assert_eq!(logins, vec!["admin@a.example"]);
     let (_, invites_a) = admin_a.client.get("/api/v1/invites").await;
-    assert!(invites_a.as_array().expect("array").iter().all(|i| i["id"] != invite_b));
+    assert!(invites_a
+        .as_array()
+        .expect("array")
+        .iter()
+        .all(|i| i["id"] != invite_b));
     // Devices: only one's own.
     let (_, devices) = admin_a.client.get("/api/v1/me/devices").await;
-    assert!(devices.as_array().expect("array").iter().all(|d| d["user_id"] == admin_a.user_id.as_str()));
+    assert!(devices
+        .as_array()
+        .expect("array")
+        .iter()
+        .all(|d| d["user_id"] == admin_a.user_id.as_str()));
     // Signing in with another user's device id is refused.
     let (status, _) = app
         .client()
-        .post("/api/v1/auth/login", &json!({"login": client_b.login, "password": client_b.password,
-            "device_id": admin_a.device_id}))
+        .post(
+            "/api/v1/auth/login",
+            &json!({"login": client_b.login, "password": client_b.password,
+            "device_id": admin_a.device_id}),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Audit events stay in their practice.
     let a: alcove_server::ids::PracticeId = {
         let (_, me) = admin_a.client.get("/api/v1/me").await;
-        me["practice_id"].as_str().expect("id").parse().expect("uuid")
+        me["practice_id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("uuid")
     };
     let events = app.store.recent_audit(a, 500).await.expect("audit");
-    assert!(events.iter().all(|e| e.actor_user_id.as_deref() != Some(client_b.user_id.as_str())));
-    assert!(events.iter().all(|e| e.target_user_id.as_deref() != Some(client_b.user_id.as_str())));
+    assert!(events
+        .iter()
+        .all(|e| e.actor_user_id.as_deref() != Some(client_b.user_id.as_str())));
+    assert!(events
+        .iter()
+        .all(|e| e.target_user_id.as_deref() != Some(client_b.user_id.as_str())));
     app.stop().await;
 }

@@ -2,7 +2,7 @@
 //! socket, its KeyPackages, its unlock share and — once a remaining member
 //! commits the server's Remove proposal — the group keys.
 
-use alcove_crypto::{DeviceSecret, Device, Processed, UnlockShare};
+use alcove_crypto::{Device, DeviceSecret, Processed, UnlockShare};
 use alcove_tests::mls::{b64, unb64, MlsClient};
 use alcove_tests::{on_both_backends, Backend, Person, TestApp};
 use reqwest::StatusCode;
@@ -25,8 +25,12 @@ struct Setup {
 /// Clinician (2 devices) and client (2 devices) in one conversation.
 async fn setup(app: &TestApp) -> Setup {
     let admin = app.practice_with_admin("P", "admin@p.example").await;
-    let clinician = app.register_staff(&app.invite(&admin, "clinician").await, "dr@p.example").await;
-    let client = app.register_client(&app.invite(&clinician, "client").await, "sam@p.example").await;
+    let clinician = app
+        .register_staff(&app.invite(&admin, "clinician").await, "dr@p.example")
+        .await;
+    let client = app
+        .register_client(&app.invite(&clinician, "client").await, "sam@p.example")
+        .await;
     let mut c1 = MlsClient::sign_in(app, &clinician, "Office").await;
     let c2 = MlsClient::sign_in(app, &clinician, "Phone").await;
     let k1 = MlsClient::sign_in(app, &client, "Phone").await;
@@ -37,47 +41,93 @@ async fn setup(app: &TestApp) -> Setup {
     for x in d.iter_mut().skip(1) {
         x.join_welcomes().await;
     }
-    Setup { admin, clinician, client, conv, d }
+    Setup {
+        admin,
+        clinician,
+        client,
+        conv,
+        d,
+    }
 }
 
 /// Processes everything pending and commits the server's proposals, as a
 /// client does before sending.
 async fn commit_pending_removals(device: &mut MlsClient, conv: &str) -> serde_json::Value {
     device.sync_http(conv).await;
-    assert!(device.device.has_pending_proposals(conv.as_bytes()).expect("pending"), "the server's proposal arrived");
-    let before: Vec<u32> = device.device.members(conv.as_bytes()).expect("members").iter().map(|m| m.leaf_index).collect();
-    let out = device.device.commit_pending_proposals(conv.as_bytes()).expect("commit").expect("a commit");
-    device.device.merge_pending_commit(conv.as_bytes()).expect("merge");
-    let after: Vec<u32> = device.device.members(conv.as_bytes()).expect("members").iter().map(|m| m.leaf_index).collect();
+    assert!(
+        device
+            .device
+            .has_pending_proposals(conv.as_bytes())
+            .expect("pending"),
+        "the server's proposal arrived"
+    );
+    let before: Vec<u32> = device
+        .device
+        .members(conv.as_bytes())
+        .expect("members")
+        .iter()
+        .map(|m| m.leaf_index)
+        .collect();
+    let out = device
+        .device
+        .commit_pending_proposals(conv.as_bytes())
+        .expect("commit")
+        .expect("a commit");
+    device
+        .device
+        .merge_pending_commit(conv.as_bytes())
+        .expect("merge");
+    let after: Vec<u32> = device
+        .device
+        .members(conv.as_bytes())
+        .expect("members")
+        .iter()
+        .map(|m| m.leaf_index)
+        .collect();
     let removed: Vec<u32> = before.into_iter().filter(|l| !after.contains(l)).collect();
     let (status, body) = device
         .api
-        .post(&format!("/api/v1/conversations/{conv}/commits"), &json!({"commit": b64(&out.commit), "removed_leaves": removed}))
+        .post(
+            &format!("/api/v1/conversations/{conv}/commits"),
+            &json!({"commit": b64(&out.commit), "removed_leaves": removed}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
 
 async fn revoked_device_is_cut_off_everywhere(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else { return };
-    let Setup { admin, conv, mut d, .. } = setup(&app).await;
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let Setup {
+        admin, conv, mut d, ..
+    } = setup(&app).await;
 
     // The laptop seals its state under its secret and the server's share.
     let (status, share) = d[3].api.get("/api/v1/me/unlock-share").await;
     assert_eq!(status, StatusCode::OK);
-    let share = UnlockShare::from_slice(&unb64(share["unlock_share"].as_str().expect("share"))).expect("32 bytes");
+    let share = UnlockShare::from_slice(&unb64(share["unlock_share"].as_str().expect("share")))
+        .expect("32 bytes");
     let secret = DeviceSecret::generate().expect("secret");
     let sealed = d[3].device.seal(&secret, &share).expect("seal");
     assert!(Device::unseal(&sealed, &d[3].device_id, &secret, &share).is_ok());
     let (status, again) = d[3].api.get("/api/v1/me/unlock-share").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(unb64(again["unlock_share"].as_str().expect("share")), share.expose().to_vec(), "stable per device");
+    assert_eq!(
+        unb64(again["unlock_share"].as_str().expect("share")),
+        share.expose().to_vec(),
+        "stable per device"
+    );
 
     d[3].connect(&app).await;
     // The client signs the laptop out from the phone.
     let (status, body) = d[2]
         .api
-        .post(&format!("/api/v1/devices/{}/revoke", d[3].device_id), &json!({"reason": "signed_out"}))
+        .post(
+            &format!("/api/v1/devices/{}/revoke", d[3].device_id),
+            &json!({"reason": "signed_out"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["conversations_pending_removal"], json!([conv]));
@@ -87,22 +137,49 @@ async fn revoked_device_is_cut_off_everywhere(backend: Backend) {
     assert_eq!(closed["frame"], json!([4001, "revoked"]), "{closed}");
     // (a) Every token fails; (f) reconnecting gets a distinct error.
     let (status, body) = d[3].api.get("/api/v1/me").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("device_revoked")));
-    let (status, body) = d[3].api.get(&format!("/api/v1/conversations/{conv}/messages")).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("device_revoked")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("device_revoked"))
+    );
+    let (status, body) = d[3]
+        .api
+        .get(&format!("/api/v1/conversations/{conv}/messages"))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("device_revoked"))
+    );
     // (c) No KeyPackages left; (e) the unlock share is gone for good.
     let laptop = d[3].device_id.parse().expect("id");
-    assert_eq!(app.store.key_package_count(laptop, i64::MAX / 2).await.expect("count"), 0);
+    assert_eq!(
+        app.store
+            .key_package_count(laptop, i64::MAX / 2)
+            .await
+            .expect("count"),
+        0
+    );
     let practice: alcove_server::ids::PracticeId = d[3].practice_id.parse().expect("id");
     let ev = alcove_server::audit::Event::new(practice, "test", &Default::default());
-    assert!(app.store.unlock_share(practice, laptop, &[9; 32], 0, ev).await.is_err(), "no share can be issued again");
+    assert!(
+        app.store
+            .unlock_share(practice, laptop, &[9; 32], 0, ev)
+            .await
+            .is_err(),
+        "no share can be issued again"
+    );
     let other = UnlockShare::from_slice(&[9; 32]).expect("share");
-    let err = Device::unseal(&sealed, &d[3].device_id, &secret, &other).err().expect("cannot unseal");
+    let err = Device::unseal(&sealed, &d[3].device_id, &secret, &other)
+        .err()
+        .expect("cannot unseal");
     assert_eq!(err.code(), "unseal_failed");
 
     // (d) Nothing is sent until a member commits the removal.
     let (status, body) = d[0].send_text(&app, &conv, "too early").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("removal_pending")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("removal_pending")),
+        "{body}"
+    );
     let (_, pending) = admin.client.get("/api/v1/revocations/pending").await;
     assert_eq!(pending[0]["conversation_id"], conv.as_str());
     assert_eq!(pending[0]["proposed"], true);
@@ -116,24 +193,48 @@ async fn revoked_device_is_cut_off_everywhere(backend: Backend) {
     let (status, sent) = d[0].send_text(&app, &conv, "after removal").await;
     assert_eq!(status, StatusCode::OK, "{sent}");
     d[2].sync_http(&conv).await;
-    assert_eq!(d[2].texts[&conv].last().map(String::as_str), Some("after removal"));
+    assert_eq!(
+        d[2].texts[&conv].last().map(String::as_str),
+        Some("after removal")
+    );
     // The laptop's own copy of its keys cannot read it.
     let seq = sent["seq"].as_i64().expect("seq");
-    let entry = app.store.fetch_log(&conv, d[2].device_id.parse().expect("id"), seq - 1, 1).await.expect("log");
-    let err = d[3].device.process(&entry[0].data).err().expect("cannot decrypt");
-    assert!(["decrypt_failed", "wrong_epoch", "not_member"].contains(&err.code()), "{}", err.code());
+    let entry = app
+        .store
+        .fetch_log(&conv, d[2].device_id.parse().expect("id"), seq - 1, 1)
+        .await
+        .expect("log");
+    let err = d[3]
+        .device
+        .process(&entry[0].data)
+        .err()
+        .expect("cannot decrypt");
+    assert!(
+        ["decrypt_failed", "wrong_epoch", "not_member"].contains(&err.code()),
+        "{}",
+        err.code()
+    );
     app.stop().await;
 }
 
 async fn departed_associate_is_removed_cryptographically(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else { return };
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
     let admin = app.practice_with_admin("P", "admin@p.example").await;
-    let associate = app.register_staff(&app.invite(&admin, "associate").await, "assoc@p.example").await;
+    let associate = app
+        .register_staff(&app.invite(&admin, "associate").await, "assoc@p.example")
+        .await;
     // Associates cannot invite; the admin invites the client and assigns it.
-    let client = app.register_client(&app.invite(&admin, "client").await, "kim@p.example").await;
+    let client = app
+        .register_client(&app.invite(&admin, "client").await, "kim@p.example")
+        .await;
     let (status, _) = admin
         .client
-        .post("/api/v1/assignments", &json!({"staff_user_id": associate.user_id, "client_user_id": client.user_id}))
+        .post(
+            "/api/v1/assignments",
+            &json!({"staff_user_id": associate.user_id, "client_user_id": client.user_id}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let mut a = MlsClient::sign_in(&app, &associate, "Work phone").await;
@@ -150,16 +251,28 @@ async fn departed_associate_is_removed_cryptographically(backend: Backend) {
     assert_eq!(a.texts[&conv], vec!["hi"]);
 
     // The associate leaves on Friday.
-    let (status, body) = admin.client.post(&format!("/api/v1/users/{}/deactivate", associate.user_id), &json!({})).await;
+    let (status, body) = admin
+        .client
+        .post(
+            &format!("/api/v1/users/{}/deactivate", associate.user_id),
+            &json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["conversations_pending_removal"], json!([conv]));
     let (status, body) = a.api.get("/api/v1/me").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("device_revoked")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("device_revoked"))
+    );
     let (status, body) = associate.client.get("/api/v1/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     let (status, body) = app
         .client()
-        .post("/api/v1/auth/login", &json!({"login": associate.login, "password": associate.password, "device_name": "x"}))
+        .post(
+            "/api/v1/auth/login",
+            &json!({"login": associate.login, "password": associate.password, "device_name": "x"}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     let (_, contacts) = k.api.get("/api/v1/contacts").await;
@@ -167,7 +280,13 @@ async fn departed_associate_is_removed_cryptographically(backend: Backend) {
 
     // The client's device is the remaining member: it commits the removal.
     commit_pending_removals(&mut k, &conv).await;
-    let (_, review) = admin.client.get(&format!("/api/v1/users/{}/access-review", associate.user_id)).await;
+    let (_, review) = admin
+        .client
+        .get(&format!(
+            "/api/v1/users/{}/access-review",
+            associate.user_id
+        ))
+        .await;
     assert_eq!(review[0]["conversation_id"], conv.as_str());
     assert_eq!(review[0]["client_user_id"], client.user_id.as_str());
     assert!(review[0]["last_access_at"].as_i64().is_some(), "{review}");
@@ -178,60 +297,156 @@ async fn departed_associate_is_removed_cryptographically(backend: Backend) {
         sent_at_ms: 1,
         content: alcove_crypto::Content::Text("after you left".into()),
     };
-    let ciphertext = k.device.encrypt(conv.as_bytes(), &env.encode().expect("encode")).expect("encrypt");
+    let ciphertext = k
+        .device
+        .encrypt(conv.as_bytes(), &env.encode().expect("encode"))
+        .expect("encrypt");
     let (status, sent) = k.post_message(&conv, &[5; 16], &ciphertext).await;
     assert_eq!(status, StatusCode::OK, "{sent}");
     let seq = sent["seq"].as_i64().expect("seq");
     // Deliver the server's proposal and the removal commit to the stolen
     // state, as a stolen database would.
     let done = a.processed.get(&conv).copied().unwrap_or(0);
-    let log = app.store.fetch_log(&conv, a.device_id.parse().expect("id"), done, 100).await.expect("log");
-    assert!(log.iter().all(|e| e.seq < seq), "nothing after its removal is delivered to it");
+    let log = app
+        .store
+        .fetch_log(&conv, a.device_id.parse().expect("id"), done, 100)
+        .await
+        .expect("log");
+    assert!(
+        log.iter().all(|e| e.seq < seq),
+        "nothing after its removal is delivered to it"
+    );
     let mut self_removed = false;
     for entry in &log {
-        if let Processed::CommitMerged { self_removed: removed, .. } = a.device.process(&entry.data).expect("process") {
+        if let Processed::CommitMerged {
+            self_removed: removed,
+            ..
+        } = a.device.process(&entry.data).expect("process")
+        {
             self_removed |= removed;
         }
     }
     assert!(self_removed, "the associate's state saw its own removal");
-    let err = a.device.process(&ciphertext).err().expect("must not decrypt");
-    assert!(["decrypt_failed", "wrong_epoch", "not_member", "inactive_group"].contains(&err.code()), "{}", err.code());
+    let err = a
+        .device
+        .process(&ciphertext)
+        .err()
+        .expect("must not decrypt");
+    assert!(
+        [
+            "decrypt_failed",
+            "wrong_epoch",
+            "not_member",
+            "inactive_group"
+        ]
+        .contains(&err.code()),
+        "{}",
+        err.code()
+    );
     app.stop().await;
 }
 
 async fn who_may_revoke_and_lost_device_reports(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else { return };
-    let Setup { admin, clinician, client, conv, d } = setup(&app).await;
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let Setup {
+        admin,
+        clinician,
+        client,
+        conv,
+        d,
+    } = setup(&app).await;
     // A client cannot revoke the clinician's device; nor see the inventory.
-    let (status, _) = d[2].api.post(&format!("/api/v1/devices/{}/revoke", d[0].device_id), &json!({"reason": "lost"})).await;
+    let (status, _) = d[2]
+        .api
+        .post(
+            &format!("/api/v1/devices/{}/revoke", d[0].device_id),
+            &json!({"reason": "lost"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(client.client.get("/api/v1/devices").await.0, StatusCode::FORBIDDEN);
-    assert_eq!(clinician.client.post(&format!("/api/v1/users/{}/deactivate", client.user_id), &json!({})).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        client.client.get("/api/v1/devices").await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        clinician
+            .client
+            .post(
+                &format!("/api/v1/users/{}/deactivate", client.user_id),
+                &json!({})
+            )
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
     // Another practice's admin cannot touch it.
     let other = app.practice_with_admin("Q", "admin@q.example").await;
-    let (status, _) = other.client.post(&format!("/api/v1/devices/{}/revoke", d[0].device_id), &json!({"reason": "lost"})).await;
+    let (status, _) = other
+        .client
+        .post(
+            &format!("/api/v1/devices/{}/revoke", d[0].device_id),
+            &json!({"reason": "lost"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(other.client.post(&format!("/api/v1/users/{}/deactivate", client.user_id), &json!({})).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        other
+            .client
+            .post(
+                &format!("/api/v1/users/{}/deactivate", client.user_id),
+                &json!({})
+            )
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
 
     // The clinician reports the phone lost from the office device.
-    let (status, body) = d[0].api.post(&format!("/api/v1/devices/{}/revoke", d[1].device_id), &json!({"reason": "lost"})).await;
+    let (status, body) = d[0]
+        .api
+        .post(
+            &format!("/api/v1/devices/{}/revoke", d[1].device_id),
+            &json!({"reason": "lost"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = d[0].api.post(&format!("/api/v1/devices/{}/revoke", d[1].device_id), &json!({"reason": "lost"})).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("already_revoked")));
+    let (status, body) = d[0]
+        .api
+        .post(
+            &format!("/api/v1/devices/{}/revoke", d[1].device_id),
+            &json!({"reason": "lost"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("already_revoked"))
+    );
     let (_, reports) = admin.client.get("/api/v1/lost-devices").await;
     let report = &reports[0];
     assert_eq!(report["device_id"], d[1].device_id.as_str());
     assert_eq!(report["user_id"], clinician.user_id.as_str());
     assert_eq!(report["reported_by"], clinician.user_id.as_str());
-    assert_eq!(serde_json::from_str::<serde_json::Value>(report["conversations"].as_str().expect("json")).expect("array"), json!([conv]));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(report["conversations"].as_str().expect("json"))
+            .expect("array"),
+        json!([conv])
+    );
     let (_, inventory) = admin.client.get("/api/v1/devices").await;
-    let phone = inventory.as_array().expect("array").iter().find(|x| x["id"] == d[1].device_id.as_str()).expect("listed");
+    let phone = inventory
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|x| x["id"] == d[1].device_id.as_str())
+        .expect("listed");
     assert_eq!(phone["revoked_reason"], "lost");
     let (_, empty) = other.client.get("/api/v1/lost-devices").await;
     assert_eq!(empty, json!([]));
     // The audit log names the event.
     let practice = d[0].practice_id.parse().expect("id");
     let events = app.store.recent_audit(practice, 300).await.expect("audit");
-    assert!(events.iter().any(|e| e.action == "device.reported_lost" && e.target_device_id.as_deref() == Some(d[1].device_id.as_str())));
+    assert!(events.iter().any(|e| e.action == "device.reported_lost"
+        && e.target_device_id.as_deref() == Some(d[1].device_id.as_str())));
     app.stop().await;
 }

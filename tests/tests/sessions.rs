@@ -15,13 +15,21 @@ on_both_backends!(
 
 async fn practice_of(person: &alcove_tests::Person) -> PracticeId {
     let (_, me) = person.client.get("/api/v1/me").await;
-    me["practice_id"].as_str().expect("practice").parse().expect("uuid")
+    me["practice_id"]
+        .as_str()
+        .expect("practice")
+        .parse()
+        .expect("uuid")
 }
 
 async fn idle_timeout_logs_staff_and_clients_off(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else { return };
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
     let admin = app.practice_with_admin("P", "admin@p.example").await;
-    let client = app.register_client(&app.invite(&admin, "client").await, "c@p.example").await;
+    let client = app
+        .register_client(&app.invite(&admin, "client").await, "c@p.example")
+        .await;
 
     // Activity keeps a session alive past the idle timeout in total.
     for _ in 0..3 {
@@ -32,22 +40,46 @@ async fn idle_timeout_logs_staff_and_clients_off(backend: Backend) {
     // 15 idle minutes end a staff session; 30 a client's.
     app.clock.advance(16 * 60);
     let (status, body) = admin.client.get("/api/v1/me").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("session_expired")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("session_expired")),
+        "{body}"
+    );
     let client_practice = practice_of(&client).await;
     app.clock.advance(31 * 60);
     let (status, body) = client.client.get("/api/v1/me").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("session_expired")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("session_expired"))
+    );
     // Once expired, always expired, even when the clock would allow it.
     let (status, body) = admin.client.get("/api/v1/me").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("session_ended")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("session_ended"))
+    );
 
-    let events = app.store.recent_audit(client_practice, 50).await.expect("audit");
-    assert_eq!(events.iter().filter(|e| e.action == "session.expired").count(), 2, "each expiry audited once");
+    let events = app
+        .store
+        .recent_audit(client_practice, 50)
+        .await
+        .expect("audit");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.action == "session.expired")
+            .count(),
+        2,
+        "each expiry audited once"
+    );
     app.stop().await;
 }
 
 async fn absolute_lifetime_ends_active_sessions(backend: Backend) {
-    let Some(app) = TestApp::start_with(backend, |s| s.auth.session_lifetime_secs = 3600).await else { return };
+    let Some(app) = TestApp::start_with(backend, |s| s.auth.session_lifetime_secs = 3600).await
+    else {
+        return;
+    };
     let admin = app.practice_with_admin("P", "admin@p.example").await;
     for _ in 0..5 {
         app.clock.advance(10 * 60);
@@ -55,14 +87,21 @@ async fn absolute_lifetime_ends_active_sessions(backend: Backend) {
     }
     app.clock.advance(11 * 60);
     let (status, body) = admin.client.get("/api/v1/me").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("session_expired")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("session_expired"))
+    );
     app.stop().await;
 }
 
 async fn revoked_device_fails_every_token(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else { return };
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
     let admin = app.practice_with_admin("P", "admin@p.example").await;
-    let client = app.register_client(&app.invite(&admin, "client").await, "c@p.example").await;
+    let client = app
+        .register_client(&app.invite(&admin, "client").await, "c@p.example")
+        .await;
     // A second session on the same device, by bearer token.
     let (status, body) = app
         .client()
@@ -79,19 +118,31 @@ async fn revoked_device_fails_every_token(backend: Backend) {
 
     let practice = practice_of(&client).await;
     let device: DeviceId = client.device_id.parse().expect("device id");
-    let event = alcove_server::audit::Event::new(practice, "device.revoked", &Default::default()).target_device(device);
-    app.store.revoke_device(practice, device, "lost", app.clock.now(), event).await.expect("revoke");
+    let event = alcove_server::audit::Event::new(practice, "device.revoked", &Default::default())
+        .target_device(device);
+    app.store
+        .revoke_device(practice, device, "lost", app.clock.now(), event)
+        .await
+        .expect("revoke");
 
     for c in [&client.client, &bearer] {
         let (status, body) = c.get("/api/v1/me").await;
-        assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("device_revoked")), "{body}");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("device_revoked")),
+            "{body}"
+        );
     }
     // Logging in again on the revoked device is refused; a new device works.
     let (status, body) = app
         .client()
         .post("/api/v1/auth/login", &json!({"login": client.login, "password": client.password, "device_id": client.device_id}))
         .await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("device_revoked")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("device_revoked")),
+        "{body}"
+    );
     let (status, _) = app
         .client()
         .post("/api/v1/auth/login", &json!({"login": client.login, "password": client.password, "device_name": "New phone"}))
@@ -101,14 +152,26 @@ async fn revoked_device_fails_every_token(backend: Backend) {
 }
 
 async fn cookie_requests_need_csrf_token_and_allowed_origin(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else { return };
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
     let mut admin = app.practice_with_admin("P", "admin@p.example").await;
     let csrf = admin.client.csrf.take();
 
-    let (status, body) = admin.client.post("/api/v1/invites", &json!({"role": "client"})).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("csrf_failed")), "{body}");
+    let (status, body) = admin
+        .client
+        .post("/api/v1/invites", &json!({"role": "client"}))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("csrf_failed")),
+        "{body}"
+    );
     admin.client.csrf = Some("not-the-token".into());
-    let (status, _) = admin.client.post("/api/v1/invites", &json!({"role": "client"})).await;
+    let (status, _) = admin
+        .client
+        .post("/api/v1/invites", &json!({"role": "client"}))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     admin.client.csrf = csrf.clone();

@@ -4,7 +4,10 @@
 //! here before it reaches the protocol core; every error is a JS `Error`
 //! with a stable `code` property (see `docs/protocol.md` §10).
 #![deny(missing_docs)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 use alcove_crypto::device::MAX_GROUP_ID_LEN;
 use alcove_crypto::seal::{self, DeviceSecret, UnlockShare};
@@ -228,7 +231,9 @@ impl AlcoveDevice {
     pub fn create_group(&mut self, group_id: &[u8], external_sender: &[u8]) -> Result<(), JsValue> {
         check_group(group_id)?;
         check(external_sender, 4096, "externalSender")?;
-        self.inner.create_group(group_id, external_sender).map_err(js_err)
+        self.inner
+            .create_group(group_id, external_sender)
+            .map_err(js_err)
     }
 
     /// Add devices by KeyPackage (array of Uint8Array). Returns
@@ -255,12 +260,19 @@ impl AlcoveDevice {
 
     /// Remove devices by leaf index; returns the pending commit.
     #[wasm_bindgen(js_name = removeDevices)]
-    pub fn remove_devices(&mut self, group_id: &[u8], leaf_indices: Vec<u32>) -> Result<Object, JsValue> {
+    pub fn remove_devices(
+        &mut self,
+        group_id: &[u8],
+        leaf_indices: Vec<u32>,
+    ) -> Result<Object, JsValue> {
         check_group(group_id)?;
         if leaf_indices.is_empty() || leaf_indices.len() > 10_000 {
             return Err(arg_err("1..=10000 leaf indices"));
         }
-        let out = self.inner.remove_devices(group_id, &leaf_indices).map_err(js_err)?;
+        let out = self
+            .inner
+            .remove_devices(group_id, &leaf_indices)
+            .map_err(js_err)?;
         Ok(commit_obj(&out))
     }
 
@@ -268,17 +280,25 @@ impl AlcoveDevice {
     #[wasm_bindgen(js_name = selfUpdate)]
     pub fn self_update(&mut self, group_id: &[u8]) -> Result<Object, JsValue> {
         check_group(group_id)?;
-        Ok(commit_obj(&self.inner.self_update(group_id).map_err(js_err)?))
+        Ok(commit_obj(
+            &self.inner.self_update(group_id).map_err(js_err)?,
+        ))
     }
 
     /// Commit stored proposals; `null` if nothing to commit.
     #[wasm_bindgen(js_name = commitPendingProposals)]
     pub fn commit_pending_proposals(&mut self, group_id: &[u8]) -> Result<JsValue, JsValue> {
         check_group(group_id)?;
-        Ok(match self.inner.commit_pending_proposals(group_id).map_err(js_err)? {
-            Some(c) => commit_obj(&c).into(),
-            None => JsValue::NULL,
-        })
+        Ok(
+            match self
+                .inner
+                .commit_pending_proposals(group_id)
+                .map_err(js_err)?
+            {
+                Some(c) => commit_obj(&c).into(),
+                None => JsValue::NULL,
+            },
+        )
     }
 
     /// The server accepted the pending commit; returns the new epoch.
@@ -310,7 +330,11 @@ impl AlcoveDevice {
     /// Encrypt an application message (an encoded envelope).
     pub fn encrypt(&mut self, group_id: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, JsValue> {
         check_group(group_id)?;
-        check(plaintext, alcove_crypto::envelope::MAX_ENVELOPE_LEN, "plaintext")?;
+        check(
+            plaintext,
+            alcove_crypto::envelope::MAX_ENVELOPE_LEN,
+            "plaintext",
+        )?;
         self.inner.encrypt(group_id, plaintext).map_err(js_err)
     }
 
@@ -365,7 +389,11 @@ impl AlcoveDevice {
 /// Encode an envelope given in canonical JSON form.
 #[wasm_bindgen(js_name = envelopeEncode)]
 pub fn envelope_encode(json: &str) -> Result<Vec<u8>, JsValue> {
-    check(json.as_bytes(), 4 * alcove_crypto::envelope::MAX_ENVELOPE_LEN, "json")?;
+    check(
+        json.as_bytes(),
+        4 * alcove_crypto::envelope::MAX_ENVELOPE_LEN,
+        "json",
+    )?;
     Envelope::from_json(json)
         .and_then(|e| e.encode())
         .map_err(js_err)
@@ -389,7 +417,9 @@ pub fn seal_with_nonce_for_vectors(
     nonce: &[u8],
 ) -> Result<Vec<u8>, JsValue> {
     check(plaintext, MAX_SEALED, "plaintext")?;
-    let nonce: [u8; 12] = nonce.try_into().map_err(|_| arg_err("nonce must be 12 bytes"))?;
+    let nonce: [u8; 12] = nonce
+        .try_into()
+        .map_err(|_| arg_err("nonce must be 12 bytes"))?;
     seal::seal_with_nonce(
         plaintext,
         device_id,
@@ -461,7 +491,12 @@ pub fn server_key_public(secret: &[u8]) -> Result<Vec<u8>, JsValue> {
 
 /// Signed external Remove proposal from a server key.
 #[wasm_bindgen(js_name = serverProposeRemove)]
-pub fn server_propose_remove(secret: &[u8], group_id: &[u8], epoch: f64, leaf_index: u32) -> Result<Vec<u8>, JsValue> {
+pub fn server_propose_remove(
+    secret: &[u8],
+    group_id: &[u8],
+    epoch: f64,
+    leaf_index: u32,
+) -> Result<Vec<u8>, JsValue> {
     check(secret, 4096, "secret")?;
     check_group(group_id)?;
     let epoch = time_secs(epoch)?;

@@ -65,8 +65,13 @@ pub fn four_device_group(server: &ExternalSenderKey) -> Vec<Device> {
     let mut c2 = device("clinician-1", "c-dev-2");
     let mut p1 = device("client-1", "p-dev-1");
     let mut p2 = device("client-1", "p-dev-2");
-    c1.create_group(GROUP, &server.public_bytes().unwrap()).unwrap();
-    let kps = vec![key_package(&mut c2), key_package(&mut p1), key_package(&mut p2)];
+    c1.create_group(GROUP, &server.public_bytes().unwrap())
+        .unwrap();
+    let kps = vec![
+        key_package(&mut c2),
+        key_package(&mut p1),
+        key_package(&mut p2),
+    ];
     let out = c1.add_devices(GROUP, &kps).unwrap();
     assert_eq!(out.welcome_key_package_refs.len(), 3);
     c1.merge_pending_commit(GROUP).unwrap();

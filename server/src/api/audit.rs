@@ -61,12 +61,17 @@ impl Filters {
                 None => Ok(None),
                 Some(s) => uuid::Uuid::parse_str(s)
                     .map(|u| Some(u.hyphenated().to_string()))
-                    .map_err(|_| AppError::invalid("invalid_filter", format!("{what} must be an id"))),
+                    .map_err(|_| {
+                        AppError::invalid("invalid_filter", format!("{what} must be an id"))
+                    }),
             }
         };
         if let Some(o) = &self.outcome {
             if o != "success" && o != "failure" {
-                return Err(AppError::invalid("invalid_filter", "outcome must be success or failure"));
+                return Err(AppError::invalid(
+                    "invalid_filter",
+                    "outcome must be success or failure",
+                ));
             }
         }
         if self.action.as_ref().is_some_and(|a| a.len() > 100) {
@@ -109,14 +114,21 @@ impl Filters {
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AppError> {
-    q.map(|Query(v)| v)
-        .map_err(|_| AppError::bad_request("invalid_query", "the query string has an unknown or malformed parameter"))
+    q.map(|Query(v)| v).map_err(|_| {
+        AppError::bad_request(
+            "invalid_query",
+            "the query string has an unknown or malformed parameter",
+        )
+    })
 }
 
 /// Admins only; a refused attempt is recorded.
 async fn admin(state: &AppState, authed: &Authed, action: &'static str) -> Result<(), AppError> {
     if let Err(e) = authed.require(&[Role::Admin]) {
-        state.store.append_audit(authed.event(action).failed(), state.now()).await?;
+        state
+            .store
+            .append_audit(authed.event(action).failed(), state.now())
+            .await?;
         return Err(e);
     }
     Ok(())
@@ -157,17 +169,31 @@ pub async fn events(
     let store = state.audit.store().await?;
     // Recorded before answering, so a view is in the log even if the
     // answer is lost.
-    let event = authed.event("audit.viewed").detail(serde_json::json!({"filter": f.describe(), "cursor": f.cursor}));
+    let event = authed
+        .event("audit.viewed")
+        .detail(serde_json::json!({"filter": f.describe(), "cursor": f.cursor}));
     state.store.append_audit(event, state.now()).await?;
-    let rows = store.audit_query(&authed.practice_id.to_string(), &filter, false, limit + 1).await?;
+    let rows = store
+        .audit_query(&authed.practice_id.to_string(), &filter, false, limit + 1)
+        .await?;
     let more = rows.len() as i64 > limit;
     let events: Vec<EventView> = rows
         .into_iter()
         .take(limit as usize)
-        .map(|r| EventView { leaf_hash: r.leaf_hash.as_deref().map(hex), entry: r.entry })
+        .map(|r| EventView {
+            leaf_hash: r.leaf_hash.as_deref().map(hex),
+            entry: r.entry,
+        })
         .collect();
-    let next_cursor = if more { events.last().map(|e| e.entry.seq) } else { None };
-    Ok(Json(EventPage { events, next_cursor }))
+    let next_cursor = if more {
+        events.last().map(|e| e.entry.seq)
+    } else {
+        None
+    };
+    Ok(Json(EventPage {
+        events,
+        next_cursor,
+    }))
 }
 
 /// The signed tree head and the key to check it with.
@@ -184,9 +210,18 @@ pub struct HeadView {
     responses((status = 200, body = HeadView), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn head(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<HeadView>> {
     admin(&state, &authed, "audit.head_viewed").await?;
-    state.store.append_audit(authed.event("audit.head_viewed"), state.now()).await?;
-    let (head, _) = state.audit.sign_head(&authed.practice_id.to_string(), state.now()).await?;
-    Ok(Json(HeadView { head, public_key: state.audit.key()?.public_key().to_hex() }))
+    state
+        .store
+        .append_audit(authed.event("audit.head_viewed"), state.now())
+        .await?;
+    let (head, _) = state
+        .audit
+        .sign_head(&authed.practice_id.to_string(), state.now())
+        .await?;
+    Ok(Json(HeadView {
+        head,
+        public_key: state.audit.key()?.public_key().to_hex(),
+    }))
 }
 
 /// Parameters of the inclusion proof.
@@ -223,14 +258,21 @@ pub async fn inclusion(
     admin(&state, &authed, "audit.proof_viewed").await?;
     let q = query(q)?;
     let practice = authed.practice_id.to_string();
-    let event = authed.event("audit.proof_viewed").detail(serde_json::json!({"kind": "inclusion", "seq": q.seq}));
+    let event = authed
+        .event("audit.proof_viewed")
+        .detail(serde_json::json!({"kind": "inclusion", "seq": q.seq}));
     state.store.append_audit(event, state.now()).await?;
     let (head, tree) = state.audit.sign_head(&practice, state.now()).await?;
     if q.seq < 1 || q.seq as usize > tree.size() {
         return Err(AppError::not_found("audit entry"));
     }
     let store = state.audit.store().await?;
-    let row = store.audit_rows(&practice, q.seq - 1, 1).await?.into_iter().next().ok_or_else(|| AppError::not_found("audit entry"))?;
+    let row = store
+        .audit_rows(&practice, q.seq - 1, 1)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::not_found("audit entry"))?;
     let index = (q.seq - 1) as usize;
     Ok(Json(InclusionView {
         entry: row.entry,
@@ -272,9 +314,14 @@ pub async fn consistency(
 ) -> ApiResult<Json<ConsistencyView>> {
     admin(&state, &authed, "audit.proof_viewed").await?;
     let q = query(q)?;
-    let event = authed.event("audit.proof_viewed").detail(serde_json::json!({"kind": "consistency", "first": q.first}));
+    let event = authed
+        .event("audit.proof_viewed")
+        .detail(serde_json::json!({"kind": "consistency", "first": q.first}));
     state.store.append_audit(event, state.now()).await?;
-    let (head, tree) = state.audit.sign_head(&authed.practice_id.to_string(), state.now()).await?;
+    let (head, tree) = state
+        .audit
+        .sign_head(&authed.practice_id.to_string(), state.now())
+        .await?;
     let first = q.first as usize;
     if first > tree.size() {
         return Err(AppError::not_found("tree size"));
@@ -283,7 +330,10 @@ pub async fn consistency(
     Ok(Json(ConsistencyView {
         first: q.first,
         first_root: hex(&merkle::root(&leaves[..first])),
-        proof: merkle::consistency_proof(first, leaves).iter().map(|h| hex(h)).collect(),
+        proof: merkle::consistency_proof(first, leaves)
+            .iter()
+            .map(|h| hex(h))
+            .collect(),
         head,
     }))
 }
@@ -302,13 +352,18 @@ pub async fn export(
     let csv = match f.format.as_deref() {
         None | Some("jsonl") => false,
         Some("csv") => true,
-        Some(_) => return Err(AppError::invalid("invalid_format", "format must be jsonl or csv")),
+        Some(_) => {
+            return Err(AppError::invalid(
+                "invalid_format",
+                "format must be jsonl or csv",
+            ))
+        }
     };
     let mut filter = f.to_filter()?;
     let practice = authed.practice_id.to_string();
-    let event = authed
-        .event("audit.exported")
-        .detail(serde_json::json!({"filter": f.describe(), "format": if csv { "csv" } else { "jsonl" }}));
+    let event = authed.event("audit.exported").detail(
+        serde_json::json!({"filter": f.describe(), "format": if csv { "csv" } else { "jsonl" }}),
+    );
     state.store.append_audit(event, state.now()).await?;
     let now = state.now();
     let store = state.audit.store().await?;
@@ -323,25 +378,44 @@ pub async fn export(
         let batch = store.audit_query(&practice, &filter, true, 5000).await?;
         let Some(last) = batch.last() else { break };
         filter.after_seq = Some(last.entry.seq);
-        rows.extend(batch.into_iter().filter(|r| r.entry.seq as usize <= tree.size()));
+        rows.extend(
+            batch
+                .into_iter()
+                .filter(|r| r.entry.seq as usize <= tree.size()),
+        );
         if rows.len() as i64 > MAX_EXPORT {
-            return Err(AppError::invalid("too_large", "narrow the filter: the export would exceed 200000 entries"));
+            return Err(AppError::invalid(
+                "too_large",
+                "narrow the filter: the export would exceed 200000 entries",
+            ));
         }
         if filter.after_seq.unwrap_or(0) as usize >= tree.size() {
             break;
         }
     }
     let seqs: Vec<i64> = rows.iter().map(|r| r.entry.seq).collect();
-    let previous = heads.into_iter().filter(|h| (h.tree_size as usize) < tree.size()).max_by_key(|h| h.tree_size);
+    let previous = heads
+        .into_iter()
+        .filter(|h| (h.tree_size as usize) < tree.size())
+        .max_by_key(|h| h.tree_size);
     let consistency = previous
         .as_ref()
-        .map(|p| merkle::consistency_proof(p.tree_size as usize, tree.leaves()).iter().map(|h| hex(h)).collect())
+        .map(|p| {
+            merkle::consistency_proof(p.tree_size as usize, tree.leaves())
+                .iter()
+                .map(|h| hex(h))
+                .collect()
+        })
         .unwrap_or_default();
     let manifest = Manifest {
         format_version: export::FORMAT_VERSION,
         practice_id: practice.clone(),
         generated_at: now,
-        filter: if f.is_empty() { String::new() } else { f.describe() },
+        filter: if f.is_empty() {
+            String::new()
+        } else {
+            f.describe()
+        },
         public_key: key.public_key().to_hex(),
         head,
         seqs: export::ranges(&seqs),
@@ -357,14 +431,24 @@ pub async fn export(
         })
         .collect();
     let (body, content_type, ext) = if csv {
-        (export::to_csv(&header, &lines), "text/csv; charset=utf-8", "csv")
+        (
+            export::to_csv(&header, &lines),
+            "text/csv; charset=utf-8",
+            "csv",
+        )
     } else {
-        (export::to_jsonl(&header, &lines), "application/x-ndjson", "jsonl")
+        (
+            export::to_jsonl(&header, &lines),
+            "application/x-ndjson",
+            "jsonl",
+        )
     };
     let mut response = body.into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"alcove-audit-{now}.{ext}\"")) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"alcove-audit-{now}.{ext}\""
+    )) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)

@@ -108,7 +108,10 @@ pub fn clean_name(name: &str, what: &'static str, max: usize) -> Result<String, 
     let name = name.trim();
     let len = name.chars().count();
     if len == 0 || len > max || name.chars().any(char::is_control) {
-        return Err(AppError::invalid("invalid_name", format!("{what} must be 1 to {max} characters")));
+        return Err(AppError::invalid(
+            "invalid_name",
+            format!("{what} must be 1 to {max} characters"),
+        ));
     }
     Ok(name.to_string())
 }
@@ -127,7 +130,10 @@ pub fn device_choice(
             name: clean_name(name, "device_name", 64)?,
             user_agent: coarse_user_agent(parts),
         }),
-        (None, None) => Err(AppError::invalid("invalid_field", "device_name is required for a new device")),
+        (None, None) => Err(AppError::invalid(
+            "invalid_field",
+            "device_name is required for a new device",
+        )),
     }
 }
 
@@ -151,7 +157,9 @@ pub async fn open_session(
         .create_session(user, device, &issued.record, state.now(), event)
         .await
         .map_err(device_error)?;
-    Ok(signed_in(state, user, device_id, issued, transport, None, status))
+    Ok(signed_in(
+        state, user, device_id, issued, transport, None, status,
+    ))
 }
 
 fn device_error(e: StoreError) -> AppError {
@@ -173,7 +181,10 @@ fn signed_in(
     let lifetime = state.settings.auth.session_lifetime_secs;
     let (token, cookie) = match transport {
         TokenTransport::Bearer => (Some(issued.token.expose_secret().to_string()), None),
-        TokenTransport::Cookie => (None, Some(session::session_cookie(state, &issued.token, lifetime))),
+        TokenTransport::Cookie => (
+            None,
+            Some(session::session_cookie(state, &issued.token, lifetime)),
+        ),
     };
     AuthResponse {
         status,
@@ -192,12 +203,21 @@ fn signed_in(
 }
 
 /// Starts TOTP enrolment for a staff member who has none yet.
-pub async fn start_enrollment(state: &AppState, user: &User, status: StatusCode) -> ApiResult<AuthResponse> {
+pub async fn start_enrollment(
+    state: &AppState,
+    user: &User,
+    status: StatusCode,
+) -> ApiResult<AuthResponse> {
     let secret = totp::new_secret();
     let (token, token_hash) = secrets::new_token();
     state
         .store
-        .start_mfa_enrollment(user, &token_hash, &secret, state.now() + ENROLLMENT_TTL_SECS)
+        .start_mfa_enrollment(
+            user,
+            &token_hash,
+            &secret,
+            state.now() + ENROLLMENT_TTL_SECS,
+        )
         .await?;
     Ok(AuthResponse {
         status,
@@ -252,7 +272,10 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<AuthResponse> {
     let login = req.login.trim().to_lowercase();
-    if login.is_empty() || login.len() > 254 || req.password.expose_secret().len() > 4 * password::MAX_LEN {
+    if login.is_empty()
+        || login.len() > 254
+        || req.password.expose_secret().len() > 4 * password::MAX_LEN
+    {
         return Err(invalid_credentials());
     }
     let keys = throttle::Keys::new(&login, client_ip(&parts));
@@ -265,7 +288,10 @@ pub async fn login(
     };
     // Always run one Argon2id verification, against a dummy hash when the
     // login is unknown, so timing does not reveal which logins exist.
-    let phc = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| state.dummy_hash.to_string());
+    let phc = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| state.dummy_hash.to_string());
     let pw = req.password.clone();
     let password_ok = tokio::task::spawn_blocking(move || password::verify(&pw, &phc))
         .await
@@ -288,15 +314,30 @@ pub async fn login(
 
     let device = device_choice(req.device_id, req.device_name.as_deref(), &parts)?;
     let method = match &user.totp_secret {
-        None if user.role().is_staff() => return start_enrollment(&state, &user, StatusCode::OK).await,
+        None if user.role().is_staff() => {
+            return start_enrollment(&state, &user, StatusCode::OK).await
+        }
         None => "password",
         Some(secret) => {
             verify_second_factor(&state, &user, secret, &req, &keys, &meta).await?;
-            if req.recovery_code.is_some() { "password+recovery_code" } else { "password+totp" }
+            if req.recovery_code.is_some() {
+                "password+recovery_code"
+            } else {
+                "password+totp"
+            }
         }
     };
     state.store.clear_auth_failures(&keys.account).await?;
-    open_session(&state, &user, &device, req.transport, &meta, method, StatusCode::OK).await
+    open_session(
+        &state,
+        &user,
+        &device,
+        req.transport,
+        &meta,
+        method,
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn verify_second_factor(
@@ -309,7 +350,10 @@ async fn verify_second_factor(
 ) -> ApiResult<()> {
     let ok = match (&req.totp_code, &req.recovery_code) {
         (None, None) => {
-            return Err(AppError::unauthorized("mfa_required", "enter the code from your authenticator app"))
+            return Err(AppError::unauthorized(
+                "mfa_required",
+                "enter the code from your authenticator app",
+            ))
         }
         (Some(code), _) => match totp::verify(secret, code.expose_secret(), state.now()) {
             // Refuse a replay of a code already used in this or a later step.
@@ -318,7 +362,10 @@ async fn verify_second_factor(
         },
         (None, Some(code)) => {
             let hash = secrets::hash_recovery_code(code);
-            state.store.consume_recovery_code(user.id, &hash, state.now()).await?
+            state
+                .store
+                .consume_recovery_code(user.id, &hash, state.now())
+                .await?
         }
     };
     if !ok {
@@ -326,13 +373,19 @@ async fn verify_second_factor(
             .failed()
             .target_user(user.id);
         throttle::record_failure(state, keys, Some(event)).await?;
-        return Err(AppError::unauthorized("invalid_mfa_code", "that code is not valid; try the current one"));
+        return Err(AppError::unauthorized(
+            "invalid_mfa_code",
+            "that code is not valid; try the current one",
+        ));
     }
     Ok(())
 }
 
 fn invalid_credentials() -> AppError {
-    AppError::unauthorized("invalid_credentials", "the login or password is not correct")
+    AppError::unauthorized(
+        "invalid_credentials",
+        "the login or password is not correct",
+    )
 }
 
 /// TOTP enrolment confirmation.
@@ -382,24 +435,51 @@ pub async fn enroll(
     throttle::check(&state, &keys).await?;
     let device = device_choice(req.device_id, req.device_name.as_deref(), &parts)?;
     let Some(step) = totp::verify(&secret, req.totp_code.expose_secret(), state.now()) else {
-        let event = Event::new(user.practice_id, "auth.mfa", &meta).failed().target_user(user.id);
+        let event = Event::new(user.practice_id, "auth.mfa", &meta)
+            .failed()
+            .target_user(user.id);
         throttle::record_failure(&state, &keys, Some(event)).await?;
-        return Err(AppError::unauthorized("invalid_mfa_code", "that code is not valid; try the current one"));
+        return Err(AppError::unauthorized(
+            "invalid_mfa_code",
+            "that code is not valid; try the current one",
+        ));
     };
     let codes = secrets::new_recovery_codes();
     let hashes: Vec<Vec<u8>> = codes.iter().map(secrets::hash_recovery_code).collect();
     let issued = session::issue(&state, user.role());
     let device_id = state
         .store
-        .complete_mfa_enrollment(&user, &secret, step, &hashes, &device, &issued.record, state.now(), &meta)
+        .complete_mfa_enrollment(
+            &user,
+            &secret,
+            step,
+            &hashes,
+            &device,
+            &issued.record,
+            state.now(),
+            &meta,
+        )
         .await
         .map_err(|e| match e {
-            StoreError::NotFound => AppError::not_found("enrolment").with_code("enrollment_not_found"),
+            StoreError::NotFound => {
+                AppError::not_found("enrolment").with_code("enrollment_not_found")
+            }
             other => other.into(),
         })?;
     state.store.clear_auth_failures(&keys.account).await?;
-    let shown: Vec<String> = codes.iter().map(|c| c.expose_secret().to_string()).collect();
-    Ok(signed_in(&state, &user, device_id, issued, req.transport, Some(shown), StatusCode::OK))
+    let shown: Vec<String> = codes
+        .iter()
+        .map(|c| c.expose_secret().to_string())
+        .collect();
+    Ok(signed_in(
+        &state,
+        &user,
+        device_id,
+        issued,
+        req.transport,
+        Some(shown),
+        StatusCode::OK,
+    ))
 }
 
 /// End this session.
@@ -410,8 +490,13 @@ pub async fn logout(State(state): State<AppState>, authed: Authed) -> ApiResult<
         .event("auth.logout")
         .target_device(authed.device_id)
         .detail(serde_json::json!({"session_id": authed.session_id}));
-    state.store.end_session(authed.session_id, "logout", state.now(), event).await?;
+    state
+        .store
+        .end_session(authed.session_id, "logout", state.now(), event)
+        .await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(header::SET_COOKIE, session::clear_cookie(&state));
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session::clear_cookie(&state));
     Ok(response)
 }

@@ -9,8 +9,8 @@ use crate::error::{ApiResult, AppError};
 use crate::ids::{DeviceId, UserId};
 use crate::state::AppState;
 use crate::storage::delivery::{
-    ClaimedKeyPackage, Contact, Conversation, ConversationSummary, LogEntry, Member, NewCommit, NewKeyPackage,
-    NewMessage, PendingWelcome,
+    ClaimedKeyPackage, Contact, Conversation, ConversationSummary, LogEntry, Member, NewCommit,
+    NewKeyPackage, NewMessage, PendingWelcome,
 };
 use crate::storage::{Role, StoreError};
 use alcove_crypto::server::{self as mls, ContentKind, SenderInfo, WireFormatKind};
@@ -43,12 +43,19 @@ impl<'de> Deserialize<'de> for Base64 {
 }
 
 fn mls_error(e: alcove_crypto::Error) -> AppError {
-    AppError::bad_request("malformed_mls", format!("not an acceptable MLS message ({})", e.code()))
+    AppError::bad_request(
+        "malformed_mls",
+        format!("not an acceptable MLS message ({})", e.code()),
+    )
 }
 
 fn check_size(bytes: &[u8]) -> ApiResult<()> {
     if bytes.len() > MAX_MLS_MESSAGE {
-        return Err(AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "MLS message too large"));
+        return Err(AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "MLS message too large",
+        ));
     }
     Ok(())
 }
@@ -76,8 +83,12 @@ pub struct KeyPackageStatus {
 }
 
 fn identity_of(authed: &Authed) -> ApiResult<DeviceIdentity> {
-    DeviceIdentity::new(authed.practice_id.to_string(), authed.user_id.to_string(), authed.device_id.to_string())
-        .map_err(|e| AppError::internal(anyhow::anyhow!("identity: {}", e.code())))
+    DeviceIdentity::new(
+        authed.practice_id.to_string(),
+        authed.user_id.to_string(),
+        authed.device_id.to_string(),
+    )
+    .map_err(|e| AppError::internal(anyhow::anyhow!("identity: {}", e.code())))
 }
 
 /// Upload KeyPackages of this device.
@@ -90,24 +101,41 @@ pub async fn upload_key_packages(
     ApiJson(req): ApiJson<UploadKeyPackages>,
 ) -> ApiResult<Json<KeyPackageStatus>> {
     if req.key_packages.len() > MAX_KEY_PACKAGE_BATCH {
-        return Err(AppError::invalid("too_many", format!("upload at most {MAX_KEY_PACKAGE_BATCH} at once")));
+        return Err(AppError::invalid(
+            "too_many",
+            format!("upload at most {MAX_KEY_PACKAGE_BATCH} at once"),
+        ));
     }
     let expected = identity_of(&authed)?;
     let now = state.now();
     let mut packages = Vec::new();
     let mut signature_key: Option<Vec<u8>> = None;
-    let all = req.key_packages.iter().map(|k| (k, false)).chain(req.last_resort.iter().map(|k| (k, true)));
+    let all = req
+        .key_packages
+        .iter()
+        .map(|k| (k, false))
+        .chain(req.last_resort.iter().map(|k| (k, true)));
     for (kp, declared_last_resort) in all {
         check_size(&kp.0)?;
-        let valid = mls::validate_key_package(&kp.0, &expected, now.max(0) as u64).map_err(|e| {
-            AppError::bad_request("invalid_key_package", format!("KeyPackage refused ({})", e.code()))
-        })?;
+        let valid =
+            mls::validate_key_package(&kp.0, &expected, now.max(0) as u64).map_err(|e| {
+                AppError::bad_request(
+                    "invalid_key_package",
+                    format!("KeyPackage refused ({})", e.code()),
+                )
+            })?;
         if valid.last_resort != declared_last_resort {
-            return Err(AppError::bad_request("invalid_key_package", "last-resort flag does not match the field"));
+            return Err(AppError::bad_request(
+                "invalid_key_package",
+                "last-resort flag does not match the field",
+            ));
         }
         match &signature_key {
             Some(k) if *k != valid.signature_key => {
-                return Err(AppError::bad_request("invalid_key_package", "KeyPackages use different signature keys"))
+                return Err(AppError::bad_request(
+                    "invalid_key_package",
+                    "KeyPackages use different signature keys",
+                ))
             }
             _ => signature_key = Some(valid.signature_key.clone()),
         }
@@ -119,21 +147,45 @@ pub async fn upload_key_packages(
         });
     }
     let Some(signature_key) = signature_key else {
-        return Err(AppError::invalid("invalid_field", "no KeyPackages in the upload"));
+        return Err(AppError::invalid(
+            "invalid_field",
+            "no KeyPackages in the upload",
+        ));
     };
-    let event = authed.event("key_packages.uploaded").detail(serde_json::json!({"count": packages.len()}));
+    let event = authed
+        .event("key_packages.uploaded")
+        .detail(serde_json::json!({"count": packages.len()}));
     let available = state
         .store
-        .store_key_packages(authed.practice_id, authed.device_id, &signature_key, &packages, now, event)
+        .store_key_packages(
+            authed.practice_id,
+            authed.device_id,
+            &signature_key,
+            &packages,
+            now,
+            event,
+        )
         .await?;
-    Ok(Json(KeyPackageStatus { available, low: available < LOW_KEY_PACKAGES }))
+    Ok(Json(KeyPackageStatus {
+        available,
+        low: available < LOW_KEY_PACKAGES,
+    }))
 }
 
 /// This device's KeyPackage stock.
 #[utoipa::path(get, path = "/api/v1/key-packages", tag = "delivery", responses((status = 200, body = KeyPackageStatus)))]
-pub async fn key_package_status(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<KeyPackageStatus>> {
-    let available = state.store.key_package_count(authed.device_id, state.now()).await?;
-    Ok(Json(KeyPackageStatus { available, low: available < LOW_KEY_PACKAGES }))
+pub async fn key_package_status(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> ApiResult<Json<KeyPackageStatus>> {
+    let available = state
+        .store
+        .key_package_count(authed.device_id, state.now())
+        .await?;
+    Ok(Json(KeyPackageStatus {
+        available,
+        low: available < LOW_KEY_PACKAGES,
+    }))
 }
 
 /// An assignment of a client to a clinician or associate.
@@ -149,26 +201,55 @@ pub struct Assign {
 /// Assign a client (admins: anyone; clinicians: to themselves).
 #[utoipa::path(post, path = "/api/v1/assignments", request_body = Assign, tag = "delivery",
     responses((status = 204), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn assign(State(state): State<AppState>, authed: Authed, ApiJson(req): ApiJson<Assign>) -> ApiResult<StatusCode> {
+pub async fn assign(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiJson(req): ApiJson<Assign>,
+) -> ApiResult<StatusCode> {
     match authed.role {
         Role::Admin => {}
         Role::Clinician if req.staff_user_id == authed.user_id => {}
         _ => return Err(AppError::forbidden("your role cannot make this assignment")),
     }
-    let staff = state.store.user(authed.practice_id, req.staff_user_id).await.map_err(|_| AppError::not_found("user"))?;
-    let client = state.store.user(authed.practice_id, req.client_user_id).await.map_err(|_| AppError::not_found("user"))?;
+    let staff = state
+        .store
+        .user(authed.practice_id, req.staff_user_id)
+        .await
+        .map_err(|_| AppError::not_found("user"))?;
+    let client = state
+        .store
+        .user(authed.practice_id, req.client_user_id)
+        .await
+        .map_err(|_| AppError::not_found("user"))?;
     if !matches!(staff.role(), Role::Clinician | Role::Associate) || client.role() != Role::Client {
-        return Err(AppError::invalid("invalid_assignment", "assign a client to a clinician or associate"));
+        return Err(AppError::invalid(
+            "invalid_assignment",
+            "assign a client to a clinician or associate",
+        ));
     }
-    let event = authed.event("assignment.created").target_user(client.id).detail(serde_json::json!({"staff_user_id": staff.id}));
-    state.store.assign(authed.practice_id, staff.id, client.id, state.now(), event).await?;
+    let event = authed
+        .event("assignment.created")
+        .target_user(client.id)
+        .detail(serde_json::json!({"staff_user_id": staff.id}));
+    state
+        .store
+        .assign(authed.practice_id, staff.id, client.id, state.now(), event)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// People I may message.
 #[utoipa::path(get, path = "/api/v1/contacts", tag = "delivery", responses((status = 200, body = [Contact])))]
-pub async fn contacts(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<Contact>>> {
-    Ok(Json(state.store.contacts(authed.practice_id, authed.user_id).await?))
+pub async fn contacts(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> ApiResult<Json<Vec<Contact>>> {
+    Ok(Json(
+        state
+            .store
+            .contacts(authed.practice_id, authed.user_id)
+            .await?,
+    ))
 }
 
 /// Start (or find) the conversation with an assigned person.
@@ -204,7 +285,8 @@ async fn participant(state: &AppState, authed: &Authed, id: &str) -> ApiResult<C
         Err(StoreError::NotFound) => return Err(AppError::not_found("conversation")),
         Err(e) => return Err(e.into()),
     };
-    if conversation.client_user_id != authed.user_id && conversation.staff_user_id != authed.user_id {
+    if conversation.client_user_id != authed.user_id && conversation.staff_user_id != authed.user_id
+    {
         return Err(AppError::not_found("conversation"));
     }
     Ok(conversation)
@@ -236,31 +318,66 @@ pub async fn start(
     let (client, staff) = match authed.role {
         Role::Client => (authed.user_id, req.with_user_id),
         Role::Clinician | Role::Associate => (req.with_user_id, authed.user_id),
-        Role::Admin => return Err(AppError::forbidden("admins do not take part in client conversations")),
+        Role::Admin => {
+            return Err(AppError::forbidden(
+                "admins do not take part in client conversations",
+            ))
+        }
     };
-    if !state.store.is_assigned(authed.practice_id, staff, client).await? {
-        return Err(AppError::forbidden("you can only message people assigned to you").with_code("not_assigned"));
+    if !state
+        .store
+        .is_assigned(authed.practice_id, staff, client)
+        .await?
+    {
+        return Err(
+            AppError::forbidden("you can only message people assigned to you")
+                .with_code("not_assigned"),
+        );
     }
     let id = uuid::Uuid::new_v4().to_string();
     let event = authed.event("conversation.created").target_user(client);
     let (conversation, created) = state
         .store
-        .create_conversation(authed.practice_id, &id, client, staff, (authed.user_id, authed.device_id), state.now(), event)
+        .create_conversation(
+            authed.practice_id,
+            &id,
+            client,
+            staff,
+            (authed.user_id, authed.device_id),
+            state.now(),
+            event,
+        )
         .await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(info(&state, conversation).await?)))
 }
 
 /// My conversations, with unread counts for this device.
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "delivery", responses((status = 200, body = [ConversationSummary])))]
-pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<ConversationSummary>>> {
-    Ok(Json(state.store.conversations_of(authed.practice_id, authed.user_id, authed.device_id).await?))
+pub async fn list(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> ApiResult<Json<Vec<ConversationSummary>>> {
+    Ok(Json(
+        state
+            .store
+            .conversations_of(authed.practice_id, authed.user_id, authed.device_id)
+            .await?,
+    ))
 }
 
 /// One conversation.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "delivery",
     params(("id" = String, Path)), responses((status = 200, body = ConversationInfo), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn get(State(state): State<AppState>, authed: Authed, Path(id): Path<String>) -> ApiResult<Json<ConversationInfo>> {
+pub async fn get(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConversationInfo>> {
     let conversation = participant(&state, &authed, &id).await?;
     Ok(Json(info(&state, conversation).await?))
 }
@@ -278,15 +395,31 @@ pub struct Claimed {
 /// is not yet in the group. Only a member device may claim.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/key-packages/claim", tag = "delivery",
     params(("id" = String, Path)), responses((status = 200, body = Claimed), (status = 403, body = crate::error::ErrorBody)))]
-pub async fn claim(State(state): State<AppState>, authed: Authed, Path(id): Path<String>) -> ApiResult<Json<Claimed>> {
+pub async fn claim(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Claimed>> {
     let conversation = participant(&state, &authed, &id).await?;
     require_member(&state, &conversation, authed.device_id).await?;
-    let event = authed.event("key_packages.claimed").target_user(conversation.client_user_id);
-    let (key_packages, missing) = state.store.claim_key_packages(&conversation, authed.device_id, state.now(), event).await?;
-    Ok(Json(Claimed { key_packages, missing }))
+    let event = authed
+        .event("key_packages.claimed")
+        .target_user(conversation.client_user_id);
+    let (key_packages, missing) = state
+        .store
+        .claim_key_packages(&conversation, authed.device_id, state.now(), event)
+        .await?;
+    Ok(Json(Claimed {
+        key_packages,
+        missing,
+    }))
 }
 
-async fn require_member(state: &AppState, conversation: &Conversation, device: DeviceId) -> ApiResult<()> {
+async fn require_member(
+    state: &AppState,
+    conversation: &Conversation,
+    device: DeviceId,
+) -> ApiResult<()> {
     let members = state.store.members(&conversation.id).await?;
     if members.iter().any(|m| m.device_id == device) {
         Ok(())
@@ -351,13 +484,19 @@ pub async fn commit(
     check_size(&req.commit.0)?;
     let framing = mls::inspect_message(&req.commit.0).map_err(mls_error)?;
     let (SenderInfo::Member(leaf), Some(epoch)) = (framing.sender, framing.epoch) else {
-        return Err(AppError::bad_request("malformed_mls", "a commit must come from a member"));
+        return Err(AppError::bad_request(
+            "malformed_mls",
+            "a commit must come from a member",
+        ));
     };
     if framing.wire_format != WireFormatKind::PublicMessage
         || framing.content != ContentKind::Commit
         || framing.group_id.as_deref() != Some(group_id(&conversation.id))
     {
-        return Err(AppError::bad_request("malformed_mls", "expected a public commit for this conversation"));
+        return Err(AppError::bad_request(
+            "malformed_mls",
+            "expected a public commit for this conversation",
+        ));
     }
     let welcome_refs = match &req.welcome {
         Some(w) => {
@@ -374,20 +513,32 @@ pub async fn commit(
         data: req.commit.0,
         removed_leaves: req.removed_leaves.iter().map(|l| i64::from(*l)).collect(),
         welcome_refs,
-        added: req.added.iter().map(|a| (a.device_id, i64::from(a.leaf_index))).collect(),
+        added: req
+            .added
+            .iter()
+            .map(|a| (a.device_id, i64::from(a.leaf_index)))
+            .collect(),
         welcome: req.welcome.map(|w| w.0),
     };
-    let event = authed.event("conversation.commit").target_user(conversation.client_user_id);
+    let event = authed
+        .event("conversation.commit")
+        .target_user(conversation.client_user_id);
     let mut event = event;
     event.target_conversation = Some(conversation.id.clone());
     let appended = state.store.accept_commit(&new, state.now(), event).await?;
     let added: Vec<DeviceId> = new.added.iter().map(|(d, _)| *d).collect();
-    state.wakeups.wake(&appended.wake, Wake::Conversation(conversation.id.clone()));
+    state
+        .wakeups
+        .wake(&appended.wake, Wake::Conversation(conversation.id.clone()));
     state.wakeups.wake(&added, Wake::Welcome);
     // A commit that did not include a pending removal moved the epoch past
     // the server's proposal: issue it again for the new epoch.
     crate::revocation::ensure_removals(&state, &conversation.id).await?;
-    Ok(Json(Sequenced { seq: appended.seq, epoch: new.epoch + 1, duplicate: false }))
+    Ok(Json(Sequenced {
+        seq: appended.seq,
+        epoch: new.epoch + 1,
+        duplicate: false,
+    }))
 }
 
 /// An application message.
@@ -417,18 +568,27 @@ pub async fn send(
 ) -> ApiResult<Json<Sequenced>> {
     let conversation = participant(&state, &authed, &id).await?;
     if req.client_msg_id.0.len() != 16 {
-        return Err(AppError::invalid("invalid_field", "client_msg_id must be 16 bytes"));
+        return Err(AppError::invalid(
+            "invalid_field",
+            "client_msg_id must be 16 bytes",
+        ));
     }
     check_size(&req.data.0)?;
     let framing = mls::inspect_message(&req.data.0).map_err(mls_error)?;
     let Some(epoch) = framing.epoch else {
-        return Err(AppError::bad_request("malformed_mls", "expected an application message"));
+        return Err(AppError::bad_request(
+            "malformed_mls",
+            "expected an application message",
+        ));
     };
     if framing.wire_format != WireFormatKind::PrivateMessage
         || framing.content != ContentKind::Application
         || framing.group_id.as_deref() != Some(group_id(&conversation.id))
     {
-        return Err(AppError::bad_request("malformed_mls", "expected an application message for this conversation"));
+        return Err(AppError::bad_request(
+            "malformed_mls",
+            "expected an application message for this conversation",
+        ));
     }
     let message = NewMessage {
         conversation_id: conversation.id.clone(),
@@ -437,15 +597,23 @@ pub async fn send(
         client_msg_id: req.client_msg_id.0,
         data: req.data.0,
     };
-    let mut event = authed.event("message.accepted").target_user(conversation.client_user_id);
+    let mut event = authed
+        .event("message.accepted")
+        .target_user(conversation.client_user_id);
     event.target_conversation = Some(conversation.id.clone());
     let conversation_id = message.conversation_id.clone();
     let epoch = message.epoch;
     let appended = state.batcher.append(message, event).await?;
     if !appended.duplicate {
-        state.wakeups.wake(&appended.wake, Wake::Conversation(conversation_id));
+        state
+            .wakeups
+            .wake(&appended.wake, Wake::Conversation(conversation_id));
     }
-    Ok(Json(Sequenced { seq: appended.seq, epoch, duplicate: appended.duplicate }))
+    Ok(Json(Sequenced {
+        seq: appended.seq,
+        epoch,
+        duplicate: appended.duplicate,
+    }))
 }
 
 /// Catch-up paging.
@@ -480,7 +648,10 @@ pub async fn fetch(
     let conversation = participant(&state, &authed, &id).await?;
     require_member(&state, &conversation, authed.device_id).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
-    let entries = state.store.fetch_log(&conversation.id, authed.device_id, q.after.max(0), limit).await?;
+    let entries = state
+        .store
+        .fetch_log(&conversation.id, authed.device_id, q.after.max(0), limit)
+        .await?;
     Ok(Json(LogPage { entries }))
 }
 
@@ -510,21 +681,35 @@ pub async fn ack(
 ) -> ApiResult<Json<Acked>> {
     let conversation = participant(&state, &authed, &id).await?;
     let event = authed.event("message.delivered");
-    let acked_seq = state.store.ack(&conversation, authed.device_id, req.seq, state.now(), event).await?;
+    let acked_seq = state
+        .store
+        .ack(&conversation, authed.device_id, req.seq, state.now(), event)
+        .await?;
     Ok(Json(Acked { acked_seq }))
 }
 
 /// Welcomes waiting for this device.
 #[utoipa::path(get, path = "/api/v1/welcomes", tag = "delivery", responses((status = 200, body = [PendingWelcome])))]
-pub async fn welcomes(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<PendingWelcome>>> {
+pub async fn welcomes(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> ApiResult<Json<Vec<PendingWelcome>>> {
     Ok(Json(state.store.pending_welcomes(authed.device_id).await?))
 }
 
 /// Acknowledge a Welcome once joined.
 #[utoipa::path(post, path = "/api/v1/welcomes/{id}/ack", tag = "delivery",
     params(("id" = String, Path)), responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn ack_welcome(State(state): State<AppState>, authed: Authed, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    match state.store.ack_welcome(authed.device_id, &id, state.now()).await {
+pub async fn ack_welcome(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    match state
+        .store
+        .ack_welcome(authed.device_id, &id, state.now())
+        .await
+    {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(StoreError::NotFound) => Err(AppError::not_found("welcome")),
         Err(e) => Err(e.into()),

@@ -36,18 +36,26 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             // serde's message names the field and the expected type, never
             // the submitted value.
             let detail = e.body_text();
-            let detail = detail.rsplit(": ").next().unwrap_or("invalid field").to_string();
+            let detail = detail
+                .rsplit(": ")
+                .next()
+                .unwrap_or("invalid field")
+                .to_string();
             AppError::invalid("invalid_field", detail)
         }
-        JsonRejection::JsonSyntaxError(_) => AppError::bad_request("malformed_json", "the request body is not valid JSON"),
+        JsonRejection::JsonSyntaxError(_) => {
+            AppError::bad_request("malformed_json", "the request body is not valid JSON")
+        }
         JsonRejection::MissingJsonContentType(_) => AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the body as application/json",
         ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the request body is too large")
-        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the request body is too large",
+        ),
         _ => AppError::bad_request("malformed_body", "the request body could not be read"),
     }
 }

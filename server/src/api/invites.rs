@@ -4,7 +4,9 @@
 //! invite clients. An invite link carries only its token, after `#` so it
 //! never reaches server logs or `Referer` headers.
 
-use super::auth::{self as auth_api, clean_name, device_choice, normalise_login, AuthResponse, TokenTransport};
+use super::auth::{
+    self as auth_api, clean_name, device_choice, normalise_login, AuthResponse, TokenTransport,
+};
 use super::extract::{ApiJson, Meta};
 use crate::auth::session::Authed;
 use crate::auth::{password, secrets};
@@ -93,7 +95,10 @@ pub async fn create(
     ApiJson(req): ApiJson<CreateInvite>,
 ) -> ApiResult<(StatusCode, Json<CreatedInvite>)> {
     if !may_invite(authed.role, req.role) {
-        return Err(AppError::forbidden(format!("your role cannot invite a {}", req.role)));
+        return Err(AppError::forbidden(format!(
+            "your role cannot invite a {}",
+            req.role
+        )));
     }
     let now = state.now();
     let (token, token_hash) = secrets::new_token();
@@ -124,15 +129,23 @@ pub async fn create(
 /// List invites (admins: the practice's; clinicians: their own).
 #[utoipa::path(get, path = "/api/v1/invites", tag = "invites",
     responses((status = 200, body = [InviteView]), (status = 403, body = crate::error::ErrorBody)))]
-pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<InviteView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> ApiResult<Json<Vec<InviteView>>> {
     let only_own = match authed.role {
         Role::Admin => None,
         Role::Clinician => Some(authed.user_id),
         _ => return Err(AppError::forbidden("your role cannot list invites")),
     };
     let now = state.now();
-    let invites = state.store.list_invites(authed.practice_id, only_own).await?;
-    let event = authed.event("invites.listed").detail(serde_json::json!({"count": invites.len()}));
+    let invites = state
+        .store
+        .list_invites(authed.practice_id, only_own)
+        .await?;
+    let event = authed
+        .event("invites.listed")
+        .detail(serde_json::json!({"count": invites.len()}));
     state.store.append_audit(event, now).await?;
     Ok(Json(
         invites
@@ -165,11 +178,20 @@ pub async fn revoke(
         Role::Clinician => Some(authed.user_id),
         _ => return Err(AppError::forbidden("your role cannot revoke invites")),
     };
-    let event = authed.event("invite.revoked").detail(serde_json::json!({"invite_id": id}));
-    match state.store.revoke_invite(authed.practice_id, id, only_own, state.now(), event).await {
+    let event = authed
+        .event("invite.revoked")
+        .detail(serde_json::json!({"invite_id": id}));
+    match state
+        .store
+        .revoke_invite(authed.practice_id, id, only_own, state.now(), event)
+        .await
+    {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(StoreError::NotFound) => Err(AppError::not_found("invite")),
-        Err(StoreError::InviteUsed) => Err(AppError::conflict("invite_not_pending", "this invite was already used or revoked")),
+        Err(StoreError::InviteUsed) => Err(AppError::conflict(
+            "invite_not_pending",
+            "this invite was already used or revoked",
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -200,9 +222,15 @@ async fn pending_invite(state: &AppState, token: &SecretString) -> ApiResult<Inv
     if token.expose_secret().len() > 128 {
         return Err(AppError::not_found("invite").with_code("invite_not_found"));
     }
-    let invite = match state.store.invite_by_token(&secrets::hash_token(token.expose_secret())).await {
+    let invite = match state
+        .store
+        .invite_by_token(&secrets::hash_token(token.expose_secret()))
+        .await
+    {
         Ok(i) => i,
-        Err(StoreError::NotFound) => return Err(AppError::not_found("invite").with_code("invite_not_found")),
+        Err(StoreError::NotFound) => {
+            return Err(AppError::not_found("invite").with_code("invite_not_found"))
+        }
         Err(e) => return Err(e.into()),
     };
     match status_of(&invite, state.now()) {
@@ -217,7 +245,10 @@ async fn pending_invite(state: &AppState, token: &SecretString) -> ApiResult<Inv
     responses((status = 200, body = InviteInfo), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody, description = "invite_used"),
         (status = 410, body = crate::error::ErrorBody, description = "invite_expired")))]
-pub async fn inspect(State(state): State<AppState>, ApiJson(req): ApiJson<InspectInvite>) -> ApiResult<Json<InviteInfo>> {
+pub async fn inspect(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<InspectInvite>,
+) -> ApiResult<Json<InviteInfo>> {
     let invite = pending_invite(&state, &req.token).await?;
     let practice = state.store.practice(invite.practice_id).await?;
     let role: Role = invite.role.parse().unwrap_or(Role::Client);
@@ -267,9 +298,14 @@ pub async fn accept(
     // burn the link.
     let login = normalise_login(&req.login)?;
     let display_name = clean_name(&req.display_name, "display_name", 100)?;
-    password::check_policy(&req.password, &login).map_err(|w| AppError::invalid("weak_password", w.message()))?;
+    password::check_policy(&req.password, &login)
+        .map_err(|w| AppError::invalid("weak_password", w.message()))?;
     let invite = pending_invite(&state, &req.token).await?;
-    let is_staff = invite.role.parse::<Role>().map(Role::is_staff).unwrap_or(false);
+    let is_staff = invite
+        .role
+        .parse::<Role>()
+        .map(Role::is_staff)
+        .unwrap_or(false);
     let device = match is_staff {
         true => None,
         false => Some(device_choice(None, req.device_name.as_deref(), &parts)?),
@@ -278,14 +314,30 @@ pub async fn accept(
     let password_hash = tokio::task::spawn_blocking(move || password::hash(&pw))
         .await
         .map_err(|e| AppError::internal(anyhow::anyhow!("hash task: {e}")))??;
-    let new_user = NewUser { id: UserId::new(), login, display_name, password_hash };
+    let new_user = NewUser {
+        id: UserId::new(),
+        login,
+        display_name,
+        password_hash,
+    };
     let token_hash = secrets::hash_token(req.token.expose_secret());
-    let user = state.store.redeem_invite(&token_hash, &new_user, state.now(), &meta).await?;
+    let user = state
+        .store
+        .redeem_invite(&token_hash, &new_user, state.now(), &meta)
+        .await?;
     match device {
         None => auth_api::start_enrollment(&state, &user, StatusCode::CREATED).await,
         Some(device) => {
-            auth_api::open_session(&state, &user, &device, req.transport, &meta, "password", StatusCode::CREATED)
-                .await
+            auth_api::open_session(
+                &state,
+                &user,
+                &device,
+                req.transport,
+                &meta,
+                "password",
+                StatusCode::CREATED,
+            )
+            .await
         }
     }
 }

@@ -71,12 +71,21 @@ pub struct DeviceView {
 /// My devices, newest first.
 #[utoipa::path(get, path = "/api/v1/me/devices", tag = "me",
     responses((status = 200, body = [DeviceView]), (status = 401, body = crate::error::ErrorBody)))]
-pub async fn devices(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<DeviceView>>> {
-    let devices = state.store.list_devices(authed.practice_id, authed.user_id).await?;
+pub async fn devices(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> ApiResult<Json<Vec<DeviceView>>> {
+    let devices = state
+        .store
+        .list_devices(authed.practice_id, authed.user_id)
+        .await?;
     Ok(Json(
         devices
             .into_iter()
-            .map(|device| DeviceView { current: device.id == authed.device_id, device })
+            .map(|device| DeviceView {
+                current: device.id == authed.device_id,
+                device,
+            })
             .collect(),
     ))
 }

@@ -46,16 +46,30 @@ pub fn router(state: AppState) -> Router {
         .route("/audit/head", get(audit::head))
         .route("/audit/proof/inclusion", get(audit::inclusion))
         .route("/audit/proof/consistency", get(audit::consistency))
-        .route("/key-packages", post(conversations::upload_key_packages).get(conversations::key_package_status))
+        .route(
+            "/key-packages",
+            post(conversations::upload_key_packages).get(conversations::key_package_status),
+        )
         .route("/assignments", post(conversations::assign))
         .route("/contacts", get(conversations::contacts))
-        .route("/conversations", post(conversations::start).get(conversations::list))
+        .route(
+            "/conversations",
+            post(conversations::start).get(conversations::list),
+        )
         .route("/conversations/{id}", get(conversations::get))
-        .route("/conversations/{id}/key-packages/claim", post(conversations::claim))
-        .route("/conversations/{id}/commits", post(conversations::commit).layer(DefaultBodyLimit::max(MLS_BODY_LIMIT)))
+        .route(
+            "/conversations/{id}/key-packages/claim",
+            post(conversations::claim),
+        )
+        .route(
+            "/conversations/{id}/commits",
+            post(conversations::commit).layer(DefaultBodyLimit::max(MLS_BODY_LIMIT)),
+        )
         .route(
             "/conversations/{id}/messages",
-            post(conversations::send).get(conversations::fetch).layer(DefaultBodyLimit::max(MLS_BODY_LIMIT)),
+            post(conversations::send)
+                .get(conversations::fetch)
+                .layer(DefaultBodyLimit::max(MLS_BODY_LIMIT)),
         )
         .route("/conversations/{id}/ack", post(conversations::ack))
         .route("/welcomes", get(conversations::welcomes))
@@ -81,7 +95,9 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::routes())
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(security_headers))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .layer(middleware::from_fn(request_id))
         .with_state(state)
 }
@@ -91,13 +107,22 @@ async fn api_not_found() -> AppError {
 }
 
 async fn method_not_allowed() -> AppError {
-    AppError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not accept that method",
+    )
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     // The payload may quote request data: log that a panic happened, not what.
     tracing::error!("handler panicked");
-    AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error").into_response()
+    AppError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+    .into_response()
 }
 
 /// Gives every request a fresh id (never the client's), logs one line per
@@ -110,14 +135,21 @@ async fn request_id(mut req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "-".into());
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), route = %route);
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %req.method(), route = %route);
     let started = std::time::Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
     span.in_scope(|| {
-        tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request")
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request"
+        )
     });
     if let Ok(v) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), v);
     }
     response
 }
@@ -132,8 +164,14 @@ async fn security_headers(req: Request, next: Next) -> Response {
             "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
         ),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
 }
@@ -141,7 +179,9 @@ async fn security_headers(req: Request, next: Next) -> Response {
 /// API answers may carry personal data: never cache them.
 async fn no_store(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -156,10 +196,16 @@ pub async fn healthz() -> Json<serde_json::Value> {
     responses((status = 200), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
     match state.store.ping().await {
-        Ok(()) => Ok(Json(serde_json::json!({"status": "ready", "storage": state.store.backend()}))),
+        Ok(()) => Ok(Json(
+            serde_json::json!({"status": "ready", "storage": state.store.backend()}),
+        )),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            Err(AppError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the database is not reachable"))
+            Err(AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "the database is not reachable",
+            ))
         }
     }
 }

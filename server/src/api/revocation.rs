@@ -8,7 +8,9 @@ use crate::error::{ApiResult, AppError};
 use crate::ids::{DeviceId, UserId};
 use crate::revocation;
 use crate::state::AppState;
-use crate::storage::revocation::{AccessReviewRow, InventoryDevice, LostDeviceReport, PendingRemoval};
+use crate::storage::revocation::{
+    AccessReviewRow, InventoryDevice, LostDeviceReport, PendingRemoval,
+};
 use crate::storage::{Role, StoreError};
 use axum::extract::{Path, State};
 use axum::Json;
@@ -63,14 +65,24 @@ pub async fn revoke_device(
         return Err(AppError::not_found("device"));
     }
     if target.revoked_at.is_some() {
-        return Err(AppError::conflict("already_revoked", "this device is already signed out"));
+        return Err(AppError::conflict(
+            "already_revoked",
+            "this device is already signed out",
+        ));
     }
     let (reason, lost_by, action) = match req.reason {
         RevokeReason::SignedOut => ("signed_out", None, "device.revoked"),
         RevokeReason::Lost => ("lost", Some(authed.user_id), "device.reported_lost"),
     };
-    let revoked =
-        revocation::revoke_devices(&state, authed.practice_id, &[device], reason, lost_by, authed.event(action)).await?;
+    let revoked = revocation::revoke_devices(
+        &state,
+        authed.practice_id,
+        &[device],
+        reason,
+        lost_by,
+        authed.event(action),
+    )
+    .await?;
     Ok(Json(RevocationResult {
         devices_revoked: revoked.devices,
         conversations_pending_removal: revoked.conversations,
@@ -92,38 +104,69 @@ pub async fn deactivate_user(
     authed.require(&[Role::Admin])?;
     let user: UserId = id.parse().map_err(|_| AppError::not_found("user"))?;
     if user == authed.user_id {
-        return Err(AppError::invalid("cannot_deactivate_self", "ask another admin to deactivate your account"));
+        return Err(AppError::invalid(
+            "cannot_deactivate_self",
+            "ask another admin to deactivate your account",
+        ));
     }
-    let revoked = match revocation::deactivate_user(&state, authed.practice_id, user, authed.event("user.deactivated")).await {
+    let revoked = match revocation::deactivate_user(
+        &state,
+        authed.practice_id,
+        user,
+        authed.event("user.deactivated"),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(StoreError::NotFound) => return Err(AppError::not_found("user")),
         Err(e) => return Err(e.into()),
     };
-    Ok(Json(RevocationResult { devices_revoked: revoked.devices, conversations_pending_removal: revoked.conversations }))
+    Ok(Json(RevocationResult {
+        devices_revoked: revoked.devices,
+        conversations_pending_removal: revoked.conversations,
+    }))
 }
 
 /// Every device of the practice (admins).
 #[utoipa::path(get, path = "/api/v1/devices", tag = "revocation",
     responses((status = 200, body = [InventoryDevice]), (status = 403, body = crate::error::ErrorBody)))]
-pub async fn inventory(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<InventoryDevice>>> {
+pub async fn inventory(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> ApiResult<Json<Vec<InventoryDevice>>> {
     authed.require(&[Role::Admin])?;
-    Ok(Json(state.store.practice_devices(authed.practice_id).await?))
+    Ok(Json(
+        state.store.practice_devices(authed.practice_id).await?,
+    ))
 }
 
 /// Conversations still awaiting a member's commit of a revoked device's removal (admins).
 #[utoipa::path(get, path = "/api/v1/revocations/pending", tag = "revocation",
     responses((status = 200, body = [PendingRemoval]), (status = 403, body = crate::error::ErrorBody)))]
-pub async fn pending(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<PendingRemoval>>> {
+pub async fn pending(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> ApiResult<Json<Vec<PendingRemoval>>> {
     authed.require(&[Role::Admin])?;
-    Ok(Json(state.store.pending_removals(Some(authed.practice_id), None).await?))
+    Ok(Json(
+        state
+            .store
+            .pending_removals(Some(authed.practice_id), None)
+            .await?,
+    ))
 }
 
 /// Lost-device reports (admins).
 #[utoipa::path(get, path = "/api/v1/lost-devices", tag = "revocation",
     responses((status = 200, body = [LostDeviceReport]), (status = 403, body = crate::error::ErrorBody)))]
-pub async fn lost_devices(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<LostDeviceReport>>> {
+pub async fn lost_devices(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> ApiResult<Json<Vec<LostDeviceReport>>> {
     authed.require(&[Role::Admin])?;
-    Ok(Json(state.store.lost_device_reports(authed.practice_id).await?))
+    Ok(Json(
+        state.store.lost_device_reports(authed.practice_id).await?,
+    ))
 }
 
 /// The clients and conversations a user could reach, with last access (admins; for offboarding).
@@ -137,9 +180,16 @@ pub async fn access_review(
 ) -> ApiResult<Json<Vec<AccessReviewRow>>> {
     authed.require(&[Role::Admin])?;
     let user: UserId = id.parse().map_err(|_| AppError::not_found("user"))?;
-    state.store.user(authed.practice_id, user).await.map_err(|_| AppError::not_found("user"))?;
+    state
+        .store
+        .user(authed.practice_id, user)
+        .await
+        .map_err(|_| AppError::not_found("user"))?;
     let rows = state.store.access_review(authed.practice_id, user).await?;
-    let event = authed.event("access_review.viewed").target_user(user).detail(serde_json::json!({"conversations": rows.len()}));
+    let event = authed
+        .event("access_review.viewed")
+        .target_user(user)
+        .detail(serde_json::json!({"conversations": rows.len()}));
     state.store.append_audit(event, state.now()).await?;
     Ok(Json(rows))
 }
@@ -155,10 +205,26 @@ pub struct UnlockShare {
 /// The server-held half of this device's local-state key.
 #[utoipa::path(get, path = "/api/v1/me/unlock-share", tag = "revocation",
     responses((status = 200, body = UnlockShare), (status = 401, body = crate::error::ErrorBody)))]
-pub async fn unlock_share(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<UnlockShare>> {
+pub async fn unlock_share(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> ApiResult<Json<UnlockShare>> {
     let fresh = zeroize::Zeroizing::new(secrets::random_bytes::<32>());
-    let event = authed.event("unlock_share.fetched").target_device(authed.device_id);
-    let share = state.store.unlock_share(authed.practice_id, authed.device_id, &fresh[..], state.now(), event).await?;
+    let event = authed
+        .event("unlock_share.fetched")
+        .target_device(authed.device_id);
+    let share = state
+        .store
+        .unlock_share(
+            authed.practice_id,
+            authed.device_id,
+            &fresh[..],
+            state.now(),
+            event,
+        )
+        .await?;
     let share = zeroize::Zeroizing::new(share);
-    Ok(Json(UnlockShare { unlock_share: data_encoding::BASE64.encode(&share) }))
+    Ok(Json(UnlockShare {
+        unlock_share: data_encoding::BASE64.encode(&share),
+    }))
 }

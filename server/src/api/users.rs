@@ -50,7 +50,9 @@ impl From<&User> for UserView {
 pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<UserView>>> {
     authed.require(&[Role::Admin])?;
     let users = state.store.list_users(authed.practice_id).await?;
-    let event = authed.event("users.listed").detail(serde_json::json!({"count": users.len()}));
+    let event = authed
+        .event("users.listed")
+        .detail(serde_json::json!({"count": users.len()}));
     state.store.append_audit(event, state.now()).await?;
     Ok(Json(users.iter().map(UserView::from).collect()))
 }
@@ -59,7 +61,11 @@ pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Js
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
     params(("id" = String, Path, description = "user id")),
     responses((status = 200, body = UserView), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn get(State(state): State<AppState>, authed: Authed, Path(id): Path<String>) -> ApiResult<Json<UserView>> {
+pub async fn get(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
     let id: UserId = id.parse().map_err(|_| AppError::not_found("user"))?;
     if id != authed.user_id {
         authed.require(&[Role::Admin])?;

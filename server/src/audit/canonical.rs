@@ -156,7 +156,9 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Parses a 32-byte lower- or upper-case hex hash.
 pub fn parse_hash(text: &str) -> Option<Hash> {
-    let bytes = data_encoding::HEXLOWER_PERMISSIVE.decode(text.as_bytes()).ok()?;
+    let bytes = data_encoding::HEXLOWER_PERMISSIVE
+        .decode(text.as_bytes())
+        .ok()?;
     (bytes.len() == 32).then(|| to_hash(&bytes))
 }
 
@@ -188,10 +190,7 @@ mod tests {
         let bytes = sample().canonical_bytes();
         assert_eq!(bytes[0], 1);
         assert_eq!(&bytes[1..9], &7u64.to_be_bytes());
-        assert_eq!(
-            hex(&sample().leaf_hash()),
-            hex(&leaf_hash_of(&bytes)),
-        );
+        assert_eq!(hex(&sample().leaf_hash()), hex(&leaf_hash_of(&bytes)),);
         // NULL and empty string differ.
         let mut e = sample();
         e.actor_device_id = Some(String::new());

@@ -90,7 +90,11 @@ pub fn ranges(seqs: &[i64]) -> Vec<[i64; 2]> {
 pub fn header(key: &AuditKey, manifest: Manifest) -> Header {
     let bytes = serde_json::to_vec(&manifest).unwrap_or_default();
     let signature = key.sign_manifest(&bytes);
-    Header { alcove_audit_export: FORMAT_VERSION, manifest, signature }
+    Header {
+        alcove_audit_export: FORMAT_VERSION,
+        manifest,
+        signature,
+    }
 }
 
 /// Checks the header's signature.
@@ -101,7 +105,11 @@ pub fn header_signature_ok(key: &PublicKey, header: &Header) -> bool {
 
 /// An export line for an entry at leaf index seq-1 with its proof.
 pub fn line(entry: Entry, leaf: &Hash, proof: &[Hash]) -> ExportLine {
-    ExportLine { entry, leaf_hash: hex(leaf), proof: proof.iter().map(|h| hex(h)).collect() }
+    ExportLine {
+        entry,
+        leaf_hash: hex(leaf),
+        proof: proof.iter().map(|h| hex(h)).collect(),
+    }
 }
 
 /// JSONL: the header line, then one line per entry.
@@ -116,8 +124,21 @@ pub fn to_jsonl(header: &Header, lines: &[ExportLine]) -> String {
 }
 
 const CSV_COLUMNS: [&str; 15] = [
-    "seq", "at", "practice_id", "actor_user_id", "actor_device_id", "action", "target_user_id",
-    "target_device_id", "target_conversation_id", "outcome", "request_id", "ip", "detail", "leaf_hash", "proof",
+    "seq",
+    "at",
+    "practice_id",
+    "actor_user_id",
+    "actor_device_id",
+    "action",
+    "target_user_id",
+    "target_device_id",
+    "target_conversation_id",
+    "outcome",
+    "request_id",
+    "ip",
+    "detail",
+    "leaf_hash",
+    "proof",
 ];
 
 fn csv_field(out: &mut String, value: Option<&str>) {
@@ -208,13 +229,21 @@ fn parse_csv(text: &str) -> Result<Vec<Vec<Option<String>>>, String> {
                 }
             }
             ',' => {
-                record.push(if quoted { Some(std::mem::take(&mut field)) } else { None });
+                record.push(if quoted {
+                    Some(std::mem::take(&mut field))
+                } else {
+                    None
+                });
                 quoted = false;
                 any = false;
             }
             '\r' if chars.peek() == Some(&'\n') => {}
             '\n' => {
-                record.push(if quoted { Some(std::mem::take(&mut field)) } else { None });
+                record.push(if quoted {
+                    Some(std::mem::take(&mut field))
+                } else {
+                    None
+                });
                 records.push(std::mem::take(&mut record));
                 quoted = false;
                 any = false;
@@ -235,7 +264,11 @@ pub fn parse(bytes: &[u8]) -> ParsedExport {
 }
 
 fn parse_jsonl(text: &str) -> ParsedExport {
-    let mut out = ParsedExport { header: None, lines: vec![], malformed: vec![] };
+    let mut out = ParsedExport {
+        header: None,
+        lines: vec![],
+        malformed: vec![],
+    };
     for (i, raw) in text.split('\n').enumerate() {
         let n = i + 1;
         if raw.trim().is_empty() {
@@ -244,24 +277,33 @@ fn parse_jsonl(text: &str) -> ParsedExport {
         if n == 1 {
             match serde_json::from_str::<Header>(raw) {
                 Ok(h) => out.header = Some(h),
-                Err(_) => out.malformed.push((n, "the header line is unreadable".into())),
+                Err(_) => out
+                    .malformed
+                    .push((n, "the header line is unreadable".into())),
             }
             continue;
         }
         match serde_json::from_str::<ExportLine>(raw) {
             Ok(l) => out.lines.push((n, l)),
-            Err(_) => out.malformed.push((n, "the line is not a complete entry".into())),
+            Err(_) => out
+                .malformed
+                .push((n, "the line is not a complete entry".into())),
         }
     }
     out
 }
 
 fn parse_csv_export(text: &str) -> ParsedExport {
-    let mut out = ParsedExport { header: None, lines: vec![], malformed: vec![] };
+    let mut out = ParsedExport {
+        header: None,
+        lines: vec![],
+        malformed: vec![],
+    };
     let records = match parse_csv(text) {
         Ok(r) => r,
         Err(e) => {
-            out.malformed.push((0, format!("the CSV cannot be read: {e}")));
+            out.malformed
+                .push((0, format!("the CSV cannot be read: {e}")));
             return out;
         }
     };
@@ -269,23 +311,35 @@ fn parse_csv_export(text: &str) -> ParsedExport {
         let n = i + 1;
         match n {
             1 => {
-                let h = rec.get(1).cloned().flatten().and_then(|j| serde_json::from_str::<Header>(&j).ok());
-                match (rec.first().cloned().flatten().as_deref() == Some(CSV_MAGIC), h) {
+                let h = rec
+                    .get(1)
+                    .cloned()
+                    .flatten()
+                    .and_then(|j| serde_json::from_str::<Header>(&j).ok());
+                match (
+                    rec.first().cloned().flatten().as_deref() == Some(CSV_MAGIC),
+                    h,
+                ) {
                     (true, Some(h)) => out.header = Some(h),
-                    _ => out.malformed.push((n, "the header record is unreadable".into())),
+                    _ => out
+                        .malformed
+                        .push((n, "the header record is unreadable".into())),
                 }
             }
             2 => {}
             _ => {
                 if rec.len() != CSV_COLUMNS.len() {
-                    out.malformed.push((n, "the record does not have 15 fields".into()));
+                    out.malformed
+                        .push((n, "the record does not have 15 fields".into()));
                     continue;
                 }
                 let f = |k: usize| rec[k].clone();
-                let (Some(seq), Some(at)) =
-                    (f(0).and_then(|s| s.parse().ok()), f(1).and_then(|s| s.parse().ok()))
-                else {
-                    out.malformed.push((n, "seq or time is not a number".into()));
+                let (Some(seq), Some(at)) = (
+                    f(0).and_then(|s| s.parse().ok()),
+                    f(1).and_then(|s| s.parse().ok()),
+                ) else {
+                    out.malformed
+                        .push((n, "seq or time is not a number".into()));
                     continue;
                 };
                 let entry = Entry {
@@ -303,8 +357,19 @@ fn parse_csv_export(text: &str) -> ParsedExport {
                     ip: f(11),
                     detail: f(12),
                 };
-                let proof = f(14).unwrap_or_default().split_whitespace().map(str::to_string).collect();
-                out.lines.push((n, ExportLine { entry, leaf_hash: f(13).unwrap_or_default(), proof }));
+                let proof = f(14)
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect();
+                out.lines.push((
+                    n,
+                    ExportLine {
+                        entry,
+                        leaf_hash: f(13).unwrap_or_default(),
+                        proof,
+                    },
+                ));
             }
         }
     }

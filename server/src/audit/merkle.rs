@@ -80,7 +80,9 @@ impl Frontier {
     /// The tree hash of the leaves pushed so far.
     pub fn root(&self) -> Hash {
         let mut iter = self.stack.iter().rev();
-        let Some((_, last)) = iter.next() else { return empty_root() };
+        let Some((_, last)) = iter.next() else {
+            return empty_root();
+        };
         let mut acc = *last;
         for (_, h) in iter {
             acc = node_hash(h, &acc);
@@ -104,7 +106,13 @@ impl Tree {
             let below = levels.last().map(Vec::as_slice).unwrap_or(&[]);
             let above: Vec<Hash> = below
                 .chunks(2)
-                .map(|pair| if pair.len() == 2 { node_hash(&pair[0], &pair[1]) } else { pair[0] })
+                .map(|pair| {
+                    if pair.len() == 2 {
+                        node_hash(&pair[0], &pair[1])
+                    } else {
+                        pair[0]
+                    }
+                })
                 .collect();
             levels.push(above);
         }
@@ -167,7 +175,13 @@ fn path(m: usize, d: &[Hash], out: &mut Vec<Hash>) {
 }
 
 /// Verifies an inclusion proof (RFC 9162 §2.1.3.2).
-pub fn verify_inclusion(index: u64, tree_size: u64, leaf: &Hash, proof: &[Hash], root: &Hash) -> bool {
+pub fn verify_inclusion(
+    index: u64,
+    tree_size: u64,
+    leaf: &Hash,
+    proof: &[Hash],
+    root: &Hash,
+) -> bool {
     if index >= tree_size {
         return false;
     }
@@ -223,7 +237,13 @@ fn subproof(m: usize, d: &[Hash], b: bool, out: &mut Vec<Hash>) {
 }
 
 /// Verifies a consistency proof (RFC 9162 §2.1.4.2).
-pub fn verify_consistency(first: u64, second: u64, first_root: &Hash, second_root: &Hash, proof: &[Hash]) -> bool {
+pub fn verify_consistency(
+    first: u64,
+    second: u64,
+    first_root: &Hash,
+    second_root: &Hash,
+    proof: &[Hash],
+) -> bool {
     if first > second {
         return false;
     }
@@ -276,7 +296,9 @@ mod tests {
     use super::*;
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n).map(|i| leaf_hash_of(format!("leaf {i}").as_bytes())).collect()
+        (0..n)
+            .map(|i| leaf_hash_of(format!("leaf {i}").as_bytes()))
+            .collect()
     }
 
     #[test]
@@ -290,7 +312,10 @@ mod tests {
             vec![0x30, 0x31],
             vec![0x40, 0x41, 0x42, 0x43],
             vec![0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57],
-            vec![0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f],
+            vec![
+                0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d,
+                0x6e, 0x6f,
+            ],
         ];
         let l: Vec<Hash> = data.iter().map(|d| leaf_hash_of(d)).collect();
         assert_eq!(
@@ -327,11 +352,17 @@ mod tests {
                 let p = inclusion_proof(i, &l);
                 assert_eq!(Tree::new(l.clone()).inclusion_proof(i), p, "n={n} i={i}");
                 assert_eq!(Tree::new(l.clone()).root(), r);
-                assert!(verify_inclusion(i as u64, n as u64, &l[i], &p, &r), "n={n} i={i}");
+                assert!(
+                    verify_inclusion(i as u64, n as u64, &l[i], &p, &r),
+                    "n={n} i={i}"
+                );
                 let other = leaf_hash_of(b"other");
                 assert!(!verify_inclusion(i as u64, n as u64, &other, &p, &r));
                 if n > 1 {
-                    assert!(!verify_inclusion(((i + 1) % n) as u64, n as u64, &l[i], &p, &r) || l[i] == l[(i + 1) % n]);
+                    assert!(
+                        !verify_inclusion(((i + 1) % n) as u64, n as u64, &l[i], &p, &r)
+                            || l[i] == l[(i + 1) % n]
+                    );
                 }
             }
         }
@@ -350,7 +381,13 @@ mod tests {
                 if m < n {
                     let mut forged = l[..n].to_vec();
                     forged[m - 1] = leaf_hash_of(b"forged");
-                    assert!(!verify_consistency(m as u64, n as u64, &root(&forged[..m]), &root(&l[..n]), &p));
+                    assert!(!verify_consistency(
+                        m as u64,
+                        n as u64,
+                        &root(&forged[..m]),
+                        &root(&l[..n]),
+                        &p
+                    ));
                 }
             }
         }

@@ -48,7 +48,11 @@ impl AuditService {
 
     /// The signing key (created 0600 on first use).
     pub fn key(&self) -> anyhow::Result<Arc<AuditKey>> {
-        let mut slot = self.inner.key.lock().map_err(|_| anyhow::anyhow!("audit key lock poisoned"))?;
+        let mut slot = self
+            .inner
+            .key
+            .lock()
+            .map_err(|_| anyhow::anyhow!("audit key lock poisoned"))?;
         if let Some(k) = slot.as_ref() {
             return Ok(k.clone());
         }
@@ -66,7 +70,10 @@ impl AuditService {
                 let store = audit_store::open(&self.inner.settings).await?;
                 let filled = store.backfill_leaf_hashes().await?;
                 if filled > 0 {
-                    tracing::info!(entries = filled, "audit: leaf hashes filled for entries written before migration 0003");
+                    tracing::info!(
+                        entries = filled,
+                        "audit: leaf hashes filled for entries written before migration 0003"
+                    );
                 }
                 Ok::<_, anyhow::Error>(store)
             })
@@ -84,7 +91,9 @@ impl AuditService {
             let leaf = leaf.filter(|l| l.len() == 32);
             match leaf {
                 Some(l) if seq == i as i64 + 1 => leaves.push(super::canonical::to_hash(&l)),
-                _ => anyhow::bail!("the audit log of this practice is damaged; run `alcove audit verify`"),
+                _ => anyhow::bail!(
+                    "the audit log of this practice is damaged; run `alcove audit verify`"
+                ),
             }
         }
         Ok(Tree::new(leaves))
@@ -93,7 +102,11 @@ impl AuditService {
     /// Signs (and records) the practice's current head, after checking that
     /// the log still extends the last head signed and that every entry since
     /// then matches its leaf hash — a damaged log is never signed over.
-    pub async fn sign_head(&self, practice: &str, now: i64) -> anyhow::Result<(SignedTreeHead, Tree)> {
+    pub async fn sign_head(
+        &self,
+        practice: &str,
+        now: i64,
+    ) -> anyhow::Result<(SignedTreeHead, Tree)> {
         let store = self.store().await?;
         let key = self.key()?;
         let tree = self.tree(practice).await?;
@@ -115,7 +128,9 @@ impl AuditService {
                 }
                 h.tree_size as i64
             }
-            Some(_) => anyhow::bail!("the audit log is shorter than its last signed head; run `alcove audit verify`"),
+            Some(_) => anyhow::bail!(
+                "the audit log is shorter than its last signed head; run `alcove audit verify`"
+            ),
             None => 0,
         };
         let mut after = checked_from;
@@ -125,7 +140,10 @@ impl AuditService {
             after = last_row.entry.seq;
             for r in &rows {
                 if r.stored_leaf() != Some(r.entry.leaf_hash()) {
-                    anyhow::bail!("audit entry {} does not match its leaf hash; run `alcove audit verify`", r.entry.seq);
+                    anyhow::bail!(
+                        "audit entry {} does not match its leaf hash; run `alcove audit verify`",
+                        r.entry.seq
+                    );
                 }
             }
         }
@@ -165,7 +183,10 @@ impl Witness for FileWitness {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)?;
             f.write_all(line.as_bytes())?;
             f.sync_all()?;
             Ok(())
@@ -188,7 +209,10 @@ impl HttpWitness {
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .unwrap_or_default();
-        Self { url: url.to_string(), client }
+        Self {
+            url: url.to_string(),
+            client,
+        }
     }
 }
 
@@ -210,8 +234,15 @@ impl Witness for HttpWitness {
 /// The witnesses `settings` configure: the heads file (default
 /// `<data_dir>/audit-heads.jsonl`) and, when set, a URL.
 pub fn configured_witnesses(settings: &Settings) -> Vec<Arc<dyn Witness>> {
-    let mut out: Vec<Arc<dyn Witness>> = vec![Arc::new(FileWitness { path: settings.audit_heads_path() })];
-    if let Some(url) = settings.audit.witness_url.as_deref().filter(|u| !u.is_empty()) {
+    let mut out: Vec<Arc<dyn Witness>> = vec![Arc::new(FileWitness {
+        path: settings.audit_heads_path(),
+    })];
+    if let Some(url) = settings
+        .audit
+        .witness_url
+        .as_deref()
+        .filter(|u| !u.is_empty())
+    {
         out.push(Arc::new(HttpWitness::new(url)));
     }
     out

@@ -23,7 +23,9 @@ pub struct AuditKey {
 
 impl std::fmt::Debug for AuditKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuditKey").field("key_id", &self.key_id()).finish()
+        f.debug_struct("AuditKey")
+            .field("key_id", &self.key_id())
+            .finish()
     }
 }
 
@@ -66,8 +68,9 @@ impl AuditKey {
 
     /// Parses a PKCS#8 document.
     pub fn from_pkcs8(bytes: &[u8]) -> anyhow::Result<Self> {
-        let pair = Ed25519KeyPair::from_pkcs8(bytes)
-            .map_err(|_| anyhow::anyhow!("the audit signing key file is not an Ed25519 PKCS#8 key"))?;
+        let pair = Ed25519KeyPair::from_pkcs8(bytes).map_err(|_| {
+            anyhow::anyhow!("the audit signing key file is not an Ed25519 PKCS#8 key")
+        })?;
         Ok(Self { pair })
     }
 
@@ -82,7 +85,13 @@ impl AuditKey {
     }
 
     /// Signs the head of `practice`'s tree.
-    pub fn sign_head(&self, practice_id: &str, tree_size: u64, root: &Hash, timestamp: i64) -> SignedTreeHead {
+    pub fn sign_head(
+        &self,
+        practice_id: &str,
+        tree_size: u64,
+        root: &Hash,
+        timestamp: i64,
+    ) -> SignedTreeHead {
         let msg = sth_message(practice_id, tree_size, root, timestamp);
         SignedTreeHead {
             version: 1,
@@ -130,18 +139,29 @@ impl PublicKey {
 
     /// Whether `head` carries a valid signature by this key.
     pub fn verify_head(&self, head: &SignedTreeHead) -> bool {
-        let Some(root) = parse_hash(&head.root_hash) else { return false };
-        let Ok(sig) = data_encoding::BASE64.decode(head.signature.as_bytes()) else { return false };
+        let Some(root) = parse_hash(&head.root_hash) else {
+            return false;
+        };
+        let Ok(sig) = data_encoding::BASE64.decode(head.signature.as_bytes()) else {
+            return false;
+        };
         let msg = sth_message(&head.practice_id, head.tree_size, &root, head.timestamp);
-        head.version == 1 && UnparsedPublicKey::new(&ED25519, &self.0).verify(&msg, &sig).is_ok()
+        head.version == 1
+            && UnparsedPublicKey::new(&ED25519, &self.0)
+                .verify(&msg, &sig)
+                .is_ok()
     }
 
     /// Whether `signature` signs the manifest bytes.
     pub fn verify_manifest(&self, manifest_bytes: &[u8], signature: &str) -> bool {
-        let Ok(sig) = data_encoding::BASE64.decode(signature.as_bytes()) else { return false };
+        let Ok(sig) = data_encoding::BASE64.decode(signature.as_bytes()) else {
+            return false;
+        };
         let mut msg = MANIFEST_CONTEXT.to_vec();
         msg.extend_from_slice(manifest_bytes);
-        UnparsedPublicKey::new(&ED25519, &self.0).verify(&msg, &sig).is_ok()
+        UnparsedPublicKey::new(&ED25519, &self.0)
+            .verify(&msg, &sig)
+            .is_ok()
     }
 }
 
@@ -207,6 +227,9 @@ mod tests {
         assert!(!a.public_key().verify_head(&forged));
         let other = AuditKey::load_or_create(&dir.path().join("other.key")).expect("other");
         assert!(!other.public_key().verify_head(&head));
-        assert_eq!(PublicKey::parse(&a.public_key().to_hex()), Some(a.public_key()));
+        assert_eq!(
+            PublicKey::parse(&a.public_key().to_hex()),
+            Some(a.public_key())
+        );
     }
 }

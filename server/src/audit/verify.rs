@@ -203,7 +203,10 @@ fn analyse(
         present.insert(s);
         if let Some(p) = prev {
             if s < p {
-                problems.push(Problem::Reordered { seq: s, found_at: *position });
+                problems.push(Problem::Reordered {
+                    seq: s,
+                    found_at: *position,
+                });
             }
         }
         prev = Some(prev.map_or(s, |p| p.max(s)));
@@ -225,12 +228,17 @@ fn analyse(
         if used[a] {
             continue;
         }
-        if let Some(b) = (0..moved.len()).find(|&b| b != a && !used[b] && moved[b].0 == moved[a].1 && moved[b].1 == moved[a].0) {
+        if let Some(b) = (0..moved.len())
+            .find(|&b| b != a && !used[b] && moved[b].0 == moved[a].1 && moved[b].1 == moved[a].0)
+        {
             used[a] = true;
             used[b] = true;
             let (s, o, pos) = moved[a];
             let _ = s;
-            problems.push(Problem::Reordered { seq: o, found_at: pos });
+            problems.push(Problem::Reordered {
+                seq: o,
+                found_at: pos,
+            });
         }
     }
     let mut deleted_by_shift = 0;
@@ -243,7 +251,11 @@ fn analyse(
         let (s0, o0, pos0) = moved[a];
         let d = o0 - s0;
         let mut b = a + 1;
-        while b < moved.len() && !used[b] && moved[b].1 - moved[b].0 == d && moved[b].0 == moved[b - 1].0 + 1 {
+        while b < moved.len()
+            && !used[b]
+            && moved[b].1 - moved[b].0 == d
+            && moved[b].0 == moved[b - 1].0 + 1
+        {
             b += 1;
         }
         let run_to_end = moved[b - 1].0 == present.iter().next_back().copied().unwrap_or(0);
@@ -260,7 +272,10 @@ fn analyse(
                 }
             }
         } else {
-            problems.push(Problem::Reordered { seq: o0, found_at: pos0 });
+            problems.push(Problem::Reordered {
+                seq: o0,
+                found_at: pos0,
+            });
         }
         a = b;
     }
@@ -281,7 +296,10 @@ fn coverage(
         }
     }
     if expected_max > max_present + deleted_by_shift {
-        problems.push(Problem::Truncated { expected: expected_max, found: present.len() as i64 });
+        problems.push(Problem::Truncated {
+            expected: expected_max,
+            found: present.len() as i64,
+        });
     }
 }
 
@@ -297,7 +315,9 @@ fn verified_heads<'a>(
             continue;
         }
         if !key.verify_head(h) {
-            problems.push(Problem::BadSignature { what: format!("the signed tree head of size {}", h.tree_size) });
+            problems.push(Problem::BadSignature {
+                what: format!("the signed tree head of size {}", h.tree_size),
+            });
             continue;
         }
         by_size.insert(h.tree_size, h.clone());
@@ -324,7 +344,12 @@ pub async fn verify_database(
     let stored_heads = store.signed_heads(practice).await?;
     let counter = store.audit_counter(practice).await?;
     let mut problems = Vec::new();
-    let heads = verified_heads(key, practice, stored_heads.iter().chain(witness_heads), &mut problems);
+    let heads = verified_heads(
+        key,
+        practice,
+        stored_heads.iter().chain(witness_heads),
+        &mut problems,
+    );
 
     let stored: Vec<Option<Hash>> = rows.iter().map(|r| r.stored_leaf()).collect();
     let view: Vec<(i64, &Entry)> = rows.iter().map(|r| (r.entry.seq, &r.entry)).collect();
@@ -335,29 +360,51 @@ pub async fn verify_database(
         problems.push(Problem::Inserted { seq: *s });
     }
     let head_max = heads.last().map(|h| h.tree_size as i64).unwrap_or(0);
-    coverage(&present, counter.max(head_max).max(max_present), shifted, &mut problems);
+    coverage(
+        &present,
+        counter.max(head_max).max(max_present),
+        shifted,
+        &mut problems,
+    );
 
     // Roots over the stored leaves, in stored order, against every head.
-    let (checked, verified, mismatch) = check_heads(&heads, rows.iter().map(|r| r.stored_leaf().unwrap_or_else(|| r.entry.leaf_hash())));
+    let (checked, verified, mismatch) = check_heads(
+        &heads,
+        rows.iter()
+            .map(|r| r.stored_leaf().unwrap_or_else(|| r.entry.leaf_hash())),
+    );
     if let Some((tree_size, last_good)) = mismatch {
         let explained = problems.iter().any(|p| match p {
-            Problem::Modified { seq } | Problem::Deleted { seq } | Problem::Inserted { seq } | Problem::Reordered { seq, .. } => {
-                *seq as u64 <= tree_size
-            }
+            Problem::Modified { seq }
+            | Problem::Deleted { seq }
+            | Problem::Inserted { seq }
+            | Problem::Reordered { seq, .. } => *seq as u64 <= tree_size,
             Problem::Truncated { .. } => true,
             _ => false,
         });
         if !explained {
-            problems.push(Problem::HeadMismatch { tree_size, last_good });
+            problems.push(Problem::HeadMismatch {
+                tree_size,
+                last_good,
+            });
         }
     }
-    Ok(Report { practice_id: practice.to_string(), entries: rows.len(), heads_checked: checked, verified_size: verified, problems })
+    Ok(Report {
+        practice_id: practice.to_string(),
+        entries: rows.len(),
+        heads_checked: checked,
+        verified_size: verified,
+        problems,
+    })
 }
 
 /// Pushes leaves through a frontier and compares the root at each head's
 /// size. Returns (heads checked, largest matching size, first mismatch as
 /// (size, last good size)).
-fn check_heads(heads: &[SignedTreeHead], leaves: impl Iterator<Item = Hash>) -> (usize, u64, Option<(u64, u64)>) {
+fn check_heads(
+    heads: &[SignedTreeHead],
+    leaves: impl Iterator<Item = Hash>,
+) -> (usize, u64, Option<(u64, u64)>) {
     let mut frontier = Frontier::new();
     let mut next = heads.iter().peekable();
     let (mut checked, mut verified, mut mismatch) = (0, 0u64, None);
@@ -398,18 +445,33 @@ pub fn verify_export(bytes: &[u8], key: &PublicKey, witness_heads: &[SignedTreeH
     verify_parsed(&export::parse(bytes), key, witness_heads)
 }
 
-fn verify_parsed(parsed: &ParsedExport, key: &PublicKey, witness_heads: &[SignedTreeHead]) -> Report {
+fn verify_parsed(
+    parsed: &ParsedExport,
+    key: &PublicKey,
+    witness_heads: &[SignedTreeHead],
+) -> Report {
     let mut problems = Vec::new();
     for (line, reason) in &parsed.malformed {
-        problems.push(Problem::Malformed { line: *line, reason: reason.clone() });
+        problems.push(Problem::Malformed {
+            line: *line,
+            reason: reason.clone(),
+        });
     }
     let Some(header) = &parsed.header else {
-        problems.push(Problem::BadSignature { what: "the export (no header)".into() });
-        return Report { entries: parsed.lines.len(), problems, ..Report::default() };
+        problems.push(Problem::BadSignature {
+            what: "the export (no header)".into(),
+        });
+        return Report {
+            entries: parsed.lines.len(),
+            problems,
+            ..Report::default()
+        };
     };
     let m = &header.manifest;
     if !export::header_signature_ok(key, header) {
-        problems.push(Problem::BadSignature { what: "the export manifest".into() });
+        problems.push(Problem::BadSignature {
+            what: "the export manifest".into(),
+        });
     }
     let heads = verified_heads(key, &m.practice_id, std::iter::once(&m.head), &mut problems);
     let root = heads.first().and_then(|h| h.root());
@@ -419,17 +481,39 @@ fn verify_parsed(parsed: &ParsedExport, key: &PublicKey, witness_heads: &[Signed
         let consistent = key.verify_head(prev)
             && prev.practice_id == m.practice_id
             && prev.root().zip(proof).is_some_and(|(prev_root, proof)| {
-                merkle::verify_consistency(prev.tree_size, m.head.tree_size, &prev_root, &root, &proof)
+                merkle::verify_consistency(
+                    prev.tree_size,
+                    m.head.tree_size,
+                    &prev_root,
+                    &root,
+                    &proof,
+                )
             });
         if !consistent {
-            problems.push(Problem::HeadMismatch { tree_size: m.head.tree_size, last_good: 0 });
+            problems.push(Problem::HeadMismatch {
+                tree_size: m.head.tree_size,
+                last_good: 0,
+            });
         }
     }
     let size = m.head.tree_size;
-    let proofs: Vec<Option<Vec<Hash>>> = parsed.lines.iter().map(|(_, l)| export::parse_proof(&l.proof)).collect();
+    let proofs: Vec<Option<Vec<Hash>>> = parsed
+        .lines
+        .iter()
+        .map(|(_, l)| export::parse_proof(&l.proof))
+        .collect();
     let belongs = |i: usize, s: i64| {
-        let (Some(root), Some(proof)) = (root, proofs[i].as_ref()) else { return false };
-        s >= 1 && merkle::verify_inclusion((s - 1) as u64, size, &parsed.lines[i].1.entry.leaf_hash_at(s), proof, &root)
+        let (Some(root), Some(proof)) = (root, proofs[i].as_ref()) else {
+            return false;
+        };
+        s >= 1
+            && merkle::verify_inclusion(
+                (s - 1) as u64,
+                size,
+                &parsed.lines[i].1.entry.leaf_hash_at(s),
+                proof,
+                &root,
+            )
     };
     // Against the signed list of seqs rather than 1..=n (exports may be
     // filtered); a line with a seq the manifest does not list was added.
@@ -450,13 +534,20 @@ fn verify_parsed(parsed: &ParsedExport, key: &PublicKey, witness_heads: &[Signed
     let listed_max = listed.iter().next_back().copied().unwrap_or(0);
     let max_present = present.iter().next_back().copied().unwrap_or(0);
     for s in listed.difference(&present) {
-        if *s < max_present && !found.iter().any(|p| matches!(p, Problem::Deleted { seq } if seq == s)) {
+        if *s < max_present
+            && !found
+                .iter()
+                .any(|p| matches!(p, Problem::Deleted { seq } if seq == s))
+        {
             found.push(Problem::Deleted { seq: *s });
         }
     }
     let tail_missing = listed.range(max_present + 1..).count() as i64;
     if tail_missing > shifted {
-        found.push(Problem::Truncated { expected: listed.len() as i64, found: present.len() as i64 });
+        found.push(Problem::Truncated {
+            expected: listed.len() as i64,
+            found: present.len() as i64,
+        });
     }
     problems.extend(found);
 
@@ -464,14 +555,26 @@ fn verify_parsed(parsed: &ParsedExport, key: &PublicKey, witness_heads: &[Signed
     let whole = listed.len() as u64 == size && listed_max as u64 == size;
     let mut checked = usize::from(root.is_some());
     if whole {
-        let witness = verified_heads(key, &m.practice_id, witness_heads.iter().filter(|h| h.tree_size <= size), &mut problems);
-        let mut by_seq: Vec<(i64, Hash)> = parsed.lines.iter().map(|(_, l)| (l.entry.seq, l.entry.leaf_hash())).collect();
+        let witness = verified_heads(
+            key,
+            &m.practice_id,
+            witness_heads.iter().filter(|h| h.tree_size <= size),
+            &mut problems,
+        );
+        let mut by_seq: Vec<(i64, Hash)> = parsed
+            .lines
+            .iter()
+            .map(|(_, l)| (l.entry.seq, l.entry.leaf_hash()))
+            .collect();
         by_seq.sort_by_key(|(s, _)| *s);
         let (c, _, mismatch) = check_heads(&witness, by_seq.into_iter().map(|(_, h)| h));
         checked += c;
         if let Some((tree_size, last_good)) = mismatch {
             if problems.is_empty() {
-                problems.push(Problem::HeadMismatch { tree_size, last_good });
+                problems.push(Problem::HeadMismatch {
+                    tree_size,
+                    last_good,
+                });
             }
         }
     }
@@ -488,7 +591,9 @@ fn verify_parsed(parsed: &ParsedExport, key: &PublicKey, witness_heads: &[Signed
 pub fn read_heads_file(text: &str) -> anyhow::Result<Vec<SignedTreeHead>> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(|e| anyhow::anyhow!("unreadable signed head: {e}")))
+        .map(|l| {
+            serde_json::from_str(l).map_err(|e| anyhow::anyhow!("unreadable signed head: {e}"))
+        })
         .collect()
 }
 
@@ -507,18 +612,25 @@ pub async fn run_cli(
                 Ok(content) => content,
                 Err(_) => text,
             };
-            PublicKey::parse(&text).ok_or_else(|| anyhow::anyhow!("--public-key is not a 32-byte Ed25519 key in hex or base64"))?
+            PublicKey::parse(&text).ok_or_else(|| {
+                anyhow::anyhow!("--public-key is not a 32-byte Ed25519 key in hex or base64")
+            })?
         }
         None => {
             let path = settings.audit_key_path();
             let bytes = std::fs::read(&path).map_err(|e| {
-                anyhow::anyhow!("no --public-key given and the signing key {} cannot be read: {e}", path.display())
+                anyhow::anyhow!(
+                    "no --public-key given and the signing key {} cannot be read: {e}",
+                    path.display()
+                )
             })?;
             super::signing::AuditKey::from_pkcs8(&bytes)?.public_key()
         }
     };
     println!("audit public key {} (id {})", key.to_hex(), key.key_id());
-    let heads_path = heads_file.clone().or_else(|| Some(settings.audit_heads_path()).filter(|p| p.exists() && export_file.is_none()));
+    let heads_path = heads_file.clone().or_else(|| {
+        Some(settings.audit_heads_path()).filter(|p| p.exists() && export_file.is_none())
+    });
     let witness = match &heads_path {
         Some(p) => {
             let heads = read_heads_file(&std::fs::read_to_string(p)?)?;

@@ -40,7 +40,9 @@ impl Weakness {
         match self {
             Weakness::TooShort => format!("use at least {MIN_LEN} characters"),
             Weakness::TooLong => format!("use at most {MAX_LEN} characters"),
-            Weakness::TooCommon => "this password is too common or too easy to guess; choose another".into(),
+            Weakness::TooCommon => {
+                "this password is too common or too easy to guess; choose another".into()
+            }
         }
     }
 }
@@ -104,10 +106,22 @@ mod tests {
     #[test]
     fn policy() {
         assert_eq!(check_policy(&s("short"), "a"), Err(Weakness::TooShort));
-        assert_eq!(check_policy(&s("password1234"), "a"), Err(Weakness::TooCommon));
-        assert_eq!(check_policy(&s("aaaaaaaaaaaaaaa"), "a"), Err(Weakness::TooCommon));
-        assert_eq!(check_policy(&s("dr.who@example.org"), "Dr.Who@example.org"), Err(Weakness::TooCommon));
-        assert_eq!(check_policy(&s("correct horse battery staple"), "a"), Err(Weakness::TooCommon));
+        assert_eq!(
+            check_policy(&s("password1234"), "a"),
+            Err(Weakness::TooCommon)
+        );
+        assert_eq!(
+            check_policy(&s("aaaaaaaaaaaaaaa"), "a"),
+            Err(Weakness::TooCommon)
+        );
+        assert_eq!(
+            check_policy(&s("dr.who@example.org"), "Dr.Who@example.org"),
+            Err(Weakness::TooCommon)
+        );
+        assert_eq!(
+            check_policy(&s("correct horse battery staple"), "a"),
+            Err(Weakness::TooCommon)
+        );
         assert_eq!(check_policy(&s("violet river lantern 42"), "a"), Ok(()));
     }
 

@@ -45,7 +45,11 @@ pub struct IssuedSession {
 pub fn issue(state: &AppState, role: Role) -> IssuedSession {
     let (token, token_hash) = new_token();
     let auth = &state.settings.auth;
-    let idle = if role.is_staff() { auth.staff_idle_timeout_secs } else { auth.client_idle_timeout_secs };
+    let idle = if role.is_staff() {
+        auth.staff_idle_timeout_secs
+    } else {
+        auth.client_idle_timeout_secs
+    };
     let csrf = csrf_token(&token_hash);
     IssuedSession {
         record: NewSession {
@@ -61,7 +65,11 @@ pub fn issue(state: &AppState, role: Role) -> IssuedSession {
 
 /// `Set-Cookie` value carrying the session token.
 pub fn session_cookie(state: &AppState, token: &SecretString, max_age: i64) -> HeaderValue {
-    let secure = if state.settings.secure_cookie() { "; Secure" } else { "" };
+    let secure = if state.settings.secure_cookie() {
+        "; Secure"
+    } else {
+        ""
+    };
     let value = format!(
         "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
         token.expose_secret()
@@ -71,9 +79,15 @@ pub fn session_cookie(state: &AppState, token: &SecretString, max_age: i64) -> H
 
 /// `Set-Cookie` value that removes the session cookie.
 pub fn clear_cookie(state: &AppState) -> HeaderValue {
-    let secure = if state.settings.secure_cookie() { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"))
-        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    let secure = if state.settings.secure_cookie() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// How the token arrived.
@@ -127,7 +141,11 @@ impl Authed {
 }
 
 fn presented_token(parts: &Parts) -> Option<(String, Transport)> {
-    if let Some(auth) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(auth) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         if let Some(token) = auth.strip_prefix("Bearer ") {
             return Some((token.trim().to_string(), Transport::Bearer));
         }
@@ -165,7 +183,9 @@ impl FromRequestParts<AppState> for Authed {
         let token_hash = hash_token(&token);
         let record = match state.store.session_by_token(&token_hash).await {
             Ok(r) => r,
-            Err(StoreError::NotFound) => return Err(AppError::unauthorized("unauthenticated", "sign in first")),
+            Err(StoreError::NotFound) => {
+                return Err(AppError::unauthorized("unauthenticated", "sign in first"))
+            }
             Err(e) => return Err(e.into()),
         };
         let mut meta = request_meta(parts);
@@ -182,7 +202,10 @@ impl FromRequestParts<AppState> for Authed {
         if now - record.last_seen_at >= TOUCH_INTERVAL_SECS
             || now - record.device_last_seen_at >= TOUCH_INTERVAL_SECS
         {
-            state.store.touch_session(record.id, record.device_id, now).await?;
+            state
+                .store
+                .touch_session(record.id, record.device_id, now)
+                .await?;
         }
         let authed = Authed {
             session_id: record.id,
@@ -201,7 +224,11 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
-async fn check_session(state: &AppState, record: &SessionRecord, meta: &RequestMeta) -> Result<(), AppError> {
+async fn check_session(
+    state: &AppState,
+    record: &SessionRecord,
+    meta: &RequestMeta,
+) -> Result<(), AppError> {
     if record.device_revoked_at.is_some() {
         return Err(AppError::unauthorized(
             "device_revoked",
@@ -209,10 +236,16 @@ async fn check_session(state: &AppState, record: &SessionRecord, meta: &RequestM
         ));
     }
     if record.user_deactivated_at.is_some() {
-        return Err(AppError::unauthorized("account_deactivated", "this account has been deactivated"));
+        return Err(AppError::unauthorized(
+            "account_deactivated",
+            "this account has been deactivated",
+        ));
     }
     if record.ended_at.is_some() {
-        return Err(AppError::unauthorized("session_ended", "your session has ended; sign in again"));
+        return Err(AppError::unauthorized(
+            "session_ended",
+            "your session has ended; sign in again",
+        ));
     }
     let now = state.now();
     let reason = if now >= record.expires_at {
@@ -226,8 +259,14 @@ async fn check_session(state: &AppState, record: &SessionRecord, meta: &RequestM
         let event = Event::new(record.practice_id, "session.expired", meta)
             .target_device(record.device_id)
             .detail(serde_json::json!({"session_id": record.id, "reason": reason}));
-        state.store.end_session(record.id, reason, now, event).await?;
-        return Err(AppError::unauthorized("session_expired", "your session timed out; sign in again"));
+        state
+            .store
+            .end_session(record.id, reason, now, event)
+            .await?;
+        return Err(AppError::unauthorized(
+            "session_expired",
+            "your session timed out; sign in again",
+        ));
     }
     Ok(())
 }
@@ -241,9 +280,15 @@ fn check_csrf(state: &AppState, parts: &Parts, csrf: &str) -> Result<(), AppErro
     if !constant_time_eq(presented.as_bytes(), csrf.as_bytes()) {
         return Err(AppError::forbidden("missing or wrong CSRF token").with_code("csrf_failed"));
     }
-    if let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+    if let Some(origin) = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
         if !state.settings.origins().iter().any(|o| o == origin) {
-            return Err(AppError::forbidden("request from a foreign origin").with_code("bad_origin"));
+            return Err(
+                AppError::forbidden("request from a foreign origin").with_code("bad_origin")
+            );
         }
     }
     Ok(())

@@ -38,7 +38,10 @@ impl Keys {
 pub async fn check(state: &AppState, keys: &Keys) -> Result<(), AppError> {
     let auth = &state.settings.auth;
     let since = state.now() - auth.failure_window_secs;
-    let account = state.store.count_auth_failures(&keys.account, since).await?;
+    let account = state
+        .store
+        .count_auth_failures(&keys.account, since)
+        .await?;
     if account >= auth.max_failures_per_account {
         return Err(AppError::throttled(auth.failure_window_secs));
     }
@@ -60,8 +63,14 @@ pub async fn record_failure(
     let auth = &state.settings.auth;
     let now = state.now();
     let forget_before = now - auth.failure_window_secs;
-    state.store.record_auth_failure(&keys.all(), now, forget_before, event.clone()).await?;
-    let count = state.store.count_auth_failures(&keys.account, forget_before).await?;
+    state
+        .store
+        .record_auth_failure(&keys.all(), now, forget_before, event.clone())
+        .await?;
+    let count = state
+        .store
+        .count_auth_failures(&keys.account, forget_before)
+        .await?;
     let locked = count == auth.max_failures_per_account;
     if locked {
         if let Some(event) = event {

@@ -39,7 +39,12 @@ pub fn code_at_step(secret: &[u8], step: i64) -> u32 {
     let tag = hmac::sign(&key, &(step as u64).to_be_bytes());
     let mac = tag.as_ref();
     let offset = (mac[mac.len() - 1] & 0x0f) as usize;
-    let bin = u32::from_be_bytes([mac[offset] & 0x7f, mac[offset + 1], mac[offset + 2], mac[offset + 3]]);
+    let bin = u32::from_be_bytes([
+        mac[offset] & 0x7f,
+        mac[offset + 1],
+        mac[offset + 2],
+        mac[offset + 3],
+    ]);
     bin % 1_000_000
 }
 

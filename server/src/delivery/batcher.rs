@@ -44,7 +44,11 @@ impl Batcher {
     pub async fn append(&self, message: NewMessage, event: Event) -> StoreResult<Appended> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job { message, event, reply })
+            .send(Job {
+                message,
+                event,
+                reply,
+            })
             .await
             .map_err(|_| StoreError::Unavailable)?;
         answer.await.map_err(|_| StoreError::Unavailable)?
@@ -54,8 +58,10 @@ impl Batcher {
 async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let (batch, replies): (Vec<_>, Vec<_>) =
-            jobs.drain(..).map(|j| ((j.message, j.event), j.reply)).unzip();
+        let (batch, replies): (Vec<_>, Vec<_>) = jobs
+            .drain(..)
+            .map(|j| ((j.message, j.event), j.reply))
+            .unzip();
         match store.append_messages(&batch, clock.now()).await {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {

@@ -14,8 +14,9 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<ExternalSenderKey> {
     let path = data_dir.join(FILE);
     if path.exists() {
         let bytes = zeroize::Zeroizing::new(std::fs::read(&path)?);
-        return ExternalSenderKey::from_secret_bytes(&bytes)
-            .map_err(|e| anyhow::anyhow!("{} is not a valid server key: {}", path.display(), e.code()));
+        return ExternalSenderKey::from_secret_bytes(&bytes).map_err(|e| {
+            anyhow::anyhow!("{} is not a valid server key: {}", path.display(), e.code())
+        });
     }
     std::fs::create_dir_all(data_dir)?;
     let key = ExternalSenderKey::generate(DEFAULT_SERVER_IDENTITY)
@@ -31,7 +32,11 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<ExternalSenderKey> {
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())

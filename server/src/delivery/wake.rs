@@ -59,7 +59,10 @@ impl Mailbox {
 
     /// Takes the conversations woken since the last call.
     pub fn take_conversations(&self) -> HashSet<String> {
-        self.conversations.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default()
+        self.conversations
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default()
     }
 
     /// Takes the Welcome flag.
@@ -81,7 +84,9 @@ pub struct LocalWakeups {
 
 impl Wakeups for LocalWakeups {
     fn wake(&self, devices: &[DeviceId], wake: Wake) {
-        let Ok(mut map) = self.devices.lock() else { return };
+        let Ok(mut map) = self.devices.lock() else {
+            return;
+        };
         for device in devices {
             if let Some(boxes) = map.get_mut(device) {
                 boxes.retain(|b| match b.upgrade() {

@@ -58,7 +58,9 @@ pub async fn upgrade(
             return Err(AppError::forbidden("socket from a foreign origin").with_code("bad_origin"))
         }
         (None, Transport::Cookie) => {
-            return Err(AppError::forbidden("socket without an Origin header").with_code("bad_origin"))
+            return Err(
+                AppError::forbidden("socket without an Origin header").with_code("bad_origin")
+            )
         }
         _ => {}
     }
@@ -70,12 +72,22 @@ pub async fn upgrade(
         .on_upgrade(move |socket| async move {
             let device = authed.device_id;
             let mailbox = state.wakeups.subscribe(device);
-            let mut conn = Connection { state, authed, socket, mailbox, convs: HashMap::new(), welcomes_sent: HashSet::new() };
+            let mut conn = Connection {
+                state,
+                authed,
+                socket,
+                mailbox,
+                convs: HashMap::new(),
+                welcomes_sent: HashSet::new(),
+            };
             let reason = conn.run().await;
             tracing::debug!(device = %device, reason = reason.1, "socket closed");
             let _ = conn
                 .socket
-                .send(Message::Close(Some(CloseFrame { code: reason.0, reason: Utf8Bytes::from_static(reason.1) })))
+                .send(Message::Close(Some(CloseFrame {
+                    code: reason.0,
+                    reason: Utf8Bytes::from_static(reason.1),
+                })))
                 .await;
         }))
 }
@@ -189,7 +201,12 @@ impl Connection {
     }
 
     async fn load_conversations(&mut self) -> Result<(), Close> {
-        let cursors = self.state.store.device_cursors(self.device()).await.map_err(|_| (1011, "internal"))?;
+        let cursors = self
+            .state
+            .store
+            .device_cursors(self.device())
+            .await
+            .map_err(|_| (1011, "internal"))?;
         for (id, acked) in cursors {
             if self.convs.contains_key(&id) {
                 continue;
@@ -200,14 +217,23 @@ impl Connection {
                 .conversation(self.authed.practice_id, &id)
                 .await
                 .map_err(|_| (1011, "internal"))?;
-            self.convs.insert(id, ConvState { conversation, sent: acked, acked });
+            self.convs.insert(
+                id,
+                ConvState {
+                    conversation,
+                    sent: acked,
+                    acked,
+                },
+            );
         }
         Ok(())
     }
 
     /// Sends the next page of one conversation; true if more may be waiting.
     async fn pump(&mut self, id: &str) -> Result<bool, Close> {
-        let Some(state) = self.convs.get(id) else { return Ok(false) };
+        let Some(state) = self.convs.get(id) else {
+            return Ok(false);
+        };
         let room = WINDOW - (state.sent - state.acked);
         if room <= 0 {
             return Ok(false);
@@ -220,7 +246,8 @@ impl Connection {
             .map_err(|_| (1011, "internal"))?;
         let full = entries.len() as i64 == room.min(PAGE);
         for entry in &entries {
-            self.send(Message::Text(entry_frame(id, entry).into())).await?;
+            self.send(Message::Text(entry_frame(id, entry).into()))
+                .await?;
             if let Some(state) = self.convs.get_mut(id) {
                 state.sent = entry.seq;
             }
@@ -229,7 +256,12 @@ impl Connection {
     }
 
     async fn send_welcomes(&mut self) -> Result<(), Close> {
-        let welcomes = self.state.store.pending_welcomes(self.device()).await.map_err(|_| (1011, "internal"))?;
+        let welcomes = self
+            .state
+            .store
+            .pending_welcomes(self.device())
+            .await
+            .map_err(|_| (1011, "internal"))?;
         for w in welcomes {
             if self.welcomes_sent.insert(w.id.clone()) {
                 self.send(Message::Text(welcome_frame(&w).into())).await?;
@@ -243,22 +275,33 @@ impl Connection {
         let frame: ClientFrame = match serde_json::from_str(text) {
             Ok(f) => f,
             Err(_) => {
-                self.send_error("bad_frame", "unknown or malformed frame").await?;
+                self.send_error("bad_frame", "unknown or malformed frame")
+                    .await?;
                 return Ok(None);
             }
         };
         let now = self.state.now();
         match frame {
-            ClientFrame::Ack { conversation_id, seq } => {
+            ClientFrame::Ack {
+                conversation_id,
+                seq,
+            } => {
                 let Some(state) = self.convs.get(&conversation_id) else {
-                    self.send_error("not_member", "this device is not in that conversation").await?;
+                    self.send_error("not_member", "this device is not in that conversation")
+                        .await?;
                     return Ok(None);
                 };
                 let event = self.authed.event("message.delivered");
                 let acked = self
                     .state
                     .store
-                    .ack(&state.conversation, self.device(), seq.min(state.sent), now, event)
+                    .ack(
+                        &state.conversation,
+                        self.device(),
+                        seq.min(state.sent),
+                        now,
+                        event,
+                    )
                     .await
                     .map_err(|_| (1011, "internal"))?;
                 if let Some(state) = self.convs.get_mut(&conversation_id) {
@@ -267,8 +310,15 @@ impl Connection {
                 Ok(Some(conversation_id))
             }
             ClientFrame::AckWelcome { id } => {
-                if self.state.store.ack_welcome(self.device(), &id, now).await.is_err() {
-                    self.send_error("not_found", "no such welcome for this device").await?;
+                if self
+                    .state
+                    .store
+                    .ack_welcome(self.device(), &id, now)
+                    .await
+                    .is_err()
+                {
+                    self.send_error("not_found", "no such welcome for this device")
+                        .await?;
                 }
                 Ok(None)
             }
@@ -276,7 +326,8 @@ impl Connection {
     }
 
     async fn send_error(&mut self, code: &str, message: &str) -> Result<(), Close> {
-        let frame = serde_json::json!({"type": "error", "error": code, "message": message}).to_string();
+        let frame =
+            serde_json::json!({"type": "error", "error": code, "message": message}).to_string();
         self.send(Message::Text(frame.into())).await
     }
 

@@ -34,14 +34,25 @@ pub async fn revoke_devices(
     lost_by: Option<UserId>,
     event: Event,
 ) -> StoreResult<Revoked> {
-    let revoked = state.store.revoke_devices(practice, devices, reason, lost_by, state.now(), event).await?;
+    let revoked = state
+        .store
+        .revoke_devices(practice, devices, reason, lost_by, state.now(), event)
+        .await?;
     after_revocation(state, &revoked).await?;
     Ok(revoked)
 }
 
 /// Deactivates a user and starts the removal of all their devices.
-pub async fn deactivate_user(state: &AppState, practice: PracticeId, user: UserId, event: Event) -> StoreResult<Revoked> {
-    let revoked = state.store.deactivate_user(practice, user, state.now(), event).await?;
+pub async fn deactivate_user(
+    state: &AppState,
+    practice: PracticeId,
+    user: UserId,
+    event: Event,
+) -> StoreResult<Revoked> {
+    let revoked = state
+        .store
+        .deactivate_user(practice, user, state.now(), event)
+        .await?;
     after_revocation(state, &revoked).await?;
     Ok(revoked)
 }
@@ -60,24 +71,45 @@ pub async fn ensure_removals(state: &AppState, conversation: &str) -> StoreResul
     // A commit can move the epoch between reading and appending; a few
     // rounds settle it, and the next commit retries anyway.
     for _ in 0..3 {
-        let pending = state.store.pending_removals(None, Some(conversation)).await?;
+        let pending = state
+            .store
+            .pending_removals(None, Some(conversation))
+            .await?;
         let mut raced = false;
         for removal in pending.iter().filter(|r| !r.proposed) {
-            let (Ok(epoch), Ok(leaf)) = (u64::try_from(removal.epoch), u32::try_from(removal.leaf_index)) else {
+            let (Ok(epoch), Ok(leaf)) = (
+                u64::try_from(removal.epoch),
+                u32::try_from(removal.leaf_index),
+            ) else {
                 continue;
             };
-            let proposal = match state.external_sender.propose_remove(group_id(conversation), epoch, leaf) {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(code = e.code(), "cannot sign a removal proposal");
-                    continue;
-                }
-            };
-            match state.store.append_removal_proposal(removal, &proposal, state.now()).await? {
+            let proposal =
+                match state
+                    .external_sender
+                    .propose_remove(group_id(conversation), epoch, leaf)
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::error!(code = e.code(), "cannot sign a removal proposal");
+                        continue;
+                    }
+                };
+            match state
+                .store
+                .append_removal_proposal(removal, &proposal, state.now())
+                .await?
+            {
                 Some(_) => {
-                    let members: Vec<DeviceId> =
-                        state.store.members(conversation).await?.into_iter().map(|m| m.device_id).collect();
-                    state.wakeups.wake(&members, Wake::Conversation(conversation.to_string()));
+                    let members: Vec<DeviceId> = state
+                        .store
+                        .members(conversation)
+                        .await?
+                        .into_iter()
+                        .map(|m| m.device_id)
+                        .collect();
+                    state
+                        .wakeups
+                        .wake(&members, Wake::Conversation(conversation.to_string()));
                 }
                 None => raced = true,
             }
@@ -92,7 +124,11 @@ pub async fn ensure_removals(state: &AppState, conversation: &str) -> StoreResul
 /// Re-issues every missing proposal (at start, after a crash).
 pub async fn ensure_all_removals(state: &AppState) -> StoreResult<()> {
     let pending = state.store.pending_removals(None, None).await?;
-    let mut conversations: Vec<String> = pending.into_iter().filter(|p| !p.proposed).map(|p| p.conversation_id).collect();
+    let mut conversations: Vec<String> = pending
+        .into_iter()
+        .filter(|p| !p.proposed)
+        .map(|p| p.conversation_id)
+        .collect();
     conversations.dedup();
     for conversation in conversations {
         ensure_removals(state, &conversation).await?;

@@ -71,10 +71,19 @@ pub trait AuditStore: Send + Sync + 'static {
     async fn audit_counter(&self, practice: &str) -> StoreResult<i64>;
 
     /// Entries with seq > `after_seq`, ascending, at most `limit`.
-    async fn audit_rows(&self, practice: &str, after_seq: i64, limit: i64) -> StoreResult<Vec<StoredEntry>>;
+    async fn audit_rows(
+        &self,
+        practice: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredEntry>>;
 
     /// `(seq, leaf_hash)` of every entry with seq <= `upto`, ascending.
-    async fn audit_leaves(&self, practice: &str, upto: i64) -> StoreResult<Vec<(i64, Option<Vec<u8>>)>>;
+    async fn audit_leaves(
+        &self,
+        practice: &str,
+        upto: i64,
+    ) -> StoreResult<Vec<(i64, Option<Vec<u8>>)>>;
 
     /// Filtered entries: newest first, or oldest first with `ascending`.
     async fn audit_query(
@@ -283,11 +292,18 @@ pub async fn open(settings: &crate::config::Settings) -> anyhow::Result<Arc<dyn 
                 .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(std::time::Duration::from_secs(10));
-            let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(2).connect_with(options).await?;
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(2)
+                .connect_with(options)
+                .await?;
             Arc::new(SqliteAuditStore { pool })
         }
         crate::config::DatabaseKind::Postgres => {
-            let url = settings.database_url.as_ref().map(|u| u.expose_secret().to_string()).unwrap_or_default();
+            let url = settings
+                .database_url
+                .as_ref()
+                .map(|u| u.expose_secret().to_string())
+                .unwrap_or_default();
             let options = sqlx::postgres::PgConnectOptions::from_str(&url)
                 .map_err(|_| anyhow::anyhow!("the PostgreSQL database URL could not be parsed"))?;
             let pool = sqlx::postgres::PgPoolOptions::new()

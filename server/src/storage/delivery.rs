@@ -236,7 +236,12 @@ pub trait DeliveryStore: Send + Sync {
     ) -> StoreResult<()>;
 
     /// Whether an active assignment exists.
-    async fn is_assigned(&self, practice: PracticeId, staff: UserId, client: UserId) -> StoreResult<bool>;
+    async fn is_assigned(
+        &self,
+        practice: PracticeId,
+        staff: UserId,
+        client: UserId,
+    ) -> StoreResult<bool>;
 
     /// People a user may message: a client's staff, a staff member's clients.
     async fn contacts(&self, practice: PracticeId, user: UserId) -> StoreResult<Vec<Contact>>;
@@ -282,10 +287,20 @@ pub trait DeliveryStore: Send + Sync {
 
     /// Orders a commit: accepted only if its epoch is current and its sender
     /// is the member at that leaf; updates membership and queues Welcomes.
-    async fn accept_commit(&self, commit: &NewCommit, now: UnixTime, event: audit::Event) -> StoreResult<Appended>;
+    async fn accept_commit(
+        &self,
+        commit: &NewCommit,
+        now: UnixTime,
+        event: audit::Event,
+    ) -> StoreResult<Appended>;
 
     /// Appends an application message (idempotent on the client message id).
-    async fn append_message(&self, message: &NewMessage, now: UnixTime, event: audit::Event) -> StoreResult<Appended>;
+    async fn append_message(
+        &self,
+        message: &NewMessage,
+        now: UnixTime,
+        event: audit::Event,
+    ) -> StoreResult<Appended>;
 
     /// Appends several messages in one transaction (group commit): one
     /// fsync for the batch. Each gets its own answer; a database failure

@@ -28,10 +28,10 @@ mod delivery_sql;
 pub mod delivery;
 #[macro_use]
 mod revocation_sql;
-pub mod revocation;
 pub mod audit_store;
 mod models;
 mod postgres;
+pub mod revocation;
 mod sqlite;
 
 pub use models::*;
@@ -96,7 +96,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the server persists.
 #[async_trait]
-pub trait Store: delivery::DeliveryStore + revocation::RevocationStore + Send + Sync + 'static {
+pub trait Store:
+    delivery::DeliveryStore + revocation::RevocationStore + Send + Sync + 'static
+{
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 
@@ -248,8 +250,12 @@ pub trait Store: delivery::DeliveryStore + revocation::RevocationStore + Send + 
     async fn session_by_token(&self, token_hash: &[u8]) -> StoreResult<SessionRecord>;
 
     /// Refreshes last-seen of the session and its device.
-    async fn touch_session(&self, session: SessionId, device: DeviceId, now: UnixTime)
-        -> StoreResult<()>;
+    async fn touch_session(
+        &self,
+        session: SessionId,
+        device: DeviceId,
+        now: UnixTime,
+    ) -> StoreResult<()>;
 
     /// Ends a session (logout, idle timeout, lifetime end).
     async fn end_session(

@@ -117,7 +117,11 @@ pub trait RevocationStore: Send + Sync {
     ) -> StoreResult<Vec<u8>>;
 
     /// The owner and state of a device of this practice.
-    async fn device_owner(&self, practice: PracticeId, device: DeviceId) -> StoreResult<InventoryDevice>;
+    async fn device_owner(
+        &self,
+        practice: PracticeId,
+        device: DeviceId,
+    ) -> StoreResult<InventoryDevice>;
 
     /// Revokes devices (see the module invariants). With `lost_by`, records
     /// a lost-device report naming the reporter. Already revoked devices are
@@ -162,8 +166,13 @@ pub trait RevocationStore: Send + Sync {
     async fn practice_devices(&self, practice: PracticeId) -> StoreResult<Vec<InventoryDevice>>;
 
     /// Lost-device reports, newest first.
-    async fn lost_device_reports(&self, practice: PracticeId) -> StoreResult<Vec<LostDeviceReport>>;
+    async fn lost_device_reports(&self, practice: PracticeId)
+        -> StoreResult<Vec<LostDeviceReport>>;
 
     /// Conversations a user takes part in, with their last access.
-    async fn access_review(&self, practice: PracticeId, user: UserId) -> StoreResult<Vec<AccessReviewRow>>;
+    async fn access_review(
+        &self,
+        practice: PracticeId,
+        user: UserId,
+    ) -> StoreResult<Vec<AccessReviewRow>>;
 }
