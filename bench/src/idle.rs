@@ -69,11 +69,13 @@ async fn open(
     sock.bind(SocketAddr::new(IpAddr::V4(source), 0))?;
     let stream = sock.connect(addr).await?;
     stream.set_nodelay(true)?;
-    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
-        "ws://{addr}/api/v1/ws"
-    ))?;
-    req.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
-    let (ws, _) = tokio_tungstenite::client_async_with_config(req, stream, Some(ws_config())).await?;
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        format!("ws://{addr}/api/v1/ws"),
+    )?;
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    let (ws, _) =
+        tokio_tungstenite::client_async_with_config(req, stream, Some(ws_config())).await?;
     Ok(ws)
 }
 
@@ -88,7 +90,10 @@ pub async fn run(
     concurrency: usize,
     hold: Duration,
 ) -> Result<IdleResult> {
-    let mut r = IdleResult { target: n, ..Default::default() };
+    let mut r = IdleResult {
+        target: n,
+        ..Default::default()
+    };
     tokio::time::sleep(Duration::from_secs(1)).await;
     r.rss_before_kib = rss_kib(server_pid)?;
     let per_ip = per_ip.max(1);
@@ -111,8 +116,12 @@ pub async fn run(
     let mut holders = Vec::with_capacity(n);
     let step = (n / 5).max(1);
     while let Some(res) = results.next().await {
-        if r.opened > 0 && r.opened % step == 0 && r.checkpoints.last().map(|c| c.0) != Some(r.opened) {
-            r.checkpoints.push((r.opened, rss_kib(server_pid).unwrap_or(0)));
+        if r.opened > 0
+            && r.opened % step == 0
+            && r.checkpoints.last().map(|c| c.0) != Some(r.opened)
+        {
+            r.checkpoints
+                .push((r.opened, rss_kib(server_pid).unwrap_or(0)));
         }
         match res {
             Ok(mut ws) => {
@@ -140,7 +149,8 @@ pub async fn run(
             }
         }
         if Instant::now() > connect_deadline {
-            r.sample_error.get_or_insert_with(|| "connect phase exceeded 300 s".into());
+            r.sample_error
+                .get_or_insert_with(|| "connect phase exceeded 300 s".into());
             break;
         }
     }

@@ -19,20 +19,25 @@ use tokio_tungstenite::tungstenite::Message;
 pub const ACK_EVERY: usize = 64;
 const ACK_PAUSE: Duration = Duration::from_millis(20);
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Small client buffers (tungstenite's default read buffer is 128 KiB).
 pub fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0)
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
 }
 
 /// The delivery socket of a device (bearer auth).
 pub async fn connect(addr: SocketAddr, token: &str) -> Result<Ws> {
-    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
-        "ws://{addr}/api/v1/ws"
-    ))?;
-    req.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(ws_config()), true).await?;
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        format!("ws://{addr}/api/v1/ws"),
+    )?;
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    let (ws, _) =
+        tokio_tungstenite::connect_async_with_config(req, Some(ws_config()), true).await?;
     Ok(ws)
 }
 
@@ -63,7 +68,11 @@ impl Track {
     pub fn new(msgs: Arc<Vec<Prepared>>, keep: bool) -> Self {
         let n = msgs.len();
         let zeros = || (0..n).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
-        let index = msgs.iter().enumerate().map(|(i, m)| (m.data_b64.clone(), i)).collect();
+        let index = msgs
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.data_b64.clone(), i))
+            .collect();
         Self {
             msgs,
             send_ns: zeros(),
@@ -79,7 +88,10 @@ impl Track {
     }
 
     fn acked(&self) -> usize {
-        self.ack_ns.iter().filter(|a| a.load(Ordering::Relaxed) != 0).count()
+        self.ack_ns
+            .iter()
+            .filter(|a| a.load(Ordering::Relaxed) != 0)
+            .count()
     }
 
     fn delivered_of_acked(&self) -> usize {
@@ -103,7 +115,13 @@ fn ns_since(epoch: Instant) -> u64 {
 }
 
 /// Reads one device's socket until `stop`, recording arrivals.
-async fn receive(mut ws: Ws, conv: String, track: Arc<Track>, epoch: Instant, stop: Arc<AtomicBool>) -> Result<()> {
+async fn receive(
+    mut ws: Ws,
+    conv: String,
+    track: Arc<Track>,
+    epoch: Instant,
+    stop: Arc<AtomicBool>,
+) -> Result<()> {
     let mut max_seq = 0i64;
     let mut unacked = 0usize;
     loop {
@@ -141,7 +159,9 @@ async fn receive(mut ws: Ws, conv: String, track: Arc<Track>, epoch: Instant, st
                     unacked = 0;
                 }
             }
-            Ok(Some(Ok(Message::Close(c)))) => return Err(anyhow!("socket closed by the server: {c:?}")),
+            Ok(Some(Ok(Message::Close(c)))) => {
+                return Err(anyhow!("socket closed by the server: {c:?}"))
+            }
             Ok(Some(Ok(_))) => {}
             Ok(Some(Err(e))) => return Err(anyhow!("socket: {e}")),
             Ok(None) => return Err(anyhow!("socket ended")),
@@ -180,7 +200,10 @@ pub struct Lane {
 async fn post(api: &Api, lane_conv: &str, token: &str, body: String) -> Result<u16> {
     let resp = api
         .http
-        .post(format!("{}/api/v1/conversations/{lane_conv}/messages", api.base))
+        .post(format!(
+            "{}/api/v1/conversations/{lane_conv}/messages",
+            api.base
+        ))
         .bearer_auth(token)
         .header("content-type", "application/json")
         .body(body)
@@ -191,7 +214,14 @@ async fn post(api: &Api, lane_conv: &str, token: &str, body: String) -> Result<u
     Ok(status)
 }
 
-async fn send_one(api: Api, conv: Arc<str>, token: Arc<str>, track: Arc<Track>, i: usize, epoch: Instant) {
+async fn send_one(
+    api: Api,
+    conv: Arc<str>,
+    token: Arc<str>,
+    track: Arc<Track>,
+    i: usize,
+    epoch: Instant,
+) {
     let body = track.msgs[i].body.clone();
     match post(&api, &conv, &token, body).await {
         Ok(200) => track.ack_ns[i].store(ns_since(epoch), Ordering::Relaxed),
@@ -248,18 +278,35 @@ pub fn percentiles(mut v: Vec<u64>) -> [f64; 4] {
     }
     v.sort_unstable();
     let at = |q: f64| v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1] as f64 / 1e6;
-    [at(0.50), at(0.95), at(0.99), *v.last().unwrap_or(&0) as f64 / 1e6]
+    [
+        at(0.50),
+        at(0.95),
+        at(0.99),
+        *v.last().unwrap_or(&0) as f64 / 1e6,
+    ]
 }
 
 /// Runs one phase: connects every receiver, offers the load, waits up to
 /// `drain` for deliveries, stops the receivers.
-pub async fn run_phase(addr: SocketAddr, api: &Api, lanes: &[Lane], offer: Offer, drain: Duration) -> Result<PhaseResult> {
+pub async fn run_phase(
+    addr: SocketAddr,
+    api: &Api,
+    lanes: &[Lane],
+    offer: Offer,
+    drain: Duration,
+) -> Result<PhaseResult> {
     let epoch = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let mut receivers = Vec::new();
     for lane in lanes {
         let ws = connect(addr, &lane.receiver_token).await?;
-        receivers.push(tokio::spawn(receive(ws, lane.conv.clone(), lane.track.clone(), epoch, stop.clone())));
+        receivers.push(tokio::spawn(receive(
+            ws,
+            lane.conv.clone(),
+            lane.track.clone(),
+            epoch,
+            stop.clone(),
+        )));
     }
     // Let the sockets settle (initial catch-up of the Add commit).
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -282,7 +329,15 @@ pub async fn run_phase(addr: SocketAddr, api: &Api, lanes: &[Lane], offer: Offer
                                 break;
                             }
                             track.send_ns[i].store(ns_since(epoch), Ordering::Relaxed);
-                            send_one(api.clone(), conv.clone(), token.clone(), track.clone(), i, epoch).await;
+                            send_one(
+                                api.clone(),
+                                conv.clone(),
+                                token.clone(),
+                                track.clone(),
+                                i,
+                                epoch,
+                            )
+                            .await;
                         }
                     }));
                 }
@@ -295,7 +350,10 @@ pub async fn run_phase(addr: SocketAddr, api: &Api, lanes: &[Lane], offer: Offer
             let total: usize = lanes.iter().map(|l| l.track.msgs.len()).sum();
             let mut tasks = Vec::with_capacity(total);
             let convs: Vec<Arc<str>> = lanes.iter().map(|l| l.conv.as_str().into()).collect();
-            let tokens: Vec<Arc<str>> = lanes.iter().map(|l| l.sender_token.as_str().into()).collect();
+            let tokens: Vec<Arc<str>> = lanes
+                .iter()
+                .map(|l| l.sender_token.as_str().into())
+                .collect();
             for k in 0..total {
                 let (lane, i) = (k % lanes.len(), k / lanes.len());
                 if i >= lanes[lane].track.msgs.len() {
@@ -340,7 +398,10 @@ pub async fn run_phase(addr: SocketAddr, api: &Api, lanes: &[Lane], offer: Offer
         }
     }
 
-    let mut r = PhaseResult { receiver_errors, ..Default::default() };
+    let mut r = PhaseResult {
+        receiver_errors,
+        ..Default::default()
+    };
     let (mut e2e, mut http) = (Vec::new(), Vec::new());
     let (mut first_due, mut last_ack) = (u64::MAX, 0u64);
     for lane in lanes {
@@ -375,8 +436,16 @@ pub async fn run_phase(addr: SocketAddr, api: &Api, lanes: &[Lane], offer: Offer
             r.sample_error = t.last_error.lock().ok().and_then(|l| l.clone());
         }
     }
-    r.send_secs = if last_ack > first_due { (last_ack - first_due) as f64 / 1e9 } else { 0.0 };
-    r.acked_per_sec = if r.send_secs > 0.0 { r.acked as f64 / r.send_secs } else { 0.0 };
+    r.send_secs = if last_ack > first_due {
+        (last_ack - first_due) as f64 / 1e9
+    } else {
+        0.0
+    };
+    r.acked_per_sec = if r.send_secs > 0.0 {
+        r.acked as f64 / r.send_secs
+    } else {
+        0.0
+    };
     r.e2e_ms = percentiles(e2e);
     r.http_ms = percentiles(http);
     Ok(r)

@@ -39,7 +39,11 @@ struct Args {
     #[arg(long)]
     postgres: Option<String>,
     /// Phases to run.
-    #[arg(long, value_delimiter = ',', default_value = "throughput,latency,idle,raw")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "throughput,latency,idle,raw"
+    )]
     phases: Vec<String>,
     /// Sender/receiver pairs in the throughput phase.
     #[arg(long, default_value_t = 32)]
@@ -120,8 +124,16 @@ impl Args {
 }
 
 fn default_server_bin() -> PathBuf {
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target").join(profile).join("alcove")
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+        .join(profile)
+        .join("alcove")
 }
 
 #[derive(Default)]
@@ -144,10 +156,16 @@ fn fmt4(v: [f64; 4]) -> String {
 
 fn check_phase(report: &mut Report, name: &str, r: &PhaseResult) {
     if r.lost > 0 {
-        report.failures.push(format!("{name}: {} acknowledged messages were never delivered", r.lost));
+        report.failures.push(format!(
+            "{name}: {} acknowledged messages were never delivered",
+            r.lost
+        ));
     }
     if r.acked == 0 {
-        report.failures.push(format!("{name}: nothing was acknowledged ({:?})", r.sample_error));
+        report.failures.push(format!(
+            "{name}: nothing was acknowledged ({:?})",
+            r.sample_error
+        ));
     }
     for e in &r.receiver_errors {
         report.failures.push(format!("{name}: receiver: {e}"));
@@ -155,27 +173,55 @@ fn check_phase(report: &mut Report, name: &str, r: &PhaseResult) {
 }
 
 fn phase_rows(report: &mut Report, name: &str, r: &PhaseResult) {
-    report.say(format!("| {name}: sends attempted / acknowledged (200) / errors | {} / {} / {} |", r.attempted, r.acked, r.errors));
+    report.say(format!(
+        "| {name}: sends attempted / acknowledged (200) / errors | {} / {} / {} |",
+        r.attempted, r.acked, r.errors
+    ));
     if let Some(e) = &r.sample_error {
         report.say(format!("| {name}: sample error | {e} |"));
     }
-    report.say(format!("| {name}: acknowledged msg/s (over {:.2} s) | **{:.0}** |", r.send_secs, r.acked_per_sec));
-    report.say(format!("| {name}: send→200 ms p50 / p95 / p99 / max | {} |", fmt4(r.http_ms)));
-    report.say(format!("| {name}: send→receive ms p50 / p95 / p99 / max | {} |", fmt4(r.e2e_ms)));
-    report.say(format!("| {name}: lost (200 but never received) / redelivered | {} / {} |", r.lost, r.duplicates));
+    report.say(format!(
+        "| {name}: acknowledged msg/s (over {:.2} s) | **{:.0}** |",
+        r.send_secs, r.acked_per_sec
+    ));
+    report.say(format!(
+        "| {name}: send→200 ms p50 / p95 / p99 / max | {} |",
+        fmt4(r.http_ms)
+    ));
+    report.say(format!(
+        "| {name}: send→receive ms p50 / p95 / p99 / max | {} |",
+        fmt4(r.e2e_ms)
+    ));
+    report.say(format!(
+        "| {name}: lost (200 but never received) / redelivered | {} / {} |",
+        r.lost, r.duplicates
+    ));
 }
 
-async fn delivery_phases(args: &Args, bin: &std::path::Path, report: &mut Report) -> Result<Option<f64>> {
+async fn delivery_phases(
+    args: &Args,
+    bin: &std::path::Path,
+    report: &mut Report,
+) -> Result<Option<f64>> {
     let t = Instant::now();
     let server = server::Server::start(bin, args.postgres.as_deref(), &args.server_log).await?;
     let api = setup::Api::new(&format!("http://{}", server.addr))?;
     let admin = setup::admin(&api, &server.setup_link).await?;
     let lat_pairs = args.latency_pairs.unwrap_or(args.pairs).max(1);
     let n_pairs = args.pairs.max(lat_pairs).max(1);
-    let mut pairs = setup::pairs(&api, &admin, n_pairs, args.setup_concurrency).await.context("set up pairs")?;
+    let mut pairs = setup::pairs(&api, &admin, n_pairs, args.setup_concurrency)
+        .await
+        .context("set up pairs")?;
     let conv0 = pairs[0].conv.clone();
-    let (pt_len, ct_len) = setup::calibrate(&mut pairs[0].clinician.device, &conv0, args.ciphertext_bytes)?;
-    eprintln!("setup: {n_pairs} pairs in {:.1} s; plaintext {pt_len} B -> ciphertext {ct_len} B", t.elapsed().as_secs_f64());
+    let (pt_len, ct_len) = setup::calibrate(
+        &mut pairs[0].clinician.device,
+        &conv0,
+        args.ciphertext_bytes,
+    )?;
+    eprintln!(
+        "setup: {n_pairs} pairs in {:.1} s; plaintext {pt_len} B -> ciphertext {ct_len} B",
+        t.elapsed().as_secs_f64()
+    );
     let mut best = None;
     let base_rss = server.rss_kib().unwrap_or(0);
 
@@ -183,9 +229,18 @@ async fn delivery_phases(args: &Args, bin: &std::path::Path, report: &mut Report
         let t = Instant::now();
         let mut sent_msgs = Vec::new();
         for p in pairs.iter_mut().take(args.pairs) {
-            sent_msgs.push(Arc::new(setup::prepare(p, args.messages_per_pair, pt_len, "tp")?));
+            sent_msgs.push(Arc::new(setup::prepare(
+                p,
+                args.messages_per_pair,
+                pt_len,
+                "tp",
+            )?));
         }
-        eprintln!("throughput: encrypted {} messages in {:.1} s", args.pairs * args.messages_per_pair, t.elapsed().as_secs_f64());
+        eprintln!(
+            "throughput: encrypted {} messages in {:.1} s",
+            args.pairs * args.messages_per_pair,
+            t.elapsed().as_secs_f64()
+        );
         let lanes: Vec<Lane> = pairs
             .iter()
             .zip(&sent_msgs)
@@ -196,31 +251,51 @@ async fn delivery_phases(args: &Args, bin: &std::path::Path, report: &mut Report
                 track: Arc::new(Track::new(m.clone(), args.smoke)),
             })
             .collect();
-        let offer = Offer::ClosedLoop { inflight: args.inflight, limit: Duration::from_secs(args.throughput_secs) };
+        let offer = Offer::ClosedLoop {
+            inflight: args.inflight,
+            limit: Duration::from_secs(args.throughput_secs),
+        };
         let r = load::run_phase(server.addr, &api, &lanes, offer, Duration::from_secs(10)).await?;
         let peak_rss = server.rss_kib().unwrap_or(0);
         report.say(format!(
             "\n### Throughput ({} pairs, {} in flight per sender, {ct_len}-byte ciphertexts, {})\n",
             args.pairs,
             args.inflight,
-            if args.postgres.is_some() { "PostgreSQL" } else { "SQLite" }
+            if args.postgres.is_some() {
+                "PostgreSQL"
+            } else {
+                "SQLite"
+            }
         ));
         report.say("| measure | value |");
         report.say("|---|---|");
         phase_rows(report, "throughput", &r);
-        report.say(format!("| server RSS after setup / after phase | {} / {} KiB |", base_rss, peak_rss));
+        report.say(format!(
+            "| server RSS after setup / after phase | {} / {} KiB |",
+            base_rss, peak_rss
+        ));
         check_phase(report, "throughput", &r);
         best = Some(r.acked_per_sec);
         if args.smoke {
             // The receiving devices decrypt everything they got, in order.
             let mut ok = 0;
             for (p, lane) in pairs.iter_mut().zip(&lanes) {
-                let received = lane.track.received.lock().map(|r| r.clone()).unwrap_or_default();
+                let received = lane
+                    .track
+                    .received
+                    .lock()
+                    .map(|r| r.clone())
+                    .unwrap_or_default();
                 ok += setup::verify_decrypt(p, &received, &lane.track.msgs)?;
             }
-            report.say(format!("| throughput: decrypted and matched by the receiving devices | {ok} |"));
+            report.say(format!(
+                "| throughput: decrypted and matched by the receiving devices | {ok} |"
+            ));
             if ok != r.acked {
-                report.failures.push(format!("decrypted {ok} of {} acknowledged messages", r.acked));
+                report.failures.push(format!(
+                    "decrypted {ok} of {} acknowledged messages",
+                    r.acked
+                ));
             }
         }
     }
@@ -237,13 +312,24 @@ async fn delivery_phases(args: &Args, bin: &std::path::Path, report: &mut Report
                 track: Arc::new(Track::new(msgs, false)),
             });
         }
-        let r = load::run_phase(server.addr, &api, &lanes, Offer::FixedRate { rate: args.rate }, Duration::from_secs(10)).await?;
+        let r = load::run_phase(
+            server.addr,
+            &api,
+            &lanes,
+            Offer::FixedRate { rate: args.rate },
+            Duration::from_secs(10),
+        )
+        .await?;
         report.say(format!(
             "\n### Latency at a fixed {} msg/s ({} pairs, {} s, {ct_len}-byte ciphertexts, {})\n",
             args.rate,
             lat_pairs,
             args.latency_secs,
-            if args.postgres.is_some() { "PostgreSQL" } else { "SQLite" }
+            if args.postgres.is_some() {
+                "PostgreSQL"
+            } else {
+                "SQLite"
+            }
         ));
         report.say("| measure | value |");
         report.say("|---|---|");
@@ -259,7 +345,10 @@ async fn idle_phase(args: &Args, bin: &std::path::Path, report: &mut Report) -> 
     let api = setup::Api::new(&format!("http://{}", server.addr))?;
     let admin = setup::admin(&api, &server.setup_link).await?;
     let pairs = setup::pairs(&api, &admin, args.idle_pairs.max(1), args.setup_concurrency).await?;
-    let tokens: Vec<String> = pairs.iter().flat_map(|p| [p.clinician.token.clone(), p.client.token.clone()]).collect();
+    let tokens: Vec<String> = pairs
+        .iter()
+        .flat_map(|p| [p.clinician.token.clone(), p.client.token.clone()])
+        .collect();
     let r = idle::run(
         server.addr,
         server.pid(),
@@ -279,19 +368,48 @@ async fn idle_phase(args: &Args, bin: &std::path::Path, report: &mut Report) -> 
     ));
     report.say("| measure | value |");
     report.say("|---|---|");
-    report.say(format!("| sockets opened / failed / still open after hold | {} / {} / {} |", r.opened, r.failed, r.alive_at_end));
+    report.say(format!(
+        "| sockets opened / failed / still open after hold | {} / {} / {} |",
+        r.opened, r.failed, r.alive_at_end
+    ));
     if let Some(e) = &r.sample_error {
         report.say(format!("| sample failure | {e} |"));
     }
-    report.say(format!("| time to open them | {:.1} s ({:.0}/s) |", r.connect_secs, r.opened as f64 / r.connect_secs.max(1e-9)));
-    report.say(format!("| server RSS before / with sockets | {} / {} KiB |", r.rss_before_kib, r.rss_after_kib));
-    report.say(format!("| **server RSS per socket** (growth / sockets) | **{:.1} KiB** |", r.per_conn_kib()));
-    let cps: Vec<String> = r.checkpoints.iter().map(|(n, k)| format!("{n}: {k}")).collect();
-    report.say(format!("| server RSS KiB while opening (sockets: KiB) | {} |", cps.join(", ")));
-    report.say(format!("| marginal server RSS per socket after the first checkpoint | {:.1} KiB |", r.marginal_kib()));
-    report.say(format!("| server open fds / load generator RSS | {} / {} KiB |", r.server_fds, r.generator_rss_kib));
+    report.say(format!(
+        "| time to open them | {:.1} s ({:.0}/s) |",
+        r.connect_secs,
+        r.opened as f64 / r.connect_secs.max(1e-9)
+    ));
+    report.say(format!(
+        "| server RSS before / with sockets | {} / {} KiB |",
+        r.rss_before_kib, r.rss_after_kib
+    ));
+    report.say(format!(
+        "| **server RSS per socket** (growth / sockets) | **{:.1} KiB** |",
+        r.per_conn_kib()
+    ));
+    let cps: Vec<String> = r
+        .checkpoints
+        .iter()
+        .map(|(n, k)| format!("{n}: {k}"))
+        .collect();
+    report.say(format!(
+        "| server RSS KiB while opening (sockets: KiB) | {} |",
+        cps.join(", ")
+    ));
+    report.say(format!(
+        "| marginal server RSS per socket after the first checkpoint | {:.1} KiB |",
+        r.marginal_kib()
+    ));
+    report.say(format!(
+        "| server open fds / load generator RSS | {} / {} KiB |",
+        r.server_fds, r.generator_rss_kib
+    ));
     if r.opened < r.target || r.alive_at_end < r.opened {
-        report.failures.push(format!("idle: {} of {} opened, {} alive at the end", r.opened, r.target, r.alive_at_end));
+        report.failures.push(format!(
+            "idle: {} of {} opened, {} alive at the end",
+            r.opened, r.target, r.alive_at_end
+        ));
     }
     server.stop().await;
     Ok(())
@@ -300,22 +418,46 @@ async fn idle_phase(args: &Args, bin: &std::path::Path, report: &mut Report) -> 
 async fn raw_phase(args: &Args, report: &mut Report, best: Option<f64>) -> Result<()> {
     let data = vec![0xA5u8; args.ciphertext_bytes];
     let limit = Duration::from_secs(args.raw_secs);
-    let dir = tempfile::Builder::new().prefix("alcove-bench-raw-").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("alcove-bench-raw-")
+        .tempdir()?;
     let max = 1_000_000;
     let mut rows = Vec::new();
     let pairs = args.pairs.max(1);
-    rows.push(("SQLite", raw::sqlite(dir.path(), pairs, 1, false, max, limit, &data).await?));
-    rows.push(("SQLite", raw::sqlite(dir.path(), pairs, args.raw_batch, false, max, limit, &data).await?));
-    rows.push(("SQLite", raw::sqlite(dir.path(), pairs, args.raw_batch, true, max, limit, &data).await?));
+    rows.push((
+        "SQLite",
+        raw::sqlite(dir.path(), pairs, 1, false, max, limit, &data).await?,
+    ));
+    rows.push((
+        "SQLite",
+        raw::sqlite(dir.path(), pairs, args.raw_batch, false, max, limit, &data).await?,
+    ));
+    rows.push((
+        "SQLite",
+        raw::sqlite(dir.path(), pairs, args.raw_batch, true, max, limit, &data).await?,
+    ));
     if let Some(url) = &args.postgres {
-        rows.push(("PostgreSQL", raw::postgres(url, pairs, 1, false, max, limit, &data).await?));
-        rows.push(("PostgreSQL", raw::postgres(url, pairs, args.raw_batch, false, max, limit, &data).await?));
-        rows.push(("PostgreSQL", raw::postgres(url, pairs, args.raw_batch, true, max, limit, &data).await?));
+        rows.push((
+            "PostgreSQL",
+            raw::postgres(url, pairs, 1, false, max, limit, &data).await?,
+        ));
+        rows.push((
+            "PostgreSQL",
+            raw::postgres(url, pairs, args.raw_batch, false, max, limit, &data).await?,
+        ));
+        rows.push((
+            "PostgreSQL",
+            raw::postgres(url, pairs, args.raw_batch, true, max, limit, &data).await?,
+        ));
     }
     report.say(format!("\n### Raw storage ceiling (same statements and rows, no server, one connection; group commit: {pairs} concurrent senders)\n"));
     report.say("| backend | mode | messages | msg/s | server throughput / this | submit→durable ms p50 / p95 / p99 / max |");
     report.say("|---|---|---|---|---|---|");
-    let backend = if args.postgres.is_some() { "PostgreSQL" } else { "SQLite" };
+    let backend = if args.postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     for (name, r) in rows {
         let ratio = match best {
             Some(b) if name == backend => format!("{:.1} %", 100.0 * b / r.per_sec()),
@@ -323,12 +465,20 @@ async fn raw_phase(args: &Args, report: &mut Report, best: Option<f64>) -> Resul
         };
         let (mode, lat) = match &r.group {
             Some(g) => (
-                format!("group commit (≤ {} per tx, mean {:.1})", r.batch, r.messages as f64 / g.commits.max(1) as f64),
+                format!(
+                    "group commit (≤ {} per tx, mean {:.1})",
+                    r.batch,
+                    r.messages as f64 / g.commits.max(1) as f64
+                ),
                 fmt4(g.commit_ms),
             ),
             None => (format!("{} per transaction", r.batch), "–".into()),
         };
-        report.say(format!("| {name} | {mode} | {} | {:.0} | {ratio} | {lat} |", r.messages, r.per_sec()));
+        report.say(format!(
+            "| {name} | {mode} | {} | {:.0} | {ratio} | {lat} |",
+            r.messages,
+            r.per_sec()
+        ));
     }
     Ok(())
 }
@@ -341,8 +491,16 @@ fn machine(report: &mut Report, bin: &std::path::Path) {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default()
     };
-    report.say(format!("machine: nproc {}; {}; kernel {}", cmd("nproc"), cmd("free -h | awk '/Mem:/{print \"RAM \" $2}'"), cmd("uname -r")));
-    report.say(format!("load average at start: {}", cmd("cut -d' ' -f1-3 /proc/loadavg")));
+    report.say(format!(
+        "machine: nproc {}; {}; kernel {}",
+        cmd("nproc"),
+        cmd("free -h | awk '/Mem:/{print \"RAM \" $2}'"),
+        cmd("uname -r")
+    ));
+    report.say(format!(
+        "load average at start: {}",
+        cmd("cut -d' ' -f1-3 /proc/loadavg")
+    ));
     report.say(format!("server binary: {}", bin.display()));
 }
 
@@ -381,14 +539,25 @@ async fn run(mut args: Args) -> Result<Vec<String>> {
     if args.has("raw") {
         raw_phase(&args, &mut report, best).await?;
     }
-    report.say(format!("\ntotal run time {:.1} s; load average at end: {}", started.elapsed().as_secs_f64(),
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').take(3).collect::<Vec<_>>().join(" ")));
+    report.say(format!(
+        "\ntotal run time {:.1} s; load average at end: {}",
+        started.elapsed().as_secs_f64(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split(' ')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
     Ok(report.failures)
 }
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("alcove-bench: runtime: {e}");
@@ -396,7 +565,11 @@ fn main() -> std::process::ExitCode {
         }
     };
     // A hard stop in case anything hangs: the harness always ends by itself.
-    let budget = if args.smoke { Duration::from_secs(120) } else { Duration::from_secs(1800) };
+    let budget = if args.smoke {
+        Duration::from_secs(120)
+    } else {
+        Duration::from_secs(1800)
+    };
     let result = runtime.block_on(async { tokio::time::timeout(budget, run(args)).await });
     runtime.shutdown_timeout(Duration::from_secs(2));
     match result {

@@ -46,7 +46,10 @@ struct Seed {
 
 fn seed(pairs: usize) -> Seed {
     let id = || uuid::Uuid::new_v4().to_string();
-    Seed { practice: id(), convs: (0..pairs).map(|_| (id(), id(), id(), id())).collect() }
+    Seed {
+        practice: id(),
+        convs: (0..pairs).map(|_| (id(), id(), id(), id())).collect(),
+    }
 }
 
 macro_rules! raw_backend {
@@ -196,13 +199,33 @@ macro_rules! raw_backend {
     };
 }
 
-raw_backend!(raw_sqlite, sqlx::SqlitePool, sqlx::Sqlite, "../migrations/sqlite");
-raw_backend!(raw_pg, sqlx::PgPool, sqlx::Postgres, "../migrations/postgres");
+raw_backend!(
+    raw_sqlite,
+    sqlx::SqlitePool,
+    sqlx::Sqlite,
+    "../migrations/sqlite"
+);
+raw_backend!(
+    raw_pg,
+    sqlx::PgPool,
+    sqlx::Postgres,
+    "../migrations/postgres"
+);
 
 /// Runs the SQLite ceiling in a fresh file under `dir` (WAL,
 /// `synchronous=FULL`, foreign keys on: the server's settings).
-pub async fn sqlite(dir: &std::path::Path, pairs: usize, batch: usize, group: bool, max: usize, limit: Duration, data: &[u8]) -> Result<RawResult> {
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+pub async fn sqlite(
+    dir: &std::path::Path,
+    pairs: usize,
+    batch: usize,
+    group: bool,
+    max: usize,
+    limit: Duration,
+    data: &[u8],
+) -> Result<RawResult> {
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
     let path = dir.join(format!("raw-{batch}-{group}.db"));
     let options = SqliteConnectOptions::new()
         .filename(&path)
@@ -211,18 +234,44 @@ pub async fn sqlite(dir: &std::path::Path, pairs: usize, batch: usize, group: bo
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
-    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
-    let r = if group { raw_sqlite::group(&pool, pairs, batch, limit, data).await } else { raw_sqlite::run(&pool, pairs, batch, max, limit, data).await };
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?;
+    let r = if group {
+        raw_sqlite::group(&pool, pairs, batch, limit, data).await
+    } else {
+        raw_sqlite::run(&pool, pairs, batch, max, limit, data).await
+    };
     pool.close().await;
     r
 }
 
 /// Runs the PostgreSQL ceiling in a fresh database (one connection).
-pub async fn postgres(admin_url: &str, pairs: usize, batch: usize, group: bool, max: usize, limit: Duration, data: &[u8]) -> Result<RawResult> {
-    let db = crate::server::PgDb::create(admin_url, &format!("raw{batch}{}", if group { "g" } else { "" })).await?;
+pub async fn postgres(
+    admin_url: &str,
+    pairs: usize,
+    batch: usize,
+    group: bool,
+    max: usize,
+    limit: Duration,
+    data: &[u8],
+) -> Result<RawResult> {
+    let db = crate::server::PgDb::create(
+        admin_url,
+        &format!("raw{batch}{}", if group { "g" } else { "" }),
+    )
+    .await?;
     let r = async {
-        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&db.url).await?;
-        let r = if group { raw_pg::group(&pool, pairs, batch, limit, data).await } else { raw_pg::run(&pool, pairs, batch, max, limit, data).await };
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&db.url)
+            .await?;
+        let r = if group {
+            raw_pg::group(&pool, pairs, batch, limit, data).await
+        } else {
+            raw_pg::run(&pool, pairs, batch, max, limit, data).await
+        };
         pool.close().await;
         r
     }

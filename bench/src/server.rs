@@ -24,18 +24,35 @@ impl PgDb {
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url)
             .await
             .context("connect to the PostgreSQL admin URL")?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await?;
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await?;
         let base = admin_url.split('?').next().unwrap_or(admin_url);
-        let slash = base.rfind('/').ok_or_else(|| anyhow!("the PostgreSQL URL has no database path"))?;
+        let slash = base
+            .rfind('/')
+            .ok_or_else(|| anyhow!("the PostgreSQL URL has no database path"))?;
         let url = format!("{}/{name}", &base[..slash]);
-        Ok(Self { admin_url: admin_url.to_string(), name, url })
+        Ok(Self {
+            admin_url: admin_url.to_string(),
+            name,
+            url,
+        })
     }
 
     /// Drops the database.
     pub async fn drop_db(&self) {
-        if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&self.admin_url).await {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn).await;
+        if let Ok(mut conn) =
+            <sqlx::PgConnection as sqlx::Connection>::connect(&self.admin_url).await
+        {
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn)
+            .await;
         }
     }
 }
@@ -71,11 +88,15 @@ impl Server {
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::from(std::fs::File::create(dir.path().join("server.stderr"))?));
+            .stderr(Stdio::from(std::fs::File::create(
+                dir.path().join("server.stderr"),
+            )?));
         if let Some(pg) = &pg {
             cmd.env("ALCOVE_DATABASE_URL", &pg.url);
         }
-        let mut child = cmd.spawn().with_context(|| format!("start {}", bin.display()))?;
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("start {}", bin.display()))?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
         let log_path: PathBuf = dir.path().join("server.stdout");
         let (tx, rx) = mpsc::channel::<String>();
@@ -97,7 +118,8 @@ impl Server {
                 Ok(l) => l,
                 Err(_) => {
                     let _ = child.kill();
-                    let err = std::fs::read_to_string(dir.path().join("server.stderr")).unwrap_or_default();
+                    let err = std::fs::read_to_string(dir.path().join("server.stderr"))
+                        .unwrap_or_default();
                     bail!("the server did not print its address and setup link within 60 s; stderr:\n{err}");
                 }
             };
@@ -107,8 +129,16 @@ impl Server {
                 link = Some(line.trim().to_string());
             }
         }
-        let (Some(addr), Some(setup_link)) = (addr, link) else { unreachable!() };
-        Ok(Self { child, addr, setup_link, _dir: dir, pg })
+        let (Some(addr), Some(setup_link)) = (addr, link) else {
+            unreachable!()
+        };
+        Ok(Self {
+            child,
+            addr,
+            setup_link,
+            _dir: dir,
+            pg,
+        })
     }
 
     /// The process id.
@@ -151,7 +181,9 @@ pub fn rss_kib(pid: u32) -> Result<u64> {
 
 /// Open file descriptors of a process.
 pub fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// Raises this process's open-files limit (children inherit it) with

@@ -15,7 +15,9 @@ pub fn b64(bytes: &[u8]) -> String {
 }
 
 fn unb64(v: &Value) -> Result<Vec<u8>> {
-    let s = v.as_str().ok_or_else(|| anyhow!("expected a base64 string, got {v}"))?;
+    let s = v
+        .as_str()
+        .ok_or_else(|| anyhow!("expected a base64 string, got {v}"))?;
     Ok(data_encoding::BASE64.decode(s.as_bytes())?)
 }
 
@@ -35,11 +37,19 @@ impl Api {
             .pool_max_idle_per_host(4096)
             .timeout(std::time::Duration::from_secs(60))
             .build()?;
-        Ok(Self { http, base: base.to_string() })
+        Ok(Self {
+            http,
+            base: base.to_string(),
+        })
     }
 
     /// POST JSON, returning status and body.
-    pub async fn post(&self, path: &str, bearer: Option<&str>, body: &Value) -> Result<(u16, Value)> {
+    pub async fn post(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        body: &Value,
+    ) -> Result<(u16, Value)> {
         let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
         if let Some(t) = bearer {
             req = req.bearer_auth(t);
@@ -61,7 +71,11 @@ async fn finish(req: reqwest::RequestBuilder) -> Result<(u16, Value)> {
     let resp = req.send().await?;
     let status = resp.status().as_u16();
     let text = resp.text().await?;
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     Ok((status, body))
 }
 
@@ -77,7 +91,10 @@ fn token_of(link: &str) -> String {
 }
 
 fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn decode_base32(s: &str) -> Result<Vec<u8>> {
@@ -99,7 +116,12 @@ fn code_at_step(secret: &[u8], step: i64) -> u32 {
     let tag = ring::hmac::sign(&key, &(step as u64).to_be_bytes());
     let mac = tag.as_ref();
     let offset = (mac[mac.len() - 1] & 0x0f) as usize;
-    let bin = u32::from_be_bytes([mac[offset] & 0x7f, mac[offset + 1], mac[offset + 2], mac[offset + 3]]);
+    let bin = u32::from_be_bytes([
+        mac[offset] & 0x7f,
+        mac[offset + 1],
+        mac[offset + 2],
+        mac[offset + 3],
+    ]);
     bin % 1_000_000
 }
 
@@ -136,7 +158,9 @@ async fn register_staff(api: &Api, link: &str, login: &str) -> Result<Value> {
         )
         .await?,
     )?;
-    let secret = accepted["totp_secret"].as_str().ok_or_else(|| anyhow!("no totp_secret: {accepted}"))?;
+    let secret = accepted["totp_secret"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no totp_secret: {accepted}"))?;
     expect(
         "enrol TOTP",
         200,
@@ -151,14 +175,28 @@ async fn register_staff(api: &Api, link: &str, login: &str) -> Result<Value> {
 }
 
 async fn peer(api: &Api, signed: &Value, practice_id: &str) -> Result<Peer> {
-    let token = signed["token"].as_str().ok_or_else(|| anyhow!("no bearer token: {signed}"))?.to_string();
-    let user_id = signed["user_id"].as_str().ok_or_else(|| anyhow!("no user_id"))?.to_string();
-    let device_id = signed["device_id"].as_str().ok_or_else(|| anyhow!("no device_id"))?.to_string();
-    let identity = DeviceIdentity::new(practice_id, &user_id, &device_id).map_err(|e| anyhow!("identity: {e}"))?;
+    let token = signed["token"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no bearer token: {signed}"))?
+        .to_string();
+    let user_id = signed["user_id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no user_id"))?
+        .to_string();
+    let device_id = signed["device_id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no device_id"))?
+        .to_string();
+    let identity = DeviceIdentity::new(practice_id, &user_id, &device_id)
+        .map_err(|e| anyhow!("identity: {e}"))?;
     let mut device = Device::new(identity).map_err(|e| anyhow!("device: {e}"))?;
     let now = now_secs();
-    let kps = device.key_packages(2, now).map_err(|e| anyhow!("key packages: {e}"))?;
-    let last = device.last_resort_key_package(now).map_err(|e| anyhow!("last resort: {e}"))?;
+    let kps = device
+        .key_packages(2, now)
+        .map_err(|e| anyhow!("key packages: {e}"))?;
+    let last = device
+        .last_resort_key_package(now)
+        .map_err(|e| anyhow!("last resort: {e}"))?;
     expect(
         "upload KeyPackages",
         200,
@@ -169,7 +207,11 @@ async fn peer(api: &Api, signed: &Value, practice_id: &str) -> Result<Peer> {
         )
         .await?,
     )?;
-    Ok(Peer { token, user_id, device })
+    Ok(Peer {
+        token,
+        user_id,
+        device,
+    })
 }
 
 /// The practice's admin (bearer token) and practice id.
@@ -182,20 +224,46 @@ pub struct Admin {
 
 /// Redeems the setup link.
 pub async fn admin(api: &Api, setup_link: &str) -> Result<Admin> {
-    let signed = register_staff(api, setup_link, "admin@bench.example").await.context("admin")?;
-    let token = signed["token"].as_str().ok_or_else(|| anyhow!("no token"))?.to_string();
+    let signed = register_staff(api, setup_link, "admin@bench.example")
+        .await
+        .context("admin")?;
+    let token = signed["token"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no token"))?
+        .to_string();
     let me = expect("me", 200, api.get("/api/v1/me", Some(&token)).await?)?;
-    let practice_id = me["practice_id"].as_str().ok_or_else(|| anyhow!("no practice_id: {me}"))?.to_string();
+    let practice_id = me["practice_id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no practice_id: {me}"))?
+        .to_string();
     Ok(Admin { token, practice_id })
 }
 
 /// One clinician/client pair with its conversation.
 pub async fn pair(api: &Api, admin: &Admin, i: usize) -> Result<Pair> {
-    let invite = expect("invite clinician", 201, api.post("/api/v1/invites", Some(&admin.token), &json!({"role": "clinician"})).await?)?;
+    let invite = expect(
+        "invite clinician",
+        201,
+        api.post(
+            "/api/v1/invites",
+            Some(&admin.token),
+            &json!({"role": "clinician"}),
+        )
+        .await?,
+    )?;
     let link = invite["link"].as_str().ok_or_else(|| anyhow!("no link"))?;
     let signed = register_staff(api, link, &format!("dr{i}@bench.example")).await?;
     let mut clinician = peer(api, &signed, &admin.practice_id).await?;
-    let invite = expect("invite client", 201, api.post("/api/v1/invites", Some(&clinician.token), &json!({"role": "client"})).await?)?;
+    let invite = expect(
+        "invite client",
+        201,
+        api.post(
+            "/api/v1/invites",
+            Some(&clinician.token),
+            &json!({"role": "client"}),
+        )
+        .await?,
+    )?;
     let link = invite["link"].as_str().ok_or_else(|| anyhow!("no link"))?;
     let login = format!("client{i}@bench.example");
     let signed = expect(
@@ -216,40 +284,100 @@ pub async fn pair(api: &Api, admin: &Admin, i: usize) -> Result<Pair> {
     let started = expect(
         "start conversation",
         201,
-        api.post("/api/v1/conversations", Some(&clinician.token), &json!({"with_user_id": client.user_id})).await?,
+        api.post(
+            "/api/v1/conversations",
+            Some(&clinician.token),
+            &json!({"with_user_id": client.user_id}),
+        )
+        .await?,
     )?;
-    let conv = started["id"].as_str().ok_or_else(|| anyhow!("no id"))?.to_string();
+    let conv = started["id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no id"))?
+        .to_string();
     let sender = unb64(&started["external_sender"])?;
-    clinician.device.create_group(conv.as_bytes(), &sender).map_err(|e| anyhow!("create group: {e}"))?;
+    clinician
+        .device
+        .create_group(conv.as_bytes(), &sender)
+        .map_err(|e| anyhow!("create group: {e}"))?;
     let claimed = expect(
         "claim KeyPackages",
         200,
-        api.post(&format!("/api/v1/conversations/{conv}/key-packages/claim"), Some(&clinician.token), &json!({})).await?,
+        api.post(
+            &format!("/api/v1/conversations/{conv}/key-packages/claim"),
+            Some(&clinician.token),
+            &json!({}),
+        )
+        .await?,
     )?;
-    let claimed = claimed["key_packages"].as_array().cloned().unwrap_or_default();
+    let claimed = claimed["key_packages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if claimed.len() != 1 {
         bail!("expected one claimed KeyPackage, got {claimed:?}");
     }
     let kp = unb64(&claimed[0]["key_package"])?;
-    let out = clinician.device.add_devices(conv.as_bytes(), &[kp]).map_err(|e| anyhow!("add: {e}"))?;
+    let out = clinician
+        .device
+        .add_devices(conv.as_bytes(), &[kp])
+        .map_err(|e| anyhow!("add: {e}"))?;
     let body = json!({"commit": b64(&out.commit), "welcome": out.welcome.as_ref().map(|w| b64(w)),
                       "added": [{"device_id": claimed[0]["device_id"], "leaf_index": 1}]});
-    expect("commit add", 200, api.post(&format!("/api/v1/conversations/{conv}/commits"), Some(&clinician.token), &body).await?)?;
-    clinician.device.merge_pending_commit(conv.as_bytes()).map_err(|e| anyhow!("merge: {e}"))?;
+    expect(
+        "commit add",
+        200,
+        api.post(
+            &format!("/api/v1/conversations/{conv}/commits"),
+            Some(&clinician.token),
+            &body,
+        )
+        .await?,
+    )?;
+    clinician
+        .device
+        .merge_pending_commit(conv.as_bytes())
+        .map_err(|e| anyhow!("merge: {e}"))?;
 
     // The client's device joins from the Welcome.
-    let welcomes = expect("welcomes", 200, api.get("/api/v1/welcomes", Some(&client.token)).await?)?;
-    let w = welcomes.as_array().and_then(|a| a.first()).ok_or_else(|| anyhow!("no welcome"))?;
-    client.device.join_from_welcome(&unb64(&w["data"])?).map_err(|e| anyhow!("join: {e}"))?;
+    let welcomes = expect(
+        "welcomes",
+        200,
+        api.get("/api/v1/welcomes", Some(&client.token)).await?,
+    )?;
+    let w = welcomes
+        .as_array()
+        .and_then(|a| a.first())
+        .ok_or_else(|| anyhow!("no welcome"))?;
+    client
+        .device
+        .join_from_welcome(&unb64(&w["data"])?)
+        .map_err(|e| anyhow!("join: {e}"))?;
     let id = w["id"].as_str().ok_or_else(|| anyhow!("no welcome id"))?;
-    expect("ack welcome", 204, api.post(&format!("/api/v1/welcomes/{id}/ack"), Some(&client.token), &json!({})).await?)?;
-    Ok(Pair { conv, clinician, client })
+    expect(
+        "ack welcome",
+        204,
+        api.post(
+            &format!("/api/v1/welcomes/{id}/ack"),
+            Some(&client.token),
+            &json!({}),
+        )
+        .await?,
+    )?;
+    Ok(Pair {
+        conv,
+        clinician,
+        client,
+    })
 }
 
 /// Sets up `n` pairs, `concurrency` at a time.
 pub async fn pairs(api: &Api, admin: &Admin, n: usize, concurrency: usize) -> Result<Vec<Pair>> {
     let results: Vec<Result<Pair>> =
-        futures_util::stream::iter((0..n).map(|i| pair(api, admin, i))).buffered(concurrency.max(1)).collect().await;
+        futures_util::stream::iter((0..n).map(|i| pair(api, admin, i)))
+            .buffered(concurrency.max(1))
+            .collect()
+            .await;
     results.into_iter().collect()
 }
 
@@ -282,9 +410,15 @@ pub fn calibrate(device: &mut Device, conv: &str, target: usize) -> Result<(usiz
 
 fn encrypt_text(device: &mut Device, conv: &str, text: &str) -> Result<([u8; 16], Vec<u8>)> {
     let id: [u8; 16] = uuid::Uuid::new_v4().into_bytes();
-    let envelope = Envelope { client_message_id: id, sent_at_ms: now_secs() * 1000, content: Content::Text(text.into()) };
+    let envelope = Envelope {
+        client_message_id: id,
+        sent_at_ms: now_secs() * 1000,
+        content: Content::Text(text.into()),
+    };
     let pt = envelope.encode().map_err(|e| anyhow!("encode: {e}"))?;
-    let ct = device.encrypt(conv.as_bytes(), &pt).map_err(|e| anyhow!("encrypt: {e}"))?;
+    let ct = device
+        .encrypt(conv.as_bytes(), &pt)
+        .map_err(|e| anyhow!("encrypt: {e}"))?;
     Ok((id, ct))
 }
 
@@ -297,7 +431,11 @@ pub fn prepare(pair: &mut Pair, n: usize, len: usize, tag: &str) -> Result<Vec<P
         let (id, ct) = encrypt_text(&mut pair.clinician.device, &pair.conv, &text)?;
         let data_b64 = b64(&ct);
         let body = json!({"client_msg_id": b64(&id), "data": data_b64}).to_string();
-        out.push(Prepared { body, data_b64, text });
+        out.push(Prepared {
+            body,
+            data_b64,
+            text,
+        });
     }
     Ok(out)
 }
@@ -305,13 +443,22 @@ pub fn prepare(pair: &mut Pair, n: usize, len: usize, tag: &str) -> Result<Vec<P
 /// Decrypts received ciphertexts on the pair's receiving device, in the
 /// order received, and checks them against what was sent.
 pub fn verify_decrypt(pair: &mut Pair, received: &[String], sent: &[Prepared]) -> Result<usize> {
-    let by_data: std::collections::HashMap<&str, &str> =
-        sent.iter().map(|p| (p.data_b64.as_str(), p.text.as_str())).collect();
+    let by_data: std::collections::HashMap<&str, &str> = sent
+        .iter()
+        .map(|p| (p.data_b64.as_str(), p.text.as_str()))
+        .collect();
     let mut ok = 0;
     for data in received {
-        let Some(want) = by_data.get(data.as_str()) else { continue };
+        let Some(want) = by_data.get(data.as_str()) else {
+            continue;
+        };
         let bytes = data_encoding::BASE64.decode(data.as_bytes())?;
-        match pair.client.device.process(&bytes).map_err(|e| anyhow!("decrypt: {e}"))? {
+        match pair
+            .client
+            .device
+            .process(&bytes)
+            .map_err(|e| anyhow!("decrypt: {e}"))?
+        {
             alcove_crypto::Processed::Application { plaintext, .. } => {
                 let env = Envelope::decode(&plaintext).map_err(|e| anyhow!("envelope: {e}"))?;
                 match env.content {
