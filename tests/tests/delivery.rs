@@ -68,9 +68,9 @@ async fn four_devices_everyone_reads_everyone_in_order(backend: Backend) {
     // others', each sender's in order.
     let mut expected = Vec::new();
     for round in 0..2 {
-        for i in 0..4 {
+        for (i, device) in d.iter_mut().enumerate() {
             let text = format!("msg {round} from device {i}");
-            let (status, body) = d[i].send_text(&app, &conv, &text).await;
+            let (status, body) = device.send_text(&app, &conv, &text).await;
             assert_eq!(status, StatusCode::OK, "{body}");
             expected.push((i, text));
         }
@@ -180,10 +180,10 @@ async fn commit_race_one_wins_the_other_retries(backend: Backend) {
     d[1].sync_http(&conv).await;
     let (status, _) = d[3].send_text(&app, &conv, "after the race").await;
     assert_eq!(status, StatusCode::OK);
-    for i in 0..3 {
-        d[i].sync_http(&conv).await;
+    for device in d.iter_mut().take(3) {
+        device.sync_http(&conv).await;
         assert_eq!(
-            d[i].texts[&conv].last().map(String::as_str),
+            device.texts[&conv].last().map(String::as_str),
             Some("after the race")
         );
     }

@@ -168,9 +168,7 @@ async fn revoked_device_is_cut_off_everywhere(backend: Backend) {
         "no share can be issued again"
     );
     let other = UnlockShare::from_slice(&[9; 32]).expect("share");
-    let err = Device::unseal(&sealed, &d[3].device_id, &secret, &other)
-        .err()
-        .expect("cannot unseal");
+    let err = Device::unseal(&sealed, &d[3].device_id, &secret, &other).expect_err("cannot unseal");
     assert_eq!(err.code(), "unseal_failed");
 
     // (d) Nothing is sent until a member commits the removal.
@@ -207,8 +205,7 @@ async fn revoked_device_is_cut_off_everywhere(backend: Backend) {
     let err = d[3]
         .device
         .process(&entry[0].data)
-        .err()
-        .expect("cannot decrypt");
+        .expect_err("cannot decrypt");
     assert!(
         ["decrypt_failed", "wrong_epoch", "not_member"].contains(&err.code()),
         "{}",
@@ -327,11 +324,7 @@ async fn departed_associate_is_removed_cryptographically(backend: Backend) {
         }
     }
     assert!(self_removed, "the associate's state saw its own removal");
-    let err = a
-        .device
-        .process(&ciphertext)
-        .err()
-        .expect("must not decrypt");
+    let err = a.device.process(&ciphertext).expect_err("must not decrypt");
     assert!(
         [
             "decrypt_failed",

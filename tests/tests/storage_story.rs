@@ -203,7 +203,7 @@ async fn store_story(backend: Backend) {
     let key = vec![9u8; 32];
     for t in 0..3 {
         store
-            .record_auth_failure(&[key.clone()], now + t, now - 1000, None)
+            .record_auth_failure(std::slice::from_ref(&key), now + t, now - 1000, None)
             .await
             .expect("fail");
     }
