@@ -59,14 +59,16 @@ pub fn app_state_with_clock(
     let public = key
         .public_bytes()
         .map_err(|e| anyhow::anyhow!("server key: {}", e.code()))?;
-    let batcher = delivery::batcher::Batcher::start(store.clone(), clock.clone());
+    let messages = delivery::batcher::Batcher::start(store.clone(), clock.clone());
+    let acks = delivery::batcher::Batcher::start(store.clone(), clock.clone());
     Ok(state::AppState {
         store,
         audit: audit::service::AuditService::new(&settings),
         settings: Arc::new(settings),
         clock,
         dummy_hash: auth::password::dummy_hash().into(),
-        batcher,
+        messages,
+        acks,
         wakeups: Arc::new(delivery::wake::LocalWakeups::default()),
         external_sender: Arc::new(key),
         external_sender_b64: data_encoding::BASE64.encode(&public).into(),

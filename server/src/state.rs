@@ -20,7 +20,9 @@ pub struct AppState {
     /// Tamper-evident audit log: store, signing key, signed heads.
     pub audit: crate::audit::service::AuditService,
     /// Group-commit writer for application messages.
-    pub batcher: crate::delivery::batcher::Batcher,
+    pub messages: crate::delivery::batcher::Batcher<crate::delivery::batcher::Messages>,
+    /// Group-commit writer for delivery acknowledgements.
+    pub acks: crate::delivery::batcher::Batcher<crate::delivery::batcher::Acks>,
     /// Delivery wake-ups.
     pub wakeups: Arc<dyn crate::delivery::wake::Wakeups>,
     /// The server's MLS external-sender key (signs Remove proposals).

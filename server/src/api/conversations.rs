@@ -603,7 +603,7 @@ pub async fn send(
     event.target_conversation = Some(conversation.id.clone());
     let conversation_id = message.conversation_id.clone();
     let epoch = message.epoch;
-    let appended = state.batcher.append(message, event).await?;
+    let appended = state.messages.submit((message, event)).await?;
     if !appended.duplicate {
         state
             .wakeups
@@ -682,8 +682,8 @@ pub async fn ack(
     let conversation = participant(&state, &authed, &id).await?;
     let event = authed.event("message.delivered");
     let acked_seq = state
-        .store
-        .ack(&conversation, authed.device_id, req.seq, state.now(), event)
+        .acks
+        .submit((conversation, authed.device_id, req.seq, event))
         .await?;
     Ok(Json(Acked { acked_seq }))
 }

@@ -1,75 +1,129 @@
-//! Group commit for application messages.
+//! Group commit for the delivery service's hot writes: application messages
+//! and delivery acknowledgements.
 //!
-//! Each send must be durable before it is acknowledged, and on SQLite every
-//! commit is an fsync. Sends that arrive while a commit is in flight are
-//! queued and written together in the next transaction: one fsync for the
-//! batch, each message still acknowledged only after its batch committed.
-//! Under light load a batch is a single message, so latency does not grow;
-//! under heavy load throughput scales with the batch size instead of the
-//! fsync rate. Order within a conversation is the order of arrival.
+//! Each must be durable before it is answered, and on SQLite every commit
+//! is an fsync. Requests that arrive while a commit is in flight are queued
+//! and written together in the next transaction: one fsync for the batch,
+//! each request still answered only after its batch committed. Under light
+//! load a batch is a single request, so latency does not grow; under heavy
+//! load throughput scales with the batch size instead of the fsync rate.
+//! Order is the order of arrival.
 
 use crate::audit::Event;
 use crate::clock::Clock;
-use crate::storage::delivery::{Appended, NewMessage};
+use crate::ids::DeviceId;
+use crate::storage::delivery::{Appended, Conversation, NewMessage};
 use crate::storage::{Store, StoreError, StoreResult};
+use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-/// Most messages written in one transaction.
+/// Most requests written in one transaction.
 pub const MAX_BATCH: usize = 256;
-/// Sends waiting for a batch; beyond this, senders wait (back-pressure).
+/// Requests waiting for a batch; beyond this, callers wait (back-pressure).
 const QUEUE: usize = 4096;
 
-struct Job {
-    message: NewMessage,
-    event: Event,
-    reply: oneshot::Sender<StoreResult<Appended>>,
+/// A kind of write that can be group-committed.
+#[async_trait]
+pub trait BatchWrite: Send + Sync + 'static {
+    /// One request.
+    type Item: Send + 'static;
+    /// Its answer.
+    type Output: Send + 'static;
+    /// Writes a batch in one transaction; one answer per item, or an error
+    /// that failed the whole batch (nothing of it written).
+    async fn write(
+        store: &dyn Store,
+        items: &[Self::Item],
+        now: i64,
+    ) -> StoreResult<Vec<StoreResult<Self::Output>>>;
 }
 
-/// Handle to the batching writer task.
-#[derive(Clone)]
-pub struct Batcher {
-    jobs: mpsc::Sender<Job>,
+/// Application messages.
+pub struct Messages;
+
+#[async_trait]
+impl BatchWrite for Messages {
+    type Item = (NewMessage, Event);
+    type Output = Appended;
+    async fn write(
+        store: &dyn Store,
+        items: &[Self::Item],
+        now: i64,
+    ) -> StoreResult<Vec<StoreResult<Appended>>> {
+        store.append_messages(items, now).await
+    }
 }
 
-impl Batcher {
+/// Delivery acknowledgements (each with its access record).
+pub struct Acks;
+
+#[async_trait]
+impl BatchWrite for Acks {
+    type Item = (Conversation, DeviceId, i64, Event);
+    type Output = i64;
+    async fn write(
+        store: &dyn Store,
+        items: &[Self::Item],
+        now: i64,
+    ) -> StoreResult<Vec<StoreResult<i64>>> {
+        store.ack_many(items, now).await
+    }
+}
+
+type Job<W> = (
+    <W as BatchWrite>::Item,
+    oneshot::Sender<StoreResult<<W as BatchWrite>::Output>>,
+);
+
+/// Handle to a batching writer task.
+pub struct Batcher<W: BatchWrite> {
+    jobs: mpsc::Sender<Job<W>>,
+}
+
+impl<W: BatchWrite> Clone for Batcher<W> {
+    fn clone(&self) -> Self {
+        Self {
+            jobs: self.jobs.clone(),
+        }
+    }
+}
+
+impl<W: BatchWrite> Batcher<W> {
     /// Starts the writer task (needs a Tokio runtime).
     pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(store, clock, rx));
+        tokio::spawn(run::<W>(store, clock, rx));
         Self { jobs }
     }
 
-    /// Appends a message; returns once it is durably stored (or refused).
-    pub async fn append(&self, message: NewMessage, event: Event) -> StoreResult<Appended> {
+    /// Writes one request; returns once it is durable (or refused).
+    pub async fn submit(&self, item: W::Item) -> StoreResult<W::Output> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job {
-                message,
-                event,
-                reply,
-            })
+            .send((item, reply))
             .await
             .map_err(|_| StoreError::Unavailable)?;
         answer.await.map_err(|_| StoreError::Unavailable)?
     }
 }
 
-async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>, mut rx: mpsc::Receiver<Job>) {
+async fn run<W: BatchWrite>(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    mut rx: mpsc::Receiver<Job<W>>,
+) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let (batch, replies): (Vec<_>, Vec<_>) = jobs
-            .drain(..)
-            .map(|j| ((j.message, j.event), j.reply))
-            .unzip();
-        match store.append_messages(&batch, clock.now()).await {
+        let (items, replies): (Vec<_>, Vec<_>) = jobs.drain(..).unzip();
+        match W::write(&*store, &items, clock.now()).await {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result);
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, size = batch.len(), "message batch failed");
+                tracing::error!(error = %e, size = items.len(), "batch write failed");
                 for reply in replies {
                     let _ = reply.send(Err(StoreError::Unavailable));
                 }

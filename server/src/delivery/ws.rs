@@ -294,14 +294,13 @@ impl Connection {
                 let event = self.authed.event("message.delivered");
                 let acked = self
                     .state
-                    .store
-                    .ack(
-                        &state.conversation,
+                    .acks
+                    .submit((
+                        state.conversation.clone(),
                         self.device(),
                         seq.min(state.sent),
-                        now,
                         event,
-                    )
+                    ))
                     .await
                     .map_err(|_| (1011, "internal"))?;
                 if let Some(state) = self.convs.get_mut(&conversation_id) {

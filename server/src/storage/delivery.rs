@@ -332,6 +332,14 @@ pub trait DeliveryStore: Send + Sync {
         event: audit::Event,
     ) -> StoreResult<i64>;
 
+    /// Moves several cursors in one transaction (group commit of
+    /// acknowledgements); each gets its own answer.
+    async fn ack_many(
+        &self,
+        batch: &[(Conversation, DeviceId, i64, audit::Event)],
+        now: UnixTime,
+    ) -> StoreResult<Vec<StoreResult<i64>>>;
+
     /// Conversations a device is an active member of, with its cursor.
     async fn device_cursors(&self, device: DeviceId) -> StoreResult<Vec<(String, i64)>>;
 

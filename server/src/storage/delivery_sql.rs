@@ -99,6 +99,61 @@ macro_rules! impl_delivery_store {
                 Ok(Appended { seq, duplicate: false, wake })
             }
 
+            /// Moves one cursor forward inside the caller's transaction
+            /// (refusals are decided before anything is written).
+            async fn ack_one(
+                conn: &mut Conn,
+                conversation: &Conversation,
+                device: DeviceId,
+                seq: i64,
+                now: UnixTime,
+                event: &audit::Event,
+            ) -> StoreResult<i64> {
+                let member: Option<i64> = sqlx::query_scalar(
+                    "SELECT joined_seq FROM conversation_members WHERE conversation_id = $1 AND device_id = $2",
+                )
+                .bind(&conversation.id)
+                .bind(device)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let Some(joined) = member else { return Err(StoreError::NotMember) };
+                let before: i64 = sqlx::query_scalar(
+                    "SELECT acked_seq FROM delivery_cursors WHERE device_id = $1 AND conversation_id = $2",
+                )
+                .bind(device)
+                .bind(&conversation.id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .unwrap_or(joined - 1);
+                let last: i64 = sqlx::query_scalar("SELECT last_seq FROM conversations WHERE id = $1")
+                    .bind(&conversation.id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let target = seq.min(last);
+                if target <= before {
+                    return Ok(before);
+                }
+                sqlx::query(
+                    "INSERT INTO delivery_cursors (device_id, conversation_id, acked_seq, acked_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (device_id, conversation_id) DO UPDATE SET acked_seq = $3, acked_at = $4",
+                )
+                .bind(device)
+                .bind(&conversation.id)
+                .bind(target)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                // The access record: this device received this range of
+                // this client's conversation.
+                let mut event = event.clone();
+                event.target_user = Some(conversation.client_user_id);
+                event.target_device = Some(device);
+                event.target_conversation = Some(conversation.id.clone());
+                event.detail = Some(serde_json::json!({"from_seq": before + 1, "to_seq": target}));
+                audit(&mut *conn, &event, now).await?;
+                Ok(target)
+            }
+
             #[async_trait::async_trait]
             impl DeliveryStore for $store {
                 async fn store_key_packages(
@@ -623,50 +678,26 @@ macro_rules! impl_delivery_store {
                     event: audit::Event,
                 ) -> StoreResult<i64> {
                     let mut tx = self.writer().begin().await?;
-                    let member: Option<i64> = sqlx::query_scalar(
-                        "SELECT joined_seq FROM conversation_members WHERE conversation_id = $1 AND device_id = $2",
-                    )
-                    .bind(&conversation.id)
-                    .bind(device)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    let Some(joined) = member else { return Err(StoreError::NotMember) };
-                    let before: i64 = sqlx::query_scalar(
-                        "SELECT acked_seq FROM delivery_cursors WHERE device_id = $1 AND conversation_id = $2",
-                    )
-                    .bind(device)
-                    .bind(&conversation.id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .unwrap_or(joined - 1);
-                    let last: i64 = sqlx::query_scalar("SELECT last_seq FROM conversations WHERE id = $1")
-                        .bind(&conversation.id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    let target = seq.min(last);
-                    if target <= before {
-                        return Ok(before);
-                    }
-                    sqlx::query(
-                        "INSERT INTO delivery_cursors (device_id, conversation_id, acked_seq, acked_at) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (device_id, conversation_id) DO UPDATE SET acked_seq = $3, acked_at = $4",
-                    )
-                    .bind(device)
-                    .bind(&conversation.id)
-                    .bind(target)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    // The access record: this device received this range of
-                    // this client's conversation.
-                    let mut event = event;
-                    event.target_user = Some(conversation.client_user_id);
-                    event.target_device = Some(device);
-                    event.target_conversation = Some(conversation.id.clone());
-                    event.detail = Some(serde_json::json!({"from_seq": before + 1, "to_seq": target}));
-                    audit(&mut tx, &event, now).await?;
+                    let acked = ack_one(&mut tx, conversation, device, seq, now, &event).await?;
                     tx.commit().await?;
-                    Ok(target)
+                    Ok(acked)
+                }
+
+                async fn ack_many(
+                    &self,
+                    batch: &[(Conversation, DeviceId, i64, audit::Event)],
+                    now: UnixTime,
+                ) -> StoreResult<Vec<StoreResult<i64>>> {
+                    let mut tx = self.writer().begin().await?;
+                    let mut results = Vec::with_capacity(batch.len());
+                    for (conversation, device, seq, event) in batch {
+                        match ack_one(&mut tx, conversation, *device, *seq, now, event).await {
+                            Err(StoreError::Database(e)) => return Err(StoreError::Database(e)),
+                            other => results.push(other),
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(results)
                 }
 
                 async fn device_cursors(&self, device: DeviceId) -> StoreResult<Vec<(String, i64)>> {
