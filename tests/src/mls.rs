@@ -369,3 +369,26 @@ fn now_secs(app: &TestApp) -> u64 {
     use alcove_server::clock::Clock;
     app.clock.now().max(0) as u64
 }
+
+/// A clinician with two devices (office, phone) and their client with two
+/// (phone, laptop) in one conversation: the office device starts it and
+/// adds the others, who join from their Welcomes. Returns the conversation
+/// id and the devices in that order.
+pub async fn four_device_conversation(
+    app: &TestApp,
+    clinician: &Person,
+    client: &Person,
+) -> (String, Vec<MlsClient>) {
+    let mut c1 = MlsClient::sign_in(app, clinician, "Office").await;
+    let c2 = MlsClient::sign_in(app, clinician, "Phone").await;
+    let k1 = MlsClient::sign_in(app, client, "Phone").await;
+    let k2 = MlsClient::sign_in(app, client, "Laptop").await;
+    let conv = c1.start_conversation(&client.user_id).await;
+    let (status, body) = c1.add_missing(&conv).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut devices = vec![c1, c2, k1, k2];
+    for d in devices.iter_mut().skip(1) {
+        assert_eq!(d.join_welcomes().await, vec![conv.clone()]);
+    }
+    (conv, devices)
+}

@@ -3,7 +3,7 @@
 //! commits the server's Remove proposal — the group keys.
 
 use alcove_crypto::{Device, DeviceSecret, Processed, UnlockShare};
-use alcove_tests::mls::{b64, unb64, MlsClient};
+use alcove_tests::mls::{b64, four_device_conversation, unb64, MlsClient};
 use alcove_tests::{on_both_backends, Backend, Person, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -31,16 +31,7 @@ async fn setup(app: &TestApp) -> Setup {
     let client = app
         .register_client(&app.invite(&clinician, "client").await, "sam@p.example")
         .await;
-    let mut c1 = MlsClient::sign_in(app, &clinician, "Office").await;
-    let c2 = MlsClient::sign_in(app, &clinician, "Phone").await;
-    let k1 = MlsClient::sign_in(app, &client, "Phone").await;
-    let k2 = MlsClient::sign_in(app, &client, "Laptop").await;
-    let conv = c1.start_conversation(&client.user_id).await;
-    assert_eq!(c1.add_missing(&conv).await.0, StatusCode::OK);
-    let mut d = vec![c1, c2, k1, k2];
-    for x in d.iter_mut().skip(1) {
-        x.join_welcomes().await;
-    }
+    let (conv, d) = four_device_conversation(app, &clinician, &client).await;
     Setup {
         admin,
         clinician,

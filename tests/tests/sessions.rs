@@ -121,7 +121,7 @@ async fn revoked_device_fails_every_token(backend: Backend) {
     let event = alcove_server::audit::Event::new(practice, "device.revoked", &Default::default())
         .target_device(device);
     app.store
-        .revoke_device(practice, device, "lost", app.clock.now(), event)
+        .revoke_devices(practice, &[device], "lost", None, app.clock.now(), event)
         .await
         .expect("revoke");
 

@@ -266,17 +266,6 @@ pub trait Store:
         event: audit::Event,
     ) -> StoreResult<()>;
 
-    /// Marks a device revoked and ends its sessions: every token of it fails
-    /// from the moment this returns.
-    async fn revoke_device(
-        &self,
-        practice: PracticeId,
-        device: DeviceId,
-        reason: &'static str,
-        now: UnixTime,
-        event: audit::Event,
-    ) -> StoreResult<()>;
-
     /// A user's devices, newest first.
     async fn list_devices(&self, practice: PracticeId, user: UserId) -> StoreResult<Vec<Device>>;
 

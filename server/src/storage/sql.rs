@@ -618,41 +618,6 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn revoke_device(
-                &self,
-                practice: PracticeId,
-                device: DeviceId,
-                reason: &'static str,
-                now: UnixTime,
-                event: audit::Event,
-            ) -> StoreResult<()> {
-                let mut tx = self.writer().begin().await?;
-                let revoked = sqlx::query(
-                    "UPDATE devices SET revoked_at = $1, revoked_reason = $2
-                     WHERE id = $3 AND practice_id = $4 AND revoked_at IS NULL",
-                )
-                .bind(now)
-                .bind(reason)
-                .bind(device)
-                .bind(practice)
-                .execute(&mut *tx)
-                .await?;
-                if revoked.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                sqlx::query(
-                    "UPDATE sessions SET ended_at = $1, end_reason = 'device_revoked'
-                     WHERE device_id = $2 AND ended_at IS NULL",
-                )
-                .bind(now)
-                .bind(device)
-                .execute(&mut *tx)
-                .await?;
-                append_event(&mut tx, &event, now).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
             async fn list_devices(&self, practice: PracticeId, user: UserId) -> StoreResult<Vec<Device>> {
                 Ok(sqlx::query_as(
                     "SELECT id, user_id, name, user_agent, created_at, last_seen_at, revoked_at
