@@ -41,6 +41,11 @@ macro_rules! impl_store {
         /// the next dense sequence number of its practice under the row lock
         /// of `audit_heads`.
         async fn append_event(conn: &mut Conn, ev: &audit::Event, now: UnixTime) -> StoreResult<()> {
+            // Benchmark-only build (`--features bench-no-audit`) that measures
+            // what the audit log costs. Never enable it in a deployment.
+            if cfg!(feature = "bench-no-audit") {
+                return Ok(());
+            }
             let seq: i64 = sqlx::query_scalar(
                 "INSERT INTO audit_heads (practice_id, seq) VALUES ($1, 1)
                  ON CONFLICT (practice_id) DO UPDATE SET seq = audit_heads.seq + 1
