@@ -656,6 +656,7 @@ macro_rules! impl_delivery_store {
                     Ok(sqlx::query_as(
                         "SELECT m.seq, m.kind, m.epoch, m.sender_device_id, m.data FROM messages m
                          JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.device_id = $2
+                         JOIN devices dv ON dv.id = cm.device_id AND dv.revoked_at IS NULL
                          WHERE m.conversation_id = $1 AND m.seq > $3 AND m.seq >= cm.joined_seq
                            AND (cm.removed_seq IS NULL OR m.seq <= cm.removed_seq)
                            AND (m.sender_device_id IS NULL OR m.sender_device_id <> $2)
