@@ -58,7 +58,7 @@ if command -v wasm-opt >/dev/null 2>&1; then
   OPT="$CARGO_TARGET_DIR/opt/alcove_wasm.wasm"
   mkdir -p "$(dirname "$OPT")"
   # The features rustc enables by default for wasm32-unknown-unknown.
-  wasm-opt -Oz --strip-debug --strip-producers \
+  wasm-opt -O2 --strip-debug --strip-producers \
     --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
     --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
     "$WASM" -o "$OPT"

@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::identity::DeviceIdentity;
 use crate::provider::AlcoveProvider;
 use crate::seal::{self, DeviceSecret, UnlockShare};
+use crate::signer::DeviceSigner;
 use crate::wire::{put_bytes_u16, put_bytes_u32, Reader};
 use crate::CIPHERSUITE;
 
@@ -155,7 +156,7 @@ pub enum Processed {
 /// in. `Debug` never prints key material.
 pub struct Device {
     provider: AlcoveProvider,
-    signer: SignatureKeyPair,
+    signer: DeviceSigner,
     identity: DeviceIdentity,
     groups: BTreeMap<Vec<u8>, MlsGroup>,
 }
@@ -274,10 +275,11 @@ fn welcome_refs(welcome: Option<&MlsMessageOut>) -> Result<Vec<Vec<u8>>> {
 impl Device {
     /// Generate a fresh device: new Ed25519 key pair and credential.
     pub fn new(identity: DeviceIdentity) -> Result<Self> {
-        let signer = SignatureKeyPair::new(CIPHERSUITE.signature_algorithm())
+        let pair = SignatureKeyPair::new(CIPHERSUITE.signature_algorithm())
             .map_err(|e| Error::internal(format!("keygen: {e:?}")))?;
         let provider = AlcoveProvider::default();
-        signer.store(provider.storage()).map_err(storage_err)?;
+        pair.store(provider.storage()).map_err(storage_err)?;
+        let signer = DeviceSigner::new(pair)?;
         Ok(Self {
             provider,
             signer,
@@ -879,6 +881,7 @@ impl Device {
         put_bytes_u16(&mut out, &self.identity.to_bytes())?;
         let signer = Zeroizing::new(
             self.signer
+                .pair()
                 .tls_serialize_detached()
                 .map_err(|e| Error::internal(format!("signer: {e}")))?,
         );
@@ -911,6 +914,7 @@ impl Device {
         {
             return Err(Error::malformed("signature key"));
         }
+        let signer = DeviceSigner::new(signer)?;
         let n = usize::try_from(r.u32()?).map_err(|_| Error::malformed("group count"))?;
         if n > r.remaining() / 2 {
             return Err(Error::malformed("group count"));

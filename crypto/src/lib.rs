@@ -26,6 +26,7 @@ pub mod seal;
 pub mod server;
 
 mod provider;
+mod signer;
 mod wire;
 
 pub use device::{
