@@ -57,7 +57,7 @@ fn group_of(n: usize) -> (Vec<u8>, Device) {
 }
 
 fn bench_messages(c: &mut Criterion) {
-    let (snap, mut b) = group_of(2);
+    let (snap, _) = group_of(2);
     let mut a = Device::restore(&snap).unwrap();
     let payload = vec![0x61u8; 200];
     c.bench_function("encrypt_200B", |bench| {

@@ -32,8 +32,9 @@ use crate::CIPHERSUITE;
 
 /// Maximum size of an MLS message accepted or produced (4 MiB).
 pub const MAX_MESSAGE_LEN: usize = 4 * 1024 * 1024;
-/// Snapshot plaintext format version.
-pub const SNAPSHOT_VERSION: u8 = 1;
+/// Snapshot plaintext format version. Version 2: storage values are
+/// postcard-encoded (version 1, JSON values, is no longer readable).
+pub const SNAPSHOT_VERSION: u8 = 2;
 const SNAPSHOT_MAGIC: &[u8; 4] = b"ALCD";
 /// Maximum group id length in bytes.
 pub const MAX_GROUP_ID_LEN: usize = 255;
@@ -870,10 +871,10 @@ impl Device {
     /// MLS state, unused KeyPackage private keys) as plaintext snapshot bytes.
     /// Prefer [`Device::seal`]; the returned buffer is zeroized on drop.
     ///
-    /// Format v1: `"ALCD" || version u8 || identity str16 || signer u32-len
+    /// Format v2: `"ALCD" || version u8 || identity str16 || signer u32-len
     /// (TLS SignatureKeyPair) || group count u32 || group ids (u16-len each)
     /// || storage entry count u32 || entries (u32-len key, u32-len value),
-    /// sorted by key`.
+    /// sorted by key`; the entries' encoding is in `docs/protocol.md` §9.
     pub fn snapshot(&self) -> Result<Zeroizing<Vec<u8>>> {
         let mut out = Zeroizing::new(Vec::new());
         out.extend_from_slice(SNAPSHOT_MAGIC);

@@ -27,6 +27,7 @@ pub mod server;
 
 mod provider;
 mod signer;
+mod storage;
 mod wire;
 
 pub use device::{
