@@ -12,6 +12,7 @@ on_both_backends!(
     commit_race_one_wins_the_other_retries,
     outsiders_are_refused_and_cannot_decrypt,
     retried_send_is_stored_once_and_bad_input_changes_nothing,
+    one_batch_answers_each_message_and_ack_as_if_alone,
 );
 
 struct Practice {
@@ -435,4 +436,189 @@ async fn retried_send_is_stored_once_and_bad_input_changes_nothing(backend: Back
 fn now(app: &TestApp) -> u64 {
     use alcove_server::clock::Clock;
     app.clock.now() as u64
+}
+
+/// The group commit writes a whole batch with a few statements; every
+/// message and acknowledgement in it must still get the answer it would
+/// have got alone, in arrival order, and the audit log must stay dense and
+/// verifiable.
+async fn one_batch_answers_each_message_and_ack_as_if_alone(backend: Backend) {
+    use alcove_server::audit::{Event, RequestMeta};
+    use alcove_server::clock::Clock;
+    use alcove_server::ids::{DeviceId, PracticeId};
+    use alcove_server::storage::delivery::NewMessage;
+    use alcove_server::storage::StoreError;
+
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let p = practice(&app).await;
+    let (conv, d) = conversation(&app, &p).await;
+    let practice_id: PracticeId = d[0].practice_id.parse().expect("practice id");
+    let conversation = app
+        .store
+        .conversation(practice_id, &conv)
+        .await
+        .expect("conversation");
+    let epoch = conversation.epoch;
+    let start = conversation.last_seq;
+    let device = |i: usize| -> DeviceId { d[i].device_id.parse().expect("device id") };
+    let outsider: DeviceId = uuid::Uuid::new_v4().to_string().parse().expect("device id");
+    let message = |from: DeviceId, id: u8, epoch: i64| {
+        let meta = RequestMeta {
+            actor_device: Some(from),
+            ..RequestMeta::default()
+        };
+        (
+            NewMessage {
+                conversation_id: conv.clone(),
+                sender_device: from,
+                epoch,
+                client_msg_id: vec![id; 16],
+                data: vec![id; 300],
+            },
+            Event::new(practice_id, "message.accepted", &meta),
+        )
+    };
+    let now = app.clock.now();
+    let batch = vec![
+        message(device(0), 1, epoch),     // accepted
+        message(device(2), 2, epoch),     // accepted
+        message(device(0), 1, epoch),     // retry of the first, same batch
+        message(device(1), 3, epoch + 1), // wrong epoch
+        message(outsider, 4, epoch),      // not a member
+        message(device(3), 5, epoch),     // accepted
+    ];
+    let answers = app
+        .store
+        .append_messages(&batch, now)
+        .await
+        .expect("batch written");
+    assert_eq!(answers.len(), 6);
+    let ok = |i: usize| answers[i].as_ref().expect("accepted").clone();
+    assert_eq!((ok(0).seq, ok(0).duplicate), (start + 1, false));
+    assert_eq!((ok(1).seq, ok(1).duplicate), (start + 2, false));
+    assert_eq!((ok(2).seq, ok(2).duplicate), (start + 1, true));
+    assert!(ok(2).wake.is_empty(), "a duplicate wakes nobody");
+    assert!(
+        matches!(answers[3], Err(StoreError::StaleEpoch { current }) if current == epoch),
+        "{:?}",
+        answers[3]
+    );
+    assert!(
+        matches!(answers[4], Err(StoreError::NotMember)),
+        "{:?}",
+        answers[4]
+    );
+    assert_eq!((ok(5).seq, ok(5).duplicate), (start + 3, false));
+    let mut woken = ok(0).wake.clone();
+    woken.sort();
+    let mut members: Vec<DeviceId> = (0..4).map(device).collect();
+    members.sort();
+    assert_eq!(woken, members, "every member device is woken");
+
+    // A retry in a later batch finds the stored row.
+    let again = app
+        .store
+        .append_messages(&[message(device(0), 1, epoch)], now)
+        .await
+        .expect("batch written");
+    let again = again[0].as_ref().expect("duplicate");
+    assert_eq!((again.seq, again.duplicate), (start + 1, true));
+
+    // Every device reads exactly the three stored messages, in order.
+    let log = app
+        .store
+        .fetch_log(&conv, device(1), start, 100)
+        .await
+        .expect("log");
+    let seqs: Vec<i64> = log.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![start + 1, start + 2, start + 3]);
+
+    // Acknowledgements: two for the same device merge (the furthest wins,
+    // both get it), one is for an earlier point than its cursor already
+    // has, one is from an outsider.
+    let ack = |device: DeviceId, seq: i64| {
+        let meta = RequestMeta {
+            actor_device: Some(device),
+            ..RequestMeta::default()
+        };
+        (
+            conversation.clone(),
+            device,
+            seq,
+            Event::new(practice_id, "message.delivered", &meta),
+        )
+    };
+    let acked = app
+        .store
+        .ack_many(
+            &[
+                ack(device(1), start + 1),
+                ack(device(2), start + 3),
+                ack(device(1), start + 3),
+                ack(outsider, start + 1),
+            ],
+            now,
+        )
+        .await
+        .expect("acks written");
+    assert_eq!(acked[0].as_ref().ok(), Some(&(start + 3)));
+    assert_eq!(acked[1].as_ref().ok(), Some(&(start + 3)));
+    assert_eq!(acked[2].as_ref().ok(), Some(&(start + 3)));
+    assert!(matches!(acked[3], Err(StoreError::NotMember)));
+    let back = app
+        .store
+        .ack_many(&[ack(device(1), start + 1)], now)
+        .await
+        .expect("ack written");
+    assert_eq!(
+        back[0].as_ref().ok(),
+        Some(&(start + 3)),
+        "a cursor never moves back"
+    );
+    assert!(app
+        .store
+        .fetch_log(&conv, device(1), start + 3, 100)
+        .await
+        .expect("log")
+        .is_empty());
+
+    // The audit log: one record per accepted message and one per cursor
+    // move, numbered densely, and the whole log verifies.
+    let audit = alcove_server::storage::audit_store::open(&app.settings)
+        .await
+        .expect("audit store");
+    let rows = audit
+        .audit_rows(&d[0].practice_id, 0, 100_000)
+        .await
+        .expect("rows");
+    let accepted = rows
+        .iter()
+        .filter(|r| r.entry.action == "message.accepted")
+        .count();
+    let delivered: Vec<_> = rows
+        .iter()
+        .filter(|r| r.entry.action == "message.delivered")
+        .collect();
+    assert_eq!(accepted, 3);
+    assert_eq!(
+        delivered.len(),
+        2,
+        "one record per device whose cursor moved"
+    );
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r.entry.seq, i as i64 + 1, "audit sequence is dense");
+    }
+    let key = alcove_server::audit::service::AuditService::new(&app.settings)
+        .key()
+        .expect("key")
+        .public_key();
+    let report =
+        alcove_server::audit::verify::verify_database(&*audit, &d[0].practice_id, &key, &[])
+            .await
+            .expect("verify");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    audit.close().await;
+    app.stop().await;
 }

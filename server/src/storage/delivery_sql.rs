@@ -13,6 +13,7 @@ macro_rules! impl_delivery_store {
             use $crate::storage::{StoreError, StoreResult};
 
             type Conn = <$db as sqlx::Database>::Connection;
+            type Db = $db;
 
             async fn active_devices(conn: &mut Conn, conversation: &str) -> StoreResult<Vec<DeviceId>> {
                 Ok(sqlx::query_scalar(
@@ -27,131 +28,327 @@ macro_rules! impl_delivery_store {
                 append_event(conn, event, now).await
             }
 
-            /// Appends one application message inside the caller's
-            /// transaction. Refusals (not a member, removal pending, stale
-            /// epoch) are decided before anything is written.
-            async fn append_one(tx: &mut Conn, message: &NewMessage, now: UnixTime, event: &audit::Event) -> StoreResult<Appended> {
-                let member: Option<i64> = sqlx::query_scalar(
-                    "SELECT leaf_index FROM conversation_members
-                     WHERE conversation_id = $1 AND device_id = $2 AND removed_at IS NULL",
-                )
-                .bind(&message.conversation_id)
-                .bind(message.sender_device)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if member.is_none() {
-                    return Err(StoreError::NotMember);
+            /// Appends a batch of application messages inside the caller's
+            /// transaction with a fixed number of statements, whatever the
+            /// batch size: one read deciding every message, one sequence
+            /// update per conversation, one multi-row insert, the audit
+            /// block, and one read of the devices to wake. Refusals (not a
+            /// member, removal pending, stale epoch) and duplicates are
+            /// decided before anything is written; each message's answer is
+            /// what `append_message` alone would have answered, in arrival
+            /// order.
+            async fn append_batch(
+                tx: &mut Conn,
+                batch: &[(NewMessage, audit::Event)],
+                now: UnixTime,
+            ) -> StoreResult<Vec<StoreResult<Appended>>> {
+                if batch.is_empty() {
+                    return Ok(Vec::new());
                 }
-                // Nothing new may be encrypted to a revoked device's keys:
-                // until a member commits its removal, sends wait.
-                let revoked_members: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM conversation_members cm JOIN devices d ON d.id = cm.device_id
-                     WHERE cm.conversation_id = $1 AND cm.removed_at IS NULL AND d.revoked_at IS NOT NULL",
-                )
-                .bind(&message.conversation_id)
-                .fetch_one(&mut *tx)
-                .await?;
-                if revoked_members > 0 {
-                    return Err(StoreError::RemovalPending);
+                // 1. Everything the decisions need, one UNION ALL arm per
+                //    message (7 parameters each: far below both backends'
+                //    limits at the batcher's 256).
+                let mut q = sqlx::QueryBuilder::<Db>::new("");
+                for (i, (m, _)) in batch.iter().enumerate() {
+                    if i > 0 {
+                        q.push(" UNION ALL ");
+                    }
+                    q.push("SELECT CAST(")
+                        .push(i.to_string())
+                        .push(" AS BIGINT), (SELECT leaf_index FROM conversation_members WHERE conversation_id = ")
+                        .push_bind(&m.conversation_id)
+                        .push(" AND device_id = ")
+                        .push_bind(m.sender_device)
+                        .push(" AND removed_at IS NULL), (SELECT COUNT(*) FROM conversation_members cm JOIN devices d ON d.id = cm.device_id WHERE cm.conversation_id = ")
+                        .push_bind(&m.conversation_id)
+                        .push(" AND cm.removed_at IS NULL AND d.revoked_at IS NOT NULL), (SELECT seq FROM messages WHERE conversation_id = ")
+                        .push_bind(&m.conversation_id)
+                        .push(" AND sender_device_id = ")
+                        .push_bind(m.sender_device)
+                        .push(" AND client_msg_id = ")
+                        .push_bind(&m.client_msg_id)
+                        .push("), (SELECT epoch FROM conversations WHERE id = ")
+                        .push_bind(&m.conversation_id)
+                        .push(")");
                 }
-                let existing: Option<i64> = sqlx::query_scalar(
-                    "SELECT seq FROM messages WHERE conversation_id = $1 AND sender_device_id = $2 AND client_msg_id = $3",
-                )
-                .bind(&message.conversation_id)
-                .bind(message.sender_device)
-                .bind(&message.client_msg_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some(seq) = existing {
-                    return Ok(Appended { seq, duplicate: true, wake: Vec::new() });
+                let rows: Vec<(i64, Option<i64>, i64, Option<i64>, Option<i64>)> =
+                    q.build_query_as().fetch_all(&mut *tx).await?;
+                let mut facts = vec![None; batch.len()];
+                for (i, leaf, revoked, existing, epoch) in rows {
+                    if let Some(slot) = usize::try_from(i).ok().and_then(|i| facts.get_mut(i)) {
+                        *slot = Some((leaf, revoked, existing, epoch));
+                    }
                 }
-                let advanced: Option<i64> = sqlx::query_scalar(
-                    "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 AND epoch = $2 RETURNING last_seq",
-                )
-                .bind(&message.conversation_id)
-                .bind(message.epoch)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(seq) = advanced else {
-                    let current: i64 = sqlx::query_scalar("SELECT epoch FROM conversations WHERE id = $1")
-                        .bind(&message.conversation_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    return Err(StoreError::StaleEpoch { current });
-                };
-                sqlx::query(
-                    "INSERT INTO messages (conversation_id, seq, kind, epoch, sender_device_id, client_msg_id, data, created_at)
-                     VALUES ($1, $2, 'application', $3, $4, $5, $6, $7)",
-                )
-                .bind(&message.conversation_id)
-                .bind(seq)
-                .bind(message.epoch)
-                .bind(message.sender_device)
-                .bind(&message.client_msg_id)
-                .bind(&message.data)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                let mut event = event.clone();
-                event.detail = Some(serde_json::json!({"seq": seq, "size": message.data.len()}));
-                audit(&mut *tx, &event, now).await?;
-                let wake = active_devices(&mut *tx, &message.conversation_id).await?;
-                Ok(Appended { seq, duplicate: false, wake })
+
+                // 2. Decide. `Slot::Accepted` messages get a sequence number
+                //    below; a retry of one accepted earlier in this batch is
+                //    a duplicate of it.
+                enum Slot {
+                    Done(StoreResult<Appended>),
+                    Accepted,
+                    DuplicateOf(usize),
+                }
+                let mut slots = Vec::with_capacity(batch.len());
+                let mut first_of: Vec<(&str, DeviceId, &[u8], usize)> = Vec::new();
+                for (i, (m, _)) in batch.iter().enumerate() {
+                    let Some((leaf, revoked, existing, epoch)) = facts[i] else {
+                        return Err(StoreError::Unavailable);
+                    };
+                    let slot = if leaf.is_none() {
+                        Slot::Done(Err(StoreError::NotMember))
+                    } else if revoked > 0 {
+                        // Nothing new may be encrypted to a revoked device's
+                        // keys: until a member commits its removal, sends wait.
+                        Slot::Done(Err(StoreError::RemovalPending))
+                    } else if let Some(seq) = existing {
+                        Slot::Done(Ok(Appended { seq, duplicate: true, wake: Vec::new() }))
+                    } else if let Some(&(_, _, _, j)) = first_of.iter().find(|(c, d, id, _)| {
+                        *c == m.conversation_id && *d == m.sender_device && *id == &m.client_msg_id[..]
+                    }) {
+                        Slot::DuplicateOf(j)
+                    } else if epoch != Some(m.epoch) {
+                        match epoch {
+                            Some(current) => Slot::Done(Err(StoreError::StaleEpoch { current })),
+                            None => Slot::Done(Err(StoreError::NotFound)),
+                        }
+                    } else {
+                        first_of.push((&m.conversation_id, m.sender_device, &m.client_msg_id, i));
+                        Slot::Accepted
+                    };
+                    slots.push(slot);
+                }
+
+                // 3. Sequence numbers: one block per conversation, in
+                //    arrival order. The epoch condition guards against a
+                //    commit that won the epoch since step 1 (possible on
+                //    PostgreSQL, where commits use other connections).
+                let mut conversations: Vec<(&str, i64, i64)> = Vec::new(); // (id, epoch, count)
+                for (i, slot) in slots.iter().enumerate() {
+                    if matches!(slot, Slot::Accepted) {
+                        let m = &batch[i].0;
+                        match conversations.iter_mut().find(|(c, _, _)| *c == m.conversation_id) {
+                            Some((_, _, n)) => *n += 1,
+                            None => conversations.push((&m.conversation_id, m.epoch, 1)),
+                        }
+                    }
+                }
+                let mut next_seq: Vec<(&str, Option<i64>)> = Vec::with_capacity(conversations.len());
+                for (id, epoch, n) in &conversations {
+                    let last: Option<i64> = sqlx::query_scalar(
+                        "UPDATE conversations SET last_seq = last_seq + $1 WHERE id = $2 AND epoch = $3 RETURNING last_seq",
+                    )
+                    .bind(*n)
+                    .bind(*id)
+                    .bind(*epoch)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    next_seq.push((id, last.map(|l| l - n + 1)));
+                }
+                let mut seqs = vec![0i64; batch.len()];
+                for (i, slot) in slots.iter_mut().enumerate() {
+                    if !matches!(slot, Slot::Accepted) {
+                        continue;
+                    }
+                    let m = &batch[i].0;
+                    let Some(entry) = next_seq.iter_mut().find(|(c, _)| *c == m.conversation_id) else {
+                        return Err(StoreError::Unavailable);
+                    };
+                    match &mut entry.1 {
+                        Some(seq) => {
+                            seqs[i] = *seq;
+                            *seq += 1;
+                        }
+                        None => {
+                            let current: i64 = sqlx::query_scalar("SELECT epoch FROM conversations WHERE id = $1")
+                                .bind(&m.conversation_id)
+                                .fetch_one(&mut *tx)
+                                .await?;
+                            *slot = Slot::Done(Err(StoreError::StaleEpoch { current }));
+                        }
+                    }
+                }
+                let accepted: Vec<usize> = (0..batch.len())
+                    .filter(|&i| matches!(slots[i], Slot::Accepted))
+                    .collect();
+
+                if !accepted.is_empty() {
+                    // 4. The rows (8 parameters each).
+                    let mut q = sqlx::QueryBuilder::<Db>::new(
+                        "INSERT INTO messages (conversation_id, seq, kind, epoch, sender_device_id, client_msg_id, data, created_at) ",
+                    );
+                    q.push_values(&accepted, |mut b, &i| {
+                        let m = &batch[i].0;
+                        b.push_bind(&m.conversation_id)
+                            .push_bind(seqs[i])
+                            .push_bind("application")
+                            .push_bind(m.epoch)
+                            .push_bind(m.sender_device)
+                            .push_bind(&m.client_msg_id)
+                            .push_bind(&m.data)
+                            .push_bind(now);
+                    });
+                    q.build().execute(&mut *tx).await?;
+
+                    // 5. Their audit records.
+                    let events: Vec<audit::Event> = accepted
+                        .iter()
+                        .map(|&i| {
+                            let mut event = batch[i].1.clone();
+                            event.detail = Some(serde_json::json!({"seq": seqs[i], "size": batch[i].0.data.len()}));
+                            event
+                        })
+                        .collect();
+                    append_events(&mut *tx, &events, now).await?;
+                }
+
+                // 6. Who to wake, per conversation.
+                let mut devices: Vec<(String, DeviceId)> = Vec::new();
+                if !conversations.is_empty() {
+                    let mut q = sqlx::QueryBuilder::<Db>::new(
+                        "SELECT conversation_id, device_id FROM conversation_members WHERE removed_at IS NULL AND conversation_id IN (",
+                    );
+                    let mut list = q.separated(", ");
+                    for (id, _, _) in &conversations {
+                        list.push_bind(*id);
+                    }
+                    q.push(")");
+                    devices = q.build_query_as().fetch_all(&mut *tx).await?;
+                }
+
+                let mut out: Vec<StoreResult<Appended>> = Vec::with_capacity(batch.len());
+                for (i, slot) in slots.into_iter().enumerate() {
+                    let result = match slot {
+                        Slot::Done(result) => result,
+                        Slot::Accepted => {
+                            let conversation = &batch[i].0.conversation_id;
+                            let wake = devices
+                                .iter()
+                                .filter(|(c, _)| c == conversation)
+                                .map(|(_, d)| *d)
+                                .collect();
+                            Ok(Appended { seq: seqs[i], duplicate: false, wake })
+                        }
+                        Slot::DuplicateOf(j) => Ok(Appended { seq: seqs[j], duplicate: true, wake: Vec::new() }),
+                    };
+                    out.push(result);
+                }
+                Ok(out)
             }
 
-            /// Moves one cursor forward inside the caller's transaction
-            /// (refusals are decided before anything is written).
-            async fn ack_one(
+            /// Moves a batch of cursors forward inside the caller's
+            /// transaction with a fixed number of statements. Requests for
+            /// the same device and conversation are merged (the furthest
+            /// wins; each gets the resulting cursor), and one access record
+            /// covers the whole range moved. A cursor never moves back;
+            /// refusals are decided before anything is written.
+            async fn ack_batch(
                 conn: &mut Conn,
-                conversation: &Conversation,
-                device: DeviceId,
-                seq: i64,
+                batch: &[(Conversation, DeviceId, i64, audit::Event)],
                 now: UnixTime,
-                event: &audit::Event,
-            ) -> StoreResult<i64> {
-                let member: Option<i64> = sqlx::query_scalar(
-                    "SELECT joined_seq FROM conversation_members WHERE conversation_id = $1 AND device_id = $2",
-                )
-                .bind(&conversation.id)
-                .bind(device)
-                .fetch_optional(&mut *conn)
-                .await?;
-                let Some(joined) = member else { return Err(StoreError::NotMember) };
-                let before: i64 = sqlx::query_scalar(
-                    "SELECT acked_seq FROM delivery_cursors WHERE device_id = $1 AND conversation_id = $2",
-                )
-                .bind(device)
-                .bind(&conversation.id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .unwrap_or(joined - 1);
-                let last: i64 = sqlx::query_scalar("SELECT last_seq FROM conversations WHERE id = $1")
-                    .bind(&conversation.id)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                let target = seq.min(last);
-                if target <= before {
-                    return Ok(before);
+            ) -> StoreResult<Vec<StoreResult<i64>>> {
+                if batch.is_empty() {
+                    return Ok(Vec::new());
                 }
-                sqlx::query(
-                    "INSERT INTO delivery_cursors (device_id, conversation_id, acked_seq, acked_at) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (device_id, conversation_id) DO UPDATE SET acked_seq = $3, acked_at = $4",
-                )
-                .bind(device)
-                .bind(&conversation.id)
-                .bind(target)
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-                // The access record: this device received this range of
-                // this client's conversation.
-                let mut event = event.clone();
-                event.target_user = Some(conversation.client_user_id);
-                event.target_device = Some(device);
-                event.target_conversation = Some(conversation.id.clone());
-                event.detail = Some(serde_json::json!({"from_seq": before + 1, "to_seq": target}));
-                audit(&mut *conn, &event, now).await?;
-                Ok(target)
+                // Merge per (conversation, device): index of the first
+                // request and the furthest seq asked for.
+                let mut keys: Vec<(usize, i64)> = Vec::new();
+                let mut key_of = Vec::with_capacity(batch.len());
+                for (i, (conversation, device, seq, _)) in batch.iter().enumerate() {
+                    let found = keys.iter().position(|&(j, _)| {
+                        batch[j].0.id == conversation.id && batch[j].1 == *device
+                    });
+                    match found {
+                        Some(k) => {
+                            keys[k].1 = keys[k].1.max(*seq);
+                            key_of.push(k);
+                        }
+                        None => {
+                            key_of.push(keys.len());
+                            keys.push((i, *seq));
+                        }
+                    }
+                }
+                let mut q = sqlx::QueryBuilder::<Db>::new("");
+                for (k, &(i, _)) in keys.iter().enumerate() {
+                    let (conversation, device, _, _) = &batch[i];
+                    if k > 0 {
+                        q.push(" UNION ALL ");
+                    }
+                    q.push("SELECT CAST(")
+                        .push(k.to_string())
+                        .push(" AS BIGINT), (SELECT joined_seq FROM conversation_members WHERE conversation_id = ")
+                        .push_bind(&conversation.id)
+                        .push(" AND device_id = ")
+                        .push_bind(*device)
+                        .push("), (SELECT acked_seq FROM delivery_cursors WHERE device_id = ")
+                        .push_bind(*device)
+                        .push(" AND conversation_id = ")
+                        .push_bind(&conversation.id)
+                        .push("), (SELECT last_seq FROM conversations WHERE id = ")
+                        .push_bind(&conversation.id)
+                        .push(")");
+                }
+                let rows: Vec<(i64, Option<i64>, Option<i64>, Option<i64>)> =
+                    q.build_query_as().fetch_all(&mut *conn).await?;
+                let mut answers: Vec<Option<StoreResult<i64>>> = (0..keys.len()).map(|_| None).collect();
+                let mut moves: Vec<(usize, i64, i64)> = Vec::new(); // (key, from, to)
+                for (k, joined, acked, last) in rows {
+                    let Some(k) = usize::try_from(k).ok().filter(|&k| k < keys.len()) else {
+                        return Err(StoreError::Unavailable);
+                    };
+                    let (Some(joined), Some(last)) = (joined, last) else {
+                        answers[k] = Some(Err(StoreError::NotMember));
+                        continue;
+                    };
+                    let before = acked.unwrap_or(joined - 1);
+                    let target = keys[k].1.min(last);
+                    if target <= before {
+                        answers[k] = Some(Ok(before));
+                    } else {
+                        answers[k] = Some(Ok(target));
+                        moves.push((k, before, target));
+                    }
+                }
+                if !moves.is_empty() {
+                    let mut q = sqlx::QueryBuilder::<Db>::new(
+                        "INSERT INTO delivery_cursors (device_id, conversation_id, acked_seq, acked_at) ",
+                    );
+                    q.push_values(&moves, |mut b, &(k, _, target)| {
+                        let (conversation, device, _, _) = &batch[keys[k].0];
+                        b.push_bind(*device)
+                            .push_bind(&conversation.id)
+                            .push_bind(target)
+                            .push_bind(now);
+                    });
+                    q.push(
+                        " ON CONFLICT (device_id, conversation_id) DO UPDATE SET acked_seq = excluded.acked_seq, acked_at = excluded.acked_at",
+                    );
+                    q.build().execute(&mut *conn).await?;
+                    // The access records: this device received this range
+                    // of this client's conversation.
+                    let events: Vec<audit::Event> = moves
+                        .iter()
+                        .map(|&(k, before, target)| {
+                            let (conversation, device, _, event) = &batch[keys[k].0];
+                            let mut event = event.clone();
+                            event.target_user = Some(conversation.client_user_id);
+                            event.target_device = Some(*device);
+                            event.target_conversation = Some(conversation.id.clone());
+                            event.detail = Some(serde_json::json!({"from_seq": before + 1, "to_seq": target}));
+                            event
+                        })
+                        .collect();
+                    append_events(&mut *conn, &events, now).await?;
+                }
+                let mut out = Vec::with_capacity(batch.len());
+                for k in key_of {
+                    out.push(match &answers[k] {
+                        Some(Ok(v)) => Ok(*v),
+                        Some(Err(StoreError::NotMember)) => Err(StoreError::NotMember),
+                        _ => Err(StoreError::Unavailable),
+                    });
+                }
+                Ok(out)
             }
 
             #[async_trait::async_trait]
@@ -620,10 +817,9 @@ macro_rules! impl_delivery_store {
                 }
 
                 async fn append_message(&self, message: &NewMessage, now: UnixTime, event: audit::Event) -> StoreResult<Appended> {
-                    let mut tx = self.writer().begin().await?;
-                    let appended = append_one(&mut tx, message, now, &event).await?;
-                    tx.commit().await?;
-                    Ok(appended)
+                    let batch = [(message.clone(), event)];
+                    let mut results = self.append_messages(&batch, now).await?;
+                    results.pop().unwrap_or(Err(StoreError::Unavailable))
                 }
 
                 async fn append_messages(
@@ -631,17 +827,11 @@ macro_rules! impl_delivery_store {
                     batch: &[(NewMessage, audit::Event)],
                     now: UnixTime,
                 ) -> StoreResult<Vec<StoreResult<Appended>>> {
+                    // A database failure aborts the whole batch (nothing of
+                    // it is committed); a refusal is that message's answer
+                    // alone.
                     let mut tx = self.writer().begin().await?;
-                    let mut results = Vec::with_capacity(batch.len());
-                    for (message, event) in batch {
-                        match append_one(&mut tx, message, now, event).await {
-                            // A database failure aborts the whole batch
-                            // (nothing of it is committed); a refusal is
-                            // that message's answer alone.
-                            Err(StoreError::Database(e)) => return Err(StoreError::Database(e)),
-                            other => results.push(other),
-                        }
-                    }
+                    let results = append_batch(&mut tx, batch, now).await?;
                     tx.commit().await?;
                     Ok(results)
                 }
@@ -678,10 +868,9 @@ macro_rules! impl_delivery_store {
                     now: UnixTime,
                     event: audit::Event,
                 ) -> StoreResult<i64> {
-                    let mut tx = self.writer().begin().await?;
-                    let acked = ack_one(&mut tx, conversation, device, seq, now, &event).await?;
-                    tx.commit().await?;
-                    Ok(acked)
+                    let batch = [(conversation.clone(), device, seq, event)];
+                    let mut results = self.ack_many(&batch, now).await?;
+                    results.pop().unwrap_or(Err(StoreError::Unavailable))
                 }
 
                 async fn ack_many(
@@ -690,13 +879,7 @@ macro_rules! impl_delivery_store {
                     now: UnixTime,
                 ) -> StoreResult<Vec<StoreResult<i64>>> {
                     let mut tx = self.writer().begin().await?;
-                    let mut results = Vec::with_capacity(batch.len());
-                    for (conversation, device, seq, event) in batch {
-                        match ack_one(&mut tx, conversation, *device, *seq, now, event).await {
-                            Err(StoreError::Database(e)) => return Err(StoreError::Database(e)),
-                            other => results.push(other),
-                        }
-                    }
+                    let results = ack_batch(&mut tx, batch, now).await?;
                     tx.commit().await?;
                     Ok(results)
                 }
