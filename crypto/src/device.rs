@@ -876,16 +876,28 @@ impl Device {
     /// || storage entry count u32 || entries (u32-len key, u32-len value),
     /// sorted by key`; the entries' encoding is in `docs/protocol.md` §9.
     pub fn snapshot(&self) -> Result<Zeroizing<Vec<u8>>> {
-        let mut out = Zeroizing::new(Vec::new());
-        out.extend_from_slice(SNAPSHOT_MAGIC);
-        out.push(SNAPSHOT_VERSION);
-        put_bytes_u16(&mut out, &self.identity.to_bytes())?;
+        let identity = self.identity.to_bytes();
         let signer = Zeroizing::new(
             self.signer
                 .pair()
                 .tls_serialize_detached()
                 .map_err(|e| Error::internal(format!("signer: {e}")))?,
         );
+        // Sized for everything before the storage entries, so the buffer
+        // does not reallocate (leaving an unwiped copy of the signature key
+        // behind) before `export_storage`, which reserves for the entries.
+        let header = SNAPSHOT_MAGIC.len()
+            + 1
+            + 2
+            + identity.len()
+            + 4
+            + signer.len()
+            + 4
+            + self.groups.keys().map(|g| 2 + g.len()).sum::<usize>();
+        let mut out = Zeroizing::new(Vec::with_capacity(header));
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        out.push(SNAPSHOT_VERSION);
+        put_bytes_u16(&mut out, &identity)?;
         put_bytes_u32(&mut out, &signer)?;
         let n = u32::try_from(self.groups.len()).map_err(|_| Error::internal("groups"))?;
         out.extend_from_slice(&n.to_be_bytes());
