@@ -156,9 +156,7 @@ impl From<anyhow::Error> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let Some(source) = &self.source {
-            tracing::error!(error = %source, code = self.code, "request failed");
-        }
+        self.log_cause();
         let body = ErrorBody {
             error: self.code,
             message: self.message.into_owned(),
@@ -178,6 +176,14 @@ impl IntoResponse for AppError {
 pub type ApiResult<T> = Result<T, AppError>;
 
 impl AppError {
+    /// Logs the internal cause, if any (never sent to the client). Called
+    /// wherever an error is answered, on HTTP or on a socket.
+    pub fn log_cause(&self) {
+        if let Some(source) = &self.source {
+            tracing::error!(error = %source, code = self.code, "request failed");
+        }
+    }
+
     /// Replaces the machine code (keeping status and message).
     pub fn with_code(mut self, code: &'static str) -> Self {
         self.code = code;

@@ -13,6 +13,7 @@ on_both_backends!(
     outsiders_are_refused_and_cannot_decrypt,
     retried_send_is_stored_once_and_bad_input_changes_nothing,
     one_batch_answers_each_message_and_ack_as_if_alone,
+    sends_over_the_socket_are_stored_once_answered_and_delivered,
 );
 
 struct Practice {
@@ -620,5 +621,86 @@ async fn one_batch_answers_each_message_and_ack_as_if_alone(backend: Backend) {
             .expect("verify");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     audit.close().await;
+    app.stop().await;
+}
+
+/// The next frame of the given type (skipping entries and other traffic).
+async fn frame_of_type(device: &mut MlsClient, kind: &str) -> serde_json::Value {
+    loop {
+        let frame = device.next_frame().await;
+        if frame["type"] == kind {
+            return frame;
+        }
+        assert_ne!(frame["type"], "closed", "socket closed: {frame}");
+    }
+}
+
+async fn sends_over_the_socket_are_stored_once_answered_and_delivered(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let p = practice(&app).await;
+    let (conv, mut d) = conversation(&app, &p).await;
+    d[0].connect(&app).await;
+    d[2].connect(&app).await;
+
+    let id = [9u8; 16];
+    let env = alcove_crypto::Envelope {
+        client_message_id: id,
+        sent_at_ms: 1,
+        content: alcove_crypto::Content::Text("over the socket".into()),
+    };
+    let ct = d[0]
+        .device
+        .encrypt(conv.as_bytes(), &env.encode().expect("encode"))
+        .expect("encrypt");
+    let send = json!({"type": "send", "conversation_id": conv, "client_msg_id": b64(&id), "data": b64(&ct)});
+    d[0].send_frame(send.clone()).await;
+    let sent = frame_of_type(&mut d[0], "sent").await;
+    assert_eq!(sent["client_msg_id"], b64(&id));
+    assert_eq!(sent["conversation_id"], conv.as_str());
+    assert_eq!(sent["duplicate"], false);
+    let seq = sent["seq"].as_i64().expect("seq");
+    assert_eq!(
+        d[2].receive_texts(&conv, 1).await,
+        vec!["over the socket"],
+        "the client's device receives it live"
+    );
+
+    // A retry is answered with the same seq and stored once.
+    d[0].send_frame(send).await;
+    let again = frame_of_type(&mut d[0], "sent").await;
+    assert_eq!(
+        (again["seq"].as_i64(), again["duplicate"].as_bool()),
+        (Some(seq), Some(true))
+    );
+
+    // Refusals name the message they refuse and store nothing.
+    let garbage = json!({"type": "send", "conversation_id": conv, "client_msg_id": b64(&[1u8; 16]), "data": b64(b"not mls")});
+    d[0].send_frame(garbage).await;
+    let failed = frame_of_type(&mut d[0], "send_failed").await;
+    assert_eq!(
+        (failed["error"].as_str(), failed["client_msg_id"].as_str()),
+        (Some("malformed_mls"), Some(b64(&[1u8; 16]).as_str()))
+    );
+    d[0].send_frame(
+        json!({"type": "send", "conversation_id": conv, "client_msg_id": "%%", "data": "%%"}),
+    )
+    .await;
+    let failed = frame_of_type(&mut d[0], "send_failed").await;
+    assert_eq!(failed["error"], "invalid_base64");
+    d[0].send_frame(json!({"type": "send", "conversation_id": "not-mine", "client_msg_id": b64(&id), "data": b64(&ct)})).await;
+    let failed = frame_of_type(&mut d[0], "send_failed").await;
+    assert_eq!(
+        (failed["error"].as_str(), failed["conversation_id"].as_str()),
+        (Some("not_found"), Some("not-mine"))
+    );
+
+    d[3].sync_http(&conv).await;
+    assert_eq!(
+        d[3].texts[&conv],
+        vec!["over the socket"],
+        "stored exactly once"
+    );
     app.stop().await;
 }

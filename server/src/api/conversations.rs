@@ -567,14 +567,36 @@ pub async fn send(
     ApiJson(req): ApiJson<PostMessage>,
 ) -> ApiResult<Json<Sequenced>> {
     let conversation = participant(&state, &authed, &id).await?;
-    if req.client_msg_id.0.len() != 16 {
+    let sequenced = accept_message(
+        &state,
+        &authed,
+        &conversation,
+        req.client_msg_id.0,
+        req.data.0,
+    )
+    .await?;
+    Ok(Json(sequenced))
+}
+
+/// Checks and durably appends one application message from `authed`'s
+/// device to a conversation its user takes part in, then wakes the
+/// members' sockets. Shared by `POST …/messages` and the socket's `send`
+/// frame, so both answer exactly alike.
+pub(crate) async fn accept_message(
+    state: &AppState,
+    authed: &Authed,
+    conversation: &Conversation,
+    client_msg_id: Vec<u8>,
+    data: Vec<u8>,
+) -> ApiResult<Sequenced> {
+    if client_msg_id.len() != 16 {
         return Err(AppError::invalid(
             "invalid_field",
             "client_msg_id must be 16 bytes",
         ));
     }
-    check_size(&req.data.0)?;
-    let framing = mls::inspect_message(&req.data.0).map_err(mls_error)?;
+    check_size(&data)?;
+    let framing = mls::inspect_message(&data).map_err(mls_error)?;
     let Some(epoch) = framing.epoch else {
         return Err(AppError::bad_request(
             "malformed_mls",
@@ -594,26 +616,25 @@ pub async fn send(
         conversation_id: conversation.id.clone(),
         sender_device: authed.device_id,
         epoch: epoch.min(i64::MAX as u64) as i64,
-        client_msg_id: req.client_msg_id.0,
-        data: req.data.0,
+        client_msg_id,
+        data,
     };
     let mut event = authed
         .event("message.accepted")
         .target_user(conversation.client_user_id);
     event.target_conversation = Some(conversation.id.clone());
-    let conversation_id = message.conversation_id.clone();
     let epoch = message.epoch;
     let appended = state.messages.submit((message, event)).await?;
     if !appended.duplicate {
         state
             .wakeups
-            .wake(&appended.wake, Wake::Conversation(conversation_id));
+            .wake(&appended.wake, Wake::Conversation(conversation.id.clone()));
     }
-    Ok(Json(Sequenced {
+    Ok(Sequenced {
         seq: appended.seq,
         epoch,
         duplicate: appended.duplicate,
-    }))
+    })
 }
 
 /// Catch-up paging.

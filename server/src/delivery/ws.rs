@@ -4,7 +4,14 @@
 //! - server → device: `{"type":"entry","conversation_id","seq","kind","epoch","sender_device_id","data"}`,
 //!   `{"type":"welcome","id","conversation_id","data"}`, `{"type":"error","error","message"}`.
 //! - device → server: `{"type":"ack","conversation_id","seq"}` (everything up to `seq` is
-//!   processed), `{"type":"ack_welcome","id"}`.
+//!   processed), `{"type":"ack_welcome","id"}`, and
+//!   `{"type":"send","conversation_id","client_msg_id","data"}`: the same application message
+//!   as `POST /api/v1/conversations/{id}/messages`, checked and stored exactly alike, without an
+//!   HTTP request (and its session lookup) per message. Answered, once durable, by
+//!   `{"type":"sent","conversation_id","client_msg_id","seq","epoch","duplicate"}` or
+//!   `{"type":"send_failed","conversation_id","client_msg_id","error","message",…}` (the
+//!   HTTP error body's fields, e.g. `current_epoch`). At most `MAX_SENDS_IN_FLIGHT` per
+//!   socket await their answer; answers may come in any order (match on `client_msg_id`).
 //!
 //! Delivery is at-least-once and in order per conversation: on connect the
 //! server resumes from the device's acknowledged cursor; devices dedupe by
@@ -29,6 +36,7 @@ use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 
 /// Largest frame or message accepted from a device.
@@ -39,6 +47,9 @@ pub const WINDOW: i64 = 256;
 const PAGE: i64 = 64;
 /// A send that cannot complete in this time marks the reader too slow.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Sends per socket waiting for durability at once; one more is refused
+/// with `too_many_in_flight` (memory per connection stays bounded).
+pub const MAX_SENDS_IN_FLIGHT: usize = 64;
 /// Ping interval, and the silence after which the peer is considered gone.
 const PING_EVERY: Duration = Duration::from_secs(25);
 const PEER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -72,6 +83,7 @@ pub async fn upgrade(
         .on_upgrade(move |socket| async move {
             let device = authed.device_id;
             let mailbox = state.wakeups.subscribe(device);
+            let (answers_tx, answers) = mpsc::channel(MAX_SENDS_IN_FLIGHT);
             let mut conn = Connection {
                 state,
                 authed,
@@ -79,6 +91,9 @@ pub async fn upgrade(
                 mailbox,
                 convs: HashMap::new(),
                 welcomes_sent: HashSet::new(),
+                sends: Arc::new(Semaphore::new(MAX_SENDS_IN_FLIGHT)),
+                answers_tx,
+                answers,
             };
             let reason = conn.run().await;
             tracing::debug!(device = %device, reason = reason.1, "socket closed");
@@ -105,6 +120,11 @@ struct Connection {
     mailbox: Arc<Mailbox>,
     convs: HashMap<String, ConvState>,
     welcomes_sent: HashSet<String>,
+    /// Permits for sends awaiting durability.
+    sends: Arc<Semaphore>,
+    /// Answers to sends, from the tasks that await them.
+    answers_tx: mpsc::Sender<String>,
+    answers: mpsc::Receiver<String>,
 }
 
 type Close = (u16, &'static str);
@@ -112,8 +132,18 @@ type Close = (u16, &'static str);
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 enum ClientFrame {
-    Ack { conversation_id: String, seq: i64 },
-    AckWelcome { id: String },
+    Ack {
+        conversation_id: String,
+        seq: i64,
+    },
+    AckWelcome {
+        id: String,
+    },
+    Send {
+        conversation_id: String,
+        client_msg_id: String,
+        data: String,
+    },
 }
 
 impl Connection {
@@ -169,6 +199,11 @@ impl Connection {
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                         Some(Ok(Message::Close(_))) | None => return (1000, "bye"),
                         Some(Err(_)) => return (1009, "bad_frame"),
+                    }
+                }
+                Some(answer) = self.answers.recv() => {
+                    if let Err(close) = self.send(Message::Text(answer.into())).await {
+                        return close;
                     }
                 }
                 _ = self.mailbox.notified() => {
@@ -308,6 +343,14 @@ impl Connection {
                 }
                 Ok(Some(conversation_id))
             }
+            ClientFrame::Send {
+                conversation_id,
+                client_msg_id,
+                data,
+            } => {
+                self.on_send(conversation_id, client_msg_id, data).await?;
+                Ok(None)
+            }
             ClientFrame::AckWelcome { id } => {
                 if self
                     .state
@@ -324,6 +367,76 @@ impl Connection {
         }
     }
 
+    /// Starts storing a message; its answer comes back through `answers`
+    /// so the socket keeps delivering while the batch is made durable.
+    async fn on_send(
+        &mut self,
+        conversation_id: String,
+        client_msg_id: String,
+        data: String,
+    ) -> Result<(), Close> {
+        let answer_to = |e: AppError, conversation_id: &str, client_msg_id: &str| {
+            send_failed(conversation_id, client_msg_id, &e)
+        };
+        let Some(state) = self.convs.get(&conversation_id) else {
+            let e = AppError::not_found("conversation");
+            let frame = answer_to(e, &conversation_id, &client_msg_id);
+            return self.send(Message::Text(frame.into())).await;
+        };
+        let decoded = (
+            data_encoding::BASE64.decode(client_msg_id.as_bytes()),
+            data_encoding::BASE64.decode(data.as_bytes()),
+        );
+        let (Ok(id_bytes), Ok(data)) = decoded else {
+            let e =
+                AppError::bad_request("invalid_base64", "client_msg_id and data must be base64");
+            let frame = answer_to(e, &conversation_id, &client_msg_id);
+            return self.send(Message::Text(frame.into())).await;
+        };
+        let Ok(permit) = self.sends.clone().try_acquire_owned() else {
+            let e = AppError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_in_flight",
+                "too many sends awaiting an answer on this socket",
+            );
+            let frame = answer_to(e, &conversation_id, &client_msg_id);
+            return self.send(Message::Text(frame.into())).await;
+        };
+        let conversation = state.conversation.clone();
+        let app = self.state.clone();
+        let authed = self.authed.clone();
+        let answers = self.answers_tx.clone();
+        tokio::spawn(async move {
+            let result = crate::api::conversations::accept_message(
+                &app,
+                &authed,
+                &conversation,
+                id_bytes,
+                data,
+            )
+            .await;
+            let frame = match result {
+                Ok(s) => serde_json::json!({
+                    "type": "sent",
+                    "conversation_id": conversation.id,
+                    "client_msg_id": client_msg_id,
+                    "seq": s.seq,
+                    "epoch": s.epoch,
+                    "duplicate": s.duplicate,
+                })
+                .to_string(),
+                Err(e) => {
+                    e.log_cause();
+                    send_failed(&conversation.id, &client_msg_id, &e)
+                }
+            };
+            // The socket may be gone; the message is stored regardless.
+            let _ = answers.send(frame).await;
+            drop(permit);
+        });
+        Ok(())
+    }
+
     async fn send_error(&mut self, code: &str, message: &str) -> Result<(), Close> {
         let frame =
             serde_json::json!({"type": "error", "error": code, "message": message}).to_string();
@@ -337,6 +450,23 @@ impl Connection {
             Err(_) => Err((4008, "slow_consumer")),
         }
     }
+}
+
+/// The answer to a `send` frame that was refused: the HTTP error body's
+/// fields (code, message, extras such as `current_epoch`).
+fn send_failed(conversation_id: &str, client_msg_id: &str, e: &AppError) -> String {
+    let mut frame = serde_json::Map::new();
+    frame.insert("type".into(), "send_failed".into());
+    frame.insert("conversation_id".into(), conversation_id.into());
+    frame.insert("client_msg_id".into(), client_msg_id.into());
+    frame.insert("error".into(), e.code.into());
+    frame.insert("message".into(), e.message.to_string().into());
+    if let Some(extra) = &e.extra {
+        for (k, v) in extra {
+            frame.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    serde_json::Value::Object(frame).to_string()
 }
 
 /// The JSON frame for a log entry.
