@@ -1,7 +1,8 @@
 //! Throughput and latency phases: clinician devices send pre-encrypted
-//! messages over HTTP (an answer of 200 means durably stored); client
-//! devices receive them over the delivery WebSocket and acknowledge by
-//! sequence, as the browser does.
+//! messages over HTTP (an answer of 200 means durably stored) or as `send`
+//! frames on their own delivery socket (a `sent` answer means the same);
+//! client devices receive them over the delivery WebSocket and acknowledge
+//! by sequence, as the browser does.
 
 use crate::setup::{Api, Prepared};
 use anyhow::{anyhow, Result};
@@ -230,6 +231,117 @@ async fn send_one(
     }
 }
 
+/// How senders send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transport {
+    /// `POST /api/v1/conversations/{id}/messages`, one request per message.
+    Http,
+    /// `send` frames on the sender's delivery socket.
+    Ws,
+}
+
+/// A sender's delivery socket used for `send` frames: one task writes the
+/// frames and reads the answers, resolving each waiting send by its client
+/// message id.
+#[derive(Clone)]
+struct WsSender {
+    frames: tokio::sync::mpsc::UnboundedSender<String>,
+    pending: Arc<Mutex<HashMap<String, tokio::sync::oneshot::Sender<Result<(), String>>>>>,
+}
+
+type Pending = Arc<Mutex<HashMap<String, tokio::sync::oneshot::Sender<Result<(), String>>>>>;
+
+async fn ws_sender(
+    addr: SocketAddr,
+    token: &str,
+) -> Result<(WsSender, tokio::task::JoinHandle<()>)> {
+    let ws = connect(addr, token).await?;
+    let (mut sink, mut stream) = ws.split();
+    let (frames, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
+    let answers = pending.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                frame = rx.recv() => match frame {
+                    Some(f) => {
+                        if sink.send(Message::Text(f.into())).await.is_err() {
+                            break;
+                        }
+                    }
+                    None => {
+                        let _ = sink.send(Message::Close(None)).await;
+                        break;
+                    }
+                },
+                msg = stream.next() => match msg {
+                    Some(Ok(Message::Text(t))) => {
+                        let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else { continue };
+                        let answer = match v["type"].as_str() {
+                            Some("sent") => Ok(()),
+                            Some("send_failed") => Err(format!("send_failed {}", v["error"])),
+                            _ => continue, // entries of the conversation, not ours to count
+                        };
+                        let id = v["client_msg_id"].as_str().unwrap_or_default();
+                        let waiting = answers.lock().ok().and_then(|mut p| p.remove(id));
+                        if let Some(reply) = waiting {
+                            let _ = reply.send(answer);
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    _ => break,
+                },
+            }
+        }
+    });
+    Ok((WsSender { frames, pending }, task))
+}
+
+async fn send_one_ws(
+    sender: WsSender,
+    conv: Arc<str>,
+    track: Arc<Track>,
+    i: usize,
+    epoch: Instant,
+) {
+    let p = &track.msgs[i];
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if let Ok(mut pending) = sender.pending.lock() {
+        pending.insert(p.client_msg_id_b64.clone(), reply);
+    }
+    let frame = serde_json::json!({
+        "type": "send", "conversation_id": &*conv,
+        "client_msg_id": p.client_msg_id_b64, "data": p.data_b64,
+    })
+    .to_string();
+    if sender.frames.send(frame).is_err() {
+        track.error("socket closed".into());
+        return;
+    }
+    match answer.await {
+        Ok(Ok(())) => track.ack_ns[i].store(ns_since(epoch), Ordering::Relaxed),
+        Ok(Err(e)) => track.error(e),
+        Err(_) => track.error("socket closed before the answer".into()),
+    }
+}
+
+/// One send over the chosen transport.
+async fn send_via(
+    senders: &[Option<WsSender>],
+    lane: usize,
+    api: Api,
+    conv: Arc<str>,
+    token: Arc<str>,
+    track: Arc<Track>,
+    i: usize,
+    epoch: Instant,
+) {
+    match &senders[lane] {
+        Some(ws) => send_one_ws(ws.clone(), conv, track, i, epoch).await,
+        None => send_one(api, conv, token, track, i, epoch).await,
+    }
+}
+
 /// Which load is offered.
 #[derive(Clone, Copy, Debug)]
 pub enum Offer {
@@ -293,10 +405,23 @@ pub async fn run_phase(
     api: &Api,
     lanes: &[Lane],
     offer: Offer,
+    transport: Transport,
     drain: Duration,
 ) -> Result<PhaseResult> {
     let epoch = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
+    let mut senders: Vec<Option<WsSender>> = Vec::with_capacity(lanes.len());
+    let mut sender_tasks = Vec::new();
+    for lane in lanes {
+        if transport == Transport::Ws {
+            let (sender, task) = ws_sender(addr, &lane.sender_token).await?;
+            senders.push(Some(sender));
+            sender_tasks.push(task);
+        } else {
+            senders.push(None);
+        }
+    }
+    let senders = Arc::new(senders);
     let mut receivers = Vec::new();
     for lane in lanes {
         let ws = connect(addr, &lane.receiver_token).await?;
@@ -316,10 +441,11 @@ pub async fn run_phase(
         Offer::ClosedLoop { inflight, limit } => {
             let deadline = start + limit;
             let mut tasks = Vec::new();
-            for lane in lanes {
+            for (lane_no, lane) in lanes.iter().enumerate() {
                 let next = Arc::new(AtomicUsize::new(0));
                 for _ in 0..inflight.max(1) {
                     let (api, track, next) = (api.clone(), lane.track.clone(), next.clone());
+                    let senders = senders.clone();
                     let conv: Arc<str> = lane.conv.as_str().into();
                     let token: Arc<str> = lane.sender_token.as_str().into();
                     tasks.push(tokio::spawn(async move {
@@ -329,7 +455,9 @@ pub async fn run_phase(
                                 break;
                             }
                             track.send_ns[i].store(ns_since(epoch), Ordering::Relaxed);
-                            send_one(
+                            send_via(
+                                &senders,
+                                lane_no,
                                 api.clone(),
                                 conv.clone(),
                                 token.clone(),
@@ -363,14 +491,15 @@ pub async fn run_phase(
                 tokio::time::sleep_until(due.into()).await;
                 let due_ns = epoch_offset + (k as f64 / rate * 1e9) as u64;
                 lanes[lane].track.send_ns[i].store(due_ns, Ordering::Relaxed);
-                tasks.push(tokio::spawn(send_one(
-                    api.clone(),
+                let (senders, api) = (senders.clone(), api.clone());
+                let (conv, token, track) = (
                     convs[lane].clone(),
                     tokens[lane].clone(),
                     lanes[lane].track.clone(),
-                    i,
-                    epoch,
-                )));
+                );
+                tasks.push(tokio::spawn(async move {
+                    send_via(&senders, lane, api, conv, token, track, i, epoch).await
+                }));
             }
             for t in tasks {
                 let _ = t.await;
@@ -388,6 +517,10 @@ pub async fn run_phase(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stop.store(true, Ordering::Relaxed);
+    drop(senders);
+    for t in sender_tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
     let mut receiver_errors = Vec::new();
     for r in receivers {
         match tokio::time::timeout(Duration::from_secs(5), r).await {

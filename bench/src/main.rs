@@ -48,6 +48,10 @@ struct Args {
     /// Sender/receiver pairs in the throughput phase.
     #[arg(long, default_value_t = 32)]
     pairs: usize,
+    /// How senders send: `http` (one POST per message, what the browser
+    /// client does today) or `ws` (`send` frames on the sender's socket).
+    #[arg(long, value_enum, default_value_t = load::Transport::Http)]
+    send_over: load::Transport,
     /// Requests in flight per sender in the throughput phase.
     #[arg(long, default_value_t = 1)]
     inflight: usize,
@@ -255,12 +259,21 @@ async fn delivery_phases(
             inflight: args.inflight,
             limit: Duration::from_secs(args.throughput_secs),
         };
-        let r = load::run_phase(server.addr, &api, &lanes, offer, Duration::from_secs(10)).await?;
+        let r = load::run_phase(
+            server.addr,
+            &api,
+            &lanes,
+            offer,
+            args.send_over,
+            Duration::from_secs(10),
+        )
+        .await?;
         let peak_rss = server.rss_kib().unwrap_or(0);
         report.say(format!(
-            "\n### Throughput ({} pairs, {} in flight per sender, {ct_len}-byte ciphertexts, {})\n",
+            "\n### Throughput ({} pairs, {} in flight per sender, sent over {:?}, {ct_len}-byte ciphertexts, {})\n",
             args.pairs,
             args.inflight,
+            args.send_over,
             if args.postgres.is_some() {
                 "PostgreSQL"
             } else {
@@ -317,14 +330,16 @@ async fn delivery_phases(
             &api,
             &lanes,
             Offer::FixedRate { rate: args.rate },
+            args.send_over,
             Duration::from_secs(10),
         )
         .await?;
         report.say(format!(
-            "\n### Latency at a fixed {} msg/s ({} pairs, {} s, {ct_len}-byte ciphertexts, {})\n",
+            "\n### Latency at a fixed {} msg/s ({} pairs, {} s, sent over {:?}, {ct_len}-byte ciphertexts, {})\n",
             args.rate,
             lat_pairs,
             args.latency_secs,
+            args.send_over,
             if args.postgres.is_some() {
                 "PostgreSQL"
             } else {

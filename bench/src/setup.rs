@@ -385,6 +385,8 @@ pub async fn pairs(api: &Api, admin: &Admin, n: usize, concurrency: usize) -> Re
 pub struct Prepared {
     /// The JSON body of the send request.
     pub body: String,
+    /// Its client message id (base64), for `send` frames on the socket.
+    pub client_msg_id_b64: String,
     /// The ciphertext in base64, as the receiver will see it.
     pub data_b64: String,
     /// The text inside, to check decryption.
@@ -430,9 +432,11 @@ pub fn prepare(pair: &mut Pair, n: usize, len: usize, tag: &str) -> Result<Vec<P
         let text = format!("{head}{}", "x".repeat(len.saturating_sub(head.len())));
         let (id, ct) = encrypt_text(&mut pair.clinician.device, &pair.conv, &text)?;
         let data_b64 = b64(&ct);
-        let body = json!({"client_msg_id": b64(&id), "data": data_b64}).to_string();
+        let client_msg_id_b64 = b64(&id);
+        let body = json!({"client_msg_id": client_msg_id_b64, "data": data_b64}).to_string();
         out.push(Prepared {
             body,
+            client_msg_id_b64,
             data_b64,
             text,
         });
