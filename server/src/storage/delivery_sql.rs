@@ -132,17 +132,29 @@ macro_rules! impl_delivery_store {
                         }
                     }
                 }
-                let mut next_seq: Vec<(&str, Option<i64>)> = Vec::with_capacity(conversations.len());
-                for (id, epoch, n) in &conversations {
-                    let last: Option<i64> = sqlx::query_scalar(
-                        "UPDATE conversations SET last_seq = last_seq + $1 WHERE id = $2 AND epoch = $3 RETURNING last_seq",
-                    )
-                    .bind(*n)
-                    .bind(*id)
-                    .bind(*epoch)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    next_seq.push((id, last.map(|l| l - n + 1)));
+                // One statement for every conversation of the batch; a
+                // conversation missing from the answer lost its epoch.
+                let mut next_seq: Vec<(&str, Option<i64>)> =
+                    conversations.iter().map(|(id, _, _)| (*id, None)).collect();
+                if !conversations.is_empty() {
+                    let mut q = sqlx::QueryBuilder::<Db>::new("UPDATE conversations SET last_seq = last_seq + CASE id");
+                    for (id, _, n) in &conversations {
+                        q.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(*n);
+                    }
+                    q.push(" ELSE 0 END WHERE ");
+                    for (k, (id, epoch, _)) in conversations.iter().enumerate() {
+                        if k > 0 {
+                            q.push(" OR ");
+                        }
+                        q.push("(id = ").push_bind(*id).push(" AND epoch = ").push_bind(*epoch).push(")");
+                    }
+                    q.push(" RETURNING id, last_seq");
+                    let moved: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                    for (id, last) in moved {
+                        if let Some(k) = conversations.iter().position(|(c, _, _)| *c == id) {
+                            next_seq[k].1 = Some(last - conversations[k].2 + 1);
+                        }
+                    }
                 }
                 let mut seqs = vec![0i64; batch.len()];
                 for (i, slot) in slots.iter_mut().enumerate() {
