@@ -83,7 +83,6 @@ pub async fn upgrade(
         .on_upgrade(move |socket| async move {
             let device = authed.device_id;
             let mailbox = state.wakeups.subscribe(device);
-            let (answers_tx, answers) = mpsc::channel(MAX_SENDS_IN_FLIGHT);
             let mut conn = Connection {
                 state,
                 authed,
@@ -91,9 +90,7 @@ pub async fn upgrade(
                 mailbox,
                 convs: HashMap::new(),
                 welcomes_sent: HashSet::new(),
-                sends: Arc::new(Semaphore::new(MAX_SENDS_IN_FLIGHT)),
-                answers_tx,
-                answers,
+                sends: None,
             };
             let reason = conn.run().await;
             tracing::debug!(device = %device, reason = reason.1, "socket closed");
@@ -120,11 +117,24 @@ struct Connection {
     mailbox: Arc<Mailbox>,
     convs: HashMap<String, ConvState>,
     welcomes_sent: HashSet<String>,
-    /// Permits for sends awaiting durability.
-    sends: Arc<Semaphore>,
-    /// Answers to sends, from the tasks that await them.
+    /// Sends awaiting durability: permits, and the channel their answers
+    /// come back on. Created at the first send, so the many sockets that
+    /// only receive (or sit idle) do not carry them.
+    sends: Option<Sends>,
+}
+
+struct Sends {
+    permits: Arc<Semaphore>,
     answers_tx: mpsc::Sender<String>,
     answers: mpsc::Receiver<String>,
+}
+
+/// The next answer to a send, or never when nothing was sent.
+async fn next_answer(sends: &mut Option<Sends>) -> Option<String> {
+    match sends {
+        Some(s) => s.answers.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 type Close = (u16, &'static str);
@@ -201,7 +211,7 @@ impl Connection {
                         Some(Err(_)) => return (1009, "bad_frame"),
                     }
                 }
-                Some(answer) = self.answers.recv() => {
+                Some(answer) = next_answer(&mut self.sends) => {
                     if let Err(close) = self.send(Message::Text(answer.into())).await {
                         return close;
                     }
@@ -393,7 +403,16 @@ impl Connection {
             let frame = answer_to(e, &conversation_id, &client_msg_id);
             return self.send(Message::Text(frame.into())).await;
         };
-        let Ok(permit) = self.sends.clone().try_acquire_owned() else {
+        let sends = self.sends.get_or_insert_with(|| {
+            let (answers_tx, answers) = mpsc::channel(MAX_SENDS_IN_FLIGHT);
+            Sends {
+                permits: Arc::new(Semaphore::new(MAX_SENDS_IN_FLIGHT)),
+                answers_tx,
+                answers,
+            }
+        });
+        let answers = sends.answers_tx.clone();
+        let Ok(permit) = sends.permits.clone().try_acquire_owned() else {
             let e = AppError::new(
                 axum::http::StatusCode::TOO_MANY_REQUESTS,
                 "too_many_in_flight",
@@ -405,7 +424,6 @@ impl Connection {
         let conversation = state.conversation.clone();
         let app = self.state.clone();
         let authed = self.authed.clone();
-        let answers = self.answers_tx.clone();
         tokio::spawn(async move {
             let result = crate::api::conversations::accept_message(
                 &app,
