@@ -9,3 +9,6 @@ cd "$(dirname "$0")/../.."
 cargo build --locked -p alcove-server --bin alcove
 cargo build --locked -p alcove-bench
 target/debug/alcove-bench --smoke --server-bin target/debug/alcove --server-log warn
+# The same messages sent as `send` frames on the senders' sockets.
+target/debug/alcove-bench --smoke --server-bin target/debug/alcove --server-log warn \
+  --send-over ws --phases throughput,latency
