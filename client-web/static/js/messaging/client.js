@@ -204,7 +204,9 @@ export function start(me) {
       if (e instanceof Locked || S !== s) return;
       console.error("messaging could not start", e);
       s.state = "error";
-      s.error = e && e.code === "unseal_failed"
+      // unsupported_version: state saved by an older format of this app
+      // (snapshot v1) cannot be read by this one; the way out is the same.
+      s.error = e && (e.code === "unseal_failed" || e.code === "unsupported_version")
         ? "The secure storage of this browser could not be opened. Sign out and sign in again, or use another browser."
         : (e && e.message) || "Secure messaging could not start.";
       emit({ type: "status" });
