@@ -626,17 +626,9 @@ pub(crate) async fn accept_message(
     let epoch = message.epoch;
     let appended = state.messages.submit((message, event)).await?;
     if !appended.duplicate {
-        // Not the sending device: its own messages are never delivered to
-        // it, so waking its socket would only read the log for nothing.
-        let others: Vec<DeviceId> = appended
-            .wake
-            .iter()
-            .copied()
-            .filter(|d| *d != authed.device_id)
-            .collect();
         state
             .wakeups
-            .wake(&others, Wake::Conversation(conversation.id.clone()));
+            .wake(&appended.wake, Wake::Conversation(conversation.id.clone()));
     }
     Ok(Sequenced {
         seq: appended.seq,

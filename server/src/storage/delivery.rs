@@ -160,7 +160,8 @@ pub struct Appended {
     pub seq: i64,
     /// True when this was a retry of an entry already stored.
     pub duplicate: bool,
-    /// Devices to wake.
+    /// Devices to wake: never the sender, whose own entries are not
+    /// delivered to it (waking it would only read the log for nothing).
     pub wake: Vec<DeviceId>,
 }
 
@@ -294,14 +295,6 @@ pub trait DeliveryStore: Send + Sync {
         event: audit::Event,
     ) -> StoreResult<Appended>;
 
-    /// Appends an application message (idempotent on the client message id).
-    async fn append_message(
-        &self,
-        message: &NewMessage,
-        now: UnixTime,
-        event: audit::Event,
-    ) -> StoreResult<Appended>;
-
     /// Appends several messages in one transaction (group commit): one
     /// fsync for the batch. Each gets its own answer; a database failure
     /// fails the batch as a whole and stores none of it.
@@ -321,19 +314,9 @@ pub trait DeliveryStore: Send + Sync {
         limit: i64,
     ) -> StoreResult<Vec<LogEntry>>;
 
-    /// Moves a device's cursor forward (never back) and records the access.
-    /// Returns the cursor after the call.
-    async fn ack(
-        &self,
-        conversation: &Conversation,
-        device: DeviceId,
-        seq: i64,
-        now: UnixTime,
-        event: audit::Event,
-    ) -> StoreResult<i64>;
-
-    /// Moves several cursors in one transaction (group commit of
-    /// acknowledgements); each gets its own answer.
+    /// Moves devices' cursors forward (never back) and records each access,
+    /// several in one transaction (group commit of acknowledgements); each
+    /// request gets the cursor after the call.
     async fn ack_many(
         &self,
         batch: &[(Conversation, DeviceId, i64, audit::Event)],

@@ -31,11 +31,11 @@ macro_rules! impl_delivery_store {
             /// Appends a batch of application messages inside the caller's
             /// transaction with a fixed number of statements, whatever the
             /// batch size: one read deciding every message, one sequence
-            /// update per conversation, one multi-row insert, the audit
-            /// block, and one read of the devices to wake. Refusals (not a
+            /// update for all its conversations, one multi-row insert, the
+            /// audit block, and one read of the devices to wake. Refusals (not a
             /// member, removal pending, stale epoch) and duplicates are
             /// decided before anything is written; each message's answer is
-            /// what `append_message` alone would have answered, in arrival
+            /// what it would have been in a batch of its own, in arrival
             /// order.
             async fn append_batch(
                 tx: &mut Conn,
@@ -119,41 +119,53 @@ macro_rules! impl_delivery_store {
                 }
 
                 // 3. Sequence numbers: one block per conversation, in
-                //    arrival order. The epoch condition guards against a
-                //    commit that won the epoch since step 1 (possible on
-                //    PostgreSQL, where commits use other connections).
-                let mut conversations: Vec<(&str, i64, i64)> = Vec::new(); // (id, epoch, count)
+                //    arrival order, all moved by one statement. The epoch
+                //    condition guards against a commit that won the epoch
+                //    since step 1 (possible on PostgreSQL, where commits use
+                //    other connections): a conversation missing from the
+                //    answer gets `StaleEpoch` for all its messages.
+                struct Block<'a> {
+                    id: &'a str,
+                    epoch: i64,
+                    count: i64,
+                    /// Next sequence number, or the epoch that won.
+                    next: Result<i64, i64>,
+                }
+                let mut blocks: Vec<Block<'_>> = Vec::new();
                 for (i, slot) in slots.iter().enumerate() {
                     if matches!(slot, Slot::Accepted) {
                         let m = &batch[i].0;
-                        match conversations.iter_mut().find(|(c, _, _)| *c == m.conversation_id) {
-                            Some((_, _, n)) => *n += 1,
-                            None => conversations.push((&m.conversation_id, m.epoch, 1)),
+                        match blocks.iter_mut().find(|b| b.id == m.conversation_id) {
+                            Some(b) => b.count += 1,
+                            None => blocks.push(Block { id: &m.conversation_id, epoch: m.epoch, count: 1, next: Err(m.epoch) }),
                         }
                     }
                 }
-                // One statement for every conversation of the batch; a
-                // conversation missing from the answer lost its epoch.
-                let mut next_seq: Vec<(&str, Option<i64>)> =
-                    conversations.iter().map(|(id, _, _)| (*id, None)).collect();
-                if !conversations.is_empty() {
+                if !blocks.is_empty() {
                     let mut q = sqlx::QueryBuilder::<Db>::new("UPDATE conversations SET last_seq = last_seq + CASE id");
-                    for (id, _, n) in &conversations {
-                        q.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(*n);
+                    for b in &blocks {
+                        q.push(" WHEN ").push_bind(b.id).push(" THEN ").push_bind(b.count);
                     }
                     q.push(" ELSE 0 END WHERE ");
-                    for (k, (id, epoch, _)) in conversations.iter().enumerate() {
+                    for (k, b) in blocks.iter().enumerate() {
                         if k > 0 {
                             q.push(" OR ");
                         }
-                        q.push("(id = ").push_bind(*id).push(" AND epoch = ").push_bind(*epoch).push(")");
+                        q.push("(id = ").push_bind(b.id).push(" AND epoch = ").push_bind(b.epoch).push(")");
                     }
                     q.push(" RETURNING id, last_seq");
                     let moved: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
                     for (id, last) in moved {
-                        if let Some(k) = conversations.iter().position(|(c, _, _)| *c == id) {
-                            next_seq[k].1 = Some(last - conversations[k].2 + 1);
+                        if let Some(b) = blocks.iter_mut().find(|b| b.id == id) {
+                            b.next = Ok(last - b.count + 1);
                         }
+                    }
+                    for b in blocks.iter_mut().filter(|b| b.next.is_err()) {
+                        let current: i64 = sqlx::query_scalar("SELECT epoch FROM conversations WHERE id = $1")
+                            .bind(b.id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        b.next = Err(current);
                     }
                 }
                 let mut seqs = vec![0i64; batch.len()];
@@ -161,22 +173,15 @@ macro_rules! impl_delivery_store {
                     if !matches!(slot, Slot::Accepted) {
                         continue;
                     }
-                    let m = &batch[i].0;
-                    let Some(entry) = next_seq.iter_mut().find(|(c, _)| *c == m.conversation_id) else {
+                    let Some(b) = blocks.iter_mut().find(|b| b.id == batch[i].0.conversation_id) else {
                         return Err(StoreError::Unavailable);
                     };
-                    match &mut entry.1 {
-                        Some(seq) => {
+                    match &mut b.next {
+                        Ok(seq) => {
                             seqs[i] = *seq;
                             *seq += 1;
                         }
-                        None => {
-                            let current: i64 = sqlx::query_scalar("SELECT epoch FROM conversations WHERE id = $1")
-                                .bind(&m.conversation_id)
-                                .fetch_one(&mut *tx)
-                                .await?;
-                            *slot = Slot::Done(Err(StoreError::StaleEpoch { current }));
-                        }
+                        Err(current) => *slot = Slot::Done(Err(StoreError::StaleEpoch { current: *current })),
                     }
                 }
                 let accepted: Vec<usize> = (0..batch.len())
@@ -215,13 +220,13 @@ macro_rules! impl_delivery_store {
 
                 // 6. Who to wake, per conversation.
                 let mut devices: Vec<(String, DeviceId)> = Vec::new();
-                if !conversations.is_empty() {
+                if !accepted.is_empty() {
                     let mut q = sqlx::QueryBuilder::<Db>::new(
                         "SELECT conversation_id, device_id FROM conversation_members WHERE removed_at IS NULL AND conversation_id IN (",
                     );
                     let mut list = q.separated(", ");
-                    for (id, _, _) in &conversations {
-                        list.push_bind(*id);
+                    for b in blocks.iter().filter(|b| b.next.is_ok()) {
+                        list.push_bind(b.id);
                     }
                     q.push(")");
                     devices = q.build_query_as().fetch_all(&mut *tx).await?;
@@ -232,10 +237,10 @@ macro_rules! impl_delivery_store {
                     let result = match slot {
                         Slot::Done(result) => result,
                         Slot::Accepted => {
-                            let conversation = &batch[i].0.conversation_id;
+                            let m = &batch[i].0;
                             let wake = devices
                                 .iter()
-                                .filter(|(c, _)| c == conversation)
+                                .filter(|(c, d)| *c == m.conversation_id && *d != m.sender_device)
                                 .map(|(_, d)| *d)
                                 .collect();
                             Ok(Appended { seq: seqs[i], duplicate: false, wake })
@@ -775,6 +780,7 @@ macro_rules! impl_delivery_store {
                     // (including removed devices, which learn of it) and the
                     // added devices (which get a Welcome).
                     let mut wake = active_devices(&mut tx, &commit.conversation_id).await?;
+                    wake.retain(|d| *d != commit.sender_device);
                     for leaf in &commit.removed_leaves {
                         sqlx::query(
                             "UPDATE conversation_members SET removed_at = $1, removed_seq = $2
@@ -828,12 +834,6 @@ macro_rules! impl_delivery_store {
                     Ok(Appended { seq, duplicate: false, wake })
                 }
 
-                async fn append_message(&self, message: &NewMessage, now: UnixTime, event: audit::Event) -> StoreResult<Appended> {
-                    let batch = [(message.clone(), event)];
-                    let mut results = self.append_messages(&batch, now).await?;
-                    results.pop().unwrap_or(Err(StoreError::Unavailable))
-                }
-
                 async fn append_messages(
                     &self,
                     batch: &[(NewMessage, audit::Event)],
@@ -870,19 +870,6 @@ macro_rules! impl_delivery_store {
                     .bind(limit)
                     .fetch_all(self.reader())
                     .await?)
-                }
-
-                async fn ack(
-                    &self,
-                    conversation: &Conversation,
-                    device: DeviceId,
-                    seq: i64,
-                    now: UnixTime,
-                    event: audit::Event,
-                ) -> StoreResult<i64> {
-                    let batch = [(conversation.clone(), device, seq, event)];
-                    let mut results = self.ack_many(&batch, now).await?;
-                    results.pop().unwrap_or(Err(StoreError::Unavailable))
                 }
 
                 async fn ack_many(

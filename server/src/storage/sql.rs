@@ -40,55 +40,19 @@ macro_rules! impl_store {
 
         /// Appends one audit event inside the caller's transaction, taking
         /// the next dense sequence number of its practice under the row lock
-        /// of `audit_heads`.
+        /// of `audit_heads` (one event of `append_events`).
         async fn append_event(conn: &mut Conn, ev: &audit::Event, now: UnixTime) -> StoreResult<()> {
-            // Benchmark-only build (`--features bench-no-audit`) that measures
-            // what the audit log costs. Never enable it in a deployment.
-            if cfg!(feature = "bench-no-audit") {
-                return Ok(());
-            }
-            let seq: i64 = sqlx::query_scalar(
-                "INSERT INTO audit_heads (practice_id, seq) VALUES ($1, 1)
-                 ON CONFLICT (practice_id) DO UPDATE SET seq = audit_heads.seq + 1
-                 RETURNING seq",
-            )
-            .bind(ev.practice_id)
-            .fetch_one(&mut *conn)
-            .await?;
-            // The Merkle leaf hash of exactly the row written below.
-            let leaf_hash = audit::canonical::event_leaf_hash(ev, seq, now);
-            sqlx::query(
-                "INSERT INTO audit_events (practice_id, seq, at, actor_user_id, actor_device_id,
-                     action, target_user_id, target_device_id, target_conversation_id, outcome,
-                     request_id, ip, detail, leaf_hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            )
-            .bind(ev.practice_id)
-            .bind(seq)
-            .bind(now)
-            .bind(ev.actor_user)
-            .bind(ev.actor_device)
-            .bind(ev.action)
-            .bind(ev.target_user)
-            .bind(ev.target_device)
-            .bind(ev.target_conversation.as_deref())
-            .bind(ev.outcome.as_str())
-            .bind(ev.request_id.as_deref())
-            .bind(ev.ip.as_deref())
-            .bind(ev.detail.as_ref().map(|d| d.to_string()))
-            .bind(&leaf_hash[..])
-            .execute(&mut *conn)
-            .await?;
-            Ok(())
+            append_events(conn, std::slice::from_ref(ev), now).await
         }
 
         /// Appends several audit events inside the caller's transaction:
         /// one `audit_heads` update per practice in the batch (taking a
         /// block of dense sequence numbers under its row lock) and one
         /// multi-row insert, instead of two statements per event. Events
-        /// get consecutive numbers in slice order within their practice,
-        /// exactly as `append_event` called in a loop would give them.
+        /// get consecutive numbers in slice order within their practice.
         async fn append_events(conn: &mut Conn, events: &[audit::Event], now: UnixTime) -> StoreResult<()> {
+            // Benchmark-only build (`--features bench-no-audit`) that measures
+            // what the audit log costs. Never enable it in a deployment.
             if cfg!(feature = "bench-no-audit") || events.is_empty() {
                 return Ok(());
             }
