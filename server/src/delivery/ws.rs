@@ -36,7 +36,7 @@ use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Largest frame or message accepted from a device.
@@ -117,14 +117,14 @@ struct Connection {
     mailbox: Arc<Mailbox>,
     convs: HashMap<String, ConvState>,
     welcomes_sent: HashSet<String>,
-    /// Sends awaiting durability: permits, and the channel their answers
-    /// come back on. Created at the first send, so the many sockets that
-    /// only receive (or sit idle) do not carry them.
+    /// The channel answers to sends come back on, created at the first
+    /// send so the many sockets that only receive (or sit idle) do not
+    /// carry it. Each send reserves a slot before it starts, so its
+    /// capacity is also the bound on sends awaiting durability.
     sends: Option<Sends>,
 }
 
 struct Sends {
-    permits: Arc<Semaphore>,
     answers_tx: mpsc::Sender<String>,
     answers: mpsc::Receiver<String>,
 }
@@ -385,13 +385,9 @@ impl Connection {
         client_msg_id: String,
         data: String,
     ) -> Result<(), Close> {
-        let answer_to = |e: AppError, conversation_id: &str, client_msg_id: &str| {
-            send_failed(conversation_id, client_msg_id, &e)
-        };
         let Some(state) = self.convs.get(&conversation_id) else {
             let e = AppError::not_found("conversation");
-            let frame = answer_to(e, &conversation_id, &client_msg_id);
-            return self.send(Message::Text(frame.into())).await;
+            return self.refuse_send(&conversation_id, &client_msg_id, &e).await;
         };
         let decoded = (
             data_encoding::BASE64.decode(client_msg_id.as_bytes()),
@@ -400,26 +396,22 @@ impl Connection {
         let (Ok(id_bytes), Ok(data)) = decoded else {
             let e =
                 AppError::bad_request("invalid_base64", "client_msg_id and data must be base64");
-            let frame = answer_to(e, &conversation_id, &client_msg_id);
-            return self.send(Message::Text(frame.into())).await;
+            return self.refuse_send(&conversation_id, &client_msg_id, &e).await;
         };
         let sends = self.sends.get_or_insert_with(|| {
             let (answers_tx, answers) = mpsc::channel(MAX_SENDS_IN_FLIGHT);
             Sends {
-                permits: Arc::new(Semaphore::new(MAX_SENDS_IN_FLIGHT)),
                 answers_tx,
                 answers,
             }
         });
-        let answers = sends.answers_tx.clone();
-        let Ok(permit) = sends.permits.clone().try_acquire_owned() else {
+        let Ok(slot) = sends.answers_tx.clone().try_reserve_owned() else {
             let e = AppError::new(
                 axum::http::StatusCode::TOO_MANY_REQUESTS,
                 "too_many_in_flight",
                 "too many sends awaiting an answer on this socket",
             );
-            let frame = answer_to(e, &conversation_id, &client_msg_id);
-            return self.send(Message::Text(frame.into())).await;
+            return self.refuse_send(&conversation_id, &client_msg_id, &e).await;
         };
         let conversation = state.conversation.clone();
         let app = self.state.clone();
@@ -448,11 +440,21 @@ impl Connection {
                     send_failed(&conversation.id, &client_msg_id, &e)
                 }
             };
-            // The socket may be gone; the message is stored regardless.
-            let _ = answers.send(frame).await;
-            drop(permit);
+            // If the socket is gone the answer is dropped; the message is
+            // stored regardless.
+            slot.send(frame);
         });
         Ok(())
+    }
+
+    async fn refuse_send(
+        &mut self,
+        conversation_id: &str,
+        client_msg_id: &str,
+        e: &AppError,
+    ) -> Result<(), Close> {
+        let frame = send_failed(conversation_id, client_msg_id, e);
+        self.send(Message::Text(frame.into())).await
     }
 
     async fn send_error(&mut self, code: &str, message: &str) -> Result<(), Close> {
