@@ -246,9 +246,10 @@ pub enum Transport {
 #[derive(Clone)]
 struct WsSender {
     frames: tokio::sync::mpsc::UnboundedSender<String>,
-    pending: Arc<Mutex<HashMap<String, tokio::sync::oneshot::Sender<Result<(), String>>>>>,
+    pending: Pending,
 }
 
+/// Sends awaiting their answer, by client message id.
 type Pending = Arc<Mutex<HashMap<String, tokio::sync::oneshot::Sender<Result<(), String>>>>>;
 
 async fn ws_sender(
@@ -297,24 +298,13 @@ async fn ws_sender(
     Ok((WsSender { frames, pending }, task))
 }
 
-async fn send_one_ws(
-    sender: WsSender,
-    conv: Arc<str>,
-    track: Arc<Track>,
-    i: usize,
-    epoch: Instant,
-) {
+async fn send_one_ws(sender: WsSender, track: Arc<Track>, i: usize, epoch: Instant) {
     let p = &track.msgs[i];
     let (reply, answer) = tokio::sync::oneshot::channel();
     if let Ok(mut pending) = sender.pending.lock() {
         pending.insert(p.client_msg_id_b64.clone(), reply);
     }
-    let frame = serde_json::json!({
-        "type": "send", "conversation_id": &*conv,
-        "client_msg_id": p.client_msg_id_b64, "data": p.data_b64,
-    })
-    .to_string();
-    if sender.frames.send(frame).is_err() {
+    if sender.frames.send(p.send_frame.clone()).is_err() {
         track.error("socket closed".into());
         return;
     }
@@ -325,20 +315,25 @@ async fn send_one_ws(
     }
 }
 
-/// One send over the chosen transport.
-async fn send_via(
-    senders: &[Option<WsSender>],
-    lane: usize,
-    api: Api,
-    conv: Arc<str>,
-    token: Arc<str>,
-    track: Arc<Track>,
-    i: usize,
-    epoch: Instant,
-) {
-    match &senders[lane] {
-        Some(ws) => send_one_ws(ws.clone(), conv, track, i, epoch).await,
-        None => send_one(api, conv, token, track, i, epoch).await,
+/// How one lane's sender reaches the server.
+#[derive(Clone)]
+enum LaneSender {
+    Http {
+        api: Api,
+        conv: Arc<str>,
+        token: Arc<str>,
+    },
+    Ws(WsSender),
+}
+
+impl LaneSender {
+    async fn send(&self, track: Arc<Track>, i: usize, epoch: Instant) {
+        match self {
+            Self::Http { api, conv, token } => {
+                send_one(api.clone(), conv.clone(), token.clone(), track, i, epoch).await
+            }
+            Self::Ws(ws) => send_one_ws(ws.clone(), track, i, epoch).await,
+        }
     }
 }
 
@@ -410,18 +405,21 @@ pub async fn run_phase(
 ) -> Result<PhaseResult> {
     let epoch = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
-    let mut senders: Vec<Option<WsSender>> = Vec::with_capacity(lanes.len());
+    let mut senders: Vec<LaneSender> = Vec::with_capacity(lanes.len());
     let mut sender_tasks = Vec::new();
     for lane in lanes {
         if transport == Transport::Ws {
             let (sender, task) = ws_sender(addr, &lane.sender_token).await?;
-            senders.push(Some(sender));
+            senders.push(LaneSender::Ws(sender));
             sender_tasks.push(task);
         } else {
-            senders.push(None);
+            senders.push(LaneSender::Http {
+                api: api.clone(),
+                conv: lane.conv.as_str().into(),
+                token: lane.sender_token.as_str().into(),
+            });
         }
     }
-    let senders = Arc::new(senders);
     let mut receivers = Vec::new();
     for lane in lanes {
         let ws = connect(addr, &lane.receiver_token).await?;
@@ -441,13 +439,10 @@ pub async fn run_phase(
         Offer::ClosedLoop { inflight, limit } => {
             let deadline = start + limit;
             let mut tasks = Vec::new();
-            for (lane_no, lane) in lanes.iter().enumerate() {
+            for (lane, sender) in lanes.iter().zip(&senders) {
                 let next = Arc::new(AtomicUsize::new(0));
                 for _ in 0..inflight.max(1) {
-                    let (api, track, next) = (api.clone(), lane.track.clone(), next.clone());
-                    let senders = senders.clone();
-                    let conv: Arc<str> = lane.conv.as_str().into();
-                    let token: Arc<str> = lane.sender_token.as_str().into();
+                    let (sender, track, next) = (sender.clone(), lane.track.clone(), next.clone());
                     tasks.push(tokio::spawn(async move {
                         loop {
                             let i = next.fetch_add(1, Ordering::Relaxed);
@@ -455,17 +450,7 @@ pub async fn run_phase(
                                 break;
                             }
                             track.send_ns[i].store(ns_since(epoch), Ordering::Relaxed);
-                            send_via(
-                                &senders,
-                                lane_no,
-                                api.clone(),
-                                conv.clone(),
-                                token.clone(),
-                                track.clone(),
-                                i,
-                                epoch,
-                            )
-                            .await;
+                            sender.send(track.clone(), i, epoch).await;
                         }
                     }));
                 }
@@ -477,11 +462,6 @@ pub async fn run_phase(
         Offer::FixedRate { rate } => {
             let total: usize = lanes.iter().map(|l| l.track.msgs.len()).sum();
             let mut tasks = Vec::with_capacity(total);
-            let convs: Vec<Arc<str>> = lanes.iter().map(|l| l.conv.as_str().into()).collect();
-            let tokens: Vec<Arc<str>> = lanes
-                .iter()
-                .map(|l| l.sender_token.as_str().into())
-                .collect();
             for k in 0..total {
                 let (lane, i) = (k % lanes.len(), k / lanes.len());
                 if i >= lanes[lane].track.msgs.len() {
@@ -491,15 +471,10 @@ pub async fn run_phase(
                 tokio::time::sleep_until(due.into()).await;
                 let due_ns = epoch_offset + (k as f64 / rate * 1e9) as u64;
                 lanes[lane].track.send_ns[i].store(due_ns, Ordering::Relaxed);
-                let (senders, api) = (senders.clone(), api.clone());
-                let (conv, token, track) = (
-                    convs[lane].clone(),
-                    tokens[lane].clone(),
-                    lanes[lane].track.clone(),
-                );
-                tasks.push(tokio::spawn(async move {
-                    send_via(&senders, lane, api, conv, token, track, i, epoch).await
-                }));
+                let (sender, track) = (senders[lane].clone(), lanes[lane].track.clone());
+                tasks.push(tokio::spawn(
+                    async move { sender.send(track, i, epoch).await },
+                ));
             }
             for t in tasks {
                 let _ = t.await;

@@ -385,8 +385,10 @@ pub async fn pairs(api: &Api, admin: &Admin, n: usize, concurrency: usize) -> Re
 pub struct Prepared {
     /// The JSON body of the send request.
     pub body: String,
-    /// Its client message id (base64), for `send` frames on the socket.
+    /// Its client message id (base64): how the socket's answer names it.
     pub client_msg_id_b64: String,
+    /// The same message as a `send` frame for the delivery socket.
+    pub send_frame: String,
     /// The ciphertext in base64, as the receiver will see it.
     pub data_b64: String,
     /// The text inside, to check decryption.
@@ -434,9 +436,13 @@ pub fn prepare(pair: &mut Pair, n: usize, len: usize, tag: &str) -> Result<Vec<P
         let data_b64 = b64(&ct);
         let client_msg_id_b64 = b64(&id);
         let body = json!({"client_msg_id": client_msg_id_b64, "data": data_b64}).to_string();
+        let send_frame = json!({"type": "send", "conversation_id": pair.conv,
+            "client_msg_id": client_msg_id_b64, "data": data_b64})
+        .to_string();
         out.push(Prepared {
             body,
             client_msg_id_b64,
+            send_frame,
             data_b64,
             text,
         });
