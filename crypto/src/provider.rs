@@ -231,3 +231,55 @@ impl AlcoveProvider {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ED25519: SignatureScheme = SignatureScheme::ED25519;
+
+    #[test]
+    fn cached_verification_gives_rustcryptos_verdicts() {
+        let ours = AlcoveCrypto::default();
+        let plain = RustCrypto::default();
+        let (private, public) = plain.signature_key_gen(ED25519).unwrap();
+        let sig = plain.sign(ED25519, b"message", &private).unwrap();
+        let mut tampered = sig.clone();
+        tampered[10] ^= 1;
+        // The second round verifies with the cached key.
+        for _ in 0..2 {
+            assert!(ours
+                .verify_signature(ED25519, b"message", &public, &sig)
+                .is_ok());
+            assert_eq!(
+                ours.verify_signature(ED25519, b"other", &public, &sig),
+                Err(CryptoError::InvalidSignature)
+            );
+            assert_eq!(
+                ours.verify_signature(ED25519, b"message", &public, &tampered),
+                plain.verify_signature(ED25519, b"message", &public, &tampered)
+            );
+        }
+        assert!(ours
+            .verify_signature(ED25519, b"message", &public[..31], &sig)
+            .is_err());
+        assert!(ours
+            .verify_signature(ED25519, b"message", &public, &sig[..63])
+            .is_err());
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        let ours = AlcoveCrypto::default();
+        let plain = RustCrypto::default();
+        for _ in 0..(VERIFYING_KEY_CACHE + 10) {
+            let (private, public) = plain.signature_key_gen(ED25519).unwrap();
+            let sig = plain.sign(ED25519, b"m", &private).unwrap();
+            assert!(ours.verify_signature(ED25519, b"m", &public, &sig).is_ok());
+        }
+        assert_eq!(
+            ours.verifying_keys.lock().unwrap().len(),
+            VERIFYING_KEY_CACHE
+        );
+    }
+}
