@@ -18,6 +18,12 @@ use crate::audit::signing::SignedTreeHead;
 use async_trait::async_trait;
 use std::sync::Arc;
 
+/// Entries per block of `audit_subjects` (migration 0005 computes
+/// `seq / 1024` and must agree).
+pub const SUBJECT_BLOCK: i64 = 1024;
+/// Blocks of a subject read at once by a filtered query.
+const BLOCKS_PER_READ: i64 = 64;
+
 /// An entry and the leaf hash stored with it.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct StoredEntry {
@@ -116,7 +122,9 @@ macro_rules! audit_entry_cols {
     };
 }
 
-/// WHERE clause of `audit_query` ($1 practice, $2..$10 filters).
+/// WHERE clause of `audit_query` ($1 practice, $2..$8 filters, $9..$10 the
+/// half-open range of seq to scan: a plain range, so both backends walk the
+/// primary key between its bounds instead of reading from one end).
 macro_rules! audit_filter_where {
     () => {
         " WHERE practice_id = $1
@@ -127,8 +135,7 @@ macro_rules! audit_filter_where {
             AND ($6 IS NULL OR outcome = $6)
             AND ($7 IS NULL OR at >= $7)
             AND ($8 IS NULL OR at < $8)
-            AND ($9 IS NULL OR seq < $9)
-            AND ($10 IS NULL OR seq > $10) "
+            AND seq >= $9 AND seq < $10 "
     };
 }
 
@@ -185,25 +192,47 @@ macro_rules! impl_audit_store {
                 ascending: bool,
                 limit: i64,
             ) -> StoreResult<Vec<StoredEntry>> {
-                let sql = if ascending {
-                    concat!("SELECT ", audit_entry_cols!(), " FROM audit_events", audit_filter_where!(), "ORDER BY seq ASC LIMIT $11")
-                } else {
-                    concat!("SELECT ", audit_entry_cols!(), " FROM audit_events", audit_filter_where!(), "ORDER BY seq DESC LIMIT $11")
+                let lo = f.after_seq.map_or(i64::MIN, |s| s.saturating_add(1));
+                let hi = f.before_seq.unwrap_or(i64::MAX);
+                // Any of the subject filters narrows the scan to the blocks
+                // where that subject appears; the others still filter rows.
+                let Some(subject) = f.client.as_deref().or(f.user.as_deref()).or(f.device.as_deref()) else {
+                    return self.scan(practice, f, (lo, hi), ascending, limit).await;
                 };
-                Ok(sqlx::query_as(sql)
-                    .bind(practice)
-                    .bind(f.user.as_deref())
-                    .bind(f.device.as_deref())
-                    .bind(f.client.as_deref())
-                    .bind(f.action.as_deref())
-                    .bind(f.outcome.as_deref())
-                    .bind(f.from)
-                    .bind(f.to)
-                    .bind(f.before_seq)
-                    .bind(f.after_seq)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?)
+                let (first, last) = (lo.div_euclid(SUBJECT_BLOCK), hi.saturating_sub(1).div_euclid(SUBJECT_BLOCK));
+                let blocks_sql = if ascending {
+                    "SELECT block FROM audit_subjects WHERE practice_id = $1 AND subject_id = $2
+                     AND block >= $3 AND block <= $4 ORDER BY block ASC LIMIT $5"
+                } else {
+                    "SELECT block FROM audit_subjects WHERE practice_id = $1 AND subject_id = $2
+                     AND block >= $3 AND block <= $4 ORDER BY block DESC LIMIT $5"
+                };
+                let mut found = Vec::new();
+                let (mut first, mut last) = (first, last);
+                loop {
+                    let blocks: Vec<i64> = sqlx::query_scalar(blocks_sql)
+                        .bind(practice)
+                        .bind(subject)
+                        .bind(first)
+                        .bind(last)
+                        .bind(BLOCKS_PER_READ)
+                        .fetch_all(&self.pool)
+                        .await?;
+                    for &block in &blocks {
+                        let start = block.saturating_mul(SUBJECT_BLOCK);
+                        let range = (lo.max(start), hi.min(start.saturating_add(SUBJECT_BLOCK)));
+                        let want = limit - found.len() as i64;
+                        found.extend(self.scan(practice, f, range, ascending, want).await?);
+                        if found.len() as i64 >= limit {
+                            return Ok(found);
+                        }
+                    }
+                    match (blocks.last(), blocks.len() as i64 == BLOCKS_PER_READ) {
+                        (Some(&b), true) if ascending => first = b + 1,
+                        (Some(&b), true) => last = b - 1,
+                        _ => return Ok(found),
+                    }
+                }
             }
 
             async fn store_signed_head(&self, head: &SignedTreeHead) -> StoreResult<()> {
@@ -271,6 +300,38 @@ macro_rules! impl_audit_store {
 
             async fn close(&self) {
                 self.pool.close().await;
+            }
+        }
+
+        impl $store {
+            /// Filtered entries with seq in `[range.0, range.1)`, in order.
+            async fn scan(
+                &self,
+                practice: &str,
+                f: &AuditFilter,
+                range: (i64, i64),
+                ascending: bool,
+                limit: i64,
+            ) -> StoreResult<Vec<StoredEntry>> {
+                let sql = if ascending {
+                    concat!("SELECT ", audit_entry_cols!(), " FROM audit_events", audit_filter_where!(), "ORDER BY seq ASC LIMIT $11")
+                } else {
+                    concat!("SELECT ", audit_entry_cols!(), " FROM audit_events", audit_filter_where!(), "ORDER BY seq DESC LIMIT $11")
+                };
+                Ok(sqlx::query_as(sql)
+                    .bind(practice)
+                    .bind(f.user.as_deref())
+                    .bind(f.device.as_deref())
+                    .bind(f.client.as_deref())
+                    .bind(f.action.as_deref())
+                    .bind(f.outcome.as_deref())
+                    .bind(f.from)
+                    .bind(f.to)
+                    .bind(range.0)
+                    .bind(range.1)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?)
             }
         }
     };

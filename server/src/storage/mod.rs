@@ -272,7 +272,12 @@ pub trait Store:
     // --- audit -----------------------------------------------------------
 
     /// Appends an event on its own (for events with no other write).
-    async fn append_audit(&self, event: audit::Event, now: UnixTime) -> StoreResult<()>;
+    async fn append_audit(&self, event: audit::Event, now: UnixTime) -> StoreResult<()> {
+        self.append_audits(std::slice::from_ref(&event), now).await
+    }
+
+    /// Appends events, in order, in one transaction.
+    async fn append_audits(&self, events: &[audit::Event], now: UnixTime) -> StoreResult<()>;
 
     /// The most recent events of a practice, newest first (tests, admin).
     async fn recent_audit(&self, practice: PracticeId, limit: i64) -> StoreResult<Vec<AuditRow>>;

@@ -113,6 +113,29 @@ macro_rules! impl_store {
                 });
                 q.build().execute(&mut *conn).await?;
             }
+            // Where each user and device named by the batch appears
+            // (`audit_subjects`): a row only the first time a subject shows
+            // up in a block, so most batches write no page here.
+            let mut subjects = std::collections::BTreeSet::new();
+            for (ev, seq, _, _) in &rows {
+                let block = seq.div_euclid($crate::storage::audit_store::SUBJECT_BLOCK);
+                let users = [ev.actor_user, ev.target_user].into_iter().flatten().map(|u| u.to_string());
+                let devices = [ev.actor_device, ev.target_device].into_iter().flatten().map(|d| d.to_string());
+                for subject in users.chain(devices) {
+                    subjects.insert((ev.practice_id, subject, block));
+                }
+            }
+            let subjects: Vec<_> = subjects.into_iter().collect();
+            for chunk in subjects.chunks(1000) {
+                let mut q = sqlx::QueryBuilder::<Db>::new(
+                    "INSERT INTO audit_subjects (practice_id, subject_id, block) ",
+                );
+                q.push_values(chunk, |mut b, (practice, subject, block)| {
+                    b.push_bind(*practice).push_bind(subject.as_str()).push_bind(*block);
+                });
+                q.push(" ON CONFLICT DO NOTHING");
+                q.build().execute(&mut *conn).await?;
+            }
             Ok(())
         }
 
@@ -670,9 +693,9 @@ macro_rules! impl_store {
                 .await?)
             }
 
-            async fn append_audit(&self, event: audit::Event, now: UnixTime) -> StoreResult<()> {
+            async fn append_audits(&self, events: &[audit::Event], now: UnixTime) -> StoreResult<()> {
                 let mut tx = self.writer().begin().await?;
-                append_event(&mut tx, &event, now).await?;
+                append_events(&mut tx, events, now).await?;
                 tx.commit().await?;
                 Ok(())
             }
