@@ -59,8 +59,10 @@ pub fn app_state_with_clock(
     let public = key
         .public_bytes()
         .map_err(|e| anyhow::anyhow!("server key: {}", e.code()))?;
-    let messages = delivery::batcher::Batcher::start(store.clone(), clock.clone());
-    let acks = delivery::batcher::Batcher::start(store.clone(), clock.clone());
+    let wakeups: Arc<dyn delivery::wake::Wakeups> =
+        Arc::new(delivery::wake::LocalWakeups::default());
+    let messages = delivery::batcher::Batcher::start(store.clone(), clock.clone(), wakeups.clone());
+    let acks = delivery::batcher::Batcher::start(store.clone(), clock.clone(), wakeups.clone());
     Ok(state::AppState {
         store,
         audit: audit::service::AuditService::new(&settings),
@@ -69,7 +71,7 @@ pub fn app_state_with_clock(
         dummy_hash: auth::password::dummy_hash().into(),
         messages,
         acks,
-        wakeups: Arc::new(delivery::wake::LocalWakeups::default()),
+        wakeups,
         external_sender: Arc::new(key),
         external_sender_b64: data_encoding::BASE64.encode(&public).into(),
     })

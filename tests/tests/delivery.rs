@@ -14,6 +14,7 @@ on_both_backends!(
     retried_send_is_stored_once_and_bad_input_changes_nothing,
     one_batch_answers_each_message_and_ack_as_if_alone,
     sends_over_the_socket_are_stored_once_answered_and_delivered,
+    a_device_that_sent_many_messages_still_receives_at_once,
 );
 
 struct Practice {
@@ -702,5 +703,56 @@ async fn sends_over_the_socket_are_stored_once_answered_and_delivered(backend: B
         vec!["over the socket"],
         "stored exactly once"
     );
+    app.stop().await;
+}
+
+/// A device's own messages are not delivered back to it, but they are in
+/// the log between the entries it does receive. A clinician who sends more
+/// than a socket's window of messages (reminders, say) — with or without an
+/// unacknowledged message from the client outstanding — still gets the
+/// client's next reply live.
+async fn a_device_that_sent_many_messages_still_receives_at_once(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let p = practice(&app).await;
+    let (conv, mut d) = conversation(&app, &p).await;
+    d[0].connect(&app).await;
+    let many = alcove_server::delivery::ws::WINDOW as usize + 20;
+
+    // Round 1: nothing outstanding while the clinician sends.
+    let (status, _) = d[2].send_text(&app, &conv, "hello").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(d[0].receive_texts(&conv, 1).await, vec!["hello"]);
+    for i in 0..many {
+        let (status, body) = d[0].send_text(&app, &conv, &format!("note {i}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, _) = d[2].send_text(&app, &conv, "reply").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(d[0].receive_texts(&conv, 2).await, vec!["hello", "reply"]);
+
+    // Round 2: the client's message is acknowledged only after the
+    // clinician's burst.
+    let (status, _) = d[2].send_text(&app, &conv, "are you there").await;
+    assert_eq!(status, StatusCode::OK);
+    let frame = frame_of_type(&mut d[0], "entry").await;
+    d[0].handle_entry(&conv, &frame);
+    for i in 0..many {
+        let (status, body) = d[0].send_text(&app, &conv, &format!("more {i}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    d[0].send_frame(json!({"type": "ack", "conversation_id": conv, "seq": frame["seq"]}))
+        .await;
+    let (status, _) = d[2].send_text(&app, &conv, "second reply").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        d[0].receive_texts(&conv, 4).await,
+        vec!["hello", "reply", "are you there", "second reply"]
+    );
+
+    // The client's device, catching up over HTTP, has every note in order.
+    d[2].sync_http(&conv).await;
+    assert_eq!(d[2].texts[&conv].len(), 2 * many);
     app.stop().await;
 }

@@ -579,8 +579,8 @@ pub async fn send(
 }
 
 /// Checks and durably appends one application message from `authed`'s
-/// device to a conversation its user takes part in, then wakes the
-/// members' sockets. Shared by `POST …/messages` and the socket's `send`
+/// device to a conversation its user takes part in (the batcher then
+/// wakes the members' sockets). Shared by `POST …/messages` and the socket's `send`
 /// frame, so both answer exactly alike.
 pub(crate) async fn accept_message(
     state: &AppState,
@@ -624,12 +624,8 @@ pub(crate) async fn accept_message(
         .target_user(conversation.client_user_id);
     event.target_conversation = Some(conversation.id.clone());
     let epoch = message.epoch;
+    // The batcher carries the entry to the members' sockets once durable.
     let appended = state.messages.submit((message, event)).await?;
-    if !appended.duplicate {
-        state
-            .wakeups
-            .wake(&appended.wake, Wake::Conversation(conversation.id.clone()));
-    }
     Ok(Sequenced {
         seq: appended.seq,
         epoch,

@@ -8,11 +8,17 @@
 //! load a batch is a single request, so latency does not grow; under heavy
 //! load throughput scales with the batch size instead of the fsync rate.
 //! Order is the order of arrival.
+//!
+//! After a batch commits and before anyone is answered, `committed` passes
+//! what was written on to the members' sockets (for messages: the entries
+//! themselves, in sequence order), so a receiver is never told later than
+//! the sender.
 
+use super::wake::{CarriedEntry, Wake, Wakeups};
 use crate::audit::Event;
 use crate::clock::Clock;
 use crate::ids::DeviceId;
-use crate::storage::delivery::{Appended, Conversation, NewMessage};
+use crate::storage::delivery::{Appended, Conversation, LogEntry, NewMessage};
 use crate::storage::{Store, StoreError, StoreResult};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -37,6 +43,14 @@ pub trait BatchWrite: Send + Sync + 'static {
         items: &[Self::Item],
         now: i64,
     ) -> StoreResult<Vec<StoreResult<Self::Output>>>;
+
+    /// Called once a batch has committed, before its answers are sent.
+    fn committed(
+        _wakeups: &dyn Wakeups,
+        _items: Vec<Self::Item>,
+        _results: &[StoreResult<Self::Output>],
+    ) {
+    }
 }
 
 /// Application messages.
@@ -52,6 +66,38 @@ impl BatchWrite for Messages {
         now: i64,
     ) -> StoreResult<Vec<StoreResult<Appended>>> {
         store.append_messages(items, now).await
+    }
+
+    /// Carries each new message to its members' sockets: the entry frame is
+    /// encoded once and shared. The sender's own devices get it too (their
+    /// sockets skip it) so that every member sees an unbroken run of
+    /// sequence numbers and can tell a missing one from one not meant for it.
+    fn committed(wakeups: &dyn Wakeups, items: Vec<Self::Item>, results: &[StoreResult<Appended>]) {
+        for ((message, _), result) in items.into_iter().zip(results) {
+            let Ok(appended) = result else { continue };
+            if appended.duplicate {
+                continue;
+            }
+            let entry = LogEntry {
+                seq: appended.seq,
+                kind: "application".into(),
+                epoch: message.epoch,
+                sender_device_id: Some(message.sender_device.to_string()),
+                data: message.data,
+            };
+            let frame = super::ws::entry_frame(&message.conversation_id, &entry);
+            let mut devices = appended.wake.clone();
+            devices.push(message.sender_device);
+            wakeups.wake(
+                &devices,
+                Wake::Entry(Arc::new(CarriedEntry {
+                    conversation_id: message.conversation_id,
+                    seq: appended.seq,
+                    sender: message.sender_device,
+                    frame: frame.into(),
+                })),
+            );
+        }
     }
 }
 
@@ -91,9 +137,9 @@ impl<W: BatchWrite> Clone for Batcher<W> {
 
 impl<W: BatchWrite> Batcher<W> {
     /// Starts the writer task (needs a Tokio runtime).
-    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, wakeups: Arc<dyn Wakeups>) -> Self {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run::<W>(store, clock, rx));
+        tokio::spawn(run::<W>(store, clock, wakeups, rx));
         Self { jobs }
     }
 
@@ -111,6 +157,7 @@ impl<W: BatchWrite> Batcher<W> {
 async fn run<W: BatchWrite>(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    wakeups: Arc<dyn Wakeups>,
     mut rx: mpsc::Receiver<Job<W>>,
 ) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
@@ -118,6 +165,7 @@ async fn run<W: BatchWrite>(
         let (items, replies): (Vec<_>, Vec<_>) = jobs.drain(..).unzip();
         match W::write(&*store, &items, clock.now()).await {
             Ok(results) => {
+                W::committed(&*wakeups, items, &results);
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result);
                 }

@@ -1,12 +1,14 @@
 //! The MLS Delivery Service: KeyPackage directory, conversation ordering,
 //! real-time fan-out over WebSocket and catch-up over HTTP.
 //!
-//! The database is the single source of truth; wake-ups carry no data. A
-//! connection that is woken reads what it has not sent yet from the log, in
-//! order, so a lost wake-up delays delivery at most until the next one (or
+//! The database is the single source of truth. Wake-ups may carry a newly
+//! committed entry, which a socket sends straight away only when it directly
+//! follows what that socket has sent; otherwise (and for everything not
+//! carried) the socket reads the log from its position, in order. So a lost
+//! or reordered wake-up delays delivery at most until the next one (or
 //! reconnect) and never reorders or drops anything. This is also what lets a
 //! PostgreSQL LISTEN/NOTIFY implementation of `Wakeups` carry wake-ups
-//! between nodes without touching the rest.
+//! between nodes (without the entries) without touching the rest.
 
 pub mod batcher;
 pub mod server_key;

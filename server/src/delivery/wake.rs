@@ -2,22 +2,50 @@
 //! these devices" travels. `LocalWakeups` serves one node; a multi-node
 //! deployment replaces it (e.g. with PostgreSQL LISTEN/NOTIFY) and nothing
 //! else changes.
+//!
+//! A wake-up may carry the entry that caused it (`Wake::Entry`), so a socket
+//! that is up to date can send it without reading the log. That is only a
+//! shortcut: a socket uses a carried entry only when it directly follows
+//! what the socket has already sent, and otherwise reads the log, so a lost,
+//! late or reordered wake-up still cannot drop or reorder anything. An
+//! implementation that cannot carry entries (between nodes) may pass
+//! `Entry` on as a plain `Conversation` wake-up.
 
 use crate::ids::DeviceId;
+use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::Notify;
 
+/// Entries kept per conversation in one mailbox; beyond this the socket is
+/// told to read the log instead (memory per connection stays bounded).
+pub const MAX_CARRIED: usize = 128;
+
 /// What woke a device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Wake {
-    /// New log entries in a conversation.
+    /// New log entries in a conversation: read the log.
     Conversation(String),
+    /// One new, committed log entry, carried along.
+    Entry(Arc<CarriedEntry>),
     /// A Welcome is waiting.
     Welcome,
     /// The device was revoked: close its sockets.
     Revoked,
+}
+
+/// A committed log entry as every member's socket sends it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CarriedEntry {
+    /// Conversation.
+    pub conversation_id: String,
+    /// Its sequence number.
+    pub seq: i64,
+    /// The device that sent it: its own sockets skip it, as the log does.
+    pub sender: DeviceId,
+    /// The `entry` frame, encoded once for all recipients.
+    pub frame: Utf8Bytes,
 }
 
 /// Carries wake-ups to the connections of devices.
@@ -28,12 +56,24 @@ pub trait Wakeups: Send + Sync + 'static {
     fn subscribe(&self, device: DeviceId) -> Arc<Mailbox>;
 }
 
-/// What a connection has been woken for since it last looked. Bounded: at
-/// most one entry per conversation.
+/// What woke a connection for one conversation since it last looked.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// Carried entries, in the order they were posted.
+    pub entries: Vec<Arc<CarriedEntry>>,
+    /// Read the log (something was not carried, or too much was).
+    pub read_log: bool,
+    /// The highest sequence number carried, even if not kept: committed
+    /// before it was posted, so a later read of the log covers it.
+    pub last_seq: i64,
+}
+
+/// What a connection has been woken for since it last looked. Bounded: per
+/// conversation at most `MAX_CARRIED` entries.
 #[derive(Debug, Default)]
 pub struct Mailbox {
     notify: Notify,
-    conversations: Mutex<HashSet<String>>,
+    conversations: Mutex<HashMap<String, Pending>>,
     welcome: AtomicBool,
     revoked: AtomicBool,
 }
@@ -42,8 +82,25 @@ impl Mailbox {
     fn post(&self, wake: &Wake) {
         match wake {
             Wake::Conversation(id) => {
-                if let Ok(mut set) = self.conversations.lock() {
-                    set.insert(id.clone());
+                if let Ok(mut map) = self.conversations.lock() {
+                    let pending = map.entry(id.clone()).or_default();
+                    // The log read covers whatever was carried.
+                    pending.entries = Vec::new();
+                    pending.read_log = true;
+                }
+            }
+            Wake::Entry(entry) => {
+                if let Ok(mut map) = self.conversations.lock() {
+                    let pending = map.entry(entry.conversation_id.clone()).or_default();
+                    pending.last_seq = pending.last_seq.max(entry.seq);
+                    if pending.read_log {
+                        // Committed before this post, so the coming read sees it.
+                    } else if pending.entries.len() >= MAX_CARRIED {
+                        pending.entries = Vec::new();
+                        pending.read_log = true;
+                    } else {
+                        pending.entries.push(entry.clone());
+                    }
                 }
             }
             Wake::Welcome => self.welcome.store(true, Ordering::SeqCst),
@@ -57,8 +114,8 @@ impl Mailbox {
         self.notify.notified().await
     }
 
-    /// Takes the conversations woken since the last call.
-    pub fn take_conversations(&self) -> HashSet<String> {
+    /// Takes what was posted per conversation since the last call.
+    pub fn take_conversations(&self) -> HashMap<String, Pending> {
         self.conversations
             .lock()
             .map(|mut s| std::mem::take(&mut *s))
@@ -80,10 +137,19 @@ impl Mailbox {
 #[derive(Default)]
 pub struct LocalWakeups {
     devices: Mutex<HashMap<DeviceId, Vec<Weak<Mailbox>>>>,
+    /// Devices woken as revoked. Revocation is final, so a socket that
+    /// authenticated just before the revocation committed but subscribes
+    /// after its wake-up is closed too. One id per revoked device.
+    revoked: Mutex<HashSet<DeviceId>>,
 }
 
 impl Wakeups for LocalWakeups {
     fn wake(&self, devices: &[DeviceId], wake: Wake) {
+        if wake == Wake::Revoked {
+            if let Ok(mut revoked) = self.revoked.lock() {
+                revoked.extend(devices.iter().copied());
+            }
+        }
         let Ok(mut map) = self.devices.lock() else {
             return;
         };
@@ -105,11 +171,86 @@ impl Wakeups for LocalWakeups {
 
     fn subscribe(&self, device: DeviceId) -> Arc<Mailbox> {
         let mailbox = Arc::new(Mailbox::default());
+        if self.revoked.lock().map_or(true, |r| r.contains(&device)) {
+            mailbox.revoked.store(true, Ordering::SeqCst);
+        }
         if let Ok(mut map) = self.devices.lock() {
             let boxes = map.entry(device).or_default();
             boxes.retain(|b| b.strong_count() > 0);
             boxes.push(Arc::downgrade(&mailbox));
         }
         mailbox
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(conversation: &str, seq: i64) -> Wake {
+        Wake::Entry(Arc::new(CarriedEntry {
+            conversation_id: conversation.into(),
+            seq,
+            sender: DeviceId::new(),
+            frame: Utf8Bytes::from(format!("{seq}")),
+        }))
+    }
+
+    fn seqs(p: &Pending) -> Vec<i64> {
+        p.entries.iter().map(|e| e.seq).collect()
+    }
+
+    #[test]
+    fn carried_entries_are_kept_in_order_per_conversation() {
+        let wakeups = LocalWakeups::default();
+        let device = DeviceId::new();
+        let mailbox = wakeups.subscribe(device);
+        for seq in 1..=3 {
+            wakeups.wake(&[device], entry("a", seq));
+        }
+        wakeups.wake(&[device], entry("b", 7));
+        wakeups.wake(&[DeviceId::new()], entry("a", 4));
+        let mut taken = mailbox.take_conversations();
+        assert_eq!(seqs(&taken["a"]), vec![1, 2, 3]);
+        assert_eq!(seqs(&taken["b"]), vec![7]);
+        assert!(!taken.remove("a").is_some_and(|p| p.read_log));
+        assert!(mailbox.take_conversations().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn too_many_or_uncarried_entries_turn_into_a_log_read() {
+        let wakeups = LocalWakeups::default();
+        let device = DeviceId::new();
+        let mailbox = wakeups.subscribe(device);
+        for seq in 0..=MAX_CARRIED as i64 {
+            wakeups.wake(&[device], entry("a", seq));
+        }
+        wakeups.wake(&[device], entry("b", 1));
+        wakeups.wake(&[device], Wake::Conversation("b".into()));
+        wakeups.wake(&[device], entry("b", 2));
+        let taken = mailbox.take_conversations();
+        for id in ["a", "b"] {
+            assert!(taken[id].read_log, "{id}");
+            assert!(taken[id].entries.is_empty(), "{id}: the read covers them");
+        }
+        assert_eq!(taken["a"].last_seq, MAX_CARRIED as i64);
+        assert_eq!(taken["b"].last_seq, 2);
+    }
+
+    #[test]
+    fn every_connection_of_a_device_is_woken_until_dropped() {
+        let wakeups = LocalWakeups::default();
+        let device = DeviceId::new();
+        let (one, two) = (wakeups.subscribe(device), wakeups.subscribe(device));
+        wakeups.wake(&[device], Wake::Revoked);
+        assert!(one.revoked() && two.revoked());
+        drop(one);
+        wakeups.wake(&[device], entry("a", 1));
+        assert_eq!(seqs(&two.take_conversations()["a"]), vec![1]);
+        assert!(
+            wakeups.subscribe(device).revoked(),
+            "a connection made after the revocation is closed too"
+        );
+        assert!(!wakeups.subscribe(DeviceId::new()).revoked());
     }
 }

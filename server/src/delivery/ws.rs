@@ -22,7 +22,7 @@
 //! `slow_consumer` rather than buffered for. Close codes: 4001 `revoked`,
 //! 4000 `session_expired`, 4002 `timeout` (no pong), 1009 too large.
 
-use super::wake::Mailbox;
+use super::wake::{CarriedEntry, Mailbox};
 use crate::auth::session::{Authed, Transport};
 use crate::error::AppError;
 use crate::ids::DeviceId;
@@ -104,10 +104,33 @@ pub async fn upgrade(
         }))
 }
 
+/// Where a conversation stands on this socket. `sent` is the position in
+/// the log the socket has passed (entries sent, and the device's own
+/// entries, which it skips); `last_frame` the last entry actually sent;
+/// `acked` what the device has processed, as far as the window is
+/// concerned; `committed` the highest sequence number known to be
+/// committed (from wake-ups), which a log read that reaches the end passes.
 struct ConvState {
     conversation: Conversation,
     sent: i64,
+    last_frame: i64,
     acked: i64,
+    committed: i64,
+}
+
+impl ConvState {
+    /// Moves past entries that were not for this device (its own).
+    fn pass(&mut self, seq: i64) {
+        if seq <= self.sent {
+            return;
+        }
+        // With no frame awaiting an acknowledgement, skipped entries need
+        // none either (they must not use up the window).
+        if self.acked >= self.last_frame {
+            self.acked = seq;
+        }
+        self.sent = seq;
+    }
 }
 
 struct Connection {
@@ -218,13 +241,25 @@ impl Connection {
                 }
                 _ = self.mailbox.notified() => {
                     welcome |= self.mailbox.take_welcome();
-                    for id in self.mailbox.take_conversations() {
+                    for (id, pending) in self.mailbox.take_conversations() {
                         if !self.convs.contains_key(&id) {
                             if let Err(close) = self.load_conversations().await {
                                 return close;
                             }
                         }
-                        if self.convs.contains_key(&id) {
+                        let Some(state) = self.convs.get_mut(&id) else {
+                            continue;
+                        };
+                        state.committed = state.committed.max(pending.last_seq);
+                        // Carried entries are sent straight away unless the
+                        // log must be read anyway (then the read covers them).
+                        let complete = !pending.read_log
+                            && !dirty.contains(&id)
+                            && match self.send_carried(&id, &pending.entries).await {
+                                Ok(complete) => complete,
+                                Err(close) => return close,
+                            };
+                        if !complete {
                             dirty.insert(id);
                         }
                     }
@@ -267,7 +302,9 @@ impl Connection {
                 ConvState {
                     conversation,
                     sent: acked,
+                    last_frame: acked,
                     acked,
+                    committed: acked,
                 },
             );
         }
@@ -283,6 +320,7 @@ impl Connection {
         if room <= 0 {
             return Ok(false);
         }
+        let committed = state.committed;
         let entries = self
             .state
             .store
@@ -295,9 +333,56 @@ impl Connection {
                 .await?;
             if let Some(state) = self.convs.get_mut(id) {
                 state.sent = entry.seq;
+                state.last_frame = entry.seq;
+            }
+        }
+        if !full {
+            // The read reached the end of the log, which includes every
+            // entry committed before it started: whatever it did not
+            // return up to there was not for this device.
+            if let Some(state) = self.convs.get_mut(id) {
+                state.pass(committed);
             }
         }
         Ok(full)
+    }
+
+    /// Sends entries carried by wake-ups without reading the log, as long
+    /// as each directly follows what was sent; false when the log must be
+    /// read (a gap: an entry that was not carried, or one out of order; or
+    /// a full window).
+    async fn send_carried(
+        &mut self,
+        id: &str,
+        entries: &[Arc<CarriedEntry>],
+    ) -> Result<bool, Close> {
+        let me = self.device();
+        for entry in entries {
+            if self.mailbox.revoked() {
+                return Err((4001, "revoked"));
+            }
+            let Some(state) = self.convs.get_mut(id) else {
+                return Ok(true);
+            };
+            if entry.seq <= state.sent {
+                continue;
+            }
+            if entry.seq != state.sent + 1 {
+                return Ok(false);
+            }
+            if entry.sender == me {
+                // Not delivered to its sender, as in the log read.
+                state.pass(entry.seq);
+                continue;
+            }
+            if state.sent - state.acked >= WINDOW {
+                return Ok(false);
+            }
+            state.sent = entry.seq;
+            state.last_frame = entry.seq;
+            self.send(Message::Text(entry.frame.clone())).await?;
+        }
+        Ok(true)
     }
 
     async fn send_welcomes(&mut self) -> Result<(), Close> {
@@ -349,7 +434,13 @@ impl Connection {
                     .await
                     .map_err(|_| (1011, "internal"))?;
                 if let Some(state) = self.convs.get_mut(&conversation_id) {
-                    state.acked = acked;
+                    // Once every frame is acknowledged, the device's own
+                    // entries passed since need no acknowledgement either.
+                    state.acked = if acked >= state.last_frame {
+                        state.sent
+                    } else {
+                        acked
+                    };
                 }
                 Ok(Some(conversation_id))
             }

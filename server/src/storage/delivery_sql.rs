@@ -45,32 +45,30 @@ macro_rules! impl_delivery_store {
                 if batch.is_empty() {
                     return Ok(Vec::new());
                 }
-                // 1. Everything the decisions need, one UNION ALL arm per
-                //    message (7 parameters each: far below both backends'
-                //    limits at the batcher's 256).
-                let mut q = sqlx::QueryBuilder::<Db>::new("");
-                for (i, (m, _)) in batch.iter().enumerate() {
-                    if i > 0 {
-                        q.push(" UNION ALL ");
-                    }
-                    q.push("SELECT CAST(")
-                        .push(i.to_string())
-                        .push(" AS BIGINT), (SELECT leaf_index FROM conversation_members WHERE conversation_id = ")
+                // 1. Everything the decisions need: one row per message,
+                //    from a VALUES list joined by correlated subqueries (4
+                //    parameters a row). Not one UNION ALL arm per message:
+                //    SQLite then compiles a program as long as the batch and
+                //    holds a cursor per arm open, and linking each new cursor
+                //    walks all open ones (quadratic in the batch size).
+                let mut q = sqlx::QueryBuilder::<Db>::new("WITH b (i, c, d, k) AS (");
+                q.push_values(batch.iter().enumerate(), |mut row, (i, (m, _))| {
+                    row.push_bind(i as i64)
                         .push_bind(&m.conversation_id)
-                        .push(" AND device_id = ")
                         .push_bind(m.sender_device)
-                        .push(" AND removed_at IS NULL), (SELECT COUNT(*) FROM conversation_members cm JOIN devices d ON d.id = cm.device_id WHERE cm.conversation_id = ")
-                        .push_bind(&m.conversation_id)
-                        .push(" AND cm.removed_at IS NULL AND d.revoked_at IS NOT NULL), (SELECT seq FROM messages WHERE conversation_id = ")
-                        .push_bind(&m.conversation_id)
-                        .push(" AND sender_device_id = ")
-                        .push_bind(m.sender_device)
-                        .push(" AND client_msg_id = ")
-                        .push_bind(&m.client_msg_id)
-                        .push("), (SELECT epoch FROM conversations WHERE id = ")
-                        .push_bind(&m.conversation_id)
-                        .push(")");
-                }
+                        .push_bind(&m.client_msg_id);
+                });
+                q.push(
+                    ") SELECT b.i,
+                       (SELECT leaf_index FROM conversation_members
+                         WHERE conversation_id = b.c AND device_id = b.d AND removed_at IS NULL),
+                       (SELECT COUNT(*) FROM conversation_members cm JOIN devices dv ON dv.id = cm.device_id
+                         WHERE cm.conversation_id = b.c AND cm.removed_at IS NULL AND dv.revoked_at IS NOT NULL),
+                       (SELECT seq FROM messages
+                         WHERE conversation_id = b.c AND sender_device_id = b.d AND client_msg_id = b.k),
+                       (SELECT epoch FROM conversations WHERE id = b.c)
+                     FROM b",
+                );
                 let rows: Vec<(i64, Option<i64>, i64, Option<i64>, Option<i64>)> =
                     q.build_query_as().fetch_all(&mut *tx).await?;
                 let mut facts = vec![None; batch.len()];
@@ -218,11 +216,16 @@ macro_rules! impl_delivery_store {
                     append_events(&mut *tx, &events, now).await?;
                 }
 
-                // 6. Who to wake, per conversation.
+                // 6. Who to wake, per conversation: the entries are carried
+                //    to these devices' sockets, so a revoked device (still a
+                //    leaf until a member commits its removal) is left out,
+                //    as the log read leaves it out.
                 let mut devices: Vec<(String, DeviceId)> = Vec::new();
                 if !accepted.is_empty() {
                     let mut q = sqlx::QueryBuilder::<Db>::new(
-                        "SELECT conversation_id, device_id FROM conversation_members WHERE removed_at IS NULL AND conversation_id IN (",
+                        "SELECT cm.conversation_id, cm.device_id FROM conversation_members cm
+                         JOIN devices dv ON dv.id = cm.device_id AND dv.revoked_at IS NULL
+                         WHERE cm.removed_at IS NULL AND cm.conversation_id IN (",
                     );
                     let mut list = q.separated(", ");
                     for b in blocks.iter().filter(|b| b.next.is_ok()) {
@@ -285,26 +288,19 @@ macro_rules! impl_delivery_store {
                         }
                     }
                 }
-                let mut q = sqlx::QueryBuilder::<Db>::new("");
-                for (k, &(i, _)) in keys.iter().enumerate() {
+                // One row per key, as in `append_batch` (VALUES, not UNION ALL).
+                let mut q = sqlx::QueryBuilder::<Db>::new("WITH b (k, c, d) AS (");
+                q.push_values(keys.iter().enumerate(), |mut row, (k, &(i, _))| {
                     let (conversation, device, _, _) = &batch[i];
-                    if k > 0 {
-                        q.push(" UNION ALL ");
-                    }
-                    q.push("SELECT CAST(")
-                        .push(k.to_string())
-                        .push(" AS BIGINT), (SELECT joined_seq FROM conversation_members WHERE conversation_id = ")
-                        .push_bind(&conversation.id)
-                        .push(" AND device_id = ")
-                        .push_bind(*device)
-                        .push("), (SELECT acked_seq FROM delivery_cursors WHERE device_id = ")
-                        .push_bind(*device)
-                        .push(" AND conversation_id = ")
-                        .push_bind(&conversation.id)
-                        .push("), (SELECT last_seq FROM conversations WHERE id = ")
-                        .push_bind(&conversation.id)
-                        .push(")");
-                }
+                    row.push_bind(k as i64).push_bind(&conversation.id).push_bind(*device);
+                });
+                q.push(
+                    ") SELECT b.k,
+                       (SELECT joined_seq FROM conversation_members WHERE conversation_id = b.c AND device_id = b.d),
+                       (SELECT acked_seq FROM delivery_cursors WHERE device_id = b.d AND conversation_id = b.c),
+                       (SELECT last_seq FROM conversations WHERE id = b.c)
+                     FROM b",
+                );
                 let rows: Vec<(i64, Option<i64>, Option<i64>, Option<i64>)> =
                     q.build_query_as().fetch_all(&mut *conn).await?;
                 let mut answers: Vec<Option<StoreResult<i64>>> = (0..keys.len()).map(|_| None).collect();

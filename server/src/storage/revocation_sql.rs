@@ -49,6 +49,19 @@ macro_rules! impl_revocation_store {
                 ] {
                     sqlx::query(sql).bind(device).execute(&mut *conn).await?;
                 }
+                // Take the row of every conversation the device is in, as a
+                // message batch does when it numbers its entries: a batch
+                // that already holds one commits first (its messages predate
+                // the revocation), and one that comes later waits and then
+                // leaves the device out of the sockets its entries are
+                // carried to. (A no-op write: SQLite has no FOR UPDATE.)
+                sqlx::query(
+                    "UPDATE conversations SET last_seq = last_seq WHERE id IN
+                     (SELECT conversation_id FROM conversation_members WHERE device_id = $1 AND removed_at IS NULL)",
+                )
+                .bind(device)
+                .execute(&mut *conn)
+                .await?;
                 Ok(Some(
                     sqlx::query_scalar(
                         "SELECT conversation_id FROM conversation_members WHERE device_id = $1 AND removed_at IS NULL",
