@@ -33,7 +33,16 @@ pub async fn launch_with_tcp_listener(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    use axum::serve::ListenerExt;
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Small frames (a message, an answer to a send) go out at once instead of
+    // waiting, under Nagle's algorithm, for the acknowledgement of the last
+    // one — which a peer in delayed-ACK mode holds for up to 40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
