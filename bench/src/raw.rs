@@ -1,12 +1,21 @@
-//! The raw storage ceiling: the statements the server runs per message
-//! (membership check, idempotency check, sequence bump, message row, audit
-//! head bump, audit row, member list), straight into a fresh database with
-//! the real migrations and the server's settings, without HTTP or the
-//! server. Run once with one transaction per message (what the server
-//! does) and once batched (`batch` messages per transaction: the ceiling a
-//! group commit could approach).
+//! The raw storage ceiling: the server's own batch writes, called directly
+//! on a fresh database with the server's settings — `Store::append_messages`
+//! (the deciding read, sequence update, message rows, audit rows and member
+//! read that a group-committed batch of sends runs) and `Store::ack_many`
+//! (the receivers' cursor moves and access records), one transaction each,
+//! exactly as the server's two batchers write them — but without HTTP,
+//! sockets, MLS checks, wake-ups or waiting for senders. Run with one
+//! message per transaction (a server under light load) and with full
+//! batches (what group commit can approach). The server's throughput
+//! divided by the batched figure is the share of the storage ceiling the
+//! server reaches.
 
-use anyhow::Result;
+use alcove_server::audit::{Event, RequestMeta};
+use alcove_server::config::Settings;
+use alcove_server::ids::{DeviceId, PracticeId, UserId};
+use alcove_server::storage::delivery::{Conversation, NewMessage};
+use alcove_server::storage::Store;
+use anyhow::{anyhow, Result};
 use std::time::{Duration, Instant};
 
 /// One measurement.
@@ -14,21 +23,10 @@ use std::time::{Duration, Instant};
 pub struct RawResult {
     /// Messages per transaction.
     pub batch: usize,
-    /// Messages written.
+    /// Messages written (and acknowledged).
     pub messages: usize,
     /// Seconds.
     pub secs: f64,
-    /// Set for the group-commit prototype.
-    pub group: Option<GroupStats>,
-}
-
-/// What the group-commit prototype saw.
-#[derive(Debug, Clone)]
-pub struct GroupStats {
-    /// Transactions committed.
-    pub commits: usize,
-    /// Submit-to-durable latency per message, ms: p50, p95, p99, max.
-    pub commit_ms: [f64; 4],
 }
 
 impl RawResult {
@@ -38,244 +36,210 @@ impl RawResult {
     }
 }
 
-/// Fixed ids for the seeded rows.
-struct Seed {
-    practice: String,
-    convs: Vec<(String, String, String, String)>, // conv, staff user, staff device, client user
+/// A staff device sending to a client device in one conversation.
+struct Pair {
+    conversation: Conversation,
+    staff: UserId,
+    staff_device: DeviceId,
+    client: UserId,
+    client_device: DeviceId,
 }
 
-fn seed(pairs: usize) -> Seed {
-    let id = || uuid::Uuid::new_v4().to_string();
-    Seed {
-        practice: id(),
-        convs: (0..pairs).map(|_| (id(), id(), id(), id())).collect(),
-    }
-}
+const NOW: i64 = 1_700_000_000;
 
-macro_rules! raw_backend {
-    ($name:ident, $pool:ty, $db:ty, $migrations:literal) => {
-        mod $name {
-            use super::*;
-
-            /// The server's statements for one message, in `tx`.
-            async fn one(tx: &mut sqlx::Transaction<'static, $db>, s: &Seed, k: usize, data: &[u8], now: i64) -> Result<()> {
-                let (conv, staff, staff_dev, client) = &s.convs[k % s.convs.len()];
-                let msg_id = uuid::Uuid::new_v4().into_bytes().to_vec();
-                let _: Option<i64> = sqlx::query_scalar(
-                    "SELECT leaf_index FROM conversation_members
-                     WHERE conversation_id = $1 AND device_id = $2 AND removed_at IS NULL")
-                    .bind(conv).bind(staff_dev).fetch_optional(&mut **tx).await?;
-                let _: Option<i64> = sqlx::query_scalar(
-                    "SELECT seq FROM messages WHERE conversation_id = $1 AND sender_device_id = $2 AND client_msg_id = $3")
-                    .bind(conv).bind(staff_dev).bind(&msg_id).fetch_optional(&mut **tx).await?;
-                let seq: i64 = sqlx::query_scalar(
-                    "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 AND epoch = $2 RETURNING last_seq")
-                    .bind(conv).bind(1i64).fetch_one(&mut **tx).await?;
-                sqlx::query(
-                    "INSERT INTO messages (conversation_id, seq, kind, epoch, sender_device_id, client_msg_id, data, created_at)
-                     VALUES ($1, $2, 'application', $3, $4, $5, $6, $7)")
-                    .bind(conv).bind(seq).bind(1i64).bind(staff_dev).bind(&msg_id).bind(data).bind(now)
-                    .execute(&mut **tx).await?;
-                let aseq: i64 = sqlx::query_scalar(
-                    "INSERT INTO audit_heads (practice_id, seq) VALUES ($1, 1)
-                     ON CONFLICT (practice_id) DO UPDATE SET seq = audit_heads.seq + 1 RETURNING seq")
-                    .bind(&s.practice).fetch_one(&mut **tx).await?;
-                sqlx::query(
-                    "INSERT INTO audit_events (practice_id, seq, at, actor_user_id, actor_device_id,
-                         action, target_user_id, target_device_id, target_conversation_id, outcome,
-                         request_id, ip, detail, leaf_hash)
-                     VALUES ($1, $2, $3, $4, $5, 'message.accepted', $6, NULL, $7, 'success', $8, '127.0.0.1', $9, $10)")
-                    .bind(&s.practice).bind(aseq).bind(now).bind(staff).bind(staff_dev).bind(client).bind(conv)
-                    .bind(uuid::Uuid::new_v4().to_string())
-                    .bind(format!("{{\"seq\":{seq},\"size\":{}}}", data.len()))
-                    .bind(&uuid::Uuid::new_v4().as_bytes().repeat(2)[..])
-                    .execute(&mut **tx).await?;
-                let _: Vec<String> = sqlx::query_scalar(
-                    "SELECT device_id FROM conversation_members WHERE conversation_id = $1 AND removed_at IS NULL")
-                    .bind(conv).fetch_all(&mut **tx).await?;
-                Ok(())
-            }
-
-            async fn seeded(pool: &$pool, pairs: usize, now: i64) -> Result<Seed> {
-                static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!($migrations);
-                MIGRATOR.run(pool).await?;
-                let s = seed(pairs);
-                sqlx::query("INSERT INTO practices (id, name, created_at) VALUES ($1, 'raw', $2)")
-                    .bind(&s.practice).bind(now).execute(pool).await?;
-                for (i, (conv, staff, staff_dev, client)) in s.convs.iter().enumerate() {
-                    for (user, role) in [(staff, "clinician"), (client, "client")] {
-                        sqlx::query("INSERT INTO users (id, practice_id, login, display_name, role, password_hash, created_at)
-                                     VALUES ($1, $2, $3, $3, $4, 'x', $5)")
-                            .bind(user).bind(&s.practice).bind(format!("{role}{i}@raw")).bind(role).bind(now)
-                            .execute(pool).await?;
-                    }
-                    sqlx::query("INSERT INTO devices (id, practice_id, user_id, name, user_agent, created_at, last_seen_at)
-                                 VALUES ($1, $2, $3, 'd', 'ua', $4, $4)")
-                        .bind(staff_dev).bind(&s.practice).bind(staff).bind(now).execute(pool).await?;
-                    sqlx::query("INSERT INTO conversations (id, practice_id, client_user_id, staff_user_id, created_by_device,
-                                 created_at, epoch, last_seq) VALUES ($1, $2, $3, $4, $5, $6, 1, 1)")
-                        .bind(conv).bind(&s.practice).bind(client).bind(staff).bind(staff_dev).bind(now)
-                        .execute(pool).await?;
-                    sqlx::query("INSERT INTO conversation_members (conversation_id, device_id, user_id, leaf_index, joined_seq)
-                                 VALUES ($1, $2, $3, 0, 1)")
-                        .bind(conv).bind(staff_dev).bind(staff).execute(pool).await?;
-                }
-                Ok(s)
-            }
-
-            /// Fixed batches of `batch` messages per transaction.
-            pub async fn run(pool: &$pool, pairs: usize, batch: usize, max_messages: usize, limit: Duration, data: &[u8]) -> Result<RawResult> {
-                let now = 1_700_000_000i64;
-                let s = seeded(pool, pairs, now).await?;
-                let start = Instant::now();
-                let mut written = 0usize;
-                while written < max_messages && start.elapsed() < limit {
-                    let mut tx = pool.begin().await?;
-                    for _ in 0..batch {
-                        one(&mut tx, &s, written, data, now).await?;
-                        written += 1;
-                    }
-                    tx.commit().await?;
-                }
-                Ok(RawResult { batch, messages: written, secs: start.elapsed().as_secs_f64(), group: None })
-            }
-
-            /// Group commit prototype: `pairs` concurrent senders, one
-            /// message in flight each (as in the throughput phase), submit
-            /// to one writer task that takes everything queued (up to
-            /// `max_batch`), runs it in one transaction, commits once, and
-            /// only then answers each sender.
-            pub async fn group(pool: &$pool, pairs: usize, max_batch: usize, limit: Duration, data: &[u8]) -> Result<RawResult> {
-                let now = 1_700_000_000i64;
-                let s = std::sync::Arc::new(seeded(pool, pairs, now).await?);
-                let (tx_q, mut rx_q) = tokio::sync::mpsc::channel::<(usize, tokio::sync::oneshot::Sender<()>)>(pairs * 2);
-                let start = Instant::now();
-                let mut senders = Vec::new();
-                for p in 0..pairs {
-                    let q = tx_q.clone();
-                    senders.push(tokio::spawn(async move {
-                        let mut lat = Vec::new();
-                        while start.elapsed() < limit {
-                            let (done, wait) = tokio::sync::oneshot::channel();
-                            let t = Instant::now();
-                            if q.send((p, done)).await.is_err() || wait.await.is_err() {
-                                break;
-                            }
-                            lat.push(t.elapsed().as_nanos() as u64);
-                        }
-                        lat
-                    }));
-                }
-                drop(tx_q);
-                let (mut written, mut commits) = (0usize, 0usize);
-                while let Some(first) = rx_q.recv().await {
-                    let mut batch = vec![first];
-                    while batch.len() < max_batch {
-                        match rx_q.try_recv() {
-                            Ok(x) => batch.push(x),
-                            Err(_) => break,
-                        }
-                    }
-                    let mut tx = pool.begin().await?;
-                    for (p, _) in &batch {
-                        one(&mut tx, &s, *p, data, now).await?;
-                    }
-                    tx.commit().await?;
-                    commits += 1;
-                    written += batch.len();
-                    for (_, done) in batch {
-                        let _ = done.send(());
-                    }
-                }
-                let secs = start.elapsed().as_secs_f64();
-                let mut lat = Vec::new();
-                for t in senders {
-                    lat.extend(t.await.unwrap_or_default());
-                }
-                let stats = GroupStats { commits, commit_ms: crate::load::percentiles(lat) };
-                Ok(RawResult { batch: max_batch, messages: written, secs, group: Some(stats) })
-            }
+/// The rows a practice with `pairs` two-device conversations needs.
+fn seed_sql(
+    practice: PracticeId,
+    pairs: &[(UserId, DeviceId, UserId, DeviceId, String)],
+) -> Vec<String> {
+    let mut sql = vec![format!(
+        "INSERT INTO practices (id, name, created_at) VALUES ('{practice}', 'raw', {NOW})"
+    )];
+    for (i, (staff, staff_device, client, client_device, conv)) in pairs.iter().enumerate() {
+        for (user, device, role) in [
+            (staff, staff_device, "clinician"),
+            (client, client_device, "client"),
+        ] {
+            sql.push(format!(
+                "INSERT INTO users (id, practice_id, login, display_name, role, password_hash, created_at)
+                 VALUES ('{user}', '{practice}', '{role}{i}@raw', '{role}{i}', '{role}', 'x', {NOW})"
+            ));
+            sql.push(format!(
+                "INSERT INTO devices (id, practice_id, user_id, name, user_agent, created_at, last_seen_at)
+                 VALUES ('{device}', '{practice}', '{user}', 'd', 'ua', {NOW}, {NOW})"
+            ));
         }
-    };
+        sql.push(format!(
+            "INSERT INTO conversations (id, practice_id, client_user_id, staff_user_id, created_by_device,
+                 created_at, epoch, last_seq)
+             VALUES ('{conv}', '{practice}', '{client}', '{staff}', '{staff_device}', {NOW}, 1, 0)"
+        ));
+        for (leaf, (user, device)) in [(staff, staff_device), (client, client_device)]
+            .into_iter()
+            .enumerate()
+        {
+            sql.push(format!(
+                "INSERT INTO conversation_members (conversation_id, device_id, user_id, leaf_index, joined_seq)
+                 VALUES ('{conv}', '{device}', '{user}', {leaf}, 1)"
+            ));
+        }
+    }
+    sql
 }
 
-raw_backend!(
-    raw_sqlite,
-    sqlx::SqlitePool,
-    sqlx::Sqlite,
-    "../migrations/sqlite"
-);
-raw_backend!(
-    raw_pg,
-    sqlx::PgPool,
-    sqlx::Postgres,
-    "../migrations/postgres"
-);
+/// Writes `batch` messages per transaction, then their acknowledgements
+/// in another, until `max` messages or `limit`.
+async fn run(
+    store: &dyn Store,
+    practice: PracticeId,
+    pairs: &[Pair],
+    batch: usize,
+    max: usize,
+    limit: Duration,
+    data: &[u8],
+) -> Result<RawResult> {
+    let meta = RequestMeta::default();
+    let start = Instant::now();
+    let mut written = 0usize;
+    while written < max && start.elapsed() < limit {
+        let chosen: Vec<&Pair> = (0..batch)
+            .map(|j| &pairs[(written + j) % pairs.len()])
+            .collect();
+        let sends: Vec<(NewMessage, Event)> = chosen
+            .iter()
+            .map(|p| {
+                let mut event = Event::new(practice, "message.accepted", &meta)
+                    .actor(p.staff, Some(p.staff_device))
+                    .target_user(p.client);
+                event.target_conversation = Some(p.conversation.id.clone());
+                let message = NewMessage {
+                    conversation_id: p.conversation.id.clone(),
+                    sender_device: p.staff_device,
+                    epoch: 1,
+                    client_msg_id: uuid::Uuid::new_v4().into_bytes().to_vec(),
+                    data: data.to_vec(),
+                };
+                (message, event)
+            })
+            .collect();
+        let appended = store.append_messages(&sends, NOW).await?;
+        let mut acks = Vec::with_capacity(batch);
+        for (p, result) in chosen.iter().zip(appended) {
+            let seq = result.map_err(|e| anyhow!("raw send refused: {e}"))?.seq;
+            let event = Event::new(practice, "message.delivered", &meta)
+                .actor(p.client, Some(p.client_device));
+            acks.push((p.conversation.clone(), p.client_device, seq, event));
+        }
+        for result in store.ack_many(&acks, NOW).await? {
+            result.map_err(|e| anyhow!("raw ack refused: {e}"))?;
+        }
+        written += batch;
+    }
+    Ok(RawResult {
+        batch,
+        messages: written,
+        secs: start.elapsed().as_secs_f64(),
+    })
+}
 
-/// Runs the SQLite ceiling in a fresh file under `dir` (WAL,
-/// `synchronous=FULL`, foreign keys on: the server's settings).
+/// Opens a fresh store for `settings`, seeds it through `exec` (raw SQL on
+/// a connection of its own) and runs.
+async fn seeded_run<F, Fut>(
+    settings: &Settings,
+    exec: F,
+    pairs: usize,
+    batch: usize,
+    max: usize,
+    limit: Duration,
+    data: &[u8],
+) -> Result<RawResult>
+where
+    F: FnOnce(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let store = alcove_server::storage::open(settings).await?;
+    let practice = PracticeId::new();
+    let ids: Vec<_> = (0..pairs.max(1))
+        .map(|_| {
+            let conv = uuid::Uuid::new_v4().to_string();
+            (
+                UserId::new(),
+                DeviceId::new(),
+                UserId::new(),
+                DeviceId::new(),
+                conv,
+            )
+        })
+        .collect();
+    exec(seed_sql(practice, &ids)).await?;
+    let mut seeded = Vec::with_capacity(ids.len());
+    for (staff, staff_device, client, client_device, conv) in ids {
+        seeded.push(Pair {
+            conversation: store.conversation(practice, &conv).await?,
+            staff,
+            staff_device,
+            client,
+            client_device,
+        });
+    }
+    let result = run(&*store, practice, &seeded, batch, max, limit, data).await;
+    store.close().await;
+    result
+}
+
+/// Runs the SQLite ceiling in a fresh data directory under `dir` (the
+/// server's own pools and settings: WAL, `synchronous=FULL`).
 pub async fn sqlite(
     dir: &std::path::Path,
     pairs: usize,
     batch: usize,
-    group: bool,
     max: usize,
     limit: Duration,
     data: &[u8],
 ) -> Result<RawResult> {
-    use sqlx::sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    let data_dir = dir.join(format!("raw-{batch}"));
+    let mut settings = Settings::defaults();
+    settings.data_dir = data_dir;
+    let path = match settings.database() {
+        alcove_server::config::DatabaseKind::Sqlite(path) => path,
+        alcove_server::config::DatabaseKind::Postgres => return Err(anyhow!("expected SQLite")),
     };
-    let path = dir.join(format!("raw-{batch}-{group}.db"));
-    let options = SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await?;
-    let r = if group {
-        raw_sqlite::group(&pool, pairs, batch, limit, data).await
-    } else {
-        raw_sqlite::run(&pool, pairs, batch, max, limit, data).await
+    let exec = |sql: Vec<String>| async move {
+        use sqlx::Connection;
+        let mut c =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await?;
+        for s in sql {
+            sqlx::query(&s).execute(&mut c).await?;
+        }
+        c.close().await?;
+        Ok(())
     };
-    pool.close().await;
-    r
+    seeded_run(&settings, exec, pairs, batch, max, limit, data).await
 }
 
-/// Runs the PostgreSQL ceiling in a fresh database (one connection).
+/// Runs the PostgreSQL ceiling in a fresh database.
 pub async fn postgres(
     admin_url: &str,
     pairs: usize,
     batch: usize,
-    group: bool,
     max: usize,
     limit: Duration,
     data: &[u8],
 ) -> Result<RawResult> {
-    let db = crate::server::PgDb::create(
-        admin_url,
-        &format!("raw{batch}{}", if group { "g" } else { "" }),
-    )
-    .await?;
-    let r = async {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&db.url)
-            .await?;
-        let r = if group {
-            raw_pg::group(&pool, pairs, batch, limit, data).await
-        } else {
-            raw_pg::run(&pool, pairs, batch, max, limit, data).await
-        };
-        pool.close().await;
-        r
-    }
-    .await;
+    let db = crate::server::PgDb::create(admin_url, &format!("raw{batch}")).await?;
+    let mut settings = Settings::defaults();
+    settings.database_url = Some(db.url.clone().into());
+    let url = db.url.clone();
+    let exec = |sql: Vec<String>| async move {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&url).await?;
+        for s in sql {
+            sqlx::query(&s).execute(&mut c).await?;
+        }
+        c.close().await?;
+        Ok(())
+    };
+    let r = seeded_run(&settings, exec, pairs, batch, max, limit, data).await;
     db.drop_db().await;
     r
 }
