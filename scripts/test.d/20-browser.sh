@@ -8,7 +8,7 @@ ROOT="$PWD"
 
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 if [ ! -x "$CHROMIUM" ]; then
-  echo "20-browser: $CHROMIUM is missing; install it with .ci/install.d/20-chromium.sh" >&2
+  echo "20-browser: $CHROMIUM is missing; scripts/setup.d/20-chromium.sh installs it" >&2
   exit 1
 fi
 
