@@ -71,6 +71,11 @@ pub struct CommitOutput {
     pub welcome_key_package_refs: Vec<Vec<u8>>,
     /// Epoch the commit was created in (the server accepts one per epoch).
     pub epoch: u64,
+    /// The GroupInfo of the epoch this commit creates (`MLSMessage`, signed
+    /// by this device, with the ratchet tree and the external public key):
+    /// upload it with the commit so a new device of an allowed person can
+    /// join by external commit without waiting for anyone.
+    pub group_info: Option<Vec<u8>>,
 }
 
 /// Output of joining a group from a Welcome.
@@ -260,6 +265,11 @@ fn join_config() -> MlsGroupJoinConfig {
         .build()
 }
 
+fn group_info_out(gi: Option<openmls::messages::group_info::GroupInfo>) -> Result<Option<Vec<u8>>> {
+    gi.map(|g| serialize_out(&MlsMessageOut::from(g)))
+        .transpose()
+}
+
 fn epoch_of(group: &MlsGroup) -> u64 {
     group.epoch().as_u64()
 }
@@ -425,7 +435,7 @@ impl Device {
         } = self;
         let group = groups.get_mut(group_id).ok_or(Error::UnknownGroup)?;
         let epoch = epoch_of(group);
-        let (commit, welcome, _gi) =
+        let (commit, welcome, gi) =
             group
                 .add_members(provider, signer, &kps)
                 .map_err(|e| match e {
@@ -437,6 +447,7 @@ impl Device {
             welcome_key_package_refs: welcome_refs(Some(&welcome))?,
             welcome: Some(serialize_out(&welcome)?),
             epoch,
+            group_info: group_info_out(gi)?,
         })
     }
 
@@ -470,7 +481,7 @@ impl Device {
             .iter()
             .map(|i| LeafNodeIndex::new(*i))
             .collect();
-        let (commit, welcome, _gi) =
+        let (commit, welcome, gi) =
             group
                 .remove_members(provider, signer, &idx)
                 .map_err(|e| match e {
@@ -482,6 +493,7 @@ impl Device {
             welcome_key_package_refs: welcome_refs(welcome.as_ref())?,
             welcome: welcome.as_ref().map(serialize_out).transpose()?,
             epoch,
+            group_info: group_info_out(gi)?,
         })
     }
 
@@ -510,12 +522,13 @@ impl Device {
                 SelfUpdateError::GroupStateError(g) => group_state_error(&g),
                 other => Error::internal(format!("self update: {other:?}")),
             })?;
-        let (commit, welcome, _gi) = bundle.into_messages();
+        let (commit, welcome, gi) = bundle.into_messages();
         Ok(CommitOutput {
             commit: serialize_out(&commit)?,
             welcome_key_package_refs: welcome_refs(welcome.as_ref())?,
             welcome: welcome.as_ref().map(serialize_out).transpose()?,
             epoch,
+            group_info: gi.as_ref().map(serialize_out).transpose()?,
         })
     }
 
@@ -545,7 +558,7 @@ impl Device {
             return Ok(None);
         }
         let epoch = epoch_of(group);
-        let (commit, welcome, _gi) = group
+        let (commit, welcome, gi) = group
             .commit_to_pending_proposals(provider, signer)
             .map_err(|e| match e {
                 CommitToPendingProposalsError::GroupStateError(g) => group_state_error(&g),
@@ -556,6 +569,7 @@ impl Device {
             welcome_key_package_refs: welcome_refs(welcome.as_ref())?,
             welcome: welcome.as_ref().map(serialize_out).transpose()?,
             epoch,
+            group_info: group_info_out(gi)?,
         }))
     }
 
@@ -629,6 +643,79 @@ impl Device {
         // in-memory handle is dropped.
         self.groups.insert(group_id, group);
         Ok(out)
+    }
+
+    /// The GroupInfo of the group's current epoch (`MLSMessage`, signed by
+    /// this device, with the ratchet tree and the external public key). The
+    /// creator uploads it once, at epoch 0; every later commit carries its
+    /// own in [`CommitOutput::group_info`].
+    pub fn group_info(&self, group_id: &[u8]) -> Result<Vec<u8>> {
+        let group = self.group(group_id)?;
+        let gi = group
+            .export_group_info(self.provider.crypto(), &self.signer, true)
+            .map_err(|e| Error::internal(format!("group info: {e:?}")))?;
+        serialize_out(&gi)
+    }
+
+    /// Join a group by external commit (RFC 9420 §12.4.3.2) against a
+    /// GroupInfo fetched from the server (it carries the ratchet tree).
+    /// Every member of the tree must carry a well-formed Alcove identity and
+    /// the group must use Alcove's ciphersuite. If this device is already a
+    /// leaf (a stale state), the commit replaces that leaf.
+    ///
+    /// openmls merges an external commit at once: the group is at the new
+    /// epoch when this returns. Send [`CommitOutput::commit`] (with its
+    /// group info) to the server; if it is refused, call
+    /// [`Device::forget_group`] (another commit won the epoch: fetch the new
+    /// GroupInfo and try again). A group this device is an active member of
+    /// is refused with [`Error::GroupExists`].
+    pub fn join_by_external_commit(&mut self, group_info: &[u8]) -> Result<CommitOutput> {
+        let vgi = crate::public_group::parse_group_info(group_info)?;
+        if vgi.ciphersuite() != CIPHERSUITE {
+            return Err(Error::UnsupportedCiphersuite);
+        }
+        let group_id = vgi.group_id().to_vec();
+        check_group_id(&group_id)?;
+        let epoch = vgi.epoch().as_u64();
+        let credential = self.credential_with_key();
+        let Self {
+            provider,
+            signer,
+            groups,
+            ..
+        } = self;
+        // An inactive local state of the same group (this device was
+        // removed) is replaced; an active one must be forgotten first.
+        if let Some(old) = groups.get(&group_id) {
+            if old.is_active() {
+                return Err(Error::GroupExists);
+            }
+        }
+        if let Some(mut old) = groups.remove(&group_id) {
+            old.delete(provider.storage()).map_err(storage_err)?;
+        }
+        let (group, bundle) = MlsGroup::external_commit_builder()
+            .with_config(join_config())
+            .build_group(provider, vgi, credential)
+            .map_err(|e| Error::InvalidMessage(format!("external commit: {e}")))?
+            .load_psks(provider.storage())
+            .map_err(|e| Error::InvalidMessage(format!("external commit: {e}")))?
+            .build(provider.rand(), provider.crypto(), signer, |_| true)
+            .map_err(|e| Error::InvalidMessage(format!("external commit: {e}")))?
+            .finalize(provider)
+            .map_err(|e| Error::InvalidMessage(format!("external commit: {e}")))?;
+        for m in group.members() {
+            identity_of(&m.credential)?;
+        }
+        let (commit, _welcome, gi) = bundle.into_messages();
+        groups.insert(group_id, group);
+        Ok(CommitOutput {
+            commit: serialize_out(&commit)?,
+            welcome: None,
+            welcome_key_package_refs: Vec::new(),
+            epoch,
+            group_info: gi.as_ref().map(serialize_out).transpose()?,
+        })
     }
 
     /// Encrypt an application message (e.g. an encoded
@@ -766,8 +853,18 @@ impl Device {
                 })
             }
             ProcessedMessageContent::StagedCommitMessage(staged) => {
-                let Sender::Member(committer) = sender else {
-                    return Err(Error::InvalidMessage("commit from non-member".into()));
+                // An external commit's committer is the joiner, whose leaf
+                // is the one its path installs.
+                let joiner_key = match sender {
+                    Sender::Member(_) => None,
+                    Sender::NewMemberCommit => {
+                        let leaf = staged.update_path_leaf_node().ok_or_else(|| {
+                            Error::InvalidMessage("external commit without path".into())
+                        })?;
+                        identity_of(leaf.credential())?;
+                        Some(leaf.signature_key().as_slice().to_vec())
+                    }
+                    _ => return Err(Error::InvalidMessage("commit from non-member".into())),
                 };
                 let mut removed = Vec::new();
                 for r in staged.remove_proposals() {
@@ -789,15 +886,27 @@ impl Device {
                 group
                     .merge_staged_commit(provider, *staged)
                     .map_err(|e| Error::internal(format!("merge: {e:?}")))?;
+                if let Some(key) = &joiner_key {
+                    added_keys.push(key.clone());
+                }
                 let added = group
                     .members()
                     .filter(|m| added_keys.contains(&m.signature_key))
                     .map(|m| member_info(&m))
                     .collect::<Result<Vec<_>>>()?;
+                let committer = match (sender, &joiner_key) {
+                    (Sender::Member(i), _) => i.u32(),
+                    (_, Some(key)) => group
+                        .members()
+                        .find(|m| &m.signature_key == key)
+                        .map(|m| m.index.u32())
+                        .ok_or_else(|| Error::internal("joiner not in tree"))?,
+                    _ => return Err(Error::internal("committer")),
+                };
                 Ok(Processed::CommitMerged {
                     group_id,
                     epoch: epoch_of(group),
-                    committer: committer.u32(),
+                    committer,
                     added,
                     removed,
                     self_removed,

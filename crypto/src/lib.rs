@@ -22,6 +22,7 @@ pub mod device;
 pub mod envelope;
 pub mod error;
 pub mod identity;
+pub mod public_group;
 pub mod seal;
 pub mod server;
 
