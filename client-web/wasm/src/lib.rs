@@ -98,6 +98,10 @@ fn commit_obj(c: &CommitOutput) -> Object {
         .collect();
     set(&o, "welcomeKeyPackageRefs", refs);
     set(&o, "epoch", c.epoch as f64);
+    match &c.group_info {
+        Some(g) => set(&o, "groupInfo", bytes(g)),
+        None => set(&o, "groupInfo", JsValue::NULL),
+    }
     o
 }
 
@@ -237,7 +241,9 @@ impl AlcoveDevice {
     }
 
     /// Add devices by KeyPackage (array of Uint8Array). Returns
-    /// `{commit, welcome, welcomeKeyPackageRefs, epoch}`; the commit is pending.
+    /// `{commit, welcome, welcomeKeyPackageRefs, epoch, groupInfo}`; the
+    /// commit is pending. Every commit output carries `groupInfo`, the
+    /// GroupInfo of the epoch the commit creates (upload it with the commit).
     #[wasm_bindgen(js_name = addDevices)]
     pub fn add_devices(&mut self, group_id: &[u8], key_packages: Array) -> Result<Object, JsValue> {
         check_group(group_id)?;
@@ -325,6 +331,46 @@ impl AlcoveDevice {
         set(&o, "epoch", j.epoch as f64);
         set(&o, "ownLeafIndex", j.own_leaf_index);
         Ok(o)
+    }
+
+    /// The GroupInfo of the group's current epoch (signed by this device,
+    /// with the ratchet tree and the external public key). The creator
+    /// uploads it once, at epoch 0.
+    #[wasm_bindgen(js_name = groupInfo)]
+    pub fn group_info(&self, group_id: &[u8]) -> Result<Vec<u8>, JsValue> {
+        check_group(group_id)?;
+        self.inner.group_info(group_id).map_err(js_err)
+    }
+
+    /// Join a group by external commit against a GroupInfo fetched from the
+    /// server. Returns the commit output (`{commit, welcome: null,
+    /// welcomeKeyPackageRefs: [], epoch, groupInfo}`). The commit is already
+    /// merged: if the server refuses it, call `forgetGroup`. Throws
+    /// `group_exists` if this device is an active member already.
+    #[wasm_bindgen(js_name = joinByExternalCommit)]
+    pub fn join_by_external_commit(&mut self, group_info: &[u8]) -> Result<Object, JsValue> {
+        check(group_info, MAX_MESSAGE, "groupInfo")?;
+        Ok(commit_obj(
+            &self
+                .inner
+                .join_by_external_commit(group_info)
+                .map_err(js_err)?,
+        ))
+    }
+
+    /// Delete all state of a group (after being removed, or after the server
+    /// refused an external commit).
+    #[wasm_bindgen(js_name = forgetGroup)]
+    pub fn forget_group(&mut self, group_id: &[u8]) -> Result<(), JsValue> {
+        check_group(group_id)?;
+        self.inner.forget_group(group_id).map_err(js_err)
+    }
+
+    /// True if this device is still a member of the group.
+    #[wasm_bindgen(js_name = isActive)]
+    pub fn is_active(&self, group_id: &[u8]) -> Result<bool, JsValue> {
+        check_group(group_id)?;
+        self.inner.is_active(group_id).map_err(js_err)
     }
 
     /// Encrypt an application message (an encoded envelope).

@@ -152,3 +152,81 @@ test('two wasm instances converse, seal/unseal mid-conversation, external remove
   assert.equal(codeOf(() => alice.keyPackages(1, -5)), 'invalid_argument');
   assert.equal(codeOf(() => alice.epoch(utf8('no-such-group'))), 'unknown_group');
 });
+
+test('a new device joins by external commit (GroupInfo from the creator or the last commit)', () => {
+  const serverKey = w.serverKeyGenerate();
+  const G = utf8('conv-external-join-wasm');
+  const alice = new w.AlcoveDevice(PRACTICE, 'clinician-1', 'alice-laptop');
+  const bob = new w.AlcoveDevice(PRACTICE, 'client-1', 'bob-phone');
+  const tablet = new w.AlcoveDevice(PRACTICE, 'client-1', 'bob-tablet');
+
+  alice.createGroup(G, w.serverKeyPublic(serverKey));
+  const gi0 = alice.groupInfo(G);
+  assert.ok(gi0 instanceof Uint8Array && gi0.length > 0);
+  assert.equal(codeOf(() => alice.groupInfo(utf8('no-such-group'))), 'unknown_group');
+
+  // Bob joins by himself from the epoch-0 GroupInfo: merged at once.
+  const join = bob.joinByExternalCommit(gi0);
+  assert.equal(join.epoch, 0);
+  assert.equal(join.welcome, null);
+  assert.equal(join.welcomeKeyPackageRefs.length, 0);
+  assert.ok(join.groupInfo instanceof Uint8Array && join.groupInfo.length > 0);
+  assert.equal(bob.epoch(G), 1);
+  assert.equal(bob.isActive(G), true);
+  // Already a member: refused.
+  assert.equal(codeOf(() => bob.joinByExternalCommit(gi0)), 'group_exists');
+
+  const r = alice.process(join.commit);
+  assert.equal(r.kind, 'commit_merged');
+  assert.deepEqual(r.added.map((m) => m.deviceId), ['bob-phone']);
+  assert.equal(r.committer, r.added[0].leafIndex);
+  assert.equal(alice.epoch(G), 1);
+  assert.deepEqual(alice.members(G).map((m) => m.deviceId).sort(), ['alice-laptop', 'bob-phone']);
+  assert.equal(decodeText(bob.process(alice.encrypt(G, text('welcome aboard', 1))).plaintext), 'welcome aboard');
+  assert.equal(decodeText(alice.process(bob.encrypt(G, text('first from bob', 2))).plaintext), 'first from bob');
+
+  // The tablet loses a race: it joins from the epoch-1 GroupInfo (carried by
+  // Bob's commit) while Alice's self-update wins epoch 1.
+  const stale = tablet.joinByExternalCommit(join.groupInfo);
+  const upd = alice.selfUpdate(G);
+  assert.ok(upd.groupInfo instanceof Uint8Array);
+  assert.equal(alice.mergePendingCommit(G), 2);
+  assert.equal(bob.process(upd.commit).kind, 'commit_merged');
+  assert.equal(stale.epoch, 1);
+  // Refused by the server: forget the optimistic state, fetch the new one.
+  tablet.forgetGroup(G);
+  assert.equal(codeOf(() => tablet.epoch(G)), 'unknown_group');
+  assert.equal(codeOf(() => tablet.forgetGroup(G)), 'unknown_group');
+  const again = tablet.joinByExternalCommit(upd.groupInfo);
+  assert.equal(again.epoch, 2);
+  for (const d of [alice, bob]) {
+    const m = d.process(again.commit);
+    assert.equal(m.kind, 'commit_merged');
+    assert.deepEqual(m.added.map((x) => x.deviceId), ['bob-tablet']);
+  }
+  assert.equal(decodeText(tablet.process(alice.encrypt(G, text('hello tablet', 3))).plaintext), 'hello tablet');
+  assert.equal(decodeText(bob.process(tablet.encrypt(G, text('from the tablet', 4))).plaintext), 'from the tablet');
+
+  // Add and remove commits carry the GroupInfo of their new epoch too.
+  const phone2 = new w.AlcoveDevice(PRACTICE, 'clinician-1', 'alice-phone');
+  const add = alice.addDevices(G, phone2.keyPackages(1, now()));
+  assert.ok(add.groupInfo instanceof Uint8Array && add.groupInfo.length > 0);
+  alice.discardPendingCommit(G);
+  const rm = alice.removeDevices(G, [tablet.ownLeafIndex(G)]);
+  assert.ok(rm.groupInfo instanceof Uint8Array && rm.groupInfo.length > 0);
+  alice.mergePendingCommit(G);
+  assert.equal(bob.process(rm.commit).kind, 'commit_merged');
+  assert.equal(tablet.process(rm.commit).selfRemoved, true);
+  assert.equal(tablet.isActive(G), false);
+  // A removed device's inactive state is replaced by a new external join.
+  const back = tablet.joinByExternalCommit(rm.groupInfo);
+  assert.equal(back.epoch, 4);
+  assert.equal(tablet.isActive(G), true);
+
+  // An externally joined group survives seal/unseal like any other.
+  const ds = crypto.getRandomValues(new Uint8Array(32));
+  const us = crypto.getRandomValues(new Uint8Array(32));
+  const bob2 = w.AlcoveDevice.unseal(bob.seal(ds, us), 'bob-phone', ds, us);
+  assert.equal(bob2.epoch(G), 4);
+  assert.equal(decodeText(alice.process(bob2.encrypt(G, text('after unseal', 5))).plaintext), 'after unseal');
+});
