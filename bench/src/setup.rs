@@ -300,6 +300,20 @@ pub async fn pair(api: &Api, admin: &Admin, i: usize) -> Result<Pair> {
         .device
         .create_group(conv.as_bytes(), &sender)
         .map_err(|e| anyhow!("create group: {e}"))?;
+    let gi = clinician
+        .device
+        .group_info(conv.as_bytes())
+        .map_err(|e| anyhow!("group info: {e}"))?;
+    expect(
+        "upload group info",
+        204,
+        api.post(
+            &format!("/api/v1/conversations/{conv}/group-info"),
+            Some(&clinician.token),
+            &json!({"group_info": b64(&gi)}),
+        )
+        .await?,
+    )?;
     let claimed = expect(
         "claim KeyPackages",
         200,
@@ -323,7 +337,7 @@ pub async fn pair(api: &Api, admin: &Admin, i: usize) -> Result<Pair> {
         .add_devices(conv.as_bytes(), &[kp])
         .map_err(|e| anyhow!("add: {e}"))?;
     let body = json!({"commit": b64(&out.commit), "welcome": out.welcome.as_ref().map(|w| b64(w)),
-                      "added": [{"device_id": claimed[0]["device_id"], "leaf_index": 1}]});
+                      "group_info": out.group_info.as_ref().map(|g| b64(g))});
     expect(
         "commit add",
         200,

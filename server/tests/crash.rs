@@ -168,6 +168,14 @@ async fn acknowledged_messages_survive_kill_9_before_delivery() {
     let id = conv["id"].as_str().expect("id").to_string();
     c.create_group(id.as_bytes(), &unb64(&conv["external_sender"]))
         .expect("group");
+    let gi = c.group_info(id.as_bytes()).expect("group info");
+    let (status, body) = clinician
+        .post(
+            &format!("/api/v1/conversations/{id}/group-info"),
+            json!({"group_info": b64(&gi)}),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
     let (_, claimed) = clinician
         .post(
             &format!("/api/v1/conversations/{id}/key-packages/claim"),
@@ -181,7 +189,7 @@ async fn acknowledged_messages_survive_kill_9_before_delivery() {
             &format!("/api/v1/conversations/{id}/commits"),
             json!({"commit": b64(&out.commit),
             "welcome": b64(out.welcome.as_ref().expect("welcome")),
-            "added": [{"device_id": claimed["key_packages"][0]["device_id"], "leaf_index": 1}]}),
+            "group_info": b64(out.group_info.as_ref().expect("group info"))}),
         )
         .await;
     assert_eq!(status, 200, "{body}");

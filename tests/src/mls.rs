@@ -112,7 +112,75 @@ impl MlsClient {
         self.device
             .create_group(id.as_bytes(), &sender)
             .expect("create group");
+        let gi = self.device.group_info(id.as_bytes()).expect("group info");
+        let (status, body) = self
+            .api
+            .post(
+                &format!("/api/v1/conversations/{id}/group-info"),
+                &json!({"group_info": b64(&gi)}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
         id
+    }
+
+    /// Posts a commit this device made (with its GroupInfo) and merges or
+    /// discards it by the answer.
+    pub async fn post_commit(
+        &mut self,
+        conversation: &str,
+        out: &alcove_crypto::CommitOutput,
+    ) -> (StatusCode, Value) {
+        let body = json!({"commit": b64(&out.commit), "welcome": out.welcome.as_ref().map(|w| b64(w)),
+                          "group_info": out.group_info.as_ref().map(|g| b64(g))});
+        let (status, answer) = self
+            .api
+            .post(
+                &format!("/api/v1/conversations/{conversation}/commits"),
+                &body,
+            )
+            .await;
+        if status == StatusCode::OK {
+            self.device
+                .merge_pending_commit(conversation.as_bytes())
+                .expect("merge");
+        } else {
+            self.device
+                .discard_pending_commit(conversation.as_bytes())
+                .expect("discard");
+        }
+        (status, answer)
+    }
+
+    /// Joins a conversation by external commit against the server's
+    /// GroupInfo; returns the HTTP status and body of the commit. On a
+    /// refusal the local group is forgotten.
+    pub async fn join_external(&mut self, conversation: &str) -> (StatusCode, Value) {
+        let (status, info) = self
+            .api
+            .get(&format!("/api/v1/conversations/{conversation}/group-info"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{info}");
+        let gi = unb64(info["group_info"].as_str().expect("group info"));
+        let out = self.device.join_by_external_commit(&gi).expect("external commit");
+        let body = json!({"commit": b64(&out.commit), "group_info": out.group_info.as_ref().map(|g| b64(g))});
+        let (status, answer) = self
+            .api
+            .post(
+                &format!("/api/v1/conversations/{conversation}/commits"),
+                &body,
+            )
+            .await;
+        if status == StatusCode::OK {
+            // Its log starts after its own commit.
+            let seq = answer["seq"].as_i64().expect("seq");
+            self.processed.insert(conversation.to_string(), seq);
+        } else {
+            self.device
+                .forget_group(conversation.as_bytes())
+                .expect("forget");
+        }
+        (status, answer)
     }
 
     /// Claims KeyPackages for every missing device and commits the Add.
@@ -136,45 +204,7 @@ impl MlsClient {
             .device
             .add_devices(conversation.as_bytes(), &kps)
             .expect("add");
-        // Leaves of the added devices, as the group will have them.
-        let leaves = self.pending_leaves(conversation, &claimed);
-        let body = json!({"commit": b64(&out.commit), "welcome": out.welcome.as_ref().map(|w| b64(w)),
-                          "added": leaves});
-        let (status, answer) = self
-            .api
-            .post(
-                &format!("/api/v1/conversations/{conversation}/commits"),
-                &body,
-            )
-            .await;
-        if status == StatusCode::OK {
-            self.device
-                .merge_pending_commit(conversation.as_bytes())
-                .expect("merge");
-        } else {
-            self.device
-                .discard_pending_commit(conversation.as_bytes())
-                .expect("discard");
-        }
-        (status, answer)
-    }
-
-    fn pending_leaves(&self, conversation: &str, claimed: &Value) -> Vec<Value> {
-        // New members fill the leftmost free leaves, in the order added.
-        let taken: Vec<u32> = self
-            .device
-            .members(conversation.as_bytes())
-            .expect("members")
-            .iter()
-            .map(|m| m.leaf_index)
-            .collect();
-        let mut free = (0u32..).filter(move |l| !taken.contains(l));
-        claimed["key_packages"]
-            .as_array()
-            .expect("array")
-            .iter()
-            .map(|k| json!({"device_id": k["device_id"], "leaf_index": free.next()}))
-            .collect()
+        self.post_commit(conversation, &out).await
     }
 
     /// Encrypts and sends a text; returns (status, body).

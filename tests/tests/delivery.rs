@@ -143,10 +143,12 @@ async fn commit_race_one_wins_the_other_retries(backend: Backend) {
     // Devices 1 and 2 both commit a self-update in the same epoch.
     let a = d[1].device.self_update(conv.as_bytes()).expect("update a");
     let b = d[2].device.self_update(conv.as_bytes()).expect("update b");
-    let post = |commit: Vec<u8>| json!({"commit": b64(&commit)});
+    let post = |out: &alcove_crypto::CommitOutput| {
+        json!({"commit": b64(&out.commit), "group_info": out.group_info.as_ref().map(|g| b64(g))})
+    };
     let path = format!("/api/v1/conversations/{conv}/commits");
-    let (sa, ra) = d[1].api.post(&path, &post(a.commit)).await;
-    let (sb, rb) = d[2].api.post(&path, &post(b.commit.clone())).await;
+    let (sa, ra) = d[1].api.post(&path, &post(&a)).await;
+    let (sb, rb) = d[2].api.post(&path, &post(&b)).await;
     assert_eq!(sa, StatusCode::OK, "{ra}");
     assert_eq!(
         (sb, rb["error"].as_str()),
@@ -166,13 +168,13 @@ async fn commit_race_one_wins_the_other_retries(backend: Backend) {
         .device
         .self_update(conv.as_bytes())
         .expect("update b again");
-    let (status, body) = d[2].api.post(&path, &post(retry.commit)).await;
+    let (status, body) = d[2].api.post(&path, &post(&retry)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     d[2].device
         .merge_pending_commit(conv.as_bytes())
         .expect("merge b");
     // The stale commit replayed is refused again and changes nothing.
-    let (status, _) = d[2].api.post(&path, &post(b.commit)).await;
+    let (status, _) = d[2].api.post(&path, &post(&b)).await;
     assert_eq!(status, StatusCode::CONFLICT);
     // Everyone converges and can still talk.
     for i in [0, 3] {
@@ -254,22 +256,12 @@ async fn outsiders_are_refused_and_cannot_decrypt(backend: Backend) {
         .device
         .add_devices(conv.as_bytes(), &[stolen])
         .expect("add");
-    let (status, body) = d[0]
-        .api
-        .post(
-            &format!("/api/v1/conversations/{conv}/commits"),
-            &json!({"commit": b64(&out.commit), "welcome": out.welcome.as_ref().map(|w| b64(w)),
-                      "added": [{"device_id": outsider.device_id, "leaf_index": 4}]}),
-        )
-        .await;
+    let (status, body) = d[0].post_commit(&conv, &out).await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (StatusCode::FORBIDDEN, Some("not_allowed")),
+        (StatusCode::FORBIDDEN, Some("add_not_allowed")),
         "{body}"
     );
-    d[0].device
-        .discard_pending_commit(conv.as_bytes())
-        .expect("discard");
     // The outsider has no welcome and cannot decrypt a message it somehow got.
     assert!(outsider.join_welcomes().await.is_empty());
     let (status, sent) = d[0].send_text(&app, &conv, "private").await;
@@ -377,7 +369,7 @@ async fn retried_send_is_stored_once_and_bad_input_changes_nothing(backend: Back
         .api
         .post(
             &format!("/api/v1/conversations/{conv}/commits"),
-            &json!({"commit": b64(&ct)}),
+            &json!({"commit": b64(&ct), "group_info": b64(&ct)}),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -401,7 +393,7 @@ async fn retried_send_is_stored_once_and_bad_input_changes_nothing(backend: Back
         .api
         .post(
             &format!("/api/v1/conversations/{conv}/commits"),
-            &json!({"commit": b64(&upd.commit)}),
+            &json!({"commit": b64(&upd.commit), "group_info": upd.group_info.as_ref().map(|g| b64(g))}),
         )
         .await;
     assert_eq!(status, StatusCode::OK);

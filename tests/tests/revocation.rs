@@ -3,7 +3,7 @@
 //! commits the server's Remove proposal — the group keys.
 
 use alcove_crypto::{Device, DeviceSecret, Processed, UnlockShare};
-use alcove_tests::mls::{b64, four_device_conversation, unb64, MlsClient};
+use alcove_tests::mls::{four_device_conversation, unb64, MlsClient};
 use alcove_tests::{on_both_backends, Backend, Person, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -55,37 +55,12 @@ async fn commit_pending_removals(
             .expect("pending"),
         "the server's proposal arrived"
     );
-    let before: Vec<u32> = device
-        .device
-        .members(conv.as_bytes())
-        .expect("members")
-        .iter()
-        .map(|m| m.leaf_index)
-        .collect();
     let out = device
         .device
         .commit_pending_proposals(conv.as_bytes())
         .expect("commit")
         .expect("a commit");
-    device
-        .device
-        .merge_pending_commit(conv.as_bytes())
-        .expect("merge");
-    let after: Vec<u32> = device
-        .device
-        .members(conv.as_bytes())
-        .expect("members")
-        .iter()
-        .map(|m| m.leaf_index)
-        .collect();
-    let removed: Vec<u32> = before.into_iter().filter(|l| !after.contains(l)).collect();
-    let (status, body) = device
-        .api
-        .post(
-            &format!("/api/v1/conversations/{conv}/commits"),
-            &json!({"commit": b64(&out.commit), "removed_leaves": removed}),
-        )
-        .await;
+    let (status, body) = device.post_commit(conv, &out).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     (body, out.commit)
 }

@@ -4,13 +4,14 @@
 
 use super::extract::ApiJson;
 use crate::auth::session::Authed;
-use crate::delivery::{group_id, wake::Wake};
+use crate::delivery::group_id;
+use crate::delivery::membership;
+use crate::delivery::rules::MembershipError;
 use crate::error::{ApiResult, AppError};
 use crate::ids::{DeviceId, UserId};
 use crate::state::AppState;
 use crate::storage::delivery::{
-    ClaimedKeyPackage, Contact, Conversation, ConversationSummary, LogEntry, Member, NewCommit,
-    NewKeyPackage, NewMessage, PendingWelcome,
+    ClaimedKeyPackage, Contact, Conversation, ConversationSummary, LogEntry, Member, NewKeyPackage, NewMessage, PendingWelcome,
 };
 use crate::storage::{Role, StoreError};
 use alcove_crypto::server::{self as mls, ContentKind, SenderInfo, WireFormatKind};
@@ -277,6 +278,9 @@ pub struct ConversationInfo {
     pub members: Vec<Member>,
     /// The server's `ExternalSender` (base64) for the group context.
     pub external_sender: String,
+    /// Whether the server holds the group's state (the creator uploaded its
+    /// first GroupInfo): until then nobody can commit or join.
+    pub has_group_info: bool,
 }
 
 async fn participant(state: &AppState, authed: &Authed, id: &str) -> ApiResult<Conversation> {
@@ -294,7 +298,9 @@ async fn participant(state: &AppState, authed: &Authed, id: &str) -> ApiResult<C
 
 async fn info(state: &AppState, conversation: Conversation) -> ApiResult<ConversationInfo> {
     let members = state.store.members(&conversation.id).await?;
+    let has_group_info = state.store.group_state(&conversation.id).await?.is_some();
     Ok(ConversationInfo {
+        has_group_info,
         id: conversation.id,
         client_user_id: conversation.client_user_id,
         staff_user_id: conversation.staff_user_id,
@@ -428,33 +434,31 @@ async fn require_member(
     }
 }
 
-/// A device added by a commit, with its new leaf.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddedDevice {
-    /// Device.
-    pub device_id: DeviceId,
-    /// Its leaf index after the commit.
-    pub leaf_index: u32,
-}
-
 /// A commit to order.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostCommit {
-    /// The commit (`MLSMessage` PublicMessage, base64).
+    /// The commit (`MLSMessage` PublicMessage, base64): a member's commit,
+    /// or an external commit by a device joining by itself.
     #[schema(value_type = String)]
     pub commit: Base64,
-    /// The Welcome for added devices (base64).
+    /// The Welcome for added devices (base64), addressed to exactly the
+    /// KeyPackages the commit adds.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub welcome: Option<Base64>,
-    /// Devices the commit adds.
+    /// The GroupInfo of the epoch the commit creates (base64, signed by the
+    /// committer, with the ratchet tree and the external public key).
+    #[schema(value_type = String)]
+    pub group_info: Base64,
+    /// No longer accepted (the server reads who is added from the commit).
     #[serde(default)]
-    pub added: Vec<AddedDevice>,
-    /// Leaves the commit removes.
+    #[schema(value_type = Option<Object>, deprecated)]
+    pub added: Option<serde_json::Value>,
+    /// No longer accepted (the server reads who is removed from the commit).
     #[serde(default)]
-    pub removed_leaves: Vec<u32>,
+    #[schema(value_type = Option<Object>, deprecated)]
+    pub removed_leaves: Option<serde_json::Value>,
 }
 
 /// Where a log entry landed.
@@ -469,7 +473,9 @@ pub struct Sequenced {
 }
 
 /// Order a commit: exactly one per epoch is accepted; a later one gets 409
-/// `stale_epoch` with `current_epoch`.
+/// `stale_epoch` with `current_epoch`. The server's public group checks the
+/// commit and membership is read from it: see `docs/protocol.md` for who
+/// may add and remove whom, and the error codes.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/commits", request_body = PostCommit, tag = "delivery",
     params(("id" = String, Path)),
     responses((status = 200, body = Sequenced), (status = 400, body = crate::error::ErrorBody),
@@ -480,64 +486,113 @@ pub async fn commit(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<PostCommit>,
 ) -> ApiResult<Json<Sequenced>> {
+    if req.added.is_some() {
+        return Err(MembershipError::FieldRemoved("added").into());
+    }
+    if req.removed_leaves.is_some() {
+        return Err(MembershipError::FieldRemoved("removed_leaves").into());
+    }
     let conversation = participant(&state, &authed, &id).await?;
     check_size(&req.commit.0)?;
+    check_size(&req.group_info.0)?;
     let framing = mls::inspect_message(&req.commit.0).map_err(mls_error)?;
-    let (SenderInfo::Member(leaf), Some(epoch)) = (framing.sender, framing.epoch) else {
-        return Err(AppError::bad_request(
-            "malformed_mls",
-            "a commit must come from a member",
-        ));
-    };
     if framing.wire_format != WireFormatKind::PublicMessage
         || framing.content != ContentKind::Commit
         || framing.group_id.as_deref() != Some(group_id(&conversation.id))
+        || !matches!(framing.sender, SenderInfo::Member(_) | SenderInfo::NewMemberCommit)
     {
         return Err(AppError::bad_request(
             "malformed_mls",
             "expected a public commit for this conversation",
         ));
     }
-    let welcome_refs = match &req.welcome {
-        Some(w) => {
-            check_size(&w.0)?;
-            mls::welcome_key_package_refs(&w.0).map_err(mls_error)?
-        }
-        None => Vec::new(),
-    };
-    let new = NewCommit {
-        conversation_id: conversation.id.clone(),
-        sender_device: authed.device_id,
-        sender_leaf: i64::from(leaf),
-        epoch: epoch.min(i64::MAX as u64) as i64,
-        data: req.commit.0,
-        removed_leaves: req.removed_leaves.iter().map(|l| i64::from(*l)).collect(),
-        welcome_refs,
-        added: req
-            .added
-            .iter()
-            .map(|a| (a.device_id, i64::from(a.leaf_index)))
-            .collect(),
-        welcome: req.welcome.map(|w| w.0),
-    };
+    if let Some(w) = &req.welcome {
+        check_size(&w.0)?;
+    }
     let event = authed
         .event("conversation.commit")
         .target_user(conversation.client_user_id);
-    let mut event = event;
-    event.target_conversation = Some(conversation.id.clone());
-    let appended = state.store.accept_commit(&new, state.now(), event).await?;
-    let added: Vec<DeviceId> = new.added.iter().map(|(d, _)| *d).collect();
-    state
-        .wakeups
-        .wake(&appended.wake, Wake::Conversation(conversation.id.clone()));
-    state.wakeups.wake(&added, Wake::Welcome);
-    // A commit that did not include a pending removal moved the epoch past
-    // the server's proposal: issue it again for the new epoch.
-    crate::revocation::ensure_removals(&state, &conversation.id).await?;
+    let accepted = membership::accept_commit(
+        &state,
+        &conversation,
+        (authed.user_id, authed.device_id),
+        membership::PostedCommit {
+            commit: req.commit.0,
+            welcome: req.welcome.map(|w| w.0),
+            group_info: req.group_info.0,
+        },
+        event,
+    )
+    .await?;
     Ok(Json(Sequenced {
-        seq: appended.seq,
-        epoch: new.epoch + 1,
+        seq: accepted.seq,
+        epoch: accepted.epoch,
         duplicate: false,
+    }))
+}
+
+/// The first GroupInfo of a conversation's group.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostGroupInfo {
+    /// `MLSMessage` GroupInfo (base64) with the ratchet tree, signed by a
+    /// member, at the conversation's current epoch.
+    #[schema(value_type = String)]
+    pub group_info: Base64,
+}
+
+/// Upload the group's first GroupInfo (the creator, right after creating
+/// the group at epoch 0): the server starts its public view of the group
+/// from it. Its members must be exactly the conversation's member rows.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/group-info", request_body = PostGroupInfo, tag = "delivery",
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "group_state_exists")))]
+pub async fn post_group_info(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<PostGroupInfo>,
+) -> ApiResult<StatusCode> {
+    let conversation = participant(&state, &authed, &id).await?;
+    require_member(&state, &conversation, authed.device_id).await?;
+    check_size(&req.group_info.0)?;
+    let event = authed
+        .event("conversation.group_started")
+        .target_user(conversation.client_user_id);
+    membership::init_group_state(&state, &conversation, req.group_info.0, event).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The GroupInfo a new device joins against.
+#[derive(Serialize, ToSchema)]
+pub struct GroupInfoOut {
+    /// Its epoch.
+    pub epoch: i64,
+    /// `MLSMessage` GroupInfo (base64), with the ratchet tree and the
+    /// external public key.
+    #[serde(serialize_with = "crate::storage::delivery::b64")]
+    #[schema(value_type = String, format = Byte)]
+    pub group_info: Vec<u8>,
+}
+
+/// The current GroupInfo, for a device of one of the conversation's people
+/// that joins by external commit (no other member needs to be online).
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/group-info", tag = "delivery",
+    params(("id" = String, Path)),
+    responses((status = 200, body = GroupInfoOut), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_group_info(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<GroupInfoOut>> {
+    let conversation = participant(&state, &authed, &id).await?;
+    let Some(stored) = state.store.group_state(&conversation.id).await? else {
+        return Err(AppError::not_found("group info").with_code("group_info_missing"));
+    };
+    Ok(Json(GroupInfoOut {
+        epoch: stored.epoch,
+        group_info: stored.group_info,
     }))
 }
 

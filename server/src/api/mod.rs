@@ -62,6 +62,12 @@ pub fn router(state: AppState) -> Router {
             post(conversations::claim),
         )
         .route(
+            "/conversations/{id}/group-info",
+            post(conversations::post_group_info)
+                .get(conversations::get_group_info)
+                .layer(DefaultBodyLimit::max(MLS_BODY_LIMIT)),
+        )
+        .route(
             "/conversations/{id}/commits",
             post(conversations::commit).layer(DefaultBodyLimit::max(MLS_BODY_LIMIT)),
         )

@@ -39,6 +39,8 @@ use utoipa::OpenApi;
         super::conversations::get,
         super::conversations::claim,
         super::conversations::commit,
+        super::conversations::post_group_info,
+        super::conversations::get_group_info,
         super::conversations::send,
         super::conversations::fetch,
         super::conversations::ack,

@@ -11,6 +11,8 @@
 //! between nodes (without the entries) without touching the rest.
 
 pub mod batcher;
+pub mod membership;
+pub mod rules;
 pub mod server_key;
 pub mod wake;
 pub mod ws;

@@ -114,28 +114,54 @@ pub struct Member {
     pub leaf_index: i64,
 }
 
-/// A commit to order.
+/// A commit to order, after the server's public group checked it and
+/// `delivery::rules` allowed it.
 #[derive(Clone, Debug)]
 pub struct NewCommit {
     /// Conversation.
     pub conversation_id: String,
     /// Committing device.
     pub sender_device: DeviceId,
-    /// Its leaf index, from the commit's framing.
-    pub sender_leaf: i64,
     /// Epoch the commit was made in.
     pub epoch: i64,
     /// The commit bytes.
     pub data: Vec<u8>,
-    /// Leaves removed by the commit.
-    pub removed_leaves: Vec<i64>,
-    /// KeyPackageRefs the Welcome is addressed to.
-    pub welcome_refs: Vec<Vec<u8>>,
-    /// Devices the committer says it added, with their new leaves; must be
-    /// exactly the owners of `welcome_refs`.
-    pub added: Vec<(DeviceId, i64)>,
-    /// The Welcome for the added devices.
+    /// The public group state after the commit.
+    pub state: Vec<u8>,
+    /// The GroupInfo of the new epoch.
+    pub group_info: Vec<u8>,
+    /// Every leaf after the commit (device, user, leaf index), from the tree.
+    pub members_after: Vec<(DeviceId, UserId, i64)>,
+    /// The Welcome and the devices it adds.
     pub welcome: Option<Vec<u8>>,
+    /// Devices the Welcome is for.
+    pub welcome_to: Vec<DeviceId>,
+    /// KeyPackages the commit used (no longer outstanding).
+    pub used_key_packages: Vec<Vec<u8>>,
+    /// Refuse if a leaf's device is revoked when the transaction runs.
+    pub forbid_revoked: bool,
+}
+
+/// The server's public group state of a conversation.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct GroupState {
+    /// Epoch of the state.
+    pub epoch: i64,
+    /// `alcove_crypto::public_group::ConversationState` bytes.
+    pub state: Vec<u8>,
+    /// The latest GroupInfo (member-signed, with the ratchet tree).
+    pub group_info: Vec<u8>,
+}
+
+/// What the rules need to know to decide on a commit.
+#[derive(Clone, Debug, Default)]
+pub struct MembershipFacts {
+    /// The server's Remove proposals of the epoch (as in the log).
+    pub proposals: Vec<Vec<u8>>,
+    /// The devices named.
+    pub devices: Vec<crate::delivery::rules::DeviceFact>,
+    /// The KeyPackages named.
+    pub key_packages: Vec<crate::delivery::rules::KeyPackageFact>,
 }
 
 /// An application message to append.
@@ -286,8 +312,32 @@ pub trait DeliveryStore: Send + Sync {
         event: audit::Event,
     ) -> StoreResult<(Vec<ClaimedKeyPackage>, Vec<DeviceId>)>;
 
-    /// Orders a commit: accepted only if its epoch is current and its sender
-    /// is the member at that leaf; updates membership and queues Welcomes.
+    /// The server's public group state of a conversation, if uploaded.
+    async fn group_state(&self, conversation: &str) -> StoreResult<Option<GroupState>>;
+
+    /// Stores the first public group state (false if one exists already).
+    async fn init_group_state(
+        &self,
+        conversation: &str,
+        state: &GroupState,
+        now: UnixTime,
+        event: audit::Event,
+    ) -> StoreResult<bool>;
+
+    /// Facts for `delivery::rules`: the server's proposals of `epoch`, and
+    /// what is known of these devices and KeyPackages.
+    async fn membership_facts(
+        &self,
+        conversation: &str,
+        epoch: i64,
+        devices: &[DeviceId],
+        key_packages: &[Vec<u8>],
+    ) -> StoreResult<MembershipFacts>;
+
+    /// Orders a checked commit: accepted only if its epoch is current (and,
+    /// if asked, no leaf is a revoked device); writes the log entry, the new
+    /// group state and GroupInfo, the membership rows from the tree, the
+    /// Welcomes and the audit record in one transaction.
     async fn accept_commit(
         &self,
         commit: &NewCommit,

@@ -15,15 +15,6 @@ macro_rules! impl_delivery_store {
             type Conn = <$db as sqlx::Database>::Connection;
             type Db = $db;
 
-            async fn active_devices(conn: &mut Conn, conversation: &str) -> StoreResult<Vec<DeviceId>> {
-                Ok(sqlx::query_scalar(
-                    "SELECT device_id FROM conversation_members WHERE conversation_id = $1 AND removed_at IS NULL",
-                )
-                .bind(conversation)
-                .fetch_all(&mut *conn)
-                .await?)
-            }
-
             async fn audit(conn: &mut Conn, event: &audit::Event, now: UnixTime) -> StoreResult<()> {
                 append_event(conn, event, now).await
             }
@@ -632,10 +623,28 @@ macro_rules! impl_delivery_store {
                     let mut claimed = Vec::new();
                     let mut missing = Vec::new();
                     for (device, user) in targets {
+                        // A package already handed out for this device and
+                        // conversation, and not yet used by a commit, is
+                        // handed out again: repeated claims cannot drain a
+                        // device's stock (at most one regular package per
+                        // device and conversation is ever outstanding).
+                        let mut got: Option<Vec<u8>> = sqlx::query_scalar(
+                            "SELECT data FROM key_packages
+                             WHERE device_id = $1 AND conversation_id = $2 AND claimed_at IS NOT NULL
+                               AND used_at IS NULL AND last_resort = FALSE AND not_after > $3
+                             ORDER BY claimed_at, kp_ref LIMIT 1",
+                        )
+                        .bind(device)
+                        .bind(&conversation.id)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                         // Regular packages first, each handed out once; the
                         // conditional UPDATE makes a concurrent claimer skip it.
-                        let mut got = None;
                         for _ in 0..4 {
+                            if got.is_some() {
+                                break;
+                            }
                             let candidate: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
                                 "SELECT kp_ref, data FROM key_packages
                                  WHERE device_id = $1 AND claimed_at IS NULL AND last_resort = FALSE AND not_after > $2
@@ -702,21 +711,88 @@ macro_rules! impl_delivery_store {
                     Ok((claimed, missing))
                 }
 
+                async fn group_state(&self, conversation: &str) -> StoreResult<Option<GroupState>> {
+                    Ok(sqlx::query_as(
+                        "SELECT epoch, state, group_info FROM conversation_groups WHERE conversation_id = $1",
+                    )
+                    .bind(conversation)
+                    .fetch_optional(self.reader())
+                    .await?)
+                }
+
+                async fn init_group_state(
+                    &self,
+                    conversation: &str,
+                    state: &GroupState,
+                    now: UnixTime,
+                    event: audit::Event,
+                ) -> StoreResult<bool> {
+                    let mut tx = self.writer().begin().await?;
+                    // Only at the epoch the server orders: a state for an
+                    // older epoch would let history be rewritten.
+                    let inserted = sqlx::query(
+                        "INSERT INTO conversation_groups (conversation_id, epoch, state, group_info, updated_at)
+                         SELECT id, epoch, $2, $3, $4 FROM conversations WHERE id = $1 AND epoch = $5
+                         ON CONFLICT (conversation_id) DO NOTHING",
+                    )
+                    .bind(conversation)
+                    .bind(&state.state)
+                    .bind(&state.group_info)
+                    .bind(now)
+                    .bind(state.epoch)
+                    .execute(&mut *tx)
+                    .await?;
+                    if inserted.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                    audit(&mut tx, &event, now).await?;
+                    tx.commit().await?;
+                    Ok(true)
+                }
+
+                async fn membership_facts(
+                    &self,
+                    conversation: &str,
+                    epoch: i64,
+                    devices: &[DeviceId],
+                    key_packages: &[Vec<u8>],
+                ) -> StoreResult<MembershipFacts> {
+                    let mut facts = MembershipFacts::default();
+                    facts.proposals = sqlx::query_scalar(
+                        "SELECT data FROM messages WHERE conversation_id = $1 AND kind = 'proposal' AND epoch = $2 ORDER BY seq",
+                    )
+                    .bind(conversation)
+                    .bind(epoch)
+                    .fetch_all(self.reader())
+                    .await?;
+                    for device in devices {
+                        let fact: Option<$crate::delivery::rules::DeviceFact> = sqlx::query_as(
+                            "SELECT d.id AS device_id, d.user_id, d.practice_id, (d.revoked_at IS NOT NULL) AS revoked,
+                                    dk.signature_key
+                             FROM devices d LEFT JOIN device_keys dk ON dk.device_id = d.id WHERE d.id = $1",
+                        )
+                        .bind(*device)
+                        .fetch_optional(self.reader())
+                        .await?;
+                        facts.devices.extend(fact);
+                    }
+                    for kp_ref in key_packages {
+                        let fact: Option<$crate::delivery::rules::KeyPackageFact> = sqlx::query_as(
+                            "SELECT kp_ref, device_id, conversation_id FROM key_packages WHERE kp_ref = $1",
+                        )
+                        .bind(kp_ref)
+                        .fetch_optional(self.reader())
+                        .await?;
+                        facts.key_packages.extend(fact);
+                    }
+                    Ok(facts)
+                }
+
                 async fn accept_commit(&self, commit: &NewCommit, now: UnixTime, event: audit::Event) -> StoreResult<Appended> {
                     let mut tx = self.writer().begin().await?;
-                    let sender: Option<i64> = sqlx::query_scalar(
-                        "SELECT leaf_index FROM conversation_members
-                         WHERE conversation_id = $1 AND device_id = $2 AND removed_at IS NULL",
-                    )
-                    .bind(&commit.conversation_id)
-                    .bind(commit.sender_device)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if sender != Some(commit.sender_leaf) {
-                        return Err(StoreError::NotMember);
-                    }
                     // First commit of an epoch wins; any later one finds the
-                    // epoch moved on.
+                    // epoch moved on. The row lock also orders this commit
+                    // with a concurrent revocation of its conversation.
                     let advanced: Option<i64> = sqlx::query_scalar(
                         "UPDATE conversations SET epoch = epoch + 1, last_seq = last_seq + 1
                          WHERE id = $1 AND epoch = $2 RETURNING last_seq",
@@ -732,33 +808,32 @@ macro_rules! impl_delivery_store {
                             .await?;
                         return Err(StoreError::StaleEpoch { current });
                     };
-                    // Added devices must be the ones whose packages were
-                    // claimed for this conversation, of its allowed users.
-                    if commit.added.len() != commit.welcome_refs.len() {
-                        return Err(StoreError::NotAllowed);
+                    let state_moved = sqlx::query(
+                        "UPDATE conversation_groups SET epoch = epoch + 1, state = $1, group_info = $2, updated_at = $3
+                         WHERE conversation_id = $4 AND epoch = $5",
+                    )
+                    .bind(&commit.state)
+                    .bind(&commit.group_info)
+                    .bind(now)
+                    .bind(&commit.conversation_id)
+                    .bind(commit.epoch)
+                    .execute(&mut *tx)
+                    .await?;
+                    if state_moved.rows_affected() != 1 {
+                        return Err(StoreError::StaleEpoch { current: commit.epoch + 1 });
                     }
-                    let mut added = Vec::new();
-                    for kp_ref in &commit.welcome_refs {
-                        let owner: Option<(DeviceId, UserId)> = sqlx::query_as(
-                            "SELECT k.device_id, d.user_id FROM key_packages k
-                             JOIN devices d ON d.id = k.device_id
-                             JOIN conversations c ON c.id = $2
-                             WHERE k.kp_ref = $1 AND k.conversation_id = $2 AND d.revoked_at IS NULL
-                               AND d.practice_id = c.practice_id
-                               AND d.user_id IN (c.client_user_id, c.staff_user_id)",
-                        )
-                        .bind(kp_ref)
-                        .bind(&commit.conversation_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        let Some((owner, user)) = owner else { return Err(StoreError::NotAllowed) };
-                        let Some((_, leaf)) = commit.added.iter().find(|(d, _)| *d == owner) else {
-                            return Err(StoreError::NotAllowed);
-                        };
-                        if added.iter().any(|(d, _, _)| *d == owner) {
-                            return Err(StoreError::NotAllowed);
+                    if commit.forbid_revoked {
+                        for (device, _, _) in &commit.members_after {
+                            let revoked: bool = sqlx::query_scalar(
+                                "SELECT revoked_at IS NOT NULL FROM devices WHERE id = $1",
+                            )
+                            .bind(*device)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                            if revoked {
+                                return Err(StoreError::RemovalPending);
+                            }
                         }
-                        added.push((owner, user, *leaf));
                     }
                     sqlx::query(
                         "INSERT INTO messages (conversation_id, seq, kind, epoch, sender_device_id, data, created_at)
@@ -774,22 +849,38 @@ macro_rules! impl_delivery_store {
                     .await?;
                     // Wake everyone who was a member before the commit
                     // (including removed devices, which learn of it) and the
-                    // added devices (which get a Welcome).
-                    let mut wake = active_devices(&mut tx, &commit.conversation_id).await?;
-                    wake.retain(|d| *d != commit.sender_device);
-                    for leaf in &commit.removed_leaves {
-                        sqlx::query(
-                            "UPDATE conversation_members SET removed_at = $1, removed_seq = $2
-                             WHERE conversation_id = $3 AND leaf_index = $4 AND removed_at IS NULL",
-                        )
-                        .bind(now)
-                        .bind(seq)
-                        .bind(&commit.conversation_id)
-                        .bind(*leaf)
-                        .execute(&mut *tx)
-                        .await?;
+                    // devices that joined.
+                    let before: Vec<(DeviceId, i64)> = sqlx::query_as(
+                        "SELECT device_id, leaf_index FROM conversation_members
+                         WHERE conversation_id = $1 AND removed_at IS NULL",
+                    )
+                    .bind(&commit.conversation_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let mut wake: Vec<DeviceId> = before.iter().map(|(d, _)| *d).collect();
+                    let mut removed = Vec::new();
+                    for (device, leaf) in &before {
+                        if !commit.members_after.iter().any(|(d, _, l)| d == device && l == leaf) {
+                            sqlx::query(
+                                "UPDATE conversation_members SET removed_at = $1, removed_seq = $2
+                                 WHERE conversation_id = $3 AND device_id = $4",
+                            )
+                            .bind(now)
+                            .bind(seq)
+                            .bind(&commit.conversation_id)
+                            .bind(*device)
+                            .execute(&mut *tx)
+                            .await?;
+                            removed.push(*device);
+                        }
                     }
-                    for (device, user, leaf) in &added {
+                    let mut added = Vec::new();
+                    for (device, user, leaf) in &commit.members_after {
+                        if before.iter().any(|(d, l)| d == device && l == leaf) {
+                            continue;
+                        }
+                        // A device that (re)joins reads the log from the
+                        // entry after the commit that added it.
                         sqlx::query(
                             "INSERT INTO conversation_members (conversation_id, device_id, user_id, leaf_index, joined_seq)
                              VALUES ($1, $2, $3, $4, $5)
@@ -803,7 +894,18 @@ macro_rules! impl_delivery_store {
                         .bind(seq + 1)
                         .execute(&mut *tx)
                         .await?;
-                        if let Some(welcome) = &commit.welcome {
+                        added.push(*device);
+                        wake.push(*device);
+                    }
+                    for kp_ref in &commit.used_key_packages {
+                        sqlx::query("UPDATE key_packages SET used_at = $1 WHERE kp_ref = $2 AND last_resort = FALSE")
+                            .bind(now)
+                            .bind(kp_ref)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    if let Some(welcome) = &commit.welcome {
+                        for device in &commit.welcome_to {
                             sqlx::query(
                                 "INSERT INTO welcomes (id, practice_id, conversation_id, device_id, commit_seq, data, created_at)
                                  SELECT $1, practice_id, id, $2, $3, $4, $5 FROM conversations WHERE id = $6",
@@ -817,13 +919,14 @@ macro_rules! impl_delivery_store {
                             .execute(&mut *tx)
                             .await?;
                         }
-                        wake.push(*device);
                     }
+                    wake.sort();
+                    wake.dedup();
+                    wake.retain(|d| *d != commit.sender_device);
                     let mut event = event;
                     event.detail = Some(serde_json::json!({
                         "seq": seq, "epoch": commit.epoch,
-                        "added": added.iter().map(|a| a.0).collect::<Vec<_>>(),
-                        "removed_leaves": commit.removed_leaves,
+                        "added": added, "removed": removed,
                     }));
                     audit(&mut tx, &event, now).await?;
                     tx.commit().await?;

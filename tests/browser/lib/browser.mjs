@@ -39,6 +39,11 @@ export async function newPerson(browser, device = LAPTOP) {
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
   const problems = [];
+  watch(page, problems);
+  return { context, page, problems };
+}
+
+function watch(page, problems) {
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
   page.on("console", (msg) => {
     const text = msg.text();
@@ -47,7 +52,18 @@ export async function newPerson(browser, device = LAPTOP) {
     }
     if (/Content Security Policy/i.test(text)) problems.push(`CSP: ${text}`);
   });
-  return { context, page, problems };
+}
+
+/**
+ * The person comes back to the same browser after closing the tab: a new
+ * page in their context (same cookies and IndexedDB), watched like the
+ * first one, replaces `person.page`.
+ */
+export async function reopen(person) {
+  const page = await person.context.newPage();
+  watch(page, person.problems);
+  person.page = page;
+  return page;
 }
 
 /** Runs axe-core on the page; returns serious and critical violations. */

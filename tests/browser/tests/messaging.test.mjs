@@ -3,13 +3,15 @@
 // a clinician (laptop) and a client (phone) go from invite links to a
 // two-way conversation with live delivery both ways, sending states up to
 // "Delivered", a reload that keeps history (from the sealed local state),
-// the client's second device receiving both sides, and revocation: the
+// the client's second device joining by itself (external commit) while the
+// clinician is offline and writing first, the clinician reading it on
+// return, that device receiving both sides, and revocation: the
 // second device reported lost from the first, its page wiping IndexedDB
 // when it comes back, and the conversation going on without it.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer } from "../lib/server.mjs";
-import { launchBrowser, newPerson, axeScan, screenshot, PHONE, LAPTOP } from "../lib/browser.mjs";
+import { launchBrowser, newPerson, reopen, axeScan, screenshot, PHONE, LAPTOP } from "../lib/browser.mjs";
 import { heading, registerStaff, registerClient, createInvite, login } from "../lib/flows.mjs";
 
 const ADMIN = { name: "Ada Admin", login: "ada@example.test", password: "copper-kettle-meadow-19", device: "Office laptop" };
@@ -57,6 +59,7 @@ describe("end-to-end encrypted messaging in the browser", () => {
   let browser;
   const people = [];
   let admin, clinician, client, client2;
+  let clinicianTotp;
 
   before(async () => {
     server = await startServer();
@@ -90,7 +93,7 @@ describe("end-to-end encrypted messaging in the browser", () => {
     await registerStaff(admin.page, server.setupLink, ADMIN);
     const clinicianLink = await createInvite(admin.page, "clinician");
     clinician = await person(LAPTOP);
-    await registerStaff(clinician.page, clinicianLink, CLINICIAN);
+    ({ totp: clinicianTotp } = await registerStaff(clinician.page, clinicianLink, CLINICIAN));
     const clientLink = await createInvite(clinician.page, "client");
     client = await person(PHONE);
     await registerClient(client.page, clientLink, CLIENT);
@@ -175,15 +178,58 @@ describe("end-to-end encrypted messaging in the browser", () => {
     assert.ok(!plain.includes("Thursday") && !plain.includes("Robin"), "no plaintext in IndexedDB");
   });
 
-  it("the client's second device is added automatically and receives both sides", async () => {
+  it("the client's second device joins by itself while the clinician is offline, and writes first", async (t) => {
+    // The clinician's laptop is closed: no device of the clinician could add
+    // the new one (and the phone adds devices only before its own sends).
+    await clinician.page.close();
     client2 = await person(LAPTOP);
-    await client2.page.goto(`${server.url}/login`);
-    await login(client2.page, CLIENT, { deviceName: "Home laptop" });
-    await client2.page.getByText("Connected securely.").waitFor();
-    // The clinician's next send adds the new device first (claim, add, commit).
+    const page = client2.page;
+    await page.goto(`${server.url}/login`);
+    await login(page, CLIENT, { deviceName: "Home laptop" });
+    const signedIn = Date.now();
+    await openConversation(page, CLINICIAN.name);
+    // GroupInfo from the server → external commit → accepted: Send enabled.
+    await page.locator("form.composer button[type=submit]:enabled").waitFor({ timeout: 10_000 });
+    const joinMs = Date.now() - signedIn;
+    t.diagnostic(`signed in → Send enabled in ${joinMs} ms`);
+    assert.equal(await page.locator("#join-status").isHidden(), true, "no waiting notice once joined");
+    // Messages from before the device joined are not readable on it (MLS).
+    assert.deepEqual(await texts(page), []);
+    await send(page, "Written on my laptop before anyone else was online.");
+    await waitState(page, "before anyone else was online", "sent");
+    // The phone (same person, online) shows it as its own side, live.
+    const onPhone = message(client.page, "before anyone else was online");
+    await onPhone.waitFor();
+    assert.equal(await onPhone.locator(".sender").textContent(), "You");
+    await check(page, "client-second-device-joined");
+  });
+
+  it("the clinician comes back and reads the message the new device wrote", async () => {
+    const page = await reopen(clinician);
+    await page.goto(`${server.url}/`);
+    await page.getByRole("heading", { level: 1, name: /^(Conversations|Sign in)$/ }).waitFor();
+    if ((await page.getByRole("heading", { level: 1 }).textContent()) === "Sign in") {
+      await login(page, CLINICIAN, { totp: clinicianTotp });
+    }
+    await openConversation(page, CLIENT.name);
+    // Decrypted here: the new device's external commit, then its message.
+    const m = message(page, "before anyone else was online");
+    await m.waitFor({ timeout: 20_000 });
+    assert.equal(await m.locator(".sender").textContent(), CLIENT.name);
+    assert.deepEqual((await texts(page)).slice(0, 4), [
+      "Hello Sam, this is Robin. How are you today?",
+      "Hi Robin, doing better this week.",
+      "Good to hear. See you Thursday.",
+      "Sent while offline.",
+    ], "the clinician's history survived closing the tab");
+    // The clinician's receipt reaches the new device.
+    await waitState(client2.page, "before anyone else was online", "delivered");
+  });
+
+  it("the client's second device receives both sides", async () => {
+    // (Its socket is up: the receipt above reached it live.)
     await send(clinician.page, "Message for all your devices.");
     await waitState(clinician.page, "all your devices", "sent");
-    await openConversation(client2.page, CLINICIAN.name);
     await message(client2.page, "Message for all your devices.").waitFor({ timeout: 20_000 });
     await message(client.page, "Message for all your devices.").waitFor();
     // The first device replies; the second sees it as its own side.
