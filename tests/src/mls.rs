@@ -162,7 +162,10 @@ impl MlsClient {
             .await;
         assert_eq!(status, StatusCode::OK, "{info}");
         let gi = unb64(info["group_info"].as_str().expect("group info"));
-        let out = self.device.join_by_external_commit(&gi).expect("external commit");
+        let out = self
+            .device
+            .join_by_external_commit(&gi)
+            .expect("external commit");
         let body = json!({"commit": b64(&out.commit), "group_info": out.group_info.as_ref().map(|g| b64(g))});
         let (status, answer) = self
             .api

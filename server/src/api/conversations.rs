@@ -11,7 +11,8 @@ use crate::error::{ApiResult, AppError};
 use crate::ids::{DeviceId, UserId};
 use crate::state::AppState;
 use crate::storage::delivery::{
-    ClaimedKeyPackage, Contact, Conversation, ConversationSummary, LogEntry, Member, NewKeyPackage, NewMessage, PendingWelcome,
+    ClaimedKeyPackage, Contact, Conversation, ConversationSummary, LogEntry, Member, NewKeyPackage,
+    NewMessage, PendingWelcome,
 };
 use crate::storage::{Role, StoreError};
 use alcove_crypto::server::{self as mls, ContentKind, SenderInfo, WireFormatKind};
@@ -449,8 +450,11 @@ pub struct PostCommit {
     pub welcome: Option<Base64>,
     /// The GroupInfo of the epoch the commit creates (base64, signed by the
     /// committer, with the ratchet tree and the external public key).
+    /// Required (optional in the schema only so that a request with the
+    /// removed fields is told so first).
+    #[serde(default)]
     #[schema(value_type = String)]
-    pub group_info: Base64,
+    pub group_info: Option<Base64>,
     /// No longer accepted (the server reads who is added from the commit).
     #[serde(default)]
     #[schema(value_type = Option<Object>, deprecated)]
@@ -492,14 +496,23 @@ pub async fn commit(
     if req.removed_leaves.is_some() {
         return Err(MembershipError::FieldRemoved("removed_leaves").into());
     }
+    let Some(group_info) = req.group_info else {
+        return Err(AppError::invalid(
+            "invalid_field",
+            "group_info (the GroupInfo of the epoch the commit creates) is required",
+        ));
+    };
     let conversation = participant(&state, &authed, &id).await?;
     check_size(&req.commit.0)?;
-    check_size(&req.group_info.0)?;
+    check_size(&group_info.0)?;
     let framing = mls::inspect_message(&req.commit.0).map_err(mls_error)?;
     if framing.wire_format != WireFormatKind::PublicMessage
         || framing.content != ContentKind::Commit
         || framing.group_id.as_deref() != Some(group_id(&conversation.id))
-        || !matches!(framing.sender, SenderInfo::Member(_) | SenderInfo::NewMemberCommit)
+        || !matches!(
+            framing.sender,
+            SenderInfo::Member(_) | SenderInfo::NewMemberCommit
+        )
     {
         return Err(AppError::bad_request(
             "malformed_mls",
@@ -519,7 +532,7 @@ pub async fn commit(
         membership::PostedCommit {
             commit: req.commit.0,
             welcome: req.welcome.map(|w| w.0),
-            group_info: req.group_info.0,
+            group_info: group_info.0,
         },
         event,
     )

@@ -58,7 +58,9 @@ async fn blocking<T: Send + 'static>(
 ) -> ApiResult<T> {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r.map_err(AppError::from),
-        Err(e) => Err(AppError::internal(anyhow::anyhow!("commit check task: {e}"))),
+        Err(e) => Err(AppError::internal(anyhow::anyhow!(
+            "commit check task: {e}"
+        ))),
     }
 }
 
@@ -204,7 +206,14 @@ pub async fn init_group_state(
         .external_sender
         .public_bytes()
         .map_err(|e| AppError::internal(anyhow::anyhow!("server key: {}", e.code())))?;
-    rules::decide_bootstrap(epoch, conversation.epoch, &senders, &server, &members, &rows)?;
+    rules::decide_bootstrap(
+        epoch,
+        conversation.epoch,
+        &senders,
+        &server,
+        &members,
+        &rows,
+    )?;
     let stored = GroupState {
         epoch: conversation.epoch,
         state: bytes,

@@ -155,7 +155,8 @@ pub enum MembershipError {
 impl From<MembershipError> for AppError {
     fn from(e: MembershipError) -> Self {
         use MembershipError as E;
-        let forbidden = |code: &'static str, msg: &'static str| AppError::forbidden(msg).with_code(code);
+        let forbidden =
+            |code: &'static str, msg: &'static str| AppError::forbidden(msg).with_code(code);
         match e {
             E::NotMember => forbidden("not_member", "this device is not the committer of this commit, or not a member"),
             E::InvalidCommit(_) => AppError::bad_request("invalid_commit", "the commit is not valid for this conversation's group"),
@@ -216,8 +217,7 @@ fn parse_identity(identity: &DeviceIdentity) -> Option<(PracticeId, UserId, Devi
 }
 
 fn is_caller(ctx: &CommitContext<'_>, identity: &DeviceIdentity) -> bool {
-    parse_identity(identity)
-        == Some((ctx.practice_id, ctx.caller_user, ctx.caller_device))
+    parse_identity(identity) == Some((ctx.practice_id, ctx.caller_user, ctx.caller_device))
 }
 
 fn allowed_user(ctx: &CommitContext<'_>, user: UserId) -> bool {
@@ -436,7 +436,12 @@ mod tests {
                 revoked,
                 signature_key: Some(device_id.to_string().into_bytes()),
             });
-            DeviceIdentity::new(self.practice.to_string(), user.to_string(), device_id.to_string()).unwrap()
+            DeviceIdentity::new(
+                self.practice.to_string(),
+                user.to_string(),
+                device_id.to_string(),
+            )
+            .unwrap()
         }
         fn ctx<'a>(&self, caller: &DeviceIdentity) -> CommitContext<'a> {
             CommitContext {
@@ -484,7 +489,10 @@ mod tests {
         let mut w = World::new();
         let c = w.device(w.staff, false);
         let p = w.device(w.client, false);
-        let mut f = facts(Committer::Member(leaf(0, &c)), vec![leaf(0, &c), leaf(1, &p)]);
+        let mut f = facts(
+            Committer::Member(leaf(0, &c)),
+            vec![leaf(0, &c), leaf(1, &p)],
+        );
         f.path_leaf = Some((c.clone(), c.device_id.clone().into_bytes()));
         let d = decide_commit(&w.ctx(&c), &f, &w.devices, &[], &[]).unwrap();
         assert_eq!(d.members_after.len(), 2);
@@ -496,8 +504,14 @@ mod tests {
         let mut w = World::new();
         let c = w.device(w.staff, false);
         let p = w.device(w.client, false);
-        let f = facts(Committer::Member(leaf(0, &c)), vec![leaf(0, &c), leaf(1, &p)]);
-        assert_eq!(decide_commit(&w.ctx(&p), &f, &w.devices, &[], &[]), Err(MembershipError::NotMember));
+        let f = facts(
+            Committer::Member(leaf(0, &c)),
+            vec![leaf(0, &c), leaf(1, &p)],
+        );
+        assert_eq!(
+            decide_commit(&w.ctx(&p), &f, &w.devices, &[], &[]),
+            Err(MembershipError::NotMember)
+        );
     }
 
     #[test]
@@ -507,7 +521,10 @@ mod tests {
         let p = w.device(w.client, false);
         let mut f = facts(Committer::Member(leaf(1, &p)), vec![leaf(1, &p)]);
         f.removed = vec![removed(0, &c, false)];
-        assert_eq!(decide_commit(&w.ctx(&p), &f, &w.devices, &[], &[]), Err(MembershipError::RemoveNotAllowed));
+        assert_eq!(
+            decide_commit(&w.ctx(&p), &f, &w.devices, &[], &[]),
+            Err(MembershipError::RemoveNotAllowed)
+        );
     }
 
     #[test]
@@ -517,7 +534,10 @@ mod tests {
         let p1 = w.device(w.client, false);
         let p2 = w.device(w.client, false);
         let lost = w.device(w.staff, true);
-        let mut f = facts(Committer::Member(leaf(1, &p1)), vec![leaf(0, &c), leaf(1, &p1)]);
+        let mut f = facts(
+            Committer::Member(leaf(1, &p1)),
+            vec![leaf(0, &c), leaf(1, &p1)],
+        );
         f.removed = vec![removed(2, &p2, false), removed(3, &lost, false)];
         decide_commit(&w.ctx(&p1), &f, &w.devices, &[], &[]).unwrap();
         f.removed = vec![removed(3, &lost, true)];
@@ -529,8 +549,14 @@ mod tests {
         let mut w = World::new();
         let c = w.device(w.staff, false);
         let lost = w.device(w.client, true);
-        let f = facts(Committer::Member(leaf(0, &c)), vec![leaf(0, &c), leaf(1, &lost)]);
-        assert_eq!(decide_commit(&w.ctx(&c), &f, &w.devices, &[], &[]), Err(MembershipError::RemovalPending));
+        let f = facts(
+            Committer::Member(leaf(0, &c)),
+            vec![leaf(0, &c), leaf(1, &lost)],
+        );
+        assert_eq!(
+            decide_commit(&w.ctx(&c), &f, &w.devices, &[], &[]),
+            Err(MembershipError::RemovalPending)
+        );
     }
 
     #[test]
@@ -544,28 +570,81 @@ mod tests {
             device_id: p.device_id.parse().unwrap(),
             conversation_id: Some("conv".into()),
         };
-        let mut f = facts(Committer::Member(leaf(0, &c)), vec![leaf(0, &c), leaf(1, &p)]);
-        f.added = vec![AddedDevice { key_package_ref: vec![7; 32], identity: p.clone(), leaf_index: 1 }];
-        let d = decide_commit(&w.ctx(&c), &f, &w.devices, std::slice::from_ref(&kp), &[vec![7; 32]]).unwrap();
+        let mut f = facts(
+            Committer::Member(leaf(0, &c)),
+            vec![leaf(0, &c), leaf(1, &p)],
+        );
+        f.added = vec![AddedDevice {
+            key_package_ref: vec![7; 32],
+            identity: p.clone(),
+            leaf_index: 1,
+        }];
+        let d = decide_commit(
+            &w.ctx(&c),
+            &f,
+            &w.devices,
+            std::slice::from_ref(&kp),
+            &[vec![7; 32]],
+        )
+        .unwrap();
         assert_eq!(d.welcome_to, vec![p.device_id.parse::<DeviceId>().unwrap()]);
         // Without a Welcome, or one to another package.
-        assert_eq!(decide_commit(&w.ctx(&c), &f, &w.devices, std::slice::from_ref(&kp), &[]), Err(MembershipError::WelcomeMismatch));
         assert_eq!(
-            decide_commit(&w.ctx(&c), &f, &w.devices, std::slice::from_ref(&kp), &[vec![7; 32], vec![8; 32]]),
+            decide_commit(&w.ctx(&c), &f, &w.devices, std::slice::from_ref(&kp), &[]),
+            Err(MembershipError::WelcomeMismatch)
+        );
+        assert_eq!(
+            decide_commit(
+                &w.ctx(&c),
+                &f,
+                &w.devices,
+                std::slice::from_ref(&kp),
+                &[vec![7; 32], vec![8; 32]]
+            ),
             Err(MembershipError::WelcomeMismatch)
         );
         // A package never handed out for this conversation.
-        let elsewhere = KeyPackageFact { conversation_id: Some("other".into()), ..kp.clone() };
-        assert_eq!(decide_commit(&w.ctx(&c), &f, &w.devices, &[elsewhere], &[vec![7; 32]]), Err(MembershipError::AddNotAllowed));
+        let elsewhere = KeyPackageFact {
+            conversation_id: Some("other".into()),
+            ..kp.clone()
+        };
+        assert_eq!(
+            decide_commit(&w.ctx(&c), &f, &w.devices, &[elsewhere], &[vec![7; 32]]),
+            Err(MembershipError::AddNotAllowed)
+        );
         // An outsider's device, even with a package.
-        let mut f2 = facts(Committer::Member(leaf(0, &c)), vec![leaf(0, &c), leaf(1, &stranger)]);
-        f2.added = vec![AddedDevice { key_package_ref: vec![9; 32], identity: stranger.clone(), leaf_index: 1 }];
-        let skp = KeyPackageFact { kp_ref: vec![9; 32], device_id: stranger.device_id.parse().unwrap(), conversation_id: Some("conv".into()) };
-        assert_eq!(decide_commit(&w.ctx(&c), &f2, &w.devices, &[skp], &[vec![9; 32]]), Err(MembershipError::AddNotAllowed));
+        let mut f2 = facts(
+            Committer::Member(leaf(0, &c)),
+            vec![leaf(0, &c), leaf(1, &stranger)],
+        );
+        f2.added = vec![AddedDevice {
+            key_package_ref: vec![9; 32],
+            identity: stranger.clone(),
+            leaf_index: 1,
+        }];
+        let skp = KeyPackageFact {
+            kp_ref: vec![9; 32],
+            device_id: stranger.device_id.parse().unwrap(),
+            conversation_id: Some("conv".into()),
+        };
+        assert_eq!(
+            decide_commit(&w.ctx(&c), &f2, &w.devices, &[skp], &[vec![9; 32]]),
+            Err(MembershipError::AddNotAllowed)
+        );
         // The same device twice.
-        let mut f3 = facts(Committer::Member(leaf(0, &c)), vec![leaf(0, &c), leaf(1, &p), leaf(2, &p)]);
-        f3.added = vec![AddedDevice { key_package_ref: vec![7; 32], identity: p.clone(), leaf_index: 2 }];
-        assert_eq!(decide_commit(&w.ctx(&c), &f3, &w.devices, &[kp], &[vec![7; 32]]), Err(MembershipError::AlreadyMember));
+        let mut f3 = facts(
+            Committer::Member(leaf(0, &c)),
+            vec![leaf(0, &c), leaf(1, &p), leaf(2, &p)],
+        );
+        f3.added = vec![AddedDevice {
+            key_package_ref: vec![7; 32],
+            identity: p.clone(),
+            leaf_index: 2,
+        }];
+        assert_eq!(
+            decide_commit(&w.ctx(&c), &f3, &w.devices, &[kp], &[vec![7; 32]]),
+            Err(MembershipError::AlreadyMember)
+        );
     }
 
     #[test]
@@ -573,14 +652,22 @@ mod tests {
         let mut w = World::new();
         let c = w.device(w.staff, false);
         let p = w.device(w.client, false);
-        let mut f = facts(Committer::Member(leaf(1, &p)), vec![leaf(0, &c), leaf(1, &p)]);
+        let mut f = facts(
+            Committer::Member(leaf(1, &p)),
+            vec![leaf(0, &c), leaf(1, &p)],
+        );
         f.path_leaf = Some((c.clone(), c.device_id.clone().into_bytes()));
-        assert_eq!(decide_commit(&w.ctx(&p), &f, &w.devices, &[], &[]), Err(MembershipError::UpdateNotAllowed));
+        assert_eq!(
+            decide_commit(&w.ctx(&p), &f, &w.devices, &[], &[]),
+            Err(MembershipError::UpdateNotAllowed)
+        );
         f.path_leaf = None;
         f.other_proposals = vec!["group_context_extensions"];
         assert_eq!(
             decide_commit(&w.ctx(&p), &f, &w.devices, &[], &[]),
-            Err(MembershipError::ProposalNotAllowed("group_context_extensions"))
+            Err(MembershipError::ProposalNotAllowed(
+                "group_context_extensions"
+            ))
         );
     }
 
@@ -593,22 +680,46 @@ mod tests {
         let stranger = w.device(w.outsider, false);
         // Joining while a revoked device is still in: allowed (its removal
         // follows at the next epoch).
-        let f = facts(Committer::External(leaf(2, &p)), vec![leaf(0, &c), leaf(1, &lost), leaf(2, &p)]);
+        let f = facts(
+            Committer::External(leaf(2, &p)),
+            vec![leaf(0, &c), leaf(1, &lost), leaf(2, &p)],
+        );
         let d = decide_commit(&w.ctx(&p), &f, &w.devices, &[], &[]).unwrap();
         assert!(d.external && !d.forbid_revoked);
         // A stranger, or a device claiming another's identity.
-        let f = facts(Committer::External(leaf(1, &stranger)), vec![leaf(0, &c), leaf(1, &stranger)]);
-        assert_eq!(decide_commit(&w.ctx(&stranger), &f, &w.devices, &[], &[]), Err(MembershipError::JoinNotAllowed));
-        let f = facts(Committer::External(leaf(1, &p)), vec![leaf(0, &c), leaf(1, &p)]);
-        assert_eq!(decide_commit(&w.ctx(&c), &f, &w.devices, &[], &[]), Err(MembershipError::JoinNotAllowed));
+        let f = facts(
+            Committer::External(leaf(1, &stranger)),
+            vec![leaf(0, &c), leaf(1, &stranger)],
+        );
+        assert_eq!(
+            decide_commit(&w.ctx(&stranger), &f, &w.devices, &[], &[]),
+            Err(MembershipError::JoinNotAllowed)
+        );
+        let f = facts(
+            Committer::External(leaf(1, &p)),
+            vec![leaf(0, &c), leaf(1, &p)],
+        );
+        assert_eq!(
+            decide_commit(&w.ctx(&c), &f, &w.devices, &[], &[]),
+            Err(MembershipError::JoinNotAllowed)
+        );
         // A key other than the registered one.
         let mut wrong = leaf(1, &p);
         wrong.signature_key = vec![1; 32];
         let f = facts(Committer::External(wrong.clone()), vec![leaf(0, &c), wrong]);
-        assert_eq!(decide_commit(&w.ctx(&p), &f, &w.devices, &[], &[]), Err(MembershipError::JoinNotAllowed));
+        assert_eq!(
+            decide_commit(&w.ctx(&p), &f, &w.devices, &[], &[]),
+            Err(MembershipError::JoinNotAllowed)
+        );
         // A revoked device cannot come back by itself.
-        let f = facts(Committer::External(leaf(1, &lost)), vec![leaf(0, &c), leaf(1, &lost)]);
-        assert_eq!(decide_commit(&w.ctx(&lost), &f, &w.devices, &[], &[]), Err(MembershipError::JoinNotAllowed));
+        let f = facts(
+            Committer::External(leaf(1, &lost)),
+            vec![leaf(0, &c), leaf(1, &lost)],
+        );
+        assert_eq!(
+            decide_commit(&w.ctx(&lost), &f, &w.devices, &[], &[]),
+            Err(MembershipError::JoinNotAllowed)
+        );
     }
 
     #[test]
@@ -645,10 +756,22 @@ mod tests {
             MembershipError::GroupStateMismatch("x"),
             MembershipError::FieldRemoved("x"),
         ];
-        let codes: HashSet<&str> = errors.iter().map(|e| AppError::from(e.clone()).code).collect();
+        let codes: HashSet<&str> = errors
+            .iter()
+            .map(|e| AppError::from(e.clone()).code)
+            .collect();
         assert_eq!(codes.len(), errors.len());
-        assert_eq!(AppError::from(MembershipError::RemoveNotAllowed).status, StatusCode::FORBIDDEN);
-        assert_eq!(AppError::from(MembershipError::StaleEpoch { current: 4 }).status, StatusCode::CONFLICT);
-        assert_eq!(AppError::from(MembershipError::FieldRemoved("added")).status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            AppError::from(MembershipError::RemoveNotAllowed).status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            AppError::from(MembershipError::StaleEpoch { current: 4 }).status,
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            AppError::from(MembershipError::FieldRemoved("added")).status,
+            StatusCode::BAD_REQUEST
+        );
     }
 }

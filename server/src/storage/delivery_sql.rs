@@ -606,6 +606,14 @@ macro_rules! impl_delivery_store {
                     event: audit::Event,
                 ) -> StoreResult<(Vec<ClaimedKeyPackage>, Vec<DeviceId>)> {
                     let mut tx = self.writer().begin().await?;
+                    // Claims of one conversation run one at a time (a no-op
+                    // write takes its row; SQLite has no FOR UPDATE), so two
+                    // concurrent claims cannot both find no outstanding
+                    // package and hand out two.
+                    sqlx::query("UPDATE conversations SET last_seq = last_seq WHERE id = $1")
+                        .bind(&conversation.id)
+                        .execute(&mut *tx)
+                        .await?;
                     let targets: Vec<(DeviceId, UserId)> = sqlx::query_as(
                         "SELECT d.id, d.user_id FROM devices d
                          WHERE d.practice_id = $1 AND d.user_id IN ($2, $3) AND d.revoked_at IS NULL AND d.id <> $4
