@@ -40,7 +40,10 @@ fn the_server_follows_adds_removes_and_an_external_join() {
     assert!(matches!(&facts.committer, Committer::Member(m) if &m.identity == c1.identity()));
     assert_eq!(facts.added.len(), 1);
     assert_eq!(&facts.added[0].identity, p1.identity());
-    assert_eq!(facts.added[0].key_package_ref, out.welcome_key_package_refs[0]);
+    assert_eq!(
+        facts.added[0].key_package_ref,
+        out.welcome_key_package_refs[0]
+    );
     assert!(facts.removed.is_empty() && facts.other_proposals.is_empty());
     assert_eq!(facts.members_after.len(), 2);
     assert_eq!(state.epoch(), 1);
@@ -48,11 +51,15 @@ fn the_server_follows_adds_removes_and_an_external_join() {
     let gi1 = out.group_info.clone().unwrap();
     state.check_group_info(&gi1).unwrap();
     let restored = ConversationState::restore(&state.to_bytes().unwrap()).unwrap();
-    assert!(restored.check_group_info(&c1.group_info(GROUP).unwrap()).is_err());
+    assert!(restored
+        .check_group_info(&c1.group_info(GROUP).unwrap())
+        .is_err());
     c1.merge_pending_commit(GROUP).unwrap();
     p1.join_from_welcome(out.welcome.as_ref().unwrap()).unwrap();
     // After the merge the creator's own export matches too.
-    restored.check_group_info(&c1.group_info(GROUP).unwrap()).unwrap();
+    restored
+        .check_group_info(&c1.group_info(GROUP).unwrap())
+        .unwrap();
 
     // A stale commit (epoch 0) is refused by the state at epoch 1.
     assert!(matches!(
@@ -82,7 +89,10 @@ fn the_server_follows_adds_removes_and_an_external_join() {
             Processed::CommitMerged { added, .. } => assert_eq!(&added[0].identity, p2.identity()),
             other => panic!("{other:?}"),
         }
-        assert_eq!(plaintext_of(&d.process(&hello).unwrap()), text("new laptop", 1));
+        assert_eq!(
+            plaintext_of(&d.process(&hello).unwrap()),
+            text("new laptop", 1)
+        );
     }
 
     // The server removes the phone; the clinician commits the proposal by
@@ -100,7 +110,9 @@ fn the_server_follows_adds_removes_and_an_external_join() {
     assert_eq!(facts.removed[0].leaf_index, leaf);
     assert!(facts.removed[0].by_server);
     assert_eq!(facts.members_after.len(), 2);
-    state.check_group_info(out.group_info.as_ref().unwrap()).unwrap();
+    state
+        .check_group_info(out.group_info.as_ref().unwrap())
+        .unwrap();
 
     // A member's own inline Remove (signing out another device of its own
     // user) is reported as not the server's.

@@ -143,9 +143,7 @@ async fn commit_race_one_wins_the_other_retries(backend: Backend) {
     // Devices 1 and 2 both commit a self-update in the same epoch.
     let a = d[1].device.self_update(conv.as_bytes()).expect("update a");
     let b = d[2].device.self_update(conv.as_bytes()).expect("update b");
-    let post = |out: &alcove_crypto::CommitOutput| {
-        json!({"commit": b64(&out.commit), "group_info": out.group_info.as_ref().map(|g| b64(g))})
-    };
+    let post = |out: &alcove_crypto::CommitOutput| json!({"commit": b64(&out.commit), "group_info": out.group_info.as_ref().map(|g| b64(g))});
     let path = format!("/api/v1/conversations/{conv}/commits");
     let (sa, ra) = d[1].api.post(&path, &post(&a)).await;
     let (sb, rb) = d[2].api.post(&path, &post(&b)).await;
