@@ -211,6 +211,9 @@ test('a new device joins by external commit (GroupInfo from the creator or the l
   const phone2 = new w.AlcoveDevice(PRACTICE, 'clinician-1', 'alice-phone');
   const add = alice.addDevices(G, phone2.keyPackages(1, now()));
   assert.ok(add.groupInfo instanceof Uint8Array && add.groupInfo.length > 0);
+  // The current epoch's GroupInfo can still be exported with a commit pending
+  // (re-uploaded when the server answers group_state_missing).
+  assert.ok(alice.groupInfo(G).length > 0);
   alice.discardPendingCommit(G);
   const rm = alice.removeDevices(G, [tablet.ownLeafIndex(G)]);
   assert.ok(rm.groupInfo instanceof Uint8Array && rm.groupInfo.length > 0);

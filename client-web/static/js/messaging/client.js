@@ -6,7 +6,8 @@
 // Lifecycle (see docs/web-client.md "Messaging"):
 //   start(me)  after sign-in: unlock share (memory only) → open or create the
 //              sealed device in IndexedDB → KeyPackages when low → Welcomes →
-//              catch up every conversation over HTTP → WebSocket.
+//              catch up every conversation over HTTP → join the others by
+//              external commit → WebSocket.
 //   stop(why)  on lock/logout: close the socket, free the wasm device, zero
 //              the secrets, drop decrypted history from memory; on "revoked"
 //              also delete the IndexedDB database.
@@ -109,6 +110,22 @@ async function persist(s) {
 
 // ---- public read API ----------------------------------------------------
 
+/**
+ * Why this device is not (yet) in a conversation, or null: {state:
+ * "joining"} while it joins by itself, or {state: "waiting", reason} with
+ * reason "group_info_missing" (the device that started the conversation has
+ * not set up its encryption on the server yet), "welcome" (the server counts
+ * this device in; its Welcome is on the way), "refused" (the server did not
+ * let it join by itself: it waits to be added by a device already in the
+ * conversation), "offline" (it tries again), or "busy" (other devices kept
+ * changing the group; it tries again).
+ */
+function joinStatus(s, id) {
+  const c = s.history.convs[id];
+  if (c && c.joined) return null;
+  return s.joins[id] || { state: "waiting", reason: "welcome" };
+}
+
 /** {state: "off"|"starting"|"ready"|"error", error, online}. */
 export function status() {
   if (!S) return { state: "off", online: false };
@@ -132,11 +149,12 @@ export function conversations() {
     const texts = c ? c.messages : [];
     const last = texts[texts.length - 1];
     const unread = c ? texts.filter((m) => !m.mine && m.seq > c.readSeq).length : sum.unread;
-    return { id: sum.id, other, otherId, joined, unread, lastAt: last ? last.sentAt : null };
+    const join = joined ? null : joinStatus(S, sum.id);
+    return { id: sum.id, other, otherId, joined, join, unread, lastAt: last ? last.sentAt : null };
   });
 }
 
-/** One conversation: {id, other, joined, messages}. */
+/** One conversation: {id, other, joined, join, messages} (`join`: see joinStatus). */
 export function conversation(id) {
   if (!S) return null;
   const item = conversations().find((c) => c.id === id);
@@ -151,8 +169,29 @@ export async function refresh() {
   if (!s) return;
   await s.started;
   if (S !== s || s.state !== "ready") return;
-  await exclusive(s, () => refreshLists(s));
+  await exclusive(s, async () => {
+    await refreshLists(s);
+    await joinAll(s);
+  });
   emit({ type: "conversations" });
+}
+
+/**
+ * Joins conversation `id` by itself now if this device is not in it yet
+ * (the conversation page calls it when opened). Resolves to true if the
+ * device is a member afterwards.
+ */
+export async function joinConversation(id) {
+  const s = S;
+  if (!s) return false;
+  await s.started;
+  if (S !== s || s.state !== "ready") return false;
+  const joined = await exclusive(s, async () => {
+    if (!s.summaries.some((x) => x.id === id)) await refreshLists(s);
+    return joinByItself(s, id, { again: true });
+  });
+  emit({ type: "conversations", conversationId: id });
+  return joined;
 }
 
 /** People this user may start a conversation with. */
@@ -190,6 +229,7 @@ export function start(me) {
     summaries: [],
     contacts: [],
     ws: null,
+    joins: {},
     backoff: 1000,
     reconnectTimer: null,
   };
@@ -271,12 +311,19 @@ async function boot(s) {
   }
   emit({ type: "status" });
   await exclusive(s, async () => {
+    // KeyPackages first: they register this device's signature key, which
+    // the server checks an external join against.
     await topUpKeyPackages(s);
     await refreshLists(s);
     await joinPendingWelcomes(s);
     for (const sum of s.summaries) {
-      if (conv(s, sum.id).joined) await syncHttp(s, sum.id);
+      if (!conv(s, sum.id).joined) continue;
+      await ensureGroupInfo(s, sum.id);
+      await syncHttp(s, sum.id);
     }
+    // Conversations this device is not in yet: it joins them by itself, so
+    // it can write at once even when nobody else is online.
+    await joinAll(s);
   });
   emit({ type: "conversations" });
   connect(s);
@@ -304,10 +351,26 @@ async function refreshLists(s) {
   live(s);
   s.summaries = summaries;
   s.contacts = people;
-  for (const sum of summaries) if (sum.joined) conv(s, sum.id).joined = conv(s, sum.id).joined || hasGroup(s, sum.id);
+  for (const sum of summaries) {
+    if (!sum.joined) continue;
+    const c = conv(s, sum.id);
+    // An external join whose answer was lost (reload, crash) is settled by
+    // settleJoin, not here: the server may count this device in by a Welcome.
+    if (!c.joining) c.joined = c.joined || hasGroup(s, sum.id);
+  }
 }
 
+/** True if this device holds an active MLS group for conversation `id`. */
 function hasGroup(s, id) {
+  try {
+    return s.device.isActive(gid(id));
+  } catch (_) {
+    return false;
+  }
+}
+
+/** True if this device holds any state (active or not) for conversation `id`. */
+function hasState(s, id) {
   try {
     s.device.epoch(gid(id));
     return true;
@@ -319,11 +382,19 @@ function hasGroup(s, id) {
 async function joinPendingWelcomes(s) {
   const welcomes = await api("GET", "/welcomes");
   for (const w of welcomes) await joinWelcome(s, w);
+  return welcomes.map((w) => w.conversation_id);
 }
 
 async function joinWelcome(s, w) {
   live(s);
   const c = conv(s, w.conversation_id);
+  if (!c.joined && hasState(s, w.conversation_id)) {
+    // A local state the server never confirmed (an external join whose
+    // answer was lost): the server added this device by this Welcome, so
+    // that join lost the race.
+    s.device.forgetGroup(gid(w.conversation_id));
+    c.joining = false;
+  }
   if (!hasGroup(s, w.conversation_id)) {
     try {
       const joined = s.device.joinFromWelcome(unb64(w.data));
@@ -333,6 +404,7 @@ async function joinWelcome(s, w) {
     }
   }
   c.joined = hasGroup(s, w.conversation_id);
+  if (c.joined) delete s.joins[w.conversation_id];
   await persist(s);
   await api("POST", `/welcomes/${encodeURIComponent(w.id)}/ack`, {});
   if (!s.summaries.some((x) => x.id === w.conversation_id)) await refreshLists(s);
@@ -414,7 +486,14 @@ function onApplication(s, id, c, seq, r) {
 /** After processing: commit server Remove proposals, send receipts. */
 async function followUp(s, id) {
   const c = conv(s, id);
-  if (c.removals && c.removals.length) await commitRemovals(s, id);
+  if (c.removals && c.removals.length) {
+    try {
+      await commitRemovals(s, id);
+    } catch (e) {
+      if (e instanceof Locked) throw e;
+      console.warn("removal not committed", e && e.code); // the next send tries again
+    }
+  }
   if (c.receipts && c.receipts.length) {
     const ids = c.receipts.splice(0);
     await persist(s);
@@ -497,18 +576,38 @@ function notifyNewMessage() {
 
 // ---- commits --------------------------------------------------------------
 
-async function postCommit(s, id, out, body) {
-  try {
-    await api("POST", `/conversations/${id}/commits`, { commit: b64(out.commit), ...body });
-  } catch (e) {
-    live(s);
-    s.device.discardPendingCommit(gid(id));
-    await persist(s);
-    if (e.status === 409) {
-      await syncHttp(s, id);
-      return false;
+/** The commit request: the commit, the GroupInfo of the epoch it creates, and the Welcome if it adds. */
+function commitBody(out) {
+  return {
+    commit: b64(out.commit),
+    welcome: out.welcome ? b64(out.welcome) : null,
+    group_info: out.groupInfo ? b64(out.groupInfo) : null,
+  };
+}
+
+/**
+ * Posts this device's pending commit. Accepted → merged. `409` (another
+ * commit won the epoch, a removal is pending, …) → discarded, catch up
+ * (which commits a pending server Remove). `409 group_state_missing` (the
+ * group's first GroupInfo never reached the server) → uploaded, then the
+ * same commit again. Other refusals → discarded and thrown.
+ */
+async function postCommit(s, id, out) {
+  for (let uploaded = false; ; uploaded = true) {
+    try {
+      await api("POST", `/conversations/${id}/commits`, commitBody(out));
+      break;
+    } catch (e) {
+      live(s);
+      if (!uploaded && e.status === 409 && e.code === "group_state_missing" && (await uploadGroupInfo(s, id))) continue;
+      s.device.discardPendingCommit(gid(id));
+      await persist(s);
+      if (e.status === 409) {
+        await syncHttp(s, id);
+        return false;
+      }
+      throw e;
     }
-    throw e;
   }
   live(s);
   s.device.mergePendingCommit(gid(id));
@@ -517,15 +616,51 @@ async function postCommit(s, id, out, body) {
   return true;
 }
 
+/**
+ * Uploads the GroupInfo of the group's current epoch, which the server
+ * starts its view of the group from (the creator does it at epoch 0).
+ * `409 group_state_exists` counts as done. Returns false if this device
+ * cannot (it has no group, or the server is past its epoch).
+ */
+async function uploadGroupInfo(s, id) {
+  live(s);
+  const c = conv(s, id);
+  if (!c.joined || !hasGroup(s, id)) return false;
+  const epoch = s.device.epoch(gid(id));
+  const sum = s.summaries.find((x) => x.id === id);
+  if (epoch !== 0 && !(sum && sum.epoch === epoch)) return false;
+  const info = s.device.groupInfo(gid(id));
+  try {
+    await api("POST", `/conversations/${id}/group-info`, { group_info: b64(info) });
+  } catch (e) {
+    if (!(e.status === 409 && e.code === "group_state_exists")) throw e;
+  }
+  live(s);
+  c.groupInfoUploaded = true;
+  await persist(s);
+  return true;
+}
+
+/** A group still at epoch 0 whose GroupInfo upload this device has not seen succeed (e.g. it was offline). */
+async function ensureGroupInfo(s, id) {
+  const c = conv(s, id);
+  if (c.groupInfoUploaded || !hasGroup(s, id) || s.device.epoch(gid(id)) !== 0) return;
+  try {
+    await uploadGroupInfo(s, id);
+  } catch (e) {
+    if (e instanceof Locked) throw e;
+    console.warn("group info not uploaded", e && e.code); // retried by the first commit (group_state_missing)
+  }
+}
+
 async function commitRemovals(s, id) {
   const c = conv(s, id);
-  const leaves = c.removals || [];
   const out = s.device.commitPendingProposals(gid(id));
   if (!out) {
     c.removals = null;
     return;
   }
-  await postCommit(s, id, out, { removed_leaves: leaves });
+  await postCommit(s, id, out);
   emit({ type: "members", conversationId: id });
 }
 
@@ -536,17 +671,164 @@ async function addMissingDevices(s, id) {
   const claimed = await api("POST", `/conversations/${id}/key-packages/claim`, {});
   live(s);
   if (!claimed.key_packages.length) return;
-  const taken = new Set(Array.from(s.device.members(gid(id)), (m) => m.leafIndex));
-  let next = 0;
-  const added = claimed.key_packages.map((k) => {
-    while (taken.has(next)) next += 1;
-    taken.add(next);
-    return { device_id: k.device_id, leaf_index: next };
-  });
+  // The server reads who is added (and at which leaf) from the commit itself.
   const out = s.device.addDevices(gid(id), claimed.key_packages.map((k) => unb64(k.key_package)));
   await persist(s);
-  await postCommit(s, id, out, { welcome: out.welcome ? b64(out.welcome) : null, added });
+  await postCommit(s, id, out);
   emit({ type: "members", conversationId: id });
+}
+
+// ---- joining by external commit -------------------------------------------
+
+const JOIN_ATTEMPTS = 4;
+
+function setJoin(s, id, state, reason) {
+  s.joins[id] = reason ? { state, reason } : { state };
+  emit({ type: "conversations", conversationId: id });
+}
+
+/** Every listed conversation this device is not in: join it by itself. */
+async function joinAll(s) {
+  for (const sum of s.summaries.slice()) {
+    const c = s.history.convs[sum.id];
+    if (c && c.joined) continue;
+    try {
+      await joinByItself(s, sum.id);
+    } catch (e) {
+      if (e instanceof Locked) throw e;
+      console.warn("external join", e && e.code);
+    }
+  }
+}
+
+/**
+ * A local state of a conversation this device is not counted in: an
+ * external join whose answer it never saw (reload, crash, lost connection;
+ * the state was sealed before the commit was posted), or a group it was
+ * removed from. A pending Welcome means the join lost the race (joinWelcome
+ * replaces it); otherwise the server's list says whether it was accepted.
+ * Anything unconfirmed is forgotten. Returns true if this device is a member.
+ */
+async function settleJoin(s, id) {
+  const c = conv(s, id);
+  if (c.joining) {
+    await joinPendingWelcomes(s);
+    if (c.joined) return true;
+    await refreshLists(s); // the server's word, fresh
+  }
+  const sum = s.summaries.find((x) => x.id === id);
+  if (c.joining && sum && sum.joined && hasGroup(s, id)) {
+    c.joined = true; // accepted (its log starts after the commit)
+  } else if (hasState(s, id)) {
+    s.device.forgetGroup(gid(id)); // refused, or a state nobody confirmed (e.g. removed)
+  }
+  c.joining = false;
+  await persist(s);
+  return c.joined;
+}
+
+/**
+ * Joins conversation `id` by external commit, needing nobody else online:
+ * GET its GroupInfo → joinByExternalCommit (openmls merges it at once) →
+ * seal → POST the commit with the new epoch's GroupInfo. `409 stale_epoch`
+ * (another commit won the epoch, perhaps the one adding this device by
+ * Welcome): forget, take pending Welcomes, and try again with a fresh
+ * GroupInfo. Other refusals: forget and wait for a Welcome (joinStatus says
+ * which). Automatic attempts skip a conversation the server refused this
+ * session; `again` (the conversation was opened) tries anyway. Returns true
+ * if this device is a member afterwards.
+ */
+async function joinByItself(s, id, { again = false } = {}) {
+  live(s);
+  const c = conv(s, id);
+  if (c.joined) return true;
+  if ((c.joining || hasState(s, id)) && (await settleJoin(s, id))) {
+    delete s.joins[id];
+    emit({ type: "conversations", conversationId: id });
+    await syncHttp(s, id);
+    return true;
+  }
+  let sum = s.summaries.find((x) => x.id === id);
+  if (!sum) return false;
+  const before = s.joins[id];
+  if (before && before.reason === "refused" && !again) return false;
+  for (let attempt = 0; attempt < JOIN_ATTEMPTS; attempt += 1) {
+    if (sum.joined) {
+      // The server counts this device in: its Welcome is pending.
+      setJoin(s, id, "waiting", "welcome");
+      return false;
+    }
+    setJoin(s, id, "joining");
+    let info;
+    try {
+      info = await api("GET", `/conversations/${id}/group-info`);
+    } catch (e) {
+      live(s);
+      if (e.status === 404 && e.code === "group_info_missing") setJoin(s, id, "waiting", "group_info_missing");
+      else setJoin(s, id, "waiting", e.status === 0 ? "offline" : "refused");
+      return false;
+    }
+    live(s);
+    let out;
+    try {
+      out = s.device.joinByExternalCommit(unb64(info.group_info));
+    } catch (e) {
+      console.warn("external join not possible", e && e.code);
+      setJoin(s, id, "waiting", "refused");
+      return false;
+    }
+    c.joining = true;
+    await persist(s);
+    let answer = null;
+    let refusal = null;
+    try {
+      answer = await api("POST", `/conversations/${id}/commits`, commitBody(out));
+    } catch (e) {
+      refusal = e;
+    }
+    live(s);
+    if (answer) {
+      c.joining = false;
+      c.joined = true;
+      // This device's log starts after its own commit.
+      c.processed = answer.seq;
+      c.removals = null;
+      sum.joined = true;
+      await persist(s);
+      delete s.joins[id];
+      emit({ type: "conversations", conversationId: id });
+      await syncHttp(s, id);
+      return true;
+    }
+    if (refusal.status === 0) {
+      // No answer: the commit may have been accepted. The sealed state is
+      // kept (c.joining); the next attempt asks the server's list first.
+      setJoin(s, id, "waiting", "offline");
+      return false;
+    }
+    s.device.forgetGroup(gid(id));
+    c.joining = false;
+    await persist(s);
+    if (refusal.status === 409 && refusal.code === "stale_epoch") {
+      // Another commit won the epoch: if it added this device, its Welcome is waiting.
+      for (const other of new Set(await joinPendingWelcomes(s))) {
+        if (conv(s, other).joined) await syncHttp(s, other);
+      }
+      if (conv(s, id).joined) {
+        delete s.joins[id];
+        return true;
+      }
+      await refreshLists(s);
+      sum = s.summaries.find((x) => x.id === id);
+      if (!sum) return false;
+      continue;
+    }
+    console.warn("external join refused", refusal.code);
+    setJoin(s, id, "waiting", "refused");
+    return false;
+  }
+  setJoin(s, id, "waiting", "busy");
+  return false;
 }
 
 // ---- sending --------------------------------------------------------------
@@ -629,15 +911,23 @@ export async function startConversation(userId) {
     const info = await api("POST", "/conversations", { with_user_id: userId });
     live(s);
     const isMember = info.members.some((m) => m.device_id === s.deviceId);
-    if (isMember && !hasGroup(s, info.id) && info.epoch === 0) {
+    const c = conv(s, info.id);
+    if (isMember && !hasState(s, info.id) && info.epoch === 0) {
       s.device.createGroup(gid(info.id), unb64(info.external_sender));
     }
-    conv(s, info.id).joined = hasGroup(s, info.id);
+    if (isMember && hasGroup(s, info.id) && !c.joining) c.joined = true;
     await persist(s);
     await refreshLists(s);
-    if (conv(s, info.id).joined) {
+    if (c.joined) {
+      // The epoch-0 GroupInfo: from it the server checks every later commit,
+      // and other devices join by themselves.
+      if (info.has_group_info) c.groupInfoUploaded = true;
+      else await uploadGroupInfo(s, info.id);
       await syncHttp(s, info.id);
       await addMissingDevices(s, info.id).catch((e) => console.warn("adding devices", e));
+    } else {
+      // A conversation another device started: join it by itself.
+      await joinByItself(s, info.id, { again: true });
     }
     emit({ type: "conversations", conversationId: info.id });
     return info.id;

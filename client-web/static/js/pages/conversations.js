@@ -58,7 +58,9 @@ export function conversationsPage(ctx) {
               { href: `/conversation#${c.id}`, "data-link": true, class: "conversation-link" },
               h("span", { class: "who" }, c.other),
               c.unread ? h("span", { class: "badge pending unread" }, `${c.unread} unread`) : null,
-              !c.joined ? h("span", { class: "muted small" }, " Waiting for encryption to be set up") : null,
+              !c.joined
+                ? h("span", { class: "muted small" }, c.join && c.join.state === "joining" ? " Setting up encryption on this device…" : " Waiting for encryption to be set up")
+                : null,
             ),
             c.lastAt ? h("p", { class: "muted small" }, "Last message ", timeFmt.format(new Date(c.lastAt))) : null,
           ),
@@ -145,6 +147,24 @@ function notificationsControl() {
 
 /* ------------------------------------------------------------ the view */
 
+/** What this device waits for before it can read and write here, in plain words. */
+function joinText(c) {
+  const j = c.join || { state: "waiting", reason: "welcome" };
+  if (j.state === "joining") return "Setting up encryption on this device…";
+  switch (j.reason) {
+    case "group_info_missing":
+      return `The encryption of this conversation is not set up yet: the device that started it has to be online once. This device joins by itself as soon as it is.`;
+    case "offline":
+      return "This device could not reach the server to join the conversation. It tries again when you open it.";
+    case "busy":
+      return "The conversation was changing while this device joined. It tries again when you open it.";
+    case "refused":
+      return `The server did not let this device join the conversation by itself. It is added automatically the next time another device in the conversation is online.`;
+    default:
+      return "This device is waiting to be added to the conversation. It happens automatically when another device in it is online.";
+  }
+}
+
 function messageItem(c, msg, onRetry) {
   const li = h("li", { class: `message ${msg.mine ? "mine" : "theirs"}`, "data-id": msg.id });
   fillMessage(li, c, msg, onRetry);
@@ -193,13 +213,14 @@ export async function conversationPage(ctx) {
   }
   const list = h("ol", { class: "messages", id: "messages", "aria-label": "Messages" });
   const items = new Map();
-  const waiting = h("p", { class: "notice", hidden: c.joined }, "This device is waiting to be added to the conversation. It happens automatically when the other side is online.");
+  const waiting = h("p", { class: "notice", id: "join-status", hidden: c.joined }, c.joined ? "" : joinText(c));
   const onRetry = (msgId) => m.retry(id, msgId).catch(() => {});
 
   function renderMessages() {
     const cur = m.conversation(id);
     if (!cur) return;
     waiting.hidden = cur.joined;
+    if (!cur.joined && waiting.textContent !== joinText(cur)) waiting.textContent = joinText(cur);
     input.disabled = !cur.joined;
     send.disabled = !cur.joined;
     const seen = new Set();
@@ -250,6 +271,8 @@ export async function conversationPage(ctx) {
   const empty = h("p", { class: "muted", id: "no-messages" }, "No messages yet. Messages are end-to-end encrypted: only the people in this conversation can read them.");
 
   renderMessages();
+  // Not in the conversation yet: join it by itself (external commit).
+  if (!c.joined) m.joinConversation(id).catch(() => {});
   follow(ctx, (event) => {
     if (!event.conversationId || event.conversationId === id || event.type === "status") renderMessages();
   });
