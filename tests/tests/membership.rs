@@ -428,7 +428,8 @@ async fn key_packages_cannot_be_drained(backend: Backend) {
     c1.add_missing(&conv).await;
     k1.join_welcomes().await;
     // The clinician's new tablet has five one-time packages.
-    let tablet = MlsClient::sign_in(&app, &p.clinician, "Tablet").await;
+    let mut tablet = MlsClient::sign_in(&app, &p.clinician, "Tablet").await;
+    tablet.connect(&app).await;
     let claim = format!("/api/v1/conversations/{conv}/key-packages/claim");
     // Six claims by the client, concurrently and one after another, all
     // get the same package.
@@ -450,6 +451,11 @@ async fn key_packages_cannot_be_drained(backend: Backend) {
     );
     let (_, stock) = tablet.api.get("/api/v1/key-packages").await;
     assert_eq!(stock["available"], 4, "{stock}");
+    // The tablet is told at once that its stock is low.
+    let mut frame = tablet.next_frame().await;
+    while frame["type"] != "key_packages_low" {
+        frame = tablet.next_frame().await;
+    }
     app.stop().await;
 }
 

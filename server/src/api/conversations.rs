@@ -4,9 +4,9 @@
 
 use super::extract::ApiJson;
 use crate::auth::session::Authed;
-use crate::delivery::group_id;
 use crate::delivery::membership;
 use crate::delivery::rules::MembershipError;
+use crate::delivery::{group_id, wake::Wake};
 use crate::error::{ApiResult, AppError};
 use crate::ids::{DeviceId, UserId};
 use crate::state::AppState;
@@ -416,6 +416,20 @@ pub async fn claim(
         .store
         .claim_key_packages(&conversation, authed.device_id, state.now(), event)
         .await?;
+    // Tell a device whose stock ran low (or out) to upload more, at once,
+    // over its socket, rather than at its next start.
+    let mut low = missing.clone();
+    for k in &key_packages {
+        if state
+            .store
+            .key_package_count(k.device_id, state.now())
+            .await?
+            < LOW_KEY_PACKAGES
+        {
+            low.push(k.device_id);
+        }
+    }
+    state.wakeups.wake(&low, Wake::KeyPackagesLow);
     Ok(Json(Claimed {
         key_packages,
         missing,

@@ -33,6 +33,9 @@ pub enum Wake {
     Welcome,
     /// The device was revoked: close its sockets.
     Revoked,
+    /// The device's stock of one-time KeyPackages ran low (a claim took
+    /// one): it should upload more.
+    KeyPackagesLow,
 }
 
 /// A committed log entry as every member's socket sends it.
@@ -76,6 +79,7 @@ pub struct Mailbox {
     conversations: Mutex<HashMap<String, Pending>>,
     welcome: AtomicBool,
     revoked: AtomicBool,
+    key_packages_low: AtomicBool,
 }
 
 impl Mailbox {
@@ -105,6 +109,7 @@ impl Mailbox {
             }
             Wake::Welcome => self.welcome.store(true, Ordering::SeqCst),
             Wake::Revoked => self.revoked.store(true, Ordering::SeqCst),
+            Wake::KeyPackagesLow => self.key_packages_low.store(true, Ordering::SeqCst),
         }
         self.notify.notify_one();
     }
@@ -125,6 +130,11 @@ impl Mailbox {
     /// Takes the Welcome flag.
     pub fn take_welcome(&self) -> bool {
         self.welcome.swap(false, Ordering::SeqCst)
+    }
+
+    /// Takes the KeyPackages-low flag.
+    pub fn take_key_packages_low(&self) -> bool {
+        self.key_packages_low.swap(false, Ordering::SeqCst)
     }
 
     /// Whether the device was revoked.

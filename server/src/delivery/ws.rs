@@ -241,6 +241,12 @@ impl Connection {
                 }
                 _ = self.mailbox.notified() => {
                     welcome |= self.mailbox.take_welcome();
+                    if self.mailbox.take_key_packages_low() {
+                        let frame = serde_json::json!({"type": "key_packages_low"}).to_string();
+                        if let Err(close) = self.send(Message::Text(frame.into())).await {
+                            return close;
+                        }
+                    }
                     for (id, pending) in self.mailbox.take_conversations() {
                         if !self.convs.contains_key(&id) {
                             if let Err(close) = self.load_conversations().await {
