@@ -130,5 +130,70 @@ fn bench_seal(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench_messages, bench_membership, bench_seal);
+/// A group of `n` devices as the server tracks it: (the server's state
+/// bytes, the creator's snapshot).
+fn server_group_of(n: usize) -> (Vec<u8>, Vec<u8>) {
+    use alcove_crypto::public_group::ConversationState;
+    let server = ExternalSenderKey::generate(b"alcove-server-v1").unwrap();
+    let mut creator = dev(0);
+    creator
+        .create_group(GROUP, &server.public_bytes().unwrap())
+        .unwrap();
+    let mut state =
+        ConversationState::from_group_info(&creator.group_info(GROUP).unwrap(), GROUP).unwrap();
+    if n > 1 {
+        let kps: Vec<Vec<u8>> = (1..n)
+            .map(|i| dev(i).key_packages(1, now()).unwrap().remove(0))
+            .collect();
+        let out = creator.add_devices(GROUP, &kps).unwrap();
+        state = state.apply_commit(&out.commit, &[]).unwrap().0;
+        creator.merge_pending_commit(GROUP).unwrap();
+    }
+    (state.to_bytes().unwrap(), creator.snapshot().unwrap().to_vec())
+}
+
+/// The delivery service's work per commit: load the conversation's public
+/// group, check and merge the commit, check the uploaded GroupInfo, store
+/// the state again (`server/src/delivery/membership.rs`).
+fn bench_server_commit(c: &mut Criterion) {
+    use alcove_crypto::public_group::ConversationState;
+    let mut g = c.benchmark_group("server_commit");
+    g.sample_size(20);
+    for n in [2usize, 10, 50] {
+        let (state, snap) = server_group_of(n);
+        println!("server state of a {n}-device group: {} bytes", state.len());
+        let work = |commit: &[u8], gi: &[u8]| {
+            let s = ConversationState::restore(&state).unwrap();
+            let (next, _facts) = s.apply_commit(commit, &[]).unwrap();
+            next.check_group_info(gi).unwrap();
+            next.to_bytes().unwrap()
+        };
+        g.bench_with_input(BenchmarkId::new("self_update", n), &n, |bench, _| {
+            bench.iter_batched(
+                || Device::restore(&snap).unwrap().self_update(GROUP).unwrap(),
+                |out| work(&out.commit, out.group_info.as_ref().unwrap()),
+                BatchSize::SmallInput,
+            )
+        });
+        g.bench_with_input(BenchmarkId::new("add_one_device", n), &n, |bench, _| {
+            bench.iter_batched(
+                || {
+                    let kp = dev(10_000).key_packages(1, now()).unwrap().remove(0);
+                    Device::restore(&snap).unwrap().add_devices(GROUP, &[kp]).unwrap()
+                },
+                |out| work(&out.commit, out.group_info.as_ref().unwrap()),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_messages,
+    bench_membership,
+    bench_seal,
+    bench_server_commit
+);
 criterion_main!(benches);
