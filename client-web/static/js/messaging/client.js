@@ -683,6 +683,8 @@ async function addMissingDevices(s, id) {
 const JOIN_ATTEMPTS = 4;
 
 function setJoin(s, id, state, reason) {
+  const before = s.joins[id];
+  if (before && before.state === state && before.reason === reason) return;
   s.joins[id] = reason ? { state, reason } : { state };
   emit({ type: "conversations", conversationId: id });
 }
