@@ -535,6 +535,11 @@ async function onFrame(s, frame) {
     await addMissingDevices(s, frame.conversation_id).catch((e) => console.warn("adding devices", e));
     return;
   }
+  if (frame.type === "key_packages_low") {
+    // A claim took one of this device's KeyPackages and few are left.
+    await topUpKeyPackages(s).catch((e) => console.warn("key packages", e && e.code));
+    return;
+  }
   if (frame.type === "error") {
     console.warn("socket error frame", frame.error);
     return;
