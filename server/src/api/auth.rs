@@ -494,6 +494,12 @@ pub async fn logout(State(state): State<AppState>, authed: Authed) -> ApiResult<
         .store
         .end_session(authed.session_id, "logout", state.now(), event)
         .await?;
+    // The session's open sockets close now, with the reason the browser
+    // treats as "signed out".
+    state.wakeups.wake(
+        &[authed.device_id],
+        crate::delivery::wake::Wake::SessionEnded(authed.session_id),
+    );
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()

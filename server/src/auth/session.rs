@@ -224,7 +224,7 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
-async fn check_session(
+pub(crate) async fn check_session(
     state: &AppState,
     record: &SessionRecord,
     meta: &RequestMeta,
@@ -263,6 +263,11 @@ async fn check_session(
             .store
             .end_session(record.id, reason, now, event)
             .await?;
+        // Its sockets close at once, not at their next look.
+        state.wakeups.wake(
+            &[record.device_id],
+            crate::delivery::wake::Wake::SessionEnded(record.id),
+        );
         return Err(AppError::unauthorized(
             "session_expired",
             "your session timed out; sign in again",

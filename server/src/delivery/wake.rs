@@ -33,6 +33,9 @@ pub enum Wake {
     Welcome,
     /// The device was revoked: close its sockets.
     Revoked,
+    /// One session of the device ended (logout, idle or lifetime expiry):
+    /// close the sockets opened with it.
+    SessionEnded(crate::ids::SessionId),
     /// The device's stock of one-time KeyPackages ran low (a claim took
     /// one): it should upload more.
     KeyPackagesLow,
@@ -80,6 +83,9 @@ pub struct Mailbox {
     welcome: AtomicBool,
     revoked: AtomicBool,
     key_packages_low: AtomicBool,
+    /// Sessions of this device that ended since the socket subscribed (a
+    /// device has a handful of sessions; bounded below).
+    ended_sessions: Mutex<Vec<crate::ids::SessionId>>,
 }
 
 impl Mailbox {
@@ -110,6 +116,14 @@ impl Mailbox {
             Wake::Welcome => self.welcome.store(true, Ordering::SeqCst),
             Wake::Revoked => self.revoked.store(true, Ordering::SeqCst),
             Wake::KeyPackagesLow => self.key_packages_low.store(true, Ordering::SeqCst),
+            Wake::SessionEnded(session) => {
+                if let Ok(mut ended) = self.ended_sessions.lock() {
+                    if ended.len() >= 64 {
+                        ended.remove(0);
+                    }
+                    ended.push(*session);
+                }
+            }
         }
         self.notify.notify_one();
     }
@@ -130,6 +144,14 @@ impl Mailbox {
     /// Takes the Welcome flag.
     pub fn take_welcome(&self) -> bool {
         self.welcome.swap(false, Ordering::SeqCst)
+    }
+
+    /// Whether this session was ended.
+    pub fn session_ended(&self, session: crate::ids::SessionId) -> bool {
+        self.ended_sessions
+            .lock()
+            .map(|e| e.contains(&session))
+            .unwrap_or(true)
     }
 
     /// Takes the KeyPackages-low flag.

@@ -82,6 +82,8 @@ pub async fn upgrade(
         .max_frame_size(MAX_FRAME)
         .on_upgrade(move |socket| async move {
             let device = authed.device_id;
+            // The upgrade request itself was checked and counted as activity.
+            let now = state.now();
             let mailbox = state.wakeups.subscribe(device);
             let mut conn = Connection {
                 state,
@@ -91,6 +93,8 @@ pub async fn upgrade(
                 convs: HashMap::new(),
                 welcomes_sent: HashSet::new(),
                 sends: None,
+                session_seen: now,
+                touched: now,
             };
             let reason = conn.run().await;
             tracing::debug!(device = %device, reason = reason.1, "socket closed");
@@ -145,6 +149,11 @@ struct Connection {
     /// carry it. Each send reserves a slot before it starts, so its
     /// capacity is also the bound on sends awaiting durability.
     sends: Option<Sends>,
+    /// The session's last activity as last read (an HTTP request of the
+    /// same session moves it; receiving does not).
+    session_seen: i64,
+    /// When this socket last recorded activity (a `send`) on the session.
+    touched: i64,
 }
 
 struct Sends {
@@ -184,6 +193,62 @@ impl Connection {
         self.authed.device_id
     }
 
+    /// When the session must be looked at again: its absolute end, or its
+    /// idle deadline from the last activity this socket knows of.
+    fn session_deadline(&self) -> i64 {
+        self.authed.expires_at.min(
+            self.session_seen
+                .saturating_add(self.authed.idle_timeout_secs),
+        )
+    }
+
+    /// Reads the session again; ends (and audits) it if it timed out, and
+    /// closes the socket if it is over for any reason. An HTTP request of
+    /// the same session in the meantime moved its last activity on.
+    async fn recheck_session(&mut self) -> Result<(), Close> {
+        let record = match self.state.store.session_by_id(self.authed.session_id).await {
+            Ok(r) => r,
+            Err(_) => return Err((1011, "internal")),
+        };
+        let meta = self.authed.meta.clone();
+        match crate::auth::session::check_session(&self.state, &record, &meta).await {
+            Ok(()) => {
+                self.session_seen = record.last_seen_at;
+                Ok(())
+            }
+            Err(e) if e.code == "device_revoked" => Err((4001, "revoked")),
+            Err(e) if e.code == "session_expired" => Err((4000, "session_expired")),
+            Err(_) => Err((4000, "session_ended")),
+        }
+    }
+
+    /// Every `send` frame re-checks the session: ended (logout, on this
+    /// node at once through the mailbox), past its deadline (then read
+    /// again), or — at most every `TOUCH_INTERVAL_SECS` — read and touched,
+    /// since a person sending is activity that keeps the session alive.
+    async fn check_session_for_send(&mut self) -> Result<(), Close> {
+        if self.mailbox.revoked() {
+            return Err((4001, "revoked"));
+        }
+        if self.mailbox.session_ended(self.authed.session_id) {
+            return Err((4000, "session_ended"));
+        }
+        let now = self.state.now();
+        if now >= self.session_deadline()
+            || now - self.touched >= crate::auth::session::TOUCH_INTERVAL_SECS
+        {
+            self.recheck_session().await?;
+            self.state
+                .store
+                .touch_session(self.authed.session_id, self.device(), now)
+                .await
+                .map_err(|_| (1011, "internal"))?;
+            self.session_seen = now;
+            self.touched = now;
+        }
+        Ok(())
+    }
+
     async fn run(&mut self) -> Close {
         if let Err(close) = self.load_conversations().await {
             return close;
@@ -196,6 +261,20 @@ impl Connection {
             if self.mailbox.revoked() {
                 return (4001, "revoked");
             }
+            if self.mailbox.session_ended(self.authed.session_id) {
+                return (4000, "session_ended");
+            }
+            // Past the session's deadline nothing more is delivered before
+            // the session is read again (it may have been active over HTTP).
+            if self.state.now() >= self.session_deadline() {
+                if let Err(close) = self.recheck_session().await {
+                    return close;
+                }
+            }
+            let until_deadline = self.session_deadline() - self.state.now();
+            let session_timer = tokio::time::sleep(Duration::from_secs(
+                u64::try_from(until_deadline.max(0)).unwrap_or(0) + 1,
+            ));
             if welcome {
                 welcome = false;
                 if let Err(close) = self.send_welcomes().await {
@@ -240,6 +319,14 @@ impl Connection {
                     }
                 }
                 _ = self.mailbox.notified() => {
+                    if self.mailbox.session_ended(self.authed.session_id) {
+                        return (4000, "session_ended");
+                    }
+                    if self.state.now() >= self.session_deadline() {
+                        if let Err(close) = self.recheck_session().await {
+                            return close;
+                        }
+                    }
                     welcome |= self.mailbox.take_welcome();
                     if self.mailbox.take_key_packages_low() {
                         let frame = serde_json::json!({"type": "key_packages_low"}).to_string();
@@ -270,12 +357,17 @@ impl Connection {
                         }
                     }
                 }
+                _ = session_timer => {
+                    if let Err(close) = self.recheck_session().await {
+                        return close;
+                    }
+                }
                 _ = ping.tick() => {
                     if last_heard.elapsed() > PEER_TIMEOUT {
                         return (4002, "timeout");
                     }
-                    if self.state.now() >= self.authed.expires_at {
-                        return (4000, "session_expired");
+                    if let Err(close) = self.recheck_session().await {
+                        return close;
                     }
                     if self.send(Message::Ping(Default::default())).await.is_err() {
                         return (4008, "slow_consumer");
@@ -482,6 +574,7 @@ impl Connection {
         client_msg_id: String,
         data: String,
     ) -> Result<(), Close> {
+        self.check_session_for_send().await?;
         let Some(state) = self.convs.get(&conversation_id) else {
             let e = AppError::not_found("conversation");
             return self.refuse_send(&conversation_id, &client_msg_id, &e).await;

@@ -249,6 +249,9 @@ pub trait Store:
     /// The live-or-not session behind a token hash.
     async fn session_by_token(&self, token_hash: &[u8]) -> StoreResult<SessionRecord>;
 
+    /// A session by id (an open socket re-checks the session it opened with).
+    async fn session_by_id(&self, session: SessionId) -> StoreResult<SessionRecord>;
+
     /// Refreshes last-seen of the session and its device.
     async fn touch_session(
         &self,

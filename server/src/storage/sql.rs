@@ -640,6 +640,22 @@ macro_rules! impl_store {
                 .ok_or(StoreError::NotFound)
             }
 
+            async fn session_by_id(&self, session: SessionId) -> StoreResult<SessionRecord> {
+                sqlx::query_as(
+                    "SELECT s.id, s.practice_id, s.user_id, s.device_id, s.last_seen_at, s.expires_at,
+                            s.idle_timeout_secs, s.ended_at, u.role, u.deactivated_at AS user_deactivated_at,
+                            d.revoked_at AS device_revoked_at, d.last_seen_at AS device_last_seen_at
+                     FROM sessions s
+                     JOIN users u ON u.id = s.user_id AND u.practice_id = s.practice_id
+                     JOIN devices d ON d.id = s.device_id AND d.practice_id = s.practice_id
+                     WHERE s.id = $1",
+                )
+                .bind(session)
+                .fetch_optional(self.reader())
+                .await?
+                .ok_or(StoreError::NotFound)
+            }
+
             async fn touch_session(&self, session: SessionId, device: DeviceId, now: UnixTime) -> StoreResult<()> {
                 let mut tx = self.writer().begin().await?;
                 sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
