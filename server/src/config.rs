@@ -90,6 +90,15 @@ pub struct AuthSettings {
     pub max_failures_per_account: i64,
     /// Failed logins allowed per client IP within the window before back-off.
     pub max_failures_per_ip: i64,
+    /// Failed logins allowed per account from all addresses together within
+    /// the window (`max_failures_per_account` counts per account *and*
+    /// address, so an attacker elsewhere cannot lock the owner out).
+    #[serde(default = "default_max_failures_per_account_global")]
+    pub max_failures_per_account_global: i64,
+    /// Reverse proxies (CIDR blocks) whose `Forwarded` / `X-Forwarded-For`
+    /// headers name the client. Empty: the TCP peer is the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<crate::auth::client_addr::Cidr>,
     /// Length of the failure-counting window (seconds).
     pub failure_window_secs: i64,
     /// Relax the cookie's `Secure` flag when the public URL is plain-HTTP
@@ -115,6 +124,10 @@ pub struct LogSettings {
     pub filter: String,
 }
 
+fn default_max_failures_per_account_global() -> i64 {
+    100
+}
+
 impl Default for AuthSettings {
     fn default() -> Self {
         Self {
@@ -125,6 +138,8 @@ impl Default for AuthSettings {
             setup_link_ttl_secs: 24 * 3600,
             max_failures_per_account: 10,
             max_failures_per_ip: 100,
+            max_failures_per_account_global: default_max_failures_per_account_global(),
+            trusted_proxies: Vec::new(),
             failure_window_secs: 15 * 60,
             allow_insecure_localhost_cookie: true,
         }
@@ -283,9 +298,16 @@ impl Settings {
     /// development may go without it.
     pub fn secure_cookie(&self) -> bool {
         let url = self.public_url();
-        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-            .iter()
-            .any(|p| url.starts_with(p));
+        // The host must be exactly a loopback name: a prefix match let
+        // `http://localhost.example.org` go without `Secure`.
+        let host = url
+            .strip_prefix("http://")
+            .map(|rest| rest.split('/').next().unwrap_or(""))
+            .map(|authority| match authority.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or("").to_string(),
+                None => authority.split(':').next().unwrap_or("").to_string(),
+            });
+        let loopback = matches!(host.as_deref(), Some("127.0.0.1" | "localhost" | "::1"));
         !(loopback && self.auth.allow_insecure_localhost_cookie)
     }
 }
@@ -354,9 +376,17 @@ invite_ttl_secs = 604800
 setup_link_ttl_secs = 86400
 # Login throttling: failures allowed per account and per IP in the window,
 # after which further attempts get 429 with an increasing back-off.
+# max_failures_per_account counts per account and client address: an
+# attacker elsewhere cannot lock the owner out; all addresses together may
+# fail max_failures_per_account_global times.
 max_failures_per_account = 10
 max_failures_per_ip = 100
+max_failures_per_account_global = 100
 failure_window_secs = 900
+# Reverse proxies whose Forwarded / X-Forwarded-For headers name the client
+# (CIDR blocks). Without them the TCP peer is the client: behind a proxy set
+# this, or every user shares the proxy's address and its throttle.
+# trusted_proxies = ["127.0.0.1/32", "10.0.0.0/8"]
 # Drop the cookie's Secure flag only when public_url is http://127.0.0.1 or
 # http://localhost (development). Any other URL always gets Secure cookies.
 allow_insecure_localhost_cookie = true
@@ -419,5 +449,22 @@ mod tests {
         assert!(s.secure_cookie());
         s.public_url = Some("http://alcove.example.org".into());
         assert!(s.secure_cookie());
+        // A host that only starts like a loopback name is not one.
+        for url in [
+            "http://localhost.example.org",
+            "http://127.0.0.1.nip.io",
+            "http://localhost@evil.example",
+        ] {
+            s.public_url = Some(url.into());
+            assert!(s.secure_cookie(), "{url}");
+        }
+        for url in [
+            "http://localhost:8080",
+            "http://127.0.0.1:9000/",
+            "http://[::1]:8080",
+        ] {
+            s.public_url = Some(url.into());
+            assert!(!s.secure_cookie(), "{url}");
+        }
     }
 }

@@ -23,29 +23,108 @@ pub mod storage;
 pub mod web;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
+
+/// Largest number of header fields hyper parses in one request.
+/// Above it hyper itself answers 431 with an empty body, before any layer
+/// runs; up to it the API's own, lower limit (`api::MAX_HEADER_COUNT`)
+/// answers with a JSON error body (docs/threat-model.md).
+pub const HYPER_MAX_HEADERS: usize = 400;
+/// Largest header block hyper reads (its read buffer; hyper's default).
+/// Above it hyper answers 431 with an empty body.
+pub const HYPER_MAX_BUF: usize = 8192 + 4096 * 100;
 
 /// Serves the application on an already bound listener until `shutdown`
 /// resolves. Tests bind `127.0.0.1:0` and pass the listener in.
+///
+/// This is what `axum::serve` does (HTTP/1.1 with upgrades for WebSockets,
+/// graceful shutdown that lets open connections finish), with hyper's
+/// header limits raised above the API's own, so that oversized headers get
+/// the API's JSON 431 rather than hyper's empty one (`axum::serve` offers
+/// no way to configure hyper).
 pub async fn launch_with_tcp_listener(
     state: state::AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    use axum::serve::ListenerExt;
-    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    // Small frames (a message, an answer to a send) go out at once instead of
-    // waiting, under Nagle's algorithm, for the acknowledgement of the last
-    // one — which a peer in delayed-ACK mode holds for up to 40 ms.
-    let listener = listener.tap_io(|tcp| {
+    use axum::extract::connect_info::ConnectInfo;
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt;
+
+    let app = api::router(state);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .max_headers(HYPER_MAX_HEADERS)
+        .max_buf_size(HYPER_MAX_BUF);
+
+    // Dropped (closing every receiver's `changed`) when shutdown begins;
+    // each connection holds a `done` sender clone until it ends.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+    tokio::spawn(async move {
+        shutdown.await;
+        drop(stop_tx);
+    });
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let mut stopping = stop_rx.clone();
+    loop {
+        let (tcp, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // EMFILE and the like: back off instead of spinning.
+                    tracing::debug!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopping.changed() => break,
+        };
+        // Small frames (a message, an answer to a send) go out at once
+        // instead of waiting, under Nagle's algorithm, for the
+        // acknowledgement of the last one — which a peer in delayed-ACK
+        // mode holds for up to 40 ms.
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        // What `into_make_service_with_connect_info` would add.
+        let service =
+            app.clone()
+                .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(remote));
+                    req.map(axum::body::Body::new)
+                });
+        let builder = builder.clone();
+        let mut stop = stop_rx.clone();
+        let done = done_tx.clone();
+        tokio::spawn(async move {
+            let hyper_service = TowerToHyperService::new(service);
+            let conn = builder
+                .serve_connection(TokioIo::new(tcp), hyper_service)
+                .with_upgrades();
+            let mut conn = std::pin::pin!(conn);
+            let mut draining = false;
+            loop {
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::trace!(error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    _ = stop.changed(), if !draining => {
+                        draining = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+            drop(done);
+        });
+    }
+    drop(listener);
+    drop(done_tx);
+    // Every connection has finished when the last sender is gone.
+    let _ = done_rx.recv().await;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! view, proof and export is appended to the log before it is answered; no
 //! endpoint edits or deletes entries.
 
+use super::extract::ApiQuery;
 use crate::audit::canonical::{hex, Entry};
 use crate::audit::export::{self, ExportLine, Manifest};
 use crate::audit::merkle;
@@ -15,8 +16,7 @@ use crate::error::{ApiResult, AppError};
 use crate::state::AppState;
 use crate::storage::audit_store::AuditFilter;
 use crate::storage::Role;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -113,13 +113,10 @@ impl Filters {
     }
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AppError> {
-    q.map(|Query(v)| v).map_err(|_| {
-        AppError::bad_request(
-            "invalid_query",
-            "the query string has an unknown or malformed parameter",
-        )
-    })
+/// The parsed query, refused (400 `invalid_query`) only after the admin
+/// check, so that a refused attempt is recorded whatever its query.
+fn query<T>(q: Result<ApiQuery<T>, AppError>) -> Result<T, AppError> {
+    q.map(|ApiQuery(v)| v)
 }
 
 /// Admins only; a refused attempt is recorded.
@@ -159,7 +156,7 @@ pub struct EventPage {
 pub async fn events(
     State(state): State<AppState>,
     authed: Authed,
-    q: Result<Query<Filters>, QueryRejection>,
+    q: Result<ApiQuery<Filters>, AppError>,
 ) -> ApiResult<Json<EventPage>> {
     admin(&state, &authed, "audit.viewed").await?;
     let f = query(q)?;
@@ -253,7 +250,7 @@ pub struct InclusionView {
 pub async fn inclusion(
     State(state): State<AppState>,
     authed: Authed,
-    q: Result<Query<InclusionQuery>, QueryRejection>,
+    q: Result<ApiQuery<InclusionQuery>, AppError>,
 ) -> ApiResult<Json<InclusionView>> {
     admin(&state, &authed, "audit.proof_viewed").await?;
     let q = query(q)?;
@@ -310,7 +307,7 @@ pub struct ConsistencyView {
 pub async fn consistency(
     State(state): State<AppState>,
     authed: Authed,
-    q: Result<Query<ConsistencyQuery>, QueryRejection>,
+    q: Result<ApiQuery<ConsistencyQuery>, AppError>,
 ) -> ApiResult<Json<ConsistencyView>> {
     admin(&state, &authed, "audit.proof_viewed").await?;
     let q = query(q)?;
@@ -345,7 +342,7 @@ pub async fn consistency(
 pub async fn export(
     State(state): State<AppState>,
     authed: Authed,
-    q: Result<Query<Filters>, QueryRejection>,
+    q: Result<ApiQuery<Filters>, AppError>,
 ) -> ApiResult<Response> {
     admin(&state, &authed, "audit.exported").await?;
     let f = query(q)?;

@@ -279,7 +279,7 @@ pub async fn login(
         return Err(invalid_credentials());
     }
     let keys = throttle::Keys::new(&login, client_ip(&parts));
-    throttle::check(&state, &keys).await?;
+    let attempt = throttle::begin(&state, &keys).await?;
 
     let user = match state.store.user_by_login(&login).await {
         Ok(user) => Some(user),
@@ -303,31 +303,48 @@ pub async fn login(
                 .failed()
                 .target_user(user.id)
                 .detail(serde_json::json!({"reason": "password"}));
-            throttle::record_failure(&state, &keys, Some(event)).await?;
+            attempt.failed(&state, &keys, Some(event)).await?;
             return Err(invalid_credentials());
         }
         None => {
-            throttle::record_failure(&state, &keys, None).await?;
+            attempt.failed(&state, &keys, None).await?;
             return Err(invalid_credentials());
         }
     };
 
-    let device = device_choice(req.device_id, req.device_name.as_deref(), &parts)?;
-    let method = match &user.totp_secret {
-        None if user.role().is_staff() => {
-            return start_enrollment(&state, &user, StatusCode::OK).await
-        }
-        None => "password",
-        Some(secret) => {
-            verify_second_factor(&state, &user, secret, &req, &keys, &meta).await?;
-            if req.recovery_code.is_some() {
-                "password+recovery_code"
-            } else {
-                "password+totp"
-            }
+    let device = match device_choice(req.device_id, req.device_name.as_deref(), &parts) {
+        Ok(d) => d,
+        Err(e) => {
+            attempt.counted();
+            return Err(e);
         }
     };
-    state.store.clear_auth_failures(&keys.account).await?;
+    let method = match &user.totp_secret {
+        None if user.role().is_staff() => {
+            attempt.succeeded(&state, &keys).await?;
+            return start_enrollment(&state, &user, StatusCode::OK).await;
+        }
+        None => "password",
+        Some(secret) => match second_factor(&state, &user, secret, &req).await? {
+            SecondFactor::Missing => {
+                attempt.counted();
+                return Err(AppError::unauthorized(
+                    "mfa_required",
+                    "enter the code from your authenticator app",
+                ));
+            }
+            SecondFactor::Wrong => {
+                let event = Event::new(user.practice_id, "auth.mfa", &meta)
+                    .failed()
+                    .target_user(user.id);
+                attempt.failed(&state, &keys, Some(event)).await?;
+                return Err(invalid_mfa_code());
+            }
+            SecondFactor::Totp => "password+totp",
+            SecondFactor::RecoveryCode => "password+recovery_code",
+        },
+    };
+    attempt.succeeded(&state, &keys).await?;
     open_session(
         &state,
         &user,
@@ -340,45 +357,46 @@ pub async fn login(
     .await
 }
 
-async fn verify_second_factor(
+enum SecondFactor {
+    Missing,
+    Wrong,
+    Totp,
+    RecoveryCode,
+}
+
+async fn second_factor(
     state: &AppState,
     user: &User,
     secret: &[u8],
     req: &LoginRequest,
-    keys: &throttle::Keys,
-    meta: &RequestMeta,
-) -> ApiResult<()> {
-    let ok = match (&req.totp_code, &req.recovery_code) {
-        (None, None) => {
-            return Err(AppError::unauthorized(
-                "mfa_required",
-                "enter the code from your authenticator app",
-            ))
-        }
+) -> ApiResult<SecondFactor> {
+    Ok(match (&req.totp_code, &req.recovery_code) {
+        (None, None) => SecondFactor::Missing,
         (Some(code), _) => match totp::verify(secret, code.expose_secret(), state.now()) {
             // Refuse a replay of a code already used in this or a later step.
-            Some(step) => state.store.consume_totp_step(user.id, step).await?,
-            None => false,
+            Some(step) if state.store.consume_totp_step(user.id, step).await? => SecondFactor::Totp,
+            _ => SecondFactor::Wrong,
         },
         (None, Some(code)) => {
             let hash = secrets::hash_recovery_code(code);
-            state
+            if state
                 .store
                 .consume_recovery_code(user.id, &hash, state.now())
                 .await?
+            {
+                SecondFactor::RecoveryCode
+            } else {
+                SecondFactor::Wrong
+            }
         }
-    };
-    if !ok {
-        let event = Event::new(user.practice_id, "auth.mfa", meta)
-            .failed()
-            .target_user(user.id);
-        throttle::record_failure(state, keys, Some(event)).await?;
-        return Err(AppError::unauthorized(
-            "invalid_mfa_code",
-            "that code is not valid; try the current one",
-        ));
-    }
-    Ok(())
+    })
+}
+
+fn invalid_mfa_code() -> AppError {
+    AppError::unauthorized(
+        "invalid_mfa_code",
+        "that code is not valid; try the current one",
+    )
 }
 
 fn invalid_credentials() -> AppError {
@@ -432,17 +450,20 @@ pub async fn enroll(
         Err(e) => return Err(e.into()),
     };
     let keys = throttle::Keys::new(&user.login, client_ip(&parts));
-    throttle::check(&state, &keys).await?;
-    let device = device_choice(req.device_id, req.device_name.as_deref(), &parts)?;
+    let attempt = throttle::begin(&state, &keys).await?;
+    let device = match device_choice(req.device_id, req.device_name.as_deref(), &parts) {
+        Ok(d) => d,
+        Err(e) => {
+            attempt.counted();
+            return Err(e);
+        }
+    };
     let Some(step) = totp::verify(&secret, req.totp_code.expose_secret(), state.now()) else {
         let event = Event::new(user.practice_id, "auth.mfa", &meta)
             .failed()
             .target_user(user.id);
-        throttle::record_failure(&state, &keys, Some(event)).await?;
-        return Err(AppError::unauthorized(
-            "invalid_mfa_code",
-            "that code is not valid; try the current one",
-        ));
+        attempt.failed(&state, &keys, Some(event)).await?;
+        return Err(invalid_mfa_code());
     };
     let codes = secrets::new_recovery_codes();
     let hashes: Vec<Vec<u8>> = codes.iter().map(secrets::hash_recovery_code).collect();
@@ -466,7 +487,7 @@ pub async fn enroll(
             }
             other => other.into(),
         })?;
-    state.store.clear_auth_failures(&keys.account).await?;
+    attempt.succeeded(&state, &keys).await?;
     let shown: Vec<String> = codes
         .iter()
         .map(|c| c.expose_secret().to_string())

@@ -2,7 +2,7 @@
 //! commits, messages, catch-up and Welcomes. Real-time delivery of the same
 //! log is `delivery::ws`.
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::session::Authed;
 use crate::delivery::membership;
 use crate::delivery::rules::MembershipError;
@@ -17,7 +17,7 @@ use crate::storage::delivery::{
 use crate::storage::{Role, StoreError};
 use alcove_crypto::server::{self as mls, ContentKind, SenderInfo, WireFormatKind};
 use alcove_crypto::DeviceIdentity;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -383,7 +383,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     authed: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ConversationInfo>> {
     let conversation = participant(&state, &authed, &id).await?;
     Ok(Json(info(&state, conversation).await?))
@@ -405,7 +405,7 @@ pub struct Claimed {
 pub async fn claim(
     State(state): State<AppState>,
     authed: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Claimed>> {
     let conversation = participant(&state, &authed, &id).await?;
     require_member(&state, &conversation, authed.device_id).await?;
@@ -501,7 +501,7 @@ pub struct Sequenced {
 pub async fn commit(
     State(state): State<AppState>,
     authed: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<PostCommit>,
 ) -> ApiResult<Json<Sequenced>> {
     if req.added.is_some() {
@@ -578,7 +578,7 @@ pub struct PostGroupInfo {
 pub async fn post_group_info(
     State(state): State<AppState>,
     authed: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<PostGroupInfo>,
 ) -> ApiResult<StatusCode> {
     let conversation = participant(&state, &authed, &id).await?;
@@ -611,7 +611,7 @@ pub struct GroupInfoOut {
 pub async fn get_group_info(
     State(state): State<AppState>,
     authed: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<GroupInfoOut>> {
     let conversation = participant(&state, &authed, &id).await?;
     let Some(stored) = state.store.group_state(&conversation.id).await? else {
@@ -645,7 +645,7 @@ pub struct PostMessage {
 pub async fn send(
     State(state): State<AppState>,
     authed: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<PostMessage>,
 ) -> ApiResult<Json<Sequenced>> {
     let conversation = participant(&state, &authed, &id).await?;
@@ -741,8 +741,8 @@ pub struct LogPage {
 pub async fn fetch(
     State(state): State<AppState>,
     authed: Authed,
-    Path(id): Path<String>,
-    Query(q): Query<After>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<After>,
 ) -> ApiResult<Json<LogPage>> {
     let conversation = participant(&state, &authed, &id).await?;
     require_member(&state, &conversation, authed.device_id).await?;
@@ -775,7 +775,7 @@ pub struct Acked {
 pub async fn ack(
     State(state): State<AppState>,
     authed: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<Ack>,
 ) -> ApiResult<Json<Acked>> {
     let conversation = participant(&state, &authed, &id).await?;
@@ -802,7 +802,7 @@ pub async fn welcomes(
 pub async fn ack_welcome(
     State(state): State<AppState>,
     authed: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     match state
         .store

@@ -1,9 +1,10 @@
-//! Extractors that parse at the edge: JSON bodies with our error format,
-//! request facts for the audit log, and the authenticated session.
+//! Extractors that parse at the edge: JSON bodies, query strings and path
+//! parameters with our error format, request facts for the audit log, and
+//! the authenticated session.
 
 use crate::audit::{coarse_ip, RequestMeta};
 use crate::error::AppError;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -60,6 +61,69 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
     }
 }
 
+/// A query string whose rejections use the API's error format: 400
+/// `invalid_query` for an unknown parameter or a value of the wrong type.
+/// The message names the parameter when it can, never the value.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(rejection) => Err(query_rejection(rejection)),
+        }
+    }
+}
+
+fn query_rejection(rejection: QueryRejection) -> AppError {
+    // axum's text is "Failed to deserialize query string: <field>: <why>"
+    // (serde_path_to_error); keep only a plain parameter name.
+    let text = rejection.body_text();
+    let rest = text.split_once(": ").map(|(_, r)| r).unwrap_or("");
+    let field = rest.split_once(": ").map(|(f, _)| f).filter(|f| {
+        !f.is_empty() && f.len() <= 40 && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
+    let message = match field {
+        Some(f) => format!("the query parameter {f} is malformed"),
+        None => "the query string has an unknown or malformed parameter".to_string(),
+    };
+    AppError::bad_request("invalid_query", message)
+}
+
+/// Path parameters whose rejections use the API's error format: 400
+/// `invalid_path` for a segment that does not decode (e.g. percent-encoded
+/// bytes that are not UTF-8) or does not parse as the expected type.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(rejection) => Err(path_rejection(rejection)),
+        }
+    }
+}
+
+fn path_rejection(rejection: PathRejection) -> AppError {
+    if rejection.status().is_server_error() {
+        // A route and its extractor disagree: a programming error.
+        return AppError::internal(anyhow::anyhow!("path extractor: {}", rejection.body_text()));
+    }
+    AppError::bad_request("invalid_path", "a path parameter is malformed")
+}
+
 /// The request's id (set by the request-id middleware).
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
@@ -88,6 +152,10 @@ pub fn request_meta(parts: &Parts) -> RequestMeta {
 /// The peer address. (Behind a reverse proxy this is the proxy; trusted
 /// forwarding headers come with the deployment issue.)
 pub fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
+    // Resolved once per request (trusted proxies' forwarding headers).
+    if let Some(crate::auth::client_addr::ClientAddr(ip)) = parts.extensions.get() {
+        return Some(*ip);
+    }
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

@@ -7,14 +7,14 @@
 use super::auth::{
     self as auth_api, clean_name, device_choice, normalise_login, AuthResponse, TokenTransport,
 };
-use super::extract::{ApiJson, Meta};
+use super::extract::{ApiJson, ApiPath, Meta};
 use crate::auth::session::Authed;
 use crate::auth::{password, secrets};
 use crate::error::{ApiResult, AppError};
 use crate::ids::{InviteId, UserId};
 use crate::state::AppState;
 use crate::storage::{Invite, NewInvite, NewUser, Role, StoreError};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{request::Parts, StatusCode};
 use axum::Json;
 use secrecy::{ExposeSecret, SecretString};
@@ -170,7 +170,7 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     authed: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let id: InviteId = id.parse().map_err(|_| AppError::not_found("invite"))?;
     let only_own = match authed.role {

@@ -1,6 +1,6 @@
 //! The HTTP API under `/api/v1`, health endpoints, and the layers every
-//! response passes through (request id, body limit, security headers,
-//! panic catching, JSON errors for unknown routes).
+//! response passes through (request id, header and body limits, security
+//! headers, panic catching, JSON errors for unknown routes and methods).
 
 pub mod audit;
 pub mod auth;
@@ -26,6 +26,14 @@ use tracing::Instrument;
 /// Body limit of routes that carry MLS messages (base64 of up to 256 KiB,
 /// plus JSON framing).
 const MLS_BODY_LIMIT: usize = 400 * 1024;
+
+/// Most header fields in one request; more is 431 `headers_too_large`.
+pub const MAX_HEADER_COUNT: usize = 100;
+/// Largest header block (names, values and 4 bytes of framing each); more
+/// is 431 `headers_too_large`.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// Longest request target (path and query); longer is 414 `uri_too_long`.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
 
 /// The whole application: API, health, web client.
 pub fn router(state: AppState) -> Router {
@@ -99,8 +107,15 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(crate::web::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(header_limits))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::client_addr::resolve,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
@@ -110,6 +125,50 @@ pub fn router(state: AppState) -> Router {
 
 async fn api_not_found() -> AppError {
     AppError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+/// Outside `/api/v1`: JSON under `/api` (any version), a bare 404 for the
+/// web client's paths.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    let path = uri.path();
+    if path == "/api" || path.starts_with("/api/") {
+        api_not_found().await.into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+/// Refuses, in JSON, requests whose headers or target exceed the API's
+/// limits. hyper's own limits are set higher (`crate::HYPER_MAX_HEADERS`),
+/// so that only grossly oversized requests get hyper's bodiless 431.
+async fn header_limits(req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if headers.len() > MAX_HEADER_COUNT || bytes > MAX_HEADER_BYTES {
+        return AppError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            "the request headers are too large",
+        )
+        .into_response();
+    }
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().len())
+        .unwrap_or(0);
+    if target > MAX_URI_BYTES {
+        return AppError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            "the request target is too long",
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 async fn method_not_allowed() -> AppError {

@@ -2,7 +2,7 @@
 //! device inventory, pending removals, lost-device reports, access reviews,
 //! and the device's unlock share.
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiPath};
 use crate::auth::{secrets, session::Authed};
 use crate::error::{ApiResult, AppError};
 use crate::ids::{DeviceId, UserId};
@@ -12,7 +12,7 @@ use crate::storage::revocation::{
     AccessReviewRow, InventoryDevice, LostDeviceReport, PendingRemoval,
 };
 use crate::storage::{Role, StoreError};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -52,7 +52,7 @@ pub struct RevocationResult {
 pub async fn revoke_device(
     State(state): State<AppState>,
     authed: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<RevokeDevice>,
 ) -> ApiResult<Json<RevocationResult>> {
     let device: DeviceId = id.parse().map_err(|_| AppError::not_found("device"))?;
@@ -99,7 +99,7 @@ pub async fn revoke_device(
 pub async fn deactivate_user(
     State(state): State<AppState>,
     authed: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<RevocationResult>> {
     authed.require(&[Role::Admin])?;
     let user: UserId = id.parse().map_err(|_| AppError::not_found("user"))?;
@@ -176,7 +176,7 @@ pub async fn lost_devices(
 pub async fn access_review(
     State(state): State<AppState>,
     authed: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Vec<AccessReviewRow>>> {
     authed.require(&[Role::Admin])?;
     let user: UserId = id.parse().map_err(|_| AppError::not_found("user"))?;

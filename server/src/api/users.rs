@@ -1,12 +1,13 @@
 //! People of the practice (admins). The full admin console, assignments and
 //! supervision come with the practice-administration issue.
 
+use super::extract::ApiPath;
 use crate::auth::session::Authed;
 use crate::error::{ApiResult, AppError};
 use crate::ids::UserId;
 use crate::state::AppState;
 use crate::storage::{Role, StoreError, User};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -64,7 +65,7 @@ pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Js
 pub async fn get(
     State(state): State<AppState>,
     authed: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<UserView>> {
     let id: UserId = id.parse().map_err(|_| AppError::not_found("user"))?;
     if id != authed.user_id {

@@ -1,5 +1,6 @@
 //! Authentication: passwords, TOTP, tokens, throttling and sessions.
 
+pub mod client_addr;
 pub mod password;
 pub mod secrets;
 pub mod session;

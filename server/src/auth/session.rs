@@ -146,8 +146,12 @@ fn presented_token(parts: &Parts) -> Option<(String, Transport)> {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
-        if let Some(token) = auth.strip_prefix("Bearer ") {
-            return Some((token.trim().to_string(), Transport::Bearer));
+        // RFC 9110 §11.1: the scheme is case-insensitive, and one or more
+        // spaces separate it from the credentials.
+        if let Some((scheme, token)) = auth.split_once(' ') {
+            if scheme.eq_ignore_ascii_case("bearer") {
+                return Some((token.trim().to_string(), Transport::Bearer));
+            }
         }
     }
     for value in parts.headers.get_all(header::COOKIE) {

@@ -1,9 +1,24 @@
-//! Login throttling per account and per client address.
+//! Login throttling that holds under concurrency.
 //!
-//! Failures are counted in the database (so every node sees them) under
-//! hashed keys, in a sliding window. An account or address that reaches its
-//! limit gets 429 until enough failures age out of the window; the same
-//! answer is given for unknown accounts, so throttling reveals nothing.
+//! Every attempt (password, TOTP, recovery code, enrolment, invite
+//! redemption) first *reserves* itself: one row per throttling key, written
+//! and committed before any Argon2 or TOTP work. Only then does it count the
+//! rows in the window, its own and every concurrent attempt's included; one
+//! over a limit is refused (429) and its rows dropped. So of N simultaneous
+//! attempts against a limit L at most L are evaluated, whatever N is (the
+//! k-th to commit its reservation sees at least k rows). A success drops its
+//! rows and clears the account's; a failure keeps them as the failure record.
+//!
+//! The keys (hashed, so the table holds no logins or addresses):
+//! - account *and* client address — `max_failures_per_account` (10): the
+//!   limit that stops guessing. Keyed by address too, so failures from an
+//!   attacker's address do not lock the owner out at theirs;
+//! - the account from all addresses — `max_failures_per_account_global`
+//!   (100): a ceiling against distributed guessing;
+//! - the client address — `max_failures_per_ip` (100), which behind a
+//!   reverse proxy needs `trusted_proxies` (else every user is the proxy).
+//!
+//! Unknown accounts are counted the same way, so throttling reveals nothing.
 
 use super::secrets::labelled_hash;
 use crate::error::AppError;
@@ -11,7 +26,9 @@ use crate::state::AppState;
 
 /// The hashed keys one login attempt counts against.
 pub struct Keys {
-    /// Per account (by normalised login, known or not).
+    /// Per account and client address.
+    pub account_at_ip: Vec<u8>,
+    /// Per account (by normalised login, known or not), all addresses.
     pub account: Vec<u8>,
     /// Per client address.
     pub ip: Option<Vec<u8>>,
@@ -20,64 +37,112 @@ pub struct Keys {
 impl Keys {
     /// Keys for a login name and address.
     pub fn new(login: &str, ip: Option<std::net::IpAddr>) -> Self {
+        let at = ip.map(|ip| ip.to_string()).unwrap_or_default();
         Self {
+            account_at_ip: labelled_hash("alcove-throttle-account-ip", &format!("{login}\n{at}")),
             account: labelled_hash("alcove-throttle-account", login),
             ip: ip.map(|ip| labelled_hash("alcove-throttle-ip", &ip.to_string())),
         }
     }
 
-    /// All keys, for recording a failure.
-    pub fn all(&self) -> Vec<Vec<u8>> {
-        let mut keys = vec![self.account.clone()];
+    /// Keys for something that is not an account (an invite redemption):
+    /// per address only, under its own label.
+    pub fn for_address(label: &str, ip: Option<std::net::IpAddr>) -> Self {
+        let at = ip.map(|ip| ip.to_string()).unwrap_or_default();
+        let key = labelled_hash("alcove-throttle-scope", &format!("{label}\n{at}"));
+        Self {
+            account_at_ip: key.clone(),
+            account: key,
+            ip: None,
+        }
+    }
+
+    fn all(&self) -> Vec<Vec<u8>> {
+        let mut keys = vec![self.account_at_ip.clone()];
+        if self.account != self.account_at_ip {
+            keys.push(self.account.clone());
+        }
         keys.extend(self.ip.clone());
         keys
     }
 }
 
-/// Refuses with 429 when either key is over its limit.
-pub async fn check(state: &AppState, keys: &Keys) -> Result<(), AppError> {
+/// A reserved attempt: resolve it with [`Attempt::succeeded`] or
+/// [`Attempt::failed`]. Dropped unresolved (an error, a crash), its rows
+/// stay and count as a failure: the safe side.
+#[must_use]
+pub struct Attempt {
+    id: String,
+}
+
+/// Reserves an attempt, or refuses with 429 when a key is over its limit.
+pub async fn begin(state: &AppState, keys: &Keys) -> Result<Attempt, AppError> {
     let auth = &state.settings.auth;
-    let since = state.now() - auth.failure_window_secs;
-    let account = state
+    let now = state.now();
+    let since = now - auth.failure_window_secs;
+    let attempt = Attempt {
+        id: uuid::Uuid::new_v4().to_string(),
+    };
+    state
         .store
-        .count_auth_failures(&keys.account, since)
+        .reserve_auth_attempt(&keys.all(), &attempt.id, now, since)
         .await?;
-    if account >= auth.max_failures_per_account {
-        return Err(AppError::throttled(auth.failure_window_secs));
+    let mut limits = vec![(&keys.account_at_ip, auth.max_failures_per_account)];
+    if keys.account != keys.account_at_ip {
+        limits.push((&keys.account, auth.max_failures_per_account_global));
     }
     if let Some(ip) = &keys.ip {
-        if state.store.count_auth_failures(ip, since).await? >= auth.max_failures_per_ip {
+        limits.push((ip, auth.max_failures_per_ip));
+    }
+    for (key, limit) in limits {
+        // `>`: the count includes this attempt's own reservation.
+        if state.store.count_auth_failures(key, since).await? > limit {
+            state.store.drop_auth_attempt(&attempt.id).await?;
             return Err(AppError::throttled(auth.failure_window_secs));
         }
     }
-    Ok(())
+    Ok(attempt)
 }
 
-/// Records a failure (with an audit event when the account is known).
-/// Returns true when this failure reached the account's limit (a lockout).
-pub async fn record_failure(
-    state: &AppState,
-    keys: &Keys,
-    event: Option<crate::audit::Event>,
-) -> Result<bool, AppError> {
-    let auth = &state.settings.auth;
-    let now = state.now();
-    let forget_before = now - auth.failure_window_secs;
-    state
-        .store
-        .record_auth_failure(&keys.all(), now, forget_before, event.clone())
-        .await?;
-    let count = state
-        .store
-        .count_auth_failures(&keys.account, forget_before)
-        .await?;
-    let locked = count == auth.max_failures_per_account;
-    if locked {
-        if let Some(event) = event {
+impl Attempt {
+    /// The attempt succeeded: it and the account's earlier failures (at
+    /// this address and everywhere) no longer count.
+    pub async fn succeeded(self, state: &AppState, keys: &Keys) -> Result<(), AppError> {
+        state.store.drop_auth_attempt(&self.id).await?;
+        state.store.clear_auth_failures(&keys.account_at_ip).await?;
+        state.store.clear_auth_failures(&keys.account).await?;
+        Ok(())
+    }
+
+    /// The attempt failed: its rows stay as the failure record; the event
+    /// (when the account is known) is audited, and a lockout when this
+    /// failure reached the account-and-address limit.
+    pub async fn failed(
+        self,
+        state: &AppState,
+        keys: &Keys,
+        event: Option<crate::audit::Event>,
+    ) -> Result<(), AppError> {
+        let auth = &state.settings.auth;
+        let now = state.now();
+        let Some(event) = event else {
+            return Ok(());
+        };
+        state.store.append_audit(event.clone(), now).await?;
+        let count = state
+            .store
+            .count_auth_failures(&keys.account_at_ip, now - auth.failure_window_secs)
+            .await?;
+        if count == auth.max_failures_per_account {
             let mut lockout = event;
             lockout.action = "auth.lockout";
             state.store.append_audit(lockout, now).await?;
         }
+        Ok(())
     }
-    Ok(locked)
+
+    /// The attempt was answered without a verdict on the secret (e.g.
+    /// `mfa_required`): it keeps counting, so such answers cannot be used
+    /// to test passwords for free, but nothing is audited as a failure.
+    pub fn counted(self) {}
 }

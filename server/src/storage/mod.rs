@@ -218,7 +218,21 @@ pub trait Store:
 
     // --- throttling --------------------------------------------------------
 
-    /// Failures recorded for a key since a time.
+    /// Reserves a login attempt: one row per key, tagged `attempt`,
+    /// committed before it returns (older rows of those keys are pruned).
+    async fn reserve_auth_attempt(
+        &self,
+        key_hashes: &[Vec<u8>],
+        attempt: &str,
+        now: UnixTime,
+        forget_before: UnixTime,
+    ) -> StoreResult<()>;
+
+    /// Drops a reserved attempt's rows (it succeeded, or was refused before
+    /// any check ran).
+    async fn drop_auth_attempt(&self, attempt: &str) -> StoreResult<()>;
+
+    /// Failures (and reserved attempts) recorded for a key since a time.
     async fn count_auth_failures(&self, key_hash: &[u8], since: UnixTime) -> StoreResult<i64>;
 
     /// Records one failure for each key (and the audit event, if the account

@@ -563,6 +563,39 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn reserve_auth_attempt(
+                &self,
+                key_hashes: &[Vec<u8>],
+                attempt: &str,
+                now: UnixTime,
+                forget_before: UnixTime,
+            ) -> StoreResult<()> {
+                let mut tx = self.writer().begin().await?;
+                for key in key_hashes {
+                    sqlx::query("DELETE FROM auth_failures WHERE key_hash = $1 AND at <= $2")
+                        .bind(key)
+                        .bind(forget_before)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("INSERT INTO auth_failures (key_hash, at, attempt) VALUES ($1, $2, $3)")
+                        .bind(key)
+                        .bind(now)
+                        .bind(attempt)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn drop_auth_attempt(&self, attempt: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM auth_failures WHERE attempt = $1")
+                    .bind(attempt)
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
             async fn count_auth_failures(&self, key_hash: &[u8], since: UnixTime) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar("SELECT COUNT(*) FROM auth_failures WHERE key_hash = $1 AND at > $2")
                     .bind(key_hash)

@@ -1,0 +1,168 @@
+//! Login throttles hold under concurrent requests, on both backends: a burst
+//! of wrong guesses is evaluated at most `limit` times, the right password
+//! hidden in a burst gets no extra chances, `mfa_required` answers count,
+//! an attacker's failures do not lock the owner out at the owner's address,
+//! and forwarding headers count only from a trusted proxy.
+
+use alcove_tests::{on_both_backends, Backend, Person, TestApp};
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+on_both_backends!(
+    a_concurrent_burst_is_evaluated_at_most_limit_times,
+    mfa_required_answers_count_as_attempts,
+    an_attacker_elsewhere_cannot_lock_the_owner_out,
+    forwarding_headers_count_only_from_trusted_proxies,
+);
+
+/// Posts a login from `from` (an `X-Forwarded-For` address, if any).
+async fn login_from(app: &TestApp, body: &Value, from: Option<&str>) -> StatusCode {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(body);
+    if let Some(ip) = from {
+        req = req.header("x-forwarded-for", ip);
+    }
+    req.send().await.expect("request").status()
+}
+
+/// Sends `body` one at a time until throttled; returns how many were
+/// evaluated (at most `limit + 1` tries).
+async fn spend_the_rest(app: &TestApp, body: &Value, from: Option<&str>, limit: usize) -> usize {
+    let mut evaluated = 0;
+    for _ in 0..=limit {
+        match login_from(app, body, from).await {
+            StatusCode::TOO_MANY_REQUESTS => return evaluated,
+            _ => evaluated += 1,
+        }
+    }
+    panic!("never throttled after {evaluated} more attempts");
+}
+
+async fn a_client(app: &TestApp) -> Person {
+    let admin = app.practice_with_admin("P", "admin@p.example").await;
+    let clinician = app
+        .register_staff(&app.invite(&admin, "clinician").await, "dr@p.example")
+        .await;
+    app.register_client(&app.invite(&clinician, "client").await, "sam@p.example")
+        .await
+}
+
+async fn a_concurrent_burst_is_evaluated_at_most_limit_times(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let client = a_client(&app).await;
+    let limit = app.settings.auth.max_failures_per_account as usize;
+    let wrong =
+        json!({"login": client.login, "password": "not the password at all", "device_name": "x"});
+    let right = json!({"login": client.login, "password": client.password, "device_name": "x"});
+    // 40 at once, the right password last among them.
+    let mut bodies = vec![wrong.clone(); 39];
+    bodies.push(right.clone());
+    let answers = join_all(bodies.iter().map(|b| login_from(&app, b, None))).await;
+    let evaluated = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED || **s == StatusCode::OK)
+        .count();
+    let throttled = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(evaluated <= limit, "{evaluated} evaluated of {answers:?}");
+    assert_eq!(evaluated + throttled, answers.len(), "{answers:?}");
+    // Attempts refused under contention give their slot back, so what is
+    // left of the window can still be used — but never more than the limit
+    // in all.
+    // (A success in the burst clears the account's failures: then the
+    // owner is simply signed in.)
+    if !answers.contains(&StatusCode::OK) {
+        let more = spend_the_rest(&app, &wrong, None, limit).await;
+        assert_eq!(evaluated + more, limit, "{answers:?}");
+        assert_eq!(
+            login_from(&app, &right, None).await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+    app.stop().await;
+}
+
+async fn mfa_required_answers_count_as_attempts(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let admin = app.practice_with_admin("P", "admin@p.example").await;
+    let limit = app.settings.auth.max_failures_per_account as usize;
+    // The right password without a code, many times at once: it must not
+    // become a free password oracle.
+    let body = json!({"login": admin.login, "password": admin.password, "device_name": "x"});
+    let answers = join_all((0..limit + 5).map(|_| login_from(&app, &body, None))).await;
+    let mfa = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert!(mfa <= limit, "{answers:?}");
+    assert!(
+        answers.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{answers:?}"
+    );
+    app.stop().await;
+}
+
+async fn an_attacker_elsewhere_cannot_lock_the_owner_out(backend: Backend) {
+    let Some(app) = TestApp::start_with(backend, |s| {
+        s.auth.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
+    })
+    .await
+    else {
+        return;
+    };
+    let client = a_client(&app).await;
+    let wrong = json!({"login": client.login, "password": "guess guess guess", "device_name": "x"});
+    let attacker = Some("203.0.113.7");
+    let answers = join_all((0..30).map(|_| login_from(&app, &wrong, attacker))).await;
+    assert!(
+        answers.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{answers:?}"
+    );
+    let evaluated = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let limit = app.settings.auth.max_failures_per_account as usize;
+    assert!(evaluated <= limit, "{answers:?}");
+    spend_the_rest(&app, &wrong, attacker, limit).await;
+    assert_eq!(
+        login_from(&app, &wrong, attacker).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The owner, at home, signs in.
+    let right = json!({"login": client.login, "password": client.password, "device_name": "x"});
+    assert_eq!(
+        login_from(&app, &right, Some("198.51.100.9")).await,
+        StatusCode::OK
+    );
+    app.stop().await;
+}
+
+async fn forwarding_headers_count_only_from_trusted_proxies(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let client = a_client(&app).await;
+    let limit = app.settings.auth.max_failures_per_account as usize;
+    let wrong = json!({"login": client.login, "password": "guess guess guess", "device_name": "x"});
+    // Without trusted proxies, a made-up address per request changes nothing.
+    let mut statuses = Vec::new();
+    for i in 0..=limit {
+        let ip = format!("198.51.100.{}", i + 1);
+        statuses.push(login_from(&app, &wrong, Some(&ip)).await);
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    app.stop().await;
+}
