@@ -65,5 +65,57 @@ async fn security_headers_health_and_openapi() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} documented");
     }
+    // Every operation lists what the shared extractors and layers can
+    // answer (server/src/api/openapi.rs), and query parameters are in the
+    // query.
+    let public = [
+        "/healthz",
+        "/readyz",
+        "/api/v1/auth/login",
+        "/api/v1/auth/mfa/enroll",
+        "/api/v1/invites/inspect",
+        "/api/v1/invites/accept",
+    ];
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            operations += 1;
+            let what = format!("{method} {path}");
+            let responses = op["responses"].as_object().expect("responses");
+            for status in ["414", "431", "500"] {
+                assert!(responses.contains_key(status), "{what}: {status}");
+            }
+            if !public.contains(&path.as_str()) {
+                assert!(responses.contains_key("401"), "{what}: 401");
+                assert!(op["security"].is_array(), "{what}: security");
+            }
+            if op.get("requestBody").is_some() {
+                for status in ["400", "413", "415", "422"] {
+                    assert!(responses.contains_key(status), "{what}: {status}");
+                }
+            }
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let placed = p["in"].as_str().expect("in");
+                let name = p["name"].as_str().expect("name");
+                let templated = path.contains(&format!("{{{name}}}"));
+                assert_eq!(placed == "path", templated, "{what}: {name} is in {placed}");
+                assert!(responses.contains_key("400"), "{what}: 400 for {name}");
+            }
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert_eq!(
+                        response["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{what}: {status} is an ErrorBody"
+                    );
+                }
+            }
+        }
+    }
+    assert!(operations >= 42, "{operations} operations");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
     app.stop().await;
 }

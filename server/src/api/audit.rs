@@ -30,17 +30,23 @@ const MAX_EXPORT: i64 = 200_000;
 
 /// Filters shared by the query and the export.
 #[derive(Debug, Default, Deserialize, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Filters {
     /// Acting user id.
+    #[param(format = Uuid)]
     pub user: Option<String>,
     /// Acting or target device id.
+    #[param(format = Uuid)]
     pub device: Option<String>,
     /// Client (target user) id: who accessed this client's records.
+    #[param(format = Uuid)]
     pub client: Option<String>,
     /// Exact action, e.g. `auth.login`.
+    #[param(max_length = 100)]
     pub action: Option<String>,
     /// `success` or `failure`.
+    #[param(inline, value_type = Option<Outcome>)]
     pub outcome: Option<String>,
     /// From this time (Unix seconds, inclusive).
     pub from: Option<i64>,
@@ -48,10 +54,30 @@ pub struct Filters {
     pub to: Option<i64>,
     /// Query: `next_cursor` of the previous page. Export: ignored.
     pub cursor: Option<i64>,
-    /// Query: page size (1-500, default 100). Export: ignored.
+    /// Query: page size (1-500, default 100). Export: ignored (but checked).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
-    /// Export: `jsonl` (default) or `csv`.
+    /// Export: `jsonl` (default) or `csv`. Query: ignored (but checked).
+    #[param(inline, value_type = Option<ExportFormat>)]
     pub format: Option<String>,
+}
+
+/// Outcome filter (documentation type).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum Outcome {
+    Success,
+    Failure,
+}
+
+/// Export format (documentation type).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ExportFormat {
+    Jsonl,
+    Csv,
 }
 
 impl Filters {
@@ -74,8 +100,26 @@ impl Filters {
                 ));
             }
         }
-        if self.action.as_ref().is_some_and(|a| a.len() > 100) {
+        if self
+            .action
+            .as_ref()
+            .is_some_and(|a| a.chars().count() > 100)
+        {
             return Err(AppError::invalid("invalid_filter", "action is too long"));
+        }
+        if self.limit.is_some_and(|l| !(1..=MAX_PAGE).contains(&l)) {
+            return Err(AppError::invalid(
+                "invalid_filter",
+                "limit must be 1 to 500",
+            ));
+        }
+        if let Some(f) = &self.format {
+            if f != "jsonl" && f != "csv" {
+                return Err(AppError::invalid(
+                    "invalid_format",
+                    "format must be jsonl or csv",
+                ));
+            }
         }
         Ok(AuditFilter {
             user: id(&self.user, "user")?,
@@ -152,7 +196,8 @@ pub struct EventPage {
 
 /// Query the practice's audit log (newest first, cursor paging).
 #[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", params(Filters),
-    responses((status = 200, body = EventPage), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = EventPage), (status = 403, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_filter")))]
 pub async fn events(
     State(state): State<AppState>,
     authed: Authed,
@@ -162,7 +207,7 @@ pub async fn events(
     let f = query(q)?;
     let mut filter = f.to_filter()?;
     filter.before_seq = f.cursor;
-    let limit = f.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let limit = f.limit.unwrap_or(100);
     let store = state.audit.store().await?;
     // Recorded before answering, so a view is in the log even if the
     // answer is lost.
@@ -223,9 +268,11 @@ pub async fn head(State(state): State<AppState>, authed: Authed) -> ApiResult<Js
 
 /// Parameters of the inclusion proof.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionQuery {
-    /// Entry.
+    /// Entry (1 is the first; past the log's end is 404).
+    #[param(minimum = 1)]
     pub seq: i64,
 }
 
@@ -246,7 +293,8 @@ pub struct InclusionView {
 
 /// Prove that entry `seq` is in the signed log.
 #[utoipa::path(get, path = "/api/v1/audit/proof/inclusion", tag = "audit", params(InclusionQuery),
-    responses((status = 200, body = InclusionView), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = InclusionView), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody, description = "no entry with this seq")))]
 pub async fn inclusion(
     State(state): State<AppState>,
     authed: Authed,
@@ -282,6 +330,7 @@ pub async fn inclusion(
 
 /// Parameters of the consistency proof.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyQuery {
     /// Size of the earlier tree (e.g. a head a witness holds).
@@ -303,7 +352,8 @@ pub struct ConsistencyView {
 
 /// Prove that the log at size `first` is a prefix of the current log.
 #[utoipa::path(get, path = "/api/v1/audit/proof/consistency", tag = "audit", params(ConsistencyQuery),
-    responses((status = 200, body = ConsistencyView), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = ConsistencyView), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody, description = "first is past the log's size")))]
 pub async fn consistency(
     State(state): State<AppState>,
     authed: Authed,
@@ -337,8 +387,10 @@ pub async fn consistency(
 
 /// Export the (filtered) log as JSONL or CSV that verifies on its own.
 #[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(Filters),
-    responses((status = 200, description = "JSONL (application/x-ndjson) or CSV (text/csv)"),
-              (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, description = "JSONL (application/x-ndjson, the default) or CSV (text/csv)",
+                content((String = "application/x-ndjson"), (String = "text/csv"))),
+              (status = 403, body = crate::error::ErrorBody),
+              (status = 422, body = crate::error::ErrorBody, description = "invalid_filter, invalid_format, or too_large: narrow the filter")))]
 pub async fn export(
     State(state): State<AppState>,
     authed: Authed,

@@ -25,6 +25,9 @@ use utoipa::ToSchema;
 
 /// Largest MLS message accepted (after base64 decoding).
 pub const MAX_MLS_MESSAGE: usize = 256 * 1024;
+/// Longest base64 text of an MLS message (`MAX_MLS_MESSAGE` bytes), as the
+/// OpenAPI document states it.
+const MAX_MLS_BASE64: usize = MAX_MLS_MESSAGE.div_ceil(3) * 4;
 /// Below this many unused KeyPackages a device is told to upload more.
 pub const LOW_KEY_PACKAGES: i64 = 10;
 /// Most KeyPackages in one upload.
@@ -66,14 +69,32 @@ fn check_size(bytes: &[u8]) -> ApiResult<()> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadKeyPackages {
-    /// `MLSMessage` KeyPackages (base64).
-    #[schema(value_type = Vec<String>)]
+    /// `MLSMessage` KeyPackages (base64), at most 100.
+    #[schema(value_type = Vec<MlsBase64>, max_items = 100)]
     pub key_packages: Vec<Base64>,
     /// An optional last-resort KeyPackage (base64), replacing the previous one.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Byte, max_length = 349528)]
     pub last_resort: Option<Base64>,
 }
+
+/// An `MLSMessage` in standard base64 (at most 256 KiB decoded); in the
+/// OpenAPI document only.
+pub struct MlsBase64;
+
+impl utoipa::PartialSchema for MlsBase64 {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Byte)))
+            .max_length(Some(MAX_MLS_BASE64))
+            .description(Some("MLSMessage, standard base64"))
+            .into()
+    }
+}
+
+impl ToSchema for MlsBase64 {}
 
 /// KeyPackage stock of this device.
 #[derive(Serialize, ToSchema)]
@@ -379,7 +400,7 @@ pub async fn list(
 
 /// One conversation.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "delivery",
-    params(("id" = String, Path)), responses((status = 200, body = ConversationInfo), (status = 404, body = crate::error::ErrorBody)))]
+    params(("id" = uuid::Uuid, Path, description = "conversation id")), responses((status = 200, body = ConversationInfo), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     authed: Authed,
@@ -401,7 +422,7 @@ pub struct Claimed {
 /// Claim one KeyPackage for every device of the conversation's people that
 /// is not yet in the group. Only a member device may claim.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/key-packages/claim", tag = "delivery",
-    params(("id" = String, Path)), responses((status = 200, body = Claimed), (status = 403, body = crate::error::ErrorBody)))]
+    params(("id" = uuid::Uuid, Path, description = "conversation id")), responses((status = 200, body = Claimed), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn claim(
     State(state): State<AppState>,
     authed: Authed,
@@ -455,19 +476,19 @@ async fn require_member(
 pub struct PostCommit {
     /// The commit (`MLSMessage` PublicMessage, base64): a member's commit,
     /// or an external commit by a device joining by itself.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = Byte, max_length = 349528)]
     pub commit: Base64,
     /// The Welcome for added devices (base64), addressed to exactly the
     /// KeyPackages the commit adds.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Byte, max_length = 349528)]
     pub welcome: Option<Base64>,
     /// The GroupInfo of the epoch the commit creates (base64, signed by the
     /// committer, with the ratchet tree and the external public key).
     /// Required (optional in the schema only so that a request with the
     /// removed fields is told so first).
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = Byte, max_length = 349528)]
     pub group_info: Option<Base64>,
     /// No longer accepted (the server reads who is added from the commit).
     #[serde(default)]
@@ -495,7 +516,7 @@ pub struct Sequenced {
 /// commit and membership is read from it: see `docs/protocol.md` for who
 /// may add and remove whom, and the error codes.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/commits", request_body = PostCommit, tag = "delivery",
-    params(("id" = String, Path)),
+    params(("id" = uuid::Uuid, Path, description = "conversation id")),
     responses((status = 200, body = Sequenced), (status = 400, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 pub async fn commit(
@@ -564,7 +585,7 @@ pub async fn commit(
 pub struct PostGroupInfo {
     /// `MLSMessage` GroupInfo (base64) with the ratchet tree, signed by a
     /// member, at the conversation's current epoch.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = Byte, max_length = 349528)]
     pub group_info: Base64,
 }
 
@@ -572,7 +593,7 @@ pub struct PostGroupInfo {
 /// the group at epoch 0): the server starts its public view of the group
 /// from it. Its members must be exactly the conversation's member rows.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/group-info", request_body = PostGroupInfo, tag = "delivery",
-    params(("id" = String, Path)),
+    params(("id" = uuid::Uuid, Path, description = "conversation id")),
     responses((status = 204), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody, description = "group_state_exists")))]
 pub async fn post_group_info(
@@ -606,7 +627,7 @@ pub struct GroupInfoOut {
 /// The current GroupInfo, for a device of one of the conversation's people
 /// that joins by external commit (no other member needs to be online).
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/group-info", tag = "delivery",
-    params(("id" = String, Path)),
+    params(("id" = uuid::Uuid, Path, description = "conversation id")),
     responses((status = 200, body = GroupInfoOut), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_group_info(
     State(state): State<AppState>,
@@ -629,19 +650,20 @@ pub async fn get_group_info(
 pub struct PostMessage {
     /// 16 random bytes chosen by the sender (base64); a retry with the same
     /// id is stored once.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9+/]{21}[AQgw]==$")]
     pub client_msg_id: Base64,
     /// The `MLSMessage` PrivateMessage (base64).
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = Byte, max_length = 349528)]
     pub data: Base64,
 }
 
 /// Send an application message. The answer means it is durably stored.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", request_body = PostMessage, tag = "delivery",
-    params(("id" = String, Path)),
+    params(("id" = uuid::Uuid, Path, description = "conversation id")),
     responses((status = 200, body = Sequenced), (status = 400, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
-        (status = 413, body = crate::error::ErrorBody)))]
+        (status = 413, body = crate::error::ErrorBody),
+        (status = 503, body = crate::error::ErrorBody, description = "unavailable: not stored; retry")))]
 pub async fn send(
     State(state): State<AppState>,
     authed: Authed,
@@ -717,13 +739,15 @@ pub(crate) async fn accept_message(
 
 /// Catch-up paging.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct After {
     /// Return entries after this sequence number.
     #[serde(default)]
     pub after: i64,
-    /// At most this many (1..=500, default 100).
+    /// At most this many (1..=500, default 100); out of range is 422.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -746,7 +770,10 @@ pub async fn fetch(
 ) -> ApiResult<Json<LogPage>> {
     let conversation = participant(&state, &authed, &id).await?;
     require_member(&state, &conversation, authed.device_id).await?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::invalid("invalid_field", "limit must be 1 to 500"));
+    }
     let entries = state
         .store
         .fetch_log(&conversation.id, authed.device_id, q.after.max(0), limit)
@@ -771,7 +798,8 @@ pub struct Acked {
 
 /// Acknowledge processed entries (records the access in the audit log).
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/ack", request_body = Ack, tag = "delivery",
-    params(("id" = String, Path)), responses((status = 200, body = Acked)))]
+    params(("id" = uuid::Uuid, Path, description = "conversation id")), responses((status = 200, body = Acked),
+        (status = 503, body = crate::error::ErrorBody, description = "unavailable: not recorded; retry")))]
 pub async fn ack(
     State(state): State<AppState>,
     authed: Authed,
@@ -798,7 +826,7 @@ pub async fn welcomes(
 
 /// Acknowledge a Welcome once joined.
 #[utoipa::path(post, path = "/api/v1/welcomes/{id}/ack", tag = "delivery",
-    params(("id" = String, Path)), responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+    params(("id" = uuid::Uuid, Path, description = "welcome id")), responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn ack_welcome(
     State(state): State<AppState>,
     authed: Authed,
@@ -812,5 +840,18 @@ pub async fn ack_welcome(
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(StoreError::NotFound) => Err(AppError::not_found("welcome")),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn documented_base64_limit_is_the_mls_limit() {
+        // The `max_length = 349528` attributes above spell this out.
+        assert_eq!(super::MAX_MLS_BASE64, 349_528);
+        assert_eq!(
+            data_encoding::BASE64.encode_len(super::MAX_MLS_MESSAGE),
+            349_528
+        );
     }
 }

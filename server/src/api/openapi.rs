@@ -1,14 +1,30 @@
-//! The OpenAPI 3 document, generated from the handlers' annotations.
+//! The OpenAPI 3 document, generated from the handlers' annotations and
+//! completed by [`Contract`] with what every operation of a kind can answer.
+//!
+//! Each handler's annotation lists the answers particular to it (its success,
+//! 403 for a role it refuses, 404 for what it looks up, 409 for a conflict).
+//! The answers that come from the shared extractors and layers are added here,
+//! by the same rules that the code follows, so that they cannot be forgotten
+//! on one operation: 401 and (state-changing, for cookie sessions) 403 from
+//! `Authed`; 400/413/415/422 from `ApiJson`; 400 from `ApiQuery` and
+//! `ApiPath`; 414/431 from the header limits; 500 from anywhere.
+//! `scripts/test.d/40-schemathesis.sh` checks the server against the result.
 
 use axum::Json;
-use utoipa::OpenApi;
+use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{Content, Ref, RefOr};
+use utoipa::{Modify, OpenApi};
 
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Alcove API",
-        description = "End-to-end encrypted messaging for therapy practices. Errors are {\"error\": code, \"message\": text}."
+        description = "End-to-end encrypted messaging for therapy practices. Every refusal is {\"error\": code, \"message\": text} (application/json) with its status."
     ),
     paths(
         super::healthz,
@@ -54,11 +70,152 @@ use utoipa::OpenApi;
         super::revocation::access_review,
         super::revocation::unlock_share,
     ),
-    components(schemas(crate::error::ErrorBody))
+    components(schemas(crate::error::ErrorBody)),
+    modifiers(&Contract)
 )]
 pub struct ApiDoc;
 
 /// `GET /api/v1/openapi.json`.
 pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
+}
+
+/// Operations that need no session (every other one takes `Authed`).
+const PUBLIC: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/api/v1/auth/login",
+    "/api/v1/auth/mfa/enroll",
+    "/api/v1/invites/inspect",
+    "/api/v1/invites/accept",
+];
+
+/// Adds the security schemes and the answers every operation of a kind can
+/// give (see the module documentation).
+pub struct Contract;
+
+impl Modify for Contract {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "`Authorization: Bearer <token>` (scheme case-insensitive), from a sign-in with `\"transport\": \"bearer\"`",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "alcove_session",
+                "HttpOnly session cookie; state-changing requests also need `X-CSRF-Token` (from /me) and a same-origin `Origin`",
+            ))),
+        );
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let public = PUBLIC.contains(&path.as_str());
+            for (method, op) in operations(item) {
+                complete(op, method, public);
+            }
+        }
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &mut Operation)> {
+    [
+        ("get", &mut item.get),
+        ("put", &mut item.put),
+        ("post", &mut item.post),
+        ("delete", &mut item.delete),
+        ("patch", &mut item.patch),
+    ]
+    .into_iter()
+    .filter_map(|(method, op)| op.as_mut().map(|op| (method, op)))
+}
+
+fn complete(op: &mut Operation, method: &str, public: bool) {
+    let params = op.parameters.as_deref().unwrap_or(&[]);
+    let has_query = params.iter().any(|p| p.parameter_in == ParameterIn::Query);
+    let has_path = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
+    let has_body = op.request_body.is_some();
+    if !public {
+        op.security = Some(vec![
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+            SecurityRequirement::new("session_cookie", Vec::<String>::new()),
+        ]);
+        error(
+            op,
+            401,
+            "unauthenticated, session_expired, session_ended, device_revoked or account_deactivated",
+        );
+        if method != "get" {
+            error(
+                op,
+                403,
+                "csrf_failed or bad_origin (cookie sessions), or refused by role",
+            );
+        }
+    }
+    if has_body {
+        error(
+            op,
+            400,
+            "malformed_json (the body is not JSON), or a refusal particular to the operation",
+        );
+        error(op, 413, "too_large: the body exceeds the limit");
+        error(
+            op,
+            415,
+            "unsupported_media_type: the body is not sent as application/json",
+        );
+        error(
+            op,
+            422,
+            "invalid_field: well-formed JSON of the wrong shape, types or values",
+        );
+    }
+    if has_query {
+        error(
+            op,
+            400,
+            "invalid_query: an unknown parameter or a value of the wrong type",
+        );
+        error(op, 422, "a parameter out of its range");
+    }
+    if has_path {
+        error(op, 400, "invalid_path: a path segment that does not decode");
+        error(op, 404, "not_found: no such resource (or not yours)");
+    }
+    error(op, 414, "uri_too_long: the request target exceeds 8 KiB");
+    error(
+        op,
+        431,
+        "headers_too_large: more than 100 header fields or 32 KiB of headers",
+    );
+    error(
+        op,
+        500,
+        "internal: an unexpected error (logged, never detailed)",
+    );
+}
+
+/// Documents an error answer unless the operation already does.
+fn error(op: &mut Operation, status: u16, description: &str) {
+    op.responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                    )
+                    .build(),
+            )
+        });
 }

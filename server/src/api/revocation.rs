@@ -46,7 +46,7 @@ pub struct RevocationResult {
 
 /// Revoke a device: your own, or (admins) any in the practice.
 #[utoipa::path(post, path = "/api/v1/devices/{id}/revoke", request_body = RevokeDevice, tag = "revocation",
-    params(("id" = String, Path)),
+    params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = RevocationResult), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody, description = "already revoked")))]
 pub async fn revoke_device(
@@ -93,9 +93,10 @@ pub async fn revoke_device(
 /// invites they sent cancelled, assignments ended, devices removed from every
 /// conversation.
 #[utoipa::path(post, path = "/api/v1/users/{id}/deactivate", tag = "revocation",
-    params(("id" = String, Path)),
+    params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = RevocationResult), (status = 403, body = crate::error::ErrorBody),
-        (status = 404, body = crate::error::ErrorBody)))]
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody, description = "cannot_deactivate_self")))]
 pub async fn deactivate_user(
     State(state): State<AppState>,
     authed: Authed,
@@ -171,8 +172,9 @@ pub async fn lost_devices(
 
 /// The clients and conversations a user could reach, with last access (admins; for offboarding).
 #[utoipa::path(get, path = "/api/v1/users/{id}/access-review", tag = "revocation",
-    params(("id" = String, Path)),
-    responses((status = 200, body = [AccessReviewRow]), (status = 403, body = crate::error::ErrorBody)))]
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = [AccessReviewRow]), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)))]
 pub async fn access_review(
     State(state): State<AppState>,
     authed: Authed,

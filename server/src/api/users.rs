@@ -60,8 +60,9 @@ pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Js
 
 /// One user (admins, or yourself).
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
-    params(("id" = String, Path, description = "user id")),
-    responses((status = 200, body = UserView), (status = 404, body = crate::error::ErrorBody)))]
+    params(("id" = uuid::Uuid, Path, description = "user id")),
+    responses((status = 200, body = UserView), (status = 403, body = crate::error::ErrorBody, description = "another user, and not an admin"),
+        (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     authed: Authed,
