@@ -75,7 +75,7 @@ async fn an_idle_session_delivers_nothing_more_and_closes(backend: Backend) {
     d[2].connect(&app).await;
     // Nobody touches the client's phone for longer than the idle timeout;
     // the clinician's office keeps working (its activity is its own).
-    pass_time(&app, &d[0], app.settings.auth.client_idle_timeout_secs + 1).await;
+    pass_time(&app, &d[0], app.settings.auth.client_idle_timeout_secs + 60).await;
     d[0].send_text(&app, &conv, "after you left").await;
     let frame = d[2].next_frame().await;
     assert_eq!(
@@ -96,7 +96,7 @@ async fn a_send_frame_after_the_session_timed_out_is_not_stored(backend: Backend
     let (conv, mut d) = four_device_conversation(&app, &clinician, &client).await;
     d[2].connect(&app).await;
     let (_, before) = d[0].api.get(&format!("/api/v1/conversations/{conv}")).await;
-    pass_time(&app, &d[0], app.settings.auth.client_idle_timeout_secs + 1).await;
+    pass_time(&app, &d[0], app.settings.auth.client_idle_timeout_secs + 60).await;
     let ct = d[2]
         .device
         .encrypt(conv.as_bytes(), b"typed before the timeout")
