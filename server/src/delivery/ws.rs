@@ -75,6 +75,9 @@ pub async fn upgrade(
         }
         _ => {}
     }
+    // The upgrade request itself was checked and is the session's last
+    // known activity; taken now, not when the socket task starts later.
+    let now = state.now();
     Ok(ws
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
@@ -82,8 +85,6 @@ pub async fn upgrade(
         .max_frame_size(MAX_FRAME)
         .on_upgrade(move |socket| async move {
             let device = authed.device_id;
-            // The upgrade request itself was checked and counted as activity.
-            let now = state.now();
             let mailbox = state.wakeups.subscribe(device);
             let mut conn = Connection {
                 state,
