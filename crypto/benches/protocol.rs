@@ -149,7 +149,10 @@ fn server_group_of(n: usize) -> (Vec<u8>, Vec<u8>) {
         state = state.apply_commit(&out.commit, &[]).unwrap().0;
         creator.merge_pending_commit(GROUP).unwrap();
     }
-    (state.to_bytes().unwrap(), creator.snapshot().unwrap().to_vec())
+    (
+        state.to_bytes().unwrap(),
+        creator.snapshot().unwrap().to_vec(),
+    )
 }
 
 /// The delivery service's work per commit: load the conversation's public
@@ -179,7 +182,10 @@ fn bench_server_commit(c: &mut Criterion) {
             bench.iter_batched(
                 || {
                     let kp = dev(10_000).key_packages(1, now()).unwrap().remove(0);
-                    Device::restore(&snap).unwrap().add_devices(GROUP, &[kp]).unwrap()
+                    Device::restore(&snap)
+                        .unwrap()
+                        .add_devices(GROUP, &[kp])
+                        .unwrap()
                 },
                 |out| work(&out.commit, out.group_info.as_ref().unwrap()),
                 BatchSize::SmallInput,
