@@ -203,7 +203,12 @@ async fn store_story(backend: Backend) {
     let key = vec![9u8; 32];
     for t in 0..3 {
         store
-            .record_auth_failure(std::slice::from_ref(&key), now + t, now - 1000, None)
+            .reserve_auth_attempt(
+                std::slice::from_ref(&key),
+                &format!("a{t}"),
+                now + t,
+                now - 1000,
+            )
             .await
             .expect("fail");
     }
@@ -220,6 +225,15 @@ async fn store_story(backend: Backend) {
             .await
             .expect("count"),
         1
+    );
+    // A succeeded attempt gives its row back; clearing forgets the rest.
+    store.drop_auth_attempt("a2").await.expect("drop");
+    assert_eq!(
+        store
+            .count_auth_failures(&key, now - 1)
+            .await
+            .expect("count"),
+        2
     );
     store.clear_auth_failures(&key).await.expect("clear");
     assert_eq!(store.count_auth_failures(&key, 0).await.expect("count"), 0);

@@ -85,9 +85,8 @@ pub async fn accept_commit(
     }
     let proposals = state
         .store
-        .membership_facts(&conversation.id, stored.epoch, &[], &[])
-        .await?
-        .proposals;
+        .server_proposals(&conversation.id, stored.epoch)
+        .await?;
     let welcome_refs = match &posted.welcome {
         Some(w) => alcove_crypto::server::welcome_key_package_refs(w)
             .map_err(|_| MembershipError::WelcomeMismatch)?,
@@ -116,10 +115,7 @@ pub async fn accept_commit(
         .iter()
         .map(|a| a.key_package_ref.clone())
         .collect();
-    let known = state
-        .store
-        .membership_facts(&conversation.id, stored.epoch, &devices, &kp_refs)
-        .await?;
+    let known = state.store.membership_facts(&devices, &kp_refs).await?;
     let ctx = CommitContext {
         conversation_id: &conversation.id,
         practice_id: conversation.practice_id,

@@ -156,8 +156,6 @@ pub struct GroupState {
 /// What the rules need to know to decide on a commit.
 #[derive(Clone, Debug, Default)]
 pub struct MembershipFacts {
-    /// The server's Remove proposals of the epoch (as in the log).
-    pub proposals: Vec<Vec<u8>>,
     /// The devices named.
     pub devices: Vec<crate::delivery::rules::DeviceFact>,
     /// The KeyPackages named.
@@ -324,12 +322,14 @@ pub trait DeliveryStore: Send + Sync {
         event: audit::Event,
     ) -> StoreResult<bool>;
 
-    /// Facts for `delivery::rules`: the server's proposals of `epoch`, and
-    /// what is known of these devices and KeyPackages.
+    /// The server's Remove proposals of `epoch`, as in the log (a commit of
+    /// that epoch may reference them).
+    async fn server_proposals(&self, conversation: &str, epoch: i64) -> StoreResult<Vec<Vec<u8>>>;
+
+    /// Facts for `delivery::rules`: what is known of these devices and
+    /// KeyPackages.
     async fn membership_facts(
         &self,
-        conversation: &str,
-        epoch: i64,
         devices: &[DeviceId],
         key_packages: &[Vec<u8>],
     ) -> StoreResult<MembershipFacts>;

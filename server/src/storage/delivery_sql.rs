@@ -758,21 +758,22 @@ macro_rules! impl_delivery_store {
                     Ok(true)
                 }
 
-                async fn membership_facts(
-                    &self,
-                    conversation: &str,
-                    epoch: i64,
-                    devices: &[DeviceId],
-                    key_packages: &[Vec<u8>],
-                ) -> StoreResult<MembershipFacts> {
-                    let mut facts = MembershipFacts::default();
-                    facts.proposals = sqlx::query_scalar(
+                async fn server_proposals(&self, conversation: &str, epoch: i64) -> StoreResult<Vec<Vec<u8>>> {
+                    Ok(sqlx::query_scalar(
                         "SELECT data FROM messages WHERE conversation_id = $1 AND kind = 'proposal' AND epoch = $2 ORDER BY seq",
                     )
                     .bind(conversation)
                     .bind(epoch)
                     .fetch_all(self.reader())
-                    .await?;
+                    .await?)
+                }
+
+                async fn membership_facts(
+                    &self,
+                    devices: &[DeviceId],
+                    key_packages: &[Vec<u8>],
+                ) -> StoreResult<MembershipFacts> {
+                    let mut facts = MembershipFacts::default();
                     for device in devices {
                         let fact: Option<$crate::delivery::rules::DeviceFact> = sqlx::query_as(
                             "SELECT d.id AS device_id, d.user_id, d.practice_id, (d.revoked_at IS NOT NULL) AS revoked,

@@ -235,16 +235,6 @@ pub trait Store:
     /// Failures (and reserved attempts) recorded for a key since a time.
     async fn count_auth_failures(&self, key_hash: &[u8], since: UnixTime) -> StoreResult<i64>;
 
-    /// Records one failure for each key (and the audit event, if the account
-    /// is known), and forgets failures older than `forget_before`.
-    async fn record_auth_failure(
-        &self,
-        key_hashes: &[Vec<u8>],
-        now: UnixTime,
-        forget_before: UnixTime,
-        event: Option<audit::Event>,
-    ) -> StoreResult<()>;
-
     /// Forgets failures for a key (after a successful login).
     async fn clear_auth_failures(&self, key_hash: &[u8]) -> StoreResult<()>;
 

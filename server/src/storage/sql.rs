@@ -604,33 +604,6 @@ macro_rules! impl_store {
                     .await?)
             }
 
-            async fn record_auth_failure(
-                &self,
-                key_hashes: &[Vec<u8>],
-                now: UnixTime,
-                forget_before: UnixTime,
-                event: Option<audit::Event>,
-            ) -> StoreResult<()> {
-                let mut tx = self.writer().begin().await?;
-                for key in key_hashes {
-                    sqlx::query("DELETE FROM auth_failures WHERE key_hash = $1 AND at <= $2")
-                        .bind(key)
-                        .bind(forget_before)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("INSERT INTO auth_failures (key_hash, at) VALUES ($1, $2)")
-                        .bind(key)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                if let Some(event) = event {
-                    append_event(&mut tx, &event, now).await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
             async fn clear_auth_failures(&self, key_hash: &[u8]) -> StoreResult<()> {
                 sqlx::query("DELETE FROM auth_failures WHERE key_hash = $1")
                     .bind(key_hash)
