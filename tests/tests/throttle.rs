@@ -4,7 +4,7 @@
 //! an attacker's failures do not lock the owner out at the owner's address,
 //! and forwarding headers count only from a trusted proxy.
 
-use alcove_tests::{on_both_backends, Backend, Person, TestApp};
+use alcove_tests::{on_both_backends, Backend, TestApp};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -14,6 +14,7 @@ on_both_backends!(
     mfa_required_answers_count_as_attempts,
     an_attacker_elsewhere_cannot_lock_the_owner_out,
     forwarding_headers_count_only_from_trusted_proxies,
+    invite_redemptions_are_throttled_under_a_burst,
 );
 
 /// Posts a login from `from` (an `X-Forwarded-For` address, if any).
@@ -40,20 +41,11 @@ async fn spend_the_rest(app: &TestApp, body: &Value, from: Option<&str>, limit: 
     panic!("never throttled after {evaluated} more attempts");
 }
 
-async fn a_client(app: &TestApp) -> Person {
-    let admin = app.practice_with_admin("P", "admin@p.example").await;
-    let clinician = app
-        .register_staff(&app.invite(&admin, "clinician").await, "dr@p.example")
-        .await;
-    app.register_client(&app.invite(&clinician, "client").await, "sam@p.example")
-        .await
-}
-
 async fn a_concurrent_burst_is_evaluated_at_most_limit_times(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
         return;
     };
-    let client = a_client(&app).await;
+    let client = app.practice_with_people().await.client;
     let limit = app.settings.auth.max_failures_per_account as usize;
     let wrong =
         json!({"login": client.login, "password": "not the password at all", "device_name": "x"});
@@ -118,7 +110,7 @@ async fn an_attacker_elsewhere_cannot_lock_the_owner_out(backend: Backend) {
     else {
         return;
     };
-    let client = a_client(&app).await;
+    let client = app.practice_with_people().await.client;
     let wrong = json!({"login": client.login, "password": "guess guess guess", "device_name": "x"});
     let attacker = Some("203.0.113.7");
     let answers = join_all((0..30).map(|_| login_from(&app, &wrong, attacker))).await;
@@ -150,7 +142,7 @@ async fn forwarding_headers_count_only_from_trusted_proxies(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
         return;
     };
-    let client = a_client(&app).await;
+    let client = app.practice_with_people().await.client;
     let limit = app.settings.auth.max_failures_per_account as usize;
     let wrong = json!({"login": client.login, "password": "guess guess guess", "device_name": "x"});
     // Without trusted proxies, a made-up address per request changes nothing.
@@ -164,5 +156,67 @@ async fn forwarding_headers_count_only_from_trusted_proxies(backend: Backend) {
         Some(&StatusCode::TOO_MANY_REQUESTS),
         "{statuses:?}"
     );
+    app.stop().await;
+}
+
+async fn invite_redemptions_are_throttled_under_a_burst(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let limit = app.settings.auth.max_failures_per_account as usize;
+    // Made-up tokens, all at once, from one address: at most `limit` are
+    // looked up, the rest are refused before any work.
+    let guesses: Vec<Value> = (0..30)
+        .map(|i| {
+            json!({"token": format!("guess-{i:040}"), "login": format!("x{i}@p.example"),
+                   "display_name": "X", "password": "a long enough passphrase", "device_name": "d"})
+        })
+        .collect();
+    let answers = join_all(guesses.iter().map(|body| {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/invites/accept", app.base))
+            .json(body)
+            .send()
+    }))
+    .await;
+    let statuses: Vec<StatusCode> = answers
+        .into_iter()
+        .map(|r| r.expect("request").status())
+        .collect();
+    let looked_up = statuses
+        .iter()
+        .filter(|s| **s != StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(looked_up <= limit, "{statuses:?}");
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    // What contention left of the window can still be used, never more
+    // than the limit in all; then a real invite from the same address
+    // waits for the window too.
+    let redeem = |body: Value| {
+        let url = format!("{}/api/v1/invites/accept", app.base);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("request")
+                .status()
+        }
+    };
+    let mut more = 0;
+    while redeem(guesses[0].clone()).await != StatusCode::TOO_MANY_REQUESTS {
+        more += 1;
+        assert!(looked_up + more <= limit, "{statuses:?} then {more} more");
+    }
+    assert_eq!(looked_up + more, limit);
+    let link = app.invite(&p.clinician, "client").await;
+    let body = json!({"token": alcove_tests::token_of(&link), "login": "real@p.example",
+                      "display_name": "R", "password": "a long enough passphrase", "device_name": "d"});
+    assert_eq!(redeem(body).await, StatusCode::TOO_MANY_REQUESTS);
     app.stop().await;
 }

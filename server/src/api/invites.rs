@@ -7,9 +7,9 @@
 use super::auth::{
     self as auth_api, clean_name, device_choice, normalise_login, AuthResponse, TokenTransport,
 };
-use super::extract::{ApiJson, ApiPath, Meta};
+use super::extract::{client_ip, ApiJson, ApiPath, Meta};
 use crate::auth::session::Authed;
-use crate::auth::{password, secrets};
+use crate::auth::{password, secrets, throttle};
 use crate::error::{ApiResult, AppError};
 use crate::ids::{InviteId, UserId};
 use crate::state::AppState;
@@ -287,7 +287,8 @@ pub struct AcceptInvite {
 #[utoipa::path(post, path = "/api/v1/invites/accept", request_body = AcceptInvite, tag = "invites",
     responses((status = 201, body = crate::api::auth::AuthOutcome),
         (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
-        (status = 410, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+        (status = 410, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody, description = "throttled: too many failed redemptions from this address")))]
 pub async fn accept(
     State(state): State<AppState>,
     Meta(meta): Meta,
@@ -300,7 +301,28 @@ pub async fn accept(
     let display_name = clean_name(&req.display_name, "display_name", 100)?;
     password::check_policy(&req.password, &login)
         .map_err(|w| AppError::invalid("weak_password", w.message()))?;
-    let invite = pending_invite(&state, &req.token).await?;
+    // Redemptions are throttled per address like logins: an attempt
+    // reserves itself before the Argon2 work, and unknown or used tokens
+    // count as failures.
+    let keys = throttle::Keys::for_address("invite-redemption", client_ip(&parts));
+    let attempt = throttle::begin(&state, &keys).await?;
+    let result = redeem(&state, &meta, &parts, req, login, display_name).await;
+    match &result {
+        Ok(_) => attempt.succeeded(&state, &keys).await?,
+        Err(_) => attempt.failed(&state, &keys, None).await?,
+    }
+    result
+}
+
+async fn redeem(
+    state: &AppState,
+    meta: &crate::audit::RequestMeta,
+    parts: &Parts,
+    req: AcceptInvite,
+    login: String,
+    display_name: String,
+) -> ApiResult<AuthResponse> {
+    let invite = pending_invite(state, &req.token).await?;
     let is_staff = invite
         .role
         .parse::<Role>()
@@ -308,7 +330,7 @@ pub async fn accept(
         .unwrap_or(false);
     let device = match is_staff {
         true => None,
-        false => Some(device_choice(None, req.device_name.as_deref(), &parts)?),
+        false => Some(device_choice(None, req.device_name.as_deref(), parts)?),
     };
     let pw = req.password.clone();
     let password_hash = tokio::task::spawn_blocking(move || password::hash(&pw))
@@ -323,17 +345,17 @@ pub async fn accept(
     let token_hash = secrets::hash_token(req.token.expose_secret());
     let user = state
         .store
-        .redeem_invite(&token_hash, &new_user, state.now(), &meta)
+        .redeem_invite(&token_hash, &new_user, state.now(), meta)
         .await?;
     match device {
-        None => auth_api::start_enrollment(&state, &user, StatusCode::CREATED).await,
+        None => auth_api::start_enrollment(state, &user, StatusCode::CREATED).await,
         Some(device) => {
             auth_api::open_session(
-                &state,
+                state,
                 &user,
                 &device,
                 req.transport,
-                &meta,
+                meta,
                 "password",
                 StatusCode::CREATED,
             )
