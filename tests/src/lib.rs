@@ -315,6 +315,24 @@ impl TestApp {
         self.register_staff(&link.link, login).await
     }
 
+    /// A new practice with its admin, a clinician (invited by the admin)
+    /// and a client of that clinician (invited by the clinician), all
+    /// signed in.
+    pub async fn practice_with_people(&self) -> PracticePeople {
+        let admin = self.practice_with_admin("P", "admin@p.example").await;
+        let clinician = self
+            .register_staff(&self.invite(&admin, "clinician").await, "dr@p.example")
+            .await;
+        let client = self
+            .register_client(&self.invite(&clinician, "client").await, "sam@p.example")
+            .await;
+        PracticePeople {
+            admin,
+            clinician,
+            client,
+        }
+    }
+
     /// Invites a person of `role` as `by`; returns the link.
     pub async fn invite(&self, by: &Person, role: &str) -> String {
         let (status, body) = by
@@ -332,6 +350,16 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
+}
+
+/// The people of [`TestApp::practice_with_people`].
+pub struct PracticePeople {
+    /// The practice's admin.
+    pub admin: Person,
+    /// A clinician.
+    pub clinician: Person,
+    /// The clinician's client.
+    pub client: Person,
 }
 
 /// A registered person and their signed-in client.

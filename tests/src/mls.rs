@@ -403,6 +403,23 @@ fn now_secs(app: &TestApp) -> u64 {
     app.clock.now().max(0) as u64
 }
 
+/// A clinician's office device and their client's phone in one
+/// conversation: the office starts it and adds the phone, which joins from
+/// its Welcome. Returns the conversation id and the two devices.
+pub async fn two_device_conversation(
+    app: &TestApp,
+    clinician: &Person,
+    client: &Person,
+) -> (String, MlsClient, MlsClient) {
+    let mut c1 = MlsClient::sign_in(app, clinician, "Office").await;
+    let mut k1 = MlsClient::sign_in(app, client, "Phone").await;
+    let conv = c1.start_conversation(&client.user_id).await;
+    let (status, body) = c1.add_missing(&conv).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(k1.join_welcomes().await, vec![conv.clone()]);
+    (conv, c1, k1)
+}
+
 /// A clinician with two devices (office, phone) and their client with two
 /// (phone, laptop) in one conversation: the office device starts it and
 /// adds the others, who join from their Welcomes. Returns the conversation

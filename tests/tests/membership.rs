@@ -5,8 +5,8 @@
 //! keep talking; a revocation cannot be undone by any member; a new device
 //! joins by itself.
 
-use alcove_tests::mls::{b64, four_device_conversation, unb64, MlsClient};
-use alcove_tests::{on_both_backends, Backend, Person, TestApp};
+use alcove_tests::mls::{b64, four_device_conversation, two_device_conversation, unb64, MlsClient};
+use alcove_tests::{on_both_backends, Backend, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -17,27 +17,6 @@ on_both_backends!(
     a_lost_only_phone_is_replaced_with_nobody_else_online,
     key_packages_cannot_be_drained,
 );
-
-struct People {
-    admin: Person,
-    clinician: Person,
-    client: Person,
-}
-
-async fn people(app: &TestApp) -> People {
-    let admin = app.practice_with_admin("P", "admin@p.example").await;
-    let clinician = app
-        .register_staff(&app.invite(&admin, "clinician").await, "dr@p.example")
-        .await;
-    let client = app
-        .register_client(&app.invite(&clinician, "client").await, "sam@p.example")
-        .await;
-    People {
-        admin,
-        clinician,
-        client,
-    }
-}
 
 fn code(body: &Value) -> Option<&str> {
     body["error"].as_str()
@@ -91,7 +70,7 @@ async fn a_lying_member_changes_nothing(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
         return;
     };
-    let p = people(&app).await;
+    let p = app.practice_with_people().await;
     let (conv, mut d) = four_device_conversation(&app, &p.clinician, &p.client).await;
     let g = conv.as_bytes();
     let view = server_view(&d[0], &conv).await;
@@ -245,7 +224,7 @@ async fn no_member_can_undo_a_revocation(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
         return;
     };
-    let p = people(&app).await;
+    let p = app.practice_with_people().await;
     let (conv, mut d) = four_device_conversation(&app, &p.clinician, &p.client).await;
     let g = conv.as_bytes();
     // The client's laptop is lost; the admin revokes it.
@@ -320,13 +299,8 @@ async fn a_new_device_joins_by_itself_and_writes_first(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
         return;
     };
-    let p = people(&app).await;
-    let mut c1 = MlsClient::sign_in(&app, &p.clinician, "Office").await;
-    let mut k1 = MlsClient::sign_in(&app, &p.client, "Phone").await;
-    let conv = c1.start_conversation(&p.client.user_id).await;
-    let (status, body) = c1.add_missing(&conv).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(k1.join_welcomes().await, vec![conv.clone()]);
+    let p = app.practice_with_people().await;
+    let (conv, mut c1, mut k1) = two_device_conversation(&app, &p.clinician, &p.client).await;
 
     // The client signs in on a laptop; nobody else does anything.
     let mut k2 = MlsClient::sign_in(&app, &p.client, "Laptop").await;
@@ -364,13 +338,8 @@ async fn a_lost_only_phone_is_replaced_with_nobody_else_online(backend: Backend)
     let Some(app) = TestApp::start(backend).await else {
         return;
     };
-    let p = people(&app).await;
-    let mut c1 = MlsClient::sign_in(&app, &p.clinician, "Office").await;
-    let mut k1 = MlsClient::sign_in(&app, &p.client, "Phone").await;
-    let conv = c1.start_conversation(&p.client.user_id).await;
-    let (status, body) = c1.add_missing(&conv).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(k1.join_welcomes().await, vec![conv.clone()]);
+    let p = app.practice_with_people().await;
+    let (conv, mut c1, mut k1) = two_device_conversation(&app, &p.clinician, &p.client).await;
     c1.send_text(&app, &conv, "see you tuesday").await;
     k1.sync_http(&conv).await;
 
@@ -421,12 +390,8 @@ async fn key_packages_cannot_be_drained(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
         return;
     };
-    let p = people(&app).await;
-    let mut c1 = MlsClient::sign_in(&app, &p.clinician, "Office").await;
-    let mut k1 = MlsClient::sign_in(&app, &p.client, "Phone").await;
-    let conv = c1.start_conversation(&p.client.user_id).await;
-    c1.add_missing(&conv).await;
-    k1.join_welcomes().await;
+    let p = app.practice_with_people().await;
+    let (conv, _office, k1) = two_device_conversation(&app, &p.clinician, &p.client).await;
     // The clinician's new tablet has five one-time packages.
     let mut tablet = MlsClient::sign_in(&app, &p.clinician, "Tablet").await;
     tablet.connect(&app).await;

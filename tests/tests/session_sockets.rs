@@ -4,7 +4,7 @@
 //! the session before anything is stored.
 
 use alcove_tests::mls::{four_device_conversation, MlsClient};
-use alcove_tests::{on_both_backends, Backend, Person, TestApp};
+use alcove_tests::{on_both_backends, Backend, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -13,17 +13,6 @@ on_both_backends!(
     an_idle_session_delivers_nothing_more_and_closes,
     a_send_frame_after_the_session_timed_out_is_not_stored,
 );
-
-async fn people(app: &TestApp) -> (Person, Person) {
-    let admin = app.practice_with_admin("P", "admin@p.example").await;
-    let clinician = app
-        .register_staff(&app.invite(&admin, "clinician").await, "dr@p.example")
-        .await;
-    let client = app
-        .register_client(&app.invite(&clinician, "client").await, "sam@p.example")
-        .await;
-    (clinician, client)
-}
 
 /// Lets `secs` pass while `busy` keeps using the app (an HTTP request every
 /// ten minutes), so only the others' sessions go idle.
@@ -52,8 +41,8 @@ async fn logout_closes_the_sessions_socket_at_once(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
         return;
     };
-    let (clinician, client) = people(&app).await;
-    let (conv, mut d) = four_device_conversation(&app, &clinician, &client).await;
+    let p = app.practice_with_people().await;
+    let (conv, mut d) = four_device_conversation(&app, &p.clinician, &p.client).await;
     d[2].connect(&app).await;
     d[3].connect(&app).await;
     let (status, _) = d[2].api.post("/api/v1/auth/logout", &json!({})).await;
@@ -70,8 +59,8 @@ async fn an_idle_session_delivers_nothing_more_and_closes(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
         return;
     };
-    let (clinician, client) = people(&app).await;
-    let (conv, mut d) = four_device_conversation(&app, &clinician, &client).await;
+    let p = app.practice_with_people().await;
+    let (conv, mut d) = four_device_conversation(&app, &p.clinician, &p.client).await;
     d[2].connect(&app).await;
     // Nobody touches the client's phone for longer than the idle timeout;
     // the clinician's office keeps working (its activity is its own).
@@ -92,8 +81,8 @@ async fn a_send_frame_after_the_session_timed_out_is_not_stored(backend: Backend
     let Some(app) = TestApp::start(backend).await else {
         return;
     };
-    let (clinician, client) = people(&app).await;
-    let (conv, mut d) = four_device_conversation(&app, &clinician, &client).await;
+    let p = app.practice_with_people().await;
+    let (conv, mut d) = four_device_conversation(&app, &p.clinician, &p.client).await;
     d[2].connect(&app).await;
     let (_, before) = d[0].api.get(&format!("/api/v1/conversations/{conv}")).await;
     pass_time(&app, &d[0], app.settings.auth.client_idle_timeout_secs + 60).await;
