@@ -322,7 +322,15 @@ async fn a_new_device_joins_by_itself_and_writes_first(backend: Backend) {
     // A second external join by the same device (already a member) must
     // not duplicate it: the client refuses locally, and a KeyPackage claim
     // no longer offers it.
-    assert!(k2.device.join_by_external_commit(&[0u8; 4]).is_err());
+    let (_, info) = k2
+        .api
+        .get(&format!("/api/v1/conversations/{conv}/group-info"))
+        .await;
+    let current = unb64(info["group_info"].as_str().expect("group info"));
+    assert_eq!(
+        k2.device.join_by_external_commit(&current).unwrap_err(),
+        alcove_crypto::Error::GroupExists
+    );
     let (_, claimed) = c1
         .api
         .post(
