@@ -1,9 +1,10 @@
 //! The raw storage ceiling: the server's own batch writes, called directly
 //! on a fresh database with the server's settings — `Store::append_messages`
 //! (the deciding read, sequence update, message rows, audit rows and member
-//! read that a group-committed batch of sends runs) and `Store::ack_many`
-//! (the receivers' cursor moves and access records), one transaction each,
-//! exactly as the server's two batchers write them — but without HTTP,
+//! read that a group-committed batch of sends runs), `Store::record_deliveries`
+//! (the receivers' access records, written before anything is sent) and
+//! `Store::ack_many` (their cursor moves), one transaction each, exactly as
+//! the server's three batchers write them — but without HTTP,
 //! sockets, MLS checks, wake-ups or waiting for senders. Run with one
 //! message per transaction (a server under light load) and with full
 //! batches (what group commit can approach). The server's throughput
@@ -13,7 +14,7 @@
 use alcove_server::audit::{Event, RequestMeta};
 use alcove_server::config::Settings;
 use alcove_server::ids::{DeviceId, PracticeId, UserId};
-use alcove_server::storage::delivery::{Conversation, NewMessage};
+use alcove_server::storage::delivery::{Conversation, Delivery, NewMessage};
 use alcove_server::storage::Store;
 use anyhow::{anyhow, Result};
 use std::time::{Duration, Instant};
@@ -87,8 +88,9 @@ fn seed_sql(
     sql
 }
 
-/// Writes `batch` messages per transaction, then their acknowledgements
-/// in another, until `max` messages or `limit`.
+/// Writes `batch` messages per transaction, then their delivery records
+/// and their acknowledgements in one more each, until `max` messages or
+/// `limit`.
 async fn run(
     store: &dyn Store,
     practice: PracticeId,
@@ -124,11 +126,25 @@ async fn run(
             .collect();
         let appended = store.append_messages(&sends, NOW).await?;
         let mut acks = Vec::with_capacity(batch);
+        let mut deliveries = Vec::with_capacity(batch);
         for (p, result) in chosen.iter().zip(appended) {
             let seq = result.map_err(|e| anyhow!("raw send refused: {e}"))?.seq;
             let event = Event::new(practice, "message.delivered", &meta)
                 .actor(p.client, Some(p.client_device));
-            acks.push((p.conversation.clone(), p.client_device, seq, event));
+            deliveries.push(Delivery {
+                conversation: p.conversation.clone(),
+                device: p.client_device,
+                from_seq: seq,
+                to_seq: seq,
+                via: "socket",
+                event,
+            });
+            acks.push((p.conversation.clone(), p.client_device, seq));
+        }
+        // What the server writes per delivered message: its access record
+        // (before it is sent), then the receiver's cursor.
+        for result in store.record_deliveries(&deliveries, NOW).await? {
+            result.map_err(|e| anyhow!("raw delivery record refused: {e}"))?;
         }
         for result in store.ack_many(&acks, NOW).await? {
             result.map_err(|e| anyhow!("raw ack refused: {e}"))?;

@@ -151,14 +151,18 @@ pub fn app_state_with_clock(
         Arc::new(delivery::wake::LocalWakeups::default());
     let messages = delivery::batcher::Batcher::start(store.clone(), clock.clone(), wakeups.clone());
     let acks = delivery::batcher::Batcher::start(store.clone(), clock.clone(), wakeups.clone());
+    let deliveries =
+        delivery::batcher::Batcher::start(store.clone(), clock.clone(), wakeups.clone());
+    let audit = audit::service::AuditService::new(&settings, store.audit_store());
     Ok(state::AppState {
         store,
-        audit: audit::service::AuditService::new(&settings),
+        audit,
         settings: Arc::new(settings),
         clock,
         dummy_hash: auth::password::dummy_hash().into(),
         messages,
         acks,
+        deliveries,
         wakeups,
         external_sender: Arc::new(key),
         external_sender_b64: data_encoding::BASE64.encode(&public).into(),

@@ -21,8 +21,10 @@ pub struct AppState {
     pub audit: crate::audit::service::AuditService,
     /// Group-commit writer for application messages.
     pub messages: crate::delivery::batcher::Batcher<crate::delivery::batcher::Messages>,
-    /// Group-commit writer for delivery acknowledgements.
+    /// Group-commit writer for delivery acknowledgements (cursors).
     pub acks: crate::delivery::batcher::Batcher<crate::delivery::batcher::Acks>,
+    /// Group-commit writer for the access records of deliveries.
+    pub deliveries: crate::delivery::batcher::Batcher<crate::delivery::batcher::Deliveries>,
     /// Delivery wake-ups.
     pub wakeups: Arc<dyn crate::delivery::wake::Wakeups>,
     /// The server's MLS external-sender key (signs Remove proposals).

@@ -404,7 +404,9 @@ fn decode_base32(s: &str) -> Vec<u8> {
     out
 }
 
-/// A JSON API client with a cookie jar, like one browser profile.
+/// A JSON API client with a cookie jar, like one browser profile (a clone
+/// shares the jar).
+#[derive(Clone)]
 pub struct ApiClient {
     /// The HTTP client.
     pub http: reqwest::Client,

@@ -69,7 +69,7 @@ async fn practice_with_log(app: &TestApp, name: &str, n: usize) -> (String, Sign
             .await
             .expect("append");
     }
-    let service = AuditService::new(&app.settings);
+    let service = AuditService::new(&app.settings, app.store.audit_store());
     let (head, tree) = service
         .sign_head(&practice.to_string(), 1_800_000_000)
         .await
@@ -91,7 +91,7 @@ async fn verify(app: &TestApp, practice: &str, witness: &[SignedTreeHead]) -> Re
 }
 
 fn public_key(app: &TestApp) -> PublicKey {
-    AuditService::new(&app.settings)
+    AuditService::new(&app.settings, app.store.audit_store())
         .key()
         .expect("key")
         .public_key()
@@ -339,7 +339,7 @@ async fn tampering_in_the_database_is_detected_and_named(backend: Backend) {
     // The server refuses to sign a head over a damaged log: an entry since
     // the last head that does not match its leaf hash, or one without one.
     let (p, _) = practice_with_log(&app, "no-signing", N).await;
-    let service = AuditService::new(&app.settings);
+    let service = AuditService::new(&app.settings, app.store.audit_store());
     let practice: PracticeId = p.parse().expect("id");
     app.store
         .append_audit(

@@ -74,7 +74,7 @@ async fn publisher_hands_heads_to_witnesses(backend: Backend) {
         return;
     };
     let practice = app.new_practice("P").await.practice_id;
-    let audit = AuditService::new(&app.settings);
+    let audit = AuditService::new(&app.settings, app.store.audit_store());
     let key = audit.key().expect("key").public_key();
     let witnesses = service::configured_witnesses(&app.settings);
     assert_eq!(witnesses.len(), 2, "heads file + URL");
@@ -205,7 +205,7 @@ async fn a_failing_witness_is_retried_next_round() {
         }),
         Arc::new(HttpWitness::new(&url)),
     ];
-    let audit = AuditService::new(&app.settings);
+    let audit = AuditService::new(&app.settings, app.store.audit_store());
     let mut published = std::collections::HashMap::new();
     let heads = service::publish_once(&audit, &witnesses, &mut published, 1)
         .await

@@ -530,18 +530,7 @@ async fn one_batch_answers_each_message_and_ack_as_if_alone(backend: Backend) {
     // Acknowledgements: two for the same device merge (the furthest wins,
     // both get it), one is for an earlier point than its cursor already
     // has, one is from an outsider.
-    let ack = |device: DeviceId, seq: i64| {
-        let meta = RequestMeta {
-            actor_device: Some(device),
-            ..RequestMeta::default()
-        };
-        (
-            conversation.clone(),
-            device,
-            seq,
-            Event::new(practice_id, "message.delivered", &meta),
-        )
-    };
+    let ack = |device: DeviceId, seq: i64| (conversation.clone(), device, seq);
     let acked = app
         .store
         .ack_many(
@@ -576,8 +565,42 @@ async fn one_batch_answers_each_message_and_ack_as_if_alone(backend: Backend) {
         .expect("log")
         .is_empty());
 
-    // The audit log: one record per accepted message and one per cursor
-    // move, numbered densely, and the whole log verifies.
+    // Deliveries: device 1 got the first entry, then the next two (one
+    // record for the run), device 2 all three over HTTP, device 3 the
+    // first and the third (two records: a gap is not papered over).
+    let delivery = |i: usize, from: i64, to: i64, via: &'static str| {
+        let meta = RequestMeta {
+            actor_device: Some(device(i)),
+            ..RequestMeta::default()
+        };
+        alcove_server::storage::delivery::Delivery {
+            conversation: conversation.clone(),
+            device: device(i),
+            from_seq: from,
+            to_seq: to,
+            via,
+            event: Event::new(practice_id, "message.delivered", &meta),
+        }
+    };
+    let recorded = app
+        .store
+        .record_deliveries(
+            &[
+                delivery(1, start + 1, start + 1, "socket"),
+                delivery(2, start + 1, start + 3, "http"),
+                delivery(3, start + 1, start + 1, "socket"),
+                delivery(1, start + 2, start + 3, "socket"),
+                delivery(3, start + 3, start + 3, "socket"),
+            ],
+            now,
+        )
+        .await
+        .expect("deliveries written");
+    assert!(recorded.iter().all(|r| r.is_ok()));
+
+    // The audit log: one record per accepted message and one per run of
+    // entries handed to a device — none for acknowledgements —, numbered
+    // densely, and the whole log verifies.
     let audit = alcove_server::storage::audit_store::open(&app.settings)
         .await
         .expect("audit store");
@@ -589,23 +612,41 @@ async fn one_batch_answers_each_message_and_ack_as_if_alone(backend: Backend) {
         .iter()
         .filter(|r| r.entry.action == "message.accepted")
         .count();
-    let delivered: Vec<_> = rows
+    let delivered: Vec<(String, serde_json::Value)> = rows
         .iter()
         .filter(|r| r.entry.action == "message.delivered")
+        .map(|r| {
+            (
+                r.entry.target_device_id.clone().unwrap_or_default(),
+                serde_json::from_str(r.entry.detail.as_deref().unwrap_or("null")).expect("detail"),
+            )
+        })
         .collect();
     assert_eq!(accepted, 3);
+    let range = |i: usize, from: i64, to: i64, via: &str| {
+        (
+            device(i).to_string(),
+            serde_json::json!({"from_seq": from, "to_seq": to, "via": via}),
+        )
+    };
     assert_eq!(
-        delivered.len(),
-        2,
-        "one record per device whose cursor moved"
+        delivered,
+        vec![
+            range(1, start + 1, start + 3, "socket"),
+            range(2, start + 1, start + 3, "http"),
+            range(3, start + 1, start + 1, "socket"),
+            range(3, start + 3, start + 3, "socket"),
+        ],
+        "one record per run handed to a device"
     );
     for (i, r) in rows.iter().enumerate() {
         assert_eq!(r.entry.seq, i as i64 + 1, "audit sequence is dense");
     }
-    let key = alcove_server::audit::service::AuditService::new(&app.settings)
-        .key()
-        .expect("key")
-        .public_key();
+    let key =
+        alcove_server::audit::service::AuditService::new(&app.settings, app.store.audit_store())
+            .key()
+            .expect("key")
+            .public_key();
     let report =
         alcove_server::audit::verify::verify_database(&*audit, &d[0].practice_id, &key, &[])
             .await

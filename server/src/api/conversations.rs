@@ -11,8 +11,8 @@ use crate::error::{ApiResult, AppError};
 use crate::ids::{DeviceId, UserId};
 use crate::state::AppState;
 use crate::storage::delivery::{
-    ClaimedKeyPackage, Contact, Conversation, ConversationSummary, LogEntry, Member, NewKeyPackage,
-    NewMessage, PendingWelcome,
+    ClaimedKeyPackage, Contact, Conversation, ConversationSummary, Delivery, LogEntry, Member,
+    NewKeyPackage, NewMessage, PendingWelcome,
 };
 use crate::storage::{Role, StoreError};
 use alcove_crypto::server::{self as mls, ContentKind, SenderInfo, WireFormatKind};
@@ -759,9 +759,11 @@ pub struct LogPage {
 }
 
 /// Fetch the log after a sequence number (for devices that cannot hold a
-/// socket). Acknowledge with `/ack`.
+/// socket); what is returned is recorded in the audit log as delivered to
+/// this device. Acknowledge with `/ack`.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "delivery",
-    params(("id" = String, Path), After), responses((status = 200, body = LogPage), (status = 403, body = crate::error::ErrorBody)))]
+    params(("id" = String, Path), After), responses((status = 200, body = LogPage), (status = 403, body = crate::error::ErrorBody),
+        (status = 503, body = crate::error::ErrorBody, description = "unavailable: the access could not be recorded, nothing returned; retry")))]
 pub async fn fetch(
     State(state): State<AppState>,
     authed: Authed,
@@ -778,6 +780,21 @@ pub async fn fetch(
         .store
         .fetch_log(&conversation.id, authed.device_id, q.after.max(0), limit)
         .await?;
+    // The access record is durable before the entries leave: a client that
+    // reads and never acknowledges leaves the same trace as one that does.
+    if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
+        state
+            .deliveries
+            .submit(Delivery {
+                conversation,
+                device: authed.device_id,
+                from_seq: first.seq,
+                to_seq: last.seq,
+                via: "http",
+                event: authed.event("message.delivered"),
+            })
+            .await?;
+    }
     Ok(Json(LogPage { entries }))
 }
 
@@ -796,7 +813,9 @@ pub struct Acked {
     pub acked_seq: i64,
 }
 
-/// Acknowledge processed entries (records the access in the audit log).
+/// Acknowledge processed entries: moves this device's cursor (where its
+/// socket resumes). The access itself was recorded when the entries were
+/// handed over.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/ack", request_body = Ack, tag = "delivery",
     params(("id" = uuid::Uuid, Path, description = "conversation id")), responses((status = 200, body = Acked),
         (status = 503, body = crate::error::ErrorBody, description = "unavailable: not recorded; retry")))]
@@ -807,10 +826,9 @@ pub async fn ack(
     ApiJson(req): ApiJson<Ack>,
 ) -> ApiResult<Json<Acked>> {
     let conversation = participant(&state, &authed, &id).await?;
-    let event = authed.event("message.delivered");
     let acked_seq = state
         .acks
-        .submit((conversation, authed.device_id, req.seq, event))
+        .submit((conversation, authed.device_id, req.seq))
         .await?;
     Ok(Json(Acked { acked_seq }))
 }

@@ -6,12 +6,12 @@ use super::canonical::Hash;
 use super::merkle::{Frontier, Tree};
 use super::signing::{AuditKey, SignedTreeHead};
 use crate::config::Settings;
-use crate::storage::audit_store::{self, AuditStore};
+use crate::storage::audit_store::AuditStore;
 use async_trait::async_trait;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-/// Cheap to clone; opens its store and loads its key on first use.
+/// Cheap to clone; loads its key on first use.
 #[derive(Clone)]
 pub struct AuditService {
     inner: Arc<Inner>,
@@ -19,7 +19,9 @@ pub struct AuditService {
 
 struct Inner {
     settings: Settings,
-    store: tokio::sync::OnceCell<Arc<dyn AuditStore>>,
+    store: Arc<dyn AuditStore>,
+    /// The one-off leaf-hash backfill, done on first use.
+    backfilled: tokio::sync::OnceCell<()>,
     key: Mutex<Option<Arc<AuditKey>>>,
 }
 
@@ -30,12 +32,15 @@ impl std::fmt::Debug for AuditService {
 }
 
 impl AuditService {
-    /// A handle for the database and key file `settings` name.
-    pub fn new(settings: &Settings) -> Self {
+    /// A handle for the key file `settings` name over `store` (the main
+    /// store's `audit_store()`, so that on SQLite its writes go through the
+    /// server's one writer connection).
+    pub fn new(settings: &Settings, store: Arc<dyn AuditStore>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 settings: settings.clone(),
-                store: tokio::sync::OnceCell::new(),
+                store,
+                backfilled: tokio::sync::OnceCell::new(),
                 key: Mutex::new(None),
             }),
         }
@@ -61,13 +66,12 @@ impl AuditService {
         Ok(key)
     }
 
-    /// The audit store (fills leaf hashes of pre-0003 rows on first open).
+    /// The audit store (fills leaf hashes of pre-0003 rows on first use).
     pub async fn store(&self) -> anyhow::Result<Arc<dyn AuditStore>> {
-        let store = self
-            .inner
-            .store
+        let store = &self.inner.store;
+        self.inner
+            .backfilled
             .get_or_try_init(|| async {
-                let store = audit_store::open(&self.inner.settings).await?;
                 let filled = store.backfill_leaf_hashes().await?;
                 if filled > 0 {
                     tracing::info!(
@@ -75,7 +79,7 @@ impl AuditService {
                         "audit: leaf hashes filled for entries written before migration 0003"
                     );
                 }
-                Ok::<_, anyhow::Error>(store)
+                Ok::<_, anyhow::Error>(())
             })
             .await?;
         Ok(store.clone())

@@ -1,5 +1,5 @@
-//! Group commit for the delivery service's hot writes: application messages
-//! and delivery acknowledgements.
+//! Group commit for the delivery service's hot writes: application messages,
+//! the access records of deliveries, and delivery acknowledgements.
 //!
 //! Each must be durable before it is answered, and on SQLite every commit
 //! is an fsync. Requests that arrive while a commit is in flight are queued
@@ -18,7 +18,7 @@ use super::wake::{CarriedEntry, Wake, Wakeups};
 use crate::audit::Event;
 use crate::clock::Clock;
 use crate::ids::DeviceId;
-use crate::storage::delivery::{Appended, Conversation, LogEntry, NewMessage};
+use crate::storage::delivery::{Appended, Conversation, Delivery, LogEntry, NewMessage};
 use crate::storage::{Store, StoreError, StoreResult};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -101,12 +101,13 @@ impl BatchWrite for Messages {
     }
 }
 
-/// Delivery acknowledgements (each with its access record).
+/// Delivery acknowledgements: cursor moves only (no audit record; see
+/// `Deliveries`).
 pub struct Acks;
 
 #[async_trait]
 impl BatchWrite for Acks {
-    type Item = (Conversation, DeviceId, i64, Event);
+    type Item = (Conversation, DeviceId, i64);
     type Output = i64;
     async fn write(
         store: &dyn Store,
@@ -114,6 +115,24 @@ impl BatchWrite for Acks {
         now: i64,
     ) -> StoreResult<Vec<StoreResult<i64>>> {
         store.ack_many(items, now).await
+    }
+}
+
+/// The access records of entries handed to devices, written before they
+/// are sent: a socket sending to many devices at once costs one
+/// transaction per batch, not one per device.
+pub struct Deliveries;
+
+#[async_trait]
+impl BatchWrite for Deliveries {
+    type Item = Delivery;
+    type Output = ();
+    async fn write(
+        store: &dyn Store,
+        items: &[Self::Item],
+        now: i64,
+    ) -> StoreResult<Vec<StoreResult<()>>> {
+        store.record_deliveries(items, now).await
     }
 }
 
@@ -151,6 +170,15 @@ impl<W: BatchWrite> Batcher<W> {
             .await
             .map_err(|_| StoreError::Unavailable)?;
         answer.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    /// Queues one request without waiting for it, when the queue has room
+    /// (false otherwise: the caller keeps it and tries again later). For
+    /// writes nobody waits on, such as a socket's acknowledgements, which
+    /// must never hold up what the socket sends.
+    pub fn enqueue(&self, item: W::Item) -> bool {
+        let (reply, _) = oneshot::channel();
+        self.jobs.try_send((item, reply)).is_ok()
     }
 }
 

@@ -98,6 +98,7 @@ pub async fn upgrade(
                 touched: now,
             };
             let reason = conn.run().await;
+            conn.save_acks().await;
             tracing::debug!(device = %device, reason = reason.1, "socket closed");
             let _ = conn
                 .socket
@@ -121,6 +122,9 @@ struct ConvState {
     last_frame: i64,
     acked: i64,
     committed: i64,
+    /// An acknowledgement not yet handed to the cursor writer (its queue
+    /// was full); handed over with the next one, or when the socket ends.
+    unsaved_ack: Option<i64>,
 }
 
 impl ConvState {
@@ -404,6 +408,7 @@ impl Connection {
                     last_frame: acked,
                     acked,
                     committed: acked,
+                    unsaved_ack: None,
                 },
             );
         }
@@ -427,6 +432,9 @@ impl Connection {
             .await
             .map_err(|_| (1011, "internal"))?;
         let full = entries.len() as i64 == room.min(PAGE);
+        if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
+            self.record(id, first.seq, last.seq).await?;
+        }
         for entry in &entries {
             self.send(Message::Text(entry_frame(id, entry).into()))
                 .await?;
@@ -455,19 +463,23 @@ impl Connection {
         id: &str,
         entries: &[Arc<CarriedEntry>],
     ) -> Result<bool, Close> {
+        if self.mailbox.revoked() {
+            return Err((4001, "revoked"));
+        }
         let me = self.device();
+        let Some(state) = self.convs.get_mut(id) else {
+            return Ok(true);
+        };
+        // Decide first what goes out, record it, then send it.
+        let mut frames: Vec<&Arc<CarriedEntry>> = Vec::new();
+        let mut complete = true;
         for entry in entries {
-            if self.mailbox.revoked() {
-                return Err((4001, "revoked"));
-            }
-            let Some(state) = self.convs.get_mut(id) else {
-                return Ok(true);
-            };
             if entry.seq <= state.sent {
                 continue;
             }
             if entry.seq != state.sent + 1 {
-                return Ok(false);
+                complete = false;
+                break;
             }
             if entry.sender == me {
                 // Not delivered to its sender, as in the log read.
@@ -475,13 +487,58 @@ impl Connection {
                 continue;
             }
             if state.sent - state.acked >= WINDOW {
-                return Ok(false);
+                complete = false;
+                break;
             }
             state.sent = entry.seq;
             state.last_frame = entry.seq;
+            frames.push(entry);
+        }
+        if let (Some(first), Some(last)) = (frames.first(), frames.last()) {
+            let (from, to) = (first.seq, last.seq);
+            self.record(id, from, to).await?;
+        }
+        for entry in frames {
             self.send(Message::Text(entry.frame.clone())).await?;
         }
-        Ok(true)
+        Ok(complete)
+    }
+
+    /// Records, durably and before they leave, that entries `from..=to` of
+    /// a conversation go to this device: the access record does not depend
+    /// on the device acknowledging anything.
+    async fn record(&mut self, id: &str, from: i64, to: i64) -> Result<(), Close> {
+        let Some(state) = self.convs.get(id) else {
+            return Ok(());
+        };
+        self.state
+            .deliveries
+            .submit(crate::storage::delivery::Delivery {
+                conversation: state.conversation.clone(),
+                device: self.device(),
+                from_seq: from,
+                to_seq: to,
+                via: "socket",
+                event: self.authed.event("message.delivered"),
+            })
+            .await
+            .map_err(|_| (1011, "internal"))
+    }
+
+    /// Hands acknowledgements the cursor writer had no room for over at
+    /// the end, waiting a little (a cursor that is not saved only means
+    /// entries are sent again on reconnect, where devices skip them).
+    async fn save_acks(&mut self) {
+        let device = self.device();
+        for state in self.convs.values_mut() {
+            if let Some(seq) = state.unsaved_ack.take() {
+                let write = self
+                    .state
+                    .acks
+                    .submit((state.conversation.clone(), device, seq));
+                let _ = tokio::time::timeout(Duration::from_secs(2), write).await;
+            }
+        }
     }
 
     async fn send_welcomes(&mut self) -> Result<(), Close> {
@@ -515,32 +572,37 @@ impl Connection {
                 conversation_id,
                 seq,
             } => {
-                let Some(state) = self.convs.get(&conversation_id) else {
+                let device = self.device();
+                let Some(state) = self.convs.get_mut(&conversation_id) else {
                     self.send_error("not_member", "this device is not in that conversation")
                         .await?;
                     return Ok(None);
                 };
-                let event = self.authed.event("message.delivered");
-                let acked = self
-                    .state
-                    .acks
-                    .submit((
-                        state.conversation.clone(),
-                        self.device(),
-                        seq.min(state.sent),
-                        event,
-                    ))
-                    .await
-                    .map_err(|_| (1011, "internal"))?;
-                if let Some(state) = self.convs.get_mut(&conversation_id) {
+                // The window moves at once; the cursor is written behind,
+                // never holding up what this socket sends. A device cannot
+                // acknowledge past what it was sent, nor move back.
+                let seq = seq.min(state.sent);
+                if seq <= state.acked {
+                    return Ok(None);
+                }
+                state.acked = if seq >= state.last_frame {
                     // Once every frame is acknowledged, the device's own
                     // entries passed since need no acknowledgement either.
-                    state.acked = if acked >= state.last_frame {
-                        state.sent
+                    state.sent
+                } else {
+                    seq
+                };
+                let cursor = state.acked;
+                state.unsaved_ack =
+                    if self
+                        .state
+                        .acks
+                        .enqueue((state.conversation.clone(), device, cursor))
+                    {
+                        None
                     } else {
-                        acked
+                        Some(cursor)
                     };
-                }
                 Ok(Some(conversation_id))
             }
             ClientFrame::Send {

@@ -6,8 +6,10 @@
 //! one-off `backfill_leaf_hashes` for rows written before migration 0003.
 //!
 //! Like `sql.rs`, the SQL is written once and instantiated for SQLite and
-//! PostgreSQL by `impl_audit_store!`. The audit store opens its own small
-//! pool on the same database (`open`), so it needs nothing from `Store`.
+//! PostgreSQL by `impl_audit_store!`. The server's audit store runs on the
+//! main store's pools (`Store::audit_store`): on SQLite every write goes
+//! through the one writer connection. `open` gives pools of its own, for
+//! the command line.
 //!
 //! Invariant: no method updates or deletes an audit entry (the backfill only
 //! fills a NULL leaf hash with the hash of the row's own content).
@@ -144,21 +146,37 @@ macro_rules! impl_audit_store {
         /// The audit store on this backend.
         #[derive(Clone, Debug)]
         pub struct $store {
-            pool: sqlx::Pool<$db>,
+            /// Reads (on SQLite, the main store's reader pool).
+            reader: sqlx::Pool<$db>,
+            /// Writes: on SQLite the server's one writer connection, shared
+            /// with the main store, so that a head being recorded queues
+            /// behind a batch of messages instead of failing it with
+            /// "database is locked".
+            writer: sqlx::Pool<$db>,
+            /// Whether `close` closes the pools (false when they are the
+            /// main store's, which closes them itself).
+            owned: bool,
+        }
+
+        impl $store {
+            /// On the main store's pools (the server's own use).
+            pub fn on_pools(reader: sqlx::Pool<$db>, writer: sqlx::Pool<$db>) -> Self {
+                Self { reader, writer, owned: false }
+            }
         }
 
         #[async_trait]
         impl AuditStore for $store {
             async fn audit_practices(&self) -> StoreResult<Vec<String>> {
                 Ok(sqlx::query_scalar("SELECT practice_id FROM audit_heads ORDER BY practice_id")
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.reader)
                     .await?)
             }
 
             async fn audit_counter(&self, practice: &str) -> StoreResult<i64> {
                 let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_heads WHERE practice_id = $1")
                     .bind(practice)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.reader)
                     .await?;
                 Ok(seq.unwrap_or(0))
             }
@@ -171,7 +189,7 @@ macro_rules! impl_audit_store {
                 .bind(practice)
                 .bind(after_seq)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reader)
                 .await?)
             }
 
@@ -181,7 +199,7 @@ macro_rules! impl_audit_store {
                 )
                 .bind(practice)
                 .bind(upto)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reader)
                 .await?)
             }
 
@@ -216,7 +234,7 @@ macro_rules! impl_audit_store {
                         .bind(first)
                         .bind(last)
                         .bind(BLOCKS_PER_READ)
-                        .fetch_all(&self.pool)
+                        .fetch_all(&self.reader)
                         .await?;
                     for &block in &blocks {
                         let start = block.saturating_mul(SUBJECT_BLOCK);
@@ -248,7 +266,7 @@ macro_rules! impl_audit_store {
                 .bind(head.timestamp)
                 .bind(&head.key_id)
                 .bind(sig)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(())
             }
@@ -259,7 +277,7 @@ macro_rules! impl_audit_store {
                      FROM audit_signed_heads WHERE practice_id = $1 ORDER BY tree_size",
                 )
                 .bind(practice)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reader)
                 .await?;
                 Ok(rows
                     .into_iter()
@@ -279,7 +297,7 @@ macro_rules! impl_audit_store {
                 let rows: Vec<StoredEntry> = sqlx::query_as(concat!(
                     "SELECT ", audit_entry_cols!(), " FROM audit_events WHERE leaf_hash IS NULL ORDER BY practice_id, seq"
                 ))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reader)
                 .await?;
                 let mut n = 0;
                 for row in rows {
@@ -291,7 +309,7 @@ macro_rules! impl_audit_store {
                     .bind(&leaf[..])
                     .bind(&row.entry.practice_id)
                     .bind(row.entry.seq)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?
                     .rows_affected();
                 }
@@ -299,7 +317,10 @@ macro_rules! impl_audit_store {
             }
 
             async fn close(&self) {
-                self.pool.close().await;
+                if self.owned {
+                    self.reader.close().await;
+                    self.writer.close().await;
+                }
             }
         }
 
@@ -330,7 +351,7 @@ macro_rules! impl_audit_store {
                     .bind(range.0)
                     .bind(range.1)
                     .bind(limit)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.reader)
                     .await?)
             }
         }
@@ -340,8 +361,11 @@ macro_rules! impl_audit_store {
 impl_audit_store!(SqliteAuditStore, sqlx::Sqlite);
 impl_audit_store!(PgAuditStore, sqlx::Postgres);
 
-/// Opens a small pool on the database `settings` select. Migrations are the
-/// main store's job (`storage::open`), so the schema must already exist.
+/// Opens pools of its own on the database `settings` select, for the
+/// command line (`alcove audit verify`) and tests that read the log beside
+/// a server; the running server uses `Store::audit_store` (its own writer).
+/// Migrations are the main store's job (`storage::open`), so the schema
+/// must already exist.
 pub async fn open(settings: &crate::config::Settings) -> anyhow::Result<Arc<dyn AuditStore>> {
     use secrecy::ExposeSecret;
     use std::str::FromStr;
@@ -353,11 +377,19 @@ pub async fn open(settings: &crate::config::Settings) -> anyhow::Result<Arc<dyn 
                 .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(std::time::Duration::from_secs(10));
-            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            let writer = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await?;
+            let reader = sqlx::sqlite::SqlitePoolOptions::new()
                 .max_connections(2)
                 .connect_with(options)
                 .await?;
-            Arc::new(SqliteAuditStore { pool })
+            Arc::new(SqliteAuditStore {
+                reader,
+                writer,
+                owned: true,
+            })
         }
         crate::config::DatabaseKind::Postgres => {
             let url = settings
@@ -372,7 +404,11 @@ pub async fn open(settings: &crate::config::Settings) -> anyhow::Result<Arc<dyn 
                 .acquire_timeout(std::time::Duration::from_secs(10))
                 .connect_with(options)
                 .await?;
-            Arc::new(PgAuditStore { pool })
+            Arc::new(PgAuditStore {
+                reader: pool.clone(),
+                writer: pool,
+                owned: true,
+            })
         }
     })
 }

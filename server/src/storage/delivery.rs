@@ -230,6 +230,23 @@ pub struct Contact {
     pub role: String,
 }
 
+/// A range of a conversation's log handed to one device.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// The conversation (its client is the record's subject).
+    pub conversation: Conversation,
+    /// The receiving device.
+    pub device: DeviceId,
+    /// First sequence number handed over.
+    pub from_seq: i64,
+    /// Last sequence number handed over.
+    pub to_seq: i64,
+    /// How: `socket` or `http` (for investigators).
+    pub via: &'static str,
+    /// The record's actor and request metadata.
+    pub event: audit::Event,
+}
+
 /// Storage of the delivery service.
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
@@ -364,14 +381,28 @@ pub trait DeliveryStore: Send + Sync {
         limit: i64,
     ) -> StoreResult<Vec<LogEntry>>;
 
-    /// Moves devices' cursors forward (never back) and records each access,
-    /// several in one transaction (group commit of acknowledgements); each
-    /// request gets the cursor after the call.
+    /// Moves devices' cursors forward (never back), several in one
+    /// transaction (group commit of acknowledgements); each request gets the
+    /// cursor after the call. Writes no audit record: an acknowledgement
+    /// only says how far a device has processed, and a client that never
+    /// sends one must leave the same trace (`record_deliveries` does that).
     async fn ack_many(
         &self,
-        batch: &[(Conversation, DeviceId, i64, audit::Event)],
+        batch: &[(Conversation, DeviceId, i64)],
         now: UnixTime,
     ) -> StoreResult<Vec<StoreResult<i64>>>;
+
+    /// The access records of what the server hands to devices: each request
+    /// is the range `from_seq..=to_seq` of a conversation's log about to be
+    /// sent to a device (over its socket or `GET …/messages`), with the
+    /// event to record it under. Adjacent or overlapping ranges of the same
+    /// device and conversation in one batch become one record. Written
+    /// before the entries leave, so nothing is delivered unrecorded.
+    async fn record_deliveries(
+        &self,
+        batch: &[Delivery],
+        now: UnixTime,
+    ) -> StoreResult<Vec<StoreResult<()>>>;
 
     /// Conversations a device is an active member of, with its cursor.
     async fn device_cursors(&self, device: DeviceId) -> StoreResult<Vec<(String, i64)>>;

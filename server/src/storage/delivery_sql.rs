@@ -254,7 +254,7 @@ macro_rules! impl_delivery_store {
             /// refusals are decided before anything is written.
             async fn ack_batch(
                 conn: &mut Conn,
-                batch: &[(Conversation, DeviceId, i64, audit::Event)],
+                batch: &[(Conversation, DeviceId, i64)],
                 now: UnixTime,
             ) -> StoreResult<Vec<StoreResult<i64>>> {
                 if batch.is_empty() {
@@ -264,7 +264,7 @@ macro_rules! impl_delivery_store {
                 // request and the furthest seq asked for.
                 let mut keys: Vec<(usize, i64)> = Vec::new();
                 let mut key_of = Vec::with_capacity(batch.len());
-                for (i, (conversation, device, seq, _)) in batch.iter().enumerate() {
+                for (i, (conversation, device, seq)) in batch.iter().enumerate() {
                     let found = keys.iter().position(|&(j, _)| {
                         batch[j].0.id == conversation.id && batch[j].1 == *device
                     });
@@ -282,7 +282,7 @@ macro_rules! impl_delivery_store {
                 // One row per key, as in `append_batch` (VALUES, not UNION ALL).
                 let mut q = sqlx::QueryBuilder::<Db>::new("WITH b (k, c, d) AS (");
                 q.push_values(keys.iter().enumerate(), |mut row, (k, &(i, _))| {
-                    let (conversation, device, _, _) = &batch[i];
+                    let (conversation, device, _) = &batch[i];
                     row.push_bind(k as i64).push_bind(&conversation.id).push_bind(*device);
                 });
                 q.push(
@@ -295,7 +295,7 @@ macro_rules! impl_delivery_store {
                 let rows: Vec<(i64, Option<i64>, Option<i64>, Option<i64>)> =
                     q.build_query_as().fetch_all(&mut *conn).await?;
                 let mut answers: Vec<Option<StoreResult<i64>>> = (0..keys.len()).map(|_| None).collect();
-                let mut moves: Vec<(usize, i64, i64)> = Vec::new(); // (key, from, to)
+                let mut moves: Vec<(usize, i64)> = Vec::new(); // (key, to)
                 for (k, joined, acked, last) in rows {
                     let Some(k) = usize::try_from(k).ok().filter(|&k| k < keys.len()) else {
                         return Err(StoreError::Unavailable);
@@ -310,15 +310,15 @@ macro_rules! impl_delivery_store {
                         answers[k] = Some(Ok(before));
                     } else {
                         answers[k] = Some(Ok(target));
-                        moves.push((k, before, target));
+                        moves.push((k, target));
                     }
                 }
                 if !moves.is_empty() {
                     let mut q = sqlx::QueryBuilder::<Db>::new(
                         "INSERT INTO delivery_cursors (device_id, conversation_id, acked_seq, acked_at) ",
                     );
-                    q.push_values(&moves, |mut b, &(k, _, target)| {
-                        let (conversation, device, _, _) = &batch[keys[k].0];
+                    q.push_values(&moves, |mut b, &(k, target)| {
+                        let (conversation, device, _) = &batch[keys[k].0];
                         b.push_bind(*device)
                             .push_bind(&conversation.id)
                             .push_bind(target)
@@ -328,21 +328,6 @@ macro_rules! impl_delivery_store {
                         " ON CONFLICT (device_id, conversation_id) DO UPDATE SET acked_seq = excluded.acked_seq, acked_at = excluded.acked_at",
                     );
                     q.build().execute(&mut *conn).await?;
-                    // The access records: this device received this range
-                    // of this client's conversation.
-                    let events: Vec<audit::Event> = moves
-                        .iter()
-                        .map(|&(k, before, target)| {
-                            let (conversation, device, _, event) = &batch[keys[k].0];
-                            let mut event = event.clone();
-                            event.target_user = Some(conversation.client_user_id);
-                            event.target_device = Some(*device);
-                            event.target_conversation = Some(conversation.id.clone());
-                            event.detail = Some(serde_json::json!({"from_seq": before + 1, "to_seq": target}));
-                            event
-                        })
-                        .collect();
-                    append_events(&mut *conn, &events, now).await?;
                 }
                 let mut out = Vec::with_capacity(batch.len());
                 for k in key_of {
@@ -353,6 +338,52 @@ macro_rules! impl_delivery_store {
                     });
                 }
                 Ok(out)
+            }
+
+            /// The access records of a batch of deliveries: ranges of the
+            /// same device and conversation that touch or overlap are merged
+            /// (a socket sending a run of entries over several wake-ups in one
+            /// batch leaves one record), then one audit block for all.
+            async fn delivery_batch(
+                conn: &mut Conn,
+                batch: &[Delivery],
+                now: UnixTime,
+            ) -> StoreResult<Vec<StoreResult<()>>> {
+                let mut merged: Vec<(usize, i64, i64)> = Vec::new(); // (first request, from, to)
+                for (i, d) in batch.iter().enumerate() {
+                    if d.to_seq < d.from_seq {
+                        continue;
+                    }
+                    let same = merged.iter_mut().rev().find(|(j, from, to)| {
+                        let o = &batch[*j];
+                        o.conversation.id == d.conversation.id
+                            && o.device == d.device
+                            && o.via == d.via
+                            && d.from_seq <= to.saturating_add(1)
+                            && d.to_seq >= from.saturating_sub(1)
+                    });
+                    match same {
+                        Some((_, from, to)) => {
+                            *from = (*from).min(d.from_seq);
+                            *to = (*to).max(d.to_seq);
+                        }
+                        None => merged.push((i, d.from_seq, d.to_seq)),
+                    }
+                }
+                let events: Vec<audit::Event> = merged
+                    .iter()
+                    .map(|&(i, from, to)| {
+                        let d = &batch[i];
+                        let mut event = d.event.clone();
+                        event.target_user = Some(d.conversation.client_user_id);
+                        event.target_device = Some(d.device);
+                        event.target_conversation = Some(d.conversation.id.clone());
+                        event.detail = Some(serde_json::json!({"from_seq": from, "to_seq": to, "via": d.via}));
+                        event
+                    })
+                    .collect();
+                append_events(&mut *conn, &events, now).await?;
+                Ok(batch.iter().map(|_| Ok(())).collect())
             }
 
             #[async_trait::async_trait]
@@ -982,11 +1013,22 @@ macro_rules! impl_delivery_store {
 
                 async fn ack_many(
                     &self,
-                    batch: &[(Conversation, DeviceId, i64, audit::Event)],
+                    batch: &[(Conversation, DeviceId, i64)],
                     now: UnixTime,
                 ) -> StoreResult<Vec<StoreResult<i64>>> {
                     let mut tx = self.writer().begin().await?;
                     let results = ack_batch(&mut tx, batch, now).await?;
+                    tx.commit().await?;
+                    Ok(results)
+                }
+
+                async fn record_deliveries(
+                    &self,
+                    batch: &[Delivery],
+                    now: UnixTime,
+                ) -> StoreResult<Vec<StoreResult<()>>> {
+                    let mut tx = self.writer().begin().await?;
+                    let results = delivery_batch(&mut tx, batch, now).await?;
                     tx.commit().await?;
                     Ok(results)
                 }

@@ -111,6 +111,10 @@ pub trait Store:
     /// Flushes and closes connections.
     async fn close(&self);
 
+    /// The audit log's reads and signed heads, on this store's connections
+    /// (on SQLite its one writer).
+    fn audit_store(&self) -> std::sync::Arc<dyn audit_store::AuditStore>;
+
     // --- practices -------------------------------------------------------
 
     /// Number of practices.

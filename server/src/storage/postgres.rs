@@ -41,6 +41,13 @@ impl PgStore {
         Ok(())
     }
 
+    fn audit_pools(&self) -> std::sync::Arc<dyn super::audit_store::AuditStore> {
+        std::sync::Arc::new(super::audit_store::PgAuditStore::on_pools(
+            self.reader().clone(),
+            self.writer().clone(),
+        ))
+    }
+
     async fn close_pools(&self) {
         self.pool.close().await;
     }

@@ -234,6 +234,10 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            fn audit_store(&self) -> std::sync::Arc<dyn $crate::storage::audit_store::AuditStore> {
+                self.audit_pools()
+            }
+
             async fn close(&self) {
                 self.close_pools().await
             }

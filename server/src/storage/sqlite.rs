@@ -63,6 +63,13 @@ impl SqliteStore {
         Ok(())
     }
 
+    fn audit_pools(&self) -> std::sync::Arc<dyn super::audit_store::AuditStore> {
+        std::sync::Arc::new(super::audit_store::SqliteAuditStore::on_pools(
+            self.reader().clone(),
+            self.writer().clone(),
+        ))
+    }
+
     async fn close_pools(&self) {
         self.reader.close().await;
         self.writer.close().await;
