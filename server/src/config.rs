@@ -101,6 +101,17 @@ pub struct AuthSettings {
     pub trusted_proxies: Vec<crate::auth::client_addr::Cidr>,
     /// Length of the failure-counting window (seconds).
     pub failure_window_secs: i64,
+    /// Memory all concurrent password hashes together may use (MiB; each
+    /// Argon2id hash takes 19 MiB). Bounds how many run at once.
+    #[serde(default = "default_hash_memory_mib")]
+    pub hash_memory_mib: u64,
+    /// Password hashes run at once at most (0: one per CPU core).
+    #[serde(default)]
+    pub hash_concurrency: usize,
+    /// How long a sign-in waits for a free hashing slot before it is
+    /// answered 503 `busy` with `Retry-After` (milliseconds).
+    #[serde(default = "default_hash_queue_ms")]
+    pub hash_queue_ms: u64,
     /// Relax the cookie's `Secure` flag when the public URL is plain-HTTP
     /// loopback (development only; ignored for any other URL).
     pub allow_insecure_localhost_cookie: bool,
@@ -128,6 +139,14 @@ fn default_max_failures_per_account_global() -> i64 {
     100
 }
 
+fn default_hash_memory_mib() -> u64 {
+    128
+}
+
+fn default_hash_queue_ms() -> u64 {
+    2000
+}
+
 impl Default for AuthSettings {
     fn default() -> Self {
         Self {
@@ -141,6 +160,9 @@ impl Default for AuthSettings {
             max_failures_per_account_global: default_max_failures_per_account_global(),
             trusted_proxies: Vec::new(),
             failure_window_secs: 15 * 60,
+            hash_memory_mib: default_hash_memory_mib(),
+            hash_concurrency: 0,
+            hash_queue_ms: default_hash_queue_ms(),
             allow_insecure_localhost_cookie: true,
         }
     }
@@ -383,6 +405,13 @@ max_failures_per_account = 10
 max_failures_per_ip = 100
 max_failures_per_account_global = 100
 failure_window_secs = 900
+# Password hashing (Argon2id, 19 MiB each) is bounded: at most
+# hash_memory_mib of hashes at once, and at most hash_concurrency (0: one
+# per CPU core); a sign-in waits up to hash_queue_ms for a slot, then gets
+# 503 busy with Retry-After.
+hash_memory_mib = 128
+hash_concurrency = 0
+hash_queue_ms = 2000
 # Reverse proxies whose Forwarded / X-Forwarded-For headers name the client
 # (CIDR blocks). Without them the TCP peer is the client: behind a proxy set
 # this, or every user shares the proxy's address and its throttle.

@@ -103,6 +103,18 @@ impl AppError {
         e
     }
 
+    /// 503: too busy to do this now (nothing was decided or written);
+    /// retry after `retry_after` seconds.
+    pub fn busy(retry_after: i64) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the server is busy; try again in a moment",
+        );
+        e.retry_after = Some(retry_after.max(1));
+        e
+    }
+
     /// 500 with a logged cause.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         let mut e = Self::new(

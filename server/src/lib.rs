@@ -154,11 +154,13 @@ pub fn app_state_with_clock(
     let deliveries =
         delivery::batcher::Batcher::start(store.clone(), clock.clone(), wakeups.clone());
     let audit = audit::service::AuditService::new(&settings, store.audit_store());
+    let hashing = auth::hashing::Hashing::new(&settings.auth);
     Ok(state::AppState {
         store,
         audit,
         settings: Arc::new(settings),
         clock,
+        hashing,
         dummy_hash: auth::password::dummy_hash().into(),
         messages,
         acks,

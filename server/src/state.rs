@@ -15,6 +15,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
+    /// The gate every password hash goes through (bounded by memory).
+    pub hashing: crate::auth::hashing::Hashing,
     /// An Argon2id hash verified against when a login is unknown.
     pub dummy_hash: Arc<str>,
     /// Tamper-evident audit log: store, signing key, signed heads.

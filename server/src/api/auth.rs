@@ -264,6 +264,7 @@ pub struct LoginRequest {
         (status = 200, body = AuthOutcome, description = "signed in, or TOTP enrolment required"),
         (status = 401, body = crate::error::ErrorBody, description = "invalid_credentials, mfa_required, invalid_mfa_code, device_revoked"),
         (status = 429, body = crate::error::ErrorBody, description = "throttled"),
+        (status = 503, body = crate::error::ErrorBody, description = "busy: no password-hashing slot free in time; nothing was checked or counted; retry after Retry-After"),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -293,9 +294,15 @@ pub async fn login(
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| state.dummy_hash.to_string());
     let pw = req.password.clone();
-    let password_ok = tokio::task::spawn_blocking(move || password::verify(&pw, &phc))
-        .await
-        .map_err(|e| AppError::internal(anyhow::anyhow!("verify task: {e}")))?;
+    let password_ok = match state.hashing.run(move || password::verify(&pw, &phc)).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Too busy to check: nothing was learnt about the password, so
+            // the reservation is dropped rather than counted.
+            attempt.abandoned(&state).await?;
+            return Err(e.into());
+        }
+    };
     let user = match user {
         Some(user) if password_ok && user.deactivated_at.is_none() => user,
         Some(user) => {

@@ -288,7 +288,8 @@ pub struct AcceptInvite {
     responses((status = 201, body = crate::api::auth::AuthOutcome),
         (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
         (status = 410, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody),
-        (status = 429, body = crate::error::ErrorBody, description = "throttled: too many failed redemptions from this address")))]
+        (status = 429, body = crate::error::ErrorBody, description = "throttled: too many failed redemptions from this address"),
+        (status = 503, body = crate::error::ErrorBody, description = "busy: no password-hashing slot free in time; nothing was written or counted; retry after Retry-After")))]
 pub async fn accept(
     State(state): State<AppState>,
     Meta(meta): Meta,
@@ -309,6 +310,8 @@ pub async fn accept(
     let result = redeem(&state, &meta, &parts, req, login, display_name).await;
     match &result {
         Ok(_) => attempt.succeeded(&state, &keys).await?,
+        // Too busy to hash: nothing was tried, nothing counts.
+        Err(e) if e.code == "busy" => attempt.abandoned(&state).await?,
         Err(_) => attempt.failed(&state, &keys, None).await?,
     }
     result
@@ -333,9 +336,7 @@ async fn redeem(
         false => Some(device_choice(None, req.device_name.as_deref(), parts)?),
     };
     let pw = req.password.clone();
-    let password_hash = tokio::task::spawn_blocking(move || password::hash(&pw))
-        .await
-        .map_err(|e| AppError::internal(anyhow::anyhow!("hash task: {e}")))??;
+    let password_hash = state.hashing.run(move || password::hash(&pw)).await??;
     let new_user = NewUser {
         id: UserId::new(),
         login,

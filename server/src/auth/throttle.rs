@@ -141,6 +141,13 @@ impl Attempt {
         Ok(())
     }
 
+    /// The attempt was not evaluated at all (the server was too busy to
+    /// hash): it does not count.
+    pub async fn abandoned(self, state: &AppState) -> Result<(), AppError> {
+        state.store.drop_auth_attempt(&self.id).await?;
+        Ok(())
+    }
+
     /// The attempt was answered without a verdict on the secret (e.g.
     /// `mfa_required`): it keeps counting, so such answers cannot be used
     /// to test passwords for free, but nothing is audited as a failure.
