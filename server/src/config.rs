@@ -123,6 +123,9 @@ pub struct AuthSettings {
 pub struct LimitSettings {
     /// Largest JSON request body accepted (bytes).
     pub max_body_bytes: usize,
+    /// Delivery sockets one device may hold open at once (on one node).
+    #[serde(default = "default_max_sockets_per_device")]
+    pub max_sockets_per_device: usize,
 }
 
 /// Logging.
@@ -137,6 +140,10 @@ pub struct LogSettings {
 
 fn default_max_failures_per_account_global() -> i64 {
     100
+}
+
+fn default_max_sockets_per_device() -> usize {
+    8
 }
 
 fn default_hash_memory_mib() -> u64 {
@@ -172,6 +179,7 @@ impl Default for LimitSettings {
     fn default() -> Self {
         Self {
             max_body_bytes: 64 * 1024,
+            max_sockets_per_device: default_max_sockets_per_device(),
         }
     }
 }
@@ -423,6 +431,9 @@ allow_insecure_localhost_cookie = true
 [limits]
 # Largest accepted JSON body (bytes).
 max_body_bytes = 65536
+# Delivery sockets one device may hold at once (tabs of one browser share a
+# device); one more is answered 429 too_many_sockets.
+max_sockets_per_device = 8
 
 [log]
 # "text" or "json"; the filter uses tracing's syntax.

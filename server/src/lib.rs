@@ -17,6 +17,7 @@ pub mod config;
 pub mod delivery;
 pub mod error;
 pub mod ids;
+pub mod private_files;
 pub mod revocation;
 pub mod state;
 pub mod storage;

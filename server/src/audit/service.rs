@@ -191,6 +191,7 @@ impl Witness for FileWitness {
                 .create(true)
                 .append(true)
                 .open(&path)?;
+            crate::private_files::restrict(&path)?;
             f.write_all(line.as_bytes())?;
             f.sync_all()?;
             Ok(())

@@ -37,7 +37,7 @@ impl AuditKey {
             Ok(bytes) => Self::from_pkcs8(&bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)?;
+                    crate::private_files::create_dir(dir)?;
                 }
                 let rng = ring::rand::SystemRandom::new();
                 let doc = Ed25519KeyPair::generate_pkcs8(&rng)

@@ -18,7 +18,7 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<ExternalSenderKey> {
             anyhow::anyhow!("{} is not a valid server key: {}", path.display(), e.code())
         });
     }
-    std::fs::create_dir_all(data_dir)?;
+    crate::private_files::create_dir(data_dir)?;
     let key = ExternalSenderKey::generate(DEFAULT_SERVER_IDENTITY)
         .map_err(|e| anyhow::anyhow!("cannot generate the server key: {}", e.code()))?;
     let secret = key

@@ -59,7 +59,9 @@ pub trait Wakeups: Send + Sync + 'static {
     /// Wakes every connection of these devices.
     fn wake(&self, devices: &[DeviceId], wake: Wake);
     /// Registers a connection of a device; dropping the mailbox unregisters.
-    fn subscribe(&self, device: DeviceId) -> Arc<Mailbox>;
+    /// None when the device already has `max` connections on this node
+    /// (checked and registered at once, so concurrent opens cannot pass it).
+    fn subscribe(&self, device: DeviceId, max: usize) -> Option<Arc<Mailbox>>;
 }
 
 /// What woke a connection for one conversation since it last looked.
@@ -201,17 +203,19 @@ impl Wakeups for LocalWakeups {
         }
     }
 
-    fn subscribe(&self, device: DeviceId) -> Arc<Mailbox> {
+    fn subscribe(&self, device: DeviceId, max: usize) -> Option<Arc<Mailbox>> {
         let mailbox = Arc::new(Mailbox::default());
         if self.revoked.lock().map_or(true, |r| r.contains(&device)) {
             mailbox.revoked.store(true, Ordering::SeqCst);
         }
-        if let Ok(mut map) = self.devices.lock() {
-            let boxes = map.entry(device).or_default();
-            boxes.retain(|b| b.strong_count() > 0);
-            boxes.push(Arc::downgrade(&mailbox));
+        let mut map = self.devices.lock().ok()?;
+        let boxes = map.entry(device).or_default();
+        boxes.retain(|b| b.strong_count() > 0);
+        if boxes.len() >= max {
+            return None;
         }
-        mailbox
+        boxes.push(Arc::downgrade(&mailbox));
+        Some(mailbox)
     }
 }
 
@@ -236,7 +240,7 @@ mod tests {
     fn carried_entries_are_kept_in_order_per_conversation() {
         let wakeups = LocalWakeups::default();
         let device = DeviceId::new();
-        let mailbox = wakeups.subscribe(device);
+        let mailbox = wakeups.subscribe(device, 8).expect("room");
         for seq in 1..=3 {
             wakeups.wake(&[device], entry("a", seq));
         }
@@ -253,7 +257,7 @@ mod tests {
     fn too_many_or_uncarried_entries_turn_into_a_log_read() {
         let wakeups = LocalWakeups::default();
         let device = DeviceId::new();
-        let mailbox = wakeups.subscribe(device);
+        let mailbox = wakeups.subscribe(device, 8).expect("room");
         for seq in 0..=MAX_CARRIED as i64 {
             wakeups.wake(&[device], entry("a", seq));
         }
@@ -270,19 +274,47 @@ mod tests {
     }
 
     #[test]
+    fn a_device_holds_at_most_max_connections() {
+        let wakeups = LocalWakeups::default();
+        let device = DeviceId::new();
+        let held: Vec<_> = (0..3)
+            .map(|_| wakeups.subscribe(device, 3).expect("room"))
+            .collect();
+        assert!(
+            wakeups.subscribe(device, 3).is_none(),
+            "a fourth is refused"
+        );
+        assert!(
+            wakeups.subscribe(DeviceId::new(), 3).is_some(),
+            "per device"
+        );
+        drop(held);
+        assert!(
+            wakeups.subscribe(device, 3).is_some(),
+            "closed ones free their place"
+        );
+    }
+
+    #[test]
     fn every_connection_of_a_device_is_woken_until_dropped() {
         let wakeups = LocalWakeups::default();
         let device = DeviceId::new();
-        let (one, two) = (wakeups.subscribe(device), wakeups.subscribe(device));
+        let (one, two) = (
+            wakeups.subscribe(device, 8).expect("room"),
+            wakeups.subscribe(device, 8).expect("room"),
+        );
         wakeups.wake(&[device], Wake::Revoked);
         assert!(one.revoked() && two.revoked());
         drop(one);
         wakeups.wake(&[device], entry("a", 1));
         assert_eq!(seqs(&two.take_conversations()["a"]), vec![1]);
         assert!(
-            wakeups.subscribe(device).revoked(),
+            wakeups.subscribe(device, 8).expect("room").revoked(),
             "a connection made after the revocation is closed too"
         );
-        assert!(!wakeups.subscribe(DeviceId::new()).revoked());
+        assert!(!wakeups
+            .subscribe(DeviceId::new(), 8)
+            .expect("room")
+            .revoked());
     }
 }

@@ -78,6 +78,18 @@ pub async fn upgrade(
     // The upgrade request itself was checked and is the session's last
     // known activity; taken now, not when the socket task starts later.
     let now = state.now();
+    // Registered before the upgrade, so that a device over its limit gets
+    // an HTTP answer (and one token cannot open a thousand sockets).
+    let Some(mailbox) = state.wakeups.subscribe(
+        authed.device_id,
+        state.settings.limits.max_sockets_per_device,
+    ) else {
+        return Err(AppError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_sockets",
+            "this device has too many open connections; close one (another tab?) and retry",
+        ));
+    };
     Ok(ws
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
@@ -85,7 +97,6 @@ pub async fn upgrade(
         .max_frame_size(MAX_FRAME)
         .on_upgrade(move |socket| async move {
             let device = authed.device_id;
-            let mailbox = state.wakeups.subscribe(device);
             let mut conn = Connection {
                 state,
                 authed,

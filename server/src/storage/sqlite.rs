@@ -27,7 +27,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and its folder.
     pub async fn open(path: &Path) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            crate::private_files::create_dir(dir)?;
         }
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -47,6 +47,13 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(false))
             .await?;
+        // SQLite creates its -wal and -shm files with the database file's
+        // permissions, which are the umask's until now.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            crate::private_files::restrict(Path::new(&name))?;
+        }
         Ok(Self { writer, reader })
     }
 
