@@ -5,7 +5,58 @@ use alcove_tests::{on_both_backends, Backend, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
 
-on_both_backends!(practices_cannot_see_or_touch_each_other);
+on_both_backends!(
+    practices_cannot_see_or_touch_each_other,
+    a_clinician_cannot_take_another_clinicians_client_by_its_id,
+);
+
+async fn a_clinician_cannot_take_another_clinicians_client_by_its_id(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let people = app.practice_with_people().await;
+    let other = app
+        .register_staff(
+            &app.invite(&people.admin, "clinician").await,
+            "other@p.example",
+        )
+        .await;
+    let (status, body) = other
+        .client
+        .post(
+            "/api/v1/assignments",
+            &json!({"staff_user_id": other.user_id, "client_user_id": people.client.user_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "forbidden");
+    // Nothing changed: the client is still not among their contacts, and
+    // a conversation with them is refused.
+    let (_, contacts) = other.client.get("/api/v1/contacts").await;
+    assert!(
+        !contacts.to_string().contains(&people.client.user_id),
+        "{contacts}"
+    );
+    let (status, body) = other
+        .client
+        .post(
+            "/api/v1/conversations",
+            &json!({"with_user_id": people.client.user_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // The admin may.
+    let (status, body) = people
+        .admin
+        .client
+        .post(
+            "/api/v1/assignments",
+            &json!({"staff_user_id": other.user_id, "client_user_id": people.client.user_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    app.stop().await;
+}
 
 async fn practices_cannot_see_or_touch_each_other(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {

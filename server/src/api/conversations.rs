@@ -221,7 +221,10 @@ pub struct Assign {
     pub client_user_id: UserId,
 }
 
-/// Assign a client (admins: anyone; clinicians: to themselves).
+/// Assign a client to a clinician or associate (admins only). A client a
+/// clinician or associate invited is assigned to them when they redeem
+/// the invite; any other assignment is the practice's decision, so a
+/// clinician cannot reach another clinician's client by naming its id.
 #[utoipa::path(post, path = "/api/v1/assignments", request_body = Assign, tag = "delivery",
     responses((status = 204), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn assign(
@@ -229,10 +232,10 @@ pub async fn assign(
     authed: Authed,
     ApiJson(req): ApiJson<Assign>,
 ) -> ApiResult<StatusCode> {
-    match authed.role {
-        Role::Admin => {}
-        Role::Clinician if req.staff_user_id == authed.user_id => {}
-        _ => return Err(AppError::forbidden("your role cannot make this assignment")),
+    if authed.role != Role::Admin {
+        return Err(AppError::forbidden(
+            "only an admin assigns clients (a client you invite is assigned to you)",
+        ));
     }
     let staff = state
         .store
