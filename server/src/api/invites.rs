@@ -152,7 +152,7 @@ pub async fn list(
             .iter()
             .map(|i| InviteView {
                 id: i.id,
-                role: i.role.clone(),
+                role: i.role.to_string(),
                 status: status_of(i, now),
                 created_by: i.created_by,
                 created_at: i.created_at,
@@ -251,9 +251,9 @@ pub async fn inspect(
 ) -> ApiResult<Json<InviteInfo>> {
     let invite = pending_invite(&state, &req.token).await?;
     let practice = state.store.practice(invite.practice_id).await?;
-    let role: Role = invite.role.parse().unwrap_or(Role::Client);
+    let role = invite.role;
     Ok(Json(InviteInfo {
-        role: invite.role,
+        role: role.to_string(),
         practice_name: practice.name,
         expires_at: invite.expires_at,
         requires_mfa: role.is_staff(),
@@ -326,11 +326,7 @@ async fn redeem(
     display_name: String,
 ) -> ApiResult<AuthResponse> {
     let invite = pending_invite(state, &req.token).await?;
-    let is_staff = invite
-        .role
-        .parse::<Role>()
-        .map(Role::is_staff)
-        .unwrap_or(false);
+    let is_staff = invite.role.is_staff();
     let device = match is_staff {
         true => None,
         false => Some(device_choice(None, req.device_name.as_deref(), parts)?),

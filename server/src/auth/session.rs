@@ -216,7 +216,7 @@ impl FromRequestParts<AppState> for Authed {
             practice_id: record.practice_id,
             user_id: record.user_id,
             device_id: record.device_id,
-            role: record.role.parse().unwrap_or(Role::Client),
+            role: record.role,
             transport,
             csrf,
             idle_timeout_secs: record.idle_timeout_secs,

@@ -37,6 +37,26 @@ impl Role {
     }
 }
 
+/// A stored role that is not one of ours: the row is refused (a read
+/// error), never read as some default role.
+#[derive(Debug)]
+pub struct UnknownRole;
+
+impl fmt::Display for UnknownRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unknown role in the database")
+    }
+}
+
+impl std::error::Error for UnknownRole {}
+
+impl TryFrom<String> for Role {
+    type Error = UnknownRole;
+    fn try_from(s: String) -> Result<Self, UnknownRole> {
+        s.parse().map_err(|()| UnknownRole)
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -78,8 +98,9 @@ pub struct User {
     pub login: String,
     /// Name shown to others in the practice.
     pub display_name: String,
-    /// Role, as stored.
-    pub role: String,
+    /// Role (a row with any other stored value fails to load).
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     /// Argon2id PHC string.
     pub password_hash: String,
     /// TOTP secret once enrolment is confirmed.
@@ -93,10 +114,9 @@ pub struct User {
 }
 
 impl User {
-    /// The parsed role; a row with an unknown role is treated as a client,
-    /// the least privileged (the CHECK constraint makes this unreachable).
+    /// The role.
     pub fn role(&self) -> Role {
-        self.role.parse().unwrap_or(Role::Client)
+        self.role
     }
 }
 
@@ -117,8 +137,10 @@ pub struct Invite {
     pub id: InviteId,
     /// Tenant.
     pub practice_id: PracticeId,
-    /// Role the invitee will have.
-    pub role: String,
+    /// Role the invitee will have (a row with any other stored value fails
+    /// to load).
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     /// Who created it (none for the bootstrap link).
     pub created_by: Option<UserId>,
     /// Creation time.
@@ -171,8 +193,10 @@ pub struct SessionRecord {
     pub idle_timeout_secs: i64,
     /// Set once ended (logout, timeout, revocation).
     pub ended_at: Option<UnixTime>,
-    /// The user's role.
-    pub role: String,
+    /// The user's role (a row with any other stored value fails to load:
+    /// the session is refused, never taken for some default role).
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     /// The user's deactivation time.
     pub user_deactivated_at: Option<UnixTime>,
     /// The device's revocation time.
@@ -221,4 +245,19 @@ pub struct NewUser {
     pub display_name: String,
     /// Argon2id PHC string.
     pub password_hash: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_role_decodes_exactly_or_not_at_all() {
+        for role in [Role::Admin, Role::Clinician, Role::Associate, Role::Client] {
+            assert_eq!(Role::try_from(role.as_str().to_string()).ok(), Some(role));
+        }
+        for bad in ["", "Admin", "superadmin", "client "] {
+            assert!(Role::try_from(bad.to_string()).is_err(), "{bad:?}");
+        }
+    }
 }
