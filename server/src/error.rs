@@ -142,7 +142,7 @@ impl From<crate::storage::StoreError> for AppError {
             E::Unavailable => AppError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                "the message could not be stored; retry",
+                "the server could not complete this just now; nothing was changed; retry",
             ),
             E::RemovalPending => AppError::conflict(
                 "removal_pending",
@@ -200,5 +200,78 @@ impl AppError {
     pub fn with_code(mut self, code: &'static str) -> Self {
         self.code = code;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::StoreError;
+
+    async fn answer(e: AppError) -> (StatusCode, Option<String>, serde_json::Value) {
+        let response = e.into_response();
+        let status = response.status();
+        let retry = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap_or_default();
+        (
+            status,
+            retry,
+            serde_json::from_slice(&bytes).unwrap_or_default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn every_store_refusal_has_its_status_and_code() {
+        let cases = [
+            (StoreError::NotFound, 404, "not_found"),
+            (StoreError::InviteUsed, 409, "invite_used"),
+            (StoreError::InviteExpired, 410, "invite_expired"),
+            (StoreError::LoginTaken, 409, "login_taken"),
+            (StoreError::DeviceRevoked, 401, "device_revoked"),
+            (StoreError::KeyMismatch, 409, "key_mismatch"),
+            (StoreError::NotMember, 403, "not_member"),
+            (StoreError::NotAllowed, 403, "not_allowed"),
+            (StoreError::Unavailable, 503, "unavailable"),
+            (StoreError::RemovalPending, 409, "removal_pending"),
+            (StoreError::StaleEpoch { current: 7 }, 409, "stale_epoch"),
+        ];
+        for (error, status, code) in cases {
+            let (got, _, body) = answer(error.into()).await;
+            assert_eq!(got.as_u16(), status, "{code}");
+            assert_eq!(body["error"], code);
+            assert!(
+                body["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{code}"
+            );
+        }
+        let (_, _, body) = answer(StoreError::StaleEpoch { current: 7 }.into()).await;
+        assert_eq!(body["current_epoch"], 7, "the epoch to catch up to");
+    }
+
+    #[tokio::test]
+    async fn internal_errors_say_nothing_of_their_cause() {
+        let (status, _, body) = answer(AppError::internal(anyhow::anyhow!(
+            "secret path /var/lib/x"
+        )))
+        .await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"], "internal");
+        assert!(!body.to_string().contains("secret"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn throttled_and_busy_answers_say_when_to_retry() {
+        let (status, retry, body) = answer(AppError::throttled(900)).await;
+        assert_eq!((status.as_u16(), retry.as_deref()), (429, Some("900")));
+        assert_eq!(body["error"], "throttled");
+        let (status, retry, body) = answer(AppError::busy(0)).await;
+        assert_eq!((status.as_u16(), retry.as_deref()), (503, Some("1")));
+        assert_eq!(body["error"], "busy");
     }
 }
