@@ -50,20 +50,25 @@ pub struct LogoutResult {
     pub close_before_answer: usize,
     /// Problems (wrong close code, a socket closed early, timeouts).
     pub problems: Vec<String>,
+    /// Sessions logged out right after their socket's upgrade answer.
+    pub race: usize,
+    /// Of which the socket was not closed within 10 s.
+    pub race_open: usize,
     /// Time to sign in N sessions and open their sockets, s.
     pub setup_secs: f64,
 }
 
 /// Opens a socket and waits until the server's socket task answers a ping
 /// (so it is subscribed to wake-ups), then watches it for its close frame.
-async fn watch(addr: SocketAddr, token: String) -> Result<Session> {
+async fn watch(addr: SocketAddr, token: String, ready: bool) -> Result<Session> {
     let mut ws = connect(addr, &token).await?;
     ws.send(Message::Ping(b"ready?".to_vec().into())).await?;
     let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let mut waiting = ready;
+    while waiting {
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, ws.next()).await {
-            Ok(Some(Ok(Message::Pong(_)))) => break,
+            Ok(Some(Ok(Message::Pong(_)))) => waiting = false,
             Ok(Some(Ok(Message::Close(c)))) => bail!("socket closed before use: {c:?}"),
             Ok(Some(Ok(_))) => {}
             Ok(Some(Err(e))) => bail!("socket: {e}"),
@@ -135,9 +140,9 @@ async fn logout_one(api: &Api, s: Session) -> Result<(f64, f64, bool)> {
     Ok((ms(answered), ms(closed.at), closed.at < answered))
 }
 
-/// Signs in `n` sessions of `users` client accounts (one new device per
-/// session) and opens a socket on each.
-async fn sessions(addr: SocketAddr, api: &Api, admin: &Admin, n: usize) -> Result<Vec<Session>> {
+/// Signs in `n` sessions of a few client accounts (one new device per
+/// session); returns their bearer tokens.
+async fn sessions(api: &Api, admin: &Admin, n: usize, tag: &str) -> Result<Vec<String>> {
     let invite = setup::expect(
         "invite clinician",
         201,
@@ -149,7 +154,7 @@ async fn sessions(addr: SocketAddr, api: &Api, admin: &Admin, n: usize) -> Resul
         .await?,
     )?;
     let link = invite["link"].as_str().ok_or_else(|| anyhow!("no link"))?;
-    let clinician = setup::register_staff(api, link, "dr.logout@bench.example").await?;
+    let clinician = setup::register_staff(api, link, &format!("dr.{tag}@bench.example")).await?;
     let clinician = clinician["token"]
         .as_str()
         .ok_or_else(|| anyhow!("no token"))?
@@ -170,7 +175,7 @@ async fn sessions(addr: SocketAddr, api: &Api, admin: &Admin, n: usize) -> Resul
             .await?,
         )?;
         let link = invite["link"].as_str().ok_or_else(|| anyhow!("no link"))?;
-        let login = format!("logout{u}@bench.example");
+        let login = format!("{tag}{u}@bench.example");
         let password = format!("bench client passphrase {login}");
         setup::expect(
             "accept client invite",
@@ -185,7 +190,7 @@ async fn sessions(addr: SocketAddr, api: &Api, admin: &Admin, n: usize) -> Resul
         )?;
         logins.push((login, password));
     }
-    let opened: Vec<Result<Session>> = futures_util::stream::iter((0..n).map(|i| {
+    let opened: Vec<Result<String>> = futures_util::stream::iter((0..n).map(|i| {
         let (login, password) = logins[i % users].clone();
         async move {
             let signed = setup::expect(
@@ -199,11 +204,10 @@ async fn sessions(addr: SocketAddr, api: &Api, admin: &Admin, n: usize) -> Resul
                 )
                 .await?,
             )?;
-            let token = signed["token"]
+            signed["token"]
                 .as_str()
-                .ok_or_else(|| anyhow!("no token: {signed}"))?
-                .to_string();
-            watch(addr, token).await
+                .map(str::to_string)
+                .ok_or_else(|| anyhow!("no token: {signed}"))
         }
     }))
     .buffer_unordered(4)
@@ -219,11 +223,19 @@ pub async fn run(
     admin: &Admin,
     n: usize,
     burst: usize,
+    race: usize,
 ) -> Result<LogoutResult> {
     let t = Instant::now();
-    let mut all = sessions(addr, api, admin, n)
+    let tokens = sessions(api, admin, n, "logout")
         .await
         .context("sign in sessions")?;
+    let mut all: Vec<Session> =
+        futures_util::stream::iter(tokens.into_iter().map(|t| watch(addr, t, true)))
+            .buffer_unordered(16)
+            .collect::<Vec<Result<Session>>>()
+            .await
+            .into_iter()
+            .collect::<Result<_>>()?;
     let setup_secs = t.elapsed().as_secs_f64();
     let mut problems = Vec::new();
     let sequential = all.len() / 2;
@@ -263,7 +275,25 @@ pub async fn run(
             }
         }
     }
+    // The race probe: log out the moment the socket's upgrade is answered,
+    // before anything shows the server's socket task is running.
+    let mut race_open = 0;
+    let probes = sessions(api, admin, race, "race")
+        .await
+        .context("sign in race sessions")?;
+    let race = probes.len();
+    for token in probes {
+        let s = watch(addr, token, false).await?;
+        if let Err(e) = logout_one(api, s).await {
+            race_open += 1;
+            if race_open <= 3 {
+                problems.push(format!("logout right after the upgrade: {e:#}"));
+            }
+        }
+    }
     Ok(LogoutResult {
+        race,
+        race_open,
         sessions: n,
         sequential,
         burst,

@@ -134,6 +134,10 @@ struct Args {
     /// Logout phase: the second half log out in concurrent bursts of this many.
     #[arg(long, default_value_t = 25)]
     logout_burst: usize,
+    /// Logout phase: sessions logged out the moment their socket's upgrade
+    /// is answered (race probe).
+    #[arg(long, default_value_t = 20)]
+    logout_race: usize,
     /// Hard time limit of the whole run, seconds (default 1800; 120 with --smoke).
     #[arg(long)]
     budget_secs: Option<u64>,
@@ -536,6 +540,7 @@ async fn logout_phase(args: &Args, bin: &std::path::Path, report: &mut Report) -
         &admin,
         args.logout_sessions,
         args.logout_burst,
+        args.logout_race,
     )
     .await?;
     server.stop().await;
@@ -570,6 +575,10 @@ async fn logout_phase(args: &Args, bin: &std::path::Path, report: &mut Report) -
         "| bursts of {}: logout sent → 204 ms p50 / p95 / p99 / max | {} |",
         r.burst,
         fmt4(r.burst_http_ms)
+    ));
+    report.say(format!(
+        "| logged out right after the socket's upgrade answer: socket still open 10 s later | {} of {} |",
+        r.race_open, r.race
     ));
     report.say(format!("| problems | {} |", r.problems.len()));
     for p in r.problems.iter().take(10) {
