@@ -16,8 +16,10 @@
 //! and time, and the run stops by itself. `--smoke` is a < 30 s check that
 //! exits non-zero if any acknowledged message is lost.
 
+mod crashloop;
 mod idle;
 mod load;
+mod logout;
 mod raw;
 mod server;
 mod setup;
@@ -104,6 +106,41 @@ struct Args {
     /// and sockets, decryption checked; fails if anything is lost.
     #[arg(long)]
     smoke: bool,
+    /// Crash loop (`--phases crashloop`): SIGKILL/restart cycles.
+    #[arg(long, default_value_t = 200)]
+    cycles: usize,
+    /// Crash loop: clinician/client pairs (each sends both ways: the
+    /// clinician over HTTP, the client over its socket).
+    #[arg(long, default_value_t = 4)]
+    crash_pairs: usize,
+    /// Crash loop: the kill comes uniformly between this many ms …
+    #[arg(long, default_value_t = 30)]
+    kill_min_ms: u64,
+    /// … and this many ms after the load starts.
+    #[arg(long, default_value_t = 400)]
+    kill_max_ms: u64,
+    /// Crash loop: `alcove audit verify` every this many cycles (and at the end).
+    #[arg(long, default_value_t = 1)]
+    audit_every: usize,
+    /// Crash loop: re-read every log from the start every this many cycles.
+    #[arg(long, default_value_t = 25)]
+    full_check_every: usize,
+    /// Crash loop: random seed for the kill moments (0: from the clock).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Logout phase: sessions, each with an open socket.
+    #[arg(long, default_value_t = 400)]
+    logout_sessions: usize,
+    /// Logout phase: the second half log out in concurrent bursts of this many.
+    #[arg(long, default_value_t = 25)]
+    logout_burst: usize,
+    /// Logout phase: sessions logged out the moment their socket's upgrade
+    /// is answered (race probe).
+    #[arg(long, default_value_t = 20)]
+    logout_race: usize,
+    /// Hard time limit of the whole run, seconds (default 1800; 120 with --smoke).
+    #[arg(long)]
+    budget_secs: Option<u64>,
 }
 
 impl Args {
@@ -478,6 +515,194 @@ async fn raw_phase(args: &Args, report: &mut Report, best: Option<f64>) -> Resul
     Ok(())
 }
 
+fn budget(args: &Args) -> Duration {
+    Duration::from_secs(
+        args.budget_secs
+            .unwrap_or(if args.smoke { 120 } else { 1800 }),
+    )
+}
+
+fn backend(args: &Args) -> &'static str {
+    if args.postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    }
+}
+
+async fn logout_phase(args: &Args, bin: &std::path::Path, report: &mut Report) -> Result<()> {
+    let server = server::Server::start(bin, args.postgres.as_deref(), &args.server_log).await?;
+    let api = setup::Api::new(&format!("http://{}", server.addr))?;
+    let admin = setup::admin(&api, &server.setup_link).await?;
+    let r = logout::run(
+        server.addr,
+        &api,
+        &admin,
+        args.logout_sessions,
+        args.logout_burst,
+        args.logout_race,
+    )
+    .await?;
+    server.stop().await;
+    report.say(format!(
+        "\n### Logout → socket closed ({} sessions with an open socket each, {} logged out one at a time, the rest in concurrent bursts of {}, {})\n",
+        r.sessions, r.sequential, r.burst, backend(args)
+    ));
+    report.say("| measure | value |");
+    report.say("|---|---|");
+    report.say(format!(
+        "| sessions signed in and sockets opened | {} in {:.1} s |",
+        r.sessions, r.setup_secs
+    ));
+    report.say(format!(
+        "| one at a time: logout sent → close frame ms p50 / p95 / p99 / max | **{}** |",
+        fmt4(r.seq_close_ms)
+    ));
+    report.say(format!(
+        "| one at a time: logout sent → 204 ms p50 / p95 / p99 / max | {} |",
+        fmt4(r.seq_http_ms)
+    ));
+    report.say(format!(
+        "| one at a time: close frame read before the 204 | {} of {} |",
+        r.close_before_answer, r.sequential
+    ));
+    report.say(format!(
+        "| bursts of {}: logout sent → close frame ms p50 / p95 / p99 / max | **{}** |",
+        r.burst,
+        fmt4(r.burst_close_ms)
+    ));
+    report.say(format!(
+        "| bursts of {}: logout sent → 204 ms p50 / p95 / p99 / max | {} |",
+        r.burst,
+        fmt4(r.burst_http_ms)
+    ));
+    report.say(format!(
+        "| logged out right after the socket's upgrade answer: socket still open 10 s later | {} of {} |",
+        r.race_open, r.race
+    ));
+    report.say(format!("| problems | {} |", r.problems.len()));
+    for p in r.problems.iter().take(10) {
+        report.failures.push(format!("logout: {p}"));
+    }
+    if r.problems.len() > 10 {
+        report
+            .failures
+            .push(format!("logout: {} problems in all", r.problems.len()));
+    }
+    Ok(())
+}
+
+async fn crashloop_phase(args: &Args, bin: &std::path::Path, report: &mut Report) -> Result<()> {
+    let opts = crashloop::Opts {
+        cycles: args.cycles,
+        pairs: args.crash_pairs,
+        kill_ms: (args.kill_min_ms, args.kill_max_ms.max(args.kill_min_ms)),
+        audit_every: args.audit_every,
+        full_check_every: args.full_check_every,
+        seed: args.seed,
+        text_len: 200,
+        log_filter: args.server_log.clone(),
+        budget: budget(args).saturating_sub(Duration::from_secs(90)),
+    };
+    let o = crashloop::run(bin, args.postgres.as_deref(), &opts).await?;
+    let t = &o.totals;
+    let ms = |v: &[f64]| {
+        let ns: Vec<u64> = v.iter().map(|x| (x * 1e6) as u64).collect();
+        fmt4(load::percentiles(ns))
+    };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    report.say(format!(
+        "\n### Crash loop ({}: {} pairs = {} senders, half over HTTP and half over the socket; SIGKILL {}–{} ms into each cycle's load; seed {})\n",
+        backend(args),
+        opts.pairs,
+        opts.pairs * 2,
+        opts.kill_ms.0,
+        opts.kill_ms.1,
+        o.seed
+    ));
+    report.say("| measure | value |");
+    report.say("|---|---|");
+    report.say(format!(
+        "| kill → restart → check cycles | **{}**{} |",
+        t.cycles,
+        if o.out_of_time {
+            " (stopped by the time budget)"
+        } else {
+            ""
+        }
+    ));
+    report.say(format!(
+        "| messages encrypted / send attempts | {} / {} |",
+        t.messages, t.attempts
+    ));
+    report.say(format!(
+        "| acknowledged (HTTP 200 / socket `sent`) | **{}** ({} / {}) |",
+        t.acked, t.acked_http, t.acked_socket
+    ));
+    report.say(format!(
+        "| in flight at a kill: stored without an answer / not stored | {} / {} |",
+        t.stored_unacked, t.unstored_unacked
+    ));
+    report.say(format!(
+        "| resends after a restart (same client_msg_id) / answered duplicate | {} / {} |",
+        t.resends, t.resend_duplicates
+    ));
+    report.say(format!(
+        "| **lost** (acknowledged, not in the log) / **duplicates** / out of order / unknown | **{}** / **{}** / {} / {} |",
+        t.lost, t.duplicates, t.order_violations, t.unknown_entries
+    ));
+    report.say(format!(
+        "| 503 `unavailable` answers while up (retried, as a client does) | {}{} |",
+        t.unavailable,
+        t.unavailable_sample
+            .as_ref()
+            .map(|s| format!(" (e.g. {})", s.replace('|', "/")))
+            .unwrap_or_default()
+    ));
+    report.say(format!(
+        "| decrypted from the log by the receiving devices and matched / failures | {} / {} |",
+        t.decrypted, t.decrypt_failures
+    ));
+    report.say(format!(
+        "| `alcove audit verify` after a kill: verified / failed | **{}** / {} |",
+        t.audit_ok, t.audit_failed
+    ));
+    report.say(format!(
+        "| full re-reads of every log / disagreeing | {} / {} |",
+        t.full_checks, t.full_check_failures
+    ));
+    report.say(format!(
+        "| cycle ms mean; p50 / p95 / p99 / max | {:.0}; {} |",
+        mean(&o.timings.cycle_ms),
+        ms(&o.timings.cycle_ms)
+    ));
+    report.say(format!(
+        "| load before the kill ms p50 / p95 / p99 / max | {} |",
+        ms(&o.timings.load_ms)
+    ));
+    report.say(format!(
+        "| restart (spawn → listening) ms p50 / p95 / p99 / max | {} |",
+        ms(&o.timings.restart_ms)
+    ));
+    report.say(format!(
+        "| `alcove audit verify` ms p50 / p95 / p99 / max | {} |",
+        ms(&o.timings.audit_ms)
+    ));
+    report.say(format!(
+        "| log read + decrypt + ack per cycle ms p50 / p95 / p99 / max | {} |",
+        ms(&o.timings.check_ms)
+    ));
+    report.say(format!("| campaign wall time | {:.1} s |", o.secs));
+    report.failures.extend(t.failures());
+    if o.out_of_time {
+        report.failures.push(format!(
+            "crashloop: only {} of {} cycles within the time budget",
+            t.cycles, args.cycles
+        ));
+    }
+    Ok(())
+}
+
 fn machine(report: &mut Report, bin: &std::path::Path) {
     let cmd = |c: &str| {
         std::process::Command::new("sh")
@@ -534,6 +759,12 @@ async fn run(mut args: Args) -> Result<Vec<String>> {
     if args.has("raw") {
         raw_phase(&args, &mut report, best).await?;
     }
+    if args.has("logout") {
+        logout_phase(&args, &bin, &mut report).await?;
+    }
+    if args.has("crashloop") {
+        crashloop_phase(&args, &bin, &mut report).await?;
+    }
     report.say(format!(
         "\ntotal run time {:.1} s; load average at end: {}",
         started.elapsed().as_secs_f64(),
@@ -560,11 +791,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     // A hard stop in case anything hangs: the harness always ends by itself.
-    let budget = if args.smoke {
-        Duration::from_secs(120)
-    } else {
-        Duration::from_secs(1800)
-    };
+    let budget = budget(&args);
     let result = runtime.block_on(async { tokio::time::timeout(budget, run(args)).await });
     runtime.shutdown_timeout(Duration::from_secs(2));
     match result {

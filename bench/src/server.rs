@@ -4,7 +4,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -77,64 +77,14 @@ impl Server {
             Some(url) => Some(PgDb::create(url, "srv").await?),
             None => None,
         };
-        let mut cmd = Command::new(bin);
-        cmd.arg("--data-dir")
-            .arg(dir.path())
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .env("ALCOVE_LOG__FILTER", log_filter)
-            .env_remove("ALCOVE_DATABASE_URL")
-            .env_remove("ALCOVE_CONFIG")
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(std::fs::File::create(
-                dir.path().join("server.stderr"),
-            )?));
-        if let Some(pg) = &pg {
-            cmd.env("ALCOVE_DATABASE_URL", &pg.url);
-        }
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("start {}", bin.display()))?;
-        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-        let log_path: PathBuf = dir.path().join("server.stdout");
-        let (tx, rx) = mpsc::channel::<String>();
-        std::thread::spawn(move || {
-            let mut log = std::fs::File::create(&log_path).ok();
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(f) = log.as_mut() {
-                    let _ = writeln!(f, "{line}");
-                }
-                let _ = tx.send(line);
-            }
-        });
-        let (mut addr, mut link) = (None, None);
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while addr.is_none() || link.is_none() {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let line = match rx.recv_timeout(left) {
-                Ok(l) => l,
-                Err(_) => {
-                    let _ = child.kill();
-                    let err = std::fs::read_to_string(dir.path().join("server.stderr"))
-                        .unwrap_or_default();
-                    bail!("the server did not print its address and setup link within 60 s; stderr:\n{err}");
-                }
-            };
-            if let Some(rest) = line.trim().strip_prefix("Alcove is listening on http://") {
-                addr = Some(rest.trim().parse::<SocketAddr>()?);
-            } else if line.contains("/invite#") {
-                link = Some(line.trim().to_string());
-            }
-        }
-        let (Some(addr), Some(setup_link)) = (addr, link) else {
-            unreachable!()
+        let db_url = pg.as_ref().map(|p| p.url.clone());
+        let spawned = spawn(bin, dir.path(), db_url.as_deref(), log_filter, &[], true)?;
+        let Some(setup_link) = spawned.setup_link else {
+            unreachable!("spawn waits for the link")
         };
         Ok(Self {
-            child,
-            addr,
+            child: spawned.child,
+            addr: spawned.addr,
             setup_link,
             _dir: dir,
             pg,
@@ -166,6 +116,100 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A server process started by [`spawn`].
+pub struct Spawned {
+    /// The process.
+    pub child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The setup link, when it printed one (first start only).
+    pub setup_link: Option<String>,
+}
+
+/// Starts `bin` over the data directory `dir` (and the database `db_url`
+/// when given) on 127.0.0.1:0 and waits for its listening line (and the
+/// setup link when `want_link`). Its stdout and stderr are appended to
+/// `dir/server.stdout` and `dir/server.stderr`, so restarts keep the story.
+pub fn spawn(
+    bin: &Path,
+    dir: &Path,
+    db_url: Option<&str>,
+    log_filter: &str,
+    env: &[(&str, &str)],
+    want_link: bool,
+) -> Result<Spawned> {
+    let append = |name: &str| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(name))
+    };
+    let mut cmd = Command::new(bin);
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .env("ALCOVE_LOG__FILTER", log_filter)
+        .env_remove("ALCOVE_DATABASE_URL")
+        .env_remove("ALCOVE_CONFIG")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(append("server.stderr")?));
+    if let Some(url) = db_url {
+        cmd.env("ALCOVE_DATABASE_URL", url);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("start {}", bin.display()))?;
+    let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+    let mut log = append("server.stdout").ok();
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(f) = log.as_mut() {
+                let _ = writeln!(f, "{line}");
+            }
+            let _ = tx.send(line);
+        }
+    });
+    let (mut addr, mut link) = (None, None);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while addr.is_none() || (want_link && link.is_none()) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = match rx.recv_timeout(left) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                let err = std::fs::read_to_string(dir.join("server.stderr")).unwrap_or_default();
+                let tail: Vec<&str> = err.lines().rev().take(30).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                bail!(
+                    "the server did not print its address{} within 60 s ({e}; exit {status:?}); stderr tail:\n{}",
+                    if want_link { " and setup link" } else { "" },
+                    tail.join("\n")
+                );
+            }
+        };
+        if let Some(rest) = line.trim().strip_prefix("Alcove is listening on http://") {
+            addr = Some(rest.trim().parse::<SocketAddr>()?);
+        } else if line.contains("/invite#") {
+            link = Some(line.trim().to_string());
+        }
+    }
+    let Some(addr) = addr else { unreachable!() };
+    Ok(Spawned {
+        child,
+        addr,
+        setup_link: link,
+    })
 }
 
 /// VmRSS of a process, KiB.

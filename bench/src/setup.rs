@@ -79,14 +79,14 @@ async fn finish(req: reqwest::RequestBuilder) -> Result<(u16, Value)> {
     Ok((status, body))
 }
 
-fn expect(what: &str, want: u16, got: (u16, Value)) -> Result<Value> {
+pub fn expect(what: &str, want: u16, got: (u16, Value)) -> Result<Value> {
     if got.0 != want {
         bail!("{what}: expected HTTP {want}, got {}: {}", got.0, got.1);
     }
     Ok(got.1)
 }
 
-fn token_of(link: &str) -> String {
+pub fn token_of(link: &str) -> String {
     link.rsplit('#').next().unwrap_or_default().to_string()
 }
 
@@ -146,7 +146,7 @@ pub struct Pair {
 }
 
 /// Accepts a staff invite and enrols TOTP; returns the SignedIn body.
-async fn register_staff(api: &Api, link: &str, login: &str) -> Result<Value> {
+pub async fn register_staff(api: &Api, link: &str, login: &str) -> Result<Value> {
     let accepted = expect(
         "accept staff invite",
         201,
