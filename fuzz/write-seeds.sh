@@ -11,5 +11,6 @@ RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing \
 -Cllvm-args=-simplifycfg-branch-fold-threshold=0 -Zsanitizer=address \
 -Cllvm-args=-sanitizer-coverage-stack-depth -Cdebug-assertions -Ccodegen-units=1" \
+ASAN_OPTIONS=detect_odr_violation=0:detect_leaks=0 \
   cargo +nightly run --release --target x86_64-unknown-linux-gnu \
   --config 'profile.release.debug="line-tables-only"' --example write_seeds

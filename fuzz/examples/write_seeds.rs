@@ -228,7 +228,7 @@ fn main() {
     }
 
     // Every kind of MLS message for the framing target.
-    let app = clinician.encrypt(GROUP_ID, &first_envelope).unwrap();
+    let app = phone.encrypt(GROUP_ID, &first_envelope).unwrap();
     let framing: [(&str, &[u8]); 8] = [
         ("key-package", &kps[0]),
         ("last-resort", &kps[2]),
