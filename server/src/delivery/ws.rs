@@ -204,6 +204,49 @@ enum ClientFrame {
     },
 }
 
+/// Parses one text frame from a device; `None` for an unknown or malformed
+/// frame (answered with `bad_frame`).
+fn parse_frame(text: &str) -> Option<ClientFrame> {
+    serde_json::from_str(text).ok()
+}
+
+/// Decodes a `send` frame's base64 fields (`client_msg_id`, `data`).
+fn decode_send(client_msg_id: &str, data: &str) -> Result<(Vec<u8>, Vec<u8>), AppError> {
+    match (
+        data_encoding::BASE64.decode(client_msg_id.as_bytes()),
+        data_encoding::BASE64.decode(data.as_bytes()),
+    ) {
+        (Ok(id), Ok(data)) => Ok((id, data)),
+        _ => Err(AppError::bad_request(
+            "invalid_base64",
+            "client_msg_id and data must be base64",
+        )),
+    }
+}
+
+/// Fuzzing entry point (`fuzz/fuzz_targets/ws_frame.rs`), not an API: what
+/// the socket does with a device's text frame before it touches any state —
+/// the frame parsed as `on_frame` parses it, a `send`'s fields decoded as
+/// `on_send` decodes them, and the refusal frame rendered. Returns the frame
+/// type, or `None` for a frame answered with `bad_frame`.
+#[doc(hidden)]
+pub fn fuzz_client_frame(text: &str) -> Option<&'static str> {
+    match parse_frame(text)? {
+        ClientFrame::Ack { .. } => Some("ack"),
+        ClientFrame::AckWelcome { .. } => Some("ack_welcome"),
+        ClientFrame::Send {
+            conversation_id,
+            client_msg_id,
+            data,
+        } => {
+            if let Err(e) = decode_send(&client_msg_id, &data) {
+                let _ = send_failed(&conversation_id, &client_msg_id, &e);
+            }
+            Some("send")
+        }
+    }
+}
+
 impl Connection {
     fn device(&self) -> DeviceId {
         self.authed.device_id
@@ -569,9 +612,9 @@ impl Connection {
 
     /// Handles a device frame; returns a conversation to pump again.
     async fn on_frame(&mut self, text: &str) -> Result<Option<String>, Close> {
-        let frame: ClientFrame = match serde_json::from_str(text) {
-            Ok(f) => f,
-            Err(_) => {
+        let frame = match parse_frame(text) {
+            Some(f) => f,
+            None => {
                 self.send_error("bad_frame", "unknown or malformed frame")
                     .await?;
                 return Ok(None);
@@ -653,14 +696,9 @@ impl Connection {
             let e = AppError::not_found("conversation");
             return self.refuse_send(&conversation_id, &client_msg_id, &e).await;
         };
-        let decoded = (
-            data_encoding::BASE64.decode(client_msg_id.as_bytes()),
-            data_encoding::BASE64.decode(data.as_bytes()),
-        );
-        let (Ok(id_bytes), Ok(data)) = decoded else {
-            let e =
-                AppError::bad_request("invalid_base64", "client_msg_id and data must be base64");
-            return self.refuse_send(&conversation_id, &client_msg_id, &e).await;
+        let (id_bytes, data) = match decode_send(&client_msg_id, &data) {
+            Ok(decoded) => decoded,
+            Err(e) => return self.refuse_send(&conversation_id, &client_msg_id, &e).await,
         };
         let sends = self.sends.get_or_insert_with(|| {
             let (answers_tx, answers) = mpsc::channel(MAX_SENDS_IN_FLIGHT);
