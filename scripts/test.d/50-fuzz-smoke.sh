@@ -19,7 +19,17 @@ fi
 
 TOTAL_SECS="${ALCOVE_FUZZ_SMOKE_SECS:-60}"
 cd fuzz
-cargo +nightly fuzz build
+# The smoke builds without optimisation (`--dev`): a cold build is much
+# shorter, and a minute of executions needs no speed. The campaign in
+# BENCHMARKS.md uses release builds (ALCOVE_FUZZ_PROFILE=release).
+profile="${ALCOVE_FUZZ_PROFILE:-dev}"
+if [ "$profile" = release ]; then
+  cargo +nightly fuzz build
+  bindir=target/x86_64-unknown-linux-gnu/release
+else
+  cargo +nightly fuzz build --dev
+  bindir=target/x86_64-unknown-linux-gnu/debug
+fi
 targets=$(cargo +nightly fuzz list)
 count=$(echo "$targets" | wc -w)
 per=$(( TOTAL_SECS / count ))
@@ -35,7 +45,7 @@ for t in $targets; do
   mkdir -p "$scratch/$t" "artifacts/$t"
   rc=0
   # The binary itself rather than `cargo fuzz run`, which would build again.
-  "target/x86_64-unknown-linux-gnu/release/$t" "$scratch/$t" "corpus/$t" \
+  "$bindir/$t" "$scratch/$t" "corpus/$t" \
     -artifact_prefix="artifacts/$t/" -max_total_time="$per" -rss_limit_mb=2048 -timeout=10 \
     -print_final_stats=1 >"$scratch/$t.log" 2>&1 || rc=$?
   grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==|SUMMARY|Failing input|thread .* panicked)' \

@@ -129,6 +129,60 @@ pub async fn launch_with_tcp_listener(
     Ok(())
 }
 
+/// The server as `alcove serve` runs it — the one start-up path, used by
+/// the binary and by the tests alike: the state (batchers, wake-ups, the
+/// server's MLS key, the audit service), the server's Remove proposals
+/// re-issued for every revoked device still in a conversation, the audit
+/// signing key created, and the publisher handing signed heads to the
+/// witnesses.
+pub struct Application {
+    state: state::AppState,
+    listener: tokio::net::TcpListener,
+    publisher: tokio::task::JoinHandle<()>,
+}
+
+impl Application {
+    /// Builds everything on an already bound listener (tests bind
+    /// `127.0.0.1:0`).
+    pub async fn build(
+        store: Arc<dyn storage::Store>,
+        settings: config::Settings,
+        clock: Arc<dyn clock::Clock>,
+        listener: tokio::net::TcpListener,
+    ) -> anyhow::Result<Self> {
+        let state = app_state_with_clock(store, settings, clock)?;
+        revocation::ensure_all_removals(&state).await?;
+        state.audit.key()?; // created (0600) on first start
+        let publisher = audit::service::start_publisher(
+            state.audit.clone(),
+            state.clock.clone(),
+            audit::service::configured_witnesses(&state.settings),
+            std::time::Duration::from_secs(state.settings.audit.publish_interval_secs.max(1)),
+        )
+        .await;
+        Ok(Self {
+            state,
+            listener,
+            publisher,
+        })
+    }
+
+    /// Its state (tests look inside).
+    pub fn state(&self) -> &state::AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then stops the publisher.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let result = launch_with_tcp_listener(self.state, self.listener, shutdown).await;
+        self.publisher.abort();
+        result
+    }
+}
+
 /// Builds the state for a store and settings with the system clock.
 pub fn app_state(
     store: Arc<dyn storage::Store>,

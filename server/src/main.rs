@@ -165,22 +165,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             println!("Alcove is listening on http://{addr}");
             tracing::info!(%addr, "listening");
-            let state = alcove_server::app_state(store.clone(), settings)?;
-            alcove_server::revocation::ensure_all_removals(&state).await?;
-            let publisher = {
-                use alcove_server::audit::service;
-                state.audit.key()?; // created (0600) on first start
-                service::spawn_publisher(
-                    state.audit.clone(),
-                    state.clock.clone(),
-                    service::configured_witnesses(&state.settings),
-                    std::time::Duration::from_secs(
-                        state.settings.audit.publish_interval_secs.max(1),
-                    ),
-                )
-            };
-            alcove_server::launch_with_tcp_listener(state, listener, shutdown_signal()).await?;
-            publisher.abort();
+            let app = alcove_server::Application::build(
+                store.clone(),
+                settings,
+                std::sync::Arc::new(SystemClock),
+                listener,
+            )
+            .await?;
+            app.run_until(shutdown_signal()).await?;
             store.close().await;
         }
         Command::Config | Command::Audit { .. } => {}

@@ -171,18 +171,23 @@ impl TestApp {
         adjust(&mut settings);
         let store = storage::open(&settings).await.expect("open store");
         let clock = ManualClock::new(alcove_server::clock::SystemClock.now());
-        let state = alcove_server::app_state_with_clock(
+        // The binary's own start-up path (removals re-issued, audit key,
+        // head publisher), not a test-only one.
+        let application = alcove_server::Application::build(
             store.clone(),
             settings.clone(),
             Arc::new(clock.clone()),
+            listener,
         )
-        .expect("app state");
+        .await
+        .expect("application");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            let _ = alcove_server::launch_with_tcp_listener(state, listener, async {
-                let _ = rx.await;
-            })
-            .await;
+            let _ = application
+                .run_until(async {
+                    let _ = rx.await;
+                })
+                .await;
         });
         Some(Self {
             addr,

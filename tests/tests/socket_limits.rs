@@ -6,7 +6,6 @@
 use alcove_tests::mls::MlsClient;
 use alcove_tests::{on_both_backends, Backend, TestApp};
 use futures_util::future::join_all;
-use futures_util::SinkExt;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 
