@@ -198,16 +198,11 @@ pub fn app_state_with_clock(
     settings: config::Settings,
     clock: Arc<dyn clock::Clock>,
 ) -> anyhow::Result<state::AppState> {
-    let key = delivery::server_key::load_or_create(&settings.data_dir)?;
-    let public = key
-        .public_bytes()
-        .map_err(|e| anyhow::anyhow!("server key: {}", e.code()))?;
-    let wakeups: Arc<dyn delivery::wake::Wakeups> =
-        Arc::new(delivery::wake::LocalWakeups::default());
-    let messages = delivery::batcher::Batcher::start(store.clone(), clock.clone(), wakeups.clone());
-    let acks = delivery::batcher::Batcher::start(store.clone(), clock.clone(), wakeups.clone());
-    let deliveries =
-        delivery::batcher::Batcher::start(store.clone(), clock.clone(), wakeups.clone());
+    let delivery = delivery::service::DeliveryService::start(
+        store.clone(),
+        clock.clone(),
+        &settings.data_dir,
+    )?;
     let audit = audit::service::AuditService::new(&settings, store.audit_store());
     let hashing = auth::hashing::Hashing::new(&settings.auth);
     Ok(state::AppState {
@@ -217,11 +212,6 @@ pub fn app_state_with_clock(
         clock,
         hashing,
         dummy_hash: auth::password::dummy_hash().into(),
-        messages,
-        acks,
-        deliveries,
-        wakeups,
-        external_sender: Arc::new(key),
-        external_sender_b64: data_encoding::BASE64.encode(&public).into(),
+        delivery,
     })
 }

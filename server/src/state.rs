@@ -21,18 +21,8 @@ pub struct AppState {
     pub dummy_hash: Arc<str>,
     /// Tamper-evident audit log: store, signing key, signed heads.
     pub audit: crate::audit::service::AuditService,
-    /// Group-commit writer for application messages.
-    pub messages: crate::delivery::batcher::Batcher<crate::delivery::batcher::Messages>,
-    /// Group-commit writer for delivery acknowledgements (cursors).
-    pub acks: crate::delivery::batcher::Batcher<crate::delivery::batcher::Acks>,
-    /// Group-commit writer for the access records of deliveries.
-    pub deliveries: crate::delivery::batcher::Batcher<crate::delivery::batcher::Deliveries>,
-    /// Delivery wake-ups.
-    pub wakeups: Arc<dyn crate::delivery::wake::Wakeups>,
-    /// The server's MLS external-sender key (signs Remove proposals).
-    pub external_sender: Arc<alcove_crypto::server::ExternalSenderKey>,
-    /// Its public `ExternalSender` encoding, base64, for clients.
-    pub external_sender_b64: Arc<str>,
+    /// The delivery service: writers, wake-ups, the server's MLS key.
+    pub delivery: crate::delivery::service::DeliveryService,
 }
 
 impl AppState {

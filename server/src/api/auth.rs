@@ -524,7 +524,7 @@ pub async fn logout(State(state): State<AppState>, authed: Authed) -> ApiResult<
         .await?;
     // The session's open sockets close now, with the reason the browser
     // treats as "signed out".
-    state.wakeups.wake(
+    state.delivery.wakeups.wake(
         &[authed.device_id],
         crate::delivery::wake::Wake::SessionEnded(authed.session_id),
     );

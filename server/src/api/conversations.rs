@@ -332,7 +332,7 @@ async fn info(state: &AppState, conversation: Conversation) -> ApiResult<Convers
         epoch: conversation.epoch,
         last_seq: conversation.last_seq,
         members,
-        external_sender: state.external_sender_b64.to_string(),
+        external_sender: state.delivery.external_sender_b64.to_string(),
     })
 }
 
@@ -453,7 +453,7 @@ pub async fn claim(
             low.push(k.device_id);
         }
     }
-    state.wakeups.wake(&low, Wake::KeyPackagesLow);
+    state.delivery.wakeups.wake(&low, Wake::KeyPackagesLow);
     Ok(Json(Claimed {
         key_packages,
         missing,
@@ -732,7 +732,7 @@ pub(crate) async fn accept_message(
     event.target_conversation = Some(conversation.id.clone());
     let epoch = message.epoch;
     // The batcher carries the entry to the members' sockets once durable.
-    let appended = state.messages.submit((message, event)).await?;
+    let appended = state.delivery.messages.submit((message, event)).await?;
     Ok(Sequenced {
         seq: appended.seq,
         epoch,
@@ -787,6 +787,7 @@ pub async fn fetch(
     // reads and never acknowledges leaves the same trace as one that does.
     if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
         state
+            .delivery
             .deliveries
             .submit(Delivery {
                 conversation,
@@ -830,6 +831,7 @@ pub async fn ack(
 ) -> ApiResult<Json<Acked>> {
     let conversation = participant(&state, &authed, &id).await?;
     let acked_seq = state
+        .delivery
         .acks
         .submit((conversation, authed.device_id, req.seq))
         .await?;

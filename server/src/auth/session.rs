@@ -268,7 +268,7 @@ pub(crate) async fn check_session(
             .end_session(record.id, reason, now, event)
             .await?;
         // Its sockets close at once, not at their next look.
-        state.wakeups.wake(
+        state.delivery.wakeups.wake(
             &[record.device_id],
             crate::delivery::wake::Wake::SessionEnded(record.id),
         );

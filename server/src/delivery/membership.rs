@@ -148,9 +148,13 @@ pub async fn accept_commit(
     event.target_conversation = Some(conversation.id.clone());
     let appended = state.store.accept_commit(&new, state.now(), event).await?;
     state
+        .delivery
         .wakeups
         .wake(&appended.wake, Wake::Conversation(conversation.id.clone()));
-    state.wakeups.wake(&decision.welcome_to, Wake::Welcome);
+    state
+        .delivery
+        .wakeups
+        .wake(&decision.welcome_to, Wake::Welcome);
     // Any revoked device still a leaf (an external join does not remove
     // it) gets the server's Remove proposal for the new epoch.
     crate::revocation::ensure_removals(state, &conversation.id).await?;
@@ -199,6 +203,7 @@ pub async fn init_group_state(
         .map(|m| (m.device_id, m.leaf_index))
         .collect();
     let server = state
+        .delivery
         .external_sender
         .public_bytes()
         .map_err(|e| AppError::internal(anyhow::anyhow!("server key: {}", e.code())))?;

@@ -14,6 +14,7 @@ pub mod batcher;
 pub mod membership;
 pub mod rules;
 pub mod server_key;
+pub mod service;
 pub mod wake;
 pub mod ws;
 

@@ -80,7 +80,7 @@ pub async fn upgrade(
     let now = state.now();
     // Registered before the upgrade, so that a device over its limit gets
     // an HTTP answer (and one token cannot open a thousand sockets).
-    let Some(mailbox) = state.wakeups.subscribe(
+    let Some(mailbox) = state.delivery.wakeups.subscribe(
         authed.device_id,
         state.settings.limits.max_sockets_per_device,
     ) else {
@@ -566,6 +566,7 @@ impl Connection {
             return Ok(());
         };
         self.state
+            .delivery
             .deliveries
             .submit(crate::storage::delivery::Delivery {
                 conversation: state.conversation.clone(),
@@ -586,10 +587,11 @@ impl Connection {
         let device = self.device();
         for state in self.convs.values_mut() {
             if let Some(seq) = state.unsaved_ack.take() {
-                let write = self
-                    .state
-                    .acks
-                    .submit((state.conversation.clone(), device, seq));
+                let write =
+                    self.state
+                        .delivery
+                        .acks
+                        .submit((state.conversation.clone(), device, seq));
                 let _ = tokio::time::timeout(Duration::from_secs(2), write).await;
             }
         }
@@ -647,16 +649,15 @@ impl Connection {
                     seq
                 };
                 let cursor = state.acked;
-                state.unsaved_ack =
-                    if self
-                        .state
-                        .acks
-                        .enqueue((state.conversation.clone(), device, cursor))
-                    {
-                        None
-                    } else {
-                        Some(cursor)
-                    };
+                state.unsaved_ack = if self.state.delivery.acks.enqueue((
+                    state.conversation.clone(),
+                    device,
+                    cursor,
+                )) {
+                    None
+                } else {
+                    Some(cursor)
+                };
                 Ok(Some(conversation_id))
             }
             ClientFrame::Send {

@@ -58,7 +58,7 @@ pub async fn deactivate_user(
 }
 
 async fn after_revocation(state: &AppState, revoked: &Revoked) -> StoreResult<()> {
-    state.wakeups.wake(&revoked.devices, Wake::Revoked);
+    state.delivery.wakeups.wake(&revoked.devices, Wake::Revoked);
     for conversation in &revoked.conversations {
         ensure_removals(state, conversation).await?;
     }
@@ -83,17 +83,17 @@ pub async fn ensure_removals(state: &AppState, conversation: &str) -> StoreResul
             ) else {
                 continue;
             };
-            let proposal =
-                match state
-                    .external_sender
-                    .propose_remove(group_id(conversation), epoch, leaf)
-                {
-                    Ok(p) => p,
-                    Err(e) => {
-                        tracing::error!(code = e.code(), "cannot sign a removal proposal");
-                        continue;
-                    }
-                };
+            let proposal = match state.delivery.external_sender.propose_remove(
+                group_id(conversation),
+                epoch,
+                leaf,
+            ) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(code = e.code(), "cannot sign a removal proposal");
+                    continue;
+                }
+            };
             match state
                 .store
                 .append_removal_proposal(removal, &proposal, state.now())
@@ -108,6 +108,7 @@ pub async fn ensure_removals(state: &AppState, conversation: &str) -> StoreResul
                         .map(|m| m.device_id)
                         .collect();
                     state
+                        .delivery
                         .wakeups
                         .wake(&members, Wake::Conversation(conversation.to_string()));
                 }
