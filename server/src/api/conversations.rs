@@ -4,6 +4,8 @@
 
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::session::Authed;
+pub use crate::delivery::accept::Sequenced;
+use crate::delivery::accept::{accept_message, check_size, mls_error};
 use crate::delivery::membership;
 use crate::delivery::rules::MembershipError;
 use crate::delivery::{group_id, wake::Wake};
@@ -12,7 +14,7 @@ use crate::ids::{DeviceId, UserId};
 use crate::state::AppState;
 use crate::storage::delivery::{
     ClaimedKeyPackage, Contact, Conversation, ConversationSummary, Delivery, LogEntry, Member,
-    NewKeyPackage, NewMessage, PendingWelcome,
+    NewKeyPackage, PendingWelcome,
 };
 use crate::storage::{Role, StoreError};
 use alcove_crypto::server::{self as mls, ContentKind, SenderInfo, WireFormatKind};
@@ -23,8 +25,7 @@ use axum::Json;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-/// Largest MLS message accepted (after base64 decoding).
-pub const MAX_MLS_MESSAGE: usize = 256 * 1024;
+pub use crate::delivery::accept::MAX_MLS_MESSAGE;
 /// Longest base64 text of an MLS message (`MAX_MLS_MESSAGE` bytes), as the
 /// OpenAPI document states it.
 const MAX_MLS_BASE64: usize = MAX_MLS_MESSAGE.div_ceil(3) * 4;
@@ -45,24 +46,6 @@ impl<'de> Deserialize<'de> for Base64 {
             .map(Base64)
             .map_err(|_| serde::de::Error::custom("expected standard base64"))
     }
-}
-
-fn mls_error(e: alcove_crypto::Error) -> AppError {
-    AppError::bad_request(
-        "malformed_mls",
-        format!("not an acceptable MLS message ({})", e.code()),
-    )
-}
-
-fn check_size(bytes: &[u8]) -> ApiResult<()> {
-    if bytes.len() > MAX_MLS_MESSAGE {
-        return Err(AppError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "MLS message too large",
-        ));
-    }
-    Ok(())
 }
 
 /// KeyPackage upload.
@@ -503,17 +486,6 @@ pub struct PostCommit {
     pub removed_leaves: Option<serde_json::Value>,
 }
 
-/// Where a log entry landed.
-#[derive(Serialize, ToSchema)]
-pub struct Sequenced {
-    /// Sequence number in the conversation.
-    pub seq: i64,
-    /// Epoch after this entry.
-    pub epoch: i64,
-    /// True when this retry was already stored.
-    pub duplicate: bool,
-}
-
 /// Order a commit: exactly one per epoch is accepted; a later one gets 409
 /// `stale_epoch` with `current_epoch`. The server's public group checks the
 /// commit and membership is read from it: see `docs/protocol.md` for who
@@ -683,61 +655,6 @@ pub async fn send(
     )
     .await?;
     Ok(Json(sequenced))
-}
-
-/// Checks and durably appends one application message from `authed`'s
-/// device to a conversation its user takes part in (the batcher then
-/// wakes the members' sockets). Shared by `POST …/messages` and the socket's `send`
-/// frame, so both answer exactly alike.
-pub(crate) async fn accept_message(
-    state: &AppState,
-    authed: &Authed,
-    conversation: &Conversation,
-    client_msg_id: Vec<u8>,
-    data: Vec<u8>,
-) -> ApiResult<Sequenced> {
-    if client_msg_id.len() != 16 {
-        return Err(AppError::invalid(
-            "invalid_field",
-            "client_msg_id must be 16 bytes",
-        ));
-    }
-    check_size(&data)?;
-    let framing = mls::inspect_message(&data).map_err(mls_error)?;
-    let Some(epoch) = framing.epoch else {
-        return Err(AppError::bad_request(
-            "malformed_mls",
-            "expected an application message",
-        ));
-    };
-    if framing.wire_format != WireFormatKind::PrivateMessage
-        || framing.content != ContentKind::Application
-        || framing.group_id.as_deref() != Some(group_id(&conversation.id))
-    {
-        return Err(AppError::bad_request(
-            "malformed_mls",
-            "expected an application message for this conversation",
-        ));
-    }
-    let message = NewMessage {
-        conversation_id: conversation.id.clone(),
-        sender_device: authed.device_id,
-        epoch: epoch.min(i64::MAX as u64) as i64,
-        client_msg_id,
-        data,
-    };
-    let mut event = authed
-        .event("message.accepted")
-        .target_user(conversation.client_user_id);
-    event.target_conversation = Some(conversation.id.clone());
-    let epoch = message.epoch;
-    // The batcher carries the entry to the members' sockets once durable.
-    let appended = state.delivery.messages.submit((message, event)).await?;
-    Ok(Sequenced {
-        seq: appended.seq,
-        epoch,
-        duplicate: appended.duplicate,
-    })
 }
 
 /// Catch-up paging.

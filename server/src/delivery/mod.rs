@@ -10,6 +10,7 @@
 //! PostgreSQL LISTEN/NOTIFY implementation of `Wakeups` carry wake-ups
 //! between nodes (without the entries) without touching the rest.
 
+pub mod accept;
 pub mod batcher;
 pub mod membership;
 pub mod rules;

@@ -720,14 +720,8 @@ impl Connection {
         let app = self.state.clone();
         let authed = self.authed.clone();
         tokio::spawn(async move {
-            let result = crate::api::conversations::accept_message(
-                &app,
-                &authed,
-                &conversation,
-                id_bytes,
-                data,
-            )
-            .await;
+            let result =
+                super::accept::accept_message(&app, &authed, &conversation, id_bytes, data).await;
             let frame = match result {
                 Ok(s) => serde_json::json!({
                     "type": "sent",
