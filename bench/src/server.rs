@@ -78,7 +78,16 @@ impl Server {
             None => None,
         };
         let db_url = pg.as_ref().map(|p| p.url.clone());
-        let spawned = spawn(bin, dir.path(), db_url.as_deref(), log_filter, &[], true)?;
+        // The idle phase holds thousands of sockets over a few device
+        // sessions to measure memory per socket, and setup signs many
+        // people in at once: neither is what the per-device socket limit
+        // or the hashing queue's deadline guard against, so both are
+        // raised here (never in a deployment).
+        let env = [
+            ("ALCOVE_LIMITS__MAX_SOCKETS_PER_DEVICE", "1000000"),
+            ("ALCOVE_AUTH__HASH_QUEUE_MS", "600000"),
+        ];
+        let spawned = spawn(bin, dir.path(), db_url.as_deref(), log_filter, &env, true)?;
         let Some(setup_link) = spawned.setup_link else {
             unreachable!("spawn waits for the link")
         };
