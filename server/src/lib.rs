@@ -134,7 +134,7 @@ pub async fn launch_with_tcp_listener(
 /// server's MLS key, the audit service), the server's Remove proposals
 /// re-issued for every revoked device still in a conversation, the audit
 /// signing key created, and the publisher handing signed heads to the
-/// witnesses.
+/// witnesses (its first round runs beside the server, not before it).
 pub struct Application {
     state: state::AppState,
     listener: tokio::net::TcpListener,
@@ -153,13 +153,12 @@ impl Application {
         let state = app_state_with_clock(store, settings, clock)?;
         revocation::ensure_all_removals(&state).await?;
         state.audit.key()?; // created (0600) on first start
-        let publisher = audit::service::start_publisher(
+        let publisher = audit::service::spawn_publisher(
             state.audit.clone(),
             state.clock.clone(),
             audit::service::configured_witnesses(&state.settings),
             std::time::Duration::from_secs(state.settings.audit.publish_interval_secs.max(1)),
-        )
-        .await;
+        );
         Ok(Self {
             state,
             listener,

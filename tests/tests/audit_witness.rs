@@ -69,14 +69,19 @@ on_both_backends!(publisher_hands_heads_to_witnesses);
 
 async fn publisher_hands_heads_to_witnesses(backend: Backend) {
     let (url, mut posted) = witness_server(200).await;
-    let Some(app) = TestApp::start_with(backend, |s| s.audit.witness_url = Some(url.clone())).await
-    else {
+    let Some(app) = TestApp::start(backend).await else {
         return;
     };
+    // Witnesses of this test's own publisher, apart from the server's (which
+    // publishes to the server's settings' witnesses on its own schedule).
+    let dir = tempfile::tempdir().expect("dir");
+    let mut settings = app.settings.clone();
+    settings.audit.witness_url = Some(url.clone());
+    settings.audit.witness_file = Some(dir.path().join("heads.jsonl"));
     let practice = app.new_practice("P").await.practice_id;
-    let audit = AuditService::new(&app.settings, app.store.audit_store());
+    let audit = AuditService::new(&settings, app.store.audit_store());
     let key = audit.key().expect("key").public_key();
-    let witnesses = service::configured_witnesses(&app.settings);
+    let witnesses = service::configured_witnesses(&settings);
     assert_eq!(witnesses.len(), 2, "heads file + URL");
     let task = service::spawn_publisher(
         audit.clone(),
@@ -112,7 +117,7 @@ async fn publisher_hands_heads_to_witnesses(backend: Backend) {
     task.abort();
 
     // The heads file holds the same heads.
-    let file = app.settings.audit_heads_path();
+    let file = settings.audit_heads_path();
     let deadline = Instant::now() + Duration::from_secs(10);
     let heads = loop {
         let heads = read_heads_file(&std::fs::read_to_string(&file).unwrap_or_default())
@@ -138,7 +143,7 @@ async fn publisher_hands_heads_to_witnesses(backend: Backend) {
             .ok()
     );
     assert!(
-        run_cli(&app.settings, None, None, None, None).await.is_ok(),
+        run_cli(&settings, None, None, None, None).await.is_ok(),
         "alcove audit verify: clean"
     );
     cut_log(&app, &practice.to_string()).await;
@@ -147,14 +152,14 @@ async fn publisher_hands_heads_to_witnesses(backend: Backend) {
         .expect("verify");
     assert!(report.has("truncated"), "{report}");
     // The subcommand reads the configured heads file by default and fails.
-    let err = run_cli(&app.settings, None, None, None, None)
+    let err = run_cli(&settings, None, None, None, None)
         .await
         .expect_err("fails");
     assert!(err.to_string().contains("failed verification"), "{err}");
     // The same with the heads file and the public key given explicitly.
     let hex = key.to_hex();
     assert!(run_cli(
-        &app.settings,
+        &settings,
         None,
         Some(practice.to_string()),
         Some(file.clone()),

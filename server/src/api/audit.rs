@@ -398,17 +398,9 @@ pub async fn export(
 ) -> ApiResult<Response> {
     admin(&state, &authed, "audit.exported").await?;
     let f = query(q)?;
-    let csv = match f.format.as_deref() {
-        None | Some("jsonl") => false,
-        Some("csv") => true,
-        Some(_) => {
-            return Err(AppError::invalid(
-                "invalid_format",
-                "format must be jsonl or csv",
-            ))
-        }
-    };
+    // `to_filter` refuses any format but `jsonl` and `csv`.
     let mut filter = f.to_filter()?;
+    let csv = f.format.as_deref() == Some("csv");
     let practice = authed.practice_id.to_string();
     let event = authed.event("audit.exported").detail(
         serde_json::json!({"filter": f.describe(), "format": if csv { "csv" } else { "jsonl" }}),

@@ -310,8 +310,11 @@ pub async fn accept(
     let result = redeem(&state, &meta, &parts, req, login, display_name).await;
     match &result {
         Ok(_) => attempt.succeeded(&state, &keys).await?,
-        // Too busy to hash: nothing was tried, nothing counts.
-        Err(e) if e.code == "busy" => attempt.abandoned(&state).await?,
+        // Unavailable (too busy to hash, or storage down): nothing was
+        // decided about the token, so nothing counts.
+        Err(e) if e.status == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
+            attempt.abandoned(&state).await?
+        }
         Err(_) => attempt.failed(&state, &keys, None).await?,
     }
     result

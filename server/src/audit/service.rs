@@ -187,11 +187,14 @@ impl Witness for FileWitness {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)?;
-            crate::private_files::restrict(&path)?;
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).append(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut f = options.open(&path)?;
             f.write_all(line.as_bytes())?;
             f.sync_all()?;
             Ok(())
@@ -298,44 +301,9 @@ pub fn spawn_publisher(
     witnesses: Vec<Arc<dyn Witness>>,
     interval: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {
-    publisher_loop(
-        service,
-        clock,
-        witnesses,
-        interval,
-        std::collections::HashMap::new(),
-        tokio::time::Instant::now(),
-    )
-}
-
-/// The server's publisher: one round before it returns (so start-up has
-/// published whatever the log held), then every `interval` after that.
-pub async fn start_publisher(
-    service: AuditService,
-    clock: Arc<dyn crate::clock::Clock>,
-    witnesses: Vec<Arc<dyn Witness>>,
-    interval: std::time::Duration,
-) -> tokio::task::JoinHandle<()> {
-    let mut published = std::collections::HashMap::new();
-    if let Err(e) = publish_once(&service, &witnesses, &mut published, clock.now()).await {
-        tracing::warn!(error = %e, "audit: publishing signed tree heads failed");
-    }
-    let first = tokio::time::Instant::now() + interval;
-    publisher_loop(service, clock, witnesses, interval, published, first)
-}
-
-fn publisher_loop(
-    service: AuditService,
-    clock: Arc<dyn crate::clock::Clock>,
-    witnesses: Vec<Arc<dyn Witness>>,
-    interval: std::time::Duration,
-    published: std::collections::HashMap<String, u64>,
-    first: tokio::time::Instant,
-) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut published = published;
-        let mut ticker =
-            tokio::time::interval_at(first, interval.max(std::time::Duration::from_millis(10)));
+        let mut published = std::collections::HashMap::new();
+        let mut ticker = tokio::time::interval(interval.max(std::time::Duration::from_millis(10)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;

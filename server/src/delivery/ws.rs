@@ -551,6 +551,11 @@ impl Connection {
         if let (Some(first), Some(last)) = (frames.first(), frames.last()) {
             let (from, to) = (first.seq, last.seq);
             self.record(id, from, to).await?;
+            // A revocation that landed while the record was being written
+            // stops the entries here, as it would between two of them.
+            if self.mailbox.revoked() {
+                return Err((4001, "revoked"));
+            }
         }
         for entry in frames {
             self.send(Message::Text(entry.frame.clone())).await?;
