@@ -11,65 +11,13 @@
 //! Targets: `/readyz` p99 ≤ 50 ms; peak RSS ≤ idle + budget + 64 MiB; RSS
 //! within 64 MiB of idle a minute after.
 
+use alcove_tests::release_server::ReleaseServer;
 use alcove_tests::ApiClient;
 use futures_util::future::join_all;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-struct Server {
-    child: tokio::process::Child,
-    addr: String,
-    link: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn start_server() -> Server {
-    use tokio::io::AsyncBufReadExt;
-    let bin = std::env::var("ALCOVE_BIN").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/alcove").to_string()
-    });
-    let dir = tempfile::tempdir().expect("dir");
-    let mut child = tokio::process::Command::new(&bin)
-        .args([
-            "--data-dir",
-            dir.path().to_str().expect("utf-8"),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("ALCOVE_LOG__FILTER", "warn")
-        .env("ALCOVE_AUTH__MAX_FAILURES_PER_IP", "100000000")
-        .env("ALCOVE_AUTH__MAX_FAILURES_PER_ACCOUNT", "100000000")
-        .env("ALCOVE_AUTH__MAX_FAILURES_PER_ACCOUNT_GLOBAL", "100000000")
-        .env_remove("ALCOVE_DATABASE_URL")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {bin} (build it first): {e}"));
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let (mut addr, mut link) = (None, None);
-    while addr.is_none() {
-        let line = lines
-            .next_line()
-            .await
-            .expect("read")
-            .expect("server exited");
-        if line.contains("/invite#") {
-            link = Some(line.trim().to_string());
-        }
-        if let Some(a) = line.trim().strip_prefix("Alcove is listening on http://") {
-            addr = Some(a.to_string());
-        }
-    }
-    Server {
-        child,
-        addr: addr.expect("addr"),
-        link: link.expect("link"),
-        _dir: dir,
-    }
-}
 
 /// Resident size of a process, KiB.
 fn rss_kib(pid: u32) -> u64 {
@@ -94,7 +42,12 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(2000);
-    let server = start_server().await;
+    let server = ReleaseServer::start(&[
+        ("ALCOVE_AUTH__MAX_FAILURES_PER_IP", "100000000"),
+        ("ALCOVE_AUTH__MAX_FAILURES_PER_ACCOUNT", "100000000"),
+        ("ALCOVE_AUTH__MAX_FAILURES_PER_ACCOUNT_GLOBAL", "100000000"),
+    ])
+    .await;
     let pid = server.child.id().expect("pid");
     let base = format!("http://{}", server.addr);
 

@@ -7,6 +7,7 @@
 //! separate process on 127.0.0.1:0 over a temporary SQLite file, so each
 //! process holds one end of every socket (the open-files limit here is 20000).
 
+use alcove_tests::release_server::ReleaseServer;
 use alcove_tests::ApiClient;
 use futures_util::StreamExt;
 use serde_json::json;
@@ -15,55 +16,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// The server process.
-struct Server {
-    _child: tokio::process::Child,
-    addr: String,
-    link: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn start_server() -> Server {
-    use tokio::io::AsyncBufReadExt;
-    let bin = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/alcove");
-    let dir = tempfile::tempdir().expect("dir");
-    let mut child = tokio::process::Command::new(bin)
-        .args([
-            "--data-dir",
-            dir.path().to_str().expect("utf-8"),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("ALCOVE_LOG__FILTER", "warn")
-        .env_remove("ALCOVE_DATABASE_URL")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start target/release/alcove (build it first)");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let (mut addr, mut link) = (None, None);
-    while addr.is_none() {
-        let line = lines
-            .next_line()
-            .await
-            .expect("read")
-            .expect("server exited");
-        if line.contains("/invite#") {
-            link = Some(line.trim().to_string());
-        }
-        if let Some(a) = line.trim().strip_prefix("Alcove is listening on http://") {
-            addr = Some(a.to_string());
-        }
-    }
-    Server {
-        _child: child,
-        addr: addr.expect("addr"),
-        link: link.expect("link"),
-        _dir: dir,
-    }
-}
 
 fn totp(secret: &str) -> String {
     let s = data_encoding::BASE32_NOPAD
@@ -105,7 +57,7 @@ async fn register(api: &ApiClient, link: &str, login: &str) -> String {
     signed["token"].as_str().expect("token").to_string()
 }
 
-async fn socket(server: &Server, token: &str) -> Ws {
+async fn socket(server: &ReleaseServer, token: &str) -> Ws {
     let url = format!("ws://{}/api/v1/ws", server.addr);
     let mut req =
         tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
@@ -143,7 +95,7 @@ async fn main() {
         .collect();
     let revocations = args.first().copied().unwrap_or(1000);
     let idle = args.get(1).copied().unwrap_or(10_000);
-    let server = start_server().await;
+    let server = ReleaseServer::start(&[]).await;
     let base = format!("http://{}", server.addr);
     let anon = ApiClient::new(&base);
     let mut admin_api = ApiClient::new(&base);

@@ -8,6 +8,7 @@
 //! SKIPPED line. `.ci/run` always sets it.
 
 pub mod mls;
+pub mod release_server;
 
 use alcove_server::bootstrap::{self, SetupLink};
 use alcove_server::clock::{Clock, ManualClock};
@@ -336,6 +337,21 @@ impl TestApp {
             clinician,
             client,
         }
+    }
+
+    /// A second, bearer-token session of a client (no TOTP) on its first
+    /// device; returns the token.
+    pub async fn bearer_session(&self, person: &Person) -> String {
+        let (status, body) = self
+            .client()
+            .post(
+                "/api/v1/auth/login",
+                &json!({"login": person.login, "password": person.password,
+                        "device_id": person.device_id, "transport": "bearer"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().expect("token").to_string()
     }
 
     /// Invites a person of `role` as `by`; returns the link.

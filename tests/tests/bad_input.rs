@@ -390,16 +390,7 @@ async fn bearer_scheme_is_case_insensitive(backend: Backend) {
     let client = app
         .register_client(&app.invite(&admin, "client").await, "c@p.example")
         .await;
-    let (status, body) = app
-        .client()
-        .post(
-            "/api/v1/auth/login",
-            &json!({"login": client.login, "password": client.password, "device_id": client.device_id,
-                    "transport": "bearer"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let token = body["token"].as_str().expect("token").to_string();
+    let token = app.bearer_session(&client).await;
     let me = format!("{}/api/v1/me", app.base);
     // RFC 9110 §11.1: the scheme is case-insensitive; one or more spaces.
     for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {

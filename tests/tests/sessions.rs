@@ -103,17 +103,8 @@ async fn revoked_device_fails_every_token(backend: Backend) {
         .register_client(&app.invite(&admin, "client").await, "c@p.example")
         .await;
     // A second session on the same device, by bearer token.
-    let (status, body) = app
-        .client()
-        .post(
-            "/api/v1/auth/login",
-            &json!({"login": client.login, "password": client.password, "device_id": client.device_id,
-                    "transport": "bearer"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     let mut bearer = ApiClient::new(&app.base);
-    bearer.bearer = body["token"].as_str().map(str::to_string);
+    bearer.bearer = Some(app.bearer_session(&client).await);
     assert_eq!(bearer.get("/api/v1/me").await.0, StatusCode::OK);
 
     let practice = practice_of(&client).await;
