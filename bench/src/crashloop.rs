@@ -335,7 +335,8 @@ impl Subject {
         self.kill9();
         if let Some(pg) = self.pg.take() {
             if keep {
-                eprintln!("crashloop: keeping PostgreSQL database {}", pg.url);
+                // The name only: the URL may carry credentials.
+                eprintln!("crashloop: keeping PostgreSQL database {}", pg.name());
             } else {
                 pg.drop_db().await;
             }
@@ -742,9 +743,9 @@ fn add(into: &mut Totals, t: Totals) {
     if into.unavailable_sample.is_none() {
         into.unavailable_sample = t.unavailable_sample;
     }
-    for p in t.problems {
-        into.problem(p);
-    }
+    // Printed already where they were found.
+    into.problems.extend(t.problems);
+    into.problems.truncate(20);
 }
 
 async fn check_all(api: &Api, lanes: &mut [Lane], t: &mut Totals, full: bool) -> Result<()> {

@@ -143,17 +143,8 @@ async fn logout_one(api: &Api, s: Session) -> Result<(f64, f64, bool)> {
 /// Signs in `n` sessions of a few client accounts (one new device per
 /// session); returns their bearer tokens.
 async fn sessions(api: &Api, admin: &Admin, n: usize, tag: &str) -> Result<Vec<String>> {
-    let invite = setup::expect(
-        "invite clinician",
-        201,
-        api.post(
-            "/api/v1/invites",
-            Some(&admin.token),
-            &json!({"role": "clinician"}),
-        )
-        .await?,
-    )?;
-    let link = invite["link"].as_str().ok_or_else(|| anyhow!("no link"))?;
+    let link = setup::invite(api, &admin.token, "clinician").await?;
+    let link = link.as_str();
     let clinician = setup::register_staff(api, link, &format!("dr.{tag}@bench.example")).await?;
     let clinician = clinician["token"]
         .as_str()
@@ -164,17 +155,8 @@ async fn sessions(api: &Api, admin: &Admin, n: usize, tag: &str) -> Result<Vec<S
     let users = 8.min(n.max(1));
     let mut logins = Vec::new();
     for u in 0..users {
-        let invite = setup::expect(
-            "invite client",
-            201,
-            api.post(
-                "/api/v1/invites",
-                Some(&clinician),
-                &json!({"role": "client"}),
-            )
-            .await?,
-        )?;
-        let link = invite["link"].as_str().ok_or_else(|| anyhow!("no link"))?;
+        let link = setup::invite(api, &clinician, "client").await?;
+        let link = link.as_str();
         let login = format!("{tag}{u}@bench.example");
         let password = format!("bench client passphrase {login}");
         setup::expect(
@@ -251,16 +233,23 @@ pub async fn run(
             Err(e) => problems.push(format!("sequential: {e:#}")),
         }
     }
-    // The sockets still open must not have closed meanwhile.
     let mut rest: Vec<Session> = rest;
-    for s in rest.iter_mut() {
-        if s.closed.try_recv().is_ok() {
-            problems.push("a socket closed before its session logged out".into());
-        }
-    }
     let burst = burst.max(1);
     let (mut b_http, mut b_close) = (Vec::new(), Vec::new());
-    while !rest.is_empty() {
+    loop {
+        // The sockets still open must not have closed meanwhile. One that
+        // did is counted and set aside (its close was consumed here, so
+        // timing its logout would wait for nothing).
+        rest.retain_mut(|s| {
+            let closed = s.closed.try_recv().is_ok();
+            if closed {
+                problems.push("a socket closed before its session logged out".into());
+            }
+            !closed
+        });
+        if rest.is_empty() {
+            break;
+        }
         let take = burst.min(rest.len());
         let group: Vec<Session> = rest.drain(..take).collect();
         let results =

@@ -18,6 +18,11 @@ pub struct PgDb {
 }
 
 impl PgDb {
+    /// The database's name (safe to print, unlike its URL).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Creates `alcove_bench_<pid>_<n>` on the server of `admin_url`.
     pub async fn create(admin_url: &str, tag: &str) -> Result<Self> {
         let name = format!("alcove_bench_{}_{tag}", std::process::id());

@@ -239,32 +239,28 @@ pub async fn admin(api: &Api, setup_link: &str) -> Result<Admin> {
     Ok(Admin { token, practice_id })
 }
 
+/// An invite link for `role`, created by the holder of `token`.
+pub async fn invite(api: &Api, token: &str, role: &str) -> Result<String> {
+    let invite = expect(
+        "invite",
+        201,
+        api.post("/api/v1/invites", Some(token), &json!({ "role": role }))
+            .await?,
+    )?;
+    invite["link"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("no link"))
+}
+
 /// One clinician/client pair with its conversation.
 pub async fn pair(api: &Api, admin: &Admin, i: usize) -> Result<Pair> {
-    let invite = expect(
-        "invite clinician",
-        201,
-        api.post(
-            "/api/v1/invites",
-            Some(&admin.token),
-            &json!({"role": "clinician"}),
-        )
-        .await?,
-    )?;
-    let link = invite["link"].as_str().ok_or_else(|| anyhow!("no link"))?;
+    let link = invite(api, &admin.token, "clinician").await?;
+    let link = link.as_str();
     let signed = register_staff(api, link, &format!("dr{i}@bench.example")).await?;
     let mut clinician = peer(api, &signed, &admin.practice_id).await?;
-    let invite = expect(
-        "invite client",
-        201,
-        api.post(
-            "/api/v1/invites",
-            Some(&clinician.token),
-            &json!({"role": "client"}),
-        )
-        .await?,
-    )?;
-    let link = invite["link"].as_str().ok_or_else(|| anyhow!("no link"))?;
+    let link = invite(api, &clinician.token, "client").await?;
+    let link = link.as_str();
     let login = format!("client{i}@bench.example");
     let signed = expect(
         "accept client invite",

@@ -9,26 +9,32 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || true
+fi
+if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   echo "!!! no nightly toolchain: the fuzz smoke (scripts/test.d/50-fuzz-smoke.sh) is SKIPPED !!!" >&2
   echo "!!! (rustup toolchain install nightly)                                                 !!!" >&2
   exit 0
 fi
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
-  cargo +nightly install cargo-fuzz --locked
+  cargo +nightly install cargo-fuzz --version 0.13.2 --locked
 fi
 
 TOTAL_SECS="${ALCOVE_FUZZ_SMOKE_SECS:-60}"
 cd fuzz
-# The smoke builds without optimisation (`--dev`): a cold build is much
+# The smoke builds `--dev` (opt-level 1, fuzz/Cargo.toml): a cold build is much
 # shorter, and a minute of executions needs no speed. The campaign in
 # BENCHMARKS.md uses release builds (ALCOVE_FUZZ_PROFILE=release).
 profile="${ALCOVE_FUZZ_PROFILE:-dev}"
+# Where cargo puts the fuzz crate's binaries (CARGO_TARGET_DIR, when set,
+# is taken relative to fuzz/, as cargo does there).
+target="${CARGO_TARGET_DIR:-target}"
 if [ "$profile" = release ]; then
   cargo +nightly fuzz build
-  bindir=target/x86_64-unknown-linux-gnu/release
+  bindir="$target/x86_64-unknown-linux-gnu/release"
 else
   cargo +nightly fuzz build --dev
-  bindir=target/x86_64-unknown-linux-gnu/debug
+  bindir="$target/x86_64-unknown-linux-gnu/debug"
 fi
 targets=$(cargo +nightly fuzz list)
 count=$(echo "$targets" | wc -w)
