@@ -90,6 +90,16 @@ pub async fn upgrade(
             "this device has too many open connections; close one (another tab?) and retry",
         ));
     };
+    // A logout that committed after this request's session was checked but
+    // before the mailbox above existed woke nobody: read the session once
+    // more now that any later end will reach this socket.
+    let record = state.store.session_by_id(authed.session_id).await?;
+    if record.ended_at.is_some() {
+        return Err(AppError::unauthorized(
+            "session_ended",
+            "this session has ended; sign in again",
+        ));
+    }
     Ok(ws
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
