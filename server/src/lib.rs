@@ -18,6 +18,7 @@ pub mod delivery;
 pub mod error;
 pub mod ids;
 pub mod private_files;
+pub mod reminders;
 pub mod revocation;
 pub mod state;
 pub mod storage;

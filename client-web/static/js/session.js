@@ -14,6 +14,7 @@ let current = null;
 let lastActivity = Date.now();
 let idleTimer = null;
 let idleCheck = null;
+let idleTimeoutMs = 0;
 let notice = null;
 const signInHooks = new Set();
 const lockHooks = new Set();
@@ -184,6 +185,11 @@ export function revoked() {
 // A request found the session gone (expired on the server, device revoked).
 setSessionLostHandler((error) => {
   if (error.code === "device_revoked") revoked();
+  // The server ends an idle session on its own clock, in whole seconds, and
+  // closes its socket then: it can get there a moment before this page's
+  // timer. When this page was idle that long too, it is the same idle lock
+  // and says so in the same words.
+  else if (error.code === "session_expired" && idleTimer && Date.now() - lastActivity >= idleTimeoutMs - 1500) lockForIdle(idleTimeoutMs);
   else end("expired", error.message);
 });
 
@@ -194,6 +200,7 @@ function markActivity() {
 function startIdleLock(timeoutSecs) {
   stopIdleLock();
   const timeoutMs = Math.max(1, Number(timeoutSecs) || 900) * 1000;
+  idleTimeoutMs = timeoutMs;
   lastActivity = Date.now();
   for (const ev of ACTIVITY_EVENTS) window.addEventListener(ev, markActivity, { passive: true, capture: true });
   const check = () => {

@@ -1,0 +1,13 @@
+//! The reminders slice's decisions: pure functions over facts, unit-tested
+//! without a database or a clock.
+
+pub mod check;
+pub mod defaults;
+pub mod lint;
+pub mod locale;
+pub mod schedule;
+pub mod segments;
+pub mod template;
+
+#[cfg(test)]
+mod lint_cases;
