@@ -101,3 +101,15 @@ id_type!(
     /// One login of one device.
     SessionId
 );
+id_type!(
+    /// An appointment series.
+    AppointmentId
+);
+id_type!(
+    /// One occurrence of an appointment series.
+    OccurrenceId
+);
+id_type!(
+    /// One reminder to send.
+    ReminderId
+);

@@ -18,6 +18,7 @@ pub mod delivery;
 pub mod error;
 pub mod ids;
 pub mod private_files;
+#[macro_use]
 pub mod reminders;
 pub mod revocation;
 pub mod state;
@@ -204,6 +205,7 @@ pub fn app_state_with_clock(
         &settings.data_dir,
     )?;
     let audit = audit::service::AuditService::new(&settings, store.audit_store());
+    let settings_data_dir = settings.data_dir.clone();
     let hashing = auth::hashing::Hashing::new(&settings.auth);
     Ok(state::AppState {
         store,
@@ -213,5 +215,6 @@ pub fn app_state_with_clock(
         hashing,
         dummy_hash: auth::password::dummy_hash().into(),
         delivery,
+        reminders: reminders::service::ReminderService::start(&settings_data_dir)?,
     })
 }

@@ -23,6 +23,8 @@ pub struct AppState {
     pub audit: crate::audit::service::AuditService,
     /// The delivery service: writers, wake-ups, the server's MLS key.
     pub delivery: crate::delivery::service::DeliveryService,
+    /// Reminders: the contact key, the linter's word lists.
+    pub reminders: crate::reminders::service::ReminderService,
 }
 
 impl AppState {

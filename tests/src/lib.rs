@@ -501,6 +501,11 @@ impl ApiClient {
         Self::finish(self.decorate(self.http.get(format!("{}{path}", self.base)))).await
     }
 
+    /// PUT JSON.
+    pub async fn put(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        Self::finish(self.decorate(self.http.put(format!("{}{path}", self.base)).json(body))).await
+    }
+
     /// DELETE.
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         Self::finish(self.decorate(self.http.delete(format!("{}{path}", self.base)))).await

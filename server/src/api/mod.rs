@@ -13,12 +13,13 @@ pub mod revocation;
 pub mod users;
 
 use crate::error::AppError;
+use crate::reminders::http as reminders;
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use extract::RequestId;
 use tracing::Instrument;
@@ -96,6 +97,35 @@ pub fn router(state: AppState) -> Router {
         .route("/revocations/pending", get(revocation::pending))
         .route("/lost-devices", get(revocation::lost_devices))
         .route("/me/unlock-share", get(revocation::unlock_share))
+        .route(
+            "/appointments",
+            post(reminders::appointments::create).get(reminders::appointments::list),
+        )
+        .route(
+            "/appointments/{id}",
+            put(reminders::appointments::reschedule),
+        )
+        .route(
+            "/appointments/{id}/cancel",
+            post(reminders::appointments::cancel),
+        )
+        .route(
+            "/occurrences/{id}/answer",
+            post(reminders::appointments::answer),
+        )
+        .route(
+            "/reminders/preferences/{client_id}",
+            get(reminders::preferences::get).put(reminders::preferences::put),
+        )
+        .route(
+            "/reminders/templates/{kind}/{language}",
+            get(reminders::templates::get).put(reminders::templates::put),
+        )
+        .route(
+            "/reminders/templates/{kind}/{language}/lint",
+            post(reminders::templates::lint),
+        )
+        .route("/reminders", get(reminders::reminders::list))
         .route("/openapi.json", get(openapi::serve))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)

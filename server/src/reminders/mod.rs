@@ -9,4 +9,11 @@
 //! allow-listed ones in `rules::template`, and linted (`rules::lint`) both
 //! when the template is saved and on every send.
 
+pub mod contact;
+pub mod error;
+pub mod http;
 pub mod rules;
+pub mod service;
+#[macro_use]
+mod sql;
+pub mod store;

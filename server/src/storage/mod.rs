@@ -97,7 +97,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything the server persists.
 #[async_trait]
 pub trait Store:
-    delivery::DeliveryStore + revocation::RevocationStore + Send + Sync + 'static
+    delivery::DeliveryStore
+    + revocation::RevocationStore
+    + crate::reminders::store::ReminderStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;

@@ -5,6 +5,7 @@ pub mod check;
 pub mod defaults;
 pub mod lint;
 pub mod locale;
+pub mod plan;
 pub mod schedule;
 pub mod segments;
 pub mod template;

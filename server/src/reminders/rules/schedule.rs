@@ -42,6 +42,7 @@ pub enum ScheduleError {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
 )]
+#[serde(deny_unknown_fields)]
 pub struct Recurrence {
     /// 1 (weekly) or 2 (every two weeks).
     pub every_weeks: u8,

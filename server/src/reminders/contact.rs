@@ -1,0 +1,176 @@
+//! Contact addresses encrypted at rest.
+//!
+//! A practice's list of phone numbers is a list of people in treatment, so
+//! a stolen database must not yield it. Each address is sealed with
+//! ChaCha20-Poly1305 under a 256-bit key held outside the database (the
+//! data directory's `contact.key`, 0600, created on first start), with a
+//! random 96-bit nonce and the client's id as associated data (a ciphertext
+//! moved onto another client's row does not open). Several PostgreSQL nodes
+//! must share the file, as they share the audit signing key.
+//!
+//! An address is opened only to send through it, and never logged.
+
+use crate::ids::UserId;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use std::path::Path;
+use zeroize::Zeroizing;
+
+const NONCE_LEN: usize = 12;
+
+/// The key; cheap to clone behind an `Arc`.
+pub struct ContactKey {
+    cipher: ChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for ContactKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ContactKey(..)")
+    }
+}
+
+impl ContactKey {
+    /// Loads `contact.key` from the data directory, creating it (0600) on
+    /// first start.
+    pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Self> {
+        let path = data_dir.join("contact.key");
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => Zeroizing::new(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let fresh = Zeroizing::new(crate::auth::secrets::random_bytes::<32>().to_vec());
+                crate::private_files::create_dir(data_dir)?;
+                write_new(&path, &fresh)?;
+                fresh
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if bytes.len() != 32 {
+            anyhow::bail!("{} is not a 32-byte key", path.display());
+        }
+        Ok(Self::from_bytes(&bytes))
+    }
+
+    /// A key from its bytes (tests).
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        Self {
+            cipher: ChaCha20Poly1305::new(Key::from_slice(bytes)),
+        }
+    }
+
+    /// Seals an address for one client: nonce ‖ ciphertext.
+    pub fn seal(&self, client: UserId, address: &str) -> Vec<u8> {
+        let nonce = crate::auth::secrets::random_bytes::<NONCE_LEN>();
+        let aad = client.to_string();
+        let sealed = self.cipher.encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: address.as_bytes(),
+                aad: aad.as_bytes(),
+            },
+        );
+        match sealed {
+            Ok(ct) => {
+                let mut out = nonce.to_vec();
+                out.extend_from_slice(&ct);
+                out
+            }
+            // ChaCha20-Poly1305 fails only on inputs of 256 GiB; an address
+            // is bounded far below at the edge. Store nothing rather than
+            // the address in the clear.
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Opens a sealed address, or `None` when it does not open (another
+    /// client's, tampered, another key).
+    pub fn open(&self, client: UserId, sealed: &[u8]) -> Option<Zeroizing<String>> {
+        let (nonce, ct) = sealed.split_at_checked(NONCE_LEN)?;
+        let aad = client.to_string();
+        let plain = self
+            .cipher
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .ok()?;
+        String::from_utf8(plain).ok().map(Zeroizing::new)
+    }
+}
+
+#[cfg(unix)]
+fn write_new(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn write_new(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_opens_only_for_its_own_client_and_key() {
+        let key = ContactKey::from_bytes(&[7; 32]);
+        let alice = UserId::new();
+        let sealed = key.seal(alice, "+15555550100");
+        assert!(!sealed.windows(4).any(|w| w == b"5555"), "not in the clear");
+        assert_eq!(
+            key.open(alice, &sealed).as_deref().map(String::as_str),
+            Some("+15555550100")
+        );
+        assert!(
+            key.open(UserId::new(), &sealed).is_none(),
+            "moved to another row"
+        );
+        assert!(ContactKey::from_bytes(&[8; 32])
+            .open(alice, &sealed)
+            .is_none());
+        let mut tampered = sealed.clone();
+        if let Some(b) = tampered.last_mut() {
+            *b ^= 1;
+        }
+        assert!(key.open(alice, &tampered).is_none());
+        assert!(key.open(alice, &[1, 2, 3]).is_none());
+        // Two seals of one address differ (fresh nonce).
+        assert_ne!(
+            key.seal(alice, "a@b.example"),
+            key.seal(alice, "a@b.example")
+        );
+    }
+
+    #[test]
+    fn the_key_file_is_created_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let alice = UserId::new();
+        let sealed = ContactKey::load_or_create(dir.path())
+            .unwrap()
+            .seal(alice, "x@y.example");
+        let again = ContactKey::load_or_create(dir.path()).unwrap();
+        assert!(again.open(alice, &sealed).is_some());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("contact.key"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

@@ -1,0 +1,496 @@
+//! The SQL behind `ReminderStore`, once for both backends (the technique of
+//! `storage/sql.rs`). The bodies read facts and write rows; what to write
+//! is decided by `rules::plan`.
+
+macro_rules! impl_reminder_store {
+    ($store:ty, $db:ty) => {
+        const _: () = {
+            use $crate::audit;
+            use $crate::clock::UnixTime;
+            use $crate::ids::{AppointmentId, OccurrenceId, PracticeId, ReminderId, UserId};
+            use $crate::reminders::rules::{self, plan};
+            use $crate::reminders::store::*;
+            use $crate::storage::{StoreError, StoreResult};
+
+            type Conn = <$db as sqlx::Database>::Connection;
+
+            const OCCURRENCE_COLS: &str = "o.id, o.appointment_id, o.client_id, a.clinician_id, o.starts_at,
+                 a.duration_minutes, a.time_zone, a.modality, o.status";
+
+            /// Brings a client's pending reminders in line with their
+            /// committed occurrences and preferences, inside the caller's
+            /// transaction.
+            async fn replan(
+                conn: &mut Conn,
+                practice: PracticeId,
+                client: UserId,
+                now: UnixTime,
+                reason: &str,
+            ) -> StoreResult<()> {
+                // Re-plans of one client take turns on their row (a no-op
+                // write, as SQLite has no FOR UPDATE): on PostgreSQL a
+                // preference change and a new appointment committing side
+                // by side would otherwise each plan with the other's
+                // change unseen.
+                sqlx::query("UPDATE users SET display_name = display_name WHERE id = $1 AND practice_id = $2")
+                    .bind(client)
+                    .bind(practice)
+                    .execute(&mut *conn)
+                    .await?;
+                let prefs: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+                    "SELECT leads_minutes, quiet_start, quiet_end FROM reminder_preferences
+                     WHERE client_id = $1 AND practice_id = $2",
+                )
+                .bind(client)
+                .bind(practice)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let (leads, quiet) = match &prefs {
+                    Some((leads, qs, qe)) => (
+                        plan::parse_leads(leads),
+                        plan::parse_quiet(qs.as_deref(), qe.as_deref()),
+                    ),
+                    None => (plan::DEFAULT_LEADS_MINUTES.to_vec(), None),
+                };
+                let rows: Vec<(OccurrenceId, i64, String)> = sqlx::query_as(
+                    "SELECT o.id, o.starts_at, a.time_zone FROM appointment_occurrences o
+                     JOIN appointments a ON a.id = o.appointment_id
+                     WHERE o.client_id = $1 AND o.practice_id = $2 AND o.starts_at > $3
+                       AND o.status IN ('scheduled', 'confirmed')",
+                )
+                .bind(client)
+                .bind(practice)
+                .bind(now)
+                .fetch_all(&mut *conn)
+                .await?;
+                let upcoming: Vec<plan::Upcoming<OccurrenceId>> = rows
+                    .into_iter()
+                    .filter_map(|(id, starts_at, tz)| {
+                        Some(plan::Upcoming {
+                            id,
+                            starts_at,
+                            tz: rules::schedule::zone(&tz).ok()?,
+                        })
+                    })
+                    .collect();
+                let pending: Vec<(ReminderId, OccurrenceId, i64, i64)> = sqlx::query_as(
+                    "SELECT id, occurrence_id, lead_minutes, due_at FROM reminders
+                     WHERE client_id = $1 AND practice_id = $2 AND status = 'pending'",
+                )
+                .bind(client)
+                .bind(practice)
+                .fetch_all(&mut *conn)
+                .await?;
+                let pending: Vec<plan::Pending<OccurrenceId, ReminderId>> = pending
+                    .into_iter()
+                    .map(|(row, occurrence, lead, due_at)| plan::Pending {
+                        row,
+                        occurrence,
+                        lead_minutes: u32::try_from(lead).unwrap_or(0),
+                        due_at,
+                    })
+                    .collect();
+                let changes = plan::replan(&upcoming, &pending, &leads, quiet, now);
+                for row in changes.withdraw {
+                    sqlx::query(
+                        "UPDATE reminders SET status = 'withdrawn', reason = $1, updated_at = $2
+                         WHERE id = $3 AND status = 'pending'",
+                    )
+                    .bind(reason)
+                    .bind(now)
+                    .bind(row)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                for w in changes.create {
+                    sqlx::query(
+                        "INSERT INTO reminders (id, practice_id, occurrence_id, client_id, lead_minutes, due_at, status, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",
+                    )
+                    .bind(ReminderId::new())
+                    .bind(practice)
+                    .bind(w.occurrence)
+                    .bind(client)
+                    .bind(i64::from(w.lead_minutes))
+                    .bind(w.due_at)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            async fn insert_occurrences(
+                conn: &mut Conn,
+                practice: PracticeId,
+                appointment: AppointmentId,
+                client: UserId,
+                starts: &[UnixTime],
+                now: UnixTime,
+            ) -> StoreResult<Vec<OccurrenceId>> {
+                let mut ids = Vec::with_capacity(starts.len());
+                for &starts_at in starts {
+                    let id = OccurrenceId::new();
+                    sqlx::query(
+                        "INSERT INTO appointment_occurrences (id, appointment_id, practice_id, client_id, starts_at, status, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, 'scheduled', $6)",
+                    )
+                    .bind(id)
+                    .bind(appointment)
+                    .bind(practice)
+                    .bind(client)
+                    .bind(starts_at)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                    ids.push(id);
+                }
+                Ok(ids)
+            }
+
+            async fn series(conn: &mut Conn, practice: PracticeId, id: AppointmentId) -> StoreResult<Appointment> {
+                sqlx::query_as(
+                    "SELECT id, practice_id, client_id, clinician_id, time_zone, start_local, duration_minutes,
+                            rrule, modality, created_by, created_at, updated_at
+                     FROM appointments WHERE id = $1 AND practice_id = $2",
+                )
+                .bind(id)
+                .bind(practice)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or(StoreError::NotFound)
+            }
+
+            #[async_trait::async_trait]
+            impl ReminderStore for $store {
+                async fn create_appointment(
+                    &self,
+                    a: &NewAppointment,
+                    now: UnixTime,
+                    event: audit::Event,
+                ) -> StoreResult<Vec<OccurrenceId>> {
+                    let mut tx = self.writer().begin().await?;
+                    sqlx::query(
+                        "INSERT INTO appointments (id, practice_id, client_id, clinician_id, time_zone, start_local,
+                            duration_minutes, rrule, modality, created_by, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+                    )
+                    .bind(a.id)
+                    .bind(a.practice_id)
+                    .bind(a.client_id)
+                    .bind(a.clinician_id)
+                    .bind(&a.timing.time_zone)
+                    .bind(&a.timing.start_local)
+                    .bind(a.timing.duration_minutes)
+                    .bind(&a.timing.rrule)
+                    .bind(a.timing.modality)
+                    .bind(a.created_by)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    let ids = insert_occurrences(&mut tx, a.practice_id, a.id, a.client_id, &a.timing.occurrences, now).await?;
+                    replan(&mut tx, a.practice_id, a.client_id, now, "rescheduled").await?;
+                    append_event(&mut tx, &event, now).await?;
+                    tx.commit().await?;
+                    Ok(ids)
+                }
+
+                async fn appointment(&self, practice: PracticeId, id: AppointmentId) -> StoreResult<Appointment> {
+                    let mut conn = self.reader().acquire().await?;
+                    series(&mut conn, practice, id).await
+                }
+
+                async fn reschedule_appointment(
+                    &self,
+                    practice: PracticeId,
+                    id: AppointmentId,
+                    t: &Timing,
+                    now: UnixTime,
+                    event: audit::Event,
+                ) -> StoreResult<Vec<OccurrenceId>> {
+                    let mut tx = self.writer().begin().await?;
+                    let a = series(&mut tx, practice, id).await?;
+                    sqlx::query(
+                        "UPDATE appointments SET time_zone = $1, start_local = $2, duration_minutes = $3, rrule = $4,
+                            modality = $5, updated_at = $6 WHERE id = $7 AND practice_id = $8",
+                    )
+                    .bind(&t.time_zone)
+                    .bind(&t.start_local)
+                    .bind(t.duration_minutes)
+                    .bind(&t.rrule)
+                    .bind(t.modality)
+                    .bind(now)
+                    .bind(id)
+                    .bind(practice)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE appointment_occurrences SET status = 'rescheduled', updated_at = $1
+                         WHERE appointment_id = $2 AND practice_id = $3 AND starts_at > $1
+                           AND status IN ('scheduled', 'confirmed', 'no_reply')",
+                    )
+                    .bind(now)
+                    .bind(id)
+                    .bind(practice)
+                    .execute(&mut *tx)
+                    .await?;
+                    let future: Vec<UnixTime> = t.occurrences.iter().copied().filter(|&s| s > now).collect();
+                    let ids = insert_occurrences(&mut tx, practice, id, a.client_id, &future, now).await?;
+                    replan(&mut tx, practice, a.client_id, now, "rescheduled").await?;
+                    append_event(&mut tx, &event, now).await?;
+                    tx.commit().await?;
+                    Ok(ids)
+                }
+
+                async fn cancel_appointment(
+                    &self,
+                    practice: PracticeId,
+                    id: AppointmentId,
+                    occurrence: Option<OccurrenceId>,
+                    now: UnixTime,
+                    event: audit::Event,
+                ) -> StoreResult<()> {
+                    let mut tx = self.writer().begin().await?;
+                    let a = series(&mut tx, practice, id).await?;
+                    let done = sqlx::query(
+                        "UPDATE appointment_occurrences SET status = 'cancelled', updated_at = $1
+                         WHERE appointment_id = $2 AND practice_id = $3 AND starts_at > $1
+                           AND status IN ('scheduled', 'confirmed', 'no_reply')
+                           AND ($4 IS NULL OR id = $4)",
+                    )
+                    .bind(now)
+                    .bind(id)
+                    .bind(practice)
+                    .bind(occurrence)
+                    .execute(&mut *tx)
+                    .await?;
+                    if occurrence.is_some() && done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    replan(&mut tx, practice, a.client_id, now, "cancelled").await?;
+                    append_event(&mut tx, &event, now).await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn set_occurrence_status(
+                    &self,
+                    practice: PracticeId,
+                    occurrence: OccurrenceId,
+                    client: Option<UserId>,
+                    status: &'static str,
+                    now: UnixTime,
+                    event: audit::Event,
+                ) -> StoreResult<Occurrence> {
+                    let mut tx = self.writer().begin().await?;
+                    let done = sqlx::query(
+                        "UPDATE appointment_occurrences SET status = $1, updated_at = $2
+                         WHERE id = $3 AND practice_id = $4 AND starts_at > $2
+                           AND status IN ('scheduled', 'confirmed', 'no_reply')
+                           AND ($5 IS NULL OR client_id = $5)",
+                    )
+                    .bind(status)
+                    .bind(now)
+                    .bind(occurrence)
+                    .bind(practice)
+                    .bind(client)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    let occ: Occurrence = sqlx::query_as(&format!(
+                        "SELECT {OCCURRENCE_COLS} FROM appointment_occurrences o
+                         JOIN appointments a ON a.id = o.appointment_id WHERE o.id = $1"
+                    ))
+                    .bind(occurrence)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    replan(&mut tx, practice, occ.client_id, now, status).await?;
+                    append_event(&mut tx, &event, now).await?;
+                    tx.commit().await?;
+                    Ok(occ)
+                }
+
+                async fn occurrences(
+                    &self,
+                    practice: PracticeId,
+                    client: Option<UserId>,
+                    clinician: Option<UserId>,
+                    from: UnixTime,
+                ) -> StoreResult<Vec<Occurrence>> {
+                    Ok(sqlx::query_as(&format!(
+                        "SELECT {OCCURRENCE_COLS} FROM appointment_occurrences o
+                         JOIN appointments a ON a.id = o.appointment_id
+                         WHERE o.practice_id = $1 AND o.starts_at >= $2
+                           AND ($3 IS NULL OR o.client_id = $3)
+                           AND ($4 IS NULL OR a.clinician_id = $4)
+                           AND o.status <> 'rescheduled'
+                         ORDER BY o.starts_at LIMIT 500"
+                    ))
+                    .bind(practice)
+                    .bind(from)
+                    .bind(client)
+                    .bind(clinician)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn reminder_preferences(
+                    &self,
+                    practice: PracticeId,
+                    client: UserId,
+                ) -> StoreResult<Option<PreferencesRow>> {
+                    Ok(sqlx::query_as(
+                        "SELECT client_id, practice_id, email_enabled, sms_enabled, email_ct, phone_ct, quiet_start,
+                                quiet_end, sender, leads_minutes, language, opted_out, updated_by, updated_at
+                         FROM reminder_preferences WHERE client_id = $1 AND practice_id = $2",
+                    )
+                    .bind(client)
+                    .bind(practice)
+                    .fetch_optional(self.reader())
+                    .await?)
+                }
+
+                async fn put_reminder_preferences(
+                    &self,
+                    p: &PreferencesRow,
+                    now: UnixTime,
+                    event: audit::Event,
+                ) -> StoreResult<()> {
+                    let mut tx = self.writer().begin().await?;
+                    // The client must be a client of this practice.
+                    let ok: Option<String> = sqlx::query_scalar(
+                        "SELECT id FROM users WHERE id = $1 AND practice_id = $2 AND role = 'client'",
+                    )
+                    .bind(p.client_id)
+                    .bind(p.practice_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if ok.is_none() {
+                        return Err(StoreError::NotFound);
+                    }
+                    sqlx::query(
+                        "INSERT INTO reminder_preferences (client_id, practice_id, email_enabled, sms_enabled, email_ct,
+                            phone_ct, quiet_start, quiet_end, sender, leads_minutes, language, opted_out, updated_by, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                         ON CONFLICT (client_id) DO UPDATE SET email_enabled = excluded.email_enabled,
+                            sms_enabled = excluded.sms_enabled, email_ct = excluded.email_ct, phone_ct = excluded.phone_ct,
+                            quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, sender = excluded.sender,
+                            leads_minutes = excluded.leads_minutes, language = excluded.language,
+                            opted_out = excluded.opted_out, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+                    )
+                    .bind(p.client_id)
+                    .bind(p.practice_id)
+                    .bind(p.email_enabled)
+                    .bind(p.sms_enabled)
+                    .bind(&p.email_ct)
+                    .bind(&p.phone_ct)
+                    .bind(&p.quiet_start)
+                    .bind(&p.quiet_end)
+                    .bind(&p.sender)
+                    .bind(&p.leads_minutes)
+                    .bind(&p.language)
+                    .bind(p.opted_out)
+                    .bind(p.updated_by)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    replan(&mut tx, p.practice_id, p.client_id, now, "preferences_changed").await?;
+                    append_event(&mut tx, &event, now).await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn reminder_template(
+                    &self,
+                    practice: PracticeId,
+                    kind: &'static str,
+                    language: &'static str,
+                ) -> StoreResult<Option<TemplateRow>> {
+                    Ok(sqlx::query_as(
+                        "SELECT version, sms, email_subject, email_body, created_by, created_at FROM reminder_templates
+                         WHERE practice_id = $1 AND kind = $2 AND language = $3 ORDER BY version DESC LIMIT 1",
+                    )
+                    .bind(practice)
+                    .bind(kind)
+                    .bind(language)
+                    .fetch_optional(self.reader())
+                    .await?)
+                }
+
+                async fn put_reminder_template(
+                    &self,
+                    practice: PracticeId,
+                    kind: &'static str,
+                    language: &'static str,
+                    texts: &rules::defaults::Texts,
+                    by: UserId,
+                    now: UnixTime,
+                    event: audit::Event,
+                ) -> StoreResult<i64> {
+                    let mut tx = self.writer().begin().await?;
+                    // Saves of one practice's templates take turns on its
+                    // row (a no-op write: SQLite has no FOR UPDATE, and its
+                    // one writer serialises anyway), so the next version
+                    // number read below is not read twice.
+                    sqlx::query("UPDATE practices SET name = name WHERE id = $1")
+                        .bind(practice)
+                        .execute(&mut *tx)
+                        .await?;
+                    let version: i64 = sqlx::query_scalar(
+                        "SELECT COALESCE(MAX(version), 0) + 1 FROM reminder_templates
+                         WHERE practice_id = $1 AND kind = $2 AND language = $3",
+                    )
+                    .bind(practice)
+                    .bind(kind)
+                    .bind(language)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO reminder_templates (practice_id, kind, language, version, sms, email_subject,
+                            email_body, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(practice)
+                    .bind(kind)
+                    .bind(language)
+                    .bind(version)
+                    .bind(&texts.sms)
+                    .bind(&texts.email_subject)
+                    .bind(&texts.email_body)
+                    .bind(by)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    let mut event = event;
+                    event.detail = Some(serde_json::json!({ "kind": kind, "language": language, "version": version }));
+                    append_event(&mut tx, &event, now).await?;
+                    tx.commit().await?;
+                    Ok(version)
+                }
+
+                async fn list_reminders(
+                    &self,
+                    practice: PracticeId,
+                    clinician: Option<UserId>,
+                    limit: i64,
+                ) -> StoreResult<Vec<ReminderView>> {
+                    Ok(sqlx::query_as(
+                        "SELECT r.id, r.occurrence_id, r.client_id, a.clinician_id, o.starts_at, r.lead_minutes, r.due_at,
+                                r.status, r.attempts, r.channel, r.reason, r.sent_at
+                         FROM reminders r
+                         JOIN appointment_occurrences o ON o.id = r.occurrence_id
+                         JOIN appointments a ON a.id = o.appointment_id
+                         WHERE r.practice_id = $1 AND ($2 IS NULL OR a.clinician_id = $2)
+                         ORDER BY r.due_at DESC LIMIT $3",
+                    )
+                    .bind(practice)
+                    .bind(clinician)
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+            }
+        };
+    };
+}

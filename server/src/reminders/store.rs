@@ -1,0 +1,253 @@
+//! What the reminders slice keeps, and the trait both backends implement
+//! (`sql.rs`, instantiated in `storage/sqlite.rs` and `storage/postgres.rs`).
+//!
+//! Invariants:
+//! - Every change to an appointment, an occurrence's status or a client's
+//!   preferences re-plans that client's pending reminders in the same
+//!   transaction (`rules::plan`), and appends its audit event there: a
+//!   reminder row exists exactly when the committed appointments and
+//!   preferences say it should, and a rolled-back change leaves none.
+//! - Only pending rows are ever withdrawn; sent, withheld, dropped and
+//!   failed rows are the record and stay.
+//! - Contact addresses arrive encrypted (`contact.rs`); this layer never
+//!   sees them in the clear.
+//! - Every query is filtered by `practice_id`.
+
+use crate::audit;
+use crate::clock::UnixTime;
+use crate::ids::{AppointmentId, OccurrenceId, PracticeId, ReminderId, UserId};
+use crate::storage::StoreResult;
+use async_trait::async_trait;
+use serde::Serialize;
+
+/// A new appointment series.
+#[derive(Debug, Clone)]
+pub struct NewAppointment {
+    /// Identifier.
+    pub id: AppointmentId,
+    /// Practice.
+    pub practice_id: PracticeId,
+    /// The client.
+    pub client_id: UserId,
+    /// The clinician or associate seeing them.
+    pub clinician_id: UserId,
+    /// What may change on a reschedule.
+    pub timing: Timing,
+    /// Who created it.
+    pub created_by: UserId,
+}
+
+/// When and how an appointment happens.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// IANA zone (the client's).
+    pub time_zone: String,
+    /// Wall-clock start there, `YYYY-MM-DDTHH:MM`.
+    pub start_local: String,
+    /// Minutes.
+    pub duration_minutes: i64,
+    /// RFC 5545 RRULE when it repeats.
+    pub rrule: Option<String>,
+    /// `in_person` or `telehealth`.
+    pub modality: &'static str,
+    /// Every occurrence's start (UTC seconds), from `rules::schedule`.
+    pub occurrences: Vec<UnixTime>,
+}
+
+/// An appointment series as stored.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+#[allow(missing_docs)] // the columns of `appointments`
+pub struct Appointment {
+    pub id: AppointmentId,
+    pub practice_id: PracticeId,
+    pub client_id: UserId,
+    pub clinician_id: UserId,
+    pub time_zone: String,
+    pub start_local: String,
+    pub duration_minutes: i64,
+    pub rrule: Option<String>,
+    pub modality: String,
+    pub created_by: UserId,
+    pub created_at: UnixTime,
+    pub updated_at: UnixTime,
+}
+
+/// One occurrence, with what a list needs of its series.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+#[allow(missing_docs)] // columns of `appointment_occurrences` and its series
+pub struct Occurrence {
+    pub id: OccurrenceId,
+    pub appointment_id: AppointmentId,
+    pub client_id: UserId,
+    pub clinician_id: UserId,
+    pub starts_at: UnixTime,
+    pub duration_minutes: i64,
+    pub time_zone: String,
+    pub modality: String,
+    /// `scheduled`, `confirmed`, `cancelled`, `rescheduled` or `no_reply`.
+    pub status: String,
+}
+
+/// A client's confidential-communication preferences, as stored (contact
+/// addresses encrypted).
+#[derive(Debug, Clone, sqlx::FromRow)]
+#[allow(missing_docs)] // the columns of `reminder_preferences`
+pub struct PreferencesRow {
+    pub client_id: UserId,
+    pub practice_id: PracticeId,
+    pub email_enabled: bool,
+    pub sms_enabled: bool,
+    pub email_ct: Option<Vec<u8>>,
+    pub phone_ct: Option<Vec<u8>>,
+    pub quiet_start: Option<String>,
+    pub quiet_end: Option<String>,
+    pub sender: String,
+    /// Comma-separated minutes before each occurrence.
+    pub leads_minutes: String,
+    pub language: String,
+    pub opted_out: bool,
+    pub updated_by: UserId,
+    pub updated_at: UnixTime,
+}
+
+/// A stored template version.
+#[derive(Debug, Clone, sqlx::FromRow)]
+#[allow(missing_docs)] // the columns of `reminder_templates`
+pub struct TemplateRow {
+    pub version: i64,
+    pub sms: String,
+    pub email_subject: String,
+    pub email_body: String,
+    pub created_by: UserId,
+    pub created_at: UnixTime,
+}
+
+/// A reminder as staff see it.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+#[allow(missing_docs)] // columns of `reminders` and its occurrence
+pub struct ReminderView {
+    pub id: ReminderId,
+    pub occurrence_id: OccurrenceId,
+    pub client_id: UserId,
+    pub clinician_id: UserId,
+    pub starts_at: UnixTime,
+    pub lead_minutes: i64,
+    pub due_at: UnixTime,
+    /// `pending`, `sent`, `failed`, `withheld`, `withdrawn` or `dropped`.
+    pub status: String,
+    pub attempts: i64,
+    /// `email` or `sms` once tried.
+    pub channel: Option<String>,
+    /// Why it was withheld, withdrawn, dropped or failed: a code and words,
+    /// never a client's details.
+    pub reason: Option<String>,
+    pub sent_at: Option<UnixTime>,
+}
+
+/// Storage of the reminders slice.
+#[async_trait]
+pub trait ReminderStore: Send + Sync {
+    /// Creates a series with its occurrences and plans its reminders.
+    async fn create_appointment(
+        &self,
+        appointment: &NewAppointment,
+        now: UnixTime,
+        event: audit::Event,
+    ) -> StoreResult<Vec<OccurrenceId>>;
+
+    /// One series.
+    async fn appointment(
+        &self,
+        practice: PracticeId,
+        id: AppointmentId,
+    ) -> StoreResult<Appointment>;
+
+    /// Moves a series: its future occurrences become `rescheduled`, the new
+    /// ones are created, reminders re-planned.
+    async fn reschedule_appointment(
+        &self,
+        practice: PracticeId,
+        id: AppointmentId,
+        timing: &Timing,
+        now: UnixTime,
+        event: audit::Event,
+    ) -> StoreResult<Vec<OccurrenceId>>;
+
+    /// Cancels a series' future occurrences (or one, when given) and
+    /// withdraws their pending reminders.
+    async fn cancel_appointment(
+        &self,
+        practice: PracticeId,
+        id: AppointmentId,
+        occurrence: Option<OccurrenceId>,
+        now: UnixTime,
+        event: audit::Event,
+    ) -> StoreResult<()>;
+
+    /// Sets a future occurrence's status (a client's confirm or cancel),
+    /// re-planning reminders; `client` restricts it to that client's own.
+    async fn set_occurrence_status(
+        &self,
+        practice: PracticeId,
+        occurrence: OccurrenceId,
+        client: Option<UserId>,
+        status: &'static str,
+        now: UnixTime,
+        event: audit::Event,
+    ) -> StoreResult<Occurrence>;
+
+    /// Occurrences starting at or after `from`, of one client and/or one
+    /// clinician.
+    async fn occurrences(
+        &self,
+        practice: PracticeId,
+        client: Option<UserId>,
+        clinician: Option<UserId>,
+        from: UnixTime,
+    ) -> StoreResult<Vec<Occurrence>>;
+
+    /// A client's preferences, if ever set.
+    async fn reminder_preferences(
+        &self,
+        practice: PracticeId,
+        client: UserId,
+    ) -> StoreResult<Option<PreferencesRow>>;
+
+    /// Replaces a client's preferences and re-plans their reminders.
+    async fn put_reminder_preferences(
+        &self,
+        prefs: &PreferencesRow,
+        now: UnixTime,
+        event: audit::Event,
+    ) -> StoreResult<()>;
+
+    /// The newest version of a template, if the practice saved one.
+    async fn reminder_template(
+        &self,
+        practice: PracticeId,
+        kind: &'static str,
+        language: &'static str,
+    ) -> StoreResult<Option<TemplateRow>>;
+
+    /// Saves a new version; returns its number.
+    #[allow(clippy::too_many_arguments)]
+    async fn put_reminder_template(
+        &self,
+        practice: PracticeId,
+        kind: &'static str,
+        language: &'static str,
+        texts: &crate::reminders::rules::defaults::Texts,
+        by: UserId,
+        now: UnixTime,
+        event: audit::Event,
+    ) -> StoreResult<i64>;
+
+    /// Reminders of the practice (or of one clinician's clients), newest
+    /// due first.
+    async fn list_reminders(
+        &self,
+        practice: PracticeId,
+        clinician: Option<UserId>,
+        limit: i64,
+    ) -> StoreResult<Vec<ReminderView>>;
+}
