@@ -40,6 +40,120 @@ pub struct Settings {
     /// Tamper-evident audit log.
     #[serde(default)]
     pub audit: AuditSettings,
+    /// Appointment reminders: dispatch and channels.
+    #[serde(default)]
+    pub reminders: ReminderSettings,
+}
+
+/// Appointment reminders: how they are dispatched and through what.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderSettings {
+    /// How often the dispatcher looks for due reminders when idle (ms).
+    pub dispatch_interval_ms: u64,
+    /// Reminders claimed per round.
+    pub batch_size: i64,
+    /// How long a claimed reminder is someone's before another node may
+    /// take it over (seconds).
+    pub lease_secs: i64,
+    /// A reminder more than this late (downtime) is dropped and recorded,
+    /// not sent (seconds).
+    pub grace_secs: i64,
+    /// Attempts before a transient failure becomes `failed`.
+    pub max_attempts: i64,
+    /// SMTP for email reminders; absent: email reminders are withheld.
+    #[serde(default, skip_serializing)]
+    pub email: Option<EmailSettings>,
+    /// The SMS gateway; absent: SMS reminders are withheld.
+    #[serde(default, skip_serializing)]
+    pub sms: Option<SmsSettings>,
+}
+
+impl Default for ReminderSettings {
+    fn default() -> Self {
+        Self {
+            dispatch_interval_ms: 1000,
+            batch_size: 200,
+            lease_secs: 120,
+            grace_secs: 1800,
+            max_attempts: 6,
+            email: None,
+            sms: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ReminderSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReminderSettings")
+            .field("dispatch_interval_ms", &self.dispatch_interval_ms)
+            .field("batch_size", &self.batch_size)
+            .field("lease_secs", &self.lease_secs)
+            .field("grace_secs", &self.grace_secs)
+            .field("max_attempts", &self.max_attempts)
+            .field("email", &self.email)
+            .field("sms", &self.sms)
+            .finish()
+    }
+}
+
+/// SMTP for email reminders (`lettre`).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSettings {
+    /// Server host.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// `starttls` (required), `tls` (implicit) or `none` (loopback only).
+    pub tls: String,
+    /// Login, when the server wants one.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password (a secret: never printed).
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// The From address.
+    pub from: String,
+}
+
+impl std::fmt::Debug for EmailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username.as_ref().map(|_| "[set]"))
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+/// An SMS gateway with Twilio's API shape.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSettings {
+    /// `https://api.twilio.com` or a compatible gateway.
+    pub base_url: String,
+    /// Account id (path and basic-auth user).
+    pub account_sid: String,
+    /// Auth token (basic-auth password, and the key inbound webhooks are
+    /// signed with; a secret: never printed).
+    pub auth_token: SecretString,
+    /// The number reminders are sent from.
+    pub from: String,
+}
+
+impl std::fmt::Debug for SmsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsSettings")
+            .field("base_url", &self.base_url)
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &"[redacted]")
+            .field("from", &self.from)
+            .finish()
+    }
 }
 
 /// Tamper-evident audit log: signing key and witnesses.
@@ -203,6 +317,7 @@ struct Defaults {
     limits: LimitSettings,
     log: LogSettings,
     audit: AuditSettings,
+    reminders: ReminderSettings,
 }
 
 impl Default for Defaults {
@@ -215,6 +330,7 @@ impl Default for Defaults {
             limits: LimitSettings::default(),
             log: LogSettings::default(),
             audit: AuditSettings::default(),
+            reminders: ReminderSettings::default(),
         }
     }
 }
@@ -242,6 +358,7 @@ const SETTING_KEYS: &[&str] = &[
     "limits",
     "log",
     "audit",
+    "reminders",
 ];
 
 /// Which database a `Settings` points at.
@@ -362,6 +479,7 @@ impl std::fmt::Debug for Settings {
             .field("limits", &self.limits)
             .field("log", &self.log)
             .field("audit", &self.audit)
+            .field("reminders", &self.reminders)
             .finish()
     }
 }
@@ -452,6 +570,35 @@ publish_interval_secs = 300
 # witness_file = "/var/lib/alcove-witness/audit-heads.jsonl"
 # Every published head is also POSTed as JSON to this URL, when set.
 # witness_url = "http://witness.internal:9000/heads"
+
+[reminders]
+# The dispatcher looks for due reminders this often when idle (ms), claims
+# batch_size at a time under a lease of lease_secs (another node may take a
+# reminder over once its lease ran out), drops reminders more than
+# grace_secs late (after downtime: recorded, not sent), and gives up on a
+# reminder after max_attempts transient failures.
+dispatch_interval_ms = 1000
+batch_size = 200
+lease_secs = 120
+grace_secs = 1800
+max_attempts = 6
+# Email reminders go through SMTP. Without this section they are withheld
+# (recorded with the reason). tls: "starttls" (required), "tls" (implicit)
+# or "none" (a relay on loopback only). Prefer ALCOVE_REMINDERS__EMAIL__PASSWORD.
+# [reminders.email]
+# host = "smtp.example.org"
+# port = 587
+# tls = "starttls"
+# username = "alcove"
+# password = "..."
+# from = "reminders@example.org"
+# SMS reminders go through a gateway with Twilio's API shape. Without this
+# section they are withheld. Prefer ALCOVE_REMINDERS__SMS__AUTH_TOKEN.
+# [reminders.sms]
+# base_url = "https://api.twilio.com"
+# account_sid = "AC..."
+# auth_token = "..."
+# from = "+15555550100"
 "#;
 
 #[cfg(test)]
@@ -479,6 +626,34 @@ mod tests {
         let shown = format!("{settings:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert_eq!(settings.database(), DatabaseKind::Postgres);
+    }
+
+    #[test]
+    fn debug_redacts_channel_secrets() {
+        let settings: Settings = Figment::from(Serialized::defaults(Defaults::default()))
+            .merge(Toml::string(
+                r#"
+                [reminders.email]
+                host = "smtp.example.org"
+                port = 587
+                tls = "starttls"
+                username = "mailer-login"
+                password = "hunter2"
+                from = "r@example.org"
+                [reminders.sms]
+                base_url = "https://gw.example"
+                account_sid = "AC1"
+                auth_token = "tok-s3cret"
+                from = "+15555550100"
+                "#,
+            ))
+            .extract()
+            .expect("parses");
+        let shown = format!("{settings:?}");
+        for secret in ["hunter2", "tok-s3cret", "mailer-login"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("smtp.example.org"));
     }
 
     #[test]

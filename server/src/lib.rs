@@ -17,6 +17,7 @@ pub mod config;
 pub mod delivery;
 pub mod error;
 pub mod ids;
+pub mod jobs;
 pub mod private_files;
 #[macro_use]
 pub mod reminders;
@@ -135,12 +136,14 @@ pub async fn launch_with_tcp_listener(
 /// the binary and by the tests alike: the state (batchers, wake-ups, the
 /// server's MLS key, the audit service), the server's Remove proposals
 /// re-issued for every revoked device still in a conversation, the audit
-/// signing key created, and the publisher handing signed heads to the
-/// witnesses (its first round runs beside the server, not before it).
+/// signing key created, the publisher handing signed heads to the
+/// witnesses (its first round runs beside the server, not before it), and
+/// the background jobs (the reminder dispatcher).
 pub struct Application {
     state: state::AppState,
     listener: tokio::net::TcpListener,
     publisher: tokio::task::JoinHandle<()>,
+    jobs: jobs::Runner,
 }
 
 impl Application {
@@ -161,10 +164,17 @@ impl Application {
             audit::service::configured_witnesses(&state.settings),
             std::time::Duration::from_secs(state.settings.audit.publish_interval_secs.max(1)),
         );
+        // Every slice's background jobs, on the one runner.
+        let mut jobs = jobs::Runner::new();
+        jobs.spawn(
+            Arc::new(reminders::jobs::dispatch::Dispatch::new(state.clone())?),
+            std::time::Duration::from_millis(state.settings.reminders.dispatch_interval_ms.max(10)),
+        );
         Ok(Self {
             state,
             listener,
             publisher,
+            jobs,
         })
     }
 
@@ -180,6 +190,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let result = launch_with_tcp_listener(self.state, self.listener, shutdown).await;
         self.publisher.abort();
+        self.jobs.shutdown().await;
         result
     }
 }

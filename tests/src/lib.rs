@@ -7,8 +7,10 @@
 //! gets its own database, dropped afterwards); otherwise they print a loud
 //! SKIPPED line. `.ci/run` always sets it.
 
+pub mod gateway;
 pub mod mls;
 pub mod release_server;
+pub mod smtp;
 
 use alcove_server::bootstrap::{self, SetupLink};
 use alcove_server::clock::{Clock, ManualClock};
@@ -217,6 +219,38 @@ impl TestApp {
     /// tests that reach past the server with raw SQL.
     pub fn database_url(&self) -> Option<String> {
         self._db.url.clone()
+    }
+
+    /// Runs raw SQL on the test's database, outside the server (what an
+    /// attacker with the database, or a change the server did not make,
+    /// would do).
+    pub async fn raw_sql(&self, statements: &[String]) {
+        use sqlx::Connection;
+        match self.settings.database() {
+            alcove_server::config::DatabaseKind::Sqlite(path) => {
+                let mut c =
+                    sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                        .await
+                        .expect("sqlite");
+                for s in statements {
+                    sqlx::query(s)
+                        .execute(&mut c)
+                        .await
+                        .unwrap_or_else(|e| panic!("{s}: {e}"));
+                }
+            }
+            alcove_server::config::DatabaseKind::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.database_url().expect("url"))
+                    .await
+                    .expect("postgres");
+                for s in statements {
+                    sqlx::query(s)
+                        .execute(&mut c)
+                        .await
+                        .unwrap_or_else(|e| panic!("{s}: {e}"));
+                }
+            }
+        }
     }
 
     /// A new API client with its own cookie jar (one browser profile).

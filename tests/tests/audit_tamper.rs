@@ -16,30 +16,7 @@ use sqlx::Connection;
 
 /// Runs raw SQL on the test's database, outside the server.
 async fn sql(app: &TestApp, statements: &[String]) {
-    match app.settings.database() {
-        DatabaseKind::Sqlite(path) => {
-            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                .await
-                .expect("sqlite");
-            for s in statements {
-                sqlx::query(s)
-                    .execute(&mut c)
-                    .await
-                    .unwrap_or_else(|e| panic!("{s}: {e}"));
-            }
-        }
-        DatabaseKind::Postgres => {
-            let mut c = sqlx::PgConnection::connect(&app.database_url().expect("url"))
-                .await
-                .expect("postgres");
-            for s in statements {
-                sqlx::query(s)
-                    .execute(&mut c)
-                    .await
-                    .unwrap_or_else(|e| panic!("{s}: {e}"));
-            }
-        }
-    }
+    app.raw_sql(statements).await
 }
 
 fn bytes_literal(app: &TestApp, bytes: &[u8]) -> String {

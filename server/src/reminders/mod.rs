@@ -9,9 +9,11 @@
 //! allow-listed ones in `rules::template`, and linted (`rules::lint`) both
 //! when the template is saved and on every send.
 
+pub mod channels;
 pub mod contact;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod rules;
 pub mod service;
 #[macro_use]

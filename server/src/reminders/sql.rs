@@ -3,7 +3,7 @@
 //! is decided by `rules::plan`.
 
 macro_rules! impl_reminder_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $skip_locked:literal) => {
         const _: () = {
             use $crate::audit;
             use $crate::clock::UnixTime;
@@ -467,6 +467,85 @@ macro_rules! impl_reminder_store {
                     append_event(&mut tx, &event, now).await?;
                     tx.commit().await?;
                     Ok(version)
+                }
+
+                async fn claim_due_reminders(
+                    &self,
+                    now: UnixTime,
+                    lease_until: UnixTime,
+                    limit: i64,
+                ) -> StoreResult<Vec<DueReminder>> {
+                    let mut tx = self.writer().begin().await?;
+                    let ids: Vec<ReminderId> = sqlx::query_scalar(concat!(
+                        "SELECT id FROM reminders
+                         WHERE status = 'pending' AND due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+                         ORDER BY due_at LIMIT $2 ",
+                        $skip_locked
+                    ))
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let mut due = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        sqlx::query(
+                            "UPDATE reminders SET lease_until = $1, attempts = attempts + 1, updated_at = $2 WHERE id = $3",
+                        )
+                        .bind(lease_until)
+                        .bind(now)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                        let row: DueReminder = sqlx::query_as(
+                            "SELECT r.id, r.practice_id, r.client_id, r.occurrence_id, r.due_at, r.attempts, o.starts_at,
+                                    o.status AS occurrence_status, a.time_zone, u.display_name AS clinician_name,
+                                    p.name AS practice_name
+                             FROM reminders r
+                             JOIN appointment_occurrences o ON o.id = r.occurrence_id
+                             JOIN appointments a ON a.id = o.appointment_id
+                             JOIN users u ON u.id = a.clinician_id
+                             JOIN practices p ON p.id = r.practice_id
+                             WHERE r.id = $1",
+                        )
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        due.push(row);
+                    }
+                    tx.commit().await?;
+                    Ok(due)
+                }
+
+                async fn finish_reminder(
+                    &self,
+                    f: &Finish,
+                    now: UnixTime,
+                    event: audit::Event,
+                ) -> StoreResult<()> {
+                    let mut tx = self.writer().begin().await?;
+                    let done = sqlx::query(
+                        "UPDATE reminders SET status = $1, channel = COALESCE($2, channel),
+                            provider_id = COALESCE($3, provider_id), reason = $4,
+                            sent_at = CASE WHEN $1 = 'sent' THEN $5 ELSE sent_at END,
+                            lease_until = $6, updated_at = $5
+                         WHERE id = $7 AND practice_id = $8 AND (status = 'pending' OR $1 = 'sent')",
+                    )
+                    .bind(f.status)
+                    .bind(&f.channel)
+                    .bind(&f.provider_id)
+                    .bind(&f.reason)
+                    .bind(now)
+                    .bind(f.retry_at)
+                    .bind(f.id)
+                    .bind(f.practice_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    // A retry is not an event; an end is, once.
+                    if done.rows_affected() == 1 && f.status != "pending" {
+                        append_event(&mut tx, &event, now).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
                 }
 
                 async fn list_reminders(

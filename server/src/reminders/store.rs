@@ -144,6 +144,44 @@ pub struct ReminderView {
     pub sent_at: Option<UnixTime>,
 }
 
+/// A reminder claimed for sending, with the facts of its occurrence.
+#[derive(Debug, Clone, sqlx::FromRow)]
+#[allow(missing_docs)] // columns of `reminders` and what it joins
+pub struct DueReminder {
+    pub id: ReminderId,
+    pub practice_id: PracticeId,
+    pub client_id: UserId,
+    pub occurrence_id: OccurrenceId,
+    pub due_at: UnixTime,
+    pub attempts: i64,
+    pub starts_at: UnixTime,
+    pub occurrence_status: String,
+    pub time_zone: String,
+    pub clinician_name: String,
+    pub practice_name: String,
+}
+
+/// How a claimed reminder ended (or when to try it again).
+#[derive(Debug, Clone)]
+pub struct Finish {
+    /// The reminder.
+    pub id: ReminderId,
+    /// Its practice.
+    pub practice_id: PracticeId,
+    /// `sent`, `withheld`, `dropped`, `withdrawn`, `failed`, or `pending`
+    /// (a transient failure: tried again from `retry_at`).
+    pub status: &'static str,
+    /// The channels it went out through (`email`, `sms`, `email,sms`).
+    pub channel: Option<String>,
+    /// The providers' message ids.
+    pub provider_id: Option<String>,
+    /// Why it was not (fully) sent: a code and words, never a client's
+    /// details.
+    pub reason: Option<String>,
+    /// Not before this time again (pending only).
+    pub retry_at: Option<UnixTime>,
+}
+
 /// Storage of the reminders slice.
 #[async_trait]
 pub trait ReminderStore: Send + Sync {
@@ -241,6 +279,26 @@ pub trait ReminderStore: Send + Sync {
         now: UnixTime,
         event: audit::Event,
     ) -> StoreResult<i64>;
+
+    /// Claims up to `limit` due reminders whose lease has run out (or was
+    /// never taken), leasing them until `lease_until`; on PostgreSQL rows
+    /// another node holds are skipped, never waited for.
+    async fn claim_due_reminders(
+        &self,
+        now: UnixTime,
+        lease_until: UnixTime,
+        limit: i64,
+    ) -> StoreResult<Vec<DueReminder>>;
+
+    /// Records how a claimed reminder ended, with its audit event. A
+    /// reminder withdrawn while it was being sent is still recorded as
+    /// sent (it went out); any other end applies only to a pending one.
+    async fn finish_reminder(
+        &self,
+        finish: &Finish,
+        now: UnixTime,
+        event: audit::Event,
+    ) -> StoreResult<()>;
 
     /// Reminders of the practice (or of one clinician's clients), newest
     /// due first.

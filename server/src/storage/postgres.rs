@@ -56,4 +56,4 @@ impl PgStore {
 impl_store!(PgStore, Postgres, "postgres");
 impl_delivery_store!(PgStore, Postgres);
 impl_revocation_store!(PgStore, Postgres);
-impl_reminder_store!(PgStore, Postgres);
+impl_reminder_store!(PgStore, Postgres, "FOR UPDATE OF reminders SKIP LOCKED");

@@ -86,4 +86,4 @@ impl SqliteStore {
 impl_store!(SqliteStore, Sqlite, "sqlite");
 impl_delivery_store!(SqliteStore, Sqlite);
 impl_revocation_store!(SqliteStore, Sqlite);
-impl_reminder_store!(SqliteStore, Sqlite);
+impl_reminder_store!(SqliteStore, Sqlite, "");

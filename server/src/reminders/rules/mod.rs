@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod defaults;
+pub mod dispatch;
 pub mod lint;
 pub mod locale;
 pub mod plan;

@@ -1,0 +1,362 @@
+//! The dispatcher: claims due reminders under a lease, decides each over
+//! the facts as they are now (`rules::dispatch`), renders and lints it
+//! (`rules::check` — on every send, not only on save), sends it and records
+//! the outcome with its audit event.
+//!
+//! What survives a `kill -9`, at each point:
+//! - before the claim commits: nothing happened; the rows are claimed on
+//!   restart;
+//! - after the claim, before a send: the lease runs out (`lease_secs`) and
+//!   the reminder is claimed again — lost none;
+//! - after the provider accepted it, before the outcome is recorded: it is
+//!   claimed again and sent again. SMTP and the SMS API have no idempotency
+//!   key, so these — at most the reminders in flight at the kill — are the
+//!   only duplicates; an email duplicate carries the same `Message-ID`;
+//! - after the outcome is recorded: done.
+//!
+//! A reminder found more than `grace_secs` late (the server was down) is
+//! dropped and recorded, not sent.
+
+use crate::audit;
+use crate::jobs::{Job, Round};
+use crate::reminders::channels::email::Email;
+use crate::reminders::channels::sms::Sms;
+use crate::reminders::channels::SendError;
+use crate::reminders::rules::check::{self, SenderChoice};
+use crate::reminders::rules::defaults::{self, Texts};
+use crate::reminders::rules::dispatch::{self, Channel, Decision, Facts};
+use crate::reminders::rules::lint::Context;
+use crate::reminders::rules::locale::Language;
+use crate::reminders::rules::plan;
+use crate::reminders::rules::schedule;
+use crate::reminders::rules::template::{Kind, Values};
+use crate::reminders::store::{DueReminder, Finish};
+use crate::state::AppState;
+use async_trait::async_trait;
+use chrono::TimeZone;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Sends at once, per node.
+const CONCURRENT_SENDS: usize = 32;
+
+/// The dispatcher job.
+pub struct Dispatch {
+    state: AppState,
+    email: Option<Email>,
+    sms: Option<Sms>,
+}
+
+impl Dispatch {
+    /// Builds the channels the settings configure.
+    pub fn new(state: AppState) -> anyhow::Result<Self> {
+        let email = state
+            .settings
+            .reminders
+            .email
+            .as_ref()
+            .map(Email::new)
+            .transpose()?;
+        let sms = state
+            .settings
+            .reminders
+            .sms
+            .as_ref()
+            .map(Sms::new)
+            .transpose()?;
+        Ok(Self { state, email, sms })
+    }
+}
+
+#[async_trait]
+impl Job for Dispatch {
+    fn name(&self) -> &'static str {
+        "reminders.dispatch"
+    }
+
+    async fn round(&self) -> anyhow::Result<Round> {
+        let s = &self.state.settings.reminders;
+        let now = self.state.clock.now();
+        let claimed = self
+            .state
+            .store
+            .claim_due_reminders(now, now + s.lease_secs.max(1), s.batch_size.max(1))
+            .await?;
+        if claimed.is_empty() {
+            return Ok(Round::Idle);
+        }
+        let full = claimed.len() as i64 >= s.batch_size.max(1);
+        let staff = Arc::new(self.staff_names(&claimed).await?);
+        let results: Vec<anyhow::Result<()>> = futures_util::stream::iter(claimed)
+            .map(|r| {
+                let staff = staff.clone();
+                async move { self.one(r, &staff).await }
+            })
+            .buffer_unordered(CONCURRENT_SENDS)
+            .collect()
+            .await;
+        // A storage failure fails the round (retried); the leases make the
+        // unrecorded ones come back.
+        for r in results {
+            r?;
+        }
+        Ok(if full { Round::More } else { Round::Idle })
+    }
+}
+
+impl Dispatch {
+    /// The staff names of each practice in the batch (the linter refuses
+    /// a clinician's name in a template's text).
+    async fn staff_names(
+        &self,
+        claimed: &[DueReminder],
+    ) -> anyhow::Result<HashMap<crate::ids::PracticeId, Vec<String>>> {
+        let mut out = HashMap::new();
+        for r in claimed {
+            if out.contains_key(&r.practice_id) {
+                continue;
+            }
+            let users = self.state.store.list_users(r.practice_id).await?;
+            out.insert(
+                r.practice_id,
+                users
+                    .iter()
+                    .filter(|u| u.role().is_staff())
+                    .map(|u| u.display_name.clone())
+                    .collect(),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn one(
+        &self,
+        r: DueReminder,
+        staff: &HashMap<crate::ids::PracticeId, Vec<String>>,
+    ) -> anyhow::Result<()> {
+        let state = &self.state;
+        let now = state.clock.now();
+        let prefs = state
+            .store
+            .reminder_preferences(r.practice_id, r.client_id)
+            .await?;
+        let key = &state.reminders.contact;
+        let email_to = prefs
+            .as_ref()
+            .filter(|p| p.email_enabled)
+            .and_then(|p| p.email_ct.as_deref())
+            .and_then(|ct| key.open(r.client_id, ct));
+        let sms_to = prefs
+            .as_ref()
+            .filter(|p| p.sms_enabled)
+            .and_then(|p| p.phone_ct.as_deref())
+            .and_then(|ct| key.open(r.client_id, ct));
+        let Ok(tz) = schedule::zone(&r.time_zone) else {
+            return self.end(&r, "withdrawn", "unknown_time_zone", now).await;
+        };
+        let facts = Facts {
+            now,
+            due_at: r.due_at,
+            starts_at: r.starts_at,
+            status: r.occurrence_status.clone(),
+            grace_secs: state.settings.reminders.grace_secs,
+            opted_out: prefs.as_ref().is_some_and(|p| p.opted_out),
+            email: email_to.is_some(),
+            sms: sms_to.is_some(),
+            email_configured: self.email.is_some(),
+            sms_configured: self.sms.is_some(),
+            quiet: prefs
+                .as_ref()
+                .and_then(|p| plan::parse_quiet(p.quiet_start.as_deref(), p.quiet_end.as_deref())),
+            tz,
+        };
+        let channels = match dispatch::decide(&facts) {
+            Decision::Send(c) => c,
+            Decision::Withhold(why) => return self.end(&r, "withheld", why, now).await,
+            Decision::Drop(why) => return self.end(&r, "dropped", why, now).await,
+            Decision::Withdraw(why) => return self.end(&r, "withdrawn", why, now).await,
+        };
+
+        // Render and lint, now.
+        let language = prefs
+            .as_ref()
+            .and_then(|p| Language::from_code(&p.language))
+            .unwrap_or(Language::En);
+        let choice = prefs
+            .as_ref()
+            .and_then(|p| SenderChoice::from_code(&p.sender))
+            .unwrap_or_default();
+        let words = &state.reminders.words;
+        let sender =
+            check::sender_name(words, choice, &r.practice_name, &r.clinician_name, language);
+        let texts = match state
+            .store
+            .reminder_template(r.practice_id, Kind::Reminder.code(), language.code())
+            .await?
+        {
+            Some(t) => Texts {
+                sms: t.sms,
+                email_subject: t.email_subject,
+                email_body: t.email_body,
+            },
+            None => defaults::texts(Kind::Reminder, language),
+        };
+        let Some(at) = chrono::Utc.timestamp_opt(r.starts_at, 0).single() else {
+            return self.end(&r, "withdrawn", "bad_start", now).await;
+        };
+        let at = at.with_timezone(&tz);
+        let date = language.date(&at);
+        let time = language.time(&at);
+        let link = state.settings.public_url();
+        let values = Values {
+            weekday: language.weekday(&at),
+            date: &date,
+            time: &time,
+            sender: &sender,
+            confirm: "C",
+            cancel: "X",
+            link: &link,
+        };
+        let rendered = check::render(&texts, &values);
+        let names = staff.get(&r.practice_id).map(Vec::as_slice).unwrap_or(&[]);
+        let ctx = Context {
+            clinician_names: names,
+            clinician_opt_in: choice == SenderChoice::Clinician,
+        };
+        let findings = check::lint_all(words, &ctx, Kind::Reminder, &texts, &rendered);
+        if let Some(f) = findings.first() {
+            let reason = format!("refused_by_linter: {}", f.reason);
+            return self.end_with(&r, "withheld", reason, now).await;
+        }
+
+        // Send through each allowed channel.
+        let mut sent: Vec<(Channel, String)> = Vec::new();
+        let mut failed: Vec<(Channel, SendError)> = Vec::new();
+        for channel in channels {
+            let result = match channel {
+                Channel::Email => match (&self.email, &email_to) {
+                    (Some(mailer), Some(to)) => {
+                        mailer
+                            .send(
+                                &r.id.to_string(),
+                                to,
+                                &rendered.email_subject,
+                                &rendered.email_body,
+                            )
+                            .await
+                    }
+                    _ => Err(SendError::Permanent("not configured")),
+                },
+                Channel::Sms => match (&self.sms, &sms_to) {
+                    (Some(gateway), Some(to)) => gateway.send(to, &rendered.sms).await,
+                    _ => Err(SendError::Permanent("not configured")),
+                },
+            };
+            match result {
+                Ok(id) => sent.push((channel, id)),
+                Err(e) => failed.push((channel, e)),
+            }
+        }
+        let now = state.clock.now();
+        let failures = failed
+            .iter()
+            .map(|(c, e)| format!("{}: {e}", c.code()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        if !sent.is_empty() {
+            let finish = Finish {
+                id: r.id,
+                practice_id: r.practice_id,
+                status: "sent",
+                channel: Some(
+                    sent.iter()
+                        .map(|(c, _)| c.code())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                provider_id: Some(
+                    sent.iter()
+                        .map(|(c, id)| format!("{}:{id}", c.code()))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                reason: (!failed.is_empty()).then_some(failures),
+                retry_at: None,
+            };
+            let event = self.event(&r, "reminder.sent").detail(serde_json::json!({
+                "reminder": r.id,
+                "channels": finish.channel,
+            }));
+            state.store.finish_reminder(&finish, now, event).await?;
+            return Ok(());
+        }
+        let transient = failed
+            .iter()
+            .any(|(_, e)| matches!(e, SendError::Transient(_)));
+        if transient && r.attempts < state.settings.reminders.max_attempts {
+            let finish = Finish {
+                id: r.id,
+                practice_id: r.practice_id,
+                status: "pending",
+                channel: None,
+                provider_id: None,
+                reason: Some(format!("retrying: {failures}")),
+                retry_at: Some(now + dispatch::retry_delay_secs(r.attempts)),
+            };
+            state
+                .store
+                .finish_reminder(&finish, now, self.event(&r, "reminder.retry"))
+                .await?;
+            return Ok(());
+        }
+        self.end_with(&r, "failed", failures, now).await
+    }
+
+    fn event(&self, r: &DueReminder, action: &'static str) -> audit::Event {
+        audit::Event::new(r.practice_id, action, &audit::RequestMeta::default())
+            .target_user(r.client_id)
+    }
+
+    async fn end(
+        &self,
+        r: &DueReminder,
+        status: &'static str,
+        why: &str,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        self.end_with(r, status, why.to_owned(), now).await
+    }
+
+    async fn end_with(
+        &self,
+        r: &DueReminder,
+        status: &'static str,
+        reason: String,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let action = match status {
+            "withheld" => "reminder.withheld",
+            "dropped" => "reminder.dropped",
+            "withdrawn" => "reminder.withdrawn",
+            _ => "reminder.failed",
+        };
+        let event = self
+            .event(r, action)
+            .detail(serde_json::json!({ "reminder": r.id, "reason": reason }));
+        let finish = Finish {
+            id: r.id,
+            practice_id: r.practice_id,
+            status,
+            channel: None,
+            provider_id: None,
+            reason: Some(reason),
+            retry_at: None,
+        };
+        self.state
+            .store
+            .finish_reminder(&finish, now, event)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,94 @@
+//! A real SMTP server process on loopback (tests/smtp/sink.py on aiosmtpd),
+//! and what arrived at it.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The running sink; stopped when dropped.
+pub struct SmtpSink {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+fn python() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { root().join(t) })
+        .unwrap_or_else(|| root().join("target"));
+    target.join("test-python/bin/python")
+}
+
+impl SmtpSink {
+    /// Starts it (installing aiosmtpd first when the venv is missing).
+    pub fn start() -> Self {
+        if !python().exists() {
+            let status = Command::new("bash")
+                .arg(root().join("scripts/setup.d/30-test-python.sh"))
+                .status()
+                .expect("run the test-python setup");
+            assert!(status.success(), "installing aiosmtpd failed");
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut child = Command::new(python())
+            .arg(root().join("tests/smtp/sink.py"))
+            .arg(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the SMTP sink");
+        let mut line = String::new();
+        {
+            use std::io::BufRead;
+            let stdout = child.stdout.take().expect("stdout");
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .expect("the sink's port");
+        }
+        let port = line.trim().parse().expect("a port number");
+        Self { port, dir, child }
+    }
+
+    /// The messages that arrived so far, in order, as text.
+    pub fn messages(&self) -> Vec<String> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .expect("read the sink's folder")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| String::from_utf8_lossy(&std::fs::read(p).expect("message")).into_owned())
+            .collect()
+    }
+
+    /// Waits until at least `n` messages arrived (or the deadline passes).
+    pub async fn wait_for(&self, n: usize, deadline: Duration) -> Vec<String> {
+        let end = tokio::time::Instant::now() + deadline;
+        loop {
+            let got = self.messages();
+            if got.len() >= n || tokio::time::Instant::now() >= end {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
