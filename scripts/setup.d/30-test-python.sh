@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The reminder tests start a real SMTP server process on loopback
-# (tests/smtp/sink.py, on aiosmtpd from PyPI). Installed, pinned, into a
+# (tests/smtp/sink.py, on aiosmtpd from PyPI), and check inbound SMS
+# signatures against the RequestValidator of Twilio's own library. Installed, pinned, into a
 # venv under the target dir when missing, so the README's test command
 # works by itself on a fresh machine; the Rust test runs this script too
 # when it finds no venv (a plain `cargo test`).
@@ -8,17 +9,18 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$PWD"
 AIOSMTPD_VERSION="1.4.6"
+TWILIO_VERSION="9.13.0"
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 case "$TARGET_DIR" in
   /*) ;;
   *) TARGET_DIR="$ROOT/$TARGET_DIR" ;;
 esac
 VENV="$TARGET_DIR/test-python"
-if "$VENV/bin/python" -c "import aiosmtpd, sys; sys.exit(0 if aiosmtpd.__version__ == '$AIOSMTPD_VERSION' else 1)" 2>/dev/null; then
+if "$VENV/bin/python" -c "import aiosmtpd, twilio, sys; sys.exit(0 if (aiosmtpd.__version__, twilio.__version__) == ('$AIOSMTPD_VERSION', '$TWILIO_VERSION') else 1)" 2>/dev/null; then
   exit 0
 fi
-echo "setup: installing aiosmtpd $AIOSMTPD_VERSION into $VENV"
+echo "setup: installing aiosmtpd $AIOSMTPD_VERSION and twilio $TWILIO_VERSION into $VENV"
 rm -rf "$VENV"
 mkdir -p "$TARGET_DIR"
 python3 -m venv "$VENV"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION" "twilio==$TWILIO_VERSION"

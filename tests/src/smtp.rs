@@ -20,7 +20,20 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-fn python() -> PathBuf {
+/// The test venv's Python (aiosmtpd, twilio), installed when missing.
+pub fn python() -> PathBuf {
+    let path = venv_python();
+    if !path.exists() {
+        let status = Command::new("bash")
+            .arg(root().join("scripts/setup.d/30-test-python.sh"))
+            .status()
+            .expect("run the test-python setup");
+        assert!(status.success(), "installing the test venv failed");
+    }
+    path
+}
+
+fn venv_python() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|t| if t.is_absolute() { t } else { root().join(t) })
@@ -31,13 +44,6 @@ fn python() -> PathBuf {
 impl SmtpSink {
     /// Starts it (installing aiosmtpd first when the venv is missing).
     pub fn start() -> Self {
-        if !python().exists() {
-            let status = Command::new("bash")
-                .arg(root().join("scripts/setup.d/30-test-python.sh"))
-                .status()
-                .expect("run the test-python setup");
-            assert!(status.success(), "installing aiosmtpd failed");
-        }
         let dir = tempfile::tempdir().expect("temp dir");
         let mut child = Command::new(python())
             .arg(root().join("tests/smtp/sink.py"))
@@ -91,4 +97,31 @@ impl Drop for SmtpSink {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The `X-Twilio-Signature` that Twilio's own library (`RequestValidator`)
+/// computes for a request — an implementation we did not write.
+pub fn twilio_signature(auth_token: &str, url: &str, params: &[(&str, &str)]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+        .collect();
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(
+            "import json, sys\n\
+             from twilio.request_validator import RequestValidator\n\
+             print(RequestValidator(sys.argv[1]).compute_signature(sys.argv[2], json.loads(sys.argv[3])))",
+        )
+        .arg(auth_token)
+        .arg(url)
+        .arg(serde_json::Value::Object(map).to_string())
+        .output()
+        .expect("run twilio's RequestValidator");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

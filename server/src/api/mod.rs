@@ -126,6 +126,7 @@ pub fn router(state: AppState) -> Router {
             post(reminders::templates::lint),
         )
         .route("/reminders", get(reminders::reminders::list))
+        .route("/reminders/sms/inbound", post(reminders::inbound::receive))
         .route("/openapi.json", get(openapi::serve))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)

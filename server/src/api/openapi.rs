@@ -80,6 +80,7 @@ use utoipa::{Modify, OpenApi};
         crate::reminders::http::templates::put,
         crate::reminders::http::templates::lint,
         crate::reminders::http::reminders::list,
+        crate::reminders::http::inbound::receive,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&Contract)
@@ -99,6 +100,7 @@ const PUBLIC: &[&str] = &[
     "/api/v1/auth/mfa/enroll",
     "/api/v1/invites/inspect",
     "/api/v1/invites/accept",
+    "/api/v1/reminders/sms/inbound",
 ];
 
 /// Adds the security schemes and the answers every operation of a kind can

@@ -21,6 +21,7 @@ const NONCE_LEN: usize = 12;
 /// The key; cheap to clone behind an `Arc`.
 pub struct ContactKey {
     cipher: ChaCha20Poly1305,
+    index: ring::hmac::Key,
 }
 
 impl std::fmt::Debug for ContactKey {
@@ -52,9 +53,22 @@ impl ContactKey {
 
     /// A key from its bytes (tests).
     pub fn from_bytes(bytes: &[u8]) -> Self {
+        // The index key is derived, so one file holds both and neither
+        // reveals the other.
+        let derive = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes);
+        let index = ring::hmac::sign(&derive, b"alcove/contact-index/v1");
         Self {
             cipher: ChaCha20Poly1305::new(Key::from_slice(bytes)),
+            index: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, index.as_ref()),
         }
+    }
+
+    /// A keyed hash of a phone number (E.164), to find the client an
+    /// inbound SMS came from without storing numbers in the clear.
+    pub fn phone_index(&self, number: &str) -> Vec<u8> {
+        ring::hmac::sign(&self.index, number.trim().as_bytes())
+            .as_ref()
+            .to_vec()
     }
 
     /// Seals an address for one client: nonce ‖ ciphertext.
@@ -147,6 +161,20 @@ mod tests {
         }
         assert!(key.open(alice, &tampered).is_none());
         assert!(key.open(alice, &[1, 2, 3]).is_none());
+        // The phone index is stable for one number and key, and differs
+        // between numbers and keys.
+        assert_eq!(
+            key.phone_index("+15555550100"),
+            key.phone_index("+15555550100")
+        );
+        assert_ne!(
+            key.phone_index("+15555550100"),
+            key.phone_index("+15555550101")
+        );
+        assert_ne!(
+            key.phone_index("+15555550100"),
+            ContactKey::from_bytes(&[8; 32]).phone_index("+15555550100")
+        );
         // Two seals of one address differ (fresh nonce).
         assert_ne!(
             key.seal(alice, "a@b.example"),

@@ -429,10 +429,13 @@ pub async fn put_preferences(
         Some(e) if valid_email(e) => Some(key.seal(client, e)),
         Some(_) => return Err(ReminderError::Invalid("email is not an address")),
     };
-    let phone_ct = match input.phone.as_deref().map(str::trim) {
-        None => existing.as_ref().and_then(|p| p.phone_ct.clone()),
-        Some("") => None,
-        Some(p) if valid_phone(p) => Some(key.seal(client, p)),
+    let (phone_ct, phone_index) = match input.phone.as_deref().map(str::trim) {
+        None => (
+            existing.as_ref().and_then(|p| p.phone_ct.clone()),
+            existing.as_ref().and_then(|p| p.phone_index.clone()),
+        ),
+        Some("") => (None, None),
+        Some(p) if valid_phone(p) => (Some(key.seal(client, p)), Some(key.phone_index(p))),
         Some(_) => {
             return Err(ReminderError::Invalid(
                 "phone must be in E.164 form (+15555550100)",
@@ -471,6 +474,7 @@ pub async fn put_preferences(
         sms_enabled: input.sms_enabled,
         email_ct,
         phone_ct,
+        phone_index,
         quiet_start,
         quiet_end,
         sender: input.sender.code().to_owned(),
@@ -727,6 +731,83 @@ pub async fn list(state: &AppState, authed: &Authed) -> Result<Vec<super::store:
         .store
         .list_reminders(authed.practice_id, clinician, 500)
         .await?)
+}
+
+/// Acts on a reply to a reminder text (its signature already checked):
+/// confirms or cancels the sender's next appointment, records a STOP in
+/// their preferences. Returns the reply to text back, if any: it says only
+/// what was done.
+pub async fn inbound_sms(
+    state: &AppState,
+    from: &str,
+    reply: super::rules::inbound::Reply,
+) -> Result<Option<&'static str>> {
+    use super::rules::inbound::Reply;
+    let index = state.reminders.contact.phone_index(from);
+    let clients = state.store.clients_by_phone(&index).await?;
+    if clients.is_empty() {
+        return Ok(None);
+    }
+    let now = state.now();
+    let meta = crate::audit::RequestMeta::default();
+    match reply {
+        Reply::Help => Ok(Some(
+            "Reply C to confirm or X to cancel your next appointment, STOP to get no more texts.",
+        )),
+        Reply::Other => Ok(None),
+        Reply::Stop => {
+            // Every client on this number: a shared phone opted out is
+            // opted out for all of them.
+            for (practice, client) in clients {
+                let Some(mut row) = state.store.reminder_preferences(practice, client).await?
+                else {
+                    continue;
+                };
+                row.opted_out = true;
+                row.updated_by = client;
+                let event =
+                    crate::audit::Event::new(practice, "reminder_preferences.opted_out", &meta)
+                        .target_user(client)
+                        .detail(serde_json::json!({ "via": "sms" }));
+                state
+                    .store
+                    .put_reminder_preferences(&row, now, event)
+                    .await?;
+            }
+            Ok(Some("You will get no more texts from us."))
+        }
+        Reply::Confirm | Reply::Cancel => {
+            // A number shared by several clients does not say whose
+            // appointment it is: nothing is guessed.
+            let [(practice, client)] = clients.as_slice() else {
+                return Ok(Some("Please answer in the app."));
+            };
+            let Some(occurrence) = state.store.next_occurrence(*practice, *client, now).await?
+            else {
+                return Ok(Some("There is no upcoming appointment to answer."));
+            };
+            let (status, action, text) = match reply {
+                Reply::Confirm => (
+                    "confirmed",
+                    "appointment.confirmed",
+                    "Thank you, your appointment is confirmed.",
+                ),
+                _ => (
+                    "cancelled",
+                    "appointment.cancelled_by_client",
+                    "Your appointment is cancelled.",
+                ),
+            };
+            let event = crate::audit::Event::new(*practice, action, &meta)
+                .target_user(*client)
+                .detail(serde_json::json!({ "occurrence": occurrence, "via": "sms" }));
+            state
+                .store
+                .set_occurrence_status(*practice, occurrence, Some(*client), status, now, event)
+                .await?;
+            Ok(Some(text))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -342,7 +342,7 @@ macro_rules! impl_reminder_store {
                     client: UserId,
                 ) -> StoreResult<Option<PreferencesRow>> {
                     Ok(sqlx::query_as(
-                        "SELECT client_id, practice_id, email_enabled, sms_enabled, email_ct, phone_ct, quiet_start,
+                        "SELECT client_id, practice_id, email_enabled, sms_enabled, email_ct, phone_ct, phone_index, quiet_start,
                                 quiet_end, sender, leads_minutes, language, opted_out, updated_by, updated_at
                          FROM reminder_preferences WHERE client_id = $1 AND practice_id = $2",
                     )
@@ -372,10 +372,12 @@ macro_rules! impl_reminder_store {
                     }
                     sqlx::query(
                         "INSERT INTO reminder_preferences (client_id, practice_id, email_enabled, sms_enabled, email_ct,
-                            phone_ct, quiet_start, quiet_end, sender, leads_minutes, language, opted_out, updated_by, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                            phone_ct, quiet_start, quiet_end, sender, leads_minutes, language, opted_out, updated_by, updated_at,
+                            phone_index)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                          ON CONFLICT (client_id) DO UPDATE SET email_enabled = excluded.email_enabled,
                             sms_enabled = excluded.sms_enabled, email_ct = excluded.email_ct, phone_ct = excluded.phone_ct,
+                            phone_index = excluded.phone_index,
                             quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, sender = excluded.sender,
                             leads_minutes = excluded.leads_minutes, language = excluded.language,
                             opted_out = excluded.opted_out, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
@@ -394,6 +396,7 @@ macro_rules! impl_reminder_store {
                     .bind(p.opted_out)
                     .bind(p.updated_by)
                     .bind(now)
+                    .bind(&p.phone_index)
                     .execute(&mut *tx)
                     .await?;
                     replan(&mut tx, p.practice_id, p.client_id, now, "preferences_changed").await?;
@@ -467,6 +470,34 @@ macro_rules! impl_reminder_store {
                     append_event(&mut tx, &event, now).await?;
                     tx.commit().await?;
                     Ok(version)
+                }
+
+                async fn clients_by_phone(&self, index: &[u8]) -> StoreResult<Vec<(PracticeId, UserId)>> {
+                    Ok(sqlx::query_as(
+                        "SELECT practice_id, client_id FROM reminder_preferences WHERE phone_index = $1",
+                    )
+                    .bind(index)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn next_occurrence(
+                    &self,
+                    practice: PracticeId,
+                    client: UserId,
+                    now: UnixTime,
+                ) -> StoreResult<Option<OccurrenceId>> {
+                    Ok(sqlx::query_scalar(
+                        "SELECT id FROM appointment_occurrences
+                         WHERE practice_id = $1 AND client_id = $2 AND starts_at > $3
+                           AND status IN ('scheduled', 'confirmed', 'no_reply')
+                         ORDER BY starts_at LIMIT 1",
+                    )
+                    .bind(practice)
+                    .bind(client)
+                    .bind(now)
+                    .fetch_optional(self.reader())
+                    .await?)
                 }
 
                 async fn claim_due_reminders(

@@ -99,6 +99,8 @@ pub struct PreferencesRow {
     pub sms_enabled: bool,
     pub email_ct: Option<Vec<u8>>,
     pub phone_ct: Option<Vec<u8>>,
+    /// Keyed hash of the number (`ContactKey::phone_index`).
+    pub phone_index: Option<Vec<u8>>,
     pub quiet_start: Option<String>,
     pub quiet_end: Option<String>,
     pub sender: String,
@@ -279,6 +281,18 @@ pub trait ReminderStore: Send + Sync {
         now: UnixTime,
         event: audit::Event,
     ) -> StoreResult<i64>;
+
+    /// The clients whose number has this index (a shared family phone can
+    /// be several).
+    async fn clients_by_phone(&self, index: &[u8]) -> StoreResult<Vec<(PracticeId, UserId)>>;
+
+    /// A client's next occurrence that can still be answered.
+    async fn next_occurrence(
+        &self,
+        practice: PracticeId,
+        client: UserId,
+        now: UnixTime,
+    ) -> StoreResult<Option<OccurrenceId>>;
 
     /// Claims up to `limit` due reminders whose lease has run out (or was
     /// never taken), leasing them until `lease_until`; on PostgreSQL rows

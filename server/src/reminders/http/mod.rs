@@ -3,6 +3,7 @@
 //! refusal is a `ReminderError` mapped in `error.rs`.
 
 pub mod appointments;
+pub mod inbound;
 pub mod preferences;
 pub mod reminders;
 pub mod templates;

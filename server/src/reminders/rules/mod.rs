@@ -4,6 +4,7 @@
 pub mod check;
 pub mod defaults;
 pub mod dispatch;
+pub mod inbound;
 pub mod lint;
 pub mod locale;
 pub mod plan;
