@@ -43,6 +43,19 @@ pub struct Settings {
     /// Appointment reminders: dispatch and channels.
     #[serde(default)]
     pub reminders: ReminderSettings,
+    /// For tests of the real binary only.
+    #[serde(default)]
+    pub testing: TestingSettings,
+}
+
+/// For tests of the real binary only; never set in a deployment.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestingSettings {
+    /// The server's clock is the system's plus the number of seconds in
+    /// this file (`clock::FileOffsetClock`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_file: Option<PathBuf>,
 }
 
 /// Appointment reminders: how they are dispatched and through what.
@@ -359,6 +372,7 @@ const SETTING_KEYS: &[&str] = &[
     "log",
     "audit",
     "reminders",
+    "testing",
 ];
 
 /// Which database a `Settings` points at.
@@ -480,6 +494,7 @@ impl std::fmt::Debug for Settings {
             .field("log", &self.log)
             .field("audit", &self.audit)
             .field("reminders", &self.reminders)
+            .field("testing", &self.testing)
             .finish()
     }
 }

@@ -165,13 +165,20 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             println!("Alcove is listening on http://{addr}");
             tracing::info!(%addr, "listening");
-            let app = alcove_server::Application::build(
-                store.clone(),
-                settings,
-                std::sync::Arc::new(SystemClock),
-                listener,
-            )
-            .await?;
+            // Tests of the binary move its clock through a file; a
+            // deployment runs on the system's.
+            let clock: std::sync::Arc<dyn alcove_server::clock::Clock> =
+                match settings.testing.clock_file.clone() {
+                    Some(file) => {
+                        tracing::warn!(
+                            "testing.clock_file is set: the clock follows a file (tests only)"
+                        );
+                        std::sync::Arc::new(alcove_server::clock::FileOffsetClock::new(file))
+                    }
+                    None => std::sync::Arc::new(SystemClock),
+                };
+            let app =
+                alcove_server::Application::build(store.clone(), settings, clock, listener).await?;
             app.run_until(shutdown_signal()).await?;
             store.close().await;
         }

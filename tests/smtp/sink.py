@@ -2,8 +2,10 @@
 
 Listens on 127.0.0.1, port 0 (the kernel's choice), prints the port on the
 first line of stdout, and writes every message it accepts to the folder
-given as its argument, one file each (written whole, then renamed, so a
-reader never sees half a message). Runs until stdin closes (the test ends).
+given as its first argument, one file each (written whole, then renamed, so a
+reader never sees half a message). Runs until stdin closes (the test ends). A second argument, in
+milliseconds, makes it take that long over each message (a slow relay, so a
+test can kill the server while sends are in flight).
 """
 
 import asyncio
@@ -14,11 +16,14 @@ from aiosmtpd.smtp import SMTP
 
 
 class Sink:
-    def __init__(self, folder):
+    def __init__(self, folder, delay):
         self.folder = folder
+        self.delay = delay
         self.count = 0
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.count += 1
         name = os.path.join(self.folder, f"{self.count:06d}.eml")
         with open(name + ".tmp", "wb") as f:
@@ -27,9 +32,9 @@ class Sink:
         return "250 Message accepted for delivery"
 
 
-async def main(folder):
+async def main(folder, delay_ms):
     loop = asyncio.get_running_loop()
-    handler = Sink(folder)
+    handler = Sink(folder, delay_ms / 1000)
     server = await loop.create_server(
         lambda: SMTP(handler, hostname="sink.test"), host="127.0.0.1", port=0
     )
@@ -40,4 +45,4 @@ async def main(folder):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0))

@@ -44,10 +44,16 @@ fn venv_python() -> PathBuf {
 impl SmtpSink {
     /// Starts it (installing aiosmtpd first when the venv is missing).
     pub fn start() -> Self {
+        Self::start_slow(0)
+    }
+
+    /// Starts one that takes `delay_ms` over each message.
+    pub fn start_slow(delay_ms: u64) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut child = Command::new(python())
             .arg(root().join("tests/smtp/sink.py"))
             .arg(dir.path())
+            .arg(delay_ms.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
