@@ -8,7 +8,7 @@
 import { h } from "./js/dom.js";
 import * as session from "./js/session.js";
 import { loginPage, invitePage } from "./js/pages/auth.js";
-import { remindersPage } from "./js/pages/home.js";
+import { remindersPage } from "./js/pages/reminders.js";
 import { conversationsPage, conversationPage } from "./js/pages/conversations.js";
 import { adminPage } from "./js/pages/admin.js";
 import { auditPage } from "./js/pages/audit.js";

@@ -56,8 +56,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
     ),
     (
-        "/js/pages/home.js",
-        include_str!("../../client-web/static/js/pages/home.js"),
+        "/js/pages/reminders.js",
+        include_str!("../../client-web/static/js/pages/reminders.js"),
         JS,
     ),
     (

@@ -156,9 +156,12 @@ describe("web client account flows", () => {
   it("admin revokes a pending invitation, and its link stops working", async () => {
     const link = await createInvite(admin.page, "client");
     const pending = admin.page.locator('#invite-list > li[data-status="pending"]');
+    // The list shows the new invitation once it has refreshed.
+    await pending.first().waitFor();
     const before = await pending.count();
     await pending.first().getByRole("button", { name: "Revoke" }).click();
     await admin.page.getByText("Invitation revoked.").waitFor();
+    // Announced once the list shows it.
     assert.equal(await pending.count(), before - 1);
     await admin.page.locator('#invite-list > li[data-status="revoked"]').first().waitFor();
     const stranger = await person(PHONE);

@@ -19,8 +19,9 @@ export async function invitesPage(ctx) {
 
   onSubmit(form, errors, async () => {
     const invite = await api("POST", "/invites", { role: role.select.value });
-    showCreated(ctx, created, invite);
+    // The list first, so that what is announced is what the page shows.
     await refresh();
+    showCreated(ctx, created, invite);
   });
 
   async function refresh() {
@@ -86,8 +87,8 @@ function inviteItem(ctx, invite, refresh) {
       revoke.disabled = true;
       try {
         await api("DELETE", `/invites/${encodeURIComponent(invite.id)}`);
-        ctx.announce("Invitation revoked.");
         await refresh();
+        ctx.announce("Invitation revoked.");
         const heading = document.querySelector("#invite-list")?.previousElementSibling;
         if (heading) {
           heading.setAttribute("tabindex", "-1");

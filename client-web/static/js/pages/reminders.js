@@ -1,0 +1,453 @@
+// Reminders: staff schedule appointments and see what was sent, withheld or
+// failed (with the reason); admins edit the wording, linted as they type;
+// clients see their appointments, confirm or cancel, and say how (and
+// whether) they may be reminded. Nothing personal goes in a URL.
+
+import { api } from "../api.js";
+import { h, field, selectField, errorBox, onSubmit, formatTime, uid } from "../dom.js";
+
+const STATUS_WORDS = {
+  scheduled: "Scheduled",
+  confirmed: "Confirmed",
+  cancelled: "Cancelled",
+  rescheduled: "Moved",
+  no_reply: "No reply",
+};
+
+const REMINDER_WORDS = {
+  pending: "Waiting to be sent",
+  sent: "Sent",
+  failed: "Failed",
+  withheld: "Withheld",
+  withdrawn: "Withdrawn",
+  dropped: "Not sent (too late)",
+};
+
+const REASON_WORDS = {
+  no_allowed_channel: "the client allows no way to reach them (or gave no address)",
+  opted_out: "the client asked not to get reminders",
+  channel_not_configured: "the practice has not set up the channel the client allows",
+  quiet_hours: "it fell in the client's quiet hours",
+  late: "the server was down past the time it was due",
+  after_the_appointment: "the appointment had already begun",
+  rescheduled: "the appointment moved",
+  cancelled: "the appointment was cancelled",
+  preferences_changed: "the client's preferences changed",
+  confirmed: "replanned after the client confirmed",
+  occurrence_not_scheduled: "the appointment is no longer happening",
+};
+
+function reasonText(reason) {
+  if (!reason) return "";
+  if (REASON_WORDS[reason]) return REASON_WORDS[reason];
+  if (reason.startsWith("refused_by_linter: ")) return `the wording was refused: ${reason.slice(19)}`;
+  return reason;
+}
+
+function zoneGuess() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || "America/New_York";
+  } catch (_) {
+    return "America/New_York";
+  }
+}
+
+/** A date and time in an IANA zone, as the client will read it. */
+function inZone(unixSecs, zone) {
+  try {
+    return new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short", timeZone: zone }).format(new Date(unixSecs * 1000));
+  } catch (_) {
+    return formatTime(unixSecs);
+  }
+}
+
+export async function remindersPage(ctx) {
+  return ctx.me.role === "client" ? clientPage(ctx) : staffPage(ctx);
+}
+
+// --- staff -----------------------------------------------------------------
+
+async function staffPage(ctx) {
+  const admin = ctx.me.role === "admin";
+  const [contacts, users] = await Promise.all([api("GET", "/contacts"), admin ? api("GET", "/users") : Promise.resolve([])]);
+  const clients = contacts.filter((c) => c.role === "client");
+  const names = new Map(contacts.map((c) => [c.user_id, c.display_name]));
+  for (const u of users) names.set(u.id, u.display_name);
+  const upcoming = h("ul", { class: "cards", id: "appointment-list" });
+  const sent = h("ul", { class: "cards", id: "reminder-list" });
+
+  async function refresh() {
+    const [occurrences, reminders] = await Promise.all([api("GET", "/appointments"), api("GET", "/reminders")]);
+    upcoming.replaceChildren(
+      ...(occurrences.length
+        ? occurrences.map((o) => occurrenceItem(ctx, o, names, refresh, { staff: true }))
+        : [h("li", { class: "muted" }, "No upcoming appointments.")]),
+    );
+    sent.replaceChildren(
+      ...(reminders.length ? reminders.slice(0, 100).map((r) => reminderItem(r, names)) : [h("li", { class: "muted" }, "No reminders yet.")]),
+    );
+  }
+
+  const schedule = scheduleForm(ctx, clients, admin ? users.filter((u) => u.role === "clinician" || u.role === "associate") : null, refresh);
+  await refresh();
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Reminders"),
+    h(
+      "p",
+      { class: "lead" },
+      "Reminders say only that there is an appointment and when — never what it is for or with whom — and go only the way each client allows.",
+    ),
+    clients.length ? schedule : h("p", { class: "card empty" }, "Invite a client first; then you can schedule their appointments here."),
+    h("h2", {}, "Upcoming appointments"),
+    upcoming,
+    h("h2", {}, "Reminders"),
+    sent,
+    await templateEditor(ctx, admin),
+  );
+}
+
+function scheduleForm(ctx, clients, clinicians, refresh) {
+  const errors = errorBox();
+  const client = selectField({ label: "Client", name: "client", options: clients.map((c) => [c.user_id, c.display_name]) });
+  const clinician = clinicians ? selectField({ label: "Clinician", name: "clinician", options: clinicians.map((c) => [c.id, c.display_name]) }) : null;
+  const date = field({ label: "Date", name: "date", type: "date" });
+  const time = field({ label: "Time", name: "time", type: "time", value: "15:00" });
+  const zone = field({ label: "Client's time zone", name: "zone", value: zoneGuess(), hint: "As in America/New_York: reminders are written in the client's time." });
+  const duration = field({ label: "Length in minutes", name: "duration", type: "number", value: "50", inputmode: "numeric" });
+  duration.input.min = "5";
+  duration.input.max = "480";
+  const repeat = selectField({
+    label: "Repeats",
+    name: "repeat",
+    options: [["0", "Does not repeat"], ["1", "Every week"], ["2", "Every two weeks"]],
+    value: "0",
+  });
+  const count = field({ label: "How many times in all", name: "count", type: "number", value: "6", inputmode: "numeric", required: false });
+  count.input.min = "2";
+  count.input.max = "52";
+  count.wrap.hidden = true;
+  repeat.select.addEventListener("change", () => {
+    count.wrap.hidden = repeat.select.value === "0";
+  });
+  const modality = selectField({ label: "Where", name: "modality", options: [["in_person", "In person"], ["telehealth", "Video (telehealth)"]] });
+  const form = h(
+    "form",
+    { class: "card", id: "schedule-form", "aria-labelledby": "schedule-heading" },
+    h("h2", { id: "schedule-heading" }, "Schedule an appointment"),
+    errors.box,
+    client.wrap,
+    clinician ? clinician.wrap : null,
+    date.wrap,
+    time.wrap,
+    zone.wrap,
+    duration.wrap,
+    repeat.wrap,
+    count.wrap,
+    modality.wrap,
+    h("p", { class: "hint" }, "The address or video link goes to the client in your conversation, end to end — not in the reminder."),
+    h("button", { type: "submit", class: "primary" }, "Schedule"),
+  );
+  onSubmit(form, errors, async () => {
+    const every = Number(repeat.select.value);
+    const body = {
+      client_id: client.select.value,
+      time_zone: zone.input.value.trim(),
+      start_local: `${date.input.value}T${time.input.value}`,
+      duration_minutes: Number(duration.input.value),
+      modality: modality.select.value,
+    };
+    if (clinician) body.clinician_id = clinician.select.value;
+    if (every) body.recurrence = { every_weeks: every, count: Number(count.input.value) };
+    const created = await api("POST", "/appointments", body);
+    const n = created.occurrences.length;
+    ctx.announce(n > 1 ? `Appointment scheduled, ${n} times.` : "Appointment scheduled.");
+    await refresh();
+  });
+  return form;
+}
+
+function occurrenceItem(ctx, o, names, refresh, { staff }) {
+  const when = inZone(o.starts_at, o.time_zone);
+  const actions = [];
+  const open = o.status === "scheduled" || o.status === "confirmed";
+  const button = (label, cls, work) => {
+    const b = h("button", { type: "button", class: cls, "aria-label": `${label}: ${when}` }, label);
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      try {
+        await work();
+        await refresh();
+      } catch (e) {
+        b.disabled = false;
+        ctx.announce(e.message);
+      }
+    });
+    return b;
+  };
+  if (open && staff) {
+    actions.push(
+      button("Cancel", "secondary danger", async () => {
+        await api("POST", `/appointments/${encodeURIComponent(o.appointment_id)}/cancel`, { occurrence_id: o.id });
+        ctx.announce("Appointment cancelled; its reminders are withdrawn.");
+      }),
+    );
+  }
+  if (open && !staff) {
+    if (o.status !== "confirmed") {
+      actions.push(
+        button("Confirm", "primary", async () => {
+          await api("POST", `/occurrences/${encodeURIComponent(o.id)}/answer`, { answer: "confirm" });
+          ctx.announce("Thank you — your appointment is confirmed.");
+        }),
+      );
+    }
+    actions.push(
+      button("I can't come", "secondary danger", async () => {
+        await api("POST", `/occurrences/${encodeURIComponent(o.id)}/answer`, { answer: "cancel" });
+        ctx.announce("Your appointment is cancelled. Your practice can see this.");
+      }),
+    );
+  }
+  return h(
+    "li",
+    { class: "card appointment", "data-status": o.status },
+    h("p", {}, h("strong", {}, when), " ", h("span", { class: `badge ${o.status}` }, STATUS_WORDS[o.status] || o.status)),
+    h(
+      "p",
+      { class: "muted" },
+      staff ? `${names.get(o.client_id) || "Client"} · ` : "",
+      `${o.duration_minutes} minutes · ${o.modality === "telehealth" ? "video" : "in person"}`,
+    ),
+    actions.length ? h("div", { class: "actions" }, actions) : null,
+  );
+}
+
+function reminderItem(r, names) {
+  const reason = reasonText(r.reason);
+  return h(
+    "li",
+    { class: "card reminder", "data-status": r.status },
+    h("p", {}, h("strong", {}, REMINDER_WORDS[r.status] || r.status), r.channel ? ` · by ${r.channel.replace(",", " and ")}` : ""),
+    h(
+      "p",
+      { class: "muted" },
+      `${names.get(r.client_id) || "Client"} · for ${formatTime(r.starts_at)} · `,
+      r.sent_at ? `sent ${formatTime(r.sent_at)}` : `due ${formatTime(r.due_at)}`,
+    ),
+    reason ? h("p", { class: "reason" }, `Why: ${reason}.`) : null,
+  );
+}
+
+async function templateEditor(ctx, admin) {
+  const errors = errorBox();
+  const kind = selectField({ label: "Message", name: "kind", options: [["reminder", "Appointment reminder"], ["nudge", "New-message notice"]] });
+  const language = selectField({ label: "Language", name: "language", options: [["en", "English"], ["es", "Spanish"]] });
+  const area = (label, name, rows) => {
+    const id = uid(name);
+    const input = h("textarea", { id, name, rows, spellcheck: "true", readonly: !admin });
+    return { wrap: h("div", { class: "field" }, h("label", { for: id }, label), input), input };
+  };
+  const sms = area("Text message", "sms", 3);
+  const subject = area("Email subject", "subject", 1);
+  const body = area("Email body", "body", 6);
+  const findings = h("div", { id: "template-findings", "aria-live": "polite" });
+  const preview = h("div", { id: "template-preview", class: "preview" });
+  const version = h("p", { class: "muted" });
+  const texts = () => ({ sms: sms.input.value, email_subject: subject.input.value, email_body: body.input.value });
+
+  function show(view) {
+    findings.replaceChildren(
+      view.findings.length
+        ? h(
+            "div",
+            { class: "form-error", role: "alert" },
+            h("p", {}, "This wording cannot be sent:"),
+            h("ul", {}, view.findings.map((f) => h("li", {}, `${partName(f.part)}: ${f.reason}`))),
+          )
+        : h("p", { class: "ok" }, "This wording passes: it says only that there is an appointment and when."),
+    );
+    const cost = view.preview.sms_cost;
+    preview.replaceChildren(
+      h("h3", {}, "What the client sees"),
+      h("p", { class: "muted" }, "On a lock screen (text message):"),
+      h("p", { class: "lockscreen", id: "sms-lockscreen" }, view.preview.sms_lock_screen),
+      h("p", { class: "muted" }, `${cost.segments} text message${cost.segments === 1 ? "" : "s"} (${cost.units} ${cost.encoding === "gsm7" ? "characters" : "UCS-2 units — an accent or emoji outside the basic set shortens each message"})`),
+      h("p", { class: "muted" }, "On a lock screen (email):"),
+      h("p", { class: "lockscreen" }, view.preview.email_lock_screen),
+    );
+  }
+
+  let timer = null;
+  let seq = 0;
+  async function lint() {
+    const mine = ++seq;
+    try {
+      const view = await api("POST", `/reminders/templates/${kind.select.value}/${language.select.value}/lint`, texts());
+      if (mine === seq) show(view);
+    } catch (e) {
+      if (mine === seq) errors.show(e.message);
+    }
+  }
+  for (const a of [sms, subject, body]) {
+    a.input.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(lint, 250);
+    });
+  }
+  async function load() {
+    const view = await api("GET", `/reminders/templates/${kind.select.value}/${language.select.value}`);
+    sms.input.value = view.texts.sms;
+    subject.input.value = view.texts.email_subject;
+    body.input.value = view.texts.email_body;
+    version.textContent = view.version ? `Your practice's wording, version ${view.version}.` : "Alcove's standard wording.";
+    show(view);
+  }
+  kind.select.addEventListener("change", load);
+  language.select.addEventListener("change", load);
+  const form = h(
+    "form",
+    { class: "card", id: "template-form", "aria-labelledby": "template-heading" },
+    h("h2", { id: "template-heading" }, "Reminder wording"),
+    h(
+      "p",
+      { class: "hint" },
+      "Fields in braces are filled in for each client: {weekday} {date} {time} {sender} {confirm} {cancel} {link}. Nothing else can be merged, and words that reveal the kind of care are refused.",
+    ),
+    errors.box,
+    kind.wrap,
+    language.wrap,
+    sms.wrap,
+    subject.wrap,
+    body.wrap,
+    version,
+    findings,
+    preview,
+    admin ? h("button", { type: "submit", class: "primary" }, "Save wording") : h("p", { class: "muted" }, "Only a practice admin changes the wording."),
+  );
+  onSubmit(form, errors, async () => {
+    const saved = await api("PUT", `/reminders/templates/${kind.select.value}/${language.select.value}`, texts());
+    version.textContent = `Your practice's wording, version ${saved.version}.`;
+    show(saved);
+    ctx.announce("Wording saved.");
+  });
+  await load();
+  return form;
+}
+
+function partName(part) {
+  return { sms: "Text message", email_subject: "Email subject", email_body: "Email body" }[part] || part;
+}
+
+// --- client ----------------------------------------------------------------
+
+async function clientPage(ctx) {
+  const list = h("ul", { class: "cards", id: "appointment-list" });
+  async function refresh() {
+    const occurrences = await api("GET", "/appointments");
+    const mine = occurrences.filter((o) => o.status !== "rescheduled");
+    list.replaceChildren(
+      ...(mine.length ? mine.map((o) => occurrenceItem(ctx, o, new Map(), refresh, { staff: false })) : [h("li", { class: "muted" }, "No upcoming appointments.")]),
+    );
+  }
+  await refresh();
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Appointments and reminders"),
+    h("p", { class: "lead" }, "Your upcoming appointments. Confirm, or tell your practice you can't come."),
+    list,
+    await preferencesForm(ctx),
+  );
+}
+
+async function preferencesForm(ctx) {
+  const prefs = await api("GET", `/reminders/preferences/${encodeURIComponent(ctx.me.user_id)}`);
+  const errors = errorBox();
+  const check = (label, name, checked) => {
+    const id = uid(name);
+    const input = h("input", { id, name, type: "checkbox" });
+    input.checked = !!checked;
+    return { wrap: h("div", { class: "field check" }, input, h("label", { for: id }, label)), input };
+  };
+  const byEmail = check("Remind me by email", "by-email", prefs.email_enabled);
+  const email = field({
+    label: "Email address",
+    name: "email",
+    type: "email",
+    autocomplete: "email",
+    required: false,
+    hint: prefs.email_hint ? `On file: ${prefs.email_hint}. Leave empty to keep it.` : "Used only for reminders.",
+  });
+  const bySms = check("Remind me by text message", "by-sms", prefs.sms_enabled);
+  const phone = field({
+    label: "Mobile number",
+    name: "phone",
+    type: "tel",
+    autocomplete: "tel",
+    required: false,
+    placeholder: "+15555550100",
+    hint: prefs.phone_hint ? `On file: ${prefs.phone_hint}. Leave empty to keep it.` : "With the country code, e.g. +1 for the US.",
+  });
+  const quietStart = field({ label: "No reminders from", name: "quiet-start", type: "time", required: false, value: prefs.quiet_start || "" });
+  const quietEnd = field({ label: "until", name: "quiet-end", type: "time", required: false, value: prefs.quiet_end || "" });
+  const leads = [
+    [10080, "One week before"],
+    [2880, "Two days before"],
+    [1440, "One day before"],
+    [120, "Two hours before"],
+  ].map(([m, label]) => ({ m, ...check(label, `lead-${m}`, prefs.leads_minutes.includes(m)) }));
+  const sender = selectField({
+    label: "Reminders come from",
+    name: "sender",
+    options: [
+      ["neutral", "“Appointment reminder” (nothing more)"],
+      ["practice", "My practice's name"],
+      ["clinician", "My clinician's name"],
+    ],
+    value: prefs.sender,
+  });
+  const language = selectField({ label: "Language", name: "language", options: [["en", "English"], ["es", "Español"]], value: prefs.language });
+  const optOut = check("No reminders at all", "opt-out", prefs.opted_out);
+  const recorded = prefs.updated_by && prefs.updated_by !== ctx.me.user_id ? h("p", { class: "notice" }, "Your practice recorded these for you (for example, when you asked by phone). You can change them.") : null;
+  const form = h(
+    "form",
+    { class: "card", id: "preferences-form", "aria-labelledby": "prefs-heading" },
+    h("h2", { id: "prefs-heading" }, "How we remind you"),
+    h("p", { class: "hint" }, "Reminders never say what the appointment is for. You decide how — and whether — we reach you."),
+    recorded,
+    errors.box,
+    byEmail.wrap,
+    email.wrap,
+    bySms.wrap,
+    phone.wrap,
+    h("fieldset", {}, h("legend", {}, "Quiet hours (your time)"), quietStart.wrap, quietEnd.wrap),
+    h("fieldset", {}, h("legend", {}, "When"), leads.map((l) => l.wrap)),
+    sender.wrap,
+    language.wrap,
+    optOut.wrap,
+    h("button", { type: "submit", class: "primary" }, "Save"),
+  );
+  onSubmit(form, errors, async () => {
+    const body = {
+      email_enabled: byEmail.input.checked,
+      sms_enabled: bySms.input.checked,
+      sender: sender.select.value,
+      leads_minutes: leads.filter((l) => l.input.checked).map((l) => l.m),
+      language: language.select.value,
+      opted_out: optOut.input.checked,
+    };
+    if (email.input.value.trim()) body.email = email.input.value.trim();
+    if (phone.input.value.trim()) body.phone = phone.input.value.replace(/[\s().-]/g, "");
+    if (quietStart.input.value || quietEnd.input.value) {
+      body.quiet_start = quietStart.input.value;
+      body.quiet_end = quietEnd.input.value;
+    }
+    const saved = await api("PUT", `/reminders/preferences/${encodeURIComponent(ctx.me.user_id)}`, body);
+    email.input.value = "";
+    phone.input.value = "";
+    ctx.announce(saved.opted_out ? "Saved. You will get no reminders." : "Saved. We will remind you only this way.");
+  });
+  return form;
+}

@@ -1,0 +1,137 @@
+// Reminders in Debian's Chromium against the real server: a clinician
+// schedules a weekly appointment for their client and sees its reminders
+// planned; the admin's wording editor refuses a word that discloses the
+// kind of care, with the reason, and shows what a lock screen would show;
+// the client, on a phone, says how they may be reminded and confirms an
+// appointment; the clinician sees it confirmed. Accessible (axe) on each.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer } from "../lib/server.mjs";
+import { launchBrowser, newPerson, axeScan, screenshot, LAPTOP, PHONE } from "../lib/browser.mjs";
+import { heading, registerStaff, registerClient, createInvite } from "../lib/flows.mjs";
+
+const ADMIN = { name: "Avery Admin", login: "avery@example.test", password: "granite-willow-parcel-58", device: "Office laptop" };
+const CLINICIAN = { name: "Robin Okafor", login: "robin@example.test", password: "maple-orchard-window-73", device: "Robin's laptop" };
+const CLIENT = { name: "Sam Client", login: "sam@example.test", password: "river stones and paper kites", device: "My phone" };
+
+async function check(page, name) {
+  const violations = await axeScan(page);
+  assert.deepEqual(violations, [], `axe found serious/critical problems on ${name}: ${JSON.stringify(violations, null, 2)}`);
+  await screenshot(page, name);
+}
+
+/** A date `days` from today, as a date input wants it. */
+function isoDate(days) {
+  const d = new Date(Date.now() + days * 86_400_000);
+  return d.toISOString().slice(0, 10);
+}
+
+describe("reminders", () => {
+  let server;
+  let browser;
+  const people = [];
+  let admin, clinician, client;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+    if (server) await server.stop();
+    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
+  });
+
+  async function person(device) {
+    const p = await newPerson(browser, device);
+    people.push(p);
+    return p;
+  }
+
+  it("admin, clinician and the clinician's client register", async () => {
+    admin = await person(LAPTOP);
+    await registerStaff(admin.page, server.setupLink, ADMIN);
+    const clinicianLink = await createInvite(admin.page, "clinician");
+    clinician = await person(LAPTOP);
+    await registerStaff(clinician.page, clinicianLink, CLINICIAN);
+    const clientLink = await createInvite(clinician.page, "client");
+    client = await person(PHONE);
+    await registerClient(client.page, clientLink, CLIENT);
+  });
+
+  it("the clinician schedules a weekly appointment and sees its reminders planned", async () => {
+    const page = clinician.page;
+    await page.getByRole("navigation").getByRole("link", { name: "Reminders" }).click();
+    await heading(page, "Reminders");
+    const form = page.locator("#schedule-form");
+    await form.getByLabel("Client", { exact: true }).selectOption({ label: CLIENT.name });
+    await form.getByLabel("Date", { exact: true }).fill(isoDate(10));
+    await form.getByLabel("Time", { exact: true }).fill("15:00");
+    await form.getByLabel("Client's time zone").fill("America/New_York");
+    await form.getByLabel("Repeats").selectOption("1");
+    await form.getByLabel("How many times in all").fill("3");
+    await form.getByLabel("Where").selectOption("telehealth");
+    await form.getByRole("button", { name: "Schedule" }).click();
+    await page.getByText("Appointment scheduled, 3 times.").waitFor();
+    const appointments = page.locator('#appointment-list > li[data-status="scheduled"]');
+    assert.equal(await appointments.count(), 3);
+    assert.match(await appointments.first().innerText(), /3:00\s?PM/);
+    // Two reminders each (48 h and 2 h before), waiting.
+    assert.equal(await page.locator('#reminder-list > li[data-status="pending"]').count(), 6);
+    // The clinician reads the wording but does not change it.
+    assert.equal(await page.getByRole("button", { name: "Save wording" }).count(), 0);
+    await check(page, "reminders-clinician");
+  });
+
+  it("the admin's wording editor refuses a word that discloses care, with the reason", async () => {
+    const page = admin.page;
+    await page.getByRole("navigation").getByRole("link", { name: "Reminders" }).click();
+    await heading(page, "Reminders");
+    await page.getByText("This wording passes").waitFor();
+    const sms = page.getByLabel("Text message", { exact: true });
+    await sms.fill("{sender}: your therapy session is {weekday} at {time}.");
+    const refusal = page.locator("#template-findings [role=alert]");
+    await refusal.waitFor();
+    const text = await refusal.innerText();
+    assert.match(text, /“therapy” discloses the kind of care/);
+    assert.match(text, /“session” discloses the kind of care/);
+    await page.getByRole("button", { name: "Save wording" }).click();
+    await page.locator("#template-form .form-error", { hasText: "the template was refused" }).waitFor();
+    await sms.fill("{sender}: see you {weekday} at {time}. Reply {confirm} to confirm or {cancel} to cancel.");
+    await page.getByText("This wording passes").waitFor();
+    assert.match(await page.locator("#sms-lockscreen").innerText(), /^Appointment reminder: see you Wednesday at 12:00 PM/);
+    await page.getByRole("button", { name: "Save wording" }).click();
+    await page.getByText("Your practice's wording, version 1.").waitFor();
+    await check(page, "reminders-admin-wording");
+  });
+
+  it("the client says how to be reminded and confirms an appointment, on a phone", async () => {
+    const page = client.page;
+    await page.goto(`${server.url}/reminders`);
+    await heading(page, "Appointments and reminders");
+    const form = page.locator("#preferences-form");
+    await form.getByLabel("Remind me by email").check();
+    await form.getByLabel("Email address").fill("sam.private@example.org");
+    await form.getByLabel("No reminders from").fill("21:00");
+    await form.getByLabel("until").fill("08:00");
+    await form.getByLabel("Two hours before").uncheck();
+    await form.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Saved. We will remind you only this way.").waitFor();
+    const first = page.locator("#appointment-list > li").first();
+    await first.getByRole("button", { name: /^Confirm/ }).click();
+    await page.getByText("Thank you — your appointment is confirmed.").waitFor();
+    await page.locator('#appointment-list > li[data-status="confirmed"]').waitFor();
+    await check(page, "reminders-client-phone");
+  });
+
+  it("the clinician sees the appointment confirmed and the plan changed", async () => {
+    const page = clinician.page;
+    await page.reload();
+    await heading(page, "Reminders");
+    assert.equal(await page.locator('#appointment-list > li[data-status="confirmed"]').count(), 1);
+    // One lead now (48 h), three appointments: three waiting, three withdrawn.
+    assert.equal(await page.locator('#reminder-list > li[data-status="pending"]').count(), 3);
+    assert.match(await page.locator('#reminder-list > li[data-status="withdrawn"]').first().innerText(), /client's preferences changed/);
+  });
+});
