@@ -86,7 +86,7 @@ impl Default for ReminderSettings {
     fn default() -> Self {
         Self {
             dispatch_interval_ms: 1000,
-            batch_size: 200,
+            batch_size: 50,
             lease_secs: 120,
             grace_secs: 1800,
             max_attempts: 6,
@@ -591,9 +591,10 @@ publish_interval_secs = 300
 # batch_size at a time under a lease of lease_secs (another node may take a
 # reminder over once its lease ran out), drops reminders more than
 # grace_secs late (after downtime: recorded, not sent), and gives up on a
-# reminder after max_attempts transient failures.
+# reminder after max_attempts transient failures. A round's outcomes are
+# committed together: a crash resends at most batch_size reminders.
 dispatch_interval_ms = 1000
-batch_size = 200
+batch_size = 50
 lease_secs = 120
 grace_secs = 1800
 max_attempts = 6

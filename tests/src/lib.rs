@@ -435,6 +435,19 @@ pub struct Person {
     pub recovery_codes: Vec<String>,
 }
 
+/// Resident size of a process, KiB (benchmarks).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// The token part of an invite link (after `#`).
 pub fn token_of(link: &str) -> String {
     link.rsplit('#')

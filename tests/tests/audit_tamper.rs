@@ -12,7 +12,6 @@ use alcove_server::audit::{Event, RequestMeta};
 use alcove_server::config::DatabaseKind;
 use alcove_server::ids::{PracticeId, UserId};
 use alcove_tests::{on_both_backends, Backend, TestApp};
-use sqlx::Connection;
 
 /// Runs raw SQL on the test's database, outside the server.
 async fn sql(app: &TestApp, statements: &[String]) {

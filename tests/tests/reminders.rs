@@ -68,6 +68,7 @@ on_both_backends!(
     concurrent_template_saves_each_get_their_own_version,
     bad_schedules_are_refused_in_plain_words,
     appointments_and_a_preference_change_at_once_leave_one_consistent_plan,
+    dispatchers_claiming_at_once_never_take_the_same_reminder,
 );
 
 async fn a_clinician_schedules_a_weekly_appointment_and_its_reminders_are_planned(b: Backend) {
@@ -593,6 +594,62 @@ async fn appointments_and_a_preference_change_at_once_leave_one_consistent_plan(
     assert!(
         due.iter().all(|(start, at)| start - at == 24 * 3600),
         "{due:?}"
+    );
+    app.stop().await;
+}
+
+async fn dispatchers_claiming_at_once_never_take_the_same_reminder(b: Backend) {
+    // The server's own dispatcher looks once at start, then sleeps an hour:
+    // the claims below are the only ones.
+    let Some(app) = TestApp::start_with(b, |s| s.reminders.dispatch_interval_ms = 3_600_000).await
+    else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let (start, at) = ny_local(&app, 5, 15);
+    for _ in 0..40 {
+        let (status, body) = p
+            .clinician
+            .client
+            .post(
+                "/api/v1/appointments",
+                &appointment(&p.client.user_id, &start, Value::Null),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // 80 reminders; all due an hour after the appointment's 2 h one.
+    let now = at;
+    let claims = (0..4).map(|_| {
+        let store = app.store.clone();
+        async move {
+            store
+                .claim_due_reminders(now, now + 60, 30)
+                .await
+                .expect("claim")
+        }
+    });
+    let claimed = futures_util::future::join_all(claims).await;
+    let mut ids: Vec<String> = claimed.iter().flatten().map(|r| r.id.to_string()).collect();
+    let total = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), total, "a reminder was claimed twice");
+    assert_eq!(total, 80, "4 × 30 claims cover all 80");
+    // Leased: nothing more to claim until the lease runs out.
+    assert!(app
+        .store
+        .claim_due_reminders(now + 1, now + 61, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        app.store
+            .claim_due_reminders(now + 61, now + 121, 100)
+            .await
+            .unwrap()
+            .len(),
+        80
     );
     app.stop().await;
 }

@@ -547,34 +547,40 @@ macro_rules! impl_reminder_store {
                     Ok(due)
                 }
 
-                async fn finish_reminder(
+                async fn finish_reminders(
                     &self,
-                    f: &Finish,
+                    finished: &[(Finish, audit::Event)],
                     now: UnixTime,
-                    event: audit::Event,
                 ) -> StoreResult<()> {
-                    let mut tx = self.writer().begin().await?;
-                    let done = sqlx::query(
-                        "UPDATE reminders SET status = $1, channel = COALESCE($2, channel),
-                            provider_id = COALESCE($3, provider_id), reason = $4,
-                            sent_at = CASE WHEN $1 = 'sent' THEN $5 ELSE sent_at END,
-                            lease_until = $6, updated_at = $5
-                         WHERE id = $7 AND practice_id = $8 AND (status = 'pending' OR $1 = 'sent')",
-                    )
-                    .bind(f.status)
-                    .bind(&f.channel)
-                    .bind(&f.provider_id)
-                    .bind(&f.reason)
-                    .bind(now)
-                    .bind(f.retry_at)
-                    .bind(f.id)
-                    .bind(f.practice_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    // A retry is not an event; an end is, once.
-                    if done.rows_affected() == 1 && f.status != "pending" {
-                        append_event(&mut tx, &event, now).await?;
+                    if finished.is_empty() {
+                        return Ok(());
                     }
+                    let mut tx = self.writer().begin().await?;
+                    let mut events = Vec::with_capacity(finished.len());
+                    for (f, event) in finished {
+                        let done = sqlx::query(
+                            "UPDATE reminders SET status = $1, channel = COALESCE($2, channel),
+                                provider_id = COALESCE($3, provider_id), reason = $4,
+                                sent_at = CASE WHEN $1 = 'sent' THEN $5 ELSE sent_at END,
+                                lease_until = $6, updated_at = $5
+                             WHERE id = $7 AND practice_id = $8 AND (status = 'pending' OR $1 = 'sent')",
+                        )
+                        .bind(f.status)
+                        .bind(&f.channel)
+                        .bind(&f.provider_id)
+                        .bind(&f.reason)
+                        .bind(now)
+                        .bind(f.retry_at)
+                        .bind(f.id)
+                        .bind(f.practice_id)
+                        .execute(&mut *tx)
+                        .await?;
+                        // A retry is not an event; an end is, once.
+                        if done.rows_affected() == 1 && f.status != "pending" {
+                            events.push(event.clone());
+                        }
+                    }
+                    append_events(&mut tx, &events, now).await?;
                     tx.commit().await?;
                     Ok(())
                 }

@@ -304,14 +304,14 @@ pub trait ReminderStore: Send + Sync {
         limit: i64,
     ) -> StoreResult<Vec<DueReminder>>;
 
-    /// Records how a claimed reminder ended, with its audit event. A
-    /// reminder withdrawn while it was being sent is still recorded as
+    /// Records how claimed reminders ended, each with its audit event, in
+    /// one transaction (one commit per dispatch round, not per reminder).
+    /// A reminder withdrawn while it was being sent is still recorded as
     /// sent (it went out); any other end applies only to a pending one.
-    async fn finish_reminder(
+    async fn finish_reminders(
         &self,
-        finish: &Finish,
+        finished: &[(Finish, audit::Event)],
         now: UnixTime,
-        event: audit::Event,
     ) -> StoreResult<()>;
 
     /// Reminders of the practice (or of one clinician's clients), newest

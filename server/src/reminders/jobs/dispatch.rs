@@ -10,8 +10,9 @@
 //!   the reminder is claimed again — lost none;
 //! - after the provider accepted it, before the outcome is recorded: it is
 //!   claimed again and sent again. SMTP and the SMS API have no idempotency
-//!   key, so these — at most the reminders in flight at the kill — are the
-//!   only duplicates; an email duplicate carries the same `Message-ID`;
+//!   key, so these are the only duplicates — at most one round, since a
+//!   round's outcomes are committed together (one fsync per round); an
+//!   email duplicate carries the same `Message-ID`;
 //! - after the outcome is recorded: done.
 //!
 //! A reminder found more than `grace_secs` late (the server was down) is
@@ -88,19 +89,26 @@ impl Job for Dispatch {
         }
         let full = claimed.len() as i64 >= s.batch_size.max(1);
         let staff = Arc::new(self.staff_names(&claimed).await?);
-        let results: Vec<anyhow::Result<()>> = futures_util::stream::iter(claimed)
-            .map(|r| {
-                let staff = staff.clone();
-                async move { self.one(r, &staff).await }
-            })
-            .buffer_unordered(CONCURRENT_SENDS)
-            .collect()
-            .await;
+        let results: Vec<anyhow::Result<(Finish, audit::Event)>> =
+            futures_util::stream::iter(claimed)
+                .map(|r| {
+                    let staff = staff.clone();
+                    async move { self.one(r, &staff).await }
+                })
+                .buffer_unordered(CONCURRENT_SENDS)
+                .collect()
+                .await;
         // A storage failure fails the round (retried); the leases make the
         // unrecorded ones come back.
-        for r in results {
-            r?;
-        }
+        let finished: Vec<(Finish, audit::Event)> =
+            results.into_iter().collect::<anyhow::Result<_>>()?;
+        // One commit for the round's outcomes: what a crash before it loses
+        // is the record of at most one batch, sent again after the leases
+        // run out (docs/reminders.md).
+        self.state
+            .store
+            .finish_reminders(&finished, self.state.clock.now())
+            .await?;
         Ok(if full { Round::More } else { Round::Idle })
     }
 }
@@ -134,7 +142,7 @@ impl Dispatch {
         &self,
         r: DueReminder,
         staff: &HashMap<crate::ids::PracticeId, Vec<String>>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<(Finish, audit::Event)> {
         let state = &self.state;
         let now = state.clock.now();
         let prefs = state
@@ -153,7 +161,7 @@ impl Dispatch {
             .and_then(|p| p.phone_ct.as_deref())
             .and_then(|ct| key.open(r.client_id, ct));
         let Ok(tz) = schedule::zone(&r.time_zone) else {
-            return self.end(&r, "withdrawn", "unknown_time_zone", now).await;
+            return self.end(&r, "withdrawn", "unknown_time_zone");
         };
         let facts = Facts {
             now,
@@ -173,9 +181,9 @@ impl Dispatch {
         };
         let channels = match dispatch::decide(&facts) {
             Decision::Send(c) => c,
-            Decision::Withhold(why) => return self.end(&r, "withheld", why, now).await,
-            Decision::Drop(why) => return self.end(&r, "dropped", why, now).await,
-            Decision::Withdraw(why) => return self.end(&r, "withdrawn", why, now).await,
+            Decision::Withhold(why) => return self.end(&r, "withheld", why),
+            Decision::Drop(why) => return self.end(&r, "dropped", why),
+            Decision::Withdraw(why) => return self.end(&r, "withdrawn", why),
         };
 
         // Render and lint, now.
@@ -203,7 +211,7 @@ impl Dispatch {
             None => defaults::texts(Kind::Reminder, language),
         };
         let Some(at) = chrono::Utc.timestamp_opt(r.starts_at, 0).single() else {
-            return self.end(&r, "withdrawn", "bad_start", now).await;
+            return self.end(&r, "withdrawn", "bad_start");
         };
         let at = at.with_timezone(&tz);
         let date = language.date(&at);
@@ -227,7 +235,7 @@ impl Dispatch {
         let findings = check::lint_all(words, &ctx, Kind::Reminder, &texts, &rendered);
         if let Some(f) = findings.first() {
             let reason = format!("refused_by_linter: {}", f.reason);
-            return self.end_with(&r, "withheld", reason, now).await;
+            return Ok(self.end_with(&r, "withheld", reason));
         }
 
         // Send through each allowed channel.
@@ -288,8 +296,7 @@ impl Dispatch {
                 "reminder": r.id,
                 "channels": finish.channel,
             }));
-            state.store.finish_reminder(&finish, now, event).await?;
-            return Ok(());
+            return Ok((finish, event));
         }
         let transient = failed
             .iter()
@@ -304,13 +311,9 @@ impl Dispatch {
                 reason: Some(format!("retrying: {failures}")),
                 retry_at: Some(now + dispatch::retry_delay_secs(r.attempts)),
             };
-            state
-                .store
-                .finish_reminder(&finish, now, self.event(&r, "reminder.retry"))
-                .await?;
-            return Ok(());
+            return Ok((finish, self.event(&r, "reminder.retry")));
         }
-        self.end_with(&r, "failed", failures, now).await
+        Ok(self.end_with(&r, "failed", failures))
     }
 
     fn event(&self, r: &DueReminder, action: &'static str) -> audit::Event {
@@ -318,23 +321,21 @@ impl Dispatch {
             .target_user(r.client_id)
     }
 
-    async fn end(
+    fn end(
         &self,
         r: &DueReminder,
         status: &'static str,
         why: &str,
-        now: i64,
-    ) -> anyhow::Result<()> {
-        self.end_with(r, status, why.to_owned(), now).await
+    ) -> anyhow::Result<(Finish, audit::Event)> {
+        Ok(self.end_with(r, status, why.to_owned()))
     }
 
-    async fn end_with(
+    fn end_with(
         &self,
         r: &DueReminder,
         status: &'static str,
         reason: String,
-        now: i64,
-    ) -> anyhow::Result<()> {
+    ) -> (Finish, audit::Event) {
         let action = match status {
             "withheld" => "reminder.withheld",
             "dropped" => "reminder.dropped",
@@ -353,10 +354,6 @@ impl Dispatch {
             reason: Some(reason),
             retry_at: None,
         };
-        self.state
-            .store
-            .finish_reminder(&finish, now, event)
-            .await?;
-        Ok(())
+        (finish, event)
     }
 }
