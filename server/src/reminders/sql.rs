@@ -592,7 +592,7 @@ macro_rules! impl_reminder_store {
                     limit: i64,
                 ) -> StoreResult<Vec<ReminderView>> {
                     Ok(sqlx::query_as(
-                        "SELECT r.id, r.occurrence_id, r.client_id, a.clinician_id, o.starts_at, r.lead_minutes, r.due_at,
+                        "SELECT r.id, r.occurrence_id, r.client_id, a.clinician_id, o.starts_at, a.time_zone, r.lead_minutes, r.due_at,
                                 r.status, r.attempts, r.channel, r.reason, r.sent_at
                          FROM reminders r
                          JOIN appointment_occurrences o ON o.id = r.occurrence_id

@@ -133,6 +133,8 @@ pub struct ReminderView {
     pub client_id: UserId,
     pub clinician_id: UserId,
     pub starts_at: UnixTime,
+    /// The series' zone (the client's), to show times as they read them.
+    pub time_zone: String,
     pub lead_minutes: i64,
     pub due_at: UnixTime,
     /// `pending`, `sent`, `failed`, `withheld`, `withdrawn` or `dropped`.

@@ -88,6 +88,12 @@ describe("reminders", () => {
     const page = admin.page;
     await page.getByRole("navigation").getByRole("link", { name: "Reminders" }).click();
     await heading(page, "Reminders");
+    // An admin can schedule for any client, naming the clinician.
+    const schedule = page.locator("#schedule-form");
+    assert.deepEqual(await schedule.getByLabel("Client", { exact: true }).locator("option").allTextContents(), [CLIENT.name]);
+    assert.deepEqual(await schedule.getByLabel("Clinician", { exact: true }).locator("option").allTextContents(), [CLINICIAN.name]);
+    // Reminder times read in the client's zone, as the appointments do.
+    assert.match(await page.locator('#reminder-list > li[data-status="pending"]').first().innerText(), /3:00\s?PM/);
     await page.getByText("This wording passes").waitFor();
     const sms = page.getByLabel("Text message", { exact: true });
     await sms.fill("{sender}: your therapy session is {weekday} at {time}.");

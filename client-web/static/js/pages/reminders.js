@@ -70,7 +70,11 @@ export async function remindersPage(ctx) {
 async function staffPage(ctx) {
   const admin = ctx.me.role === "admin";
   const [contacts, users] = await Promise.all([api("GET", "/contacts"), admin ? api("GET", "/users") : Promise.resolve([])]);
-  const clients = contacts.filter((c) => c.role === "client");
+  // An admin schedules for any active client of the practice (with the
+  // clinician who looks after them); staff for the clients assigned to them.
+  const clients = admin
+    ? users.filter((u) => u.role === "client" && !u.deactivated_at).map((u) => ({ user_id: u.id, display_name: u.display_name }))
+    : contacts.filter((c) => c.role === "client");
   const names = new Map(contacts.map((c) => [c.user_id, c.display_name]));
   for (const u of users) names.set(u.id, u.display_name);
   const upcoming = h("ul", { class: "cards", id: "appointment-list" });
@@ -233,8 +237,8 @@ function reminderItem(r, names) {
     h(
       "p",
       { class: "muted" },
-      `${names.get(r.client_id) || "Client"} · for ${formatTime(r.starts_at)} · `,
-      r.sent_at ? `sent ${formatTime(r.sent_at)}` : `due ${formatTime(r.due_at)}`,
+      `${names.get(r.client_id) || "Client"} · for ${inZone(r.starts_at, r.time_zone)} · `,
+      r.sent_at ? `sent ${inZone(r.sent_at, r.time_zone)}` : `due ${inZone(r.due_at, r.time_zone)}`,
     ),
     reason ? h("p", { class: "reason" }, `Why: ${reason}.`) : null,
   );
