@@ -462,6 +462,20 @@ async fn a_template_that_discloses_care_is_refused_with_its_reason(b: Backend) {
     );
     let (status, _) = p.client.client.get(path).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // Texts past 4,000 bytes are refused before any linting, saved or not.
+    let huge = "a".repeat(4_001);
+    for (status, err) in [
+        p.admin.client.put(path, &texts(&huge)).await,
+        p.admin
+            .client
+            .post(&format!("{path}/lint"), &texts(&huge))
+            .await,
+    ] {
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field"))
+        );
+    }
     let (status, err) = p
         .admin
         .client

@@ -24,26 +24,6 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<ExternalSenderKey> {
     let secret = key
         .to_secret_bytes()
         .map_err(|e| anyhow::anyhow!("cannot encode the server key: {}", e.code()))?;
-    write_private(&path, &secret)?;
+    crate::private_files::write_new(&path, &secret)?;
     Ok(key)
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    std::fs::write(path, bytes)?;
-    Ok(())
 }

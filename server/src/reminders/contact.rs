@@ -40,7 +40,7 @@ impl ContactKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let fresh = Zeroizing::new(crate::auth::secrets::random_bytes::<32>().to_vec());
                 crate::private_files::create_dir(data_dir)?;
-                write_new(&path, &fresh)?;
+                crate::private_files::write_new(&path, &fresh)?;
                 fresh
             }
             Err(e) => return Err(e.into()),
@@ -112,26 +112,6 @@ impl ContactKey {
             .ok()?;
         String::from_utf8(plain).ok().map(Zeroizing::new)
     }
-}
-
-#[cfg(unix)]
-fn write_new(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn write_new(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    std::fs::write(path, bytes)?;
-    Ok(())
 }
 
 #[cfg(test)]

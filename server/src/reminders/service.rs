@@ -633,6 +633,14 @@ pub async fn lint(
     if !authed.role.is_staff() {
         return Err(ReminderError::Forbidden("templates are for staff"));
     }
+    // Bounded before any work: the linter's cost grows with the text.
+    for t in [&texts.sms, &texts.email_subject, &texts.email_body] {
+        if t.len() > 4_000 {
+            return Err(ReminderError::Invalid(
+                "a template text is at most 4,000 bytes",
+            ));
+        }
+    }
     let (staff, practice_name) = lint_context(state, authed).await?;
     let words = &state.reminders.words;
     let sender = check::sender_name(words, SenderChoice::Practice, &practice_name, "", language);
@@ -691,13 +699,6 @@ pub async fn put_template(
         return Err(ReminderError::Forbidden(
             "only an admin changes the practice's templates",
         ));
-    }
-    for t in [&texts.sms, &texts.email_subject, &texts.email_body] {
-        if t.len() > 4_000 {
-            return Err(ReminderError::Invalid(
-                "a template text is at most 4,000 bytes",
-            ));
-        }
     }
     let view = lint(state, authed, kind, language, texts, 0).await?;
     if !view.findings.is_empty() {

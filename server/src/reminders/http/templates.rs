@@ -96,14 +96,6 @@ pub async fn lint(
 ) -> ApiResult<Json<TemplateView>> {
     let (kind, language) = parse(&kind, &language)?;
     let texts: Texts = req.into();
-    for t in [&texts.sms, &texts.email_subject, &texts.email_body] {
-        if t.len() > 4_000 {
-            return Err(AppError::invalid(
-                "invalid_field",
-                "a template text is at most 4,000 bytes",
-            ));
-        }
-    }
     Ok(Json(
         service::lint(&state, &authed, kind, language, texts, 0).await?,
     ))
