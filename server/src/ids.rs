@@ -113,3 +113,7 @@ id_type!(
     /// One reminder to send.
     ReminderId
 );
+id_type!(
+    /// One nudge sent, withheld or failed.
+    NudgeId
+);

@@ -170,6 +170,10 @@ impl Application {
             Arc::new(reminders::jobs::dispatch::Dispatch::new(state.clone())?),
             std::time::Duration::from_millis(state.settings.reminders.dispatch_interval_ms.max(10)),
         );
+        jobs.spawn(
+            Arc::new(reminders::jobs::nudge::Nudge::new(state.clone())?),
+            std::time::Duration::from_millis(state.settings.reminders.dispatch_interval_ms.max(10)),
+        );
         Ok(Self {
             state,
             listener,

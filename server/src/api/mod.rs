@@ -125,6 +125,11 @@ pub fn router(state: AppState) -> Router {
             "/reminders/templates/{kind}/{language}/lint",
             post(reminders::templates::lint),
         )
+        .route("/reminders/nudges", get(reminders::nudges::list))
+        .route(
+            "/reminders/nudges/settings",
+            get(reminders::nudges::get_settings).put(reminders::nudges::put_settings),
+        )
         .route("/reminders", get(reminders::reminders::list))
         .route("/reminders/sms/inbound", post(reminders::inbound::receive))
         .route("/openapi.json", get(openapi::serve))

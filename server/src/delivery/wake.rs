@@ -62,6 +62,9 @@ pub trait Wakeups: Send + Sync + 'static {
     /// None when the device already has `max` connections on this node
     /// (checked and registered at once, so concurrent opens cannot pass it).
     fn subscribe(&self, device: DeviceId, max: usize) -> Option<Arc<Mailbox>>;
+    /// Whether any of these devices has a connection open (here; between
+    /// nodes, an implementation answers for all of them).
+    fn online(&self, devices: &[DeviceId]) -> bool;
 }
 
 /// What woke a connection for one conversation since it last looked.
@@ -217,6 +220,17 @@ impl Wakeups for LocalWakeups {
         boxes.push(Arc::downgrade(&mailbox));
         Some(mailbox)
     }
+
+    fn online(&self, devices: &[DeviceId]) -> bool {
+        let Ok(map) = self.devices.lock() else {
+            // A poisoned map says nothing; "online" only ever delays a nudge.
+            return true;
+        };
+        devices.iter().any(|d| {
+            map.get(d)
+                .is_some_and(|boxes| boxes.iter().any(|b| b.strong_count() > 0))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -271,6 +285,18 @@ mod tests {
         }
         assert_eq!(taken["a"].last_seq, MAX_CARRIED as i64);
         assert_eq!(taken["b"].last_seq, 2);
+    }
+
+    #[test]
+    fn a_device_is_online_while_a_connection_of_it_is_open() {
+        let wakeups = LocalWakeups::default();
+        let (phone, laptop) = (DeviceId::new(), DeviceId::new());
+        assert!(!wakeups.online(&[phone, laptop]));
+        let held = wakeups.subscribe(laptop, 8).expect("room");
+        assert!(wakeups.online(&[phone, laptop]));
+        assert!(!wakeups.online(&[phone]));
+        drop(held);
+        assert!(!wakeups.online(&[phone, laptop]), "closed is offline");
     }
 
     #[test]

@@ -355,6 +355,8 @@ pub struct PreferencesInput {
     pub phone: Option<String>,
     /// Quiet hours, `HH:MM` both or neither.
     pub quiet: Option<(String, String)>,
+    /// The client's IANA zone: `None` keeps the stored one.
+    pub time_zone: Option<String>,
     /// Which name reminders carry.
     pub sender: SenderChoice,
     /// Minutes before each occurrence.
@@ -418,10 +420,18 @@ pub async fn put_preferences(
         }
         None => (None, None),
     };
+    if let Some(tz) = &input.time_zone {
+        crate::reminders::rules::schedule::zone(tz)
+            .map_err(|_| ReminderError::Invalid("time_zone is not an IANA zone"))?;
+    }
     let existing = state
         .store
         .reminder_preferences(authed.practice_id, client)
         .await?;
+    let time_zone = input
+        .time_zone
+        .clone()
+        .or_else(|| existing.as_ref().and_then(|p| p.time_zone.clone()));
     let key = &state.reminders.contact;
     let email_ct = match input.email.as_deref().map(str::trim) {
         None => existing.as_ref().and_then(|p| p.email_ct.clone()),
@@ -477,6 +487,7 @@ pub async fn put_preferences(
         phone_index,
         quiet_start,
         quiet_end,
+        time_zone,
         sender: input.sender.code().to_owned(),
         leads_minutes: plan::format_leads(&input.leads_minutes),
         language: input.language.code().to_owned(),
@@ -511,6 +522,7 @@ pub async fn preferences(
             phone_hint: None,
             quiet_start: None,
             quiet_end: None,
+            time_zone: None,
             sender: SenderChoice::Neutral,
             leads_minutes: plan::DEFAULT_LEADS_MINUTES.to_vec(),
             language: Language::En,
@@ -534,6 +546,7 @@ pub async fn preferences(
                 .map(|p| mask_phone(&p)),
             quiet_start: p.quiet_start,
             quiet_end: p.quiet_end,
+            time_zone: p.time_zone,
             sender: SenderChoice::from_code(&p.sender).unwrap_or_default(),
             leads_minutes: plan::parse_leads(&p.leads_minutes),
             language: Language::from_code(&p.language).unwrap_or(Language::En),
@@ -581,6 +594,8 @@ pub struct PreferencesView {
     pub phone_hint: Option<String>,
     pub quiet_start: Option<String>,
     pub quiet_end: Option<String>,
+    /// The client's IANA zone, when they gave it.
+    pub time_zone: Option<String>,
     pub sender: SenderChoice,
     pub leads_minutes: Vec<u32>,
     pub language: Language,
@@ -732,6 +747,84 @@ pub async fn list(state: &AppState, authed: &Authed) -> Result<Vec<super::store:
         .store
         .list_reminders(authed.practice_id, clinician, 500)
         .await?)
+}
+
+/// A practice's nudge timing.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NudgeSettings {
+    /// Minutes a message stays unread (the client offline) before
+    /// "You have a new secure message" goes out; 0 turns nudges off.
+    pub after_minutes: i64,
+    /// At most one nudge per conversation per this many minutes.
+    pub cooldown_minutes: i64,
+}
+
+/// The bounds of `NudgeSettings`: a delay of 5 minutes to a day (or off),
+/// a cooldown of an hour to a week.
+pub const NUDGE_AFTER_MINUTES: std::ops::RangeInclusive<i64> = 5..=1440;
+/// See `NUDGE_AFTER_MINUTES`.
+pub const NUDGE_COOLDOWN_MINUTES: std::ops::RangeInclusive<i64> = 60..=10_080;
+
+/// The practice's nudge timing (staff).
+pub async fn nudge_settings(state: &AppState, authed: &Authed) -> Result<NudgeSettings> {
+    if authed.role == Role::Client {
+        return Err(ReminderError::Forbidden("nudge settings are for staff"));
+    }
+    let (after_minutes, cooldown_minutes) = state.store.nudge_settings(authed.practice_id).await?;
+    Ok(NudgeSettings {
+        after_minutes,
+        cooldown_minutes,
+    })
+}
+
+/// Sets the practice's nudge timing (an admin; audited).
+pub async fn put_nudge_settings(
+    state: &AppState,
+    authed: &Authed,
+    settings: NudgeSettings,
+) -> Result<NudgeSettings> {
+    if authed.role != Role::Admin {
+        return Err(ReminderError::Forbidden(
+            "only an admin changes the practice's nudges",
+        ));
+    }
+    if settings.after_minutes != 0 && !NUDGE_AFTER_MINUTES.contains(&settings.after_minutes) {
+        return Err(ReminderError::Invalid(
+            "after_minutes: 0 (off) or from 5 minutes to a day",
+        ));
+    }
+    if !NUDGE_COOLDOWN_MINUTES.contains(&settings.cooldown_minutes) {
+        return Err(ReminderError::Invalid(
+            "cooldown_minutes: from an hour to a week",
+        ));
+    }
+    let event = authed.event("nudge_settings.changed").detail(serde_json::json!({
+        "after_minutes": settings.after_minutes,
+        "cooldown_minutes": settings.cooldown_minutes,
+    }));
+    state
+        .store
+        .put_nudge_settings(
+            authed.practice_id,
+            settings.after_minutes,
+            settings.cooldown_minutes,
+            state.now(),
+            event,
+        )
+        .await?;
+    Ok(settings)
+}
+
+/// Nudges of the practice (admins) or of one's own conversations (staff),
+/// newest first.
+pub async fn list_nudges(state: &AppState, authed: &Authed) -> Result<Vec<super::store::NudgeView>> {
+    let staff = match authed.role {
+        Role::Admin => None,
+        Role::Clinician | Role::Associate => Some(authed.user_id),
+        Role::Client => return Err(ReminderError::Forbidden("the nudges list is for staff")),
+    };
+    Ok(state.store.list_nudges(authed.practice_id, staff, 500).await?)
 }
 
 /// Acts on a reply to a reminder text (its signature already checked):

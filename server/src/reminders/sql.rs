@@ -7,7 +7,7 @@ macro_rules! impl_reminder_store {
         const _: () = {
             use $crate::audit;
             use $crate::clock::UnixTime;
-            use $crate::ids::{AppointmentId, OccurrenceId, PracticeId, ReminderId, UserId};
+            use $crate::ids::{AppointmentId, DeviceId, NudgeId, OccurrenceId, PracticeId, ReminderId, UserId};
             use $crate::reminders::rules::{self, plan};
             use $crate::reminders::store::*;
             use $crate::storage::{StoreError, StoreResult};
@@ -343,7 +343,7 @@ macro_rules! impl_reminder_store {
                 ) -> StoreResult<Option<PreferencesRow>> {
                     Ok(sqlx::query_as(
                         "SELECT client_id, practice_id, email_enabled, sms_enabled, email_ct, phone_ct, phone_index, quiet_start,
-                                quiet_end, sender, leads_minutes, language, opted_out, updated_by, updated_at
+                                quiet_end, time_zone, sender, leads_minutes, language, opted_out, updated_by, updated_at
                          FROM reminder_preferences WHERE client_id = $1 AND practice_id = $2",
                     )
                     .bind(client)
@@ -373,13 +373,13 @@ macro_rules! impl_reminder_store {
                     sqlx::query(
                         "INSERT INTO reminder_preferences (client_id, practice_id, email_enabled, sms_enabled, email_ct,
                             phone_ct, quiet_start, quiet_end, sender, leads_minutes, language, opted_out, updated_by, updated_at,
-                            phone_index)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                            phone_index, time_zone)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
                          ON CONFLICT (client_id) DO UPDATE SET email_enabled = excluded.email_enabled,
                             sms_enabled = excluded.sms_enabled, email_ct = excluded.email_ct, phone_ct = excluded.phone_ct,
                             phone_index = excluded.phone_index,
-                            quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, sender = excluded.sender,
-                            leads_minutes = excluded.leads_minutes, language = excluded.language,
+                            quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, time_zone = excluded.time_zone,
+                            sender = excluded.sender, leads_minutes = excluded.leads_minutes, language = excluded.language,
                             opted_out = excluded.opted_out, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
                     )
                     .bind(p.client_id)
@@ -397,6 +397,7 @@ macro_rules! impl_reminder_store {
                     .bind(p.updated_by)
                     .bind(now)
                     .bind(&p.phone_index)
+                    .bind(&p.time_zone)
                     .execute(&mut *tx)
                     .await?;
                     replan(&mut tx, p.practice_id, p.client_id, now, "preferences_changed").await?;
@@ -583,6 +584,228 @@ macro_rules! impl_reminder_store {
                     append_events(&mut tx, &events, now).await?;
                     tx.commit().await?;
                     Ok(())
+                }
+
+                async fn claim_nudges(
+                    &self,
+                    now: UnixTime,
+                    lease_until: UnixTime,
+                    limit: i64,
+                ) -> StoreResult<Vec<NudgeCandidate>> {
+                    let mut tx = self.writer().begin().await?;
+                    // The plain bound on awaiting_client_since keeps the
+                    // index in use; the practice's delay is applied after.
+                    let candidates: Vec<(String, PracticeId)> = sqlx::query_as(
+                        "SELECT c.id, c.practice_id FROM conversations c
+                         JOIN practices p ON p.id = c.practice_id
+                         LEFT JOIN nudge_state n ON n.conversation_id = c.id
+                         WHERE c.awaiting_client_since <= $1
+                           AND p.nudge_after_minutes > 0
+                           AND c.awaiting_client_since <= $1 - 60 * p.nudge_after_minutes
+                           AND (n.not_before IS NULL OR n.not_before <= $1)
+                           AND (n.lease_until IS NULL OR n.lease_until <= $1)
+                         ORDER BY c.awaiting_client_since LIMIT $2",
+                    )
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let mut out = Vec::with_capacity(candidates.len());
+                    for (conversation, practice) in candidates {
+                        // Only one node's upsert passes the lease condition.
+                        let won: Option<String> = sqlx::query_scalar(
+                            "INSERT INTO nudge_state (conversation_id, practice_id, lease_until) VALUES ($1, $2, $3)
+                             ON CONFLICT (conversation_id) DO UPDATE SET lease_until = excluded.lease_until
+                             WHERE nudge_state.lease_until IS NULL OR nudge_state.lease_until <= $4
+                             RETURNING conversation_id",
+                        )
+                        .bind(&conversation)
+                        .bind(practice)
+                        .bind(lease_until)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if won.is_none() {
+                            continue;
+                        }
+                        let row: (UserId, String, String, i64, i64, i64, i64, Option<i64>, bool) = sqlx::query_as(
+                            "SELECT c.client_user_id, su.display_name, p.name, c.last_seq, p.nudge_after_minutes,
+                                    p.nudge_cooldown_minutes, n.attempts, n.last_sent_at, cu.deactivated_at IS NULL
+                             FROM conversations c
+                             JOIN practices p ON p.id = c.practice_id
+                             JOIN users su ON su.id = c.staff_user_id
+                             JOIN users cu ON cu.id = c.client_user_id
+                             JOIN nudge_state n ON n.conversation_id = c.id
+                             WHERE c.id = $1",
+                        )
+                        .bind(&conversation)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        let (client, clinician_name, practice_name, last_seq, after, cooldown, attempts, last_sent, active) = row;
+                        // Read by a device the client still has: a message
+                        // only a since-revoked device took has not reached
+                        // them.
+                        let acked: i64 = sqlx::query_scalar(
+                            "SELECT COALESCE(MAX(dc.acked_seq), 0) FROM delivery_cursors dc
+                             JOIN devices d ON d.id = dc.device_id
+                             WHERE dc.conversation_id = $1 AND d.user_id = $2 AND d.revoked_at IS NULL",
+                        )
+                        .bind(&conversation)
+                        .bind(client)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        let unread: Option<(i64, i64)> = sqlx::query_as(
+                            "SELECT m.seq, m.created_at FROM messages m
+                             WHERE m.conversation_id = $1 AND m.seq > $2 AND m.kind = 'application'
+                               AND (m.sender_device_id IS NULL
+                                    OR m.sender_device_id NOT IN (SELECT id FROM devices WHERE user_id = $3))
+                             ORDER BY m.seq LIMIT 1",
+                        )
+                        .bind(&conversation)
+                        .bind(acked)
+                        .bind(client)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        let client_devices: Vec<DeviceId> = sqlx::query_scalar(
+                            "SELECT id FROM devices WHERE user_id = $1 AND revoked_at IS NULL",
+                        )
+                        .bind(client)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        let appointment_zone: Option<String> = sqlx::query_scalar(
+                            "SELECT time_zone FROM appointments WHERE practice_id = $1 AND client_id = $2
+                             ORDER BY updated_at DESC LIMIT 1",
+                        )
+                        .bind(practice)
+                        .bind(client)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        out.push(NudgeCandidate {
+                            conversation_id: conversation,
+                            practice_id: practice,
+                            client_id: client,
+                            clinician_name,
+                            practice_name,
+                            last_seq,
+                            after_minutes: after,
+                            cooldown_minutes: cooldown,
+                            attempts,
+                            last_sent_at: last_sent,
+                            unread,
+                            client_devices,
+                            client_active: active,
+                            appointment_zone,
+                        });
+                    }
+                    tx.commit().await?;
+                    Ok(out)
+                }
+
+                async fn finish_nudges(&self, finished: &[NudgeFinish], now: UnixTime) -> StoreResult<()> {
+                    if finished.is_empty() {
+                        return Ok(());
+                    }
+                    let mut tx = self.writer().begin().await?;
+                    let mut events = Vec::new();
+                    for f in finished {
+                        sqlx::query(
+                            "UPDATE conversations SET awaiting_client_seq = $1, awaiting_client_since = $2
+                             WHERE id = $3 AND last_seq = $4",
+                        )
+                        .bind(f.awaiting.map(|a| a.0))
+                        .bind(f.awaiting.map(|a| a.1))
+                        .bind(&f.conversation_id)
+                        .bind(f.last_seq)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query(
+                            "UPDATE nudge_state SET lease_until = NULL, not_before = $1, attempts = $2,
+                                last_sent_at = COALESCE($3, last_sent_at)
+                             WHERE conversation_id = $4",
+                        )
+                        .bind(f.not_before)
+                        .bind(f.attempts)
+                        .bind(f.sent_at)
+                        .bind(&f.conversation_id)
+                        .execute(&mut *tx)
+                        .await?;
+                        if let Some((status, channel, provider, reason)) = &f.record {
+                            sqlx::query(
+                                "INSERT INTO nudges (id, practice_id, conversation_id, client_id, status, channel,
+                                    provider_id, reason, created_at)
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                            )
+                            .bind(NudgeId::new())
+                            .bind(f.practice_id)
+                            .bind(&f.conversation_id)
+                            .bind(f.client_id)
+                            .bind(*status)
+                            .bind(channel)
+                            .bind(provider)
+                            .bind(reason)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        if let Some(event) = &f.event {
+                            events.push(event.clone());
+                        }
+                    }
+                    append_events(&mut tx, &events, now).await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn nudge_settings(&self, practice: PracticeId) -> StoreResult<(i64, i64)> {
+                    sqlx::query_as("SELECT nudge_after_minutes, nudge_cooldown_minutes FROM practices WHERE id = $1")
+                        .bind(practice)
+                        .fetch_optional(self.reader())
+                        .await?
+                        .ok_or(StoreError::NotFound)
+                }
+
+                async fn put_nudge_settings(
+                    &self,
+                    practice: PracticeId,
+                    after_minutes: i64,
+                    cooldown_minutes: i64,
+                    now: UnixTime,
+                    event: audit::Event,
+                ) -> StoreResult<()> {
+                    let mut tx = self.writer().begin().await?;
+                    let done = sqlx::query(
+                        "UPDATE practices SET nudge_after_minutes = $1, nudge_cooldown_minutes = $2 WHERE id = $3",
+                    )
+                    .bind(after_minutes)
+                    .bind(cooldown_minutes)
+                    .bind(practice)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() != 1 {
+                        return Err(StoreError::NotFound);
+                    }
+                    append_events(&mut tx, std::slice::from_ref(&event), now).await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn list_nudges(
+                    &self,
+                    practice: PracticeId,
+                    staff: Option<UserId>,
+                    limit: i64,
+                ) -> StoreResult<Vec<NudgeView>> {
+                    Ok(sqlx::query_as(
+                        "SELECT n.id, n.conversation_id, n.client_id, n.status, n.channel, n.reason, n.created_at
+                         FROM nudges n JOIN conversations c ON c.id = n.conversation_id
+                         WHERE n.practice_id = $1 AND ($2 IS NULL OR c.staff_user_id = $2)
+                         ORDER BY n.created_at DESC, n.id LIMIT $3",
+                    )
+                    .bind(practice)
+                    .bind(staff)
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?)
                 }
 
                 async fn list_reminders(

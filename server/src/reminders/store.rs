@@ -15,7 +15,7 @@
 
 use crate::audit;
 use crate::clock::UnixTime;
-use crate::ids::{AppointmentId, OccurrenceId, PracticeId, ReminderId, UserId};
+use crate::ids::{AppointmentId, DeviceId, NudgeId, OccurrenceId, PracticeId, ReminderId, UserId};
 use crate::storage::StoreResult;
 use async_trait::async_trait;
 use serde::Serialize;
@@ -103,6 +103,8 @@ pub struct PreferencesRow {
     pub phone_index: Option<Vec<u8>>,
     pub quiet_start: Option<String>,
     pub quiet_end: Option<String>,
+    /// The client's IANA zone (quiet hours of nudges).
+    pub time_zone: Option<String>,
     pub sender: String,
     /// Comma-separated minutes before each occurrence.
     pub leads_minutes: String,
@@ -184,6 +186,86 @@ pub struct Finish {
     pub reason: Option<String>,
     /// Not before this time again (pending only).
     pub retry_at: Option<UnixTime>,
+}
+
+/// A conversation claimed by the nudge job, with the facts it decides over
+/// (read in the claim's transaction).
+#[derive(Debug, Clone)]
+pub struct NudgeCandidate {
+    /// The conversation.
+    pub conversation_id: String,
+    /// Its practice.
+    pub practice_id: PracticeId,
+    /// Its client.
+    pub client_id: UserId,
+    /// Its staff member's name (a sender name the client may have chosen).
+    pub clinician_name: String,
+    /// The practice's name.
+    pub practice_name: String,
+    /// `last_seq` when read: the hint is cleared or advanced only if no
+    /// entry came since.
+    pub last_seq: i64,
+    /// The practice's delay (minutes; 0: off).
+    pub after_minutes: i64,
+    /// The practice's cooldown (minutes).
+    pub cooldown_minutes: i64,
+    /// Transient failures so far.
+    pub attempts: i64,
+    /// When this conversation's last nudge went out.
+    pub last_sent_at: Option<UnixTime>,
+    /// The first application message to the client that no active device
+    /// of theirs acknowledged: its seq and when it was accepted.
+    pub unread: Option<(i64, UnixTime)>,
+    /// The client's active devices (is one online?).
+    pub client_devices: Vec<DeviceId>,
+    /// The client's account is active.
+    pub client_active: bool,
+    /// The zone of the client's latest appointment (when their preferences
+    /// name none).
+    pub appointment_zone: Option<String>,
+}
+
+/// A nudge as staff see it: that one went, or why not — never its text or
+/// where it went.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+#[allow(missing_docs)] // the columns of `nudges`
+pub struct NudgeView {
+    pub id: NudgeId,
+    pub conversation_id: String,
+    pub client_id: UserId,
+    /// `sent`, `withheld` or `failed`.
+    pub status: String,
+    /// `email` or `sms` when sent.
+    pub channel: Option<String>,
+    /// Why it was withheld or failed.
+    pub reason: Option<String>,
+    pub created_at: UnixTime,
+}
+
+/// How the job left a claimed conversation.
+#[derive(Debug, Clone)]
+pub struct NudgeFinish {
+    /// The conversation.
+    pub conversation_id: String,
+    /// Its practice.
+    pub practice_id: PracticeId,
+    /// Its client.
+    pub client_id: UserId,
+    /// `last_seq` as claimed.
+    pub last_seq: i64,
+    /// The hint afterwards (seq, since), `None` to clear it — written only
+    /// if `last_seq` is unchanged (else a newer message keeps its hint).
+    pub awaiting: Option<(i64, UnixTime)>,
+    /// Not looked at again before this.
+    pub not_before: Option<UnixTime>,
+    /// Transient failures so far.
+    pub attempts: i64,
+    /// Set when a nudge went out now.
+    pub sent_at: Option<UnixTime>,
+    /// The record staff see: status, channel, provider id, reason.
+    pub record: Option<(&'static str, Option<String>, Option<String>, Option<String>)>,
+    /// Its audit event.
+    pub event: Option<audit::Event>,
 }
 
 /// Storage of the reminders slice.
@@ -315,6 +397,45 @@ pub trait ReminderStore: Send + Sync {
         finished: &[(Finish, audit::Event)],
         now: UnixTime,
     ) -> StoreResult<()>;
+
+    /// Claims up to `limit` conversations whose hint says a message may
+    /// have awaited the client past the practice's delay and whose
+    /// not-before and lease have passed, leasing each until `lease_until`
+    /// (an upsert that only one node wins), with the facts the decision
+    /// needs.
+    async fn claim_nudges(
+        &self,
+        now: UnixTime,
+        lease_until: UnixTime,
+        limit: i64,
+    ) -> StoreResult<Vec<NudgeCandidate>>;
+
+    /// Records a round's outcomes in one transaction: the hints (only where
+    /// no entry came since the claim), the working state, the records and
+    /// their audit events.
+    async fn finish_nudges(&self, finished: &[NudgeFinish], now: UnixTime) -> StoreResult<()>;
+
+    /// The practice's nudge delay and cooldown (minutes).
+    async fn nudge_settings(&self, practice: PracticeId) -> StoreResult<(i64, i64)>;
+
+    /// Sets them, with the audit event.
+    async fn put_nudge_settings(
+        &self,
+        practice: PracticeId,
+        after_minutes: i64,
+        cooldown_minutes: i64,
+        now: UnixTime,
+        event: audit::Event,
+    ) -> StoreResult<()>;
+
+    /// Nudges of the practice (or of one staff member's conversations),
+    /// newest first.
+    async fn list_nudges(
+        &self,
+        practice: PracticeId,
+        staff: Option<UserId>,
+        limit: i64,
+    ) -> StoreResult<Vec<NudgeView>>;
 
     /// Reminders of the practice (or of one clinician's clients), newest
     /// due first.

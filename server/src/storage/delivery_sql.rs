@@ -131,7 +131,14 @@ macro_rules! impl_delivery_store {
                     }
                 }
                 if !blocks.is_empty() {
-                    let mut q = sqlx::QueryBuilder::<Db>::new("UPDATE conversations SET last_seq = last_seq + CASE id");
+                    // The same statement leaves the nudge job its hint
+                    // (the first entry since it last looked; old values on
+                    // the right of SET): no extra row write per send.
+                    let mut q = sqlx::QueryBuilder::<Db>::new(
+                        "UPDATE conversations SET awaiting_client_seq = COALESCE(awaiting_client_seq, last_seq + 1),
+                         awaiting_client_since = COALESCE(awaiting_client_since, ",
+                    );
+                    q.push_bind(now).push("), last_seq = last_seq + CASE id");
                     for b in &blocks {
                         q.push(" WHEN ").push_bind(b.id).push(" THEN ").push_bind(b.count);
                     }

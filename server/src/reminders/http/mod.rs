@@ -4,6 +4,7 @@
 
 pub mod appointments;
 pub mod inbound;
+pub mod nudges;
 pub mod preferences;
 pub mod reminders;
 pub mod templates;

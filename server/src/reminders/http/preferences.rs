@@ -34,6 +34,10 @@ pub struct PutPreferences {
     /// Quiet hours end.
     #[serde(default)]
     pub quiet_end: Option<String>,
+    /// The client's IANA zone (quiet hours of nudges): absent keeps the
+    /// stored one.
+    #[serde(default)]
+    pub time_zone: Option<String>,
     /// Which name reminders carry.
     pub sender: SenderChoice,
     /// Minutes before each appointment (1–3 leads, 15 min – 14 days).
@@ -93,6 +97,7 @@ pub async fn put(
         email: req.email,
         phone: req.phone,
         quiet,
+        time_zone: req.time_zone,
         sender: req.sender,
         leads_minutes: req.leads_minutes,
         language: req.language,

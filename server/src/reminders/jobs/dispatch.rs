@@ -18,19 +18,14 @@
 //! A reminder found more than `grace_secs` late (the server was down) is
 //! dropped and recorded, not sent.
 
+use super::outbox::{self, Contacts, Letter, Outbox};
 use crate::audit;
 use crate::jobs::{Job, Round};
-use crate::reminders::channels::email::Email;
-use crate::reminders::channels::sms::Sms;
 use crate::reminders::channels::SendError;
-use crate::reminders::rules::check::{self, SenderChoice};
-use crate::reminders::rules::defaults::{self, Texts};
 use crate::reminders::rules::dispatch::{self, Channel, Decision, Facts};
-use crate::reminders::rules::lint::Context;
-use crate::reminders::rules::locale::Language;
 use crate::reminders::rules::plan;
 use crate::reminders::rules::schedule;
-use crate::reminders::rules::template::{Kind, Values};
+use crate::reminders::rules::template::Kind;
 use crate::reminders::store::{DueReminder, Finish};
 use crate::state::AppState;
 use async_trait::async_trait;
@@ -45,28 +40,14 @@ const CONCURRENT_SENDS: usize = 32;
 /// The dispatcher job.
 pub struct Dispatch {
     state: AppState,
-    email: Option<Email>,
-    sms: Option<Sms>,
+    outbox: Outbox,
 }
 
 impl Dispatch {
     /// Builds the channels the settings configure.
     pub fn new(state: AppState) -> anyhow::Result<Self> {
-        let email = state
-            .settings
-            .reminders
-            .email
-            .as_ref()
-            .map(Email::new)
-            .transpose()?;
-        let sms = state
-            .settings
-            .reminders
-            .sms
-            .as_ref()
-            .map(Sms::new)
-            .transpose()?;
-        Ok(Self { state, email, sms })
+        let outbox = Outbox::new(&state)?;
+        Ok(Self { state, outbox })
     }
 }
 
@@ -88,7 +69,10 @@ impl Job for Dispatch {
             return Ok(Round::Idle);
         }
         let full = claimed.len() as i64 >= s.batch_size.max(1);
-        let staff = Arc::new(self.staff_names(&claimed).await?);
+        let practices: Vec<_> = claimed.iter().map(|r| r.practice_id).collect();
+        let staff = Arc::new(
+            outbox::staff_names(&self.state, practices).await?,
+        );
         let results: Vec<anyhow::Result<(Finish, audit::Event)>> =
             futures_util::stream::iter(claimed)
                 .map(|r| {
@@ -114,30 +98,6 @@ impl Job for Dispatch {
 }
 
 impl Dispatch {
-    /// The staff names of each practice in the batch (the linter refuses
-    /// a clinician's name in a template's text).
-    async fn staff_names(
-        &self,
-        claimed: &[DueReminder],
-    ) -> anyhow::Result<HashMap<crate::ids::PracticeId, Vec<String>>> {
-        let mut out = HashMap::new();
-        for r in claimed {
-            if out.contains_key(&r.practice_id) {
-                continue;
-            }
-            let users = self.state.store.list_users(r.practice_id).await?;
-            out.insert(
-                r.practice_id,
-                users
-                    .iter()
-                    .filter(|u| u.role().is_staff())
-                    .map(|u| u.display_name.clone())
-                    .collect(),
-            );
-        }
-        Ok(out)
-    }
-
     async fn one(
         &self,
         r: DueReminder,
@@ -149,17 +109,7 @@ impl Dispatch {
             .store
             .reminder_preferences(r.practice_id, r.client_id)
             .await?;
-        let key = &state.reminders.contact;
-        let email_to = prefs
-            .as_ref()
-            .filter(|p| p.email_enabled)
-            .and_then(|p| p.email_ct.as_deref())
-            .and_then(|ct| key.open(r.client_id, ct));
-        let sms_to = prefs
-            .as_ref()
-            .filter(|p| p.sms_enabled)
-            .and_then(|p| p.phone_ct.as_deref())
-            .and_then(|ct| key.open(r.client_id, ct));
+        let to = Contacts::of(state, r.client_id, prefs.as_ref());
         let Ok(tz) = schedule::zone(&r.time_zone) else {
             return self.end(&r, "withdrawn", "unknown_time_zone");
         };
@@ -170,10 +120,10 @@ impl Dispatch {
             status: r.occurrence_status.clone(),
             grace_secs: state.settings.reminders.grace_secs,
             opted_out: prefs.as_ref().is_some_and(|p| p.opted_out),
-            email: email_to.is_some(),
-            sms: sms_to.is_some(),
-            email_configured: self.email.is_some(),
-            sms_configured: self.sms.is_some(),
+            email: to.email.is_some(),
+            sms: to.sms.is_some(),
+            email_configured: self.outbox.configured(Channel::Email),
+            sms_configured: self.outbox.configured(Channel::Sms),
             quiet: prefs
                 .as_ref()
                 .and_then(|p| plan::parse_quiet(p.quiet_start.as_deref(), p.quiet_end.as_deref())),
@@ -187,81 +137,32 @@ impl Dispatch {
         };
 
         // Render and lint, now.
-        let language = prefs
-            .as_ref()
-            .and_then(|p| Language::from_code(&p.language))
-            .unwrap_or(Language::En);
-        let choice = prefs
-            .as_ref()
-            .and_then(|p| SenderChoice::from_code(&p.sender))
-            .unwrap_or_default();
-        let words = &state.reminders.words;
-        let sender =
-            check::sender_name(words, choice, &r.practice_name, &r.clinician_name, language);
-        let texts = match state
-            .store
-            .reminder_template(r.practice_id, Kind::Reminder.code(), language.code())
-            .await?
-        {
-            Some(t) => Texts {
-                sms: t.sms,
-                email_subject: t.email_subject,
-                email_body: t.email_body,
-            },
-            None => defaults::texts(Kind::Reminder, language),
-        };
         let Some(at) = chrono::Utc.timestamp_opt(r.starts_at, 0).single() else {
             return self.end(&r, "withdrawn", "bad_start");
         };
-        let at = at.with_timezone(&tz);
-        let date = language.date(&at);
-        let time = language.time(&at);
-        let link = state.settings.public_url();
-        let values = Values {
-            weekday: language.weekday(&at),
-            date: &date,
-            time: &time,
-            sender: &sender,
-            confirm: "C",
-            cancel: "X",
-            link: &link,
-        };
-        let rendered = check::render(&texts, &values);
         let names = staff.get(&r.practice_id).map(Vec::as_slice).unwrap_or(&[]);
-        let ctx = Context {
-            clinician_names: names,
-            clinician_opt_in: choice == SenderChoice::Clinician,
+        let letter = Letter {
+            kind: Kind::Reminder,
+            practice_id: r.practice_id,
+            practice_name: &r.practice_name,
+            clinician_name: &r.clinician_name,
+            staff_names: names,
+            at: Some(at.with_timezone(&tz)),
         };
-        let findings = check::lint_all(words, &ctx, Kind::Reminder, &texts, &rendered);
-        if let Some(f) = findings.first() {
-            let reason = format!("refused_by_linter: {}", f.reason);
-            return Ok(self.end_with(&r, "withheld", reason));
-        }
+        let rendered = match outbox::compose(state, prefs.as_ref(), &letter).await? {
+            Ok(rendered) => rendered,
+            Err(reason) => return Ok(self.end_with(&r, "withheld", reason)),
+        };
 
         // Send through each allowed channel.
         let mut sent: Vec<(Channel, String)> = Vec::new();
         let mut failed: Vec<(Channel, SendError)> = Vec::new();
         for channel in channels {
-            let result = match channel {
-                Channel::Email => match (&self.email, &email_to) {
-                    (Some(mailer), Some(to)) => {
-                        mailer
-                            .send(
-                                &r.id.to_string(),
-                                to,
-                                &rendered.email_subject,
-                                &rendered.email_body,
-                            )
-                            .await
-                    }
-                    _ => Err(SendError::Permanent("not configured")),
-                },
-                Channel::Sms => match (&self.sms, &sms_to) {
-                    (Some(gateway), Some(to)) => gateway.send(to, &rendered.sms).await,
-                    _ => Err(SendError::Permanent("not configured")),
-                },
-            };
-            match result {
+            match self
+                .outbox
+                .send(channel, &r.id.to_string(), &to, &rendered)
+                .await
+            {
                 Ok(id) => sent.push((channel, id)),
                 Err(e) => failed.push((channel, e)),
             }

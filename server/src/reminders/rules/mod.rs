@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod inbound;
 pub mod lint;
 pub mod locale;
+pub mod nudge;
 pub mod plan;
 pub mod schedule;
 pub mod segments;

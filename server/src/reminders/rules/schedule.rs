@@ -145,6 +145,24 @@ impl QuietHours {
         })?;
         Some(began.timestamp())
     }
+
+    /// When the quiet hours containing `at` end, or `None` when `at` is not
+    /// in quiet hours. An end inside a skipped hour is the first instant
+    /// after it.
+    pub fn ends(&self, tz: Tz, at: i64) -> Option<i64> {
+        let began = self.began(tz, at)?;
+        let began_local = Utc.timestamp_opt(began, 0).single()?.with_timezone(&tz);
+        let mut day = began_local.date_naive();
+        if self.end <= self.start {
+            day = day.succ_opt()?;
+        }
+        let naive = day.and_time(self.end);
+        let end = tz.from_local_datetime(&naive).earliest().or_else(|| {
+            tz.from_local_datetime(&(naive + Duration::hours(1)))
+                .earliest()
+        })?;
+        Some(end.timestamp())
+    }
 }
 
 /// A reminder that falls due.
@@ -306,6 +324,35 @@ mod tests {
         let occ = occurrences(ny, naive(2026, 12, 10, 14, 30), None).unwrap();
         let due = due_times(ny, &occ, &[120], Some(lunch), 0);
         assert_eq!(local(ny, due[0].due_at), "2026-12-10 11:59 EST");
+    }
+
+    #[test]
+    fn quiet_hours_end_the_next_morning_in_the_clients_zone() {
+        let ny: Tz = "America/New_York".parse().unwrap();
+        let quiet = QuietHours {
+            start: NaiveTime::from_hms_opt(21, 0, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        };
+        let at = |d, h, m| {
+            ny.from_local_datetime(&naive(2026, 3, d, h, m))
+                .earliest()
+                .unwrap()
+                .timestamp()
+        };
+        // 23:30 on the night before spring forward: quiet until 09:00 EDT.
+        assert_eq!(quiet.ends(ny, at(7, 23, 30)), Some(at(8, 9, 0)));
+        assert_eq!(
+            local(ny, quiet.ends(ny, at(7, 23, 30)).unwrap()),
+            "2026-03-08 09:00 EDT"
+        );
+        // 07:00: the same night's quiet hours, ending today.
+        assert_eq!(quiet.ends(ny, at(9, 7, 0)), Some(at(9, 9, 0)));
+        assert_eq!(quiet.ends(ny, at(9, 12, 0)), None, "not quiet at noon");
+        let daytime = QuietHours {
+            start: NaiveTime::from_hms_opt(12, 0, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(13, 0, 0).unwrap(),
+        };
+        assert_eq!(daytime.ends(ny, at(9, 12, 30)), Some(at(9, 13, 0)));
     }
 
     #[test]
