@@ -312,6 +312,7 @@ impl TestApp {
             password,
             totp_secret: Some(secret),
             user_id: body["user_id"].as_str().expect("user_id").to_string(),
+            practice_id: body["practice_id"].as_str().expect("practice_id").to_string(),
             device_id: body["device_id"].as_str().expect("device_id").to_string(),
             recovery_codes: body["recovery_codes"]
                 .as_array()
@@ -344,6 +345,7 @@ impl TestApp {
             password,
             totp_secret: None,
             user_id: body["user_id"].as_str().expect("user_id").to_string(),
+            practice_id: body["practice_id"].as_str().expect("practice_id").to_string(),
             device_id: body["device_id"].as_str().expect("device_id").to_string(),
             recovery_codes: vec![],
         }
@@ -380,7 +382,7 @@ impl TestApp {
             .client()
             .post(
                 "/api/v1/auth/login",
-                &json!({"login": person.login, "password": person.password,
+                &json!({"practice_id": person.practice_id, "login": person.login, "password": person.password,
                         "device_id": person.device_id, "transport": "bearer"}),
             )
             .await;
@@ -429,6 +431,9 @@ pub struct Person {
     pub totp_secret: Option<String>,
     /// User id.
     pub user_id: String,
+    /// Their practice (named at every sign-in: logins are unique per
+    /// practice).
+    pub practice_id: String,
     /// Device id of the first device.
     pub device_id: String,
     /// Recovery codes shown at enrolment.

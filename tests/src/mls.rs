@@ -47,7 +47,7 @@ pub struct MlsClient {
 impl MlsClient {
     /// Logs `person` in on a new device (bearer), and uploads KeyPackages.
     pub async fn sign_in(app: &TestApp, person: &Person, device_name: &str) -> Self {
-        let mut body = json!({"login": person.login, "password": person.password, "device_name": device_name,
+        let mut body = json!({"practice_id": person.practice_id, "login": person.login, "password": person.password, "device_name": device_name,
                               "transport": "bearer"});
         if let Some(secret) = &person.totp_secret {
             app.next_totp_step();

@@ -83,10 +83,10 @@ async fn four_devices_everyone_reads_everyone_in_order(backend: Backend) {
 
     let practice_id = app
         .store
-        .user_by_login("sam@p.example")
+        .sole_practice()
         .await
-        .expect("client")
-        .practice_id;
+        .expect("read")
+        .expect("one practice");
     // Acknowledgements travel over the socket and are group-committed:
     // wait (with a deadline) for their access records.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -316,10 +316,10 @@ async fn retried_send_is_stored_once_and_bad_input_changes_nothing(backend: Back
         let store = app.store.clone();
         async move {
             let practice = store
-                .user_by_login("sam@p.example")
+                .sole_practice()
                 .await
-                .expect("client")
-                .practice_id;
+                .expect("read")
+                .expect("one practice");
             store
                 .conversation(practice, &conv)
                 .await

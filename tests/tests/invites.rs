@@ -193,7 +193,7 @@ async fn relogin(app: &TestApp, mut person: alcove_tests::Person) -> alcove_test
         .client
         .post(
             "/api/v1/auth/login",
-            &json!({"login": person.login, "password": person.password,
+            &json!({"practice_id": person.practice_id, "login": person.login, "password": person.password,
             "totp_code": code, "device_id": person.device_id}),
         )
         .await;

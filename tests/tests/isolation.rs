@@ -8,7 +8,80 @@ use serde_json::json;
 on_both_backends!(
     practices_cannot_see_or_touch_each_other,
     a_clinician_cannot_take_another_clinicians_client_by_its_id,
+    a_login_used_in_another_practice_is_indistinguishable_from_a_new_one,
 );
+
+/// One practice's clinician tries to learn whether an address is a client
+/// of another practice (the fact of treatment) by redeeming an invite of
+/// their own with it: the answer is the one a never-used address gets.
+async fn a_login_used_in_another_practice_is_indistinguishable_from_a_new_one(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let a = app.practice_with_people().await; // sam@p.example is A's client
+    let admin_b = app.practice_with_admin("B", "admin@b.example").await;
+    let clinician_b = app
+        .register_staff(&app.invite(&admin_b, "clinician").await, "dr@b.example")
+        .await;
+
+    let redeem = |login: &'static str| {
+        let app = &app;
+        let clinician_b = &clinician_b;
+        async move {
+            let link = app.invite(clinician_b, "client").await;
+            let (status, body) = app
+                .client()
+                .post(
+                    "/api/v1/invites/accept",
+                    &json!({"token": alcove_tests::token_of(&link), "login": login, "display_name": "Probe",
+                            "password": "a probing passphrase", "device_name": "Probe"}),
+                )
+                .await;
+            (status, body["status"].clone(), body.as_object().map(|o| {
+                let mut keys: Vec<String> = o.keys().cloned().collect();
+                keys.sort();
+                keys
+            }))
+        }
+    };
+    let used_elsewhere = redeem("sam@p.example").await;
+    let never_used = redeem("nobody@p.example").await;
+    assert_eq!(used_elsewhere.0, StatusCode::CREATED, "{used_elsewhere:?}");
+    assert_eq!(used_elsewhere, never_used);
+
+    // Two people, one login, two practices: each signs in to their own.
+    let sign_in = |practice: Option<&str>, password: &str| {
+        let mut body = json!({"login": "sam@p.example", "password": password, "device_name": "d",
+                              "transport": "bearer"});
+        if let Some(p) = practice {
+            body["practice_id"] = json!(p);
+        }
+        let c = app.client();
+        async move { c.post("/api/v1/auth/login", &body).await }
+    };
+    let (status, body) = sign_in(Some(&a.client.practice_id), &a.client.password).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user_id"], a.client.user_id.as_str());
+    let (status, body) = sign_in(Some(&admin_b.practice_id), "a probing passphrase").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_ne!(body["user_id"], a.client.user_id.as_str());
+    // The other practice's password in this practice: the plain refusal.
+    let (status, body) = sign_in(Some(&admin_b.practice_id), &a.client.password).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "invalid_credentials");
+
+    // With several practices on the server, a sign-in must name one —
+    // the same answer for every login, used or not, before any lookup.
+    let (status, known) = sign_in(None, &a.client.password).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{known}");
+    assert_eq!(known["error"], "practice_required");
+    let (_, unknown) = app
+        .client()
+        .post("/api/v1/auth/login", &json!({"login": "never@x.example", "password": "whatever it is"}))
+        .await;
+    assert_eq!(known, unknown);
+    app.stop().await;
+}
 
 async fn a_clinician_cannot_take_another_clinicians_client_by_its_id(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
@@ -127,7 +200,7 @@ async fn practices_cannot_see_or_touch_each_other(backend: Backend) {
         .client()
         .post(
             "/api/v1/auth/login",
-            &json!({"login": client_b.login, "password": client_b.password,
+            &json!({"practice_id": client_b.practice_id, "login": client_b.login, "password": client_b.password,
             "device_id": admin_a.device_id}),
         )
         .await;

@@ -26,7 +26,7 @@ async fn wrong_and_replayed_totp_codes_are_refused(backend: Backend) {
     let login = |code: String| {
         login_with(
             &app,
-            json!({"login": admin.login, "password": admin.password, "totp_code": code, "device_name": "d"}),
+            json!({"practice_id": admin.practice_id, "login": admin.login, "password": admin.password, "totp_code": code, "device_name": "d"}),
         )
     };
     app.next_totp_step();
@@ -63,7 +63,7 @@ async fn recovery_codes_work_once(backend: Backend) {
     };
     let admin = app.practice_with_admin("P", "admin@p.example").await;
     let code = admin.recovery_codes[3].to_uppercase();
-    let body = json!({"login": admin.login, "password": admin.password, "recovery_code": code, "device_name": "d"});
+    let body = json!({"practice_id": admin.practice_id, "login": admin.login, "password": admin.password, "recovery_code": code, "device_name": "d"});
     let (status, first) = app.client().post("/api/v1/auth/login", &body).await;
     assert_eq!(status, StatusCode::OK, "{first}");
     let (status, again) = app.client().post("/api/v1/auth/login", &body).await;
@@ -111,12 +111,7 @@ async fn throttling_per_account_looks_the_same_for_unknown_accounts(backend: Bac
     let unknown = attempt("nobody@p.example", "x").await;
     assert_eq!(unknown.0, StatusCode::TOO_MANY_REQUESTS);
     // The lockout was audited.
-    let practice = app
-        .store
-        .user_by_login(&client.login)
-        .await
-        .expect("user")
-        .practice_id;
+    let practice: alcove_server::ids::PracticeId = client.practice_id.parse().expect("practice");
     let events = app.store.recent_audit(practice, 100).await.expect("audit");
     assert_eq!(
         events.iter().filter(|e| e.action == "auth.lockout").count(),

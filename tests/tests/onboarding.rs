@@ -58,7 +58,7 @@ async fn admin_clinician_client_story(backend: Backend) {
     let (status, body) = fresh
         .post(
             "/api/v1/auth/login",
-            &json!({"login": clinician.login, "password": clinician.password, "device_name": "Tablet"}),
+            &json!({"practice_id": clinician.practice_id, "login": clinician.login, "password": clinician.password, "device_name": "Tablet"}),
         )
         .await;
     assert_eq!(
@@ -103,7 +103,7 @@ async fn admin_clinician_client_story(backend: Backend) {
         .client()
         .post(
             "/api/v1/auth/login",
-            &json!({"login": client.login, "password": client.password, "device_name": "Laptop",
+            &json!({"practice_id": client.practice_id, "login": client.login, "password": client.password, "device_name": "Laptop",
                     "transport": "bearer"}),
         )
         .await;

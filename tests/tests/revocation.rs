@@ -237,7 +237,7 @@ async fn departed_associate_is_removed_cryptographically(backend: Backend) {
         .client()
         .post(
             "/api/v1/auth/login",
-            &json!({"login": associate.login, "password": associate.password, "device_name": "x"}),
+            &json!({"practice_id": associate.practice_id, "login": associate.login, "password": associate.password, "device_name": "x"}),
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");

@@ -127,7 +127,7 @@ async fn revoked_device_fails_every_token(backend: Backend) {
     // Logging in again on the revoked device is refused; a new device works.
     let (status, body) = app
         .client()
-        .post("/api/v1/auth/login", &json!({"login": client.login, "password": client.password, "device_id": client.device_id}))
+        .post("/api/v1/auth/login", &json!({"practice_id": client.practice_id, "login": client.login, "password": client.password, "device_id": client.device_id}))
         .await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -136,7 +136,7 @@ async fn revoked_device_fails_every_token(backend: Backend) {
     );
     let (status, _) = app
         .client()
-        .post("/api/v1/auth/login", &json!({"login": client.login, "password": client.password, "device_name": "New phone"}))
+        .post("/api/v1/auth/login", &json!({"practice_id": client.practice_id, "login": client.login, "password": client.password, "device_name": "New phone"}))
         .await;
     assert_eq!(status, StatusCode::OK);
     app.stop().await;

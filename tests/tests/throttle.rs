@@ -48,8 +48,8 @@ async fn a_concurrent_burst_is_evaluated_at_most_limit_times(backend: Backend) {
     let client = app.practice_with_people().await.client;
     let limit = app.settings.auth.max_failures_per_account as usize;
     let wrong =
-        json!({"login": client.login, "password": "not the password at all", "device_name": "x"});
-    let right = json!({"login": client.login, "password": client.password, "device_name": "x"});
+        json!({"practice_id": client.practice_id, "login": client.login, "password": "not the password at all", "device_name": "x"});
+    let right = json!({"practice_id": client.practice_id, "login": client.login, "password": client.password, "device_name": "x"});
     // 40 at once, the right password last among them.
     let mut bodies = vec![wrong.clone(); 39];
     bodies.push(right.clone());
@@ -88,7 +88,7 @@ async fn mfa_required_answers_count_as_attempts(backend: Backend) {
     let limit = app.settings.auth.max_failures_per_account as usize;
     // The right password without a code, many times at once: it must not
     // become a free password oracle.
-    let body = json!({"login": admin.login, "password": admin.password, "device_name": "x"});
+    let body = json!({"practice_id": admin.practice_id, "login": admin.login, "password": admin.password, "device_name": "x"});
     let answers = join_all((0..limit + 5).map(|_| login_from(&app, &body, None))).await;
     let mfa = answers
         .iter()
@@ -111,7 +111,7 @@ async fn an_attacker_elsewhere_cannot_lock_the_owner_out(backend: Backend) {
         return;
     };
     let client = app.practice_with_people().await.client;
-    let wrong = json!({"login": client.login, "password": "guess guess guess", "device_name": "x"});
+    let wrong = json!({"practice_id": client.practice_id, "login": client.login, "password": "guess guess guess", "device_name": "x"});
     let attacker = Some("203.0.113.7");
     let answers = join_all((0..30).map(|_| login_from(&app, &wrong, attacker))).await;
     assert!(
@@ -130,7 +130,7 @@ async fn an_attacker_elsewhere_cannot_lock_the_owner_out(backend: Backend) {
         StatusCode::TOO_MANY_REQUESTS
     );
     // The owner, at home, signs in.
-    let right = json!({"login": client.login, "password": client.password, "device_name": "x"});
+    let right = json!({"practice_id": client.practice_id, "login": client.login, "password": client.password, "device_name": "x"});
     assert_eq!(
         login_from(&app, &right, Some("198.51.100.9")).await,
         StatusCode::OK
@@ -144,7 +144,7 @@ async fn forwarding_headers_count_only_from_trusted_proxies(backend: Backend) {
     };
     let client = app.practice_with_people().await.client;
     let limit = app.settings.auth.max_failures_per_account as usize;
-    let wrong = json!({"login": client.login, "password": "guess guess guess", "device_name": "x"});
+    let wrong = json!({"practice_id": client.practice_id, "login": client.login, "password": "guess guess guess", "device_name": "x"});
     // Without trusted proxies, a made-up address per request changes nothing.
     let mut statuses = Vec::new();
     for i in 0..=limit {

@@ -1,12 +1,16 @@
 // The signed-in session as this page knows it, the automatic lock, and the
 // hooks the messaging layer (wasm keys, WebSocket) attaches to.
 //
-// Nothing here is persisted except the device id (localStorage), which is
-// not a secret: it only lets the next sign-in reuse this device's record.
+// Nothing here is persisted except the device id and the practice id
+// (localStorage), which are not secrets: the first lets the next sign-in
+// reuse this device's record, the second names the practice signed in to
+// (logins are unique per practice, and a server hosting several practices
+// asks which one).
 
 import { api, setCsrf, setSessionLostHandler } from "./api.js";
 
 const DEVICE_KEY = "alcove.device_id";
+const PRACTICE_KEY = "alcove.practice_id";
 const ACTIVITY_EVENTS = ["pointerdown", "pointermove", "keydown", "wheel", "touchstart", "scroll", "focusin"];
 
 /** @type {null | {me: object}} */
@@ -41,6 +45,24 @@ export function rememberDevice(id) {
     else localStorage.removeItem(DEVICE_KEY);
   } catch (_) {
     /* storage disabled: every sign-in names a new device */
+  }
+}
+
+/** The practice this browser last signed in to (or was linked to), or null. */
+export function rememberedPractice() {
+  try {
+    return localStorage.getItem(PRACTICE_KEY);
+  } catch (_) {
+    return null;
+  }
+}
+
+/** Remembers the practice to name at the next sign-in. */
+export function rememberPractice(id) {
+  try {
+    if (id) localStorage.setItem(PRACTICE_KEY, id);
+  } catch (_) {
+    /* storage disabled: a server hosting several practices will ask */
   }
 }
 
@@ -96,6 +118,7 @@ export async function resume() {
 export async function signedIn(answer) {
   setCsrf(answer.csrf_token);
   rememberDevice(answer.device_id);
+  rememberPractice(answer.practice_id);
   const data = await api("GET", "/me");
   await start(data);
 }

@@ -5,7 +5,7 @@ use crate::audit::{Event, RequestMeta};
 use crate::auth::session::{self, Authed, IssuedSession};
 use crate::auth::{password, secrets, throttle, totp};
 use crate::error::{ApiResult, AppError};
-use crate::ids::DeviceId;
+use crate::ids::{DeviceId, PracticeId};
 use crate::state::AppState;
 use crate::storage::{DeviceChoice, Role, StoreError, User};
 use axum::extract::State;
@@ -42,6 +42,8 @@ pub enum AuthOutcome {
 pub struct SignedIn {
     /// User.
     pub user_id: String,
+    /// The practice (the browser remembers it for the next sign-in).
+    pub practice_id: PracticeId,
     /// Device this session is bound to.
     pub device_id: DeviceId,
     /// Role.
@@ -190,6 +192,7 @@ fn signed_in(
         status,
         outcome: AuthOutcome::SignedIn(SignedIn {
             user_id: user.id.to_string(),
+            practice_id: user.practice_id,
             device_id,
             role: user.role(),
             csrf_token: issued.csrf,
@@ -234,6 +237,12 @@ pub async fn start_enrollment(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    /// The practice signed in to. Logins are unique per practice; it may be
+    /// left out only when the server hosts a single practice (else 400
+    /// `practice_required`, whatever the login). The browser remembers it
+    /// from the invitation and from each sign-in.
+    #[serde(default)]
+    pub practice_id: Option<PracticeId>,
     /// Login name.
     pub login: String,
     /// Password or passphrase.
@@ -262,6 +271,7 @@ pub struct LoginRequest {
 #[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest, tag = "auth",
     responses(
         (status = 200, body = AuthOutcome, description = "signed in, or TOTP enrolment required"),
+        (status = 400, body = crate::error::ErrorBody, description = "practice_required: the server hosts several practices and none was named"),
         (status = 401, body = crate::error::ErrorBody, description = "invalid_credentials, mfa_required, invalid_mfa_code, device_revoked"),
         (status = 429, body = crate::error::ErrorBody, description = "throttled"),
         (status = 503, body = crate::error::ErrorBody, description = "busy: no password-hashing slot free in time; nothing was checked or counted; retry after Retry-After"),
@@ -279,10 +289,27 @@ pub async fn login(
     {
         return Err(invalid_credentials());
     }
-    let keys = throttle::Keys::new(&login, client_ip(&parts));
+    // Decided before anything about the login is looked at, so the answer
+    // says nothing about which practices use it.
+    let practice = match req.practice_id {
+        Some(p) => p,
+        None => match state.store.sole_practice().await? {
+            Some(p) => p,
+            // No practice yet: nobody to sign in as; the usual refusal,
+            // after the usual work.
+            None if state.store.practice_count().await? == 0 => PracticeId::new(),
+            None => {
+                return Err(AppError::bad_request(
+                    "practice_required",
+                    "this server hosts several practices: sign in from your practice's sign-in link",
+                ))
+            }
+        },
+    };
+    let keys = throttle::Keys::new(&format!("{practice}\n{login}"), client_ip(&parts));
     let attempt = throttle::begin(&state, &keys).await?;
 
-    let user = match state.store.user_by_login(&login).await {
+    let user = match state.store.user_by_login(practice, &login).await {
         Ok(user) => Some(user),
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),

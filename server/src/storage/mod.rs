@@ -125,6 +125,10 @@ pub trait Store:
     /// Number of practices.
     async fn practice_count(&self) -> StoreResult<i64>;
 
+    /// The practice, when the deployment hosts exactly one (a sign-in may
+    /// then leave it unnamed).
+    async fn sole_practice(&self) -> StoreResult<Option<PracticeId>>;
+
     /// Creates a practice and the invite for its first admin.
     async fn create_practice(
         &self,
@@ -171,9 +175,10 @@ pub trait Store:
 
     // --- users -----------------------------------------------------------
 
-    /// A user by normalised login, in any practice (logins are unique per
-    /// deployment).
-    async fn user_by_login(&self, login: &str) -> StoreResult<User>;
+    /// A user by practice and normalised login (logins are unique per
+    /// practice, so that a login used in another practice is
+    /// indistinguishable from a never-used one).
+    async fn user_by_login(&self, practice: PracticeId, login: &str) -> StoreResult<User>;
 
     /// A user of this practice.
     async fn user(&self, practice: PracticeId, id: UserId) -> StoreResult<User>;

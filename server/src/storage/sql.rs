@@ -9,9 +9,15 @@
 /// Columns of `users`, in `User`'s order.
 macro_rules! user_cols {
     () => {
-        "u.id, u.practice_id, u.login, u.display_name, u.role, u.password_hash, \
+        "u.id, u.practice_id, substr(u.login, 38) AS login, u.display_name, u.role, u.password_hash, \
          u.totp_secret, u.totp_last_step, u.created_at, u.deactivated_at"
     };
+}
+
+/// The stored key of a login: unique per practice (migration 0011), the
+/// name after the practice id and a `/` (`user_cols!` strips it again).
+pub(crate) fn scoped_login(practice: crate::ids::PracticeId, login: &str) -> String {
+    format!("{practice}/{login}")
 }
 
 /// Columns of `invites`, in `Invite`'s order.
@@ -248,6 +254,16 @@ macro_rules! impl_store {
                     .await?)
             }
 
+            async fn sole_practice(&self) -> StoreResult<Option<PracticeId>> {
+                let ids: Vec<PracticeId> = sqlx::query_scalar("SELECT id FROM practices LIMIT 2")
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(match ids.as_slice() {
+                    [only] => Some(*only),
+                    _ => None,
+                })
+            }
+
             async fn create_practice(&self, practice: &Practice, admin_invite: &NewInvite) -> StoreResult<()> {
                 let mut tx = self.writer().begin().await?;
                 sqlx::query("INSERT INTO practices (id, name, created_at) VALUES ($1, $2, $3)")
@@ -373,7 +389,7 @@ macro_rules! impl_store {
                 )
                 .bind(user.id)
                 .bind(practice_id)
-                .bind(&user.login)
+                .bind($crate::storage::sql::scoped_login(practice_id, &user.login))
                 .bind(&user.display_name)
                 .bind(&role)
                 .bind(&user.password_hash)
@@ -417,9 +433,9 @@ macro_rules! impl_store {
                 Ok(created)
             }
 
-            async fn user_by_login(&self, login: &str) -> StoreResult<User> {
+            async fn user_by_login(&self, practice: PracticeId, login: &str) -> StoreResult<User> {
                 sqlx::query_as(concat!("SELECT ", user_cols!(), " FROM users u WHERE u.login = $1"))
-                    .bind(login)
+                    .bind($crate::storage::sql::scoped_login(practice, login))
                     .fetch_optional(self.reader())
                     .await?
                     .ok_or(StoreError::NotFound)

@@ -1,6 +1,7 @@
 // Minimal administration: every device of the practice with revoke, and
 // users with deactivate (a departed associate). The full console comes later.
 
+import * as session from "../session.js";
 import { api } from "../api.js";
 import { h, formatTime, timeEl, roleName } from "../dom.js";
 import { confirmAction, revokeDevice } from "./revoke.js";
@@ -71,6 +72,12 @@ export async function adminPage(ctx) {
     {},
     h("h1", {}, "Administration"),
     h("p", {}, "You can also ", h("a", { href: "/invites", "data-link": true }, "invite staff and clients"), "."),
+    h(
+      "p",
+      {},
+      "Your practice's sign-in link (people who sign in on a new browser need it when this server hosts several practices): ",
+      h("code", { id: "practice-sign-in-link" }, `${location.origin}/login#practice=${session.me().practice_id}`),
+    ),
     h("h2", { id: "admin-devices-h" }, "Devices"),
     deviceList,
     h("h2", { id: "admin-users-h" }, "People"),

@@ -20,6 +20,17 @@ function captureInviteToken() {
 // Runs when the module loads, before the first render.
 captureInviteToken();
 
+// A practice's sign-in link (`/login#practice=<id>`, shown to its admins):
+// remembered, then taken out of the address bar.
+function capturePracticeLink() {
+  const m = location.pathname === "/login" && /^#practice=([0-9a-f-]{36})$/.exec(location.hash);
+  if (m) {
+    session.rememberPractice(m[1]);
+    history.replaceState(null, "", "/login");
+  }
+}
+capturePracticeLink();
+
 function heading(text, step) {
   return [step ? h("p", { class: "step" }, step) : null, h("h1", {}, text)];
 }
@@ -81,6 +92,8 @@ export function loginPage(ctx) {
 
   onSubmit(form, errors, async () => {
     const body = { login: login.input.value.trim(), password: password.input.value };
+    const practice = session.rememberedPractice();
+    if (practice) body.practice_id = practice;
     if (useDevice) body.device_id = useDevice;
     else body.device_name = device.input.value.trim();
     if (mode === "totp") body.totp_code = totp.input.value.replace(/\s+/g, "");
@@ -102,6 +115,9 @@ export function loginPage(ctx) {
         device.input.required = true;
         device.input.focus();
         throw new Error("This browser's saved device can no longer be used. Name this device and sign in again.");
+      }
+      if (e.code === "practice_required") {
+        throw new Error("This server hosts several practices. Open your practice's sign-in link (ask your practice for it) and sign in there.");
       }
       if (e.code === "invalid_mfa_code") {
         (mode === "recovery" ? recovery.input : totp.input).select();
