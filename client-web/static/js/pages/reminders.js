@@ -109,7 +109,69 @@ async function staffPage(ctx) {
     h("h2", {}, "Reminders"),
     sent,
     await templateEditor(ctx, admin),
+    await nudgeSection(ctx, admin, names),
   );
+}
+
+const NUDGE_WORDS = { sent: "New-message text sent", withheld: "New-message text withheld", failed: "New-message text failed" };
+
+// "You have a new secure message": the practice's timing (admins change
+// it) and what went out — when, by which channel, or why not; never the
+// text or the address.
+async function nudgeSection(ctx, admin, names) {
+  const [timing, nudges] = await Promise.all([api("GET", "/reminders/nudges/settings"), api("GET", "/reminders/nudges")]);
+  const errors = errorBox();
+  const after = field({
+    label: "Minutes a message stays unread before the text (0: never)",
+    name: "after_minutes",
+    type: "number",
+    inputmode: "numeric",
+    value: String(timing.after_minutes),
+  });
+  const cooldown = field({
+    label: "At most one text per conversation every … minutes",
+    name: "cooldown_minutes",
+    type: "number",
+    inputmode: "numeric",
+    value: String(timing.cooldown_minutes),
+  });
+  for (const f of [after, cooldown]) f.input.readOnly = !admin;
+  const form = h(
+    "form",
+    { class: "card", "aria-labelledby": "nudges-h" },
+    h(
+      "p",
+      {},
+      "When a client has not read a message and none of their devices is connected, they get one text or email saying only “You have a new secure message”, the way and at the hours they allow.",
+    ),
+    errors.box,
+    after.wrap,
+    cooldown.wrap,
+    admin ? h("button", { type: "submit", class: "primary" }, "Save timing") : h("p", { class: "muted" }, "Only a practice admin changes the timing."),
+  );
+  onSubmit(form, errors, async () => {
+    await api("PUT", "/reminders/nudges/settings", {
+      after_minutes: Number(after.input.value),
+      cooldown_minutes: Number(cooldown.input.value),
+    });
+    ctx.announce("Timing saved.");
+  });
+  const list = h(
+    "ul",
+    { class: "cards", id: "nudge-list", "aria-labelledby": "nudges-h" },
+    ...(nudges.length
+      ? nudges.slice(0, 50).map((n) =>
+          h(
+            "li",
+            { class: "card reminder", "data-status": n.status },
+            h("p", {}, h("strong", {}, NUDGE_WORDS[n.status] || n.status), n.channel ? ` · by ${n.channel}` : ""),
+            h("p", { class: "muted" }, `${names.get(n.client_id) || "Client"} · ${formatTime(n.created_at)}`),
+            n.reason ? h("p", { class: "reason" }, `Why: ${reasonText(n.reason)}.`) : null,
+          ),
+        )
+      : [h("li", { class: "muted" }, "No new-message texts yet.")]),
+  );
+  return h("div", {}, h("h2", { id: "nudges-h" }, "New-message texts"), form, list);
 }
 
 function scheduleForm(ctx, clients, clinicians, refresh) {
