@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The reminder tests start a real SMTP server process on loopback
 # (tests/smtp/sink.py, on aiosmtpd from PyPI), and check inbound SMS
-# signatures against the RequestValidator of Twilio's own library. Installed, pinned, into a
+# signatures against the RequestValidator of Twilio's own library, and
+# webhook signatures with the Standard Webhooks reference library
+# (standardwebhooks). Installed, pinned, into a
 # venv under the target dir when missing, so the README's test command
 # works by itself on a fresh machine; the Rust test runs this script too
 # when it finds no venv (a plain `cargo test`).
@@ -10,17 +12,18 @@ cd "$(dirname "$0")/../.."
 ROOT="$PWD"
 AIOSMTPD_VERSION="1.4.6"
 TWILIO_VERSION="9.13.0"
+STANDARDWEBHOOKS_VERSION="1.3.0"
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 case "$TARGET_DIR" in
   /*) ;;
   *) TARGET_DIR="$ROOT/$TARGET_DIR" ;;
 esac
 VENV="$TARGET_DIR/test-python"
-if "$VENV/bin/python" -c "import aiosmtpd, twilio, sys; sys.exit(0 if (aiosmtpd.__version__, twilio.__version__) == ('$AIOSMTPD_VERSION', '$TWILIO_VERSION') else 1)" 2>/dev/null; then
+if "$VENV/bin/python" -c "import aiosmtpd, twilio, standardwebhooks, sys, importlib.metadata as m; sys.exit(0 if (aiosmtpd.__version__, twilio.__version__, m.version('standardwebhooks')) == ('$AIOSMTPD_VERSION', '$TWILIO_VERSION', '$STANDARDWEBHOOKS_VERSION') else 1)" 2>/dev/null; then
   exit 0
 fi
-echo "setup: installing aiosmtpd $AIOSMTPD_VERSION and twilio $TWILIO_VERSION into $VENV"
+echo "setup: installing aiosmtpd $AIOSMTPD_VERSION, twilio $TWILIO_VERSION and standardwebhooks $STANDARDWEBHOOKS_VERSION into $VENV"
 rm -rf "$VENV"
 mkdir -p "$TARGET_DIR"
 python3 -m venv "$VENV"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION" "twilio==$TWILIO_VERSION"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION" "twilio==$TWILIO_VERSION" "standardwebhooks==$STANDARDWEBHOOKS_VERSION"

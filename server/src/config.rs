@@ -43,9 +43,45 @@ pub struct Settings {
     /// Appointment reminders: dispatch and channels.
     #[serde(default)]
     pub reminders: ReminderSettings,
+    /// Incidents: the watcher and webhook delivery.
+    #[serde(default)]
+    pub incidents: IncidentSettings,
     /// For tests of the real binary only.
     #[serde(default)]
     pub testing: TestingSettings,
+}
+
+/// Incidents: how the audit log is watched and webhooks delivered.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentSettings {
+    /// How often the watcher reads new audit events when idle (ms).
+    pub watch_interval_ms: u64,
+    /// How often due webhook deliveries are looked for when idle (ms).
+    pub deliver_interval_ms: u64,
+    /// Deliveries attempted per round.
+    pub batch_size: i64,
+    /// How long one attempt may take (ms).
+    pub webhook_timeout_ms: u64,
+    /// Allow webhook URLs on loopback, private and link-local addresses
+    /// (tests; a receiver inside the operator's own network).
+    pub webhook_allow_private: bool,
+    /// Allow `http://` webhook URLs (tests only: a payload's signature is
+    /// no secret, but its content is the practice's).
+    pub webhook_allow_http: bool,
+}
+
+impl Default for IncidentSettings {
+    fn default() -> Self {
+        Self {
+            watch_interval_ms: 1000,
+            deliver_interval_ms: 1000,
+            batch_size: 50,
+            webhook_timeout_ms: 10_000,
+            webhook_allow_private: false,
+            webhook_allow_http: false,
+        }
+    }
 }
 
 /// For tests of the real binary only; never set in a deployment.
@@ -331,6 +367,7 @@ struct Defaults {
     log: LogSettings,
     audit: AuditSettings,
     reminders: ReminderSettings,
+    incidents: IncidentSettings,
 }
 
 impl Default for Defaults {
@@ -344,6 +381,7 @@ impl Default for Defaults {
             log: LogSettings::default(),
             audit: AuditSettings::default(),
             reminders: ReminderSettings::default(),
+            incidents: IncidentSettings::default(),
         }
     }
 }
@@ -372,6 +410,7 @@ const SETTING_KEYS: &[&str] = &[
     "log",
     "audit",
     "reminders",
+    "incidents",
     "testing",
 ];
 
@@ -494,6 +533,7 @@ impl std::fmt::Debug for Settings {
             .field("log", &self.log)
             .field("audit", &self.audit)
             .field("reminders", &self.reminders)
+            .field("incidents", &self.incidents)
             .field("testing", &self.testing)
             .finish()
     }
@@ -615,6 +655,21 @@ max_attempts = 6
 # account_sid = "AC..."
 # auth_token = "..."
 # from = "+15555550100"
+
+[incidents]
+# The watcher reads each practice's new audit events this often when idle
+# (ms): detectors open incidents, and webhook events are queued for the
+# subscribed endpoints. Deliveries are attempted batch_size at a time, each
+# for at most webhook_timeout_ms, retried with backoff for about three days.
+watch_interval_ms = 1000
+deliver_interval_ms = 1000
+batch_size = 50
+webhook_timeout_ms = 10000
+# Webhook URLs must be https:// and resolve to public addresses (server-side
+# request forgery). Allow private addresses only for a receiver inside your
+# own network; http:// only in tests.
+webhook_allow_private = false
+webhook_allow_http = false
 "#;
 
 #[cfg(test)]

@@ -117,3 +117,11 @@ id_type!(
     /// One nudge sent, withheld or failed.
     NudgeId
 );
+id_type!(
+    /// One incident.
+    IncidentId
+);
+id_type!(
+    /// One webhook endpoint.
+    WebhookEndpointId
+);

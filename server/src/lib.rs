@@ -17,6 +17,8 @@ pub mod config;
 pub mod delivery;
 pub mod error;
 pub mod ids;
+#[macro_use]
+pub mod incidents;
 pub mod jobs;
 pub mod private_files;
 #[macro_use]
@@ -169,6 +171,14 @@ impl Application {
         jobs.spawn(
             Arc::new(reminders::jobs::dispatch::Dispatch::new(state.clone())?),
             std::time::Duration::from_millis(state.settings.reminders.dispatch_interval_ms.max(10)),
+        );
+        jobs.spawn(
+            Arc::new(incidents::jobs::watch::Watch::new(state.clone())),
+            std::time::Duration::from_millis(state.settings.incidents.watch_interval_ms.max(10)),
+        );
+        jobs.spawn(
+            Arc::new(incidents::jobs::deliver::Deliver::new(state.clone())?),
+            std::time::Duration::from_millis(state.settings.incidents.deliver_interval_ms.max(10)),
         );
         jobs.spawn(
             Arc::new(reminders::jobs::nudge::Nudge::new(state.clone())?),

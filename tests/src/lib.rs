@@ -11,6 +11,7 @@ pub mod gateway;
 pub mod mls;
 pub mod release_server;
 pub mod smtp;
+pub mod webhooks;
 
 use alcove_server::bootstrap::{self, SetupLink};
 use alcove_server::clock::{Clock, ManualClock};
@@ -556,6 +557,11 @@ impl ApiClient {
     /// PUT JSON.
     pub async fn put(&self, path: &str, body: &Value) -> (StatusCode, Value) {
         Self::finish(self.decorate(self.http.put(format!("{}{path}", self.base)).json(body))).await
+    }
+
+    /// PATCH with a JSON body.
+    pub async fn patch(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        Self::finish(self.decorate(self.http.patch(format!("{}{path}", self.base)).json(body))).await
     }
 
     /// DELETE.

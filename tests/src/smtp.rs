@@ -20,17 +20,19 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The test venv's Python (aiosmtpd, twilio), installed when missing.
+/// The test venv's Python (aiosmtpd, twilio, standardwebhooks), installed
+/// or brought up to the pinned versions once per test process (the script
+/// returns at once when they are there).
 pub fn python() -> PathBuf {
-    let path = venv_python();
-    if !path.exists() {
+    static SETUP: std::sync::Once = std::sync::Once::new();
+    SETUP.call_once(|| {
         let status = Command::new("bash")
             .arg(root().join("scripts/setup.d/30-test-python.sh"))
             .status()
             .expect("run the test-python setup");
         assert!(status.success(), "installing the test venv failed");
-    }
-    path
+    });
+    venv_python()
 }
 
 fn venv_python() -> PathBuf {

@@ -14,6 +14,7 @@ pub mod users;
 
 use crate::error::AppError;
 use crate::reminders::http as reminders;
+use crate::incidents::http as incidents;
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -132,6 +133,24 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/reminders", get(reminders::reminders::list))
         .route("/reminders/sms/inbound", post(reminders::inbound::receive))
+        .route(
+            "/incidents",
+            get(incidents::incidents::list).post(incidents::incidents::report),
+        )
+        .route(
+            "/incidents/{id}",
+            get(incidents::incidents::get).patch(incidents::incidents::change),
+        )
+        .route(
+            "/webhooks",
+            get(incidents::webhooks::list).post(incidents::webhooks::create),
+        )
+        .route("/webhooks/{id}/disable", post(incidents::webhooks::disable))
+        .route("/webhooks/{id}/deliveries", get(incidents::webhooks::deliveries))
+        .route(
+            "/webhooks/deliveries/{id}/redeliver",
+            post(incidents::webhooks::redeliver),
+        )
         .route("/openapi.json", get(openapi::serve))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)

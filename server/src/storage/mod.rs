@@ -100,6 +100,7 @@ pub trait Store:
     delivery::DeliveryStore
     + revocation::RevocationStore
     + crate::reminders::store::ReminderStore
+    + crate::incidents::store::IncidentStore
     + Send
     + Sync
     + 'static

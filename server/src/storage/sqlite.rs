@@ -87,3 +87,4 @@ impl_store!(SqliteStore, Sqlite, "sqlite");
 impl_delivery_store!(SqliteStore, Sqlite);
 impl_revocation_store!(SqliteStore, Sqlite);
 impl_reminder_store!(SqliteStore, Sqlite, "");
+impl_incident_store!(SqliteStore, Sqlite, "");

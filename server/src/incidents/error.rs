@@ -1,0 +1,79 @@
+//! The incidents slice's refusals, and how each is answered.
+
+use super::rules::status::TransitionError;
+use crate::error::AppError;
+use crate::storage::StoreError;
+
+/// What the incidents slice refuses.
+#[derive(Debug, thiserror::Error)]
+pub enum IncidentError {
+    /// The caller's role may not do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// No such incident, endpoint, delivery, user or device here.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A field is out of bounds (named, never its value).
+    #[error("{0}")]
+    Invalid(&'static str),
+    /// The status cannot change that way.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// Someone else changed the incident since it was read.
+    #[error("the incident changed since you read it; reload and try again")]
+    Changed,
+    /// A webhook URL that may not be called (scheme, address).
+    #[error("{0}")]
+    UrlRefused(&'static str),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for IncidentError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => IncidentError::NotFound("incident"),
+            other => IncidentError::Store(other),
+        }
+    }
+}
+
+impl From<IncidentError> for AppError {
+    fn from(e: IncidentError) -> Self {
+        let message = e.to_string();
+        match e {
+            IncidentError::Forbidden(_) => AppError::forbidden(message),
+            IncidentError::NotFound(what) => AppError::not_found(what),
+            IncidentError::Invalid(_) => AppError::invalid("invalid_field", message),
+            IncidentError::Transition(_) => AppError::conflict("bad_transition", message),
+            IncidentError::Changed => AppError::conflict("changed", message),
+            IncidentError::UrlRefused(_) => AppError::invalid("url_refused", message),
+            IncidentError::Store(s) => s.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    #[test]
+    fn each_refusal_has_its_status_and_code() {
+        let cases: Vec<(IncidentError, StatusCode, &str)> = vec![
+            (IncidentError::Forbidden("admins only"), StatusCode::FORBIDDEN, "forbidden"),
+            (IncidentError::NotFound("incident"), StatusCode::NOT_FOUND, "not_found"),
+            (IncidentError::Invalid("kind"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+            (TransitionError::ReasoningRequired.into(), StatusCode::CONFLICT, "bad_transition"),
+            (IncidentError::Changed, StatusCode::CONFLICT, "changed"),
+            (IncidentError::UrlRefused("https only"), StatusCode::UNPROCESSABLE_ENTITY, "url_refused"),
+            (StoreError::NotFound.into(), StatusCode::NOT_FOUND, "not_found"),
+            (StoreError::Unavailable.into(), StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        ];
+        for (e, status, code) in cases {
+            let app: AppError = e.into();
+            assert_eq!((app.status, app.code), (status, code));
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! `/api/v1/incidents`: report, list, read and decide incidents.
+
+use super::id;
+use crate::api::extract::{ApiJson, ApiPath};
+use crate::auth::session::Authed;
+use crate::error::ApiResult;
+use crate::incidents::service::{self, Change, IncidentDetail, IncidentView, Report};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+
+/// Reports an incident (any staff member): a message sent to the wrong
+/// client, a lost device, a suspicious sign-in, anything else. Reporting
+/// decides nothing; the practice's admins assess it.
+#[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = Report,
+    responses((status = 201, body = IncidentView),
+        (status = 403, body = crate::error::ErrorBody, description = "a client"),
+        (status = 404, body = crate::error::ErrorBody, description = "no such user or device here"),
+        (status = 422, body = crate::error::ErrorBody, description = "a field out of bounds")))]
+pub async fn report(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiJson(req): ApiJson<Report>,
+) -> ApiResult<(StatusCode, Json<IncidentView>)> {
+    Ok((StatusCode::CREATED, Json(service::report(&state, &authed, req).await?)))
+}
+
+/// The practice's incidents, newest first, with their deadlines (admins).
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents",
+    responses((status = 200, body = [IncidentView]),
+        (status = 403, body = crate::error::ErrorBody, description = "not an admin")))]
+pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<IncidentView>>> {
+    Ok(Json(service::list(&state, &authed).await?))
+}
+
+/// One incident with its subjects and timeline (admins).
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",
+    params(("id" = uuid::Uuid, Path, description = "incident id")),
+    responses((status = 200, body = IncidentDetail),
+        (status = 403, body = crate::error::ErrorBody, description = "not an admin"),
+        (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<Json<IncidentDetail>> {
+    Ok(Json(service::get(&state, &authed, id(&raw, "incident")?).await?))
+}
+
+/// Changes an incident (admins): its status, the breach decision with its
+/// reasoning, the discovery date (with a reason), counts, a
+/// law-enforcement delay, a note. Audited; on the timeline.
+#[utoipa::path(patch, path = "/api/v1/incidents/{id}", tag = "incidents", request_body = Change,
+    params(("id" = uuid::Uuid, Path, description = "incident id")),
+    responses((status = 200, body = IncidentView),
+        (status = 403, body = crate::error::ErrorBody, description = "not an admin"),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "bad_transition, or changed since read"),
+        (status = 422, body = crate::error::ErrorBody, description = "a field out of bounds")))]
+pub async fn change(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(raw): ApiPath<String>,
+    ApiJson(req): ApiJson<Change>,
+) -> ApiResult<Json<IncidentView>> {
+    Ok(Json(service::change(&state, &authed, id(&raw, "incident")?, req).await?))
+}

@@ -1,0 +1,79 @@
+//! `/api/v1/webhooks`: the practice's endpoints (admins), their delivery
+//! logs, redelivery.
+
+use super::id;
+use crate::api::extract::{ApiJson, ApiPath};
+use crate::auth::session::Authed;
+use crate::error::ApiResult;
+use crate::incidents::service::{self, CreatedEndpoint, NewEndpointRequest};
+use crate::incidents::store::{DeliveryView, EndpointView};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+
+/// Adds an endpoint; its `whsec_` secret is answered this once.
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "incidents", request_body = NewEndpointRequest,
+    responses((status = 201, body = CreatedEndpoint),
+        (status = 403, body = crate::error::ErrorBody, description = "not an admin"),
+        (status = 422, body = crate::error::ErrorBody, description = "url_refused (scheme, address), unknown event type, too many endpoints")))]
+pub async fn create(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiJson(req): ApiJson<NewEndpointRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedEndpoint>)> {
+    Ok((StatusCode::CREATED, Json(service::create_endpoint(&state, &authed, req).await?)))
+}
+
+/// The practice's endpoints (never their secrets).
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "incidents",
+    responses((status = 200, body = [EndpointView]),
+        (status = 403, body = crate::error::ErrorBody, description = "not an admin")))]
+pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<EndpointView>>> {
+    Ok(Json(service::endpoints(&state, &authed).await?))
+}
+
+/// Turns an endpoint off; its log stays.
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/disable", tag = "incidents",
+    params(("id" = uuid::Uuid, Path, description = "endpoint id")),
+    responses((status = 204),
+        (status = 403, body = crate::error::ErrorBody, description = "not an admin"),
+        (status = 404, body = crate::error::ErrorBody)))]
+pub async fn disable(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    service::disable_endpoint(&state, &authed, id(&raw, "endpoint")?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An endpoint's deliveries, newest first: status, attempts, the last
+/// answer's code (never a body).
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "incidents",
+    params(("id" = uuid::Uuid, Path, description = "endpoint id")),
+    responses((status = 200, body = [DeliveryView]),
+        (status = 403, body = crate::error::ErrorBody, description = "not an admin"),
+        (status = 404, body = crate::error::ErrorBody)))]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<Json<Vec<DeliveryView>>> {
+    Ok(Json(service::deliveries(&state, &authed, id(&raw, "endpoint")?).await?))
+}
+
+/// Sends a delivery again, under the same `webhook-id`.
+#[utoipa::path(post, path = "/api/v1/webhooks/deliveries/{id}/redeliver", tag = "incidents",
+    params(("id" = String, Path, description = "delivery id (msg_…)")),
+    responses((status = 204),
+        (status = 403, body = crate::error::ErrorBody, description = "not an admin"),
+        (status = 404, body = crate::error::ErrorBody)))]
+pub async fn redeliver(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    service::redeliver(&state, &authed, &raw).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,4 @@
+//! The incidents slice's background jobs (run by `crate::jobs::Runner`).
+
+pub mod deliver;
+pub mod watch;

@@ -1,0 +1,165 @@
+//! The watcher: reads each practice's audit log from its cursor, lets the
+//! detectors open incidents (`rules::detect`) and queues webhook
+//! deliveries for the events the practice's endpoints subscribe to
+//! (`rules::webhook`), and records all of it with the cursor in one
+//! transaction.
+//!
+//! The audit log is the outbox: every cause (a revocation, a lockout, an
+//! incident's change) writes its audit event in its own transaction, so
+//! what the watcher reads is exactly what committed, in commit order (a
+//! practice's sequence numbers are taken under its head row's lock). A
+//! crash before the watcher's commit reads the same events again; its
+//! openings are de-duplicated by cause and its deliveries were not
+//! written. With several nodes, one holds a practice's lease at a time.
+
+use crate::audit;
+use crate::ids::{DeviceId, IncidentId, PracticeId, UserId};
+use crate::incidents::rules::detect::{self, Seen};
+use crate::incidents::rules::webhook::{self, Facts};
+use crate::incidents::store::{Announcement, NewIncident, Subject, WatchRound, WatchedEvent};
+use crate::jobs::{Job, Round};
+use crate::state::AppState;
+use async_trait::async_trait;
+
+/// Events read per practice per round.
+const EVENTS_PER_ROUND: i64 = 500;
+/// Practices per round.
+const PRACTICES_PER_ROUND: i64 = 20;
+/// A claim's lease (seconds).
+const LEASE_SECS: i64 = 60;
+
+/// The watcher job.
+pub struct Watch {
+    state: AppState,
+}
+
+impl Watch {
+    /// The job over the server's state.
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+#[async_trait]
+impl Job for Watch {
+    fn name(&self) -> &'static str {
+        "incidents.watch"
+    }
+
+    async fn round(&self) -> anyhow::Result<Round> {
+        let store = &self.state.store;
+        let now = self.state.clock.now();
+        let claimed = store
+            .claim_watch(now, now + LEASE_SECS, PRACTICES_PER_ROUND)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(Round::Idle);
+        }
+        let mut more = claimed.len() as i64 >= PRACTICES_PER_ROUND;
+        for (practice, after) in claimed {
+            let events = store.watched_events(practice, after, EVENTS_PER_ROUND).await?;
+            more |= events.len() as i64 >= EVENTS_PER_ROUND;
+            let round = self.read(practice, after, &events);
+            store.finish_watch(&round, self.state.clock.now()).await?;
+        }
+        Ok(if more { Round::More } else { Round::Idle })
+    }
+}
+
+impl Watch {
+    fn read(&self, practice: PracticeId, after: i64, events: &[WatchedEvent]) -> WatchRound {
+        let mut round = WatchRound {
+            practice_id: practice,
+            seq: events.last().map_or(after, |e| e.seq),
+            openings: Vec::new(),
+            announcements: Vec::new(),
+        };
+        for e in events {
+            let seen = Seen {
+                action: &e.action,
+                target_user: e.target_user_id.as_deref(),
+                target_device: e.target_device_id.as_deref(),
+            };
+            if let Some(o) = detect::detect(&seen) {
+                round.openings.push(opening(practice, e, o));
+            }
+            if let Some(event_type) = webhook::event_type_of(&e.action) {
+                let facts = self.facts(e);
+                let at = chrono::DateTime::<chrono::Utc>::from_timestamp(e.at, 0)
+                    .unwrap_or_default()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                round.announcements.push(Announcement {
+                    event_type,
+                    payload: webhook::payload(event_type, &at, &facts).to_string(),
+                });
+            }
+        }
+        round
+    }
+
+    /// What a webhook may say of an audit event: the ids and codes of its
+    /// columns and of an incident event's detail (written by
+    /// `service::event_detail`: ids, codes, counts), nothing else.
+    fn facts(&self, e: &WatchedEvent) -> Facts {
+        let detail: serde_json::Value = e
+            .detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default();
+        let text = |k: &str| detail.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        let incident_id = text("incident_id");
+        Facts {
+            link: incident_id
+                .as_ref()
+                .map(|id| format!("{}/incidents#{id}", self.state.settings.public_url())),
+            incident_id,
+            kind: text("kind"),
+            status: text("status"),
+            decision: text("decision"),
+            affected_count: detail.get("affected_count").and_then(|v| v.as_i64()),
+            deadlines: None,
+            device_id: e.target_device_id.clone(),
+            user_id: e.target_user_id.clone(),
+        }
+    }
+}
+
+fn opening(practice: PracticeId, e: &WatchedEvent, o: detect::Opening) -> (NewIncident, audit::Event) {
+    let id = IncidentId::new();
+    let user: Option<UserId> = o.user.as_deref().and_then(|u| u.parse().ok());
+    let device: Option<DeviceId> = o.device.as_deref().and_then(|d| d.parse().ok());
+    let subjects = if user.is_some() || device.is_some() {
+        vec![Subject { user_id: user, device_id: device }]
+    } else {
+        Vec::new()
+    };
+    let mut event = audit::Event::new(practice, "incident.opened", &audit::RequestMeta::default())
+        .detail(serde_json::json!({
+            "incident_id": id,
+            "kind": o.kind.code(),
+            "status": "open",
+            "decision": null,
+            "affected_count": 0,
+            "detected_from": e.seq,
+        }));
+    if let Some(u) = user {
+        event = event.target_user(u);
+    }
+    if let Some(d) = device {
+        event = event.target_device(d);
+    }
+    (
+        NewIncident {
+            id,
+            practice_id: practice,
+            kind: o.kind.code(),
+            discovered_at: e.at,
+            reported_by: None,
+            cause: Some(o.cause),
+            subjects,
+            entry: o.entry.to_owned(),
+            note: None,
+        },
+        event,
+    )
+}

@@ -1,0 +1,107 @@
+//! Detectors: which audit events open an incident. Pure: one event in, at
+//! most one opening out. The watcher (`jobs/watch.rs`) feeds it the
+//! practice's audit log in order; an opening whose cause already has an
+//! open incident is not opened again (a unique index on the cause), so 20
+//! wrong passwords make one incident, not twenty.
+//!
+//! The thresholds are the ones that produced the event: a lockout is
+//! written when an account reaches `auth.max_failures_per_account`
+//! failures in the window (`auth/throttle.rs`).
+
+use super::status::Kind;
+
+/// What the watcher knows of one audit event.
+#[derive(Debug, Clone, Default)]
+pub struct Seen<'a> {
+    /// Action name.
+    pub action: &'a str,
+    /// Target user.
+    pub target_user: Option<&'a str>,
+    /// Target device.
+    pub target_device: Option<&'a str>,
+}
+
+/// An incident to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opening {
+    /// What happened.
+    pub kind: Kind,
+    /// Cause and subject: one open incident each.
+    pub cause: String,
+    /// The subject user, if any.
+    pub user: Option<String>,
+    /// The subject device, if any.
+    pub device: Option<String>,
+    /// The first timeline entry: what was detected (no names, no content).
+    pub entry: &'static str,
+}
+
+/// The incident an event opens, if any.
+pub fn detect(e: &Seen<'_>) -> Option<Opening> {
+    match e.action {
+        // An account reached its failure limit: credential stuffing or a
+        // guessed password (164.308(a)(6) security incident).
+        "auth.lockout" => {
+            let user = e.target_user?;
+            Some(Opening {
+                kind: Kind::CredentialCompromise,
+                cause: format!("failed_logins:{user}"),
+                user: Some(user.to_owned()),
+                device: None,
+                entry: "detected: repeated failed sign-ins for one account",
+            })
+        }
+        // A device reported lost (by its owner or an admin): what was on
+        // it is the question the assessment answers.
+        "device.reported_lost" => {
+            let device = e.target_device?;
+            Some(Opening {
+                kind: Kind::LostDevice,
+                cause: format!("lost_device:{device}"),
+                user: e.target_user.map(str::to_owned),
+                device: Some(device.to_owned()),
+                entry: "reported: a device was lost",
+            })
+        }
+        // The audit trail did not verify against its signed heads.
+        "audit.verification_failed" => Some(Opening {
+            kind: Kind::AuditTampering,
+            cause: "audit_verification".to_owned(),
+            user: None,
+            device: None,
+            entry: "detected: the audit log did not verify",
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lockout_opens_one_credential_incident_per_account() {
+        let a = detect(&Seen { action: "auth.lockout", target_user: Some("u1"), ..Default::default() }).unwrap();
+        let b = detect(&Seen { action: "auth.lockout", target_user: Some("u1"), ..Default::default() }).unwrap();
+        assert_eq!(a.kind, Kind::CredentialCompromise);
+        assert_eq!(a.cause, b.cause, "one cause: the second is the same incident");
+        let other = detect(&Seen { action: "auth.lockout", target_user: Some("u2"), ..Default::default() }).unwrap();
+        assert_ne!(a.cause, other.cause);
+    }
+
+    #[test]
+    fn a_device_reported_lost_opens_a_lost_device_incident() {
+        let o = detect(&Seen { action: "device.reported_lost", target_user: Some("u"), target_device: Some("d") }).unwrap();
+        assert_eq!(o.kind, Kind::LostDevice);
+        assert_eq!(o.device.as_deref(), Some("d"));
+        assert_eq!(o.user.as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn ordinary_events_open_nothing() {
+        for action in ["auth.login", "device.revoked", "message.delivered", "incident.opened"] {
+            assert_eq!(detect(&Seen { action, target_user: Some("u"), target_device: Some("d") }), None, "{action}");
+        }
+        assert_eq!(detect(&Seen { action: "auth.lockout", ..Default::default() }), None, "no subject");
+    }
+}

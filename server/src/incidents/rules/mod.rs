@@ -1,0 +1,7 @@
+//! The incidents slice's decisions, pure and unit-tested without a
+//! database: statuses and their changes, detectors, deadlines, webhooks.
+
+pub mod deadlines;
+pub mod detect;
+pub mod status;
+pub mod webhook;

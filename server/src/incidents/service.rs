@@ -1,0 +1,568 @@
+//! The incidents slice's operations over the store: reporting, reading and
+//! deciding incidents, and the practice's webhook endpoints. Who may do
+//! what is checked here; what a change means is `rules`.
+//!
+//! Anyone on staff reports (they do not decide alone whether something is
+//! reportable: they report it); the practice's admins — its privacy
+//! officers — read, assess and decide, and configure webhooks. A client's
+//! "I lost this device" is a revocation that the watcher turns into an
+//! incident (`jobs/watch.rs`).
+
+use super::error::IncidentError;
+use super::rules::deadlines::{self, Delay};
+use super::rules::status::{self, Decision, Kind, Status};
+use super::rules::webhook;
+use super::store::{
+    DeliveryView, EndpointView, IncidentChange, IncidentRow, NewEndpoint, NewIncident, Subject,
+    TimelineEntry,
+};
+use crate::auth::session::Authed;
+use crate::ids::{DeviceId, IncidentId, UserId, WebhookEndpointId};
+use crate::state::AppState;
+use crate::storage::{Role, StoreError};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+type Result<T> = std::result::Result<T, IncidentError>;
+
+/// Longest note kept on the timeline.
+const MAX_NOTE: usize = 4_000;
+/// Endpoints a practice may configure.
+pub const MAX_ENDPOINTS: usize = 10;
+
+fn admin_only(authed: &Authed, what: &'static str) -> Result<()> {
+    if authed.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(IncidentError::Forbidden(what))
+    }
+}
+
+fn note(text: Option<String>) -> Result<Option<String>> {
+    let Some(t) = text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if t.len() > MAX_NOTE {
+        return Err(IncidentError::Invalid("note: at most 4,000 bytes"));
+    }
+    Ok(Some(t))
+}
+
+/// A report, by any staff member.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// What happened.
+    pub kind: Kind,
+    /// When it was discovered (Unix seconds; default now).
+    #[serde(default)]
+    pub discovered_at: Option<i64>,
+    /// The person concerned (a client a message went to by mistake, an
+    /// account that may be compromised).
+    #[serde(default)]
+    pub user_id: Option<UserId>,
+    /// The device concerned.
+    #[serde(default)]
+    pub device_id: Option<DeviceId>,
+    /// What happened, in the reporter's words (kept in the practice's
+    /// record; never sent out of it).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// An incident as the privacy officer sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentView {
+    /// Id.
+    pub id: IncidentId,
+    /// What happened.
+    pub kind: Kind,
+    /// Where it stands.
+    pub status: Status,
+    /// The decision, once made.
+    pub decision: Option<Decision>,
+    /// When it was discovered (Unix seconds).
+    pub discovered_at: i64,
+    /// Who reported it (none: a detector).
+    pub reported_by: Option<UserId>,
+    /// Whether a detector opened it.
+    pub detected: bool,
+    /// Affected individuals.
+    pub affected_count: i64,
+    /// The largest number of affected residents of one state.
+    pub max_state_residents: i64,
+    /// A law-enforcement delay's last day (Unix seconds).
+    pub delayed_until: Option<i64>,
+    /// The notice deadlines should it be (or as it is) a breach.
+    pub deadlines: DeadlinesView,
+    /// Opened.
+    pub created_at: i64,
+    /// Last changed.
+    pub updated_at: i64,
+}
+
+/// Deadlines as dates and days left.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadlinesView {
+    /// Individuals (164.404), `YYYY-MM-DD`.
+    pub individuals: String,
+    /// HHS (164.408), `YYYY-MM-DD`.
+    pub hhs: String,
+    /// HHS is told with the individuals (500 or more affected).
+    pub hhs_with_individuals: bool,
+    /// Media (164.406), when more than 500 residents of one state.
+    pub media: Option<String>,
+    /// Days until the individuals' deadline (negative once passed).
+    pub days_left: i64,
+}
+
+/// One incident with its subjects and timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentDetail {
+    /// The incident.
+    pub incident: IncidentView,
+    /// Who and what it concerns.
+    pub subjects: Vec<Subject>,
+    /// What happened to it, in order.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+fn view(state: &AppState, r: IncidentRow) -> Result<IncidentView> {
+    let kind = Kind::from_code(&r.kind).ok_or(IncidentError::Invalid("stored kind"))?;
+    let status = Status::from_code(&r.status).ok_or(IncidentError::Invalid("stored status"))?;
+    let decision = r.decision.as_deref().and_then(Decision::from_code);
+    let delay = r.delayed_until.map(|t| Delay::Written(deadlines::day_of(t)));
+    let d = deadlines::deadlines(
+        deadlines::day_of(r.discovered_at),
+        u64::try_from(r.affected_count).unwrap_or(0),
+        u64::try_from(r.max_state_residents).unwrap_or(0),
+        delay,
+    );
+    let today = deadlines::day_of(state.now());
+    Ok(IncidentView {
+        id: r.id,
+        kind,
+        status,
+        decision,
+        discovered_at: r.discovered_at,
+        reported_by: r.reported_by,
+        detected: r.cause.is_some(),
+        affected_count: r.affected_count,
+        max_state_residents: r.max_state_residents,
+        delayed_until: r.delayed_until,
+        deadlines: DeadlinesView {
+            days_left: deadlines::days_left(today, d.individuals),
+            individuals: d.individuals.to_string(),
+            hhs: d.hhs.to_string(),
+            hhs_with_individuals: d.hhs_with_individuals,
+            media: d.media.map(|m| m.to_string()),
+        },
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    })
+}
+
+/// The audit detail of an incident event: ids, codes and counts only (it
+/// is also what a webhook may say of it).
+pub fn event_detail(r: &IncidentRow) -> serde_json::Value {
+    serde_json::json!({
+        "incident_id": r.id,
+        "kind": r.kind,
+        "status": r.status,
+        "decision": r.decision,
+        "affected_count": r.affected_count,
+    })
+}
+
+/// Reports an incident (staff).
+pub async fn report(state: &AppState, authed: &Authed, req: Report) -> Result<IncidentView> {
+    if authed.role == Role::Client {
+        return Err(IncidentError::Forbidden(
+            "clients report a lost device from their devices page",
+        ));
+    }
+    let now = state.now();
+    let discovered_at = req.discovered_at.unwrap_or(now);
+    if discovered_at > now || discovered_at < now - 6 * 366 * 86_400 {
+        return Err(IncidentError::Invalid(
+            "discovered_at: not in the future, not over six years ago",
+        ));
+    }
+    let mut subjects = Vec::new();
+    if let Some(user) = req.user_id {
+        match state.store.user(authed.practice_id, user).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => return Err(IncidentError::NotFound("user")),
+            Err(e) => return Err(e.into()),
+        }
+        subjects.push(Subject { user_id: Some(user), device_id: None });
+    }
+    if let Some(device) = req.device_id {
+        let owner = match state.store.device_owner(authed.practice_id, device).await {
+            Ok(d) => d,
+            Err(StoreError::NotFound) => return Err(IncidentError::NotFound("device")),
+            Err(e) => return Err(e.into()),
+        };
+        subjects.push(Subject { user_id: Some(owner.user_id), device_id: Some(device) });
+    }
+    let new = NewIncident {
+        id: IncidentId::new(),
+        practice_id: authed.practice_id,
+        kind: req.kind.code(),
+        discovered_at,
+        reported_by: Some(authed.user_id),
+        cause: None,
+        subjects,
+        entry: format!("reported: {}", req.kind.code().replace('_', " ")),
+        note: note(req.note)?,
+    };
+    let row = IncidentRow {
+        id: new.id,
+        practice_id: new.practice_id,
+        kind: new.kind.to_owned(),
+        status: Status::Open.code().to_owned(),
+        decision: None,
+        discovered_at,
+        reported_by: new.reported_by,
+        cause: None,
+        affected_count: 0,
+        max_state_residents: 0,
+        delayed_until: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let event = authed.event("incident.opened").detail(event_detail(&row));
+    state.store.open_incident(&new, event, now).await?;
+    view(state, row)
+}
+
+/// The practice's incidents (admins).
+pub async fn list(state: &AppState, authed: &Authed) -> Result<Vec<IncidentView>> {
+    admin_only(authed, "incidents are for the practice's admins")?;
+    state
+        .store
+        .list_incidents(authed.practice_id, 500)
+        .await?
+        .into_iter()
+        .map(|r| view(state, r))
+        .collect()
+}
+
+/// One incident (admins).
+pub async fn get(state: &AppState, authed: &Authed, id: IncidentId) -> Result<IncidentDetail> {
+    admin_only(authed, "incidents are for the practice's admins")?;
+    let (row, subjects, timeline) = state.store.incident(authed.practice_id, id).await?;
+    Ok(IncidentDetail {
+        incident: view(state, row)?,
+        subjects,
+        timeline,
+    })
+}
+
+/// A change the privacy officer makes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Change {
+    /// The status as the caller read it (a change made by someone else
+    /// since is refused, 409 `changed`).
+    pub expected_status: Status,
+    /// New status (default: unchanged).
+    #[serde(default)]
+    pub status: Option<Status>,
+    /// The decision (with `status: decided`).
+    #[serde(default)]
+    pub decision: Option<Decision>,
+    /// A corrected discovery time (Unix seconds), with the reason in `note`.
+    #[serde(default)]
+    pub discovered_at: Option<i64>,
+    /// Affected individuals.
+    #[serde(default)]
+    pub affected_count: Option<i64>,
+    /// The largest number of affected residents of one state.
+    #[serde(default)]
+    pub max_state_residents: Option<i64>,
+    /// A law-enforcement delay (164.412): `written` with its end date, or
+    /// `oral` with the date it was made (30 days at most).
+    #[serde(default)]
+    pub law_enforcement_delay: Option<DelayInput>,
+    /// The reasoning, the reason for a change, or a note.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A law-enforcement delay as given.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+pub enum DelayInput {
+    /// A written statement: until this date.
+    Written {
+        /// Last day, `YYYY-MM-DD`.
+        until: String,
+    },
+    /// An oral statement made on this date.
+    Oral {
+        /// The day it was made, `YYYY-MM-DD`.
+        made_on: String,
+    },
+}
+
+/// Changes an incident (admins): status, decision, facts, a note.
+pub async fn change(
+    state: &AppState,
+    authed: &Authed,
+    id: IncidentId,
+    req: Change,
+) -> Result<IncidentView> {
+    admin_only(authed, "incidents are decided by the practice's admins")?;
+    let (row, _, _) = state.store.incident(authed.practice_id, id).await?;
+    let current = Status::from_code(&row.status).ok_or(IncidentError::Invalid("stored status"))?;
+    if current != req.expected_status {
+        return Err(IncidentError::Changed);
+    }
+    let note = note(req.note)?;
+    let to = req.status.unwrap_or(current);
+    let decision = req
+        .decision
+        .or_else(|| row.decision.as_deref().and_then(Decision::from_code));
+    if to != current || req.decision.is_some() {
+        status::transition(current, to, decision, note.is_some())?;
+    } else if current == Status::Closed {
+        return Err(status::TransitionError::NotAllowed { from: "closed", to: "closed" }.into());
+    }
+    let now = state.now();
+    let discovered_at = match req.discovered_at {
+        Some(t) if t != row.discovered_at => {
+            if note.is_none() {
+                return Err(IncidentError::Invalid("a changed discovery time needs its reason in note"));
+            }
+            if t > now {
+                return Err(IncidentError::Invalid("discovered_at: not in the future"));
+            }
+            t
+        }
+        _ => row.discovered_at,
+    };
+    let count = |v: Option<i64>, old: i64, what| match v {
+        Some(n) if !(0..=100_000_000).contains(&n) => Err(IncidentError::Invalid(what)),
+        Some(n) => Ok(n),
+        None => Ok(old),
+    };
+    let affected_count = count(req.affected_count, row.affected_count, "affected_count: 0 to 100,000,000")?;
+    let max_state_residents = count(
+        req.max_state_residents,
+        row.max_state_residents,
+        "max_state_residents: 0 to 100,000,000",
+    )?;
+    if max_state_residents > affected_count {
+        return Err(IncidentError::Invalid("max_state_residents cannot exceed affected_count"));
+    }
+    let delayed_until = match req.law_enforcement_delay {
+        None => row.delayed_until,
+        Some(d) => {
+            let date = |raw: &str| {
+                NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                    .map_err(|_| IncidentError::Invalid("law_enforcement_delay: a date, YYYY-MM-DD"))
+            };
+            let delay = match d {
+                DelayInput::Written { until } => Delay::Written(date(&until)?),
+                DelayInput::Oral { made_on } => Delay::Oral(date(&made_on)?),
+            };
+            let end = delay.until().and_hms_opt(23, 59, 59).map(|t| t.and_utc().timestamp());
+            Some(end.ok_or(IncidentError::Invalid("law_enforcement_delay"))?)
+        }
+    };
+    let entry = if to == Status::Decided && current != Status::Decided || req.decision.is_some() {
+        format!("decided: {}", decision.map_or("", |d| d.code()).replace('_', " "))
+    } else if to != current {
+        format!("status: {}", to.code())
+    } else {
+        "updated".to_owned()
+    };
+    let changed = IncidentChange {
+        expected_status: current.code().to_owned(),
+        status: to.code().to_owned(),
+        decision: decision.map(|d| d.code().to_owned()),
+        discovered_at,
+        affected_count,
+        max_state_residents,
+        delayed_until,
+        entry,
+        note,
+        actor: authed.user_id,
+    };
+    let after = IncidentRow {
+        status: changed.status.clone(),
+        decision: changed.decision.clone(),
+        discovered_at,
+        affected_count,
+        max_state_residents,
+        delayed_until,
+        updated_at: now,
+        ..row
+    };
+    let action = if req.decision.is_some() { "incident.decided" } else { "incident.updated" };
+    let event = authed.event(action).detail(event_detail(&after));
+    if !state
+        .store
+        .change_incident(authed.practice_id, id, &changed, event, now)
+        .await?
+    {
+        return Err(IncidentError::Changed);
+    }
+    view(state, after)
+}
+
+/// A new endpoint.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEndpointRequest {
+    /// `https://…` (see `incidents.webhook_allow_http`).
+    pub url: String,
+    /// Event types (`rules::webhook::EVENT_TYPES`).
+    pub event_types: Vec<String>,
+}
+
+/// An endpoint just made: its secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedEndpoint {
+    /// The endpoint.
+    pub endpoint: EndpointView,
+    /// `whsec_…`: verify deliveries with it (Standard Webhooks).
+    pub secret: String,
+}
+
+/// Checks a webhook URL as given (scheme, host); the addresses it resolves
+/// to are checked again at every connection (`jobs/deliver.rs`).
+pub fn check_url(state: &AppState, raw: &str) -> Result<reqwest::Url> {
+    if raw.len() > 2_000 {
+        return Err(IncidentError::Invalid("url: at most 2,000 bytes"));
+    }
+    let url = reqwest::Url::parse(raw.trim()).map_err(|_| IncidentError::Invalid("url: not a URL"))?;
+    let s = &state.settings.incidents;
+    match url.scheme() {
+        "https" => {}
+        "http" if s.webhook_allow_http => {}
+        _ => return Err(IncidentError::UrlRefused("webhook URLs must be https://")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(IncidentError::UrlRefused("webhook URLs carry no credentials"));
+    }
+    let host = url.host_str().ok_or(IncidentError::Invalid("url: no host"))?;
+    if !s.webhook_allow_private {
+        let refused = IncidentError::UrlRefused("webhook URLs may not point at this server's own network");
+        let lower = host.to_ascii_lowercase();
+        if lower == "localhost" || lower.ends_with(".localhost") {
+            return Err(refused);
+        }
+        let literal: Option<std::net::IpAddr> = host.trim_start_matches('[').trim_end_matches(']').parse().ok();
+        if literal.is_some_and(|ip| !webhook::address_allowed(ip)) {
+            return Err(refused);
+        }
+    }
+    Ok(url)
+}
+
+/// Adds a webhook endpoint (admins); its secret is answered once.
+pub async fn create_endpoint(
+    state: &AppState,
+    authed: &Authed,
+    req: NewEndpointRequest,
+) -> Result<CreatedEndpoint> {
+    admin_only(authed, "webhooks are set by the practice's admins")?;
+    let url = check_url(state, &req.url)?;
+    if req.event_types.is_empty() {
+        return Err(IncidentError::Invalid("event_types: at least one"));
+    }
+    let mut types: Vec<&'static str> = Vec::new();
+    for t in &req.event_types {
+        let known = webhook::EVENT_TYPES
+            .iter()
+            .find(|k| **k == t.as_str())
+            .ok_or(IncidentError::Invalid("event_types: unknown event type"))?;
+        if !types.contains(known) {
+            types.push(known);
+        }
+    }
+    let existing = state.store.list_endpoints(authed.practice_id).await?;
+    if existing.iter().filter(|e| e.enabled).count() >= MAX_ENDPOINTS {
+        return Err(IncidentError::Invalid("at most 10 webhook endpoints"));
+    }
+    let key = crate::auth::secrets::random_bytes::<32>().to_vec();
+    let new = NewEndpoint {
+        id: WebhookEndpointId::new(),
+        practice_id: authed.practice_id,
+        url: url.to_string(),
+        event_types: types.join(","),
+        secret: key.clone(),
+    };
+    // The URL is the practice's configuration, not PHI; the secret is never
+    // in the event.
+    let event = authed
+        .event("webhook.endpoint_created")
+        .detail(serde_json::json!({"endpoint_id": new.id, "event_types": types}));
+    let now = state.now();
+    state.store.create_endpoint(&new, event, now).await?;
+    Ok(CreatedEndpoint {
+        endpoint: EndpointView {
+            id: new.id,
+            url: new.url,
+            event_types: new.event_types,
+            enabled: true,
+            failing_since: None,
+            created_at: now,
+        },
+        secret: webhook::secret_string(&key),
+    })
+}
+
+/// The practice's endpoints (admins).
+pub async fn endpoints(state: &AppState, authed: &Authed) -> Result<Vec<EndpointView>> {
+    admin_only(authed, "webhooks are set by the practice's admins")?;
+    Ok(state.store.list_endpoints(authed.practice_id).await?)
+}
+
+/// Turns an endpoint off (admins).
+pub async fn disable_endpoint(state: &AppState, authed: &Authed, id: WebhookEndpointId) -> Result<()> {
+    admin_only(authed, "webhooks are set by the practice's admins")?;
+    let event = authed
+        .event("webhook.endpoint_disabled")
+        .detail(serde_json::json!({"endpoint_id": id, "reason": "by_admin"}));
+    state
+        .store
+        .disable_endpoint(authed.practice_id, id, event, state.now())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => IncidentError::NotFound("endpoint"),
+            other => other.into(),
+        })
+}
+
+/// An endpoint's delivery log (admins).
+pub async fn deliveries(
+    state: &AppState,
+    authed: &Authed,
+    id: WebhookEndpointId,
+) -> Result<Vec<DeliveryView>> {
+    admin_only(authed, "webhooks are set by the practice's admins")?;
+    Ok(state.store.list_deliveries(authed.practice_id, id, 200).await?)
+}
+
+/// Sends a delivery again (admins).
+pub async fn redeliver(state: &AppState, authed: &Authed, id: &str) -> Result<()> {
+    admin_only(authed, "webhooks are set by the practice's admins")?;
+    if id.len() > 64 || !id.starts_with("msg_") {
+        return Err(IncidentError::NotFound("delivery"));
+    }
+    let event = authed
+        .event("webhook.redelivered")
+        .detail(serde_json::json!({"delivery_id": id}));
+    state
+        .store
+        .redeliver(authed.practice_id, id, event, state.now())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => IncidentError::NotFound("delivery"),
+            other => other.into(),
+        })
+}

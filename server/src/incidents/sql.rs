@@ -1,0 +1,444 @@
+//! The SQL behind `IncidentStore`, once for both backends (the technique
+//! of `storage/sql.rs`). The bodies read facts and write rows; what to
+//! write is decided by `rules` and the service.
+
+macro_rules! impl_incident_store {
+    ($store:ty, $db:ty, $skip_locked:literal) => {
+        const _: () = {
+            use $crate::audit;
+            use $crate::clock::UnixTime;
+            use $crate::ids::{IncidentId, PracticeId, WebhookEndpointId};
+            use $crate::incidents::store::*;
+            use $crate::storage::{StoreError, StoreResult};
+
+            type Conn = <$db as sqlx::Database>::Connection;
+
+            const INCIDENT_COLS: &str = "id, practice_id, kind, status, decision, discovered_at, reported_by, cause,
+                 affected_count, max_state_residents, delayed_until, created_at, updated_at";
+
+            /// Appends a timeline entry (the next seq of the incident).
+            async fn timeline(
+                conn: &mut Conn,
+                incident: IncidentId,
+                at: UnixTime,
+                actor: Option<$crate::ids::UserId>,
+                entry: &str,
+                note: Option<&str>,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO incident_timeline (incident_id, seq, at, actor_user_id, entry, note)
+                     VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM incident_timeline WHERE incident_id = $1),
+                             $2, $3, $4, $5)",
+                )
+                .bind(incident)
+                .bind(at)
+                .bind(actor)
+                .bind(entry)
+                .bind(note)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            /// Inserts an incident unless its cause is already open; whether
+            /// it was inserted.
+            async fn insert_incident(conn: &mut Conn, n: &NewIncident, now: UnixTime) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO incidents (id, practice_id, kind, status, discovered_at, reported_by, cause,
+                        created_at, updated_at)
+                     VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $7)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(n.id)
+                .bind(n.practice_id)
+                .bind(n.kind)
+                .bind(n.discovered_at)
+                .bind(n.reported_by)
+                .bind(&n.cause)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                for s in &n.subjects {
+                    sqlx::query("INSERT INTO incident_subjects (incident_id, user_id, device_id) VALUES ($1, $2, $3)")
+                        .bind(n.id)
+                        .bind(s.user_id)
+                        .bind(s.device_id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                timeline(conn, n.id, now, n.reported_by, &n.entry, n.note.as_deref()).await?;
+                Ok(true)
+            }
+
+            #[async_trait::async_trait]
+            impl IncidentStore for $store {
+                async fn open_incident(&self, new: &NewIncident, event: audit::Event, now: UnixTime) -> StoreResult<bool> {
+                    let mut tx = self.writer().begin().await?;
+                    if !insert_incident(&mut tx, new, now).await? {
+                        return Ok(false);
+                    }
+                    append_events(&mut tx, std::slice::from_ref(&event), now).await?;
+                    tx.commit().await?;
+                    Ok(true)
+                }
+
+                async fn incident(
+                    &self,
+                    practice: PracticeId,
+                    id: IncidentId,
+                ) -> StoreResult<(IncidentRow, Vec<Subject>, Vec<TimelineEntry>)> {
+                    let row: IncidentRow = sqlx::query_as(&format!(
+                        "SELECT {INCIDENT_COLS} FROM incidents WHERE id = $1 AND practice_id = $2"
+                    ))
+                    .bind(id)
+                    .bind(practice)
+                    .fetch_optional(self.reader())
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                    let subjects = sqlx::query_as("SELECT user_id, device_id FROM incident_subjects WHERE incident_id = $1")
+                        .bind(id)
+                        .fetch_all(self.reader())
+                        .await?;
+                    let entries = sqlx::query_as(
+                        "SELECT seq, at, actor_user_id, entry, note FROM incident_timeline WHERE incident_id = $1 ORDER BY seq",
+                    )
+                    .bind(id)
+                    .fetch_all(self.reader())
+                    .await?;
+                    Ok((row, subjects, entries))
+                }
+
+                async fn list_incidents(&self, practice: PracticeId, limit: i64) -> StoreResult<Vec<IncidentRow>> {
+                    Ok(sqlx::query_as(&format!(
+                        "SELECT {INCIDENT_COLS} FROM incidents WHERE practice_id = $1 ORDER BY created_at DESC, id LIMIT $2"
+                    ))
+                    .bind(practice)
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn change_incident(
+                    &self,
+                    practice: PracticeId,
+                    id: IncidentId,
+                    c: &IncidentChange,
+                    event: audit::Event,
+                    now: UnixTime,
+                ) -> StoreResult<bool> {
+                    let mut tx = self.writer().begin().await?;
+                    let done = sqlx::query(
+                        "UPDATE incidents SET status = $1, decision = $2, discovered_at = $3, affected_count = $4,
+                            max_state_residents = $5, delayed_until = $6, updated_at = $7
+                         WHERE id = $8 AND practice_id = $9 AND status = $10",
+                    )
+                    .bind(&c.status)
+                    .bind(&c.decision)
+                    .bind(c.discovered_at)
+                    .bind(c.affected_count)
+                    .bind(c.max_state_residents)
+                    .bind(c.delayed_until)
+                    .bind(now)
+                    .bind(id)
+                    .bind(practice)
+                    .bind(&c.expected_status)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    timeline(&mut tx, id, now, Some(c.actor), &c.entry, c.note.as_deref()).await?;
+                    append_events(&mut tx, std::slice::from_ref(&event), now).await?;
+                    tx.commit().await?;
+                    Ok(true)
+                }
+
+                async fn claim_watch(
+                    &self,
+                    now: UnixTime,
+                    lease_until: UnixTime,
+                    limit: i64,
+                ) -> StoreResult<Vec<(PracticeId, i64)>> {
+                    let mut tx = self.writer().begin().await?;
+                    let behind: Vec<(PracticeId, i64)> = sqlx::query_as(
+                        "SELECT h.practice_id, COALESCE(w.seq, 0) FROM audit_heads h
+                         LEFT JOIN incident_watch w ON w.practice_id = h.practice_id
+                         WHERE h.seq > COALESCE(w.seq, 0) AND (w.lease_until IS NULL OR w.lease_until <= $1)
+                         ORDER BY h.practice_id LIMIT $2",
+                    )
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let mut out = Vec::with_capacity(behind.len());
+                    for (practice, seq) in behind {
+                        // Only one node's upsert passes the lease condition.
+                        let won: Option<i64> = sqlx::query_scalar(
+                            "INSERT INTO incident_watch (practice_id, seq, lease_until) VALUES ($1, 0, $2)
+                             ON CONFLICT (practice_id) DO UPDATE SET lease_until = excluded.lease_until
+                             WHERE incident_watch.lease_until IS NULL OR incident_watch.lease_until <= $3
+                             RETURNING seq",
+                        )
+                        .bind(practice)
+                        .bind(lease_until)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if let Some(current) = won {
+                            out.push((practice, current.max(seq)));
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(out)
+                }
+
+                async fn watched_events(&self, practice: PracticeId, after: i64, limit: i64) -> StoreResult<Vec<WatchedEvent>> {
+                    Ok(sqlx::query_as(
+                        "SELECT seq, at, action, target_user_id, target_device_id, detail FROM audit_events
+                         WHERE practice_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                    )
+                    .bind(practice)
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn finish_watch(&self, round: &WatchRound, now: UnixTime) -> StoreResult<()> {
+                    let mut tx = self.writer().begin().await?;
+                    let mut events = Vec::new();
+                    for (opening, event) in &round.openings {
+                        if insert_incident(&mut tx, opening, now).await? {
+                            events.push(event.clone());
+                        }
+                    }
+                    append_events(&mut tx, &events, now).await?;
+                    if !round.announcements.is_empty() {
+                        let endpoints: Vec<(WebhookEndpointId, String)> = sqlx::query_as(
+                            "SELECT id, event_types FROM webhook_endpoints WHERE practice_id = $1 AND enabled",
+                        )
+                        .bind(round.practice_id)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        for a in &round.announcements {
+                            for (endpoint, types) in &endpoints {
+                                if !types.split(',').any(|t| t == a.event_type) {
+                                    continue;
+                                }
+                                sqlx::query(
+                                    "INSERT INTO webhook_deliveries (id, practice_id, endpoint_id, event_type, payload,
+                                        status, next_attempt_at, created_at)
+                                     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
+                                )
+                                .bind(format!("msg_{}", uuid::Uuid::new_v4().simple()))
+                                .bind(round.practice_id)
+                                .bind(endpoint)
+                                .bind(a.event_type)
+                                .bind(&a.payload)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                        }
+                    }
+                    sqlx::query("UPDATE incident_watch SET seq = $1, lease_until = NULL WHERE practice_id = $2")
+                        .bind(round.seq)
+                        .bind(round.practice_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn create_endpoint(&self, e: &NewEndpoint, event: audit::Event, now: UnixTime) -> StoreResult<()> {
+                    let mut tx = self.writer().begin().await?;
+                    sqlx::query(
+                        "INSERT INTO webhook_endpoints (id, practice_id, url, event_types, secret, enabled, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(e.id)
+                    .bind(e.practice_id)
+                    .bind(&e.url)
+                    .bind(&e.event_types)
+                    .bind(&e.secret)
+                    .bind(true)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    append_events(&mut tx, std::slice::from_ref(&event), now).await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn list_endpoints(&self, practice: PracticeId) -> StoreResult<Vec<EndpointView>> {
+                    Ok(sqlx::query_as(
+                        "SELECT id, url, event_types, enabled, failing_since, created_at FROM webhook_endpoints
+                         WHERE practice_id = $1 ORDER BY created_at, id",
+                    )
+                    .bind(practice)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn disable_endpoint(
+                    &self,
+                    practice: PracticeId,
+                    id: WebhookEndpointId,
+                    event: audit::Event,
+                    now: UnixTime,
+                ) -> StoreResult<()> {
+                    let mut tx = self.writer().begin().await?;
+                    let done = sqlx::query("UPDATE webhook_endpoints SET enabled = $1 WHERE id = $2 AND practice_id = $3")
+                        .bind(false)
+                        .bind(id)
+                        .bind(practice)
+                        .execute(&mut *tx)
+                        .await?;
+                    if done.rows_affected() != 1 {
+                        return Err(StoreError::NotFound);
+                    }
+                    append_events(&mut tx, std::slice::from_ref(&event), now).await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn claim_deliveries(
+                    &self,
+                    now: UnixTime,
+                    lease_until: UnixTime,
+                    limit: i64,
+                ) -> StoreResult<Vec<ClaimedDelivery>> {
+                    let mut tx = self.writer().begin().await?;
+                    let ids: Vec<String> = sqlx::query_scalar(concat!(
+                        "SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                         WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND e.enabled
+                           AND (d.lease_until IS NULL OR d.lease_until <= $1)
+                         ORDER BY d.next_attempt_at, d.id LIMIT $2 ",
+                        $skip_locked
+                    ))
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let mut out = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        sqlx::query("UPDATE webhook_deliveries SET lease_until = $1 WHERE id = $2")
+                            .bind(lease_until)
+                            .bind(&id)
+                            .execute(&mut *tx)
+                            .await?;
+                        let claimed: ClaimedDelivery = sqlx::query_as(
+                            "SELECT d.id, d.practice_id, d.endpoint_id, e.url, e.secret, d.payload, d.attempts, e.failing_since
+                             FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1",
+                        )
+                        .bind(&id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        out.push(claimed);
+                    }
+                    tx.commit().await?;
+                    Ok(out)
+                }
+
+                async fn finish_deliveries(&self, outcomes: &[AttemptOutcome], now: UnixTime) -> StoreResult<()> {
+                    if outcomes.is_empty() {
+                        return Ok(());
+                    }
+                    let mut tx = self.writer().begin().await?;
+                    let mut events = Vec::new();
+                    for o in outcomes {
+                        let status = if o.delivered {
+                            "delivered"
+                        } else if o.next_attempt_at.is_some() {
+                            "pending"
+                        } else {
+                            "failed"
+                        };
+                        sqlx::query(
+                            "UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = COALESCE($3, next_attempt_at),
+                                lease_until = NULL, last_status = $4, last_error = $5,
+                                delivered_at = CASE WHEN $6 THEN $7 ELSE delivered_at END
+                             WHERE id = $8",
+                        )
+                        .bind(status)
+                        .bind(o.attempts)
+                        .bind(o.next_attempt_at)
+                        .bind(o.status_code)
+                        .bind(&o.error)
+                        .bind(o.delivered)
+                        .bind(now)
+                        .bind(&o.id)
+                        .execute(&mut *tx)
+                        .await?;
+                        if o.delivered {
+                            sqlx::query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1")
+                                .bind(o.endpoint_id)
+                                .execute(&mut *tx)
+                                .await?;
+                        } else {
+                            sqlx::query("UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $1) WHERE id = $2")
+                                .bind(now)
+                                .bind(o.endpoint_id)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        if let Some(event) = &o.disable {
+                            let done = sqlx::query("UPDATE webhook_endpoints SET enabled = $1 WHERE id = $2 AND enabled")
+                                .bind(false)
+                                .bind(o.endpoint_id)
+                                .execute(&mut *tx)
+                                .await?;
+                            if done.rows_affected() == 1 {
+                                events.push(event.clone());
+                            }
+                        }
+                    }
+                    append_events(&mut tx, &events, now).await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn list_deliveries(
+                    &self,
+                    practice: PracticeId,
+                    endpoint: WebhookEndpointId,
+                    limit: i64,
+                ) -> StoreResult<Vec<DeliveryView>> {
+                    Ok(sqlx::query_as(
+                        "SELECT id, endpoint_id, event_type, status, attempts, next_attempt_at, last_status, last_error,
+                                created_at, delivered_at
+                         FROM webhook_deliveries WHERE practice_id = $1 AND endpoint_id = $2
+                         ORDER BY created_at DESC, id LIMIT $3",
+                    )
+                    .bind(practice)
+                    .bind(endpoint)
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn redeliver(&self, practice: PracticeId, id: &str, event: audit::Event, now: UnixTime) -> StoreResult<()> {
+                    let mut tx = self.writer().begin().await?;
+                    let done = sqlx::query(
+                        "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL
+                         WHERE id = $2 AND practice_id = $3",
+                    )
+                    .bind(now)
+                    .bind(id)
+                    .bind(practice)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() != 1 {
+                        return Err(StoreError::NotFound);
+                    }
+                    append_events(&mut tx, std::slice::from_ref(&event), now).await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+            }
+        };
+    };
+}

@@ -1,0 +1,317 @@
+//! What the incidents slice keeps, and the trait its SQL implements
+//! (`sql.rs`, once for both backends).
+//!
+//! Invariants:
+//! - Every change of an incident writes its timeline entry and its audit
+//!   event in the change's own transaction; the timeline is append-only.
+//! - A status change applies only if the status is still the one the
+//!   caller read (two privacy officers deciding at once: one wins, the
+//!   other is told).
+//! - At most one open incident per detector cause (a unique index).
+//! - Webhook deliveries are rows written in the transaction that reads
+//!   their cause from the audit log and advances the watcher's cursor: the
+//!   audit log is the outbox, and every cause already writes its audit
+//!   event in its own transaction.
+
+use crate::audit;
+use crate::clock::UnixTime;
+use crate::ids::{DeviceId, IncidentId, PracticeId, UserId, WebhookEndpointId};
+use crate::storage::StoreResult;
+use async_trait::async_trait;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An incident as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+#[allow(missing_docs)] // the columns of `incidents`
+pub struct IncidentRow {
+    pub id: IncidentId,
+    pub practice_id: PracticeId,
+    pub kind: String,
+    pub status: String,
+    pub decision: Option<String>,
+    pub discovered_at: UnixTime,
+    pub reported_by: Option<UserId>,
+    pub cause: Option<String>,
+    pub affected_count: i64,
+    pub max_state_residents: i64,
+    pub delayed_until: Option<UnixTime>,
+    pub created_at: UnixTime,
+    pub updated_at: UnixTime,
+}
+
+/// One subject of an incident.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct Subject {
+    /// A user.
+    pub user_id: Option<UserId>,
+    /// A device.
+    pub device_id: Option<DeviceId>,
+}
+
+/// One timeline entry.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    /// Order within the incident.
+    pub seq: i64,
+    /// When.
+    pub at: UnixTime,
+    /// By whom (none: the server's detectors).
+    pub actor_user_id: Option<UserId>,
+    /// What happened (a fixed phrase of the server's).
+    pub entry: String,
+    /// The staff member's own words, if any.
+    pub note: Option<String>,
+}
+
+/// A new incident.
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    /// Its id.
+    pub id: IncidentId,
+    /// Practice.
+    pub practice_id: PracticeId,
+    /// Kind code.
+    pub kind: &'static str,
+    /// Discovery time.
+    pub discovered_at: UnixTime,
+    /// Reporter (none: a detector).
+    pub reported_by: Option<UserId>,
+    /// A detector's cause.
+    pub cause: Option<String>,
+    /// Subjects.
+    pub subjects: Vec<Subject>,
+    /// The first timeline entry.
+    pub entry: String,
+    /// The reporter's words.
+    pub note: Option<String>,
+}
+
+/// A change of an incident, applied if its status is still `expected`.
+#[derive(Debug, Clone)]
+pub struct IncidentChange {
+    /// The status read before deciding the change.
+    pub expected_status: String,
+    /// New status.
+    pub status: String,
+    /// New decision.
+    pub decision: Option<String>,
+    /// New discovery time.
+    pub discovered_at: UnixTime,
+    /// Affected individuals.
+    pub affected_count: i64,
+    /// Largest number of residents of one state.
+    pub max_state_residents: i64,
+    /// Law-enforcement delay end.
+    pub delayed_until: Option<UnixTime>,
+    /// Timeline entry.
+    pub entry: String,
+    /// The actor's words.
+    pub note: Option<String>,
+    /// By whom.
+    pub actor: UserId,
+}
+
+/// One audit event the watcher reads.
+#[derive(Debug, Clone, sqlx::FromRow)]
+#[allow(missing_docs)] // the columns of `audit_events`
+pub struct WatchedEvent {
+    pub seq: i64,
+    pub at: UnixTime,
+    pub action: String,
+    pub target_user_id: Option<String>,
+    pub target_device_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// A webhook event to fan out to the practice's subscribed endpoints.
+#[derive(Debug, Clone)]
+pub struct Announcement {
+    /// Event type.
+    pub event_type: &'static str,
+    /// The JSON body (PHI-free by construction: `rules::webhook::payload`).
+    pub payload: String,
+}
+
+/// What one watcher round read of one practice's log, to record at once.
+#[derive(Debug, Clone)]
+pub struct WatchRound {
+    /// Practice.
+    pub practice_id: PracticeId,
+    /// The cursor moves to this seq.
+    pub seq: i64,
+    /// Incidents the detectors open (skipped when their cause is open).
+    pub openings: Vec<(NewIncident, audit::Event)>,
+    /// Webhook events.
+    pub announcements: Vec<Announcement>,
+}
+
+/// A webhook endpoint as admins see it (never its secret).
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct EndpointView {
+    /// Id.
+    pub id: WebhookEndpointId,
+    /// Where deliveries go.
+    pub url: String,
+    /// Comma-separated event types.
+    pub event_types: String,
+    /// Whether deliveries go out.
+    pub enabled: bool,
+    /// Failing since (every attempt failed since then).
+    pub failing_since: Option<UnixTime>,
+    /// Created.
+    pub created_at: UnixTime,
+}
+
+/// A new endpoint.
+#[derive(Debug, Clone)]
+pub struct NewEndpoint {
+    /// Id.
+    pub id: WebhookEndpointId,
+    /// Practice.
+    pub practice_id: PracticeId,
+    /// URL.
+    pub url: String,
+    /// Comma-separated event types.
+    pub event_types: String,
+    /// Secret key bytes.
+    pub secret: Vec<u8>,
+}
+
+/// A delivery claimed for an attempt.
+#[derive(Debug, Clone, sqlx::FromRow)]
+#[allow(missing_docs)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    pub practice_id: PracticeId,
+    pub endpoint_id: WebhookEndpointId,
+    pub url: String,
+    pub secret: Vec<u8>,
+    pub payload: String,
+    pub attempts: i64,
+    pub failing_since: Option<UnixTime>,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone)]
+pub struct AttemptOutcome {
+    /// The delivery.
+    pub id: String,
+    /// Its endpoint.
+    pub endpoint_id: WebhookEndpointId,
+    /// Practice.
+    pub practice_id: PracticeId,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+    /// Delivered (a 2xx).
+    pub delivered: bool,
+    /// The answer's status, if one came.
+    pub status_code: Option<i64>,
+    /// Why it failed (a kind, never a body).
+    pub error: Option<String>,
+    /// The next attempt; `None` with `delivered` false: failed for good.
+    pub next_attempt_at: Option<UnixTime>,
+    /// Disable the endpoint (failing throughout), with its audit event.
+    pub disable: Option<audit::Event>,
+}
+
+/// A delivery as admins see it.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct DeliveryView {
+    /// The `webhook-id` every attempt carried.
+    pub id: String,
+    /// Endpoint.
+    pub endpoint_id: WebhookEndpointId,
+    /// Event type.
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// Next attempt (pending).
+    pub next_attempt_at: UnixTime,
+    /// The last answer's status code.
+    pub last_status: Option<i64>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// Created.
+    pub created_at: UnixTime,
+    /// Delivered.
+    pub delivered_at: Option<UnixTime>,
+}
+
+/// Storage of the incidents slice.
+#[async_trait]
+pub trait IncidentStore: Send + Sync {
+    /// Opens an incident by hand, with its audit event. `Ok(false)` when a
+    /// detector's cause already has an open one.
+    async fn open_incident(&self, new: &NewIncident, event: audit::Event, now: UnixTime) -> StoreResult<bool>;
+
+    /// One incident of the practice with its subjects and timeline.
+    async fn incident(
+        &self,
+        practice: PracticeId,
+        id: IncidentId,
+    ) -> StoreResult<(IncidentRow, Vec<Subject>, Vec<TimelineEntry>)>;
+
+    /// The practice's incidents, newest first.
+    async fn list_incidents(&self, practice: PracticeId, limit: i64) -> StoreResult<Vec<IncidentRow>>;
+
+    /// Applies a change if the status is still the expected one (`false`
+    /// otherwise: nothing written), with its timeline entry and event.
+    async fn change_incident(
+        &self,
+        practice: PracticeId,
+        id: IncidentId,
+        change: &IncidentChange,
+        event: audit::Event,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+
+    /// Leases practices whose audit log moved past the watcher's cursor;
+    /// their cursors.
+    async fn claim_watch(&self, now: UnixTime, lease_until: UnixTime, limit: i64)
+        -> StoreResult<Vec<(PracticeId, i64)>>;
+
+    /// Audit events of a practice after `seq`, in order.
+    async fn watched_events(&self, practice: PracticeId, after: i64, limit: i64) -> StoreResult<Vec<WatchedEvent>>;
+
+    /// Records a watcher round in one transaction: openings (with their
+    /// events), deliveries for the subscribed endpoints, the cursor; frees
+    /// the lease.
+    async fn finish_watch(&self, round: &WatchRound, now: UnixTime) -> StoreResult<()>;
+
+    /// Adds an endpoint, with its audit event.
+    async fn create_endpoint(&self, e: &NewEndpoint, event: audit::Event, now: UnixTime) -> StoreResult<()>;
+
+    /// The practice's endpoints.
+    async fn list_endpoints(&self, practice: PracticeId) -> StoreResult<Vec<EndpointView>>;
+
+    /// Turns an endpoint off (its deliveries stay in the log), with its
+    /// audit event.
+    async fn disable_endpoint(
+        &self,
+        practice: PracticeId,
+        id: WebhookEndpointId,
+        event: audit::Event,
+        now: UnixTime,
+    ) -> StoreResult<()>;
+
+    /// Leases due deliveries of enabled endpoints.
+    async fn claim_deliveries(&self, now: UnixTime, lease_until: UnixTime, limit: i64)
+        -> StoreResult<Vec<ClaimedDelivery>>;
+
+    /// Records a round's attempts in one transaction.
+    async fn finish_deliveries(&self, outcomes: &[AttemptOutcome], now: UnixTime) -> StoreResult<()>;
+
+    /// The delivery log of one endpoint, newest first.
+    async fn list_deliveries(
+        &self,
+        practice: PracticeId,
+        endpoint: WebhookEndpointId,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryView>>;
+
+    /// Sends a delivery again (pending, due now).
+    async fn redeliver(&self, practice: PracticeId, id: &str, event: audit::Event, now: UnixTime) -> StoreResult<()>;
+}

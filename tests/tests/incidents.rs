@@ -1,0 +1,410 @@
+//! Incidents, told as a practice lives them: a client reports their phone
+//! lost and an incident opens by itself; twenty wrong passwords make one
+//! incident, not twenty; a clinician reports a message sent to the wrong
+//! client; the privacy officer assesses and decides, and two of them
+//! deciding at once cannot both win; the practice's own system receives
+//! signed, PHI-free webhooks — verified by the Standard Webhooks reference
+//! library — retried under one `webhook-id`; webhook URLs into the
+//! server's own network are refused. Both backends.
+
+use alcove_tests::webhooks::{verify, Receiver};
+use alcove_tests::{on_both_backends, Backend, PracticePeople, TestApp};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+async fn app(b: Backend, allow_private: bool) -> Option<TestApp> {
+    app_with(b, allow_private, allow_private).await
+}
+
+async fn app_with(b: Backend, allow_private: bool, allow_http: bool) -> Option<TestApp> {
+    TestApp::start_with(b, move |s| {
+        s.incidents.watch_interval_ms = 20;
+        s.incidents.deliver_interval_ms = 20;
+        s.incidents.webhook_allow_private = allow_private;
+        s.incidents.webhook_allow_http = allow_http;
+        s.auth.max_failures_per_account = 5;
+    })
+    .await
+}
+
+/// Waits until the admin's incident list satisfies `pred`.
+async fn until_incidents(p: &PracticePeople, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let end = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let (status, list) = p.admin.client.get("/api/v1/incidents").await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let list = list.as_array().expect("array").clone();
+        if pred(&list) || tokio::time::Instant::now() >= end {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+on_both_backends!(
+    a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides,
+    twenty_wrong_passwords_make_one_incident,
+    staff_report_and_only_admins_read_or_decide,
+    webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry_no_phi,
+    webhook_urls_into_the_servers_own_network_are_refused,
+);
+
+async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: Backend) {
+    let Some(app) = app(b, false).await else { return };
+    let p = app.practice_with_people().await;
+    let (status, body) = p
+        .client
+        .client
+        .post(
+            &format!("/api/v1/devices/{}/revoke", p.client.device_id),
+            &json!({"reason": "lost"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let list = until_incidents(&p, |l| !l.is_empty()).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    let incident = &list[0];
+    assert_eq!(incident["kind"], "lost_device");
+    assert_eq!(incident["status"], "open");
+    assert_eq!(incident["detected"], true);
+    let id = incident["id"].as_str().expect("id").to_string();
+    let (status, detail) = p.admin.client.get(&format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["subjects"][0]["device_id"], p.client.device_id.as_str());
+    assert_eq!(detail["subjects"][0]["user_id"], p.client.user_id.as_str());
+    assert_eq!(detail["timeline"][0]["entry"], "reported: a device was lost");
+    // Deadlines run from discovery: 60 days for the individuals.
+    assert_eq!(detail["incident"]["deadlines"]["days_left"], 60);
+
+    // Assess, then decide: a decision without its reasoning is refused.
+    let path = format!("/api/v1/incidents/{id}");
+    let (status, body) = p
+        .admin
+        .client
+        .patch(&path, &json!({"expected_status": "open", "status": "assessing"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = p
+        .admin
+        .client
+        .patch(&path, &json!({"expected_status": "assessing", "status": "decided", "decision": "not_a_breach"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "bad_transition");
+    let (status, body) = p
+        .admin
+        .client
+        .patch(
+            &path,
+            &json!({"expected_status": "assessing", "status": "decided", "decision": "not_a_breach",
+                    "note": "The phone was locked and its state sealed; the unlock share was destroyed at revocation."}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["decision"], "not_a_breach");
+    // Someone who read it before the decision cannot overwrite it.
+    let (status, body) = p
+        .admin
+        .client
+        .patch(&path, &json!({"expected_status": "assessing", "status": "closed", "note": "no"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "changed");
+    let (_, detail) = p.admin.client.get(&path).await;
+    let entries: Vec<&str> = detail["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|e| e["entry"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(entries, ["reported: a device was lost", "status: assessing", "decided: not a breach"]);
+
+    // Every change is in the audit log.
+    let practice: alcove_server::ids::PracticeId = p.admin.practice_id.parse().expect("practice");
+    let actions: Vec<String> = app
+        .store
+        .recent_audit(practice, 500)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    for a in ["incident.opened", "incident.updated", "incident.decided"] {
+        assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
+    app.stop().await;
+}
+
+async fn twenty_wrong_passwords_make_one_incident(b: Backend) {
+    let Some(app) = app(b, false).await else { return };
+    let p = app.practice_with_people().await;
+    let wrong = json!({"practice_id": p.client.practice_id, "login": p.client.login,
+                       "password": "not the passphrase at all", "device_name": "x"});
+    let attempts = (0..20).map(|_| {
+        let c = app.client();
+        let body = wrong.clone();
+        async move { c.post("/api/v1/auth/login", &body).await.0 }
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    assert!(answers.iter().all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS), "{answers:?}");
+    // A later event the watcher turns into an incident of its own: once
+    // that one is there, everything the burst wrote has been read.
+    let (status, _) = p
+        .clinician
+        .client
+        .post(&format!("/api/v1/devices/{}/revoke", p.clinician.device_id), &json!({"reason": "lost"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let list = until_incidents(&p, |l| l.iter().any(|i| i["kind"] == "lost_device")).await;
+    let list: Vec<Value> = list.into_iter().filter(|i| i["kind"] != "lost_device").collect();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["kind"], "credential_compromise");
+    let (_, detail) = p.admin.client.get(&format!("/api/v1/incidents/{}", list[0]["id"].as_str().unwrap())).await;
+    assert_eq!(detail["subjects"][0]["user_id"], p.client.user_id.as_str());
+    app.stop().await;
+}
+
+async fn staff_report_and_only_admins_read_or_decide(b: Backend) {
+    let Some(app) = app(b, false).await else { return };
+    let p = app.practice_with_people().await;
+    let report = json!({"kind": "misdirected_message", "user_id": p.client.user_id,
+                        "note": "Sent Tuesday's message to the wrong client."});
+    let (status, body) = p.client.client.post("/api/v1/incidents", &report).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = p.clinician.client.post("/api/v1/incidents", &report).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["kind"], "misdirected_message");
+    assert_eq!(body["detected"], false);
+    let id = body["id"].as_str().expect("id").to_string();
+    for who in [&p.clinician, &p.client] {
+        let (status, body) = who.client.get("/api/v1/incidents").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(body["error"], "forbidden");
+        let (status, _) = who
+            .client
+            .patch(&format!("/api/v1/incidents/{id}"), &json!({"expected_status": "open", "status": "assessing"}))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    // Bad input: a clear refusal, nothing written.
+    for (bad, code) in [
+        (json!({"kind": "gossip"}), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({"kind": "other", "discovered_at": 4_102_444_800i64}), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({"kind": "other", "user_id": uuid::Uuid::new_v4()}), StatusCode::NOT_FOUND),
+    ] {
+        let (status, body) = p.clinician.client.post("/api/v1/incidents", &bad).await;
+        assert_eq!(status, code, "{bad}: {body}");
+        assert!(body["error"].is_string(), "{body}");
+    }
+
+    // A breach affecting 600, 501 of them in one state: HHS and the media
+    // with the individuals; a written law-enforcement delay holds them all.
+    let path = format!("/api/v1/incidents/{id}");
+    let (status, body) = p
+        .admin
+        .client
+        .patch(
+            &path,
+            &json!({"expected_status": "open", "status": "decided", "decision": "breach",
+                    "affected_count": 600, "max_state_residents": 501,
+                    "note": "Message content disclosed to another client."}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["deadlines"]["hhs_with_individuals"], true);
+    assert_eq!(body["deadlines"]["hhs"], body["deadlines"]["individuals"]);
+    assert_eq!(body["deadlines"]["media"], body["deadlines"]["individuals"]);
+    let (status, body) = p
+        .admin
+        .client
+        .patch(
+            &path,
+            &json!({"expected_status": "decided", "law_enforcement_delay": {"kind": "written", "until": "2099-01-31"},
+                    "note": "Written request from the police, case 42."}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["deadlines"]["individuals"], "2099-01-31");
+    assert_eq!(body["deadlines"]["hhs"], "2099-01-31");
+    let (status, body) = p
+        .admin
+        .client
+        .patch(&path, &json!({"expected_status": "decided", "max_state_residents": 700}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "more residents than affected: {body}");
+    app.stop().await;
+}
+
+async fn webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry_no_phi(b: Backend) {
+    let Some(app) = app(b, true).await else { return };
+    let receiver = Receiver::start("127.0.0.1").await;
+    let p = app.practice_with_people().await;
+    let (status, created) = p
+        .admin
+        .client
+        .post(
+            "/api/v1/webhooks",
+            &json!({"url": receiver.url, "event_types": ["incident.opened", "device.revoked"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let secret = created["secret"].as_str().expect("secret").to_string();
+    assert!(secret.starts_with("whsec_"));
+    let endpoint = created["endpoint"]["id"].as_str().expect("id").to_string();
+    let (_, listed) = p.admin.client.get("/api/v1/webhooks").await;
+    assert!(!listed.to_string().contains(&secret), "the secret is shown once");
+
+    // The receiver is down for the first attempt.
+    receiver.fail_next(1);
+    let (status, _) = p
+        .client
+        .client
+        .post(&format!("/api/v1/devices/{}/revoke", p.client.device_id), &json!({"reason": "lost"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let got = receiver
+        .wait_until(DEADLINE, |r| r.iter().any(|x| x.refused))
+        .await;
+    let first = got.iter().find(|x| x.refused).expect("a refused attempt").clone();
+    // Retried after its backoff (5 s and jitter) on the server's clock.
+    app.clock.advance(10);
+    let got = receiver
+        .wait_until(DEADLINE, |r| {
+            r.iter().filter(|x| !x.refused).count() >= 2 && r.iter().any(|x| !x.refused && x.id == first.id)
+        })
+        .await;
+    let delivered: Vec<_> = got.iter().filter(|x| !x.refused).collect();
+    assert!(delivered.iter().any(|x| x.id == first.id), "the retry carries the same webhook-id: {got:?}");
+    let mut types = Vec::new();
+    for r in &delivered {
+        let payload = verify(&secret, r).unwrap_or_else(|e| panic!("standardwebhooks refused {r:?}: {e}"));
+        types.push(payload["type"].as_str().expect("type").to_string());
+        // PHI-free: ids, codes, counts and a link only.
+        for phi in ["sam@p.example", "dr@p.example", "My phone", "Office laptop", "client passphrase"] {
+            assert!(!r.body.contains(phi), "{phi} in {}", r.body);
+        }
+        let keys: Vec<&String> = payload["data"].as_object().expect("data").keys().collect();
+        for k in &keys {
+            assert!(
+                ["incident_id", "kind", "status", "decision", "affected_count", "deadlines", "device_id", "user_id", "link"]
+                    .contains(&k.as_str()),
+                "{k}"
+            );
+        }
+    }
+    types.sort();
+    types.dedup();
+    assert_eq!(types, ["device.revoked", "incident.opened"]);
+
+    // A signature under another secret does not verify.
+    let forged = verify("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", delivered[0]);
+    assert!(forged.is_err(), "{forged:?}");
+
+    // The delivery log: delivered, two attempts for the first.
+    let (status, log) = p.admin.client.get(&format!("/api/v1/webhooks/{endpoint}/deliveries")).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let row = log
+        .as_array()
+        .expect("log")
+        .iter()
+        .find(|d| d["id"] == first.id.as_str())
+        .expect("logged")
+        .clone();
+    assert_eq!(row["status"], "delivered", "{row}");
+    assert_eq!(row["attempts"], 2, "{row}");
+    assert_eq!(row["last_status"], 204, "{row}");
+    // Redelivery sends it again under the same id.
+    let before = receiver.received().len();
+    let (status, body) = p
+        .admin
+        .client
+        .post(&format!("/api/v1/webhooks/deliveries/{}/redeliver", first.id), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let got = receiver.wait_until(DEADLINE, |r| r.len() > before).await;
+    assert_eq!(got.last().expect("again").id, first.id);
+    app.stop().await;
+}
+
+async fn webhook_urls_into_the_servers_own_network_are_refused(b: Backend) {
+    let Some(app) = app(b, false).await else { return };
+    let p = app.practice_with_people().await;
+    for url in [
+        "http://93.184.216.34/hook",
+        "https://127.0.0.1/hook",
+        "https://localhost/hook",
+        "https://10.0.0.7/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+        "https://[::ffff:127.0.0.1]/hook",
+        "https://user:pw@example.org/hook",
+    ] {
+        let (status, body) = p
+            .admin
+            .client
+            .post("/api/v1/webhooks", &json!({"url": url, "event_types": ["incident.opened"]}))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+        assert_eq!(body["error"], "url_refused", "{url}: {body}");
+    }
+    let (status, body) = p
+        .admin
+        .client
+        .post("/api/v1/webhooks", &json!({"url": "https://example.org/hook", "event_types": ["everything"]}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) = p
+        .clinician
+        .client
+        .post("/api/v1/webhooks", &json!({"url": "https://example.org/hook", "event_types": ["incident.opened"]}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    app.stop().await;
+
+    // A name that passes the check but resolves into the server's own
+    // network (this machine's host name, on loopback) is refused at
+    // connection time: nothing reaches a receiver listening there.
+    let Some(app) = app_with(b, false, true).await else { return };
+    let p = app.practice_with_people().await;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("host name").trim().to_string();
+    let ip = tokio::net::lookup_host((host.as_str(), 0))
+        .await
+        .expect("the host name resolves")
+        .map(|a| a.ip())
+        .find(|ip| ip.is_loopback())
+        .unwrap_or_else(|| panic!("{host} does not resolve to loopback here"));
+    let receiver = Receiver::start(&ip.to_string()).await;
+    let port = receiver.url.rsplit(':').next().expect("port").trim_end_matches("/hook").to_string();
+    let url = format!("http://{host}:{port}/hook");
+    let (status, created) = p
+        .admin
+        .client
+        .post("/api/v1/webhooks", &json!({"url": url, "event_types": ["device.revoked"]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let endpoint = created["endpoint"]["id"].as_str().expect("id").to_string();
+    let (status, _) = p
+        .client
+        .client
+        .post(&format!("/api/v1/devices/{}/revoke", p.client.device_id), &json!({"reason": "signed_out"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let end = tokio::time::Instant::now() + DEADLINE;
+    let row = loop {
+        let (_, log) = p.admin.client.get(&format!("/api/v1/webhooks/{endpoint}/deliveries")).await;
+        if let Some(row) = log.as_array().and_then(|l| l.first()).filter(|d| d["attempts"].as_i64() >= Some(1)) {
+            break row.clone();
+        }
+        assert!(tokio::time::Instant::now() < end, "no attempt: {log}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(row["status"], "pending", "{row}");
+    assert!(row["last_status"].is_null(), "no answer came: {row}");
+    assert!(receiver.received().is_empty());
+    app.stop().await;
+}
