@@ -7,6 +7,7 @@
 //! library — retried under one `webhook-id`; webhook URLs into the
 //! server's own network are refused. Both backends.
 
+use alcove_tests::mls::two_device_conversation;
 use alcove_tests::webhooks::{verify, Receiver};
 use alcove_tests::{on_both_backends, Backend, PracticePeople, TestApp};
 use reqwest::StatusCode;
@@ -46,6 +47,7 @@ async fn until_incidents(p: &PracticePeople, pred: impl Fn(&[Value]) -> bool) ->
 
 on_both_backends!(
     a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides,
+    the_evidence_lists_what_the_lost_device_received_and_the_safe_harbor_facts,
     twenty_wrong_passwords_make_one_incident,
     staff_report_and_only_admins_read_or_decide,
     webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry_no_phi,
@@ -77,6 +79,13 @@ async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: 
     assert_eq!(detail["subjects"][0]["device_id"], p.client.device_id.as_str());
     assert_eq!(detail["subjects"][0]["user_id"], p.client.user_id.as_str());
     assert_eq!(detail["timeline"][0]["entry"], "reported: a device was lost");
+    // Reported at once, its session still live: it may have been unlocked,
+    // so the safe harbor's facts do not hold.
+    let ev = &detail["evidence"][0];
+    assert_eq!(ev["device_id"], p.client.device_id.as_str());
+    assert_eq!(ev["affected_clients"], json!([p.client.user_id]));
+    assert_eq!(ev["live_session_at_revocation"], true, "{ev}");
+    assert_eq!(ev["safe_harbor_facts"], false, "{ev}");
     // Deadlines run from discovery: 60 days for the individuals.
     assert_eq!(detail["incident"]["deadlines"]["days_left"], 60);
 
@@ -135,6 +144,58 @@ async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: 
         .collect();
     for a in ["incident.opened", "incident.updated", "incident.decided"] {
         assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
+    app.stop().await;
+}
+
+async fn the_evidence_lists_what_the_lost_device_received_and_the_safe_harbor_facts(b: Backend) {
+    let Some(app) = TestApp::start_with(b, |s| {
+        s.incidents.watch_interval_ms = 20;
+        s.auth.staff_idle_timeout_secs = 86_400;
+    })
+    .await
+    else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let (conv, mut office, mut phone) = two_device_conversation(&app, &p.clinician, &p.client).await;
+    for text in ["one", "two", "three"] {
+        let (status, _) = office.send_text(&app, &conv, text).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    // The phone reads them over HTTP (recorded as handed over).
+    phone.sync_http(&conv).await;
+    assert_eq!(phone.texts[&conv], ["one", "two", "three"]);
+    // The phone's app locks itself once idle; the loss is reported later,
+    // by the admin.
+    app.clock.advance(31 * 60);
+    let (status, body) = p
+        .admin
+        .client
+        .post(&format!("/api/v1/devices/{}/revoke", phone.device_id), &json!({"reason": "lost"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let list = until_incidents(&p, |l| !l.is_empty()).await;
+    let (status, detail) = p
+        .admin
+        .client
+        .get(&format!("/api/v1/incidents/{}", list[0]["id"].as_str().expect("id")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    let ev = &detail["evidence"][0];
+    assert_eq!(ev["device_id"], phone.device_id.as_str(), "{ev}");
+    assert_eq!(ev["affected_clients"], json!([p.client.user_id]), "{ev}");
+    let c = &ev["conversations"][0];
+    assert_eq!(c["conversation_id"], conv.as_str(), "{ev}");
+    assert_eq!(c["client_id"], p.client.user_id.as_str());
+    let last = c["ranges"].as_array().expect("ranges").last().expect("a range")["to_seq"].as_i64().expect("seq");
+    assert!(c["entries"].as_i64().expect("entries") >= 3 && last >= 3, "{c}");
+    assert_eq!(ev["unlock_share_destroyed"], true, "{ev}");
+    assert_eq!(ev["live_session_at_revocation"], false, "idle past its timeout: {ev}");
+    assert_eq!(ev["safe_harbor_facts"], true, "{ev}");
+    // Never content.
+    for text in ["one", "two", "three"] {
+        assert!(!detail.to_string().contains(&format!("\"{text}\"")), "{detail}");
     }
     app.stop().await;
 }

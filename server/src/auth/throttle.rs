@@ -133,7 +133,18 @@ impl Attempt {
             .store
             .count_auth_failures(&keys.account_at_ip, now - auth.failure_window_secs)
             .await?;
-        if count == auth.max_failures_per_account {
+        // At or past the limit, once per window: concurrent failures may
+        // count past it together (their reservations are rows too), so
+        // "exactly the limit" could be seen by none of them.
+        if count < auth.max_failures_per_account {
+            return Ok(());
+        }
+        let since = now - auth.failure_window_secs;
+        let recorded = match event.target_user {
+            Some(user) => state.store.lockout_recorded(event.practice_id, user, since).await?,
+            None => true,
+        };
+        if !recorded {
             let mut lockout = event;
             lockout.action = "auth.lockout";
             state.store.append_audit(lockout, now).await?;

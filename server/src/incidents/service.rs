@@ -10,6 +10,7 @@
 
 use super::error::IncidentError;
 use super::rules::deadlines::{self, Delay};
+use super::rules::evidence::{summarize, DeviceEvidence};
 use super::rules::status::{self, Decision, Kind, Status};
 use super::rules::webhook;
 use super::store::{
@@ -126,6 +127,9 @@ pub struct IncidentDetail {
     pub subjects: Vec<Subject>,
     /// What happened to it, in order.
     pub timeline: Vec<TimelineEntry>,
+    /// For each device subject: what the server's records say it held,
+    /// who is affected, and the safe harbor's facts.
+    pub evidence: Vec<DeviceEvidence>,
 }
 
 fn view(state: &AppState, r: IncidentRow) -> Result<IncidentView> {
@@ -253,10 +257,19 @@ pub async fn list(state: &AppState, authed: &Authed) -> Result<Vec<IncidentView>
 pub async fn get(state: &AppState, authed: &Authed, id: IncidentId) -> Result<IncidentDetail> {
     admin_only(authed, "incidents are for the practice's admins")?;
     let (row, subjects, timeline) = state.store.incident(authed.practice_id, id).await?;
+    let mut evidence = Vec::new();
+    for device in subjects.iter().filter_map(|s| s.device_id) {
+        match state.store.device_facts(authed.practice_id, device).await {
+            Ok(facts) => evidence.push(summarize(&facts)),
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(IncidentDetail {
         incident: view(state, row)?,
         subjects,
         timeline,
+        evidence,
     })
 }
 

@@ -420,6 +420,83 @@ macro_rules! impl_incident_store {
                     .await?)
                 }
 
+                async fn device_facts(
+                    &self,
+                    practice: PracticeId,
+                    device: $crate::ids::DeviceId,
+                ) -> StoreResult<$crate::incidents::rules::evidence::DeviceFacts> {
+                    use $crate::incidents::rules::evidence::{Delivered, DeviceFacts};
+                    let (owner, role, revoked_at): (String, String, Option<i64>) = sqlx::query_as(
+                        "SELECT d.user_id, u.role, d.revoked_at FROM devices d JOIN users u ON u.id = d.user_id
+                         WHERE d.id = $1 AND d.practice_id = $2",
+                    )
+                    .bind(device)
+                    .bind(practice)
+                    .fetch_optional(self.reader())
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                    let shares: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM device_unlock_shares WHERE device_id = $1")
+                        .bind(device)
+                        .fetch_one(self.reader())
+                        .await?;
+                    // A session not ended, expired or idle before the
+                    // revocation; for a device not revoked, one not ended.
+                    let live: i64 = match revoked_at {
+                        Some(at) => sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM sessions WHERE device_id = $1 AND created_at <= $2
+                               AND (ended_at IS NULL OR ended_at >= $2) AND expires_at > $2
+                               AND last_seen_at + idle_timeout_secs > $2",
+                        )
+                        .bind(device)
+                        .bind(at)
+                        .fetch_one(self.reader())
+                        .await?,
+                        None => sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE device_id = $1 AND ended_at IS NULL")
+                            .bind(device)
+                            .fetch_one(self.reader())
+                            .await?,
+                    };
+                    let last_seen: Option<i64> = sqlx::query_scalar(
+                        "SELECT last_seen_at FROM lost_device_reports WHERE device_id = $1 ORDER BY reported_at DESC LIMIT 1",
+                    )
+                    .bind(device)
+                    .fetch_optional(self.reader())
+                    .await?;
+                    let rows: Vec<(Option<String>, Option<String>, Option<String>, i64)> = sqlx::query_as(
+                        "SELECT a.target_conversation_id, c.client_user_id, a.detail, a.at FROM audit_events a
+                         LEFT JOIN conversations c ON c.id = a.target_conversation_id
+                         WHERE a.practice_id = $1 AND a.actor_device_id = $2 AND a.action = 'message.delivered'
+                         ORDER BY a.seq LIMIT 100000",
+                    )
+                    .bind(practice)
+                    .bind(device)
+                    .fetch_all(self.reader())
+                    .await?;
+                    let delivered = rows
+                        .into_iter()
+                        .filter_map(|(conv, client, detail, at)| {
+                            let detail: serde_json::Value = serde_json::from_str(detail.as_deref()?).ok()?;
+                            Some(Delivered {
+                                conversation_id: conv?,
+                                client_id: client,
+                                from_seq: detail.get("from_seq")?.as_i64()?,
+                                to_seq: detail.get("to_seq")?.as_i64()?,
+                                at,
+                            })
+                        })
+                        .collect();
+                    Ok(DeviceFacts {
+                        device_id: device.to_string(),
+                        owner_id: owner,
+                        owner_is_client: role == "client",
+                        revoked_at,
+                        share_held: shares > 0,
+                        live_session_at_revocation: live > 0,
+                        last_seen_at: last_seen,
+                        delivered,
+                    })
+                }
+
                 async fn redeliver(&self, practice: PracticeId, id: &str, event: audit::Event, now: UnixTime) -> StoreResult<()> {
                     let mut tx = self.writer().begin().await?;
                     let done = sqlx::query(

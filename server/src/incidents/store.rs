@@ -312,6 +312,15 @@ pub trait IncidentStore: Send + Sync {
         limit: i64,
     ) -> StoreResult<Vec<DeliveryView>>;
 
+    /// What the server knows of a device of the practice, for evidence
+    /// (`rules::evidence`): its owner, revocation, unlock share, sessions
+    /// at revocation, last sighting, and the ranges handed to it.
+    async fn device_facts(
+        &self,
+        practice: PracticeId,
+        device: DeviceId,
+    ) -> StoreResult<crate::incidents::rules::evidence::DeviceFacts>;
+
     /// Sends a delivery again (pending, due now).
     async fn redeliver(&self, practice: PracticeId, id: &str, event: audit::Event, now: UnixTime) -> StoreResult<()>;
 }

@@ -624,6 +624,19 @@ macro_rules! impl_store {
                     .await?)
             }
 
+            async fn lockout_recorded(&self, practice: PracticeId, user: UserId, since: UnixTime) -> StoreResult<bool> {
+                let found: Option<i64> = sqlx::query_scalar(
+                    "SELECT seq FROM audit_events WHERE practice_id = $1 AND action = 'auth.lockout'
+                       AND target_user_id = $2 AND at > $3 LIMIT 1",
+                )
+                .bind(practice)
+                .bind(user)
+                .bind(since)
+                .fetch_optional(self.reader())
+                .await?;
+                Ok(found.is_some())
+            }
+
             async fn clear_auth_failures(&self, key_hash: &[u8]) -> StoreResult<()> {
                 sqlx::query("DELETE FROM auth_failures WHERE key_hash = $1")
                     .bind(key_hash)

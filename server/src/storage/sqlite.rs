@@ -38,6 +38,12 @@ impl SqliteStore {
             // Statement journals (multi-row statements inside a transaction)
             // stay in memory instead of spilling to a temporary file.
             .pragma("temp_store", "memory")
+            // Deleted content is overwritten, not left in free pages: a
+            // revoked device's unlock share, once its row is deleted, does
+            // not survive in the database file (the WAL keeps it until the
+            // next checkpoint, backups as long as they are kept:
+            // docs/incidents.md).
+            .pragma("secure_delete", "on")
             .busy_timeout(Duration::from_secs(10));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)

@@ -3,5 +3,6 @@
 
 pub mod deadlines;
 pub mod detect;
+pub mod evidence;
 pub mod status;
 pub mod webhook;

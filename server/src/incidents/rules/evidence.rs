@@ -1,0 +1,204 @@
+//! Evidence for a lost or stolen device, from the server's own records
+//! (pure: facts in, the summary the four-factor assessment starts from).
+//!
+//! - Which conversations the device received entries of, and which ranges:
+//!   the server records every range it hands a device (`message.delivered`
+//!   audit events, written before the entries leave), so a device that read
+//!   and never acknowledged is counted too. Never content: sequence numbers
+//!   and counts.
+//! - Who is affected: the client of each such conversation; for a client's
+//!   own device, the client.
+//! - The encryption safe harbor's facts: the device's local state is sealed
+//!   under a key one half of which (the unlock share) the server held; the
+//!   share's row is deleted at revocation. "Destroyed" means: the row is
+//!   gone and SQLite overwrites deleted content (`secure_delete`), but a
+//!   copy survives in the write-ahead log until the next checkpoint and in
+//!   any backup taken before — the practice's backup policy decides how
+//!   long. A device with a live session at revocation may have been
+//!   unlocked: its screen and memory held plaintext, and the safe harbor
+//!   is not claimed for it.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// One delivery record of the device.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    /// Conversation.
+    pub conversation_id: String,
+    /// Its client.
+    pub client_id: Option<String>,
+    /// First and last seq handed over.
+    pub from_seq: i64,
+    /// Last seq.
+    pub to_seq: i64,
+    /// When.
+    pub at: i64,
+}
+
+/// What the server knows of the device.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceFacts {
+    /// The device.
+    pub device_id: String,
+    /// Its owner.
+    pub owner_id: String,
+    /// The owner is a client.
+    pub owner_is_client: bool,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
+    /// The server still holds its unlock share.
+    pub share_held: bool,
+    /// A session of it was live at revocation (or is now, unrevoked).
+    pub live_session_at_revocation: bool,
+    /// Last seen before the loss was reported.
+    pub last_seen_at: Option<i64>,
+    /// Its delivery records, in order.
+    pub delivered: Vec<Delivered>,
+}
+
+/// What one conversation gave the device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ConversationEvidence {
+    /// Conversation.
+    pub conversation_id: String,
+    /// Its client (an affected individual).
+    pub client_id: Option<String>,
+    /// Ranges handed over (after merging adjacent ones).
+    pub ranges: Vec<SeqRange>,
+    /// Entries handed over in all.
+    pub entries: i64,
+    /// The last hand-over.
+    pub last_delivered_at: i64,
+}
+
+/// Entries `from_seq..=to_seq` of a conversation's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SeqRange {
+    /// First.
+    pub from_seq: i64,
+    /// Last.
+    pub to_seq: i64,
+}
+
+/// The device's evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DeviceEvidence {
+    /// The device.
+    pub device_id: String,
+    /// Its owner.
+    pub owner_id: String,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
+    /// Last seen before the report.
+    pub last_seen_at: Option<i64>,
+    /// The unlock share is gone: the sealed local state cannot be opened.
+    pub unlock_share_destroyed: bool,
+    /// A session was live at revocation: it may have been unlocked.
+    pub live_session_at_revocation: bool,
+    /// The safe harbor's facts hold: revoked, share destroyed, no live
+    /// session (the privacy officer still decides).
+    pub safe_harbor_facts: bool,
+    /// Per conversation.
+    pub conversations: Vec<ConversationEvidence>,
+    /// The affected individuals (client ids), sorted.
+    pub affected_clients: Vec<String>,
+}
+
+/// Summarises the facts.
+pub fn summarize(f: &DeviceFacts) -> DeviceEvidence {
+    let mut raw: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
+    let mut by_conv: BTreeMap<&str, ConversationEvidence> = BTreeMap::new();
+    for d in &f.delivered {
+        if d.to_seq < d.from_seq {
+            continue;
+        }
+        let c = by_conv.entry(&d.conversation_id).or_insert_with(|| ConversationEvidence {
+            conversation_id: d.conversation_id.clone(),
+            client_id: d.client_id.clone(),
+            ranges: Vec::new(),
+            entries: 0,
+            last_delivered_at: d.at,
+        });
+        raw.entry(&d.conversation_id).or_default().push((d.from_seq, d.to_seq));
+        c.last_delivered_at = c.last_delivered_at.max(d.at);
+    }
+    for (conv, c) in by_conv.iter_mut() {
+        let merged = merge(raw.remove(conv).unwrap_or_default());
+        c.entries = merged.iter().map(|(a, b)| b - a + 1).sum();
+        c.ranges = merged.into_iter().map(|(from_seq, to_seq)| SeqRange { from_seq, to_seq }).collect();
+    }
+    let conversations: Vec<ConversationEvidence> = by_conv.into_values().collect();
+    let mut affected: Vec<String> = conversations.iter().filter_map(|c| c.client_id.clone()).collect();
+    if f.owner_is_client {
+        affected.push(f.owner_id.clone());
+    }
+    affected.sort();
+    affected.dedup();
+    let destroyed = f.revoked_at.is_some() && !f.share_held;
+    DeviceEvidence {
+        device_id: f.device_id.clone(),
+        owner_id: f.owner_id.clone(),
+        revoked_at: f.revoked_at,
+        last_seen_at: f.last_seen_at,
+        unlock_share_destroyed: destroyed,
+        live_session_at_revocation: f.live_session_at_revocation,
+        safe_harbor_facts: destroyed && !f.live_session_at_revocation,
+        conversations,
+        affected_clients: affected,
+    }
+}
+
+/// Sorts and merges overlapping or adjacent ranges.
+fn merge(mut ranges: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(ranges.len());
+    for (a, b) in ranges {
+        match out.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(conv: &str, client: &str, from: i64, to: i64, at: i64) -> Delivered {
+        Delivered { conversation_id: conv.into(), client_id: Some(client.into()), from_seq: from, to_seq: to, at }
+    }
+
+    #[test]
+    fn a_clinicians_lost_phone_lists_each_clients_conversation_and_ranges() {
+        let f = DeviceFacts {
+            device_id: "phone".into(),
+            owner_id: "dr".into(),
+            revoked_at: Some(100),
+            delivered: vec![d("c1", "sam", 1, 3, 10), d("c2", "alex", 1, 1, 11), d("c1", "sam", 4, 6, 12), d("c1", "sam", 9, 9, 13)],
+            ..Default::default()
+        };
+        let e = summarize(&f);
+        assert_eq!(e.affected_clients, ["alex", "sam"]);
+        let c1 = &e.conversations[0];
+        assert_eq!(c1.conversation_id, "c1");
+        let ranges: Vec<(i64, i64)> = c1.ranges.iter().map(|r| (r.from_seq, r.to_seq)).collect();
+        assert_eq!(ranges, [(1, 6), (9, 9)]);
+        assert_eq!(c1.entries, 7);
+        assert_eq!(c1.last_delivered_at, 13);
+        assert!(e.unlock_share_destroyed && e.safe_harbor_facts);
+    }
+
+    #[test]
+    fn a_live_session_or_a_held_share_withholds_the_safe_harbor_facts() {
+        let base = DeviceFacts { device_id: "p".into(), owner_id: "sam".into(), owner_is_client: true, revoked_at: Some(5), ..Default::default() };
+        let e = summarize(&base);
+        assert_eq!(e.affected_clients, ["sam"], "a client's own device: the client");
+        assert!(e.safe_harbor_facts);
+        assert!(!summarize(&DeviceFacts { live_session_at_revocation: true, ..base.clone() }).safe_harbor_facts);
+        assert!(!summarize(&DeviceFacts { share_held: true, ..base.clone() }).safe_harbor_facts);
+        assert!(!summarize(&DeviceFacts { revoked_at: None, ..base }).unlock_share_destroyed);
+    }
+}
