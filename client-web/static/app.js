@@ -15,6 +15,7 @@ import { auditPage } from "./js/pages/audit.js";
 import * as messaging from "./js/messaging/client.js";
 import { devicesPage } from "./js/pages/devices.js";
 import { invitesPage } from "./js/pages/invites.js";
+import { incidentsPage } from "./js/pages/incidents.js";
 
 /**
  * Routes: path → {title, render(ctx), auth, roles?, nav?}. The messaging
@@ -36,6 +37,7 @@ addRoute("/invites", { title: "Invitations", render: invitesPage, auth: true, na
 addRoute("/devices", { title: "Devices", render: devicesPage, auth: true, nav: "Devices" });
 addRoute("/admin", { title: "Administration", render: adminPage, auth: true, nav: "Administration", roles: ["admin"] });
 addRoute("/audit", { title: "Audit log", render: auditPage, auth: true, nav: "Audit log", roles: ["admin"] });
+addRoute("/incidents", { title: "Incidents", render: incidentsPage, auth: true, nav: "Incidents", roles: ["admin", "clinician", "associate"] });
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");

@@ -1,0 +1,210 @@
+// Incidents: any staff member reports a problem (reporting decides
+// nothing); the practice's admins — its privacy officers — see every
+// incident with its notice deadlines, read its timeline and the evidence
+// the server's records give for a lost device, decide it with their
+// reasoning, and set up the webhooks that tell the practice's own systems.
+
+import { api } from "../api.js";
+import { h, field, selectField, errorBox, onSubmit, formatTime } from "../dom.js";
+
+const KINDS = [
+  ["misdirected_message", "A message went to the wrong person"],
+  ["lost_device", "A device was lost or stolen"],
+  ["unauthorized_access", "Someone saw records they should not have"],
+  ["credential_compromise", "A password or sign-in code may be known to someone else"],
+  ["audit_tampering", "The audit log looks altered"],
+  ["other", "Something else"],
+];
+const KIND_WORDS = Object.fromEntries(KINDS);
+const STATUS_WORDS = { open: "Open", assessing: "Being assessed", decided: "Decided", notifying: "Notifying", closed: "Closed" };
+const DECISION_WORDS = { breach: "a breach", not_a_breach: "not a breach (low probability of compromise)", exception: "an exception (164.402(1))" };
+const EVENT_TYPES = [
+  "incident.opened",
+  "incident.updated",
+  "incident.decided",
+  "device.revoked",
+  "user.deactivated",
+  "audit.verification_failed",
+];
+
+export async function incidentsPage(ctx) {
+  const admin = ctx.me.role === "admin";
+  const parts = [h("h1", {}, "Incidents"), reportForm(ctx)];
+  if (admin) {
+    const selected = decodeURIComponent(location.hash.slice(1));
+    parts.push(await incidentList(ctx, selected));
+    parts.push(await webhookSection(ctx));
+  } else {
+    parts.push(h("p", { class: "muted" }, "Your practice's privacy officer looks at every report and decides what has to happen."));
+  }
+  return h("section", {}, ...parts);
+}
+
+function reportForm(ctx) {
+  const errors = errorBox();
+  const kind = selectField({ label: "What happened", name: "kind", options: KINDS });
+  const note = h("textarea", { id: "report-note", name: "note", rows: 3, maxlength: 4000 });
+  const form = h(
+    "form",
+    { class: "card", id: "report-form", "aria-labelledby": "report-h" },
+    h("h2", { id: "report-h" }, "Report a problem"),
+    h("p", {}, "Report anything that may have let someone see what they should not. You do not have to decide whether it matters: that is the privacy officer's job."),
+    errors.box,
+    kind.wrap,
+    h("div", { class: "field" }, h("label", { for: "report-note" }, "What you know (optional; stays in the practice's record)"), note),
+    h("button", { type: "submit", class: "primary" }, "Report"),
+  );
+  onSubmit(form, errors, async () => {
+    const body = { kind: kind.select.value };
+    if (note.value.trim()) body.note = note.value.trim();
+    const made = await api("POST", "/incidents", body);
+    note.value = "";
+    ctx.announce("Reported. The privacy officer will look at it.");
+    if (ctx.me.role === "admin") ctx.navigate(`/incidents#${made.id}`);
+  });
+  return form;
+}
+
+function deadlineText(d) {
+  const left = d.days_left >= 0 ? `${d.days_left} days left` : `${-d.days_left} days overdue`;
+  return `Notify individuals by ${d.individuals} (${left})`;
+}
+
+async function incidentList(ctx, selected) {
+  const list = await api("GET", "/incidents");
+  const items = list.map((i) =>
+    h(
+      "li",
+      { class: "card incident", "data-status": i.status },
+      h("p", {}, h("strong", {}, KIND_WORDS[i.kind] || i.kind), ` · ${STATUS_WORDS[i.status] || i.status}`, i.decision ? ` · ${DECISION_WORDS[i.decision]}` : ""),
+      h("p", { class: "muted" }, `${i.detected ? "Detected" : "Reported"} ${formatTime(i.created_at)} · ${deadlineText(i.deadlines)}`),
+      h("a", { href: `/incidents#${i.id}`, "data-link": true }, "Open this incident"),
+    ),
+  );
+  const parts = [
+    h("h2", { id: "incidents-h" }, "All incidents"),
+    h("ul", { class: "cards", id: "incident-list", "aria-labelledby": "incidents-h" }, ...(items.length ? items : [h("li", { class: "muted" }, "No incidents.")])),
+  ];
+  if (selected && list.some((i) => i.id === selected)) parts.unshift(await incidentDetail(ctx, selected));
+  return h("div", {}, ...parts);
+}
+
+async function incidentDetail(ctx, id) {
+  const d = await api("GET", `/incidents/${encodeURIComponent(id)}`);
+  const i = d.incident;
+  const timeline = h(
+    "ol",
+    { class: "timeline", id: "incident-timeline" },
+    ...d.timeline.map((e) => h("li", {}, `${formatTime(e.at)} — ${e.entry}`, e.note ? h("p", { class: "note" }, e.note) : null)),
+  );
+  const evidence = d.evidence.map((ev) =>
+    h(
+      "div",
+      { class: "card evidence" },
+      h("h3", {}, "What the lost device held"),
+      h("p", {}, `${ev.conversations.length} conversation(s); ${ev.affected_clients.length} person(s) affected.`),
+      h(
+        "ul",
+        {},
+        h("li", {}, ev.unlock_share_destroyed ? "Its stored messages can no longer be opened (unlock key destroyed)." : "Its unlock key is not destroyed yet."),
+        h("li", {}, ev.live_session_at_revocation ? "It was signed in and recently used when it was cut off: someone holding it may have seen messages on screen." : "It had locked itself before it was cut off."),
+        h("li", {}, ev.safe_harbor_facts ? "The facts for the encryption safe harbor hold." : "The facts for the encryption safe harbor do not hold."),
+      ),
+    ),
+  );
+  const errors = errorBox();
+  const status = selectField({
+    label: "Status",
+    name: "status",
+    value: i.status,
+    options: Object.entries(STATUS_WORDS),
+  });
+  const decision = selectField({
+    label: "Decision",
+    name: "decision",
+    value: i.decision || "",
+    options: [["", "Not decided"], ...Object.entries(DECISION_WORDS).map(([k, v]) => [k, `It is ${v}`])],
+  });
+  const affected = field({ label: "People affected", name: "affected_count", type: "number", inputmode: "numeric", value: String(i.affected_count) });
+  const note = h("textarea", { id: "decision-note", name: "note", rows: 4, maxlength: 4000 });
+  const form = h(
+    "form",
+    { class: "card", id: "decision-form", "aria-labelledby": "decision-h" },
+    h("h3", { id: "decision-h" }, "Assess and decide"),
+    errors.box,
+    status.wrap,
+    decision.wrap,
+    affected.wrap,
+    h("div", { class: "field" }, h("label", { for: "decision-note" }, "Reasoning or note (required to decide or close)"), note),
+    h("button", { type: "submit", class: "primary" }, "Save"),
+  );
+  onSubmit(form, errors, async () => {
+    const body = { expected_status: i.status, status: status.select.value, affected_count: Number(affected.input.value) };
+    if (decision.select.value && decision.select.value !== i.decision) body.decision = decision.select.value;
+    if (note.value.trim()) body.note = note.value.trim();
+    await api("PATCH", `/incidents/${encodeURIComponent(id)}`, body);
+    ctx.announce("Incident saved.");
+    ctx.navigate(`/incidents#${id}`, { replace: true });
+  });
+  return h(
+    "article",
+    { class: "card", id: "incident-detail", "aria-labelledby": "incident-detail-h" },
+    h("h2", { id: "incident-detail-h" }, KIND_WORDS[i.kind] || i.kind),
+    h("p", {}, `${STATUS_WORDS[i.status]}${i.decision ? ` · ${DECISION_WORDS[i.decision]}` : ""} · discovered ${formatTime(i.discovered_at)}`),
+    h(
+      "p",
+      {},
+      deadlineText(i.deadlines),
+      `; HHS by ${i.deadlines.hhs}`,
+      i.deadlines.media ? `; media by ${i.deadlines.media}` : "",
+      ".",
+    ),
+    ...evidence,
+    h("h3", {}, "Timeline"),
+    timeline,
+    form,
+  );
+}
+
+async function webhookSection(ctx) {
+  const endpoints = await api("GET", "/webhooks");
+  const errors = errorBox();
+  const url = field({ label: "Address (https://…)", name: "url", type: "url", autocomplete: "off" });
+  const boxes = EVENT_TYPES.map((t) => {
+    const id = `hook-${t.replace(".", "-")}`;
+    return { t, input: h("input", { type: "checkbox", id, name: "event_types", value: t, checked: true }), id };
+  });
+  const secretOut = h("p", { id: "webhook-secret", role: "status" });
+  const form = h(
+    "form",
+    { class: "card", id: "webhook-form", "aria-labelledby": "webhook-form-h" },
+    h("h3", { id: "webhook-form-h" }, "Add a webhook"),
+    h("p", { class: "muted" }, "Deliveries are signed (Standard Webhooks) and carry only ids, statuses, deadlines and counts — never names or messages."),
+    errors.box,
+    url.wrap,
+    h("fieldset", {}, h("legend", {}, "Events"), ...boxes.map((b) => h("div", { class: "check" }, b.input, h("label", { for: b.id }, b.t)))),
+    h("button", { type: "submit", class: "primary" }, "Add webhook"),
+    secretOut,
+  );
+  onSubmit(form, errors, async () => {
+    const made = await api("POST", "/webhooks", {
+      url: url.input.value.trim(),
+      event_types: boxes.filter((b) => b.input.checked).map((b) => b.t),
+    });
+    secretOut.textContent = `Signing secret (shown once): ${made.secret}`;
+    ctx.announce("Webhook added. Copy its signing secret now.");
+  });
+  return h(
+    "div",
+    {},
+    h("h2", { id: "webhooks-h" }, "Webhooks"),
+    h(
+      "ul",
+      { class: "cards", id: "webhook-list", "aria-labelledby": "webhooks-h" },
+      ...(endpoints.length
+        ? endpoints.map((e) => h("li", { class: "card" }, h("p", {}, h("code", {}, e.url)), h("p", { class: "muted" }, `${e.enabled ? (e.failing_since ? "Failing" : "Active") : "Off"} · ${e.event_types.replaceAll(",", ", ")}`)))
+        : [h("li", { class: "muted" }, "No webhooks.")]),
+    ),
+    form,
+  );
+}

@@ -1,0 +1,128 @@
+// Incidents in Debian's Chromium against the real server: a clinician
+// reports a message sent to the wrong client from the Incidents page; a
+// client reports their phone lost and an incident opens by itself; the
+// privacy officer (the admin) sees both with their deadlines, opens the
+// lost phone's incident and its evidence, decides it with the reasoning,
+// and adds a webhook whose secret is shown once. Accessible (axe), at a
+// laptop's and a phone's width.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer } from "../lib/server.mjs";
+import { launchBrowser, newPerson, axeScan, screenshot, LAPTOP, PHONE } from "../lib/browser.mjs";
+import { heading, registerStaff, registerClient, createInvite, login } from "../lib/flows.mjs";
+
+const ADMIN = { name: "Avery Admin", login: "avery@example.test", password: "granite-willow-parcel-58", device: "Office laptop" };
+const CLINICIAN = { name: "Robin Okafor", login: "robin@example.test", password: "maple-orchard-window-73", device: "Robin's laptop" };
+const CLIENT = { name: "Sam Client", login: "sam@example.test", password: "river stones and paper kites", device: "My phone" };
+
+async function check(page, name) {
+  const violations = await axeScan(page);
+  assert.deepEqual(violations, [], `axe found serious/critical problems on ${name}: ${JSON.stringify(violations, null, 2)}`);
+  await screenshot(page, name);
+}
+
+describe("incidents", () => {
+  let server;
+  let browser;
+  const people = [];
+  let admin, clinician, client;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+    if (server) await server.stop();
+    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
+  });
+
+  async function person(device) {
+    const p = await newPerson(browser, device);
+    people.push(p);
+    return p;
+  }
+
+  it("admin, clinician and client register", async () => {
+    admin = await person(LAPTOP);
+    await registerStaff(admin.page, server.setupLink, ADMIN);
+    clinician = await person(PHONE);
+    await registerStaff(clinician.page, await createInvite(admin.page, "clinician"), CLINICIAN);
+    client = await person(PHONE);
+    await registerClient(client.page, await createInvite(clinician.page, "client"), CLIENT);
+  });
+
+  it("a clinician reports a misdirected message, on a phone", async () => {
+    const page = clinician.page;
+    await page.goto(`${server.url}/incidents`);
+    await heading(page, "Incidents");
+    const form = page.locator("#report-form");
+    await form.getByLabel("What happened").selectOption("misdirected_message");
+    await form.getByLabel(/What you know/).fill("I sent Tuesday's note to the wrong client.");
+    await form.getByRole("button", { name: "Report" }).click();
+    await page.getByText("Reported. The privacy officer will look at it.").waitFor();
+    // Staff report; they do not see the practice's incidents.
+    assert.equal(await page.locator("#incident-list").count(), 0);
+    await check(page, "incidents-clinician-phone");
+  });
+
+  it("a client reports their phone lost; the privacy officer decides the incident it opened", async () => {
+    // From their laptop, the client reports the phone lost.
+    const laptop = await person(LAPTOP);
+    await laptop.page.goto(`${server.url}/login`);
+    await login(laptop.page, CLIENT, { deviceName: "Sam's laptop" });
+    await laptop.page.goto(`${server.url}/devices`);
+    await heading(laptop.page, "Devices");
+    const phoneCard = laptop.page.locator("li.device", { hasText: CLIENT.device });
+    await phoneCard.getByRole("button", { name: "I lost this device" }).click();
+    await laptop.page.getByRole("button", { name: "Yes, I lost it" }).click();
+    await laptop.page.getByText(`“${CLIENT.device}” was reported lost and signed out.`).waitFor();
+
+    const page = admin.page;
+    await page.getByRole("navigation").getByRole("link", { name: "Incidents" }).click();
+    await heading(page, "Incidents");
+    // The detector runs in the background: reload until it is listed.
+    const deadline = Date.now() + 20_000;
+    while ((await page.locator('#incident-list > li[data-status="open"]').count()) < 2) {
+      assert.ok(Date.now() < deadline, "the lost phone's incident did not open");
+      await new Promise((r) => setTimeout(r, 250));
+      await page.reload();
+      await heading(page, "Incidents");
+    }
+    const lost = page.locator("#incident-list > li", { hasText: "A device was lost or stolen" });
+    assert.match(await lost.innerText(), /Detected .* Notify individuals by \d{4}-\d{2}-\d{2} \(60 days left\)/);
+    await lost.getByRole("link", { name: "Open this incident" }).click();
+    const detail = page.locator("#incident-detail");
+    await detail.getByRole("heading", { name: "A device was lost or stolen" }).waitFor();
+    assert.match(await detail.innerText(), /1 person\(s\) affected/);
+    assert.match(await detail.innerText(), /reported: a device was lost/);
+    await check(page, "incidents-admin-detail");
+
+    const form = page.locator("#decision-form");
+    await form.getByLabel("Status").selectOption("decided");
+    await form.getByLabel("Decision").selectOption("not_a_breach");
+    await form.getByRole("button", { name: "Save" }).click();
+    await form.locator(".form-error", { hasText: "reasoning" }).waitFor();
+    await form.getByLabel(/Reasoning or note/).fill("The phone had locked itself; its stored messages cannot be opened.");
+    await form.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Incident saved.").waitFor();
+    await page.locator("#incident-timeline", { hasText: "decided: not a breach" }).waitFor();
+  });
+
+  it("the privacy officer adds a webhook and sees its secret once", async () => {
+    const page = admin.page;
+    const form = page.locator("#webhook-form");
+    await form.getByLabel("Address (https://…)").fill("http://hooks.example.org/alcove");
+    await form.getByRole("button", { name: "Add webhook" }).click();
+    await form.locator(".form-error", { hasText: "https://" }).waitFor();
+    await form.getByLabel("Address (https://…)").fill("https://hooks.example.org/alcove");
+    await form.getByRole("button", { name: "Add webhook" }).click();
+    await page.locator("#webhook-secret", { hasText: /whsec_/ }).waitFor();
+    await page.reload();
+    await heading(page, "Incidents");
+    assert.match(await page.locator("#webhook-list").innerText(), /hooks\.example\.org/);
+    assert.doesNotMatch(await page.content(), /whsec_/);
+    await check(page, "incidents-admin-webhooks");
+  });
+});
