@@ -108,3 +108,22 @@ impl Gateway {
         }
     }
 }
+
+/// Points a server's reminder channels at a local SMTP sink (its port) and
+/// a gateway (its base URL), as the reminder and nudge stories do.
+pub fn configure_channels(s: &mut alcove_server::config::Settings, smtp_port: u16, gateway_base: String) {
+    s.reminders.email = Some(alcove_server::config::EmailSettings {
+        host: "127.0.0.1".into(),
+        port: smtp_port,
+        tls: "none".into(),
+        username: None,
+        password: None,
+        from: "reminders@practice.example".into(),
+    });
+    s.reminders.sms = Some(alcove_server::config::SmsSettings {
+        base_url: gateway_base,
+        account_sid: "AC123".into(),
+        auth_token: "gateway-token".to_string().into(),
+        from: "+15555550000".into(),
+    });
+}

@@ -11,7 +11,6 @@
 //! has looked at the first conversation by the time the sentinel's nudge
 //! arrives.
 
-use alcove_server::config::{EmailSettings, SmsSettings};
 use alcove_tests::gateway::{Gateway, Posted};
 use alcove_tests::mls::{two_device_conversation, MlsClient};
 use alcove_tests::smtp::SmtpSink;
@@ -41,20 +40,7 @@ async fn world(b: Backend) -> Option<World> {
         // stay signed in.
         s.auth.staff_idle_timeout_secs = 86_400;
         s.auth.client_idle_timeout_secs = 86_400;
-        s.reminders.email = Some(EmailSettings {
-            host: "127.0.0.1".into(),
-            port,
-            tls: "none".into(),
-            username: None,
-            password: None,
-            from: "reminders@practice.example".into(),
-        });
-        s.reminders.sms = Some(SmsSettings {
-            base_url: base,
-            account_sid: "AC123".into(),
-            auth_token: "gateway-token".to_string().into(),
-            from: "+15555550000".into(),
-        });
+        alcove_tests::gateway::configure_channels(s, port, base);
     })
     .await?;
     let p = app.practice_with_people().await;

@@ -6,7 +6,6 @@
 //! the server's clock moved by the test.
 
 use alcove_server::clock::Clock;
-use alcove_server::config::{EmailSettings, SmsSettings};
 use alcove_server::ids::PracticeId;
 use alcove_server::reminders::store::ReminderView;
 use alcove_tests::gateway::Gateway;
@@ -34,20 +33,7 @@ async fn world(b: Backend) -> Option<World> {
     let (port, base) = (smtp.port, sms.base.clone());
     let app = TestApp::start_with(b, move |s| {
         s.reminders.dispatch_interval_ms = 20;
-        s.reminders.email = Some(EmailSettings {
-            host: "127.0.0.1".into(),
-            port,
-            tls: "none".into(),
-            username: None,
-            password: None,
-            from: "reminders@practice.example".into(),
-        });
-        s.reminders.sms = Some(SmsSettings {
-            base_url: base,
-            account_sid: "AC123".into(),
-            auth_token: "gateway-token".to_string().into(),
-            from: "+15555550000".into(),
-        });
+        alcove_tests::gateway::configure_channels(s, port, base);
     })
     .await?;
     let p = app.practice_with_people().await;

@@ -781,12 +781,7 @@ macro_rules! impl_reminder_store {
                     .bind(practice)
                     .execute(&mut *tx)
                     .await?;
-                    if done.rows_affected() != 1 {
-                        return Err(StoreError::NotFound);
-                    }
-                    append_events(&mut tx, std::slice::from_ref(&event), now).await?;
-                    tx.commit().await?;
-                    Ok(())
+                    commit_one(tx, done.rows_affected(), &event, now).await
                 }
 
                 async fn list_nudges(

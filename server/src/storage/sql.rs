@@ -44,6 +44,24 @@ macro_rules! impl_store {
             e.as_database_error().is_some_and(|d| d.is_unique_violation())
         }
 
+        /// Ends a change that had to touch exactly one row: its audit event,
+        /// then the commit; `NotFound`, with nothing written, when the
+        /// change matched no row (the transaction rolls back on drop).
+        #[allow(dead_code)] // not every backend module uses it
+        async fn commit_one(
+            mut tx: sqlx::Transaction<'_, Db>,
+            rows_affected: u64,
+            event: &audit::Event,
+            now: UnixTime,
+        ) -> StoreResult<()> {
+            if rows_affected != 1 {
+                return Err(StoreError::NotFound);
+            }
+            append_events(&mut tx, std::slice::from_ref(event), now).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
         /// Appends one audit event inside the caller's transaction, taking
         /// the next dense sequence number of its practice under the row lock
         /// of `audit_heads` (one event of `append_events`).
