@@ -86,6 +86,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
     ),
     (
+        "/js/pages/incidents.js",
+        include_str!("../../client-web/static/js/pages/incidents.js"),
+        JS,
+    ),
+    (
         "/js/pages/revoke.js",
         include_str!("../../client-web/static/js/pages/revoke.js"),
         JS,
@@ -122,6 +127,7 @@ const PAGES: &[&str] = &[
     "/reminders",
     "/admin",
     "/audit",
+    "/incidents",
     "/conversation",
 ];
 
