@@ -59,6 +59,8 @@ pub struct IncidentSettings {
     pub watch_interval_ms: u64,
     /// How often due webhook deliveries are looked for when idle (ms).
     pub deliver_interval_ms: u64,
+    /// How often approaching notice deadlines are looked for (ms).
+    pub deadlines_interval_ms: u64,
     /// Deliveries attempted per round.
     pub batch_size: i64,
     /// How long one attempt may take (ms).
@@ -76,6 +78,7 @@ impl Default for IncidentSettings {
         Self {
             watch_interval_ms: 1000,
             deliver_interval_ms: 1000,
+            deadlines_interval_ms: 600_000,
             batch_size: 50,
             webhook_timeout_ms: 10_000,
             webhook_allow_private: false,
@@ -661,8 +664,11 @@ max_attempts = 6
 # (ms): detectors open incidents, and webhook events are queued for the
 # subscribed endpoints. Deliveries are attempted batch_size at a time, each
 # for at most webhook_timeout_ms, retried with backoff for about three days.
+# Approaching notice deadlines (30, 14, 7, 3, 1 days left, and passed) are
+# announced as incident.deadline_approaching, looked for this often (ms).
 watch_interval_ms = 1000
 deliver_interval_ms = 1000
+deadlines_interval_ms = 600000
 batch_size = 50
 webhook_timeout_ms = 10000
 # Webhook URLs must be https:// and resolve to public addresses (server-side

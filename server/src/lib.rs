@@ -177,6 +177,10 @@ impl Application {
             std::time::Duration::from_millis(state.settings.incidents.watch_interval_ms.max(10)),
         );
         jobs.spawn(
+            Arc::new(incidents::jobs::deadlines::Deadlines::new(state.clone())),
+            std::time::Duration::from_millis(state.settings.incidents.deadlines_interval_ms.max(10)),
+        );
+        jobs.spawn(
             Arc::new(incidents::jobs::deliver::Deliver::new(state.clone())?),
             std::time::Duration::from_millis(state.settings.incidents.deliver_interval_ms.max(10)),
         );

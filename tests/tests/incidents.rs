@@ -52,6 +52,7 @@ on_both_backends!(
     staff_report_and_only_admins_read_or_decide,
     webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry_no_phi,
     webhook_urls_into_the_servers_own_network_are_refused,
+    an_approaching_deadline_is_announced_once_per_threshold,
 );
 
 async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: Backend) {
@@ -205,13 +206,19 @@ async fn twenty_wrong_passwords_make_one_incident(b: Backend) {
     let p = app.practice_with_people().await;
     let wrong = json!({"practice_id": p.client.practice_id, "login": p.client.login,
                        "password": "not the passphrase at all", "device_name": "x"});
-    let attempts = (0..20).map(|_| {
+    // Ten one after another (the fifth locks the account out), then a
+    // burst of ten at once against the locked account.
+    for _ in 0..10 {
+        let (status, body) = app.client().post("/api/v1/auth/login", &wrong).await;
+        assert!(status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS, "{body}");
+    }
+    let attempts = (0..10).map(|_| {
         let c = app.client();
         let body = wrong.clone();
         async move { c.post("/api/v1/auth/login", &body).await.0 }
     });
     let answers = futures_util::future::join_all(attempts).await;
-    assert!(answers.iter().all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS), "{answers:?}");
+    assert!(answers.iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS), "{answers:?}");
     // A later event the watcher turns into an incident of its own: once
     // that one is there, everything the burst wrote has been read.
     let (status, _) = p
@@ -467,5 +474,54 @@ async fn webhook_urls_into_the_servers_own_network_are_refused(b: Backend) {
     assert_eq!(row["status"], "pending", "{row}");
     assert!(row["last_status"].is_null(), "no answer came: {row}");
     assert!(receiver.received().is_empty());
+    app.stop().await;
+}
+
+async fn an_approaching_deadline_is_announced_once_per_threshold(b: Backend) {
+    let Some(app) = TestApp::start_with(b, |s| {
+        s.incidents.watch_interval_ms = 20;
+        s.incidents.deliver_interval_ms = 20;
+        s.incidents.deadlines_interval_ms = 20;
+        s.incidents.webhook_allow_private = true;
+        s.incidents.webhook_allow_http = true;
+    })
+    .await
+    else {
+        return;
+    };
+    let receiver = Receiver::start("127.0.0.1").await;
+    let p = app.practice_with_people().await;
+    let (status, body) = p
+        .admin
+        .client
+        .post("/api/v1/webhooks", &json!({"url": receiver.url, "event_types": ["incident.deadline_approaching"]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = p
+        .clinician
+        .client
+        .post("/api/v1/incidents", &json!({"kind": "misdirected_message"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().expect("id").to_string();
+
+    let announced = |r: &[alcove_tests::webhooks::Received]| -> Vec<i64> {
+        r.iter()
+            .filter(|x| x.body.contains("incident.deadline_approaching"))
+            .filter_map(|x| serde_json::from_str::<Value>(&x.body).ok())
+            .filter_map(|v| v["data"]["deadlines"]["days_left"].as_i64())
+            .collect()
+    };
+    // 47 days after discovery: 13 left, the 30 and 14 thresholds both
+    // passed while nobody looked — announced once, as 14.
+    app.clock.advance(47 * 86_400);
+    let got = receiver.wait_until(DEADLINE, |r| !announced(r).is_empty()).await;
+    assert_eq!(announced(&got), [13], "{got:?}");
+    let body: Value = serde_json::from_str(&got[0].body).expect("json");
+    assert_eq!(body["data"]["incident_id"], id.as_str());
+    // A week later: the 7-day threshold, once (14 is not announced again).
+    app.clock.advance(7 * 86_400);
+    let got = receiver.wait_until(DEADLINE, |r| announced(r).len() >= 2).await;
+    assert_eq!(announced(&got), [13, 6], "{got:?}");
     app.stop().await;
 }

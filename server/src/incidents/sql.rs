@@ -492,6 +492,60 @@ macro_rules! impl_incident_store {
                     })
                 }
 
+                async fn notice_candidates(&self, limit: i64) -> StoreResult<Vec<(IncidentRow, Option<i64>)>> {
+                    let rows: Vec<IncidentRow> = sqlx::query_as(&format!(
+                        "SELECT {INCIDENT_COLS} FROM incidents
+                         WHERE status <> 'closed' AND (decision IS NULL OR decision = 'breach')
+                         ORDER BY discovered_at, id LIMIT $1"
+                    ))
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?;
+                    let notices: std::collections::HashMap<IncidentId, Option<i64>> = sqlx::query_as(
+                        "SELECT id, deadline_notice FROM incidents
+                         WHERE status <> 'closed' AND (decision IS NULL OR decision = 'breach')
+                         ORDER BY discovered_at, id LIMIT $1",
+                    )
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?
+                    .into_iter()
+                    .collect();
+                    Ok(rows
+                        .into_iter()
+                        .map(|r| {
+                            let last = notices.get(&r.id).copied().flatten();
+                            (r, last)
+                        })
+                        .collect())
+                }
+
+                async fn record_deadline_notice(
+                    &self,
+                    incident: IncidentId,
+                    last: Option<i64>,
+                    threshold: i64,
+                    event: audit::Event,
+                    now: UnixTime,
+                ) -> StoreResult<bool> {
+                    let mut tx = self.writer().begin().await?;
+                    let done = sqlx::query(
+                        "UPDATE incidents SET deadline_notice = $1
+                         WHERE id = $2 AND (deadline_notice = $3 OR (deadline_notice IS NULL AND $3 IS NULL))",
+                    )
+                    .bind(threshold)
+                    .bind(incident)
+                    .bind(last)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    append_events(&mut tx, std::slice::from_ref(&event), now).await?;
+                    tx.commit().await?;
+                    Ok(true)
+                }
+
                 async fn redeliver(&self, practice: PracticeId, id: &str, event: audit::Event, now: UnixTime) -> StoreResult<()> {
                     let mut tx = self.writer().begin().await?;
                     let done = sqlx::query(

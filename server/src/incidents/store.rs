@@ -321,6 +321,21 @@ pub trait IncidentStore: Send + Sync {
         device: DeviceId,
     ) -> StoreResult<crate::incidents::rules::evidence::DeviceFacts>;
 
+    /// Incidents that may still owe notices (not closed, not decided as
+    /// no breach), with the last deadline threshold announced.
+    async fn notice_candidates(&self, limit: i64) -> StoreResult<Vec<(IncidentRow, Option<i64>)>>;
+
+    /// Records an announced threshold, with its audit event, if the last
+    /// one is still `last` (one node announces it).
+    async fn record_deadline_notice(
+        &self,
+        incident: IncidentId,
+        last: Option<i64>,
+        threshold: i64,
+        event: audit::Event,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+
     /// Sends a delivery again (pending, due now).
     async fn redeliver(&self, practice: PracticeId, id: &str, event: audit::Event, now: UnixTime) -> StoreResult<()>;
 }

@@ -117,7 +117,12 @@ impl Watch {
             status: text("status"),
             decision: text("decision"),
             affected_count: detail.get("affected_count").and_then(|v| v.as_i64()),
-            deadlines: None,
+            deadlines: match (text("deadline"), detail.get("days_left").and_then(|v| v.as_i64())) {
+                (Some(individuals), Some(days_left)) => {
+                    Some(serde_json::json!({"individuals": individuals, "days_left": days_left}))
+                }
+                _ => None,
+            },
             device_id: e.target_device_id.clone(),
             user_id: e.target_user_id.clone(),
         }

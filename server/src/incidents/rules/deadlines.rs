@@ -93,6 +93,24 @@ pub fn days_left(today: NaiveDate, deadline: NaiveDate) -> i64 {
     (deadline - today).num_days()
 }
 
+/// The "days left" at which an approaching deadline is announced.
+pub const NOTICE_THRESHOLDS: [i64; 6] = [30, 14, 7, 3, 1, 0];
+
+/// The threshold to announce now, if any: the smallest one `days_left`
+/// has reached that is below the last one announced. A deadline already
+/// passed is announced once, as 0.
+pub fn notice_due(days_left: i64, last: Option<i64>) -> Option<i64> {
+    let reached = NOTICE_THRESHOLDS
+        .iter()
+        .copied()
+        .filter(|t| days_left <= *t)
+        .min()?;
+    match last {
+        Some(l) if reached >= l => None,
+        _ => Some(reached),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +168,18 @@ mod tests {
         let oral = deadlines(d(2026, 3, 10), 3, 3, Some(Delay::Oral(d(2026, 4, 20))));
         assert_eq!(oral.individuals, d(2026, 5, 20));
         assert_eq!(oral.hhs, d(2027, 3, 1), "a delay never brings a deadline forward");
+    }
+
+    #[test]
+    fn each_threshold_is_announced_once_as_the_deadline_nears() {
+        assert_eq!(notice_due(60, None), None);
+        assert_eq!(notice_due(30, None), Some(30));
+        assert_eq!(notice_due(29, Some(30)), None);
+        assert_eq!(notice_due(13, Some(30)), Some(14), "a day skipped (downtime) still announces");
+        assert_eq!(notice_due(13, Some(14)), None);
+        assert_eq!(notice_due(2, Some(14)), Some(3));
+        assert_eq!(notice_due(-5, Some(1)), Some(0), "passed: once");
+        assert_eq!(notice_due(-6, Some(0)), None);
     }
 
     #[test]
