@@ -24,6 +24,7 @@ pub mod private_files;
 #[macro_use]
 pub mod reminders;
 pub mod revocation;
+pub mod sealing;
 pub mod state;
 pub mod storage;
 pub mod web;
@@ -245,5 +246,6 @@ pub fn app_state_with_clock(
         dummy_hash: auth::password::dummy_hash().into(),
         delivery,
         reminders: reminders::service::ReminderService::start(&settings_data_dir)?,
+        at_rest: Arc::new(sealing::SealKey::load_or_create(&settings_data_dir)?),
     })
 }

@@ -254,6 +254,26 @@ impl TestApp {
         }
     }
 
+    /// Reads one byte column of every row a query returns, outside the
+    /// server (what a copy of the database holds).
+    pub async fn raw_bytes(&self, query: &str) -> Vec<Vec<u8>> {
+        use sqlx::Connection;
+        match self.settings.database() {
+            alcove_server::config::DatabaseKind::Sqlite(path) => {
+                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                    .await
+                    .expect("sqlite");
+                sqlx::query_scalar(query).fetch_all(&mut c).await.expect("query")
+            }
+            alcove_server::config::DatabaseKind::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.database_url().expect("url"))
+                    .await
+                    .expect("postgres");
+                sqlx::query_scalar(query).fetch_all(&mut c).await.expect("query")
+            }
+        }
+    }
+
     /// A new API client with its own cookie jar (one browser profile).
     pub fn client(&self) -> ApiClient {
         ApiClient::new(&self.base)
@@ -463,19 +483,9 @@ pub fn token_of(link: &str) -> String {
 }
 
 fn decode_base32(s: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut out = Vec::new();
-    let (mut buf, mut bits) = (0u32, 0u32);
-    for c in s.bytes() {
-        let v = ALPHABET.iter().position(|&a| a == c).expect("base32") as u32;
-        buf = (buf << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-        }
-    }
-    out
+    data_encoding::BASE32_NOPAD
+        .decode(s.trim_end_matches('=').as_bytes())
+        .expect("base32")
 }
 
 /// A JSON API client with a cookie jar, like one browser profile (a clone

@@ -7,6 +7,7 @@ use crate::auth::{password, secrets, throttle, totp};
 use crate::error::{ApiResult, AppError};
 use crate::ids::{DeviceId, PracticeId};
 use crate::state::AppState;
+use crate::sealing::Purpose;
 use crate::storage::{DeviceChoice, Role, StoreError, User};
 use axum::extract::State;
 use axum::http::{header, request::Parts, StatusCode};
@@ -213,12 +214,16 @@ pub async fn start_enrollment(
 ) -> ApiResult<AuthResponse> {
     let secret = totp::new_secret();
     let (token, token_hash) = secrets::new_token();
+    let sealed = state
+        .at_rest
+        .seal(Purpose::TotpSecret, &user.id.to_string(), &secret)
+        .map_err(AppError::internal)?;
     state
         .store
         .start_mfa_enrollment(
             user,
             &token_hash,
-            &secret,
+            &sealed,
             state.now() + ENROLLMENT_TTL_SECS,
         )
         .await?;
@@ -306,7 +311,7 @@ pub async fn login(
             }
         },
     };
-    let keys = throttle::Keys::new(&format!("{practice}\n{login}"), client_ip(&parts));
+    let keys = throttle::Keys::for_account(practice, &login, client_ip(&parts));
     let attempt = throttle::begin(&state, &keys).await?;
 
     let user = match state.store.user_by_login(practice, &login).await {
@@ -359,7 +364,7 @@ pub async fn login(
             return start_enrollment(&state, &user, StatusCode::OK).await;
         }
         None => "password",
-        Some(secret) => match second_factor(&state, &user, secret, &req).await? {
+        Some(stored) => match second_factor(&state, &user, &open_totp(&state, &user, stored)?, &req).await? {
             SecondFactor::Missing => {
                 attempt.counted();
                 return Err(AppError::unauthorized(
@@ -389,6 +394,14 @@ pub async fn login(
         StatusCode::OK,
     )
     .await
+}
+
+/// The user's TOTP secret, opened from its sealed row.
+fn open_totp(state: &AppState, user: &User, stored: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, AppError> {
+    state
+        .at_rest
+        .open(Purpose::TotpSecret, &user.id.to_string(), stored)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("a TOTP secret does not open under the at-rest key")))
 }
 
 enum SecondFactor {
@@ -483,7 +496,7 @@ pub async fn enroll(
         }
         Err(e) => return Err(e.into()),
     };
-    let keys = throttle::Keys::new(&user.login, client_ip(&parts));
+    let keys = throttle::Keys::for_account(user.practice_id, &user.login, client_ip(&parts));
     let attempt = throttle::begin(&state, &keys).await?;
     let device = match device_choice(req.device_id, req.device_name.as_deref(), &parts) {
         Ok(d) => d,
@@ -492,7 +505,9 @@ pub async fn enroll(
             return Err(e);
         }
     };
-    let Some(step) = totp::verify(&secret, req.totp_code.expose_secret(), state.now()) else {
+    // `secret` stays sealed: it is what the store matches and keeps.
+    let opened = open_totp(&state, &user, &secret)?;
+    let Some(step) = totp::verify(&opened, req.totp_code.expose_secret(), state.now()) else {
         let event = Event::new(user.practice_id, "auth.mfa", &meta)
             .failed()
             .target_user(user.id);

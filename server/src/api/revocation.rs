@@ -7,6 +7,7 @@ use crate::auth::{secrets, session::Authed};
 use crate::error::{ApiResult, AppError};
 use crate::ids::{DeviceId, UserId};
 use crate::revocation;
+use crate::sealing::Purpose;
 use crate::state::AppState;
 use crate::storage::revocation::{
     AccessReviewRow, InventoryDevice, LostDeviceReport, PendingRemoval,
@@ -215,17 +216,21 @@ pub async fn unlock_share(
     let event = authed
         .event("unlock_share.fetched")
         .target_device(authed.device_id);
-    let share = state
+    let id = authed.device_id.to_string();
+    let sealed = state
+        .at_rest
+        .seal(Purpose::UnlockShare, &id, &fresh[..])
+        .map_err(AppError::internal)?;
+    // The store keeps the first share a device was given; this one is
+    // dropped when one exists.
+    let stored = state
         .store
-        .unlock_share(
-            authed.practice_id,
-            authed.device_id,
-            &fresh[..],
-            state.now(),
-            event,
-        )
+        .unlock_share(authed.practice_id, authed.device_id, &sealed, state.now(), event)
         .await?;
-    let share = zeroize::Zeroizing::new(share);
+    let share = state
+        .at_rest
+        .open(Purpose::UnlockShare, &id, &stored)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("an unlock share does not open under the at-rest key")))?;
     Ok(Json(UnlockShare {
         unlock_share: data_encoding::BASE64.encode(&share),
     }))

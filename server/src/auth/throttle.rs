@@ -45,6 +45,12 @@ impl Keys {
         }
     }
 
+    /// Keys for an account of a practice (logins are unique per practice),
+    /// the same for password and enrolment attempts.
+    pub fn for_account(practice: crate::ids::PracticeId, login: &str, ip: Option<std::net::IpAddr>) -> Self {
+        Self::new(&format!("{practice}\n{login}"), ip)
+    }
+
     /// Keys for something that is not an account (an invite redemption):
     /// per address only, under its own label.
     pub fn for_address(label: &str, ip: Option<std::net::IpAddr>) -> Self {

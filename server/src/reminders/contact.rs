@@ -34,21 +34,7 @@ impl ContactKey {
     /// Loads `contact.key` from the data directory, creating it (0600) on
     /// first start.
     pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Self> {
-        let path = data_dir.join("contact.key");
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => Zeroizing::new(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let fresh = Zeroizing::new(crate::auth::secrets::random_bytes::<32>().to_vec());
-                crate::private_files::create_dir(data_dir)?;
-                crate::private_files::write_new(&path, &fresh)?;
-                fresh
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if bytes.len() != 32 {
-            anyhow::bail!("{} is not a 32-byte key", path.display());
-        }
-        Ok(Self::from_bytes(&bytes))
+        Ok(Self::from_bytes(&crate::sealing::load_key_file(data_dir, "contact.key")?))
     }
 
     /// A key from its bytes (tests).

@@ -19,6 +19,7 @@ const KIND_WORDS = Object.fromEntries(KINDS);
 const STATUS_WORDS = { open: "Open", assessing: "Being assessed", decided: "Decided", notifying: "Notifying", closed: "Closed" };
 const DECISION_WORDS = { breach: "a breach", not_a_breach: "not a breach (low probability of compromise)", exception: "an exception (164.402(1))" };
 const EVENT_TYPES = [
+  "incident.deadline_approaching",
   "incident.opened",
   "incident.updated",
   "incident.decided",
