@@ -1,5 +1,6 @@
 // Incidents in Debian's Chromium against the real server: a clinician
-// reports a message sent to the wrong client from the Incidents page; a
+// reports a message sent to the wrong client from its conversation and from
+// the Incidents page; a
 // client reports their phone lost and an incident opens by itself; the
 // privacy officer (the admin) sees both with their deadlines, opens the
 // lost phone's incident and its evidence, decides it with the reasoning,
@@ -53,8 +54,19 @@ describe("incidents", () => {
     await registerClient(client.page, await createInvite(clinician.page, "client"), CLIENT);
   });
 
-  it("a clinician reports a misdirected message, on a phone", async () => {
+  it("a clinician reports a misdirected message from the conversation and from the Incidents page, on a phone", async () => {
     const page = clinician.page;
+    // From where it happens: the conversation it went to.
+    await page.getByRole("navigation").getByRole("link", { name: "Conversations" }).click();
+    await heading(page, "Conversations");
+    await page.getByLabel("Client", { exact: true }).selectOption({ label: CLIENT.name });
+    await page.getByRole("button", { name: "Start conversation" }).click();
+    await heading(page, `Conversation with ${CLIENT.name}`);
+    await page.getByRole("button", { name: "A message here went to the wrong person" }).click();
+    await page.getByRole("button", { name: "Yes, report it" }).click();
+    await page.getByText("Reported. The privacy officer will look at it.").waitFor();
+    await check(page, "incidents-report-from-conversation-phone");
+
     await page.goto(`${server.url}/incidents`);
     await heading(page, "Incidents");
     const form = page.locator("#report-form");
@@ -84,7 +96,7 @@ describe("incidents", () => {
     await heading(page, "Incidents");
     // The detector runs in the background: reload until it is listed.
     const deadline = Date.now() + 20_000;
-    while ((await page.locator('#incident-list > li[data-status="open"]').count()) < 2) {
+    while ((await page.locator('#incident-list > li[data-status="open"]').count()) < 3) {
       assert.ok(Date.now() < deadline, "the lost phone's incident did not open");
       await new Promise((r) => setTimeout(r, 250));
       await page.reload();

@@ -3,8 +3,10 @@
 // the URL carries only the conversation's opaque id, in the fragment (never
 // sent to the server, never a name). Page titles name the page only.
 
+import { api } from "../api.js";
 import { h, errorBox, onSubmit, selectField, uid } from "../dom.js";
 import * as m from "../messaging/client.js";
+import { confirmAction } from "./revoke.js";
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 const STATUS_TEXT = { sending: "Sending…", sent: "Sent", delivered: "Delivered", read: "Read", failed: "Not sent" };
@@ -294,5 +296,24 @@ export async function conversationPage(ctx) {
     // A log region: new messages are announced politely to screen readers.
     h("div", { role: "log", "aria-label": "Messages", class: "log" }, list),
     form,
+    ctx.me.role !== "client" ? reportWrongPerson(ctx, c) : null,
+  );
+}
+
+// One action from where it happens: staff report a message that went to
+// the wrong person (an incident, concerning this conversation's client);
+// the privacy officer decides what it means.
+function reportWrongPerson(ctx, c) {
+  return h(
+    "div",
+    { class: "report-problem" },
+    confirmAction({
+      label: "A message here went to the wrong person",
+      question: `Report it to your practice's privacy officer? They will look at what ${c.other} may have received. Reporting decides nothing by itself.`,
+      confirm: "Yes, report it",
+      danger: false,
+      work: () => api("POST", "/incidents", { kind: "misdirected_message", user_id: c.otherId }),
+      done: () => ctx.announce("Reported. The privacy officer will look at it."),
+    }),
   );
 }
