@@ -179,7 +179,9 @@ impl Application {
         );
         jobs.spawn(
             Arc::new(incidents::jobs::deadlines::Deadlines::new(state.clone())),
-            std::time::Duration::from_millis(state.settings.incidents.deadlines_interval_ms.max(10)),
+            std::time::Duration::from_millis(
+                state.settings.incidents.deadlines_interval_ms.max(10),
+            ),
         );
         jobs.spawn(
             Arc::new(incidents::jobs::deliver::Deliver::new(state.clone())?),

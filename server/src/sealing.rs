@@ -109,7 +109,13 @@ impl SealKey {
         let aad = aad(purpose, id);
         let ct = self
             .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad: &aad })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plain,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| anyhow::anyhow!("sealing failed"))?;
         let mut out = VERSION.to_vec();
         out.extend_from_slice(&nonce);
@@ -145,10 +151,23 @@ mod tests {
         let sealed = key.seal(Purpose::TotpSecret, "user-1", &secret).unwrap();
         assert_ne!(sealed.len(), 20, "never the legacy length");
         assert!(!sealed.windows(20).any(|w| w == secret), "not in the clear");
-        assert_eq!(key.open(Purpose::TotpSecret, "user-1", &sealed).unwrap().as_slice(), &secret);
-        assert!(key.open(Purpose::TotpSecret, "user-2", &sealed).is_none(), "another row");
-        assert!(key.open(Purpose::UnlockShare, "user-1", &sealed).is_none(), "another purpose");
-        assert!(SealKey::from_bytes(&[4; 32]).open(Purpose::TotpSecret, "user-1", &sealed).is_none());
+        assert_eq!(
+            key.open(Purpose::TotpSecret, "user-1", &sealed)
+                .unwrap()
+                .as_slice(),
+            &secret
+        );
+        assert!(
+            key.open(Purpose::TotpSecret, "user-2", &sealed).is_none(),
+            "another row"
+        );
+        assert!(
+            key.open(Purpose::UnlockShare, "user-1", &sealed).is_none(),
+            "another purpose"
+        );
+        assert!(SealKey::from_bytes(&[4; 32])
+            .open(Purpose::TotpSecret, "user-1", &sealed)
+            .is_none());
         let mut tampered = sealed.clone();
         if let Some(b) = tampered.last_mut() {
             *b ^= 1;
@@ -159,7 +178,12 @@ mod tests {
     #[test]
     fn a_value_written_before_sealing_is_read_as_it_is() {
         let key = SealKey::from_bytes(&[3; 32]);
-        assert_eq!(key.open(Purpose::UnlockShare, "d", &[7u8; 32]).unwrap().as_slice(), &[7u8; 32]);
+        assert_eq!(
+            key.open(Purpose::UnlockShare, "d", &[7u8; 32])
+                .unwrap()
+                .as_slice(),
+            &[7u8; 32]
+        );
         assert!(key.open(Purpose::UnlockShare, "d", &[7u8; 31]).is_none());
     }
 }

@@ -33,7 +33,10 @@ async fn main() {
     let admin = app.practice_with_admin("P", "admin@p.example").await;
     let (status, created) = admin
         .client
-        .post("/api/v1/webhooks", &json!({"url": receiver.url, "event_types": ["incident.updated"]}))
+        .post(
+            "/api/v1/webhooks",
+            &json!({"url": receiver.url, "event_types": ["incident.updated"]}),
+        )
         .await;
     assert_eq!(status, reqwest::StatusCode::CREATED, "{created}");
     let endpoint = created["endpoint"]["id"].as_str().expect("id").to_string();
@@ -59,10 +62,14 @@ async fn main() {
         ));
     }
     app.raw_sql(&statements).await;
-    println!("set-up: {n} deliveries written in {:.1} s", setup.elapsed().as_secs_f64());
+    println!(
+        "set-up: {n} deliveries written in {:.1} s",
+        setup.elapsed().as_secs_f64()
+    );
 
     let started = Instant::now();
-    app.raw_sql(&["UPDATE webhook_deliveries SET next_attempt_at = 0".to_string()]).await;
+    app.raw_sql(&["UPDATE webhook_deliveries SET next_attempt_at = 0".to_string()])
+        .await;
     let got = receiver
         .wait_until(Duration::from_secs(600), |r| r.len() >= n)
         .await;

@@ -111,7 +111,11 @@ impl Gateway {
 
 /// Points a server's reminder channels at a local SMTP sink (its port) and
 /// a gateway (its base URL), as the reminder and nudge stories do.
-pub fn configure_channels(s: &mut alcove_server::config::Settings, smtp_port: u16, gateway_base: String) {
+pub fn configure_channels(
+    s: &mut alcove_server::config::Settings,
+    smtp_port: u16,
+    gateway_base: String,
+) {
     s.reminders.email = Some(alcove_server::config::EmailSettings {
         host: "127.0.0.1".into(),
         port: smtp_port,

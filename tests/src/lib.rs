@@ -260,16 +260,23 @@ impl TestApp {
         use sqlx::Connection;
         match self.settings.database() {
             alcove_server::config::DatabaseKind::Sqlite(path) => {
-                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                let mut c =
+                    sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                        .await
+                        .expect("sqlite");
+                sqlx::query_scalar(query)
+                    .fetch_all(&mut c)
                     .await
-                    .expect("sqlite");
-                sqlx::query_scalar(query).fetch_all(&mut c).await.expect("query")
+                    .expect("query")
             }
             alcove_server::config::DatabaseKind::Postgres => {
                 let mut c = sqlx::PgConnection::connect(&self.database_url().expect("url"))
                     .await
                     .expect("postgres");
-                sqlx::query_scalar(query).fetch_all(&mut c).await.expect("query")
+                sqlx::query_scalar(query)
+                    .fetch_all(&mut c)
+                    .await
+                    .expect("query")
             }
         }
     }
@@ -333,7 +340,10 @@ impl TestApp {
             password,
             totp_secret: Some(secret),
             user_id: body["user_id"].as_str().expect("user_id").to_string(),
-            practice_id: body["practice_id"].as_str().expect("practice_id").to_string(),
+            practice_id: body["practice_id"]
+                .as_str()
+                .expect("practice_id")
+                .to_string(),
             device_id: body["device_id"].as_str().expect("device_id").to_string(),
             recovery_codes: body["recovery_codes"]
                 .as_array()
@@ -366,7 +376,10 @@ impl TestApp {
             password,
             totp_secret: None,
             user_id: body["user_id"].as_str().expect("user_id").to_string(),
-            practice_id: body["practice_id"].as_str().expect("practice_id").to_string(),
+            practice_id: body["practice_id"]
+                .as_str()
+                .expect("practice_id")
+                .to_string(),
             device_id: body["device_id"].as_str().expect("device_id").to_string(),
             recovery_codes: vec![],
         }
@@ -571,7 +584,8 @@ impl ApiClient {
 
     /// PATCH with a JSON body.
     pub async fn patch(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        Self::finish(self.decorate(self.http.patch(format!("{}{path}", self.base)).json(body))).await
+        Self::finish(self.decorate(self.http.patch(format!("{}{path}", self.base)).json(body)))
+            .await
     }
 
     /// DELETE.

@@ -40,8 +40,18 @@ pub struct Receiver {
     inner: Arc<Mutex<Inner>>,
 }
 
-async fn hook(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+async fn hook(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let h = |k: &str| {
+        headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
     let mut inner = inner.lock().expect("receiver state");
     let refused = inner.fail_next > 0;
     if refused {
@@ -89,7 +99,11 @@ impl Receiver {
     }
 
     /// Waits until `pred` holds of what arrived (or the deadline).
-    pub async fn wait_until(&self, deadline: Duration, pred: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+    pub async fn wait_until(
+        &self,
+        deadline: Duration,
+        pred: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
         let end = tokio::time::Instant::now() + deadline;
         loop {
             let got = self.received();
@@ -126,7 +140,9 @@ pub fn verify(secret: &str, r: &Received) -> Result<serde_json::Value, String> {
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(input.to_string().as_bytes()).expect("write");
+        stdin
+            .write_all(input.to_string().as_bytes())
+            .expect("write");
     }
     let out = child.wait_with_output().expect("python output");
     let text = String::from_utf8_lossy(&out.stdout).trim().to_string();

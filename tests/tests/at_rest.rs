@@ -10,19 +10,34 @@ use serde_json::json;
 on_both_backends!(totp_secrets_and_unlock_shares_are_sealed_at_rest);
 
 async fn totp_secrets_and_unlock_shares_are_sealed_at_rest(b: Backend) {
-    let Some(app) = TestApp::start(b).await else { return };
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
     let p = app.practice_with_people().await;
 
     // The admin's TOTP secret, as their authenticator app holds it.
     let secret = data_encoding::BASE32_NOPAD
-        .decode(p.admin.totp_secret.as_deref().expect("enrolled").trim_end_matches('=').as_bytes())
+        .decode(
+            p.admin
+                .totp_secret
+                .as_deref()
+                .expect("enrolled")
+                .trim_end_matches('=')
+                .as_bytes(),
+        )
         .expect("base32");
     let stored = app
-        .raw_bytes(&format!("SELECT totp_secret FROM users WHERE id = '{}'", p.admin.user_id))
+        .raw_bytes(&format!(
+            "SELECT totp_secret FROM users WHERE id = '{}'",
+            p.admin.user_id
+        ))
         .await;
     assert_eq!(stored.len(), 1);
     assert!(stored[0].len() > secret.len(), "sealed, not the 20 bytes");
-    assert!(!stored[0].windows(secret.len()).any(|w| w == secret), "the secret is not in the clear");
+    assert!(
+        !stored[0].windows(secret.len()).any(|w| w == secret),
+        "the secret is not in the clear"
+    );
 
     // A device's unlock share: the same twice, and not in the clear.
     let (status, first) = p.client.client.get("/api/v1/me/unlock-share").await;
@@ -34,10 +49,16 @@ async fn totp_secrets_and_unlock_shares_are_sealed_at_rest(b: Backend) {
         .expect("base64");
     assert_eq!(share.len(), 32);
     let stored = app
-        .raw_bytes(&format!("SELECT share FROM device_unlock_shares WHERE device_id = '{}'", p.client.device_id))
+        .raw_bytes(&format!(
+            "SELECT share FROM device_unlock_shares WHERE device_id = '{}'",
+            p.client.device_id
+        ))
         .await;
     assert_eq!(stored.len(), 1);
-    assert!(!stored[0].windows(32).any(|w| w == share), "the share is not in the clear");
+    assert!(
+        !stored[0].windows(32).any(|w| w == share),
+        "the share is not in the clear"
+    );
 
     // Moved onto another user's row, a sealed secret does not open: the
     // sign-in fails closed (no session), it never falls back.
@@ -57,11 +78,16 @@ async fn totp_secrets_and_unlock_shares_are_sealed_at_rest(b: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
-    assert!(body.get("token").is_none() && body["error"] == "internal", "{body}");
+    assert!(
+        body.get("token").is_none() && body["error"] == "internal",
+        "{body}"
+    );
 
     // The key file sits beside the others, readable by the server alone.
     let key = app.settings.data_dir.join("at-rest.key");
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).expect("key file").permissions());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&key).expect("key file").permissions(),
+    );
     assert_eq!(mode & 0o777, 0o600);
     app.stop().await;
 }

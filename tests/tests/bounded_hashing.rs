@@ -24,8 +24,7 @@ async fn a_burst_beyond_the_hashing_gate_is_answered_busy_and_not_counted(backen
         return;
     };
     let client = app.practice_with_people().await.client;
-    let wrong =
-        json!({"practice_id": client.practice_id, "login": client.login, "password": "not the password at all", "device_name": "x"});
+    let wrong = json!({"practice_id": client.practice_id, "login": client.login, "password": "not the password at all", "device_name": "x"});
     let http = reqwest::Client::new();
     let answers = join_all((0..60).map(|_| {
         let req = http

@@ -56,7 +56,9 @@ on_both_backends!(
 );
 
 async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: Backend) {
-    let Some(app) = app(b, false).await else { return };
+    let Some(app) = app(b, false).await else {
+        return;
+    };
     let p = app.practice_with_people().await;
     let (status, body) = p
         .client
@@ -77,9 +79,15 @@ async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: 
     let id = incident["id"].as_str().expect("id").to_string();
     let (status, detail) = p.admin.client.get(&format!("/api/v1/incidents/{id}")).await;
     assert_eq!(status, StatusCode::OK, "{detail}");
-    assert_eq!(detail["subjects"][0]["device_id"], p.client.device_id.as_str());
+    assert_eq!(
+        detail["subjects"][0]["device_id"],
+        p.client.device_id.as_str()
+    );
     assert_eq!(detail["subjects"][0]["user_id"], p.client.user_id.as_str());
-    assert_eq!(detail["timeline"][0]["entry"], "reported: a device was lost");
+    assert_eq!(
+        detail["timeline"][0]["entry"],
+        "reported: a device was lost"
+    );
     // Reported at once, its session still live: it may have been unlocked,
     // so the safe harbor's facts do not hold.
     let ev = &detail["evidence"][0];
@@ -95,7 +103,10 @@ async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: 
     let (status, body) = p
         .admin
         .client
-        .patch(&path, &json!({"expected_status": "open", "status": "assessing"}))
+        .patch(
+            &path,
+            &json!({"expected_status": "open", "status": "assessing"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = p
@@ -120,7 +131,10 @@ async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: 
     let (status, body) = p
         .admin
         .client
-        .patch(&path, &json!({"expected_status": "assessing", "status": "closed", "note": "no"}))
+        .patch(
+            &path,
+            &json!({"expected_status": "assessing", "status": "closed", "note": "no"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"], "changed");
@@ -131,7 +145,14 @@ async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: 
         .iter()
         .map(|e| e["entry"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(entries, ["reported: a device was lost", "status: assessing", "decided: not a breach"]);
+    assert_eq!(
+        entries,
+        [
+            "reported: a device was lost",
+            "status: assessing",
+            "decided: not a breach"
+        ]
+    );
 
     // Every change is in the audit log.
     let practice: alcove_server::ids::PracticeId = p.admin.practice_id.parse().expect("practice");
@@ -159,7 +180,8 @@ async fn the_evidence_lists_what_the_lost_device_received_and_the_safe_harbor_fa
         return;
     };
     let p = app.practice_with_people().await;
-    let (conv, mut office, mut phone) = two_device_conversation(&app, &p.clinician, &p.client).await;
+    let (conv, mut office, mut phone) =
+        two_device_conversation(&app, &p.clinician, &p.client).await;
     for text in ["one", "two", "three"] {
         let (status, _) = office.send_text(&app, &conv, text).await;
         assert_eq!(status, StatusCode::OK);
@@ -173,14 +195,20 @@ async fn the_evidence_lists_what_the_lost_device_received_and_the_safe_harbor_fa
     let (status, body) = p
         .admin
         .client
-        .post(&format!("/api/v1/devices/{}/revoke", phone.device_id), &json!({"reason": "lost"}))
+        .post(
+            &format!("/api/v1/devices/{}/revoke", phone.device_id),
+            &json!({"reason": "lost"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let list = until_incidents(&p, |l| !l.is_empty()).await;
     let (status, detail) = p
         .admin
         .client
-        .get(&format!("/api/v1/incidents/{}", list[0]["id"].as_str().expect("id")))
+        .get(&format!(
+            "/api/v1/incidents/{}",
+            list[0]["id"].as_str().expect("id")
+        ))
         .await;
     assert_eq!(status, StatusCode::OK, "{detail}");
     let ev = &detail["evidence"][0];
@@ -189,20 +217,37 @@ async fn the_evidence_lists_what_the_lost_device_received_and_the_safe_harbor_fa
     let c = &ev["conversations"][0];
     assert_eq!(c["conversation_id"], conv.as_str(), "{ev}");
     assert_eq!(c["client_id"], p.client.user_id.as_str());
-    let last = c["ranges"].as_array().expect("ranges").last().expect("a range")["to_seq"].as_i64().expect("seq");
-    assert!(c["entries"].as_i64().expect("entries") >= 3 && last >= 3, "{c}");
+    let last = c["ranges"]
+        .as_array()
+        .expect("ranges")
+        .last()
+        .expect("a range")["to_seq"]
+        .as_i64()
+        .expect("seq");
+    assert!(
+        c["entries"].as_i64().expect("entries") >= 3 && last >= 3,
+        "{c}"
+    );
     assert_eq!(ev["unlock_share_destroyed"], true, "{ev}");
-    assert_eq!(ev["live_session_at_revocation"], false, "idle past its timeout: {ev}");
+    assert_eq!(
+        ev["live_session_at_revocation"], false,
+        "idle past its timeout: {ev}"
+    );
     assert_eq!(ev["safe_harbor_facts"], true, "{ev}");
     // Never content.
     for text in ["one", "two", "three"] {
-        assert!(!detail.to_string().contains(&format!("\"{text}\"")), "{detail}");
+        assert!(
+            !detail.to_string().contains(&format!("\"{text}\"")),
+            "{detail}"
+        );
     }
     app.stop().await;
 }
 
 async fn twenty_wrong_passwords_make_one_incident(b: Backend) {
-    let Some(app) = app(b, false).await else { return };
+    let Some(app) = app(b, false).await else {
+        return;
+    };
     let p = app.practice_with_people().await;
     let wrong = json!({"practice_id": p.client.practice_id, "login": p.client.login,
                        "password": "not the passphrase at all", "device_name": "x"});
@@ -210,7 +255,10 @@ async fn twenty_wrong_passwords_make_one_incident(b: Backend) {
     // burst of ten at once against the locked account.
     for _ in 0..10 {
         let (status, body) = app.client().post("/api/v1/auth/login", &wrong).await;
-        assert!(status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert!(
+            status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS,
+            "{body}"
+        );
     }
     let attempts = (0..10).map(|_| {
         let c = app.client();
@@ -218,26 +266,44 @@ async fn twenty_wrong_passwords_make_one_incident(b: Backend) {
         async move { c.post("/api/v1/auth/login", &body).await.0 }
     });
     let answers = futures_util::future::join_all(attempts).await;
-    assert!(answers.iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS), "{answers:?}");
+    assert!(
+        answers.iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS),
+        "{answers:?}"
+    );
     // A later event the watcher turns into an incident of its own: once
     // that one is there, everything the burst wrote has been read.
     let (status, _) = p
         .clinician
         .client
-        .post(&format!("/api/v1/devices/{}/revoke", p.clinician.device_id), &json!({"reason": "lost"}))
+        .post(
+            &format!("/api/v1/devices/{}/revoke", p.clinician.device_id),
+            &json!({"reason": "lost"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let list = until_incidents(&p, |l| l.iter().any(|i| i["kind"] == "lost_device")).await;
-    let list: Vec<Value> = list.into_iter().filter(|i| i["kind"] != "lost_device").collect();
+    let list: Vec<Value> = list
+        .into_iter()
+        .filter(|i| i["kind"] != "lost_device")
+        .collect();
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0]["kind"], "credential_compromise");
-    let (_, detail) = p.admin.client.get(&format!("/api/v1/incidents/{}", list[0]["id"].as_str().unwrap())).await;
+    let (_, detail) = p
+        .admin
+        .client
+        .get(&format!(
+            "/api/v1/incidents/{}",
+            list[0]["id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(detail["subjects"][0]["user_id"], p.client.user_id.as_str());
     app.stop().await;
 }
 
 async fn staff_report_and_only_admins_read_or_decide(b: Backend) {
-    let Some(app) = app(b, false).await else { return };
+    let Some(app) = app(b, false).await else {
+        return;
+    };
     let p = app.practice_with_people().await;
     let report = json!({"kind": "misdirected_message", "user_id": p.client.user_id,
                         "note": "Sent Tuesday's message to the wrong client."});
@@ -254,15 +320,24 @@ async fn staff_report_and_only_admins_read_or_decide(b: Backend) {
         assert_eq!(body["error"], "forbidden");
         let (status, _) = who
             .client
-            .patch(&format!("/api/v1/incidents/{id}"), &json!({"expected_status": "open", "status": "assessing"}))
+            .patch(
+                &format!("/api/v1/incidents/{id}"),
+                &json!({"expected_status": "open", "status": "assessing"}),
+            )
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
     }
     // Bad input: a clear refusal, nothing written.
     for (bad, code) in [
         (json!({"kind": "gossip"}), StatusCode::UNPROCESSABLE_ENTITY),
-        (json!({"kind": "other", "discovered_at": 4_102_444_800i64}), StatusCode::UNPROCESSABLE_ENTITY),
-        (json!({"kind": "other", "user_id": uuid::Uuid::new_v4()}), StatusCode::NOT_FOUND),
+        (
+            json!({"kind": "other", "discovered_at": 4_102_444_800i64}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({"kind": "other", "user_id": uuid::Uuid::new_v4()}),
+            StatusCode::NOT_FOUND,
+        ),
     ] {
         let (status, body) = p.clinician.client.post("/api/v1/incidents", &bad).await;
         assert_eq!(status, code, "{bad}: {body}");
@@ -301,14 +376,25 @@ async fn staff_report_and_only_admins_read_or_decide(b: Backend) {
     let (status, body) = p
         .admin
         .client
-        .patch(&path, &json!({"expected_status": "decided", "max_state_residents": 700}))
+        .patch(
+            &path,
+            &json!({"expected_status": "decided", "max_state_residents": 700}),
+        )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "more residents than affected: {body}");
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "more residents than affected: {body}"
+    );
     app.stop().await;
 }
 
-async fn webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry_no_phi(b: Backend) {
-    let Some(app) = app(b, true).await else { return };
+async fn webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry_no_phi(
+    b: Backend,
+) {
+    let Some(app) = app(b, true).await else {
+        return;
+    };
     let receiver = Receiver::start("127.0.0.1").await;
     let p = app.practice_with_people().await;
     let (status, created) = p
@@ -324,42 +410,73 @@ async fn webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry
     assert!(secret.starts_with("whsec_"));
     let endpoint = created["endpoint"]["id"].as_str().expect("id").to_string();
     let (_, listed) = p.admin.client.get("/api/v1/webhooks").await;
-    assert!(!listed.to_string().contains(&secret), "the secret is shown once");
+    assert!(
+        !listed.to_string().contains(&secret),
+        "the secret is shown once"
+    );
 
     // The receiver is down for the first attempt.
     receiver.fail_next(1);
     let (status, _) = p
         .client
         .client
-        .post(&format!("/api/v1/devices/{}/revoke", p.client.device_id), &json!({"reason": "lost"}))
+        .post(
+            &format!("/api/v1/devices/{}/revoke", p.client.device_id),
+            &json!({"reason": "lost"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let got = receiver
         .wait_until(DEADLINE, |r| r.iter().any(|x| x.refused))
         .await;
-    let first = got.iter().find(|x| x.refused).expect("a refused attempt").clone();
+    let first = got
+        .iter()
+        .find(|x| x.refused)
+        .expect("a refused attempt")
+        .clone();
     // Retried after its backoff (5 s and jitter) on the server's clock.
     app.clock.advance(10);
     let got = receiver
         .wait_until(DEADLINE, |r| {
-            r.iter().filter(|x| !x.refused).count() >= 2 && r.iter().any(|x| !x.refused && x.id == first.id)
+            r.iter().filter(|x| !x.refused).count() >= 2
+                && r.iter().any(|x| !x.refused && x.id == first.id)
         })
         .await;
     let delivered: Vec<_> = got.iter().filter(|x| !x.refused).collect();
-    assert!(delivered.iter().any(|x| x.id == first.id), "the retry carries the same webhook-id: {got:?}");
+    assert!(
+        delivered.iter().any(|x| x.id == first.id),
+        "the retry carries the same webhook-id: {got:?}"
+    );
     let mut types = Vec::new();
     for r in &delivered {
-        let payload = verify(&secret, r).unwrap_or_else(|e| panic!("standardwebhooks refused {r:?}: {e}"));
+        let payload =
+            verify(&secret, r).unwrap_or_else(|e| panic!("standardwebhooks refused {r:?}: {e}"));
         types.push(payload["type"].as_str().expect("type").to_string());
         // PHI-free: ids, codes, counts and a link only.
-        for phi in ["sam@p.example", "dr@p.example", "My phone", "Office laptop", "client passphrase"] {
+        for phi in [
+            "sam@p.example",
+            "dr@p.example",
+            "My phone",
+            "Office laptop",
+            "client passphrase",
+        ] {
             assert!(!r.body.contains(phi), "{phi} in {}", r.body);
         }
         let keys: Vec<&String> = payload["data"].as_object().expect("data").keys().collect();
         for k in &keys {
             assert!(
-                ["incident_id", "kind", "status", "decision", "affected_count", "deadlines", "device_id", "user_id", "link"]
-                    .contains(&k.as_str()),
+                [
+                    "incident_id",
+                    "kind",
+                    "status",
+                    "decision",
+                    "affected_count",
+                    "deadlines",
+                    "device_id",
+                    "user_id",
+                    "link"
+                ]
+                .contains(&k.as_str()),
                 "{k}"
             );
         }
@@ -373,7 +490,11 @@ async fn webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry
     assert!(forged.is_err(), "{forged:?}");
 
     // The delivery log: delivered, two attempts for the first.
-    let (status, log) = p.admin.client.get(&format!("/api/v1/webhooks/{endpoint}/deliveries")).await;
+    let (status, log) = p
+        .admin
+        .client
+        .get(&format!("/api/v1/webhooks/{endpoint}/deliveries"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{log}");
     let row = log
         .as_array()
@@ -390,7 +511,10 @@ async fn webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry
     let (status, body) = p
         .admin
         .client
-        .post(&format!("/api/v1/webhooks/deliveries/{}/redeliver", first.id), &json!({}))
+        .post(
+            &format!("/api/v1/webhooks/deliveries/{}/redeliver", first.id),
+            &json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let got = receiver.wait_until(DEADLINE, |r| r.len() > before).await;
@@ -399,7 +523,9 @@ async fn webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry
 }
 
 async fn webhook_urls_into_the_servers_own_network_are_refused(b: Backend) {
-    let Some(app) = app(b, false).await else { return };
+    let Some(app) = app(b, false).await else {
+        return;
+    };
     let p = app.practice_with_people().await;
     for url in [
         "http://93.184.216.34/hook",
@@ -414,7 +540,10 @@ async fn webhook_urls_into_the_servers_own_network_are_refused(b: Backend) {
         let (status, body) = p
             .admin
             .client
-            .post("/api/v1/webhooks", &json!({"url": url, "event_types": ["incident.opened"]}))
+            .post(
+                "/api/v1/webhooks",
+                &json!({"url": url, "event_types": ["incident.opened"]}),
+            )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
         assert_eq!(body["error"], "url_refused", "{url}: {body}");
@@ -422,13 +551,19 @@ async fn webhook_urls_into_the_servers_own_network_are_refused(b: Backend) {
     let (status, body) = p
         .admin
         .client
-        .post("/api/v1/webhooks", &json!({"url": "https://example.org/hook", "event_types": ["everything"]}))
+        .post(
+            "/api/v1/webhooks",
+            &json!({"url": "https://example.org/hook", "event_types": ["everything"]}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (status, _) = p
         .clinician
         .client
-        .post("/api/v1/webhooks", &json!({"url": "https://example.org/hook", "event_types": ["incident.opened"]}))
+        .post(
+            "/api/v1/webhooks",
+            &json!({"url": "https://example.org/hook", "event_types": ["incident.opened"]}),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
@@ -437,9 +572,14 @@ async fn webhook_urls_into_the_servers_own_network_are_refused(b: Backend) {
     // A name that passes the check but resolves into the server's own
     // network (this machine's host name, on loopback) is refused at
     // connection time: nothing reaches a receiver listening there.
-    let Some(app) = app_with(b, false, true).await else { return };
+    let Some(app) = app_with(b, false, true).await else {
+        return;
+    };
     let p = app.practice_with_people().await;
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("host name").trim().to_string();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("host name")
+        .trim()
+        .to_string();
     let ip = tokio::net::lookup_host((host.as_str(), 0))
         .await
         .expect("the host name resolves")
@@ -447,25 +587,45 @@ async fn webhook_urls_into_the_servers_own_network_are_refused(b: Backend) {
         .find(|ip| ip.is_loopback())
         .unwrap_or_else(|| panic!("{host} does not resolve to loopback here"));
     let receiver = Receiver::start(&ip.to_string()).await;
-    let port = receiver.url.rsplit(':').next().expect("port").trim_end_matches("/hook").to_string();
+    let port = receiver
+        .url
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .trim_end_matches("/hook")
+        .to_string();
     let url = format!("http://{host}:{port}/hook");
     let (status, created) = p
         .admin
         .client
-        .post("/api/v1/webhooks", &json!({"url": url, "event_types": ["device.revoked"]}))
+        .post(
+            "/api/v1/webhooks",
+            &json!({"url": url, "event_types": ["device.revoked"]}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let endpoint = created["endpoint"]["id"].as_str().expect("id").to_string();
     let (status, _) = p
         .client
         .client
-        .post(&format!("/api/v1/devices/{}/revoke", p.client.device_id), &json!({"reason": "signed_out"}))
+        .post(
+            &format!("/api/v1/devices/{}/revoke", p.client.device_id),
+            &json!({"reason": "signed_out"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let end = tokio::time::Instant::now() + DEADLINE;
     let row = loop {
-        let (_, log) = p.admin.client.get(&format!("/api/v1/webhooks/{endpoint}/deliveries")).await;
-        if let Some(row) = log.as_array().and_then(|l| l.first()).filter(|d| d["attempts"].as_i64() >= Some(1)) {
+        let (_, log) = p
+            .admin
+            .client
+            .get(&format!("/api/v1/webhooks/{endpoint}/deliveries"))
+            .await;
+        if let Some(row) = log
+            .as_array()
+            .and_then(|l| l.first())
+            .filter(|d| d["attempts"].as_i64() >= Some(1))
+        {
             break row.clone();
         }
         assert!(tokio::time::Instant::now() < end, "no attempt: {log}");
@@ -494,7 +654,10 @@ async fn an_approaching_deadline_is_announced_once_per_threshold(b: Backend) {
     let (status, body) = p
         .admin
         .client
-        .post("/api/v1/webhooks", &json!({"url": receiver.url, "event_types": ["incident.deadline_approaching"]}))
+        .post(
+            "/api/v1/webhooks",
+            &json!({"url": receiver.url, "event_types": ["incident.deadline_approaching"]}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = p
@@ -515,13 +678,17 @@ async fn an_approaching_deadline_is_announced_once_per_threshold(b: Backend) {
     // 47 days after discovery: 13 left, the 30 and 14 thresholds both
     // passed while nobody looked — announced once, as 14.
     app.clock.advance(47 * 86_400);
-    let got = receiver.wait_until(DEADLINE, |r| !announced(r).is_empty()).await;
+    let got = receiver
+        .wait_until(DEADLINE, |r| !announced(r).is_empty())
+        .await;
     assert_eq!(announced(&got), [13], "{got:?}");
     let body: Value = serde_json::from_str(&got[0].body).expect("json");
     assert_eq!(body["data"]["incident_id"], id.as_str());
     // A week later: the 7-day threshold, once (14 is not announced again).
     app.clock.advance(7 * 86_400);
-    let got = receiver.wait_until(DEADLINE, |r| announced(r).len() >= 2).await;
+    let got = receiver
+        .wait_until(DEADLINE, |r| announced(r).len() >= 2)
+        .await;
     assert_eq!(announced(&got), [13, 6], "{got:?}");
     app.stop().await;
 }

@@ -37,11 +37,15 @@ async fn a_login_used_in_another_practice_is_indistinguishable_from_a_new_one(ba
                             "password": "a probing passphrase", "device_name": "Probe"}),
                 )
                 .await;
-            (status, body["status"].clone(), body.as_object().map(|o| {
-                let mut keys: Vec<String> = o.keys().cloned().collect();
-                keys.sort();
-                keys
-            }))
+            (
+                status,
+                body["status"].clone(),
+                body.as_object().map(|o| {
+                    let mut keys: Vec<String> = o.keys().cloned().collect();
+                    keys.sort();
+                    keys
+                }),
+            )
         }
     };
     let used_elsewhere = redeem("sam@p.example").await;
@@ -77,7 +81,10 @@ async fn a_login_used_in_another_practice_is_indistinguishable_from_a_new_one(ba
     assert_eq!(known["error"], "practice_required");
     let (_, unknown) = app
         .client()
-        .post("/api/v1/auth/login", &json!({"login": "never@x.example", "password": "whatever it is"}))
+        .post(
+            "/api/v1/auth/login",
+            &json!({"login": "never@x.example", "password": "whatever it is"}),
+        )
         .await;
     assert_eq!(known, unknown);
     app.stop().await;

@@ -20,7 +20,10 @@ fn folder(name: &str) -> BTreeMap<String, String> {
             let path = e.expect("entry").path();
             let text = std::fs::read_to_string(&path).expect("migration text");
             (
-                path.file_name().expect("name").to_string_lossy().into_owned(),
+                path.file_name()
+                    .expect("name")
+                    .to_string_lossy()
+                    .into_owned(),
                 text,
             )
         })

@@ -66,7 +66,8 @@ impl World {
         let link = self.app.invite(&self.p.clinician, "client").await;
         let alex = self.app.register_client(&link, "alex@p.example").await;
         self.set_prefs(&alex, prefs(ALEX)).await;
-        let (conv, office, _phone) = two_device_conversation(&self.app, &self.p.clinician, &alex).await;
+        let (conv, office, _phone) =
+            two_device_conversation(&self.app, &self.p.clinician, &alex).await;
         (conv, office)
     }
 
@@ -116,7 +117,12 @@ impl World {
     }
 
     async fn nudges_seen_by_clinician(&self) -> Vec<Value> {
-        let (status, list) = self.p.clinician.client.get("/api/v1/reminders/nudges").await;
+        let (status, list) = self
+            .p
+            .clinician
+            .client
+            .get("/api/v1/reminders/nudges")
+            .await;
         assert_eq!(status, StatusCode::OK, "{list}");
         list.as_array().expect("array").clone()
     }
@@ -132,7 +138,8 @@ on_both_backends!(
 async fn an_unread_message_to_an_offline_client_brings_one_phi_free_text(b: Backend) {
     let Some(w) = world(b).await else { return };
     w.set_prefs(&w.p.client, prefs(SAM)).await;
-    let (conv, mut office, _phone) = two_device_conversation(&w.app, &w.p.clinician, &w.p.client).await;
+    let (conv, mut office, _phone) =
+        two_device_conversation(&w.app, &w.p.clinician, &w.p.client).await;
     let (status, body) = office
         .send_text(&w.app, &conv, "Sam, about what you said on Tuesday")
         .await;
@@ -148,16 +155,27 @@ async fn an_unread_message_to_an_offline_client_brings_one_phi_free_text(b: Back
     assert!(w.smtp.messages().is_empty(), "{:?}", w.smtp.messages());
     let body = &got[0].form["Body"];
     assert!(body.contains("you have a new secure message"), "{body}");
-    for leak in ["Tuesday", "Sam", "dr@p.example", "sam@p.example", conv.as_str()] {
+    for leak in [
+        "Tuesday",
+        "Sam",
+        "dr@p.example",
+        "sam@p.example",
+        conv.as_str(),
+    ] {
         assert!(!body.contains(leak), "{leak} in {body}");
     }
-    assert!(body.contains(&w.app.base), "the app's address, no identifier: {body}");
+    assert!(
+        body.contains(&w.app.base),
+        "the app's address, no identifier: {body}"
+    );
 
     // A second unread message within the cooldown (3 hours) brings none.
     let (status, _) = office.send_text(&w.app, &conv, "and one more thing").await;
     assert_eq!(status, StatusCode::OK);
     let (sentinel_conv, mut sentinel_office) = w.sentinel().await;
-    let (status, _) = sentinel_office.send_text(&w.app, &sentinel_conv, "hello").await;
+    let (status, _) = sentinel_office
+        .send_text(&w.app, &sentinel_conv, "hello")
+        .await;
     assert_eq!(status, StatusCode::OK);
     w.advance_minutes(16);
     w.until_records(&sentinel_conv, 1).await;
@@ -173,14 +191,17 @@ async fn an_unread_message_to_an_offline_client_brings_one_phi_free_text(b: Back
 async fn a_client_online_or_who_has_read_it_is_not_nudged(b: Backend) {
     let Some(w) = world(b).await else { return };
     w.set_prefs(&w.p.client, prefs(SAM)).await;
-    let (conv, mut office, mut phone) = two_device_conversation(&w.app, &w.p.clinician, &w.p.client).await;
+    let (conv, mut office, mut phone) =
+        two_device_conversation(&w.app, &w.p.clinician, &w.p.client).await;
     let (sentinel_conv, mut sentinel_office) = w.sentinel().await;
 
     // Online: the phone's socket is open (it has not acknowledged yet).
     phone.connect(&w.app).await;
     let (status, _) = office.send_text(&w.app, &conv, "are you there?").await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = sentinel_office.send_text(&w.app, &sentinel_conv, "hi").await;
+    let (status, _) = sentinel_office
+        .send_text(&w.app, &sentinel_conv, "hi")
+        .await;
     assert_eq!(status, StatusCode::OK);
     w.advance_minutes(16);
     w.until_records(&sentinel_conv, 1).await;
@@ -191,7 +212,9 @@ async fn a_client_online_or_who_has_read_it_is_not_nudged(b: Backend) {
     phone.sync_http(&conv).await;
     drop(phone.ws.take());
     w.advance_minutes(200);
-    let (status, _) = sentinel_office.send_text(&w.app, &sentinel_conv, "hi again").await;
+    let (status, _) = sentinel_office
+        .send_text(&w.app, &sentinel_conv, "hi again")
+        .await;
     assert_eq!(status, StatusCode::OK);
     w.advance_minutes(16);
     w.until_records(&sentinel_conv, 2).await;
@@ -205,7 +228,8 @@ async fn a_nudge_the_preferences_forbid_is_withheld_with_its_reason(b: Backend) 
     let mut opted_out = prefs(SAM);
     opted_out["opted_out"] = json!(true);
     w.set_prefs(&w.p.client, opted_out).await;
-    let (conv, mut office, _phone) = two_device_conversation(&w.app, &w.p.clinician, &w.p.client).await;
+    let (conv, mut office, _phone) =
+        two_device_conversation(&w.app, &w.p.clinician, &w.p.client).await;
     let (status, _) = office.send_text(&w.app, &conv, "see you soon").await;
     assert_eq!(status, StatusCode::OK);
     w.advance_minutes(16);
@@ -213,7 +237,10 @@ async fn a_nudge_the_preferences_forbid_is_withheld_with_its_reason(b: Backend) 
     let end = tokio::time::Instant::now() + DEADLINE;
     let record = loop {
         let list = w.nudges_seen_by_clinician().await;
-        if let Some(n) = list.into_iter().find(|n| n["conversation_id"] == conv.as_str()) {
+        if let Some(n) = list
+            .into_iter()
+            .find(|n| n["conversation_id"] == conv.as_str())
+        {
             break n;
         }
         assert!(tokio::time::Instant::now() < end, "no nudge record");
@@ -224,7 +251,10 @@ async fn a_nudge_the_preferences_forbid_is_withheld_with_its_reason(b: Backend) 
     assert!(w.sms.posted().is_empty() && w.smtp.messages().is_empty());
     // Never the text or where it would have gone.
     let raw = record.to_string();
-    assert!(!raw.contains(SAM) && !raw.contains("private@example.org"), "{raw}");
+    assert!(
+        !raw.contains(SAM) && !raw.contains("private@example.org"),
+        "{raw}"
+    );
 
     // A client does not read the practice's nudge list.
     let (status, body) = w.p.client.client.get("/api/v1/reminders/nudges").await;
@@ -239,26 +269,26 @@ async fn nudge_timing_is_the_practices_and_only_an_admin_sets_it(b: Backend) {
     let (status, body) = w.p.clinician.client.get(path).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({"after_minutes": 15, "cooldown_minutes": 180}));
-    let (status, body) = w
-        .p
-        .clinician
-        .client
-        .put(path, &json!({"after_minutes": 5, "cooldown_minutes": 60}))
-        .await;
+    let (status, body) =
+        w.p.clinician
+            .client
+            .put(path, &json!({"after_minutes": 5, "cooldown_minutes": 60}))
+            .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    for bad in [json!({"after_minutes": 1, "cooldown_minutes": 60}),
-                json!({"after_minutes": 5, "cooldown_minutes": 10}),
-                json!({"after_minutes": 5})] {
+    for bad in [
+        json!({"after_minutes": 1, "cooldown_minutes": 60}),
+        json!({"after_minutes": 5, "cooldown_minutes": 10}),
+        json!({"after_minutes": 5}),
+    ] {
         let (status, body) = w.p.admin.client.put(path, &bad).await;
         assert!(status.is_client_error(), "{bad}: {status} {body}");
         assert!(body["error"].is_string(), "{body}");
     }
-    let (status, body) = w
-        .p
-        .admin
-        .client
-        .put(path, &json!({"after_minutes": 0, "cooldown_minutes": 60}))
-        .await;
+    let (status, body) =
+        w.p.admin
+            .client
+            .put(path, &json!({"after_minutes": 0, "cooldown_minutes": 60}))
+            .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     w.app.stop().await;

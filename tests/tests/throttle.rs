@@ -47,8 +47,7 @@ async fn a_concurrent_burst_is_evaluated_at_most_limit_times(backend: Backend) {
     };
     let client = app.practice_with_people().await.client;
     let limit = app.settings.auth.max_failures_per_account as usize;
-    let wrong =
-        json!({"practice_id": client.practice_id, "login": client.login, "password": "not the password at all", "device_name": "x"});
+    let wrong = json!({"practice_id": client.practice_id, "login": client.login, "password": "not the password at all", "device_name": "x"});
     let right = json!({"practice_id": client.practice_id, "login": client.login, "password": client.password, "device_name": "x"});
     // 40 at once, the right password last among them.
     let mut bodies = vec![wrong.clone(); 39];

@@ -6,8 +6,8 @@ use crate::auth::session::{self, Authed, IssuedSession};
 use crate::auth::{password, secrets, throttle, totp};
 use crate::error::{ApiResult, AppError};
 use crate::ids::{DeviceId, PracticeId};
-use crate::state::AppState;
 use crate::sealing::Purpose;
+use crate::state::AppState;
 use crate::storage::{DeviceChoice, Role, StoreError, User};
 use axum::extract::State;
 use axum::http::{header, request::Parts, StatusCode};
@@ -303,12 +303,10 @@ pub async fn login(
             // No practice yet: nobody to sign in as; the usual refusal,
             // after the usual work.
             None if state.store.practice_count().await? == 0 => PracticeId::new(),
-            None => {
-                return Err(AppError::bad_request(
-                    "practice_required",
-                    "this server hosts several practices: sign in from your practice's sign-in link",
-                ))
-            }
+            None => return Err(AppError::bad_request(
+                "practice_required",
+                "this server hosts several practices: sign in from your practice's sign-in link",
+            )),
         },
     };
     let keys = throttle::Keys::for_account(practice, &login, client_ip(&parts));
@@ -364,24 +362,26 @@ pub async fn login(
             return start_enrollment(&state, &user, StatusCode::OK).await;
         }
         None => "password",
-        Some(stored) => match second_factor(&state, &user, &open_totp(&state, &user, stored)?, &req).await? {
-            SecondFactor::Missing => {
-                attempt.counted();
-                return Err(AppError::unauthorized(
-                    "mfa_required",
-                    "enter the code from your authenticator app",
-                ));
+        Some(stored) => {
+            match second_factor(&state, &user, &open_totp(&state, &user, stored)?, &req).await? {
+                SecondFactor::Missing => {
+                    attempt.counted();
+                    return Err(AppError::unauthorized(
+                        "mfa_required",
+                        "enter the code from your authenticator app",
+                    ));
+                }
+                SecondFactor::Wrong => {
+                    let event = Event::new(user.practice_id, "auth.mfa", &meta)
+                        .failed()
+                        .target_user(user.id);
+                    attempt.failed(&state, &keys, Some(event)).await?;
+                    return Err(invalid_mfa_code());
+                }
+                SecondFactor::Totp => "password+totp",
+                SecondFactor::RecoveryCode => "password+recovery_code",
             }
-            SecondFactor::Wrong => {
-                let event = Event::new(user.practice_id, "auth.mfa", &meta)
-                    .failed()
-                    .target_user(user.id);
-                attempt.failed(&state, &keys, Some(event)).await?;
-                return Err(invalid_mfa_code());
-            }
-            SecondFactor::Totp => "password+totp",
-            SecondFactor::RecoveryCode => "password+recovery_code",
-        },
+        }
     };
     attempt.succeeded(&state, &keys).await?;
     open_session(
@@ -397,11 +397,19 @@ pub async fn login(
 }
 
 /// The user's TOTP secret, opened from its sealed row.
-fn open_totp(state: &AppState, user: &User, stored: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, AppError> {
+fn open_totp(
+    state: &AppState,
+    user: &User,
+    stored: &[u8],
+) -> Result<zeroize::Zeroizing<Vec<u8>>, AppError> {
     state
         .at_rest
         .open(Purpose::TotpSecret, &user.id.to_string(), stored)
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("a TOTP secret does not open under the at-rest key")))
+        .ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!(
+                "a TOTP secret does not open under the at-rest key"
+            ))
+        })
 }
 
 enum SecondFactor {

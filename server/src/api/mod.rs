@@ -13,8 +13,8 @@ pub mod revocation;
 pub mod users;
 
 use crate::error::AppError;
-use crate::reminders::http as reminders;
 use crate::incidents::http as incidents;
+use crate::reminders::http as reminders;
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -146,7 +146,10 @@ pub fn router(state: AppState) -> Router {
             get(incidents::webhooks::list).post(incidents::webhooks::create),
         )
         .route("/webhooks/{id}/disable", post(incidents::webhooks::disable))
-        .route("/webhooks/{id}/deliveries", get(incidents::webhooks::deliveries))
+        .route(
+            "/webhooks/{id}/deliveries",
+            get(incidents::webhooks::deliveries),
+        )
         .route(
             "/webhooks/deliveries/{id}/redeliver",
             post(incidents::webhooks::redeliver),

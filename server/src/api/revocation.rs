@@ -225,12 +225,22 @@ pub async fn unlock_share(
     // dropped when one exists.
     let stored = state
         .store
-        .unlock_share(authed.practice_id, authed.device_id, &sealed, state.now(), event)
+        .unlock_share(
+            authed.practice_id,
+            authed.device_id,
+            &sealed,
+            state.now(),
+            event,
+        )
         .await?;
     let share = state
         .at_rest
         .open(Purpose::UnlockShare, &id, &stored)
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("an unlock share does not open under the at-rest key")))?;
+        .ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!(
+                "an unlock share does not open under the at-rest key"
+            ))
+        })?;
     Ok(Json(UnlockShare {
         unlock_share: data_encoding::BASE64.encode(&share),
     }))

@@ -47,7 +47,11 @@ impl Keys {
 
     /// Keys for an account of a practice (logins are unique per practice),
     /// the same for password and enrolment attempts.
-    pub fn for_account(practice: crate::ids::PracticeId, login: &str, ip: Option<std::net::IpAddr>) -> Self {
+    pub fn for_account(
+        practice: crate::ids::PracticeId,
+        login: &str,
+        ip: Option<std::net::IpAddr>,
+    ) -> Self {
         Self::new(&format!("{practice}\n{login}"), ip)
     }
 
@@ -147,7 +151,12 @@ impl Attempt {
         }
         let since = now - auth.failure_window_secs;
         let recorded = match event.target_user {
-            Some(user) => state.store.lockout_recorded(event.practice_id, user, since).await?,
+            Some(user) => {
+                state
+                    .store
+                    .lockout_recorded(event.practice_id, user, since)
+                    .await?
+            }
             None => true,
         };
         if !recorded {

@@ -62,14 +62,42 @@ mod tests {
     #[test]
     fn each_refusal_has_its_status_and_code() {
         let cases: Vec<(IncidentError, StatusCode, &str)> = vec![
-            (IncidentError::Forbidden("admins only"), StatusCode::FORBIDDEN, "forbidden"),
-            (IncidentError::NotFound("incident"), StatusCode::NOT_FOUND, "not_found"),
-            (IncidentError::Invalid("kind"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-            (TransitionError::ReasoningRequired.into(), StatusCode::CONFLICT, "bad_transition"),
+            (
+                IncidentError::Forbidden("admins only"),
+                StatusCode::FORBIDDEN,
+                "forbidden",
+            ),
+            (
+                IncidentError::NotFound("incident"),
+                StatusCode::NOT_FOUND,
+                "not_found",
+            ),
+            (
+                IncidentError::Invalid("kind"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+            ),
+            (
+                TransitionError::ReasoningRequired.into(),
+                StatusCode::CONFLICT,
+                "bad_transition",
+            ),
             (IncidentError::Changed, StatusCode::CONFLICT, "changed"),
-            (IncidentError::UrlRefused("https only"), StatusCode::UNPROCESSABLE_ENTITY, "url_refused"),
-            (StoreError::NotFound.into(), StatusCode::NOT_FOUND, "not_found"),
-            (StoreError::Unavailable.into(), StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            (
+                IncidentError::UrlRefused("https only"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "url_refused",
+            ),
+            (
+                StoreError::NotFound.into(),
+                StatusCode::NOT_FOUND,
+                "not_found",
+            ),
+            (
+                StoreError::Unavailable.into(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+            ),
         ];
         for (e, status, code) in cases {
             let app: AppError = e.into();

@@ -136,7 +136,9 @@ fn view(state: &AppState, r: IncidentRow) -> Result<IncidentView> {
     let kind = Kind::from_code(&r.kind).ok_or(IncidentError::Invalid("stored kind"))?;
     let status = Status::from_code(&r.status).ok_or(IncidentError::Invalid("stored status"))?;
     let decision = r.decision.as_deref().and_then(Decision::from_code);
-    let delay = r.delayed_until.map(|t| Delay::Written(deadlines::day_of(t)));
+    let delay = r
+        .delayed_until
+        .map(|t| Delay::Written(deadlines::day_of(t)));
     let d = deadlines::deadlines(
         deadlines::day_of(r.discovered_at),
         u64::try_from(r.affected_count).unwrap_or(0),
@@ -200,7 +202,10 @@ pub async fn report(state: &AppState, authed: &Authed, req: Report) -> Result<In
             Err(StoreError::NotFound) => return Err(IncidentError::NotFound("user")),
             Err(e) => return Err(e.into()),
         }
-        subjects.push(Subject { user_id: Some(user), device_id: None });
+        subjects.push(Subject {
+            user_id: Some(user),
+            device_id: None,
+        });
     }
     if let Some(device) = req.device_id {
         let owner = match state.store.device_owner(authed.practice_id, device).await {
@@ -208,7 +213,10 @@ pub async fn report(state: &AppState, authed: &Authed, req: Report) -> Result<In
             Err(StoreError::NotFound) => return Err(IncidentError::NotFound("device")),
             Err(e) => return Err(e.into()),
         };
-        subjects.push(Subject { user_id: Some(owner.user_id), device_id: Some(device) });
+        subjects.push(Subject {
+            user_id: Some(owner.user_id),
+            device_id: Some(device),
+        });
     }
     let new = NewIncident {
         id: IncidentId::new(),
@@ -341,13 +349,19 @@ pub async fn change(
     if to != current || req.decision.is_some() {
         status::transition(current, to, decision, note.is_some())?;
     } else if current == Status::Closed {
-        return Err(status::TransitionError::NotAllowed { from: "closed", to: "closed" }.into());
+        return Err(status::TransitionError::NotAllowed {
+            from: "closed",
+            to: "closed",
+        }
+        .into());
     }
     let now = state.now();
     let discovered_at = match req.discovered_at {
         Some(t) if t != row.discovered_at => {
             if note.is_none() {
-                return Err(IncidentError::Invalid("a changed discovery time needs its reason in note"));
+                return Err(IncidentError::Invalid(
+                    "a changed discovery time needs its reason in note",
+                ));
             }
             if t > now {
                 return Err(IncidentError::Invalid("discovered_at: not in the future"));
@@ -361,32 +375,45 @@ pub async fn change(
         Some(n) => Ok(n),
         None => Ok(old),
     };
-    let affected_count = count(req.affected_count, row.affected_count, "affected_count: 0 to 100,000,000")?;
+    let affected_count = count(
+        req.affected_count,
+        row.affected_count,
+        "affected_count: 0 to 100,000,000",
+    )?;
     let max_state_residents = count(
         req.max_state_residents,
         row.max_state_residents,
         "max_state_residents: 0 to 100,000,000",
     )?;
     if max_state_residents > affected_count {
-        return Err(IncidentError::Invalid("max_state_residents cannot exceed affected_count"));
+        return Err(IncidentError::Invalid(
+            "max_state_residents cannot exceed affected_count",
+        ));
     }
     let delayed_until = match req.law_enforcement_delay {
         None => row.delayed_until,
         Some(d) => {
             let date = |raw: &str| {
-                NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-                    .map_err(|_| IncidentError::Invalid("law_enforcement_delay: a date, YYYY-MM-DD"))
+                NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+                    IncidentError::Invalid("law_enforcement_delay: a date, YYYY-MM-DD")
+                })
             };
             let delay = match d {
                 DelayInput::Written { until } => Delay::Written(date(&until)?),
                 DelayInput::Oral { made_on } => Delay::Oral(date(&made_on)?),
             };
-            let end = delay.until().and_hms_opt(23, 59, 59).map(|t| t.and_utc().timestamp());
+            let end = delay
+                .until()
+                .and_hms_opt(23, 59, 59)
+                .map(|t| t.and_utc().timestamp());
             Some(end.ok_or(IncidentError::Invalid("law_enforcement_delay"))?)
         }
     };
     let entry = if to == Status::Decided && current != Status::Decided || req.decision.is_some() {
-        format!("decided: {}", decision.map_or("", |d| d.code()).replace('_', " "))
+        format!(
+            "decided: {}",
+            decision.map_or("", |d| d.code()).replace('_', " ")
+        )
     } else if to != current {
         format!("status: {}", to.code())
     } else {
@@ -414,7 +441,11 @@ pub async fn change(
         updated_at: now,
         ..row
     };
-    let action = if req.decision.is_some() { "incident.decided" } else { "incident.updated" };
+    let action = if req.decision.is_some() {
+        "incident.decided"
+    } else {
+        "incident.updated"
+    };
     let event = authed.event(action).detail(event_detail(&after));
     if !state
         .store
@@ -451,7 +482,8 @@ pub fn check_url(state: &AppState, raw: &str) -> Result<reqwest::Url> {
     if raw.len() > 2_000 {
         return Err(IncidentError::Invalid("url: at most 2,000 bytes"));
     }
-    let url = reqwest::Url::parse(raw.trim()).map_err(|_| IncidentError::Invalid("url: not a URL"))?;
+    let url =
+        reqwest::Url::parse(raw.trim()).map_err(|_| IncidentError::Invalid("url: not a URL"))?;
     let s = &state.settings.incidents;
     match url.scheme() {
         "https" => {}
@@ -459,16 +491,25 @@ pub fn check_url(state: &AppState, raw: &str) -> Result<reqwest::Url> {
         _ => return Err(IncidentError::UrlRefused("webhook URLs must be https://")),
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(IncidentError::UrlRefused("webhook URLs carry no credentials"));
+        return Err(IncidentError::UrlRefused(
+            "webhook URLs carry no credentials",
+        ));
     }
-    let host = url.host_str().ok_or(IncidentError::Invalid("url: no host"))?;
+    let host = url
+        .host_str()
+        .ok_or(IncidentError::Invalid("url: no host"))?;
     if !s.webhook_allow_private {
-        let refused = IncidentError::UrlRefused("webhook URLs may not point at this server's own network");
+        let refused =
+            IncidentError::UrlRefused("webhook URLs may not point at this server's own network");
         let lower = host.to_ascii_lowercase();
         if lower == "localhost" || lower.ends_with(".localhost") {
             return Err(refused);
         }
-        let literal: Option<std::net::IpAddr> = host.trim_start_matches('[').trim_end_matches(']').parse().ok();
+        let literal: Option<std::net::IpAddr> = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .ok();
         if literal.is_some_and(|ip| !webhook::address_allowed(ip)) {
             return Err(refused);
         }
@@ -536,7 +577,11 @@ pub async fn endpoints(state: &AppState, authed: &Authed) -> Result<Vec<Endpoint
 }
 
 /// Turns an endpoint off (admins).
-pub async fn disable_endpoint(state: &AppState, authed: &Authed, id: WebhookEndpointId) -> Result<()> {
+pub async fn disable_endpoint(
+    state: &AppState,
+    authed: &Authed,
+    id: WebhookEndpointId,
+) -> Result<()> {
     admin_only(authed, "webhooks are set by the practice's admins")?;
     let event = authed
         .event("webhook.endpoint_disabled")
@@ -558,7 +603,10 @@ pub async fn deliveries(
     id: WebhookEndpointId,
 ) -> Result<Vec<DeliveryView>> {
     admin_only(authed, "webhooks are set by the practice's admins")?;
-    Ok(state.store.list_deliveries(authed.practice_id, id, 200).await?)
+    Ok(state
+        .store
+        .list_deliveries(authed.practice_id, id, 200)
+        .await?)
 }
 
 /// Sends a delivery again (admins).

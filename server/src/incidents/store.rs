@@ -245,7 +245,12 @@ pub struct DeliveryView {
 pub trait IncidentStore: Send + Sync {
     /// Opens an incident by hand, with its audit event. `Ok(false)` when a
     /// detector's cause already has an open one.
-    async fn open_incident(&self, new: &NewIncident, event: audit::Event, now: UnixTime) -> StoreResult<bool>;
+    async fn open_incident(
+        &self,
+        new: &NewIncident,
+        event: audit::Event,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
 
     /// One incident of the practice with its subjects and timeline.
     async fn incident(
@@ -255,7 +260,11 @@ pub trait IncidentStore: Send + Sync {
     ) -> StoreResult<(IncidentRow, Vec<Subject>, Vec<TimelineEntry>)>;
 
     /// The practice's incidents, newest first.
-    async fn list_incidents(&self, practice: PracticeId, limit: i64) -> StoreResult<Vec<IncidentRow>>;
+    async fn list_incidents(
+        &self,
+        practice: PracticeId,
+        limit: i64,
+    ) -> StoreResult<Vec<IncidentRow>>;
 
     /// Applies a change if the status is still the expected one (`false`
     /// otherwise: nothing written), with its timeline entry and event.
@@ -270,11 +279,20 @@ pub trait IncidentStore: Send + Sync {
 
     /// Leases practices whose audit log moved past the watcher's cursor;
     /// their cursors.
-    async fn claim_watch(&self, now: UnixTime, lease_until: UnixTime, limit: i64)
-        -> StoreResult<Vec<(PracticeId, i64)>>;
+    async fn claim_watch(
+        &self,
+        now: UnixTime,
+        lease_until: UnixTime,
+        limit: i64,
+    ) -> StoreResult<Vec<(PracticeId, i64)>>;
 
     /// Audit events of a practice after `seq`, in order.
-    async fn watched_events(&self, practice: PracticeId, after: i64, limit: i64) -> StoreResult<Vec<WatchedEvent>>;
+    async fn watched_events(
+        &self,
+        practice: PracticeId,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<WatchedEvent>>;
 
     /// Records a watcher round in one transaction: openings (with their
     /// events), deliveries for the subscribed endpoints, the cursor; frees
@@ -282,7 +300,12 @@ pub trait IncidentStore: Send + Sync {
     async fn finish_watch(&self, round: &WatchRound, now: UnixTime) -> StoreResult<()>;
 
     /// Adds an endpoint, with its audit event.
-    async fn create_endpoint(&self, e: &NewEndpoint, event: audit::Event, now: UnixTime) -> StoreResult<()>;
+    async fn create_endpoint(
+        &self,
+        e: &NewEndpoint,
+        event: audit::Event,
+        now: UnixTime,
+    ) -> StoreResult<()>;
 
     /// The practice's endpoints.
     async fn list_endpoints(&self, practice: PracticeId) -> StoreResult<Vec<EndpointView>>;
@@ -298,11 +321,19 @@ pub trait IncidentStore: Send + Sync {
     ) -> StoreResult<()>;
 
     /// Leases due deliveries of enabled endpoints.
-    async fn claim_deliveries(&self, now: UnixTime, lease_until: UnixTime, limit: i64)
-        -> StoreResult<Vec<ClaimedDelivery>>;
+    async fn claim_deliveries(
+        &self,
+        now: UnixTime,
+        lease_until: UnixTime,
+        limit: i64,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
 
     /// Records a round's attempts in one transaction.
-    async fn finish_deliveries(&self, outcomes: &[AttemptOutcome], now: UnixTime) -> StoreResult<()>;
+    async fn finish_deliveries(
+        &self,
+        outcomes: &[AttemptOutcome],
+        now: UnixTime,
+    ) -> StoreResult<()>;
 
     /// The delivery log of one endpoint, newest first.
     async fn list_deliveries(
@@ -337,5 +368,11 @@ pub trait IncidentStore: Send + Sync {
     ) -> StoreResult<bool>;
 
     /// Sends a delivery again (pending, due now).
-    async fn redeliver(&self, practice: PracticeId, id: &str, event: audit::Event, now: UnixTime) -> StoreResult<()>;
+    async fn redeliver(
+        &self,
+        practice: PracticeId,
+        id: &str,
+        event: audit::Event,
+        now: UnixTime,
+    ) -> StoreResult<()>;
 }

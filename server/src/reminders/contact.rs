@@ -34,7 +34,10 @@ impl ContactKey {
     /// Loads `contact.key` from the data directory, creating it (0600) on
     /// first start.
     pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Self> {
-        Ok(Self::from_bytes(&crate::sealing::load_key_file(data_dir, "contact.key")?))
+        Ok(Self::from_bytes(&crate::sealing::load_key_file(
+            data_dir,
+            "contact.key",
+        )?))
     }
 
     /// A key from its bytes (tests).

@@ -799,10 +799,12 @@ pub async fn put_nudge_settings(
             "cooldown_minutes: from an hour to a week",
         ));
     }
-    let event = authed.event("nudge_settings.changed").detail(serde_json::json!({
-        "after_minutes": settings.after_minutes,
-        "cooldown_minutes": settings.cooldown_minutes,
-    }));
+    let event = authed
+        .event("nudge_settings.changed")
+        .detail(serde_json::json!({
+            "after_minutes": settings.after_minutes,
+            "cooldown_minutes": settings.cooldown_minutes,
+        }));
     state
         .store
         .put_nudge_settings(
@@ -818,13 +820,19 @@ pub async fn put_nudge_settings(
 
 /// Nudges of the practice (admins) or of one's own conversations (staff),
 /// newest first.
-pub async fn list_nudges(state: &AppState, authed: &Authed) -> Result<Vec<super::store::NudgeView>> {
+pub async fn list_nudges(
+    state: &AppState,
+    authed: &Authed,
+) -> Result<Vec<super::store::NudgeView>> {
     let staff = match authed.role {
         Role::Admin => None,
         Role::Clinician | Role::Associate => Some(authed.user_id),
         Role::Client => return Err(ReminderError::Forbidden("the nudges list is for staff")),
     };
-    Ok(state.store.list_nudges(authed.practice_id, staff, 500).await?)
+    Ok(state
+        .store
+        .list_nudges(authed.practice_id, staff, 500)
+        .await?)
 }
 
 /// Acts on a reply to a reminder text (its signature already checked):

@@ -251,7 +251,12 @@ pub trait Store:
     async fn count_auth_failures(&self, key_hash: &[u8], since: UnixTime) -> StoreResult<i64>;
 
     /// Whether a lockout of this account was audited since a time.
-    async fn lockout_recorded(&self, practice: PracticeId, user: UserId, since: UnixTime) -> StoreResult<bool>;
+    async fn lockout_recorded(
+        &self,
+        practice: PracticeId,
+        user: UserId,
+        since: UnixTime,
+    ) -> StoreResult<bool>;
 
     /// Forgets failures for a key (after a successful login).
     async fn clear_auth_failures(&self, key_hash: &[u8]) -> StoreResult<()>;

@@ -23,14 +23,20 @@ pub async fn report(
     authed: Authed,
     ApiJson(req): ApiJson<Report>,
 ) -> ApiResult<(StatusCode, Json<IncidentView>)> {
-    Ok((StatusCode::CREATED, Json(service::report(&state, &authed, req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(service::report(&state, &authed, req).await?),
+    ))
 }
 
 /// The practice's incidents, newest first, with their deadlines (admins).
 #[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents",
     responses((status = 200, body = [IncidentView]),
         (status = 403, body = crate::error::ErrorBody, description = "not an admin")))]
-pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<IncidentView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> ApiResult<Json<Vec<IncidentView>>> {
     Ok(Json(service::list(&state, &authed).await?))
 }
 
@@ -45,7 +51,9 @@ pub async fn get(
     authed: Authed,
     ApiPath(raw): ApiPath<String>,
 ) -> ApiResult<Json<IncidentDetail>> {
-    Ok(Json(service::get(&state, &authed, id(&raw, "incident")?).await?))
+    Ok(Json(
+        service::get(&state, &authed, id(&raw, "incident")?).await?,
+    ))
 }
 
 /// Changes an incident (admins): its status, the breach decision with its
@@ -64,5 +72,7 @@ pub async fn change(
     ApiPath(raw): ApiPath<String>,
     ApiJson(req): ApiJson<Change>,
 ) -> ApiResult<Json<IncidentView>> {
-    Ok(Json(service::change(&state, &authed, id(&raw, "incident")?, req).await?))
+    Ok(Json(
+        service::change(&state, &authed, id(&raw, "incident")?, req).await?,
+    ))
 }

@@ -22,14 +22,20 @@ pub async fn create(
     authed: Authed,
     ApiJson(req): ApiJson<NewEndpointRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedEndpoint>)> {
-    Ok((StatusCode::CREATED, Json(service::create_endpoint(&state, &authed, req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(service::create_endpoint(&state, &authed, req).await?),
+    ))
 }
 
 /// The practice's endpoints (never their secrets).
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "incidents",
     responses((status = 200, body = [EndpointView]),
         (status = 403, body = crate::error::ErrorBody, description = "not an admin")))]
-pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<EndpointView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    authed: Authed,
+) -> ApiResult<Json<Vec<EndpointView>>> {
     Ok(Json(service::endpoints(&state, &authed).await?))
 }
 
@@ -60,7 +66,9 @@ pub async fn deliveries(
     authed: Authed,
     ApiPath(raw): ApiPath<String>,
 ) -> ApiResult<Json<Vec<DeliveryView>>> {
-    Ok(Json(service::deliveries(&state, &authed, id(&raw, "endpoint")?).await?))
+    Ok(Json(
+        service::deliveries(&state, &authed, id(&raw, "endpoint")?).await?,
+    ))
 }
 
 /// Sends a delivery again, under the same `webhook-id`.

@@ -41,7 +41,8 @@ impl Job for Deadlines {
                 deadlines::day_of(row.discovered_at),
                 u64::try_from(row.affected_count).unwrap_or(0),
                 u64::try_from(row.max_state_residents).unwrap_or(0),
-                row.delayed_until.map(|t| Delay::Written(deadlines::day_of(t))),
+                row.delayed_until
+                    .map(|t| Delay::Written(deadlines::day_of(t))),
             );
             let days_left = deadlines::days_left(today, d.individuals);
             let Some(threshold) = deadlines::notice_due(days_left, last) else {

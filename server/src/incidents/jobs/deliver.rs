@@ -131,10 +131,15 @@ impl Deliver {
                 .map(|after| now + after)
         };
         let disable = (!delivered
-            && d.failing_since.is_some_and(|since| now - since >= DISABLE_AFTER_SECS))
+            && d.failing_since
+                .is_some_and(|since| now - since >= DISABLE_AFTER_SECS))
         .then(|| {
-            audit::Event::new(d.practice_id, "webhook.endpoint_disabled", &audit::RequestMeta::default())
-                .detail(serde_json::json!({"endpoint_id": d.endpoint_id, "reason": "failing"}))
+            audit::Event::new(
+                d.practice_id,
+                "webhook.endpoint_disabled",
+                &audit::RequestMeta::default(),
+            )
+            .detail(serde_json::json!({"endpoint_id": d.endpoint_id, "reason": "failing"}))
         });
         AttemptOutcome {
             id: d.id,

@@ -57,7 +57,9 @@ impl Job for Watch {
         }
         let mut more = claimed.len() as i64 >= PRACTICES_PER_ROUND;
         for (practice, after) in claimed {
-            let events = store.watched_events(practice, after, EVENTS_PER_ROUND).await?;
+            let events = store
+                .watched_events(practice, after, EVENTS_PER_ROUND)
+                .await?;
             more |= events.len() as i64 >= EVENTS_PER_ROUND;
             let round = self.read(practice, after, &events);
             store.finish_watch(&round, self.state.clock.now()).await?;
@@ -117,7 +119,10 @@ impl Watch {
             status: text("status"),
             decision: text("decision"),
             affected_count: detail.get("affected_count").and_then(|v| v.as_i64()),
-            deadlines: match (text("deadline"), detail.get("days_left").and_then(|v| v.as_i64())) {
+            deadlines: match (
+                text("deadline"),
+                detail.get("days_left").and_then(|v| v.as_i64()),
+            ) {
                 (Some(individuals), Some(days_left)) => {
                     Some(serde_json::json!({"individuals": individuals, "days_left": days_left}))
                 }
@@ -129,12 +134,19 @@ impl Watch {
     }
 }
 
-fn opening(practice: PracticeId, e: &WatchedEvent, o: detect::Opening) -> (NewIncident, audit::Event) {
+fn opening(
+    practice: PracticeId,
+    e: &WatchedEvent,
+    o: detect::Opening,
+) -> (NewIncident, audit::Event) {
     let id = IncidentId::new();
     let user: Option<UserId> = o.user.as_deref().and_then(|u| u.parse().ok());
     let device: Option<DeviceId> = o.device.as_deref().and_then(|d| d.parse().ok());
     let subjects = if user.is_some() || device.is_some() {
-        vec![Subject { user_id: user, device_id: device }]
+        vec![Subject {
+            user_id: user,
+            device_id: device,
+        }]
     } else {
         Vec::new()
     };

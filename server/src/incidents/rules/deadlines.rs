@@ -124,8 +124,14 @@ mod tests {
         let t = deadlines(d(2026, 3, 10), 3, 3, None);
         assert_eq!(t.individuals, d(2026, 5, 9));
         // Across February of a leap year.
-        assert_eq!(deadlines(d(2028, 2, 1), 1, 1, None).individuals, d(2028, 4, 1));
-        assert_eq!(deadlines(d(2027, 2, 1), 1, 1, None).individuals, d(2027, 4, 2));
+        assert_eq!(
+            deadlines(d(2028, 2, 1), 1, 1, None).individuals,
+            d(2028, 4, 1)
+        );
+        assert_eq!(
+            deadlines(d(2027, 2, 1), 1, 1, None).individuals,
+            d(2027, 4, 2)
+        );
     }
 
     #[test]
@@ -155,19 +161,31 @@ mod tests {
     #[test]
     fn media_when_more_than_500_residents_of_one_state() {
         assert_eq!(deadlines(d(2026, 3, 10), 900, 500, None).media, None);
-        assert_eq!(deadlines(d(2026, 3, 10), 900, 501, None).media, Some(d(2026, 5, 9)));
+        assert_eq!(
+            deadlines(d(2026, 3, 10), 900, 501, None).media,
+            Some(d(2026, 5, 9))
+        );
     }
 
     #[test]
     fn a_law_enforcement_delay_holds_every_notice() {
-        let written = deadlines(d(2026, 3, 10), 600, 600, Some(Delay::Written(d(2026, 7, 1))));
+        let written = deadlines(
+            d(2026, 3, 10),
+            600,
+            600,
+            Some(Delay::Written(d(2026, 7, 1))),
+        );
         assert_eq!(written.individuals, d(2026, 7, 1));
         assert_eq!(written.hhs, d(2026, 7, 1));
         assert_eq!(written.media, Some(d(2026, 7, 1)));
         // An oral statement holds 30 days at most.
         let oral = deadlines(d(2026, 3, 10), 3, 3, Some(Delay::Oral(d(2026, 4, 20))));
         assert_eq!(oral.individuals, d(2026, 5, 20));
-        assert_eq!(oral.hhs, d(2027, 3, 1), "a delay never brings a deadline forward");
+        assert_eq!(
+            oral.hhs,
+            d(2027, 3, 1),
+            "a delay never brings a deadline forward"
+        );
     }
 
     #[test]
@@ -175,7 +193,11 @@ mod tests {
         assert_eq!(notice_due(60, None), None);
         assert_eq!(notice_due(30, None), Some(30));
         assert_eq!(notice_due(29, Some(30)), None);
-        assert_eq!(notice_due(13, Some(30)), Some(14), "a day skipped (downtime) still announces");
+        assert_eq!(
+            notice_due(13, Some(30)),
+            Some(14),
+            "a day skipped (downtime) still announces"
+        );
         assert_eq!(notice_due(13, Some(14)), None);
         assert_eq!(notice_due(2, Some(14)), Some(3));
         assert_eq!(notice_due(-5, Some(1)), Some(0), "passed: once");

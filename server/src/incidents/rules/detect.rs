@@ -81,17 +81,40 @@ mod tests {
 
     #[test]
     fn a_lockout_opens_one_credential_incident_per_account() {
-        let a = detect(&Seen { action: "auth.lockout", target_user: Some("u1"), ..Default::default() }).unwrap();
-        let b = detect(&Seen { action: "auth.lockout", target_user: Some("u1"), ..Default::default() }).unwrap();
+        let a = detect(&Seen {
+            action: "auth.lockout",
+            target_user: Some("u1"),
+            ..Default::default()
+        })
+        .unwrap();
+        let b = detect(&Seen {
+            action: "auth.lockout",
+            target_user: Some("u1"),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(a.kind, Kind::CredentialCompromise);
-        assert_eq!(a.cause, b.cause, "one cause: the second is the same incident");
-        let other = detect(&Seen { action: "auth.lockout", target_user: Some("u2"), ..Default::default() }).unwrap();
+        assert_eq!(
+            a.cause, b.cause,
+            "one cause: the second is the same incident"
+        );
+        let other = detect(&Seen {
+            action: "auth.lockout",
+            target_user: Some("u2"),
+            ..Default::default()
+        })
+        .unwrap();
         assert_ne!(a.cause, other.cause);
     }
 
     #[test]
     fn a_device_reported_lost_opens_a_lost_device_incident() {
-        let o = detect(&Seen { action: "device.reported_lost", target_user: Some("u"), target_device: Some("d") }).unwrap();
+        let o = detect(&Seen {
+            action: "device.reported_lost",
+            target_user: Some("u"),
+            target_device: Some("d"),
+        })
+        .unwrap();
         assert_eq!(o.kind, Kind::LostDevice);
         assert_eq!(o.device.as_deref(), Some("d"));
         assert_eq!(o.user.as_deref(), Some("u"));
@@ -99,9 +122,29 @@ mod tests {
 
     #[test]
     fn ordinary_events_open_nothing() {
-        for action in ["auth.login", "device.revoked", "message.delivered", "incident.opened"] {
-            assert_eq!(detect(&Seen { action, target_user: Some("u"), target_device: Some("d") }), None, "{action}");
+        for action in [
+            "auth.login",
+            "device.revoked",
+            "message.delivered",
+            "incident.opened",
+        ] {
+            assert_eq!(
+                detect(&Seen {
+                    action,
+                    target_user: Some("u"),
+                    target_device: Some("d")
+                }),
+                None,
+                "{action}"
+            );
         }
-        assert_eq!(detect(&Seen { action: "auth.lockout", ..Default::default() }), None, "no subject");
+        assert_eq!(
+            detect(&Seen {
+                action: "auth.lockout",
+                ..Default::default()
+            }),
+            None,
+            "no subject"
+        );
     }
 }

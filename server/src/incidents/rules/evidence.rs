@@ -114,23 +114,33 @@ pub fn summarize(f: &DeviceFacts) -> DeviceEvidence {
         if d.to_seq < d.from_seq {
             continue;
         }
-        let c = by_conv.entry(&d.conversation_id).or_insert_with(|| ConversationEvidence {
-            conversation_id: d.conversation_id.clone(),
-            client_id: d.client_id.clone(),
-            ranges: Vec::new(),
-            entries: 0,
-            last_delivered_at: d.at,
-        });
-        raw.entry(&d.conversation_id).or_default().push((d.from_seq, d.to_seq));
+        let c = by_conv
+            .entry(&d.conversation_id)
+            .or_insert_with(|| ConversationEvidence {
+                conversation_id: d.conversation_id.clone(),
+                client_id: d.client_id.clone(),
+                ranges: Vec::new(),
+                entries: 0,
+                last_delivered_at: d.at,
+            });
+        raw.entry(&d.conversation_id)
+            .or_default()
+            .push((d.from_seq, d.to_seq));
         c.last_delivered_at = c.last_delivered_at.max(d.at);
     }
     for (conv, c) in by_conv.iter_mut() {
         let merged = merge(raw.remove(conv).unwrap_or_default());
         c.entries = merged.iter().map(|(a, b)| b - a + 1).sum();
-        c.ranges = merged.into_iter().map(|(from_seq, to_seq)| SeqRange { from_seq, to_seq }).collect();
+        c.ranges = merged
+            .into_iter()
+            .map(|(from_seq, to_seq)| SeqRange { from_seq, to_seq })
+            .collect();
     }
     let conversations: Vec<ConversationEvidence> = by_conv.into_values().collect();
-    let mut affected: Vec<String> = conversations.iter().filter_map(|c| c.client_id.clone()).collect();
+    let mut affected: Vec<String> = conversations
+        .iter()
+        .filter_map(|c| c.client_id.clone())
+        .collect();
     if f.owner_is_client {
         affected.push(f.owner_id.clone());
     }
@@ -168,7 +178,13 @@ mod tests {
     use super::*;
 
     fn d(conv: &str, client: &str, from: i64, to: i64, at: i64) -> Delivered {
-        Delivered { conversation_id: conv.into(), client_id: Some(client.into()), from_seq: from, to_seq: to, at }
+        Delivered {
+            conversation_id: conv.into(),
+            client_id: Some(client.into()),
+            from_seq: from,
+            to_seq: to,
+            at,
+        }
     }
 
     #[test]
@@ -177,7 +193,12 @@ mod tests {
             device_id: "phone".into(),
             owner_id: "dr".into(),
             revoked_at: Some(100),
-            delivered: vec![d("c1", "sam", 1, 3, 10), d("c2", "alex", 1, 1, 11), d("c1", "sam", 4, 6, 12), d("c1", "sam", 9, 9, 13)],
+            delivered: vec![
+                d("c1", "sam", 1, 3, 10),
+                d("c2", "alex", 1, 1, 11),
+                d("c1", "sam", 4, 6, 12),
+                d("c1", "sam", 9, 9, 13),
+            ],
             ..Default::default()
         };
         let e = summarize(&f);
@@ -193,12 +214,40 @@ mod tests {
 
     #[test]
     fn a_live_session_or_a_held_share_withholds_the_safe_harbor_facts() {
-        let base = DeviceFacts { device_id: "p".into(), owner_id: "sam".into(), owner_is_client: true, revoked_at: Some(5), ..Default::default() };
+        let base = DeviceFacts {
+            device_id: "p".into(),
+            owner_id: "sam".into(),
+            owner_is_client: true,
+            revoked_at: Some(5),
+            ..Default::default()
+        };
         let e = summarize(&base);
-        assert_eq!(e.affected_clients, ["sam"], "a client's own device: the client");
+        assert_eq!(
+            e.affected_clients,
+            ["sam"],
+            "a client's own device: the client"
+        );
         assert!(e.safe_harbor_facts);
-        assert!(!summarize(&DeviceFacts { live_session_at_revocation: true, ..base.clone() }).safe_harbor_facts);
-        assert!(!summarize(&DeviceFacts { share_held: true, ..base.clone() }).safe_harbor_facts);
-        assert!(!summarize(&DeviceFacts { revoked_at: None, ..base }).unlock_share_destroyed);
+        assert!(
+            !summarize(&DeviceFacts {
+                live_session_at_revocation: true,
+                ..base.clone()
+            })
+            .safe_harbor_facts
+        );
+        assert!(
+            !summarize(&DeviceFacts {
+                share_held: true,
+                ..base.clone()
+            })
+            .safe_harbor_facts
+        );
+        assert!(
+            !summarize(&DeviceFacts {
+                revoked_at: None,
+                ..base
+            })
+            .unlock_share_destroyed
+        );
     }
 }

@@ -144,10 +144,22 @@ mod tests {
     #[test]
     fn an_incident_runs_from_open_to_a_decision_and_closes() {
         assert_eq!(transition(Open, Assessing, None, false), Ok(()));
-        assert_eq!(transition(Assessing, Decided, Some(Decision::Breach), true), Ok(()));
-        assert_eq!(transition(Decided, Notifying, Some(Decision::Breach), false), Ok(()));
-        assert_eq!(transition(Notifying, Closed, Some(Decision::Breach), false), Ok(()));
-        assert_eq!(transition(Decided, Closed, Some(Decision::NotABreach), false), Ok(()));
+        assert_eq!(
+            transition(Assessing, Decided, Some(Decision::Breach), true),
+            Ok(())
+        );
+        assert_eq!(
+            transition(Decided, Notifying, Some(Decision::Breach), false),
+            Ok(())
+        );
+        assert_eq!(
+            transition(Notifying, Closed, Some(Decision::Breach), false),
+            Ok(())
+        );
+        assert_eq!(
+            transition(Decided, Closed, Some(Decision::NotABreach), false),
+            Ok(())
+        );
     }
 
     #[test]
@@ -156,30 +168,48 @@ mod tests {
             transition(Assessing, Decided, Some(Decision::NotABreach), false),
             Err(TransitionError::ReasoningRequired)
         );
-        assert_eq!(transition(Assessing, Decided, None, true), Err(TransitionError::ReasoningRequired));
+        assert_eq!(
+            transition(Assessing, Decided, None, true),
+            Err(TransitionError::ReasoningRequired)
+        );
         assert_eq!(
             transition(Decided, Notifying, Some(Decision::NotABreach), false),
             Err(TransitionError::NotABreach)
         );
-        assert_eq!(transition(Open, Closed, None, false), Err(TransitionError::ReasoningRequired));
+        assert_eq!(
+            transition(Open, Closed, None, false),
+            Err(TransitionError::ReasoningRequired)
+        );
         assert_eq!(transition(Open, Closed, None, true), Ok(()));
     }
 
     #[test]
     fn a_closed_incident_stays_closed() {
         for to in [Open, Assessing, Decided, Notifying] {
-            assert!(transition(Closed, to, Some(Decision::Breach), true).is_err(), "{to:?}");
+            assert!(
+                transition(Closed, to, Some(Decision::Breach), true).is_err(),
+                "{to:?}"
+            );
         }
         assert!(transition(Assessing, Open, None, true).is_err());
     }
 
     #[test]
     fn codes_round_trip() {
-        for k in [Kind::LostDevice, Kind::MisdirectedMessage, Kind::UnauthorizedAccess,
-                  Kind::CredentialCompromise, Kind::AuditTampering, Kind::Other] {
+        for k in [
+            Kind::LostDevice,
+            Kind::MisdirectedMessage,
+            Kind::UnauthorizedAccess,
+            Kind::CredentialCompromise,
+            Kind::AuditTampering,
+            Kind::Other,
+        ] {
             assert_eq!(Kind::from_code(k.code()), Some(k));
         }
         assert_eq!(Status::from_code("nope"), None);
-        assert_eq!(serde_json::to_string(&Decision::NotABreach).unwrap(), "\"not_a_breach\"");
+        assert_eq!(
+            serde_json::to_string(&Decision::NotABreach).unwrap(),
+            "\"not_a_breach\""
+        );
     }
 }

@@ -169,8 +169,21 @@ mod tests {
 
     #[test]
     fn loopback_private_and_link_local_addresses_are_refused() {
-        for bad in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0",
-                    "100.64.0.1", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "224.0.0.1"] {
+        for bad in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "224.0.0.1",
+        ] {
             assert!(!address_allowed(bad.parse().unwrap()), "{bad}");
         }
         for good in ["93.184.216.34", "2606:2800:220:1::1", "8.8.8.8"] {
@@ -180,28 +193,40 @@ mod tests {
 
     #[test]
     fn retries_spread_over_about_three_days_then_stop() {
-        let total: i64 = (1..MAX_ATTEMPTS).map(|n| retry_after(n, 0.0).unwrap()).sum();
+        let total: i64 = (1..MAX_ATTEMPTS)
+            .map(|n| retry_after(n, 0.0).unwrap())
+            .sum();
         assert!((2 * 86_400..4 * 86_400).contains(&total), "{total}");
         assert_eq!(retry_after(MAX_ATTEMPTS, 0.0), None);
         assert_eq!(retry_after(0, 0.5), None);
-        assert!(retry_after(2, 1.0).unwrap() > retry_after(2, 0.0).unwrap(), "jitter");
+        assert!(
+            retry_after(2, 1.0).unwrap() > retry_after(2, 0.0).unwrap(),
+            "jitter"
+        );
     }
 
     #[test]
     fn a_payload_holds_only_the_allowed_fields() {
-        let p = payload("incident.opened", "2026-12-06T00:00:00Z", &Facts {
-            incident_id: Some("i".into()),
-            kind: Some("lost_device".into()),
-            affected_count: Some(3),
-            ..Default::default()
-        });
+        let p = payload(
+            "incident.opened",
+            "2026-12-06T00:00:00Z",
+            &Facts {
+                incident_id: Some("i".into()),
+                kind: Some("lost_device".into()),
+                affected_count: Some(3),
+                ..Default::default()
+            },
+        );
         assert_eq!(p["type"], "incident.opened");
         let keys: Vec<&String> = p["data"].as_object().unwrap().keys().collect();
         assert_eq!(keys, ["affected_count", "incident_id", "kind"]);
         for t in EVENT_TYPES {
             assert!(t.contains('.'));
         }
-        assert_eq!(event_type_of("device.reported_lost"), Some("device.revoked"));
+        assert_eq!(
+            event_type_of("device.reported_lost"),
+            Some("device.revoked")
+        );
         assert_eq!(event_type_of("auth.login"), None);
     }
 }

@@ -45,5 +45,7 @@ pub async fn put_settings(
     authed: Authed,
     ApiJson(req): ApiJson<NudgeSettings>,
 ) -> ApiResult<Json<NudgeSettings>> {
-    Ok(Json(service::put_nudge_settings(&state, &authed, req).await?))
+    Ok(Json(
+        service::put_nudge_settings(&state, &authed, req).await?,
+    ))
 }

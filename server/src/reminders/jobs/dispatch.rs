@@ -70,9 +70,7 @@ impl Job for Dispatch {
         }
         let full = claimed.len() as i64 >= s.batch_size.max(1);
         let practices: Vec<_> = claimed.iter().map(|r| r.practice_id).collect();
-        let staff = Arc::new(
-            outbox::staff_names(&self.state, practices).await?,
-        );
+        let staff = Arc::new(outbox::staff_names(&self.state, practices).await?);
         let results: Vec<anyhow::Result<(Finish, audit::Event)>> =
             futures_util::stream::iter(claimed)
                 .map(|r| {

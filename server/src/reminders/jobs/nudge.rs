@@ -26,8 +26,8 @@ use crate::jobs::{Job, Round};
 use crate::reminders::channels::SendError;
 use crate::reminders::rules::dispatch::{retry_delay_secs, Channel};
 use crate::reminders::rules::nudge::{self, Decision, Facts};
-use crate::reminders::rules::{plan, schedule};
 use crate::reminders::rules::template::Kind;
+use crate::reminders::rules::{plan, schedule};
 use crate::reminders::store::{NudgeCandidate, NudgeFinish};
 use crate::state::AppState;
 use async_trait::async_trait;
@@ -72,9 +72,7 @@ impl Job for Nudge {
         }
         let full = claimed.len() as i64 >= batch;
         let practices: Vec<_> = claimed.iter().map(|c| c.practice_id).collect();
-        let staff = Arc::new(
-            outbox::staff_names(&self.state, practices).await?,
-        );
+        let staff = Arc::new(outbox::staff_names(&self.state, practices).await?);
         let finished: Vec<NudgeFinish> = futures_util::stream::iter(claimed)
             .map(|c| {
                 let staff = staff.clone();
@@ -158,7 +156,12 @@ impl Nudge {
             Ok(provider_id) => {
                 let mut f = self.finish(&c, None, None, 0);
                 f.sent_at = Some(state.clock.now());
-                f.record = Some(("sent", Some(channel.code().to_owned()), Some(provider_id), None));
+                f.record = Some((
+                    "sent",
+                    Some(channel.code().to_owned()),
+                    Some(provider_id),
+                    None,
+                ));
                 f.event = Some(self.event(&c, "nudge.sent").detail(serde_json::json!({
                     "conversation": c.conversation_id,
                     "channel": channel.code(),
@@ -216,7 +219,12 @@ impl Nudge {
             "conversation": c.conversation_id,
             "reason": reason,
         })));
-        f.record = Some((status, channel.map(|ch| ch.code().to_owned()), None, Some(reason)));
+        f.record = Some((
+            status,
+            channel.map(|ch| ch.code().to_owned()),
+            None,
+            Some(reason),
+        ));
         f
     }
 

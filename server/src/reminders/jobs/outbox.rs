@@ -86,7 +86,12 @@ impl Outbox {
             Channel::Email => match (&self.email, &to.email) {
                 (Some(mailer), Some(to)) => {
                     mailer
-                        .send(message_id, to, &rendered.email_subject, &rendered.email_body)
+                        .send(
+                            message_id,
+                            to,
+                            &rendered.email_subject,
+                            &rendered.email_body,
+                        )
                         .await
                 }
                 _ => Err(SendError::Permanent("not configured")),

@@ -89,7 +89,10 @@ pub fn decide(f: &Facts) -> Decision {
     if f.opted_out {
         return Decision::Withhold("opted_out");
     }
-    let allowed = [(Channel::Sms, f.sms, f.sms_configured), (Channel::Email, f.email, f.email_configured)];
+    let allowed = [
+        (Channel::Sms, f.sms, f.sms_configured),
+        (Channel::Email, f.email, f.email_configured),
+    ];
     if !allowed.iter().any(|(_, allowed, _)| *allowed) {
         return Decision::Withhold("no_allowed_channel");
     }
@@ -131,47 +134,108 @@ mod tests {
     #[test]
     fn a_message_unread_past_the_delay_while_offline_is_nudged_by_sms_first() {
         assert_eq!(decide(&facts()), Decision::Send(Channel::Sms));
-        let email_only = Facts { sms: false, ..facts() };
+        let email_only = Facts {
+            sms: false,
+            ..facts()
+        };
         assert_eq!(decide(&email_only), Decision::Send(Channel::Email));
-        let no_gateway = Facts { sms_configured: false, ..facts() };
-        assert_eq!(decide(&no_gateway), Decision::Send(Channel::Email), "falls back to another allowed channel");
+        let no_gateway = Facts {
+            sms_configured: false,
+            ..facts()
+        };
+        assert_eq!(
+            decide(&no_gateway),
+            Decision::Send(Channel::Email),
+            "falls back to another allowed channel"
+        );
     }
 
     #[test]
     fn nothing_unread_or_nudges_off_or_client_gone_clears() {
-        assert_eq!(decide(&Facts { unread_since: None, ..facts() }), Decision::Clear);
-        assert_eq!(decide(&Facts { after_minutes: 0, ..facts() }), Decision::Clear);
-        assert_eq!(decide(&Facts { client_active: false, ..facts() }), Decision::Clear);
+        assert_eq!(
+            decide(&Facts {
+                unread_since: None,
+                ..facts()
+            }),
+            Decision::Clear
+        );
+        assert_eq!(
+            decide(&Facts {
+                after_minutes: 0,
+                ..facts()
+            }),
+            Decision::Clear
+        );
+        assert_eq!(
+            decide(&Facts {
+                client_active: false,
+                ..facts()
+            }),
+            Decision::Clear
+        );
     }
 
     #[test]
     fn before_the_delay_it_waits_until_the_delay_is_up() {
-        let f = Facts { unread_since: Some(1_000_000 - 5 * MIN), ..facts() };
+        let f = Facts {
+            unread_since: Some(1_000_000 - 5 * MIN),
+            ..facts()
+        };
         assert_eq!(decide(&f), Decision::Later(1_000_000 + 10 * MIN));
     }
 
     #[test]
     fn a_client_online_is_not_nudged() {
-        let f = Facts { online: true, ..facts() };
+        let f = Facts {
+            online: true,
+            ..facts()
+        };
         assert_eq!(decide(&f), Decision::Later(1_000_000 + 15 * MIN));
     }
 
     #[test]
     fn at_most_one_nudge_per_cooldown() {
-        let f = Facts { last_sent_at: Some(1_000_000 - 60 * MIN), ..facts() };
+        let f = Facts {
+            last_sent_at: Some(1_000_000 - 60 * MIN),
+            ..facts()
+        };
         assert_eq!(decide(&f), Decision::Later(1_000_000 + 120 * MIN));
-        let f = Facts { last_sent_at: Some(1_000_000 - 180 * MIN), ..facts() };
+        let f = Facts {
+            last_sent_at: Some(1_000_000 - 180 * MIN),
+            ..facts()
+        };
         assert_eq!(decide(&f), Decision::Send(Channel::Sms));
     }
 
     #[test]
     fn preferences_that_forbid_it_withhold_it_with_the_reason() {
-        assert_eq!(decide(&Facts { opted_out: true, ..facts() }), Decision::Withhold("opted_out"));
-        let none = Facts { email: false, sms: false, ..facts() };
+        assert_eq!(
+            decide(&Facts {
+                opted_out: true,
+                ..facts()
+            }),
+            Decision::Withhold("opted_out")
+        );
+        let none = Facts {
+            email: false,
+            sms: false,
+            ..facts()
+        };
         assert_eq!(decide(&none), Decision::Withhold("no_allowed_channel"));
-        let unconfigured = Facts { email_configured: false, sms_configured: false, ..facts() };
-        assert_eq!(decide(&unconfigured), Decision::Withhold("channel_not_configured"));
-        let sms_only_no_gateway = Facts { email: false, sms_configured: false, ..facts() };
+        let unconfigured = Facts {
+            email_configured: false,
+            sms_configured: false,
+            ..facts()
+        };
+        assert_eq!(
+            decide(&unconfigured),
+            Decision::Withhold("channel_not_configured")
+        );
+        let sms_only_no_gateway = Facts {
+            email: false,
+            sms_configured: false,
+            ..facts()
+        };
         assert_eq!(
             decide(&sms_only_no_gateway),
             Decision::Withhold("channel_not_configured"),
@@ -183,7 +247,10 @@ mod tests {
     fn in_quiet_hours_it_waits_for_their_end() {
         let ny: Tz = "America/New_York".parse().unwrap();
         let at = |h| {
-            ny.with_ymd_and_hms(2026, 11, 3, h, 0, 0).earliest().unwrap().timestamp()
+            ny.with_ymd_and_hms(2026, 11, 3, h, 0, 0)
+                .earliest()
+                .unwrap()
+                .timestamp()
         };
         let f = Facts {
             now: at(22),
@@ -195,8 +262,15 @@ mod tests {
             tz: ny,
             ..facts()
         };
-        let end = ny.with_ymd_and_hms(2026, 11, 4, 8, 0, 0).earliest().unwrap().timestamp();
+        let end = ny
+            .with_ymd_and_hms(2026, 11, 4, 8, 0, 0)
+            .earliest()
+            .unwrap()
+            .timestamp();
         assert_eq!(decide(&f), Decision::Later(end));
-        assert_eq!(decide(&Facts { now: end, ..f }), Decision::Send(Channel::Sms));
+        assert_eq!(
+            decide(&Facts { now: end, ..f }),
+            Decision::Send(Channel::Sms)
+        );
     }
 }
