@@ -51,7 +51,7 @@ async fn one_token_cannot_open_more_than_the_limit_of_sockets(backend: Backend) 
     let (mut opened, refused): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
     assert_eq!(opened.len(), limit, "exactly the limit is open");
     for r in &refused {
-        let (status, body) = r.as_ref().err().expect("refused");
+        let (status, body) = r.as_ref().expect_err("refused");
         assert_eq!(*status, 429, "{body}");
         assert_eq!(body["error"], "too_many_sockets", "{body}");
     }

@@ -729,11 +729,15 @@ mod tests {
         let tree = vec![leaf(0, &c)];
         let rows = vec![(c.device_id.parse().unwrap(), 0)];
         let server = vec![1, 2, 3];
-        decide_bootstrap(0, 0, &[server.clone()], &server, &tree, &rows).unwrap();
-        assert!(decide_bootstrap(1, 0, &[server.clone()], &server, &tree, &rows).is_err());
+        decide_bootstrap(0, 0, std::slice::from_ref(&server), &server, &tree, &rows).unwrap();
+        assert!(
+            decide_bootstrap(1, 0, std::slice::from_ref(&server), &server, &tree, &rows).is_err()
+        );
         assert!(decide_bootstrap(0, 0, &[], &server, &tree, &rows).is_err());
         assert!(decide_bootstrap(0, 0, &[server.clone(), vec![9]], &server, &tree, &rows).is_err());
-        assert!(decide_bootstrap(0, 0, &[server.clone()], &server, &tree, &[]).is_err());
+        assert!(
+            decide_bootstrap(0, 0, std::slice::from_ref(&server), &server, &tree, &[]).is_err()
+        );
     }
 
     #[test]

@@ -729,7 +729,7 @@ macro_rules! impl_reminder_store {
                         .bind(&f.conversation_id)
                         .execute(&mut *tx)
                         .await?;
-                        if let Some((status, channel, provider, reason)) = &f.record {
+                        if let Some(r) = &f.record {
                             sqlx::query(
                                 "INSERT INTO nudges (id, practice_id, conversation_id, client_id, status, channel,
                                     provider_id, reason, created_at)
@@ -739,10 +739,10 @@ macro_rules! impl_reminder_store {
                             .bind(f.practice_id)
                             .bind(&f.conversation_id)
                             .bind(f.client_id)
-                            .bind(*status)
-                            .bind(channel)
-                            .bind(provider)
-                            .bind(reason)
+                            .bind(r.status)
+                            .bind(&r.channel)
+                            .bind(&r.provider_id)
+                            .bind(&r.reason)
                             .bind(now)
                             .execute(&mut *tx)
                             .await?;

@@ -242,6 +242,19 @@ pub struct NudgeView {
     pub created_at: UnixTime,
 }
 
+/// A nudge sent, withheld or failed, as recorded for staff.
+#[derive(Debug, Clone)]
+pub struct NudgeRecord {
+    /// `sent`, `withheld` or `failed`.
+    pub status: &'static str,
+    /// The channel, when one was used.
+    pub channel: Option<String>,
+    /// The provider's message id, when sent.
+    pub provider_id: Option<String>,
+    /// Why it was withheld or failed.
+    pub reason: Option<String>,
+}
+
 /// How the job left a claimed conversation.
 #[derive(Debug, Clone)]
 pub struct NudgeFinish {
@@ -262,8 +275,8 @@ pub struct NudgeFinish {
     pub attempts: i64,
     /// Set when a nudge went out now.
     pub sent_at: Option<UnixTime>,
-    /// The record staff see: status, channel, provider id, reason.
-    pub record: Option<(&'static str, Option<String>, Option<String>, Option<String>)>,
+    /// The record staff see.
+    pub record: Option<NudgeRecord>,
     /// Its audit event.
     pub event: Option<audit::Event>,
 }

@@ -28,7 +28,7 @@ use crate::reminders::rules::dispatch::{retry_delay_secs, Channel};
 use crate::reminders::rules::nudge::{self, Decision, Facts};
 use crate::reminders::rules::template::Kind;
 use crate::reminders::rules::{plan, schedule};
-use crate::reminders::store::{NudgeCandidate, NudgeFinish};
+use crate::reminders::store::{NudgeCandidate, NudgeFinish, NudgeRecord};
 use crate::state::AppState;
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -156,12 +156,12 @@ impl Nudge {
             Ok(provider_id) => {
                 let mut f = self.finish(&c, None, None, 0);
                 f.sent_at = Some(state.clock.now());
-                f.record = Some((
-                    "sent",
-                    Some(channel.code().to_owned()),
-                    Some(provider_id),
-                    None,
-                ));
+                f.record = Some(NudgeRecord {
+                    status: "sent",
+                    channel: Some(channel.code().to_owned()),
+                    provider_id: Some(provider_id),
+                    reason: None,
+                });
                 f.event = Some(self.event(&c, "nudge.sent").detail(serde_json::json!({
                     "conversation": c.conversation_id,
                     "channel": channel.code(),
@@ -219,12 +219,12 @@ impl Nudge {
             "conversation": c.conversation_id,
             "reason": reason,
         })));
-        f.record = Some((
+        f.record = Some(NudgeRecord {
             status,
-            channel.map(|ch| ch.code().to_owned()),
-            None,
-            Some(reason),
-        ));
+            channel: channel.map(|ch| ch.code().to_owned()),
+            provider_id: None,
+            reason: Some(reason),
+        });
         f
     }
 
