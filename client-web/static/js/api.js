@@ -4,10 +4,12 @@
 
 /** An API failure with the server's machine code and its plain sentence. */
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, retryAfter = null) {
     super(message);
     this.status = status;
     this.code = code;
+    /** Seconds the server asked to wait (Retry-After), if it said. */
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -58,11 +60,32 @@ export async function api(method, path, body, { auth = true } = {}) {
   if (!response.ok) {
     const code = (data && data.error) || "http_error";
     const message = (data && data.message && sentence(data.message)) || fallbackMessage(response.status);
-    const error = new ApiError(response.status, code, message);
+    const retry = Number(response.headers.get("Retry-After"));
+    const error = new ApiError(response.status, code, message, Number.isFinite(retry) && retry > 0 ? retry : null);
     if (auth && response.status === 401 && SESSION_GONE.has(code) && onSessionLost) onSessionLost(error);
     throw error;
   }
   return data;
+}
+
+/**
+ * Runs `call` again when the server answers 503 `busy` (every password
+ * check waits for a bounded hashing slot; a sign-in rush at 9 am can fill
+ * them): after the Retry-After it gave (at most 10 s), up to three times,
+ * telling the person through `onWait(seconds)`. Nothing was checked or
+ * counted on a busy answer, so trying again is safe.
+ */
+export async function retryWhenBusy(call, onWait = () => {}) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 503 || e.code !== "busy" || attempt >= 3) throw e;
+      const seconds = Math.min(e.retryAfter || 1, 10);
+      onWait(seconds);
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    }
+  }
 }
 
 /** The server's messages are lower-case phrases; show them as sentences. */

@@ -47,7 +47,7 @@ function watch(page, problems) {
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
   page.on("console", (msg) => {
     const text = msg.text();
-    if (msg.type() === "error" && !/Failed to load resource: the server responded with a status of (401|404|409|410|422)/.test(text)) {
+    if (msg.type() === "error" && !/Failed to load resource: the server responded with a status of (401|404|409|410|422|503)/.test(text)) {
       problems.push(`console error: ${text}`);
     }
     if (/Content Security Policy/i.test(text)) problems.push(`CSP: ${text}`);

@@ -82,8 +82,25 @@ describe("incidents", () => {
   it("a client reports their phone lost; the privacy officer decides the incident it opened", async () => {
     // From their laptop, the client reports the phone lost.
     const laptop = await person(LAPTOP);
+    // A sign-in rush: the first answer is 503 busy with Retry-After; the
+    // page waits as asked and tries again by itself.
+    let loginRequests = 0;
+    await laptop.page.route("**/api/v1/auth/login", async (route) => {
+      loginRequests += 1;
+      if (loginRequests === 1) {
+        await route.fulfill({
+          status: 503,
+          headers: { "Content-Type": "application/json", "Retry-After": "1" },
+          body: JSON.stringify({ error: "busy", message: "the server is busy; try again shortly" }),
+        });
+        return;
+      }
+      await route.continue();
+    });
     await laptop.page.goto(`${server.url}/login`);
     await login(laptop.page, CLIENT, { deviceName: "Sam's laptop" });
+    assert.equal(loginRequests, 2, "tried again once, after the busy answer");
+    await laptop.page.unroute("**/api/v1/auth/login");
     await laptop.page.goto(`${server.url}/devices`);
     await heading(laptop.page, "Devices");
     const phoneCard = laptop.page.locator("li.device", { hasText: CLIENT.device });

@@ -2,7 +2,7 @@
 // recovery codes; clients: passphrase → device name), and the login page
 // (password, then a TOTP or recovery code when the server asks).
 
-import { api } from "../api.js";
+import { api, retryWhenBusy } from "../api.js";
 import { h, field, errorBox, onSubmit, formatTime, roleName, withArticle } from "../dom.js";
 import { qrSvg } from "../qr.js";
 import * as session from "../session.js";
@@ -100,7 +100,7 @@ export function loginPage(ctx) {
     if (mode === "recovery") body.recovery_code = recovery.input.value.trim();
     let answer;
     try {
-      answer = await api("POST", "/auth/login", body, { auth: false });
+      answer = await retryWhenBusy(() => api("POST", "/auth/login", body, { auth: false }), (seconds) => ctx.announce(`The server is busy; trying again in ${seconds} second${seconds === 1 ? "" : "s"}…`));
     } catch (e) {
       if (e.code === "mfa_required") {
         setMode("totp");
@@ -226,7 +226,7 @@ function registrationStep(ctx, token, info, previous) {
       ctx.show(deviceStep(ctx, token, info, values), "Name this device");
       return;
     }
-    const answer = await api("POST", "/invites/accept", { token, ...values }, { auth: false });
+    const answer = await retryWhenBusy(() => api("POST", "/invites/accept", { token, ...values }, { auth: false }), (seconds) => ctx.announce(`The server is busy; trying again in ${seconds} second${seconds === 1 ? "" : "s"}…`));
     inviteToken = null;
     secret.input.value = "";
     confirm.input.value = "";
@@ -256,7 +256,10 @@ function deviceStep(ctx, token, info, values) {
   onSubmit(form, errors, async () => {
     let answer;
     try {
-      answer = await api("POST", "/invites/accept", { token, ...values, device_name: device.input.value.trim() }, { auth: false });
+      answer = await retryWhenBusy(
+        () => api("POST", "/invites/accept", { token, ...values, device_name: device.input.value.trim() }, { auth: false }),
+        (seconds) => ctx.announce(`The server is busy; trying again in ${seconds} second${seconds === 1 ? "" : "s"}…`),
+      );
     } catch (e) {
       if (["weak_password", "login_taken", "invalid_login", "invalid_name"].includes(e.code) && !/device/i.test(e.message)) {
         ctx.show(registrationStep(ctx, token, info, { ...values, error: e.message }), "Accept invitation");
