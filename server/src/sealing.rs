@@ -1,5 +1,6 @@
 //! Secrets at rest: small values the server must keep but a copy of the
-//! database alone must not yield — TOTP secrets and devices' unlock shares
+//! database alone must not yield — TOTP secrets, devices' unlock shares,
+//! webhook signing keys
 //! (and, through the reminders slice's `ContactKey`, contact addresses).
 //!
 //! Sealed with ChaCha20-Poly1305 under a 256-bit key held outside the
@@ -52,6 +53,8 @@ pub enum Purpose {
     TotpSecret,
     /// A device's unlock share (32 bytes), bound to the device's id.
     UnlockShare,
+    /// A webhook endpoint's signing key (32 bytes), bound to its id.
+    WebhookSecret,
 }
 
 impl Purpose {
@@ -59,6 +62,7 @@ impl Purpose {
         match self {
             Purpose::TotpSecret => b"alcove/totp-secret",
             Purpose::UnlockShare => b"alcove/unlock-share",
+            Purpose::WebhookSecret => b"alcove/webhook-secret",
         }
     }
 
@@ -66,7 +70,7 @@ impl Purpose {
     fn legacy_len(self) -> usize {
         match self {
             Purpose::TotpSecret => 20,
-            Purpose::UnlockShare => 32,
+            Purpose::UnlockShare | Purpose::WebhookSecret => 32,
         }
     }
 }

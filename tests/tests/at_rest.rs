@@ -1,5 +1,5 @@
-//! A copy of the database alone does not give away second factors or the
-//! halves of devices' local-state keys: TOTP secrets and unlock shares are
+//! A copy of the database alone does not give away second factors, the
+//! halves of devices' local-state keys or webhook signing keys: they are
 //! sealed under a key file in the data directory (0600), bound to their
 //! row; sign-in with TOTP and a device's unlock still work. Both backends.
 
@@ -58,6 +58,36 @@ async fn totp_secrets_and_unlock_shares_are_sealed_at_rest(b: Backend) {
     assert!(
         !stored[0].windows(32).any(|w| w == share),
         "the share is not in the clear"
+    );
+
+    // A webhook's signing key, shown once to the admin.
+    let (status, created) = p
+        .admin
+        .client
+        .post(
+            "/api/v1/webhooks",
+            &json!({"url": "https://hooks.example.org/a", "event_types": ["incident.opened"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let key = data_encoding::BASE64
+        .decode(
+            created["secret"]
+                .as_str()
+                .expect("secret")
+                .trim_start_matches("whsec_")
+                .as_bytes(),
+        )
+        .expect("base64");
+    let stored = app
+        .raw_bytes(&format!(
+            "SELECT secret FROM webhook_endpoints WHERE id = '{}'",
+            created["endpoint"]["id"].as_str().expect("id")
+        ))
+        .await;
+    assert!(
+        !stored[0].windows(32).any(|w| w == key),
+        "the webhook key is not in the clear"
     );
 
     // Moved onto another user's row, a sealed secret does not open: the

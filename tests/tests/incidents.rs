@@ -53,6 +53,7 @@ on_both_backends!(
     webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry_no_phi,
     webhook_urls_into_the_servers_own_network_are_refused,
     an_approaching_deadline_is_announced_once_per_threshold,
+    a_practice_has_at_most_ten_webhooks_even_when_added_at_once,
 );
 
 async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: Backend) {
@@ -690,5 +691,52 @@ async fn an_approaching_deadline_is_announced_once_per_threshold(b: Backend) {
         .wait_until(DEADLINE, |r| announced(r).len() >= 2)
         .await;
     assert_eq!(announced(&got), [13, 6], "{got:?}");
+    app.stop().await;
+}
+
+async fn a_practice_has_at_most_ten_webhooks_even_when_added_at_once(b: Backend) {
+    let Some(app) = app(b, false).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let adds = (0..15).map(|i| {
+        let c = p.admin.client.clone();
+        async move {
+            c.post(
+                "/api/v1/webhooks",
+                &json!({"url": format!("https://hooks.example.org/{i}"), "event_types": ["incident.opened"]}),
+            )
+            .await
+        }
+    });
+    let answers = futures_util::future::join_all(adds).await;
+    let created = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 10, "{answers:?}");
+    for (status, body) in answers.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
+        assert_eq!(*status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"], "invalid_field", "{body}");
+    }
+    let (_, listed) = p.admin.client.get("/api/v1/webhooks").await;
+    assert_eq!(listed.as_array().expect("list").len(), 10);
+    // Turning one off makes room for one more.
+    let first = listed[0]["id"].as_str().expect("id").to_string();
+    let (status, _) = p
+        .admin
+        .client
+        .post(&format!("/api/v1/webhooks/{first}/disable"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = p
+        .admin
+        .client
+        .post(
+            "/api/v1/webhooks",
+            &json!({"url": "https://hooks.example.org/x", "event_types": ["incident.opened"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     app.stop().await;
 }

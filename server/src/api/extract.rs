@@ -201,3 +201,10 @@ pub fn coarse_user_agent(parts: &Parts) -> String {
         None => browser.to_string(),
     }
 }
+
+/// Parses an id taken from a path segment; one that does not parse names
+/// nothing here, so it is simply not found (never a parse error that would
+/// tell ids apart).
+pub fn path_id<T: std::str::FromStr>(raw: &str, what: &'static str) -> Result<T, AppError> {
+    raw.parse().map_err(|_| AppError::not_found(what))
+}

@@ -28,6 +28,9 @@ pub enum IncidentError {
     /// Storage failed.
     #[error(transparent)]
     Store(StoreError),
+    /// Something of ours failed (never answered in detail).
+    #[error("internal error")]
+    Internal(anyhow::Error),
 }
 
 impl From<StoreError> for IncidentError {
@@ -50,6 +53,7 @@ impl From<IncidentError> for AppError {
             IncidentError::Changed => AppError::conflict("changed", message),
             IncidentError::UrlRefused(_) => AppError::invalid("url_refused", message),
             IncidentError::Store(s) => s.into(),
+            IncidentError::Internal(cause) => AppError::internal(cause),
         }
     }
 }

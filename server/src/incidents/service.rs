@@ -19,6 +19,7 @@ use super::store::{
 };
 use crate::auth::session::Authed;
 use crate::ids::{DeviceId, IncidentId, UserId, WebhookEndpointId};
+use crate::sealing::Purpose;
 use crate::state::AppState;
 use crate::storage::{Role, StoreError};
 use chrono::NaiveDate;
@@ -30,7 +31,7 @@ type Result<T> = std::result::Result<T, IncidentError>;
 /// Longest note kept on the timeline.
 const MAX_NOTE: usize = 4_000;
 /// Endpoints a practice may configure.
-pub const MAX_ENDPOINTS: usize = 10;
+pub const MAX_ENDPOINTS: i64 = 10;
 
 fn admin_only(authed: &Authed, what: &'static str) -> Result<()> {
     if authed.role == Role::Admin {
@@ -136,14 +137,11 @@ fn view(state: &AppState, r: IncidentRow) -> Result<IncidentView> {
     let kind = Kind::from_code(&r.kind).ok_or(IncidentError::Invalid("stored kind"))?;
     let status = Status::from_code(&r.status).ok_or(IncidentError::Invalid("stored status"))?;
     let decision = r.decision.as_deref().and_then(Decision::from_code);
-    let delay = r
-        .delayed_until
-        .map(|t| Delay::Written(deadlines::day_of(t)));
-    let d = deadlines::deadlines(
-        deadlines::day_of(r.discovered_at),
-        u64::try_from(r.affected_count).unwrap_or(0),
-        u64::try_from(r.max_state_residents).unwrap_or(0),
-        delay,
+    let d = deadlines::of(
+        r.discovered_at,
+        r.affected_count,
+        r.max_state_residents,
+        r.delayed_until,
     );
     let today = deadlines::day_of(state.now());
     Ok(IncidentView {
@@ -363,8 +361,10 @@ pub async fn change(
                     "a changed discovery time needs its reason in note",
                 ));
             }
-            if t > now {
-                return Err(IncidentError::Invalid("discovered_at: not in the future"));
+            if t > now || t < now - 6 * 366 * 86_400 {
+                return Err(IncidentError::Invalid(
+                    "discovered_at: not in the future, not over six years ago",
+                ));
             }
             t
         }
@@ -498,21 +498,10 @@ pub fn check_url(state: &AppState, raw: &str) -> Result<reqwest::Url> {
     let host = url
         .host_str()
         .ok_or(IncidentError::Invalid("url: no host"))?;
-    if !s.webhook_allow_private {
-        let refused =
-            IncidentError::UrlRefused("webhook URLs may not point at this server's own network");
-        let lower = host.to_ascii_lowercase();
-        if lower == "localhost" || lower.ends_with(".localhost") {
-            return Err(refused);
-        }
-        let literal: Option<std::net::IpAddr> = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse()
-            .ok();
-        if literal.is_some_and(|ip| !webhook::address_allowed(ip)) {
-            return Err(refused);
-        }
+    if !s.webhook_allow_private && !webhook::host_allowed(host) {
+        return Err(IncidentError::UrlRefused(
+            "webhook URLs may not point at this server's own network",
+        ));
     }
     Ok(url)
 }
@@ -538,17 +527,20 @@ pub async fn create_endpoint(
             types.push(known);
         }
     }
-    let existing = state.store.list_endpoints(authed.practice_id).await?;
-    if existing.iter().filter(|e| e.enabled).count() >= MAX_ENDPOINTS {
-        return Err(IncidentError::Invalid("at most 10 webhook endpoints"));
-    }
-    let key = crate::auth::secrets::random_bytes::<32>().to_vec();
+    let key = zeroize::Zeroizing::new(crate::auth::secrets::random_bytes::<32>().to_vec());
+    let id = WebhookEndpointId::new();
+    // Sealed at rest: whoever holds it can sign deliveries a receiver
+    // accepts.
+    let sealed = state
+        .at_rest
+        .seal(Purpose::WebhookSecret, &id.to_string(), &key)
+        .map_err(IncidentError::Internal)?;
     let new = NewEndpoint {
-        id: WebhookEndpointId::new(),
+        id,
         practice_id: authed.practice_id,
         url: url.to_string(),
         event_types: types.join(","),
-        secret: key.clone(),
+        secret: sealed,
     };
     // The URL is the practice's configuration, not PHI; the secret is never
     // in the event.
@@ -556,7 +548,13 @@ pub async fn create_endpoint(
         .event("webhook.endpoint_created")
         .detail(serde_json::json!({"endpoint_id": new.id, "event_types": types}));
     let now = state.now();
-    state.store.create_endpoint(&new, event, now).await?;
+    if !state
+        .store
+        .create_endpoint(&new, MAX_ENDPOINTS, event, now)
+        .await?
+    {
+        return Err(IncidentError::Invalid("at most 10 webhook endpoints"));
+    }
     Ok(CreatedEndpoint {
         endpoint: EndpointView {
             id: new.id,

@@ -253,8 +253,30 @@ macro_rules! impl_incident_store {
                     Ok(())
                 }
 
-                async fn create_endpoint(&self, e: &NewEndpoint, event: audit::Event, now: UnixTime) -> StoreResult<()> {
+                async fn create_endpoint(
+                    &self,
+                    e: &NewEndpoint,
+                    max: i64,
+                    event: audit::Event,
+                    now: UnixTime,
+                ) -> StoreResult<bool> {
                     let mut tx = self.writer().begin().await?;
+                    // Adds of one practice take turns on its row (a no-op
+                    // write; SQLite's one writer already serialises them),
+                    // so the count below cannot be passed by concurrent adds.
+                    sqlx::query("UPDATE practices SET name = name WHERE id = $1")
+                        .bind(e.practice_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    let enabled: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM webhook_endpoints WHERE practice_id = $1 AND enabled",
+                    )
+                    .bind(e.practice_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if enabled >= max {
+                        return Ok(false);
+                    }
                     sqlx::query(
                         "INSERT INTO webhook_endpoints (id, practice_id, url, event_types, secret, enabled, created_at)
                          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -270,7 +292,7 @@ macro_rules! impl_incident_store {
                     .await?;
                     append_events(&mut tx, std::slice::from_ref(&event), now).await?;
                     tx.commit().await?;
-                    Ok(())
+                    Ok(true)
                 }
 
                 async fn list_endpoints(&self, practice: PracticeId) -> StoreResult<Vec<EndpointView>> {

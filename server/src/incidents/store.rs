@@ -299,13 +299,16 @@ pub trait IncidentStore: Send + Sync {
     /// the lease.
     async fn finish_watch(&self, round: &WatchRound, now: UnixTime) -> StoreResult<()>;
 
-    /// Adds an endpoint, with its audit event.
+    /// Adds an endpoint, with its audit event, unless the practice already
+    /// has `max` enabled ones (`false`: nothing written). Concurrent adds
+    /// take turns on the practice's row, so the bound holds under them.
     async fn create_endpoint(
         &self,
         e: &NewEndpoint,
+        max: i64,
         event: audit::Event,
         now: UnixTime,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
 
     /// The practice's endpoints.
     async fn list_endpoints(&self, practice: PracticeId) -> StoreResult<Vec<EndpointView>>;

@@ -47,7 +47,6 @@ macro_rules! impl_store {
         /// Ends a change that had to touch exactly one row: its audit event,
         /// then the commit; `NotFound`, with nothing written, when the
         /// change matched no row (the transaction rolls back on drop).
-        #[allow(dead_code)] // not every backend module uses it
         async fn commit_one(
             mut tx: sqlx::Transaction<'_, Db>,
             rows_affected: u64,

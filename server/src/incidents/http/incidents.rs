@@ -1,7 +1,6 @@
 //! `/api/v1/incidents`: report, list, read and decide incidents.
 
-use super::id;
-use crate::api::extract::{ApiJson, ApiPath};
+use crate::api::extract::{path_id, ApiJson, ApiPath};
 use crate::auth::session::Authed;
 use crate::error::ApiResult;
 use crate::incidents::service::{self, Change, IncidentDetail, IncidentView, Report};
@@ -52,7 +51,7 @@ pub async fn get(
     ApiPath(raw): ApiPath<String>,
 ) -> ApiResult<Json<IncidentDetail>> {
     Ok(Json(
-        service::get(&state, &authed, id(&raw, "incident")?).await?,
+        service::get(&state, &authed, path_id(&raw, "incident")?).await?,
     ))
 }
 
@@ -73,6 +72,6 @@ pub async fn change(
     ApiJson(req): ApiJson<Change>,
 ) -> ApiResult<Json<IncidentView>> {
     Ok(Json(
-        service::change(&state, &authed, id(&raw, "incident")?, req).await?,
+        service::change(&state, &authed, path_id(&raw, "incident")?, req).await?,
     ))
 }

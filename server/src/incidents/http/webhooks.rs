@@ -1,8 +1,7 @@
 //! `/api/v1/webhooks`: the practice's endpoints (admins), their delivery
 //! logs, redelivery.
 
-use super::id;
-use crate::api::extract::{ApiJson, ApiPath};
+use crate::api::extract::{path_id, ApiJson, ApiPath};
 use crate::auth::session::Authed;
 use crate::error::ApiResult;
 use crate::incidents::service::{self, CreatedEndpoint, NewEndpointRequest};
@@ -50,7 +49,7 @@ pub async fn disable(
     authed: Authed,
     ApiPath(raw): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    service::disable_endpoint(&state, &authed, id(&raw, "endpoint")?).await?;
+    service::disable_endpoint(&state, &authed, path_id(&raw, "endpoint")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -67,7 +66,7 @@ pub async fn deliveries(
     ApiPath(raw): ApiPath<String>,
 ) -> ApiResult<Json<Vec<DeliveryView>>> {
     Ok(Json(
-        service::deliveries(&state, &authed, id(&raw, "endpoint")?).await?,
+        service::deliveries(&state, &authed, path_id(&raw, "endpoint")?).await?,
     ))
 }
 

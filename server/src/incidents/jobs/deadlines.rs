@@ -6,7 +6,8 @@
 //! node. The incidents page shows the days left at every visit.
 
 use crate::audit;
-use crate::incidents::rules::deadlines::{self, Delay};
+use crate::incidents::rules::deadlines;
+use crate::incidents::service::event_detail;
 use crate::jobs::{Job, Round};
 use crate::state::AppState;
 use async_trait::async_trait;
@@ -37,12 +38,11 @@ impl Job for Deadlines {
         let now = self.state.clock.now();
         let today = deadlines::day_of(now);
         for (row, last) in store.notice_candidates(PER_ROUND).await? {
-            let d = deadlines::deadlines(
-                deadlines::day_of(row.discovered_at),
-                u64::try_from(row.affected_count).unwrap_or(0),
-                u64::try_from(row.max_state_residents).unwrap_or(0),
-                row.delayed_until
-                    .map(|t| Delay::Written(deadlines::day_of(t))),
+            let d = deadlines::of(
+                row.discovered_at,
+                row.affected_count,
+                row.max_state_residents,
+                row.delayed_until,
             );
             let days_left = deadlines::days_left(today, d.individuals);
             let Some(threshold) = deadlines::notice_due(days_left, last) else {
@@ -53,15 +53,12 @@ impl Job for Deadlines {
                 "incident.deadline_approaching",
                 &audit::RequestMeta::default(),
             )
-            .detail(serde_json::json!({
-                "incident_id": row.id,
-                "kind": row.kind,
-                "status": row.status,
-                "decision": row.decision,
-                "affected_count": row.affected_count,
-                "deadline": d.individuals.to_string(),
-                "days_left": days_left,
-            }));
+            .detail({
+                let mut detail = event_detail(&row);
+                detail["deadline"] = serde_json::json!(d.individuals.to_string());
+                detail["days_left"] = serde_json::json!(days_left);
+                detail
+            });
             store
                 .record_deadline_notice(row.id, last, threshold, event, now)
                 .await?;

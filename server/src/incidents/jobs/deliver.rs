@@ -19,6 +19,7 @@ use crate::audit;
 use crate::incidents::rules::webhook;
 use crate::incidents::store::{AttemptOutcome, ClaimedDelivery};
 use crate::jobs::{Job, Round};
+use crate::sealing::Purpose;
 use crate::state::AppState;
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -158,17 +159,22 @@ impl Deliver {
     /// (never a body: what a receiver answers is not ours to keep).
     async fn post(&self, d: &ClaimedDelivery) -> Result<i64, &'static str> {
         let url = reqwest::Url::parse(&d.url).map_err(|_| "bad_url")?;
-        if !self.state.settings.incidents.webhook_allow_private {
-            let literal: Option<std::net::IpAddr> = url
-                .host_str()
-                .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
-                .and_then(|h| h.parse().ok());
-            if literal.is_some_and(|ip| !webhook::address_allowed(ip)) {
-                return Err("address_refused");
-            }
+        if !self.state.settings.incidents.webhook_allow_private
+            && !url.host_str().is_some_and(webhook::host_allowed)
+        {
+            return Err("address_refused");
         }
         let timestamp = self.state.clock.now();
-        let signature = webhook::signature(&d.secret, &d.id, timestamp, &d.payload);
+        let key = self
+            .state
+            .at_rest
+            .open(
+                Purpose::WebhookSecret,
+                &d.endpoint_id.to_string(),
+                &d.secret,
+            )
+            .ok_or("secret_unreadable")?;
+        let signature = webhook::signature(&key, &d.id, timestamp, &d.payload);
         let answer = self
             .http
             .post(url)

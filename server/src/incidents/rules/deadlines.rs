@@ -88,6 +88,23 @@ pub fn deadlines(
     }
 }
 
+/// The deadlines of an incident as stored: discovery and delay end in
+/// Unix seconds (a stored delay is the last second of its last day),
+/// counts as kept (a negative count is none).
+pub fn of(
+    discovered_at: i64,
+    affected: i64,
+    max_state_residents: i64,
+    delayed_until: Option<i64>,
+) -> Deadlines {
+    deadlines(
+        day_of(discovered_at),
+        u64::try_from(affected).unwrap_or(0),
+        u64::try_from(max_state_residents).unwrap_or(0),
+        delayed_until.map(|t| Delay::Written(day_of(t))),
+    )
+}
+
 /// Whole days from `today` to `deadline` (negative once passed).
 pub fn days_left(today: NaiveDate, deadline: NaiveDate) -> i64 {
     (deadline - today).num_days()

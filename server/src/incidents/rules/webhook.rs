@@ -92,6 +92,23 @@ pub fn address_allowed(ip: IpAddr) -> bool {
     }
 }
 
+/// Whether a URL's host, as written, may be called: not `localhost` or a
+/// name under `.localhost`, and, when it is a literal address, one
+/// `address_allowed` allows. Names are checked again on every address
+/// they resolve to, at connection time.
+pub fn host_allowed(host: &str) -> bool {
+    let lower = host.to_ascii_lowercase();
+    if lower == "localhost" || lower.ends_with(".localhost") {
+        return false;
+    }
+    let literal: Option<IpAddr> = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok();
+    literal.is_none_or(address_allowed)
+}
+
 /// Seconds after attempt `attempts` (1-based) before the next, with jitter
 /// in `[0, 1)` as a fraction of a fifth of the delay: 5 s, 5 min, 30 min,
 /// 2 h, 5 h, 10 h, 10 h, 14 h, 20 h — about three days in all. `None`
@@ -188,6 +205,19 @@ mod tests {
         }
         for good in ["93.184.216.34", "2606:2800:220:1::1", "8.8.8.8"] {
             assert!(address_allowed(good.parse().unwrap()), "{good}");
+        }
+        for host in [
+            "localhost",
+            "LocalHost",
+            "a.localhost",
+            "127.0.0.1",
+            "[::1]",
+            "[::ffff:10.0.0.1]",
+        ] {
+            assert!(!host_allowed(host), "{host}");
+        }
+        for host in ["example.org", "93.184.216.34", "[2606:2800:220:1::1]"] {
+            assert!(host_allowed(host), "{host}");
         }
     }
 

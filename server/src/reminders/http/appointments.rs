@@ -1,6 +1,6 @@
 //! `/api/v1/appointments` and `/api/v1/occurrences/{id}/answer`.
 
-use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::api::extract::{path_id, ApiJson, ApiPath, ApiQuery};
 use crate::auth::session::Authed;
 use crate::error::ApiResult;
 use crate::ids::{AppointmentId, OccurrenceId, UserId};
@@ -123,7 +123,7 @@ pub async fn reschedule(
     ApiPath(raw): ApiPath<String>,
     ApiJson(req): ApiJson<Reschedule>,
 ) -> ApiResult<Json<Scheduled>> {
-    let id: AppointmentId = super::id(&raw, "appointment")?;
+    let id: AppointmentId = path_id(&raw, "appointment")?;
     let input = TimingInput {
         time_zone: req.time_zone,
         start_local: req.start_local,
@@ -157,7 +157,7 @@ pub async fn cancel(
     ApiPath(raw): ApiPath<String>,
     ApiJson(req): ApiJson<CancelRequest>,
 ) -> ApiResult<StatusCode> {
-    let id: AppointmentId = super::id(&raw, "appointment")?;
+    let id: AppointmentId = path_id(&raw, "appointment")?;
     service::cancel(&state, &authed, id, req.occurrence_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -182,7 +182,7 @@ pub async fn answer(
     ApiPath(raw): ApiPath<String>,
     ApiJson(req): ApiJson<AnswerRequest>,
 ) -> ApiResult<Json<Occurrence>> {
-    let id: OccurrenceId = super::id(&raw, "occurrence")?;
+    let id: OccurrenceId = path_id(&raw, "occurrence")?;
     Ok(Json(
         service::answer(&state, &authed, id, req.answer, "app").await?,
     ))

@@ -8,10 +8,3 @@ pub mod nudges;
 pub mod preferences;
 pub mod reminders;
 pub mod templates;
-
-use crate::error::AppError;
-
-/// Parses an id from a path segment; an unparsable one is simply absent.
-fn id<T: std::str::FromStr>(raw: &str, what: &'static str) -> Result<T, AppError> {
-    raw.parse().map_err(|_| AppError::not_found(what))
-}

@@ -1,7 +1,7 @@
 //! `/api/v1/reminders/preferences/{client_id}`: a client's
 //! confidential-communication preferences (45 CFR 164.522(b)).
 
-use crate::api::extract::{ApiJson, ApiPath};
+use crate::api::extract::{path_id, ApiJson, ApiPath};
 use crate::auth::session::Authed;
 use crate::error::ApiResult;
 use crate::ids::UserId;
@@ -59,7 +59,7 @@ pub async fn get(
     authed: Authed,
     ApiPath(raw): ApiPath<String>,
 ) -> ApiResult<Json<PreferencesView>> {
-    let client: UserId = super::id(&raw, "client")?;
+    let client: UserId = path_id(&raw, "client")?;
     Ok(Json(service::preferences(&state, &authed, client).await?))
 }
 
@@ -79,7 +79,7 @@ pub async fn put(
     ApiPath(raw): ApiPath<String>,
     ApiJson(req): ApiJson<PutPreferences>,
 ) -> ApiResult<Json<PreferencesView>> {
-    let client: UserId = super::id(&raw, "client")?;
+    let client: UserId = path_id(&raw, "client")?;
     let quiet = match (req.quiet_start, req.quiet_end) {
         (Some(s), Some(e)) if !s.is_empty() && !e.is_empty() => Some((s, e)),
         (None, None) => None,
