@@ -159,6 +159,15 @@ impl Application {
         listener: tokio::net::TcpListener,
     ) -> anyhow::Result<Self> {
         let state = app_state_with_clock(store, settings, clock)?;
+        // Before anything is served: `open` refuses plain values.
+        let resealed =
+            sealing::reseal_plain(state.store.as_ref(), &state.at_rest, state.now()).await?;
+        if resealed > 0 {
+            tracing::info!(
+                rows = resealed,
+                "secrets written before sealing are now sealed"
+            );
+        }
         revocation::ensure_all_removals(&state).await?;
         state.audit.key()?; // created (0600) on first start
         let publisher = audit::service::spawn_publisher(
@@ -190,6 +199,12 @@ impl Application {
         jobs.spawn(
             Arc::new(reminders::jobs::nudge::Nudge::new(state.clone())?),
             std::time::Duration::from_millis(state.settings.reminders.dispatch_interval_ms.max(10)),
+        );
+        // Looks every 10 s: memory comes back well within a minute of a
+        // sign-in storm, and a quiet server does nothing.
+        jobs.spawn(
+            Arc::new(auth::trim::Trim::new(state.hashing.clone())),
+            std::time::Duration::from_secs(10),
         );
         Ok(Self {
             state,

@@ -15,8 +15,10 @@
 //! directory, or of the running server's memory.
 //!
 //! Rows written before sealing existed hold the plain value, recognisable
-//! by its length (which no sealed value has); they are read as they are
-//! and sealed the next time they are written.
+//! by its length (which no sealed value has). Every start seals them
+//! (`reseal_plain`, before the server answers anything), and `open` then
+//! refuses a plain value: someone who can write to the database but lacks
+//! the key cannot plant a TOTP secret they know, or an unlock share.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
@@ -67,7 +69,7 @@ impl Purpose {
     }
 
     /// The length of the plain value in rows written before sealing.
-    fn legacy_len(self) -> usize {
+    pub fn legacy_len(self) -> usize {
         match self {
             Purpose::TotpSecret => 20,
             Purpose::UnlockShare | Purpose::WebhookSecret => 32,
@@ -127,13 +129,9 @@ impl SealKey {
         Ok(out)
     }
 
-    /// Opens a stored value: sealed for this row, or a plain one written
-    /// before sealing. `None`: it does not open (another row's, tampered,
-    /// another key).
+    /// Opens a stored value sealed for this row. `None`: it does not open
+    /// (another row's, tampered, another key, or a plain value).
     pub fn open(&self, purpose: Purpose, id: &str, stored: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-        if stored.len() == purpose.legacy_len() {
-            return Some(Zeroizing::new(stored.to_vec()));
-        }
         let rest = stored.strip_prefix(VERSION)?;
         let (nonce, ct) = rest.split_at_checked(NONCE_LEN)?;
         let aad = aad(purpose, id);
@@ -142,6 +140,46 @@ impl SealKey {
             .ok()
             .map(Zeroizing::new)
     }
+}
+
+/// The purpose of a sealed column's values.
+fn purpose_of(column: crate::storage::SealedColumn) -> Purpose {
+    use crate::storage::SealedColumn;
+    match column {
+        SealedColumn::UserTotp | SealedColumn::EnrollmentTotp => Purpose::TotpSecret,
+        SealedColumn::UnlockShare => Purpose::UnlockShare,
+        SealedColumn::WebhookSecret => Purpose::WebhookSecret,
+    }
+}
+
+/// The one-time step's name (`one_time_steps`).
+const RESEAL_STEP: &str = "seal-plain-secrets";
+
+/// Seals every value still stored plain (written before sealing existed),
+/// once per database: the step is recorded, and a plain value found at a
+/// later start was planted, not left over — it stays plain and `open`
+/// refuses it. Run at start, before serving; returns how many rows it
+/// sealed.
+pub async fn reseal_plain(
+    store: &dyn crate::storage::Store,
+    key: &SealKey,
+    now: crate::clock::UnixTime,
+) -> anyhow::Result<usize> {
+    if store.step_done(RESEAL_STEP).await? {
+        return Ok(0);
+    }
+    let mut sealed = 0;
+    for column in crate::storage::SealedColumn::ALL {
+        let purpose = purpose_of(column);
+        for (id, plain) in store.plain_secrets(column, purpose.legacy_len()).await? {
+            let plain = Zeroizing::new(plain);
+            let value = key.seal(purpose, &id, &plain)?;
+            store.reseal_secret(column, &id, &plain, &value).await?;
+            sealed += 1;
+        }
+    }
+    store.record_step(RESEAL_STEP, now).await?;
+    Ok(sealed)
 }
 
 #[cfg(test)]
@@ -180,14 +218,10 @@ mod tests {
     }
 
     #[test]
-    fn a_value_written_before_sealing_is_read_as_it_is() {
+    fn a_plain_value_does_not_open() {
+        // Planted by someone who can write to the database without the key.
         let key = SealKey::from_bytes(&[3; 32]);
-        assert_eq!(
-            key.open(Purpose::UnlockShare, "d", &[7u8; 32])
-                .unwrap()
-                .as_slice(),
-            &[7u8; 32]
-        );
-        assert!(key.open(Purpose::UnlockShare, "d", &[7u8; 31]).is_none());
+        assert!(key.open(Purpose::UnlockShare, "d", &[7u8; 32]).is_none());
+        assert!(key.open(Purpose::TotpSecret, "u", &[7u8; 20]).is_none());
     }
 }

@@ -7,7 +7,10 @@ use alcove_tests::{on_both_backends, Backend, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
 
-on_both_backends!(totp_secrets_and_unlock_shares_are_sealed_at_rest);
+on_both_backends!(
+    totp_secrets_and_unlock_shares_are_sealed_at_rest,
+    secrets_left_plain_from_before_sealing_are_sealed_once_and_planted_ones_refused
+);
 
 async fn totp_secrets_and_unlock_shares_are_sealed_at_rest(b: Backend) {
     let Some(app) = TestApp::start(b).await else {
@@ -119,5 +122,90 @@ async fn totp_secrets_and_unlock_shares_are_sealed_at_rest(b: Backend) {
         &std::fs::metadata(&key).expect("key file").permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
+    app.stop().await;
+}
+
+/// Someone who can write to the database but lacks the key plants a TOTP
+/// secret they know: it does not sign in, neither now nor after a restart.
+/// A database from before sealing (its plain secrets genuine) is sealed at
+/// its first start, once, and its people sign in as before.
+async fn secrets_left_plain_from_before_sealing_are_sealed_once_and_planted_ones_refused(
+    b: Backend,
+) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let known = [5u8; 20];
+    let known_b32 = data_encoding::BASE32_NOPAD.encode(&known);
+    let literal = if app.store.backend() == "postgres" {
+        format!("'\\x{}'::bytea", data_encoding::HEXLOWER.encode(&known))
+    } else {
+        format!("X'{}'", data_encoding::HEXLOWER.encode(&known))
+    };
+    let plant_sql = format!(
+        "UPDATE users SET totp_secret = {literal} WHERE id = '{}'",
+        p.clinician.user_id
+    );
+    let plant = || app.raw_sql(std::slice::from_ref(&plant_sql));
+    let sign_in = || async {
+        app.next_totp_step();
+        app.client()
+            .post(
+                "/api/v1/auth/login",
+                &json!({"practice_id": p.clinician.practice_id, "login": p.clinician.login,
+                        "password": p.clinician.password, "device_name": "x",
+                        "totp_code": app.totp(&known_b32)}),
+            )
+            .await
+    };
+    let stored = || async {
+        app.raw_bytes(&format!(
+            "SELECT totp_secret FROM users WHERE id = '{}'",
+            p.clinician.user_id
+        ))
+        .await
+        .remove(0)
+    };
+    // A restart: the binary's start-up path on the same database and keys.
+    let restart = || async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        alcove_server::Application::build(
+            app.store.clone(),
+            app.settings.clone(),
+            std::sync::Arc::new(app.clock.clone()),
+            listener,
+        )
+        .await
+        .expect("start")
+        .run_until(async {})
+        .await
+        .expect("stop");
+    };
+
+    plant().await;
+    let (status, body) = sign_in().await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(body.get("token").is_none(), "{body}");
+    restart().await;
+    assert_eq!(stored().await, known, "a planted value is not sealed later");
+    let (status, body) = sign_in().await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+
+    // The same database as it was before sealing existed: the step never ran.
+    app.raw_sql(&["DELETE FROM one_time_steps".to_string()])
+        .await;
+    restart().await;
+    let sealed = stored().await;
+    assert_ne!(sealed.len(), known.len(), "sealed at the first start");
+    assert!(!sealed.windows(20).any(|w| w == known), "not in the clear");
+    let (status, body) = sign_in().await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Recorded: it does not run again.
+    plant().await;
+    restart().await;
+    assert_eq!(stored().await, known);
     app.stop().await;
 }

@@ -15,6 +15,7 @@ on_both_backends!(
     an_attacker_elsewhere_cannot_lock_the_owner_out,
     forwarding_headers_count_only_from_trusted_proxies,
     invite_redemptions_are_throttled_under_a_burst,
+    distributed_guessing_is_refused_and_audited_as_one_lockout,
 );
 
 /// Posts a login from `from` (an `X-Forwarded-For` address, if any).
@@ -217,5 +218,68 @@ async fn invite_redemptions_are_throttled_under_a_burst(backend: Backend) {
     let body = json!({"token": alcove_tests::token_of(&link), "login": "real@p.example",
                       "display_name": "R", "password": "a long enough passphrase", "device_name": "d"});
     assert_eq!(redeem(body).await, StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}
+
+/// Guesses against one account from many addresses at once, none reaching
+/// its own limit: the all-addresses ceiling refuses them, and the account's
+/// lockout is audited once — so a credential-compromise incident opens
+/// although no single address ever failed ten times.
+async fn distributed_guessing_is_refused_and_audited_as_one_lockout(backend: Backend) {
+    let Some(app) = TestApp::start_with(backend, |s| {
+        s.auth.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
+        s.auth.max_failures_per_account_global = 6;
+    })
+    .await
+    else {
+        return;
+    };
+    let client = app.practice_with_people().await.client;
+    let wrong = json!({"practice_id": client.practice_id, "login": client.login, "password": "guess guess guess", "device_name": "x"});
+    let addresses: Vec<String> = (0..30).map(|i| format!("203.0.113.{}", i + 1)).collect();
+    let answers = join_all(
+        addresses
+            .iter()
+            .map(|ip| login_from(&app, &wrong, Some(ip.as_str()))),
+    )
+    .await;
+    let evaluated = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert!(evaluated <= 6, "{answers:?}");
+    assert!(
+        answers.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{answers:?}"
+    );
+    // What contention left of the ceiling, from yet more addresses; then
+    // every further guess is refused, and adds nothing to the audit log.
+    let mut more = 0;
+    for i in 0..=6 {
+        let ip = format!("198.51.100.{}", i + 1);
+        match login_from(&app, &wrong, Some(&ip)).await {
+            StatusCode::TOO_MANY_REQUESTS => break,
+            _ => more += 1,
+        }
+    }
+    assert_eq!(evaluated + more, 6, "{answers:?}");
+    for i in 0..5 {
+        let ip = format!("192.0.2.{}", i + 1);
+        assert_eq!(
+            login_from(&app, &wrong, Some(&ip)).await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+    let practice: alcove_server::ids::PracticeId = client.practice_id.parse().expect("practice");
+    let events = app.store.recent_audit(practice, 200).await.expect("audit");
+    let lockouts: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "auth.lockout")
+        .collect();
+    assert_eq!(lockouts.len(), 1, "{lockouts:?}");
+    assert_eq!(
+        lockouts[0].target_user_id.as_deref(),
+        Some(client.user_id.as_str())
+    );
     app.stop().await;
 }

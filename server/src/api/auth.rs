@@ -310,13 +310,14 @@ pub async fn login(
         },
     };
     let keys = throttle::Keys::for_account(practice, &login, client_ip(&parts));
-    let attempt = throttle::begin(&state, &keys).await?;
-
     let user = match state.store.user_by_login(practice, &login).await {
         Ok(user) => Some(user),
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
+    let lockout = user.as_ref().map(|u| lockout_event(u, &meta));
+    let attempt = throttle::begin(&state, &keys, lockout).await?;
+
     // Always run one Argon2id verification, against a dummy hash when the
     // login is unknown, so timing does not reveal which logins exist.
     let phc = user
@@ -394,6 +395,14 @@ pub async fn login(
         StatusCode::OK,
     )
     .await
+}
+
+/// What is audited when the throttle refuses a known account outright.
+fn lockout_event(user: &User, meta: &crate::audit::RequestMeta) -> Event {
+    Event::new(user.practice_id, "auth.lockout", meta)
+        .failed()
+        .target_user(user.id)
+        .detail(serde_json::json!({"reason": "throttled"}))
 }
 
 /// The user's TOTP secret, opened from its sealed row.
@@ -505,7 +514,7 @@ pub async fn enroll(
         Err(e) => return Err(e.into()),
     };
     let keys = throttle::Keys::for_account(user.practice_id, &user.login, client_ip(&parts));
-    let attempt = throttle::begin(&state, &keys).await?;
+    let attempt = throttle::begin(&state, &keys, Some(lockout_event(&user, &meta))).await?;
     let device = match device_choice(req.device_id, req.device_name.as_deref(), &parts) {
         Ok(d) => d,
         Err(e) => {

@@ -306,7 +306,7 @@ pub async fn accept(
     // reserves itself before the Argon2 work, and unknown or used tokens
     // count as failures.
     let keys = throttle::Keys::for_address("invite-redemption", client_ip(&parts));
-    let attempt = throttle::begin(&state, &keys).await?;
+    let attempt = throttle::begin(&state, &keys, None).await?;
     let result = redeem(&state, &meta, &parts, req, login, display_name).await;
     match &result {
         Ok(_) => attempt.succeeded(&state, &keys).await?,

@@ -136,8 +136,8 @@ impl Modify for Contract {
         components.add_security_scheme(
             "session_cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                "alcove_session",
-                "HttpOnly session cookie; state-changing requests also need `X-CSRF-Token` (from /me) and a same-origin `Origin`",
+                crate::auth::session::COOKIE,
+                "HttpOnly session cookie (`alcove_session` on a plain-HTTP loopback development server, where the `__Host-` prefix cannot be used); state-changing requests also need `X-CSRF-Token` (from /me) and a same-origin `Origin`",
             ))),
         );
         for (path, item) in doc.paths.paths.iter_mut() {

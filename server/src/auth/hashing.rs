@@ -18,9 +18,14 @@
 //!   resident size falls back after a burst instead of staying in malloc
 //!   arenas.
 //!
+//! - what the burst's connections freed stays in malloc's arenas; once the
+//!   gate has been used and is idle again, the `trim` job (`auth/trim.rs`)
+//!   gives it back.
+//!
 //! Invariant: no Argon2 work runs outside `Hashing::run`.
 
 use crate::config::AuthSettings;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -55,6 +60,8 @@ pub struct Hashing {
     permits: Arc<Semaphore>,
     size: usize,
     wait: Duration,
+    /// Set by every `run` (answered busy or not), taken by the trim job.
+    used: Arc<AtomicBool>,
 }
 
 impl Hashing {
@@ -68,6 +75,22 @@ impl Hashing {
             permits: Arc::new(Semaphore::new(size)),
             size,
             wait: Duration::from_millis(auth.hash_queue_ms),
+            used: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Whether the gate was used since the last call, and is idle now (no
+    /// hash running): then a burst is over. When it is still busy, the use
+    /// is kept for the next look.
+    pub fn burst_over(&self) -> bool {
+        if !self.used.swap(false, Ordering::AcqRel) {
+            return false;
+        }
+        if self.permits.available_permits() == self.size {
+            true
+        } else {
+            self.used.store(true, Ordering::Release);
+            false
         }
     }
 
@@ -82,6 +105,7 @@ impl Hashing {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashingError> {
+        self.used.store(true, Ordering::Release);
         let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| HashingError::Busy)?
@@ -114,6 +138,30 @@ mod tests {
         assert_eq!(permits(128, 0, 64), 6, "128 MiB holds six 19 MiB hashes");
         assert_eq!(permits(10, 0, 8), 1, "always at least one");
         assert_eq!(permits(1024, 3, 8), 3, "explicit concurrency");
+    }
+
+    #[tokio::test]
+    async fn a_burst_is_over_once_after_the_gate_was_used_and_is_idle() {
+        let gate = Hashing::new(&AuthSettings::default());
+        assert!(!gate.burst_over(), "never used");
+        let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let running = {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                gate.run(move || {
+                    let _ = started_tx.send(());
+                    let _ = hold_rx.recv();
+                })
+                .await
+            })
+        };
+        started_rx.await.expect("started");
+        assert!(!gate.burst_over(), "a hash is still running");
+        hold_tx.send(()).expect("release");
+        running.await.expect("join").expect("ran");
+        assert!(gate.burst_over(), "used and idle: over");
+        assert!(!gate.burst_over(), "told once");
     }
 
     #[tokio::test]

@@ -7,3 +7,4 @@ pub mod secrets;
 pub mod session;
 pub mod throttle;
 pub mod totp;
+pub mod trim;

@@ -24,8 +24,25 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method};
 use secrecy::{ExposeSecret, SecretString};
 
-/// Name of the session cookie.
-pub const COOKIE: &str = "alcove_session";
+/// Name of the session cookie. The `__Host-` prefix makes the browser
+/// accept it only with `Secure`, `Path=/` and no `Domain`: a page on a
+/// sibling subdomain (or a man in the middle on plain HTTP) cannot plant or
+/// overwrite it — a fixated session would otherwise read what the victim
+/// then writes.
+pub const COOKIE: &str = "__Host-alcove_session";
+/// Its name in plain-HTTP loopback development (`secure_cookie()` false),
+/// where the prefix, which requires `Secure`, cannot be used. A request's
+/// cookie is read under the one name the server's settings give, never both.
+pub const DEV_COOKIE: &str = "alcove_session";
+
+/// The session cookie's name under these settings.
+pub fn cookie_name(settings: &crate::config::Settings) -> &'static str {
+    if settings.secure_cookie() {
+        COOKIE
+    } else {
+        DEV_COOKIE
+    }
+}
 /// Header carrying the CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Last-seen is refreshed at most this often.
@@ -71,7 +88,8 @@ pub fn session_cookie(state: &AppState, token: &SecretString, max_age: i64) -> H
         ""
     };
     let value = format!(
-        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
+        "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
+        cookie_name(&state.settings),
         token.expose_secret()
     );
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
@@ -85,7 +103,8 @@ pub fn clear_cookie(state: &AppState) -> HeaderValue {
         ""
     };
     HeaderValue::from_str(&format!(
-        "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}",
+        cookie_name(&state.settings)
     ))
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -140,7 +159,7 @@ impl Authed {
     }
 }
 
-fn presented_token(parts: &Parts) -> Option<(String, Transport)> {
+fn presented_token(parts: &Parts, cookie: &str) -> Option<(String, Transport)> {
     if let Some(auth) = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -157,10 +176,11 @@ fn presented_token(parts: &Parts) -> Option<(String, Transport)> {
     for value in parts.headers.get_all(header::COOKIE) {
         let Ok(text) = value.to_str() else { continue };
         for pair in text.split(';') {
-            if let Some(token) = pair.trim().strip_prefix("alcove_session=") {
-                if !token.is_empty() {
-                    return Some((token.to_string(), Transport::Cookie));
-                }
+            let Some((name, token)) = pair.trim().split_once('=') else {
+                continue;
+            };
+            if name == cookie && !token.is_empty() {
+                return Some((token.to_string(), Transport::Cookie));
             }
         }
     }
@@ -178,7 +198,7 @@ impl FromRequestParts<AppState> for Authed {
         if let Some(authed) = parts.extensions.get::<Authed>() {
             return Ok(authed.clone());
         }
-        let (token, transport) = presented_token(parts)
+        let (token, transport) = presented_token(parts, cookie_name(&state.settings))
             .ok_or_else(|| AppError::unauthorized("unauthenticated", "sign in first"))?;
         // Bound the work an arbitrary header can cause before hashing.
         if token.len() > 128 {
@@ -301,4 +321,46 @@ fn check_csrf(state: &AppState, parts: &Parts, csrf: &str) -> Result<(), AppErro
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn parts(cookie: &str) -> Parts {
+        axum::http::Request::builder()
+            .header(header::COOKIE, cookie)
+            .body(())
+            .expect("request")
+            .into_parts()
+            .0
+    }
+
+    #[test]
+    fn a_secure_deployment_names_its_cookie_with_the_host_prefix() {
+        let mut s = Settings::defaults();
+        s.public_url = Some("https://alcove.example.org".into());
+        assert_eq!(cookie_name(&s), "__Host-alcove_session");
+        s.public_url = Some("http://127.0.0.1:8080".into());
+        assert_eq!(cookie_name(&s), "alcove_session", "loopback development");
+    }
+
+    #[test]
+    fn only_the_configured_name_is_read() {
+        // A cookie planted under the unprefixed name (from a sibling
+        // subdomain, say) is not a session of a secure deployment.
+        let planted = parts("alcove_session=fixated; other=1");
+        assert_eq!(presented_token(&planted, COOKIE), None);
+        let real = parts("other=1; __Host-alcove_session=tok");
+        assert_eq!(
+            presented_token(&real, COOKIE),
+            Some(("tok".to_string(), Transport::Cookie))
+        );
+        assert_eq!(presented_token(&real, DEV_COOKIE), None);
+        assert_eq!(
+            presented_token(&parts("__Host-alcove_session="), COOKIE),
+            None
+        );
+    }
 }

@@ -19,6 +19,13 @@
 //!   reverse proxy needs `trusted_proxies` (else every user is the proxy).
 //!
 //! Unknown accounts are counted the same way, so throttling reveals nothing.
+//!
+//! A known account reaching its limit is audited once per window as
+//! `auth.lockout` (which opens a credential-compromise incident), whether
+//! the limit was reached by failures evaluated one after another or by a
+//! burst refused here before evaluation — and also when it is the
+//! all-addresses ceiling that refuses (distributed guessing, where no one
+//! address ever reaches its own limit).
 
 use super::secrets::labelled_hash;
 use crate::error::AppError;
@@ -86,7 +93,13 @@ pub struct Attempt {
 }
 
 /// Reserves an attempt, or refuses with 429 when a key is over its limit.
-pub async fn begin(state: &AppState, keys: &Keys) -> Result<Attempt, AppError> {
+/// `lockout`: the event to audit (once per window) when an account key
+/// refuses a known account; None for an unknown account or no account.
+pub async fn begin(
+    state: &AppState,
+    keys: &Keys,
+    lockout: Option<crate::audit::Event>,
+) -> Result<Attempt, AppError> {
     let auth = &state.settings.auth;
     let now = state.now();
     let since = now - auth.failure_window_secs;
@@ -97,21 +110,35 @@ pub async fn begin(state: &AppState, keys: &Keys) -> Result<Attempt, AppError> {
         .store
         .reserve_auth_attempt(&keys.all(), &attempt.id, now, since)
         .await?;
-    let mut limits = vec![(&keys.account_at_ip, auth.max_failures_per_account)];
+    // (key, limit, whether it is the account's own)
+    let mut limits = vec![(&keys.account_at_ip, auth.max_failures_per_account, true)];
     if keys.account != keys.account_at_ip {
-        limits.push((&keys.account, auth.max_failures_per_account_global));
+        limits.push((&keys.account, auth.max_failures_per_account_global, true));
     }
     if let Some(ip) = &keys.ip {
-        limits.push((ip, auth.max_failures_per_ip));
+        limits.push((ip, auth.max_failures_per_ip, false));
     }
-    for (key, limit) in limits {
+    for (key, limit, account) in limits {
         // `>`: the count includes this attempt's own reservation.
         if state.store.count_auth_failures(key, since).await? > limit {
             state.store.drop_auth_attempt(&attempt.id).await?;
+            if let (true, Some(event)) = (account, lockout) {
+                record_lockout(state, event).await?;
+            }
             return Err(AppError::throttled(auth.failure_window_secs));
         }
     }
     Ok(attempt)
+}
+
+/// Audits `auth.lockout` for the event's account, unless one already was
+/// in this window (atomically: concurrent refusals write one).
+async fn record_lockout(state: &AppState, mut event: crate::audit::Event) -> Result<(), AppError> {
+    let now = state.now();
+    let since = now - state.settings.auth.failure_window_secs;
+    event.action = "auth.lockout";
+    state.store.record_lockout_once(&event, since, now).await?;
+    Ok(())
 }
 
 impl Attempt {
@@ -149,22 +176,7 @@ impl Attempt {
         if count < auth.max_failures_per_account {
             return Ok(());
         }
-        let since = now - auth.failure_window_secs;
-        let recorded = match event.target_user {
-            Some(user) => {
-                state
-                    .store
-                    .lockout_recorded(event.practice_id, user, since)
-                    .await?
-            }
-            None => true,
-        };
-        if !recorded {
-            let mut lockout = event;
-            lockout.action = "auth.lockout";
-            state.store.append_audit(lockout, now).await?;
-        }
-        Ok(())
+        record_lockout(state, event).await
     }
 
     /// The attempt was not evaluated at all (the server was too busy to

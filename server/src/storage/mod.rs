@@ -121,6 +121,32 @@ pub trait Store:
     /// (on SQLite its one writer).
     fn audit_store(&self) -> std::sync::Arc<dyn audit_store::AuditStore>;
 
+    // --- secrets at rest (`sealing.rs`) -----------------------------------
+
+    /// Rows of one sealed column still holding a value of the plain length
+    /// (written before sealing existed): (row id, value).
+    async fn plain_secrets(
+        &self,
+        column: SealedColumn,
+        plain_len: usize,
+    ) -> StoreResult<Vec<(String, Vec<u8>)>>;
+
+    /// Whether a one-time start-up step has run on this database.
+    async fn step_done(&self, name: &str) -> StoreResult<bool>;
+
+    /// Records a one-time start-up step as done.
+    async fn record_step(&self, name: &str, now: crate::clock::UnixTime) -> StoreResult<()>;
+
+    /// Replaces one row's plain value by its sealed form, if the row still
+    /// holds that plain value (a concurrent write wins).
+    async fn reseal_secret(
+        &self,
+        column: SealedColumn,
+        id: &str,
+        plain: &[u8],
+        sealed: &[u8],
+    ) -> StoreResult<()>;
+
     // --- practices -------------------------------------------------------
 
     /// Number of practices.
@@ -250,12 +276,15 @@ pub trait Store:
     /// Failures (and reserved attempts) recorded for a key since a time.
     async fn count_auth_failures(&self, key_hash: &[u8], since: UnixTime) -> StoreResult<i64>;
 
-    /// Whether a lockout of this account was audited since a time.
-    async fn lockout_recorded(
+    /// Audits `lockout` (an `auth.lockout` event naming its account) unless
+    /// one for that account was audited since `since`; true when it was
+    /// written. Atomic: of any number of concurrent callers for one account
+    /// one writes it (they take turns on the account's row).
+    async fn record_lockout_once(
         &self,
-        practice: PracticeId,
-        user: UserId,
+        lockout: &audit::Event,
         since: UnixTime,
+        now: UnixTime,
     ) -> StoreResult<bool>;
 
     /// Forgets failures for a key (after a successful login).

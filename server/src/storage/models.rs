@@ -261,3 +261,37 @@ mod tests {
         }
     }
 }
+
+/// A column that holds sealed secrets (`sealing.rs`), and the column whose
+/// value each sealed value is bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedColumn {
+    /// `users.totp_secret`, bound to `users.id`.
+    UserTotp,
+    /// `mfa_enrollments.secret`, bound to `mfa_enrollments.user_id`.
+    EnrollmentTotp,
+    /// `device_unlock_shares.share`, bound to `device_unlock_shares.device_id`.
+    UnlockShare,
+    /// `webhook_endpoints.secret`, bound to `webhook_endpoints.id`.
+    WebhookSecret,
+}
+
+impl SealedColumn {
+    /// Every sealed column.
+    pub const ALL: [SealedColumn; 4] = [
+        SealedColumn::UserTotp,
+        SealedColumn::EnrollmentTotp,
+        SealedColumn::UnlockShare,
+        SealedColumn::WebhookSecret,
+    ];
+
+    /// (table, bound id column, value column): fixed names, never input.
+    pub fn sql(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            SealedColumn::UserTotp => ("users", "id", "totp_secret"),
+            SealedColumn::EnrollmentTotp => ("mfa_enrollments", "user_id", "secret"),
+            SealedColumn::UnlockShare => ("device_unlock_shares", "device_id", "share"),
+            SealedColumn::WebhookSecret => ("webhook_endpoints", "id", "secret"),
+        }
+    }
+}

@@ -265,6 +265,60 @@ macro_rules! impl_store {
                 self.close_pools().await
             }
 
+            async fn plain_secrets(
+                &self,
+                column: $crate::storage::SealedColumn,
+                plain_len: usize,
+            ) -> StoreResult<Vec<(String, Vec<u8>)>> {
+                let (table, id, value) = column.sql();
+                let len = i64::try_from(plain_len).unwrap_or(i64::MAX);
+                Ok(sqlx::query_as(&format!(
+                    "SELECT {id}, {value} FROM {table} WHERE {value} IS NOT NULL AND length({value}) = $1"
+                ))
+                .bind(len)
+                .fetch_all(self.reader())
+                .await?)
+            }
+
+            async fn step_done(&self, name: &str) -> StoreResult<bool> {
+                let found: Option<String> =
+                    sqlx::query_scalar("SELECT name FROM one_time_steps WHERE name = $1")
+                        .bind(name)
+                        .fetch_optional(self.writer())
+                        .await?;
+                Ok(found.is_some())
+            }
+
+            async fn record_step(&self, name: &str, now: $crate::clock::UnixTime) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO one_time_steps (name, done_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn reseal_secret(
+                &self,
+                column: $crate::storage::SealedColumn,
+                id: &str,
+                plain: &[u8],
+                sealed: &[u8],
+            ) -> StoreResult<()> {
+                let (table, id_col, value) = column.sql();
+                sqlx::query(&format!(
+                    "UPDATE {table} SET {value} = $1 WHERE {id_col} = $2 AND {value} = $3"
+                ))
+                .bind(sealed)
+                .bind(id)
+                .bind(plain)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
             async fn practice_count(&self) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar("SELECT COUNT(*) FROM practices")
                     .fetch_one(self.reader())
@@ -641,17 +695,39 @@ macro_rules! impl_store {
                     .await?)
             }
 
-            async fn lockout_recorded(&self, practice: PracticeId, user: UserId, since: UnixTime) -> StoreResult<bool> {
+            async fn record_lockout_once(
+                &self,
+                lockout: &audit::Event,
+                since: UnixTime,
+                now: UnixTime,
+            ) -> StoreResult<bool> {
+                let Some(user) = lockout.target_user else {
+                    return Ok(false);
+                };
+                let mut tx = self.writer().begin().await?;
+                // A no-op write on the account's row: concurrent lockouts of
+                // one account take turns here (PostgreSQL's row lock; on
+                // SQLite the one writer), so the look below sees the one
+                // written before.
+                sqlx::query("UPDATE users SET login = login WHERE id = $1")
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
                 let found: Option<i64> = sqlx::query_scalar(
                     "SELECT seq FROM audit_events WHERE practice_id = $1 AND action = 'auth.lockout'
                        AND target_user_id = $2 AND at > $3 LIMIT 1",
                 )
-                .bind(practice)
+                .bind(lockout.practice_id)
                 .bind(user)
                 .bind(since)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *tx)
                 .await?;
-                Ok(found.is_some())
+                if found.is_some() {
+                    return Ok(false);
+                }
+                append_events(&mut tx, std::slice::from_ref(lockout), now).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn clear_auth_failures(&self, key_hash: &[u8]) -> StoreResult<()> {
