@@ -71,9 +71,21 @@ function allowed(route, me) {
   return !route.roles || (me && route.roles.includes(me.role));
 }
 
+/** Titles the tab: the page's name and, when there are any, how many
+ * messages are unread — a count only, never a name or any content. */
+let pageTitle = "";
+function setTitle() {
+  const unread = messaging.conversations().reduce((n, c) => n + (c.unread || 0), 0);
+  const base = pageTitle ? `${pageTitle} · Alcove` : "Alcove";
+  const title = unread ? `(${unread}) ${base}` : base;
+  if (document.title !== title) document.title = title;
+}
+messaging.subscribe(setTitle);
+
 /** Replaces the main content with `node`, titles the page, moves focus. */
 function show(node, title, { focus = true } = {}) {
-  document.title = title ? `${title} · Alcove` : "Alcove";
+  pageTitle = title || "";
+  setTitle();
   main.replaceChildren(node);
   if (focus) {
     const heading = main.querySelector("h1");

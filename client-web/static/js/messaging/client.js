@@ -862,10 +862,22 @@ async function sendEnvelope(s, id, messageId, content, sentAt = Date.now()) {
   }
 }
 
-/** Sends a text; the message appears at once as "sending". */
+/** The longest text a message may carry, in characters (code points): well
+ * inside the server's request limit once encrypted, whatever the script. */
+export const MAX_TEXT_CHARS = 4000;
+
+/** A text's length as the limit counts it. */
+export const textLength = (text) => [...text].length;
+
+/** Sends a text; the message appears at once as "sending". A text over the
+ * limit is refused here, before anything is sent — never cut. */
 export async function sendText(id, text) {
   const s = S;
   if (!s) throw new Locked();
+  const length = textLength(text);
+  if (length > MAX_TEXT_CHARS) {
+    throw new Error(`This message is ${length.toLocaleString()} characters; the limit is ${MAX_TEXT_CHARS.toLocaleString()}. Split it into shorter messages.`);
+  }
   const c = conv(s, id);
   const msg = { id: randomId(), seq: null, from: s.me.user_id, mine: true, text, sentAt: Date.now(), status: "sending" };
   c.messages.push(msg);
@@ -903,6 +915,9 @@ async function deliver(s, id, msg) {
     if (e instanceof Locked) throw e;
     msg.status = "failed";
     msg.error = (e && e.message) || "Not sent.";
+    // Refused for what it is (too large, malformed): sending it again
+    // cannot succeed, so no Retry is offered.
+    msg.permanent = !!(e && (e.status === 400 || e.status === 413 || e.status === 422));
     if (S === s) await exclusive(s, () => persist(s)).catch(() => {});
   }
   emit({ type: "messages", conversationId: id });

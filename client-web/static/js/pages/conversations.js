@@ -187,9 +187,13 @@ function fillMessage(li, c, msg, onRetry) {
     parts.push(state);
     if (msg.status === "failed") {
       if (msg.error) state.append(": ", msg.error);
-      const b = h("button", { type: "button", class: "secondary retry" }, "Retry sending");
-      b.addEventListener("click", () => onRetry(msg.id));
-      parts.push(b);
+      if (msg.permanent) {
+        parts.push(h("p", { class: "muted small" }, "This message cannot be sent as it is. Copy it and send it again in shorter parts."));
+      } else {
+        const b = h("button", { type: "button", class: "secondary retry" }, "Retry sending");
+        b.addEventListener("click", () => onRetry(msg.id));
+        parts.push(b);
+      }
     }
   }
   li.dataset.status = msg.status || "";
@@ -218,43 +222,91 @@ export async function conversationPage(ctx) {
   const waiting = h("p", { class: "notice", id: "join-status", hidden: c.joined }, c.joined ? "" : joinText(c));
   const onRetry = (msgId) => m.retry(id, msgId).catch(() => {});
 
+  // The view opens at the newest message and stays there as messages
+  // arrive — unless the person scrolled up to read, when a "new messages"
+  // marker appears instead of moving the page under them.
+  const nearBottom = () => window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 80;
+  const toNewest = () => window.scrollTo({ top: document.documentElement.scrollHeight });
+  const marker = h("button", { type: "button", class: "new-messages", id: "new-messages", hidden: true }, "New messages ↓");
+  marker.addEventListener("click", () => {
+    marker.hidden = true;
+    toNewest();
+  });
+  window.addEventListener("scroll", function onScroll() {
+    if (!ctx.isCurrent()) {
+      window.removeEventListener("scroll", onScroll);
+      return;
+    }
+    if (!marker.hidden && nearBottom()) marker.hidden = true;
+  }, { passive: true });
+
   function renderMessages() {
     const cur = m.conversation(id);
     if (!cur) return;
     waiting.hidden = cur.joined;
     if (!cur.joined && waiting.textContent !== joinText(cur)) waiting.textContent = joinText(cur);
     input.disabled = !cur.joined;
-    send.disabled = !cur.joined;
-    const seen = new Set();
+    updateCounter();
+    const wasAtBottom = nearBottom();
+    let arrived = false;
+    let mineAdded = false;
     for (const msg of cur.messages) {
-      seen.add(msg.id);
       let li = items.get(msg.id);
       if (!li) {
         li = messageItem(cur, msg, onRetry);
         items.set(msg.id, li);
         list.append(li);
+        arrived = true;
+        if (msg.mine) mineAdded = true;
       } else if (li.dataset.status !== (msg.status || "")) {
         fillMessage(li, cur, msg, onRetry);
       }
     }
     empty.hidden = cur.messages.length > 0;
+    if (arrived && list.isConnected) {
+      if (wasAtBottom || mineAdded) {
+        toNewest();
+        marker.hidden = true;
+      } else {
+        marker.hidden = false;
+      }
+    }
     if (document.visibilityState !== "hidden") m.markRead(id);
   }
 
   const errors = errorBox();
   const inputId = uid("message");
-  const input = h("textarea", { id: inputId, name: "message", rows: 2, required: true, maxlength: 4000, autocomplete: "off" });
+  // No maxlength: it would cut a pasted text silently. The counter says
+  // how close the text is to the limit, and over it Send is refused.
+  const input = h("textarea", { id: inputId, name: "message", rows: 2, required: true, autocomplete: "off" });
   const send = h("button", { type: "submit", class: "primary" }, "Send");
+  const counter = h("p", { class: "hint counter", id: `${inputId}-count`, "aria-live": "polite", hidden: true });
   const form = h(
     "form",
     { class: "composer" },
     errors.box,
+    marker,
     h("label", { for: inputId }, "Message"),
     h("p", { class: "hint", id: `${inputId}-hint` }, "Enter sends; Shift+Enter starts a new line."),
     input,
     send,
+    counter,
   );
-  input.setAttribute("aria-describedby", `${inputId}-hint`);
+  input.setAttribute("aria-describedby", `${inputId}-hint ${inputId}-count`);
+  function updateCounter() {
+    const length = m.textLength(input.value);
+    const over = length - m.MAX_TEXT_CHARS;
+    // Shown from 90 % of the limit; over it, it says by how much.
+    counter.hidden = length < m.MAX_TEXT_CHARS * 0.9;
+    counter.classList.toggle("over", over > 0);
+    counter.textContent =
+      over > 0
+        ? `Too long by ${over.toLocaleString()} characters (the limit is ${m.MAX_TEXT_CHARS.toLocaleString()}): shorten it or send it in parts.`
+        : `${length.toLocaleString()} of ${m.MAX_TEXT_CHARS.toLocaleString()} characters`;
+    const cur = m.conversation(id);
+    send.disabled = !(cur && cur.joined) || over > 0;
+  }
+  input.addEventListener("input", updateCounter);
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
@@ -266,13 +318,25 @@ export async function conversationPage(ctx) {
     errors.clear();
     const text = input.value.trim();
     if (!text) return;
+    if (m.textLength(text) > m.MAX_TEXT_CHARS) {
+      // Kept in the box, whole: nothing is cut and nothing is sent.
+      updateCounter();
+      errors.show(counter.textContent);
+      return;
+    }
     input.value = "";
+    updateCounter();
     m.sendText(id, text).catch((e) => errors.show(e.message));
     input.focus();
   });
   const empty = h("p", { class: "muted", id: "no-messages" }, "No messages yet. Messages are end-to-end encrypted: only the people in this conversation can read them.");
 
   renderMessages();
+  // Once the page is in the document (after this function returns and the
+  // router shows it), open at the newest message.
+  requestAnimationFrame(() => {
+    if (ctx.isCurrent()) toNewest();
+  });
   // Not in the conversation yet: join it by itself (external commit).
   if (!c.joined) m.joinConversation(id).catch(() => {});
   follow(ctx, (event) => {
