@@ -20,6 +20,7 @@ pub mod ids;
 #[macro_use]
 pub mod incidents;
 pub mod jobs;
+pub mod policy;
 pub mod private_files;
 #[macro_use]
 pub mod reminders;

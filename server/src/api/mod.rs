@@ -155,6 +155,8 @@ pub fn router(state: AppState) -> Router {
             post(incidents::webhooks::redeliver),
         )
         .route("/openapi.json", get(openapi::serve))
+        // Every route, before its extractors: the policy's permission.
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(no_store));
@@ -179,6 +181,45 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// Checks the route's permission (`policy::ROUTES`) before anything but
+/// the headers is read: the session (401 as `Authed` answers), then the
+/// role (403 `forbidden`, audited). The authenticated session is handed on
+/// in the request's extensions, so the handler's `Authed` does not look it
+/// up again. A route missing from the table is refused: fail closed.
+async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    use crate::policy::{self, Access};
+    use axum::extract::FromRequestParts;
+    let matched = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let path = matched.strip_prefix("/api/v1").unwrap_or(&matched);
+    let Some(route) = policy::route(req.method().as_str(), path) else {
+        tracing::error!(route = %matched, "a route without a policy entry was refused");
+        return AppError::forbidden("this operation is not in the access policy").into_response();
+    };
+    let Access::Session(permission) = route.access else {
+        return next.run(req).await;
+    };
+    let (mut parts, body) = req.into_parts();
+    let authed = match crate::auth::session::Authed::from_request_parts(&mut parts, &state).await {
+        Ok(authed) => authed,
+        Err(e) => return e.into_response(),
+    };
+    if !policy::allows(authed.role, permission) {
+        let event = authed
+            .event(route.refused_as)
+            .failed()
+            .detail(serde_json::json!({"permission": permission.as_str()}));
+        if let Err(e) = state.store.append_audit(event, state.now()).await {
+            return AppError::from(e).into_response();
+        }
+        return AppError::forbidden("your role does not allow this").into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
 
 async fn api_not_found() -> AppError {

@@ -104,16 +104,19 @@ pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-/// Operations that need no session (every other one takes `Authed`).
-const PUBLIC: &[&str] = &[
-    "/healthz",
-    "/readyz",
-    "/api/v1/auth/login",
-    "/api/v1/auth/mfa/enroll",
-    "/api/v1/invites/inspect",
-    "/api/v1/invites/accept",
-    "/api/v1/reminders/sms/inbound",
-];
+/// What an operation needs, from the access policy (`policy::ROUTES`);
+/// the health probes outside `/api/v1` need nothing.
+fn access(path: &str, method: &str) -> crate::policy::Access {
+    use crate::policy::{self, Access, Permission};
+    match path.strip_prefix("/api/v1") {
+        Some(route) => policy::route(method, route)
+            .map(|r| r.access)
+            // Not in the table (the server refuses it; a test fails
+            // first: `every_operation_has_an_access_policy_entry`).
+            .unwrap_or(Access::Session(Permission::SignedIn)),
+        None => Access::Public,
+    }
+}
 
 /// Adds the security schemes and the answers every operation of a kind can
 /// give (see the module documentation).
@@ -141,9 +144,9 @@ impl Modify for Contract {
             ))),
         );
         for (path, item) in doc.paths.paths.iter_mut() {
-            let public = PUBLIC.contains(&path.as_str());
             for (method, op) in operations(item) {
-                complete(op, method, public);
+                let access = access(path, method);
+                complete(op, method, access);
             }
         }
     }
@@ -161,7 +164,9 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &mut O
     .filter_map(|(method, op)| op.as_mut().map(|op| (method, op)))
 }
 
-fn complete(op: &mut Operation, method: &str, public: bool) {
+fn complete(op: &mut Operation, method: &str, access: crate::policy::Access) {
+    use crate::policy::{Access, Permission};
+    let public = access == Access::Public;
     let params = op.parameters.as_deref().unwrap_or(&[]);
     let has_query = params.iter().any(|p| p.parameter_in == ParameterIn::Query);
     let has_path = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
@@ -176,6 +181,15 @@ fn complete(op: &mut Operation, method: &str, public: bool) {
             401,
             "unauthenticated, session_expired, session_ended, device_revoked or account_deactivated",
         );
+        if let Access::Session(permission) = access {
+            if permission != Permission::SignedIn {
+                let needs = format!(
+                    "forbidden: the role lacks the permission `{}` (access policy)",
+                    permission.as_str()
+                );
+                error(op, 403, &needs);
+            }
+        }
         if method != "get" {
             error(
                 op,
@@ -243,4 +257,42 @@ fn error(op: &mut Operation, status: u16, description: &str) {
                     .build(),
             )
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Operations the router serves that the document leaves out: the
+    /// socket upgrade (not an HTTP exchange OpenAPI can describe) and the
+    /// document itself.
+    const UNDOCUMENTED: &[(&str, &str)] = &[("GET", "/ws"), ("GET", "/openapi.json")];
+
+    #[test]
+    fn every_operation_has_an_access_policy_entry_and_every_entry_an_operation() {
+        let mut doc = ApiDoc::openapi();
+        let mut documented = Vec::new();
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let Some(route) = path.strip_prefix("/api/v1") else {
+                continue;
+            };
+            for (method, _) in operations(item) {
+                let method = method.to_ascii_uppercase();
+                assert!(
+                    crate::policy::route(&method, route).is_some(),
+                    "{method} {route} has no entry in policy::ROUTES"
+                );
+                documented.push((method, route.to_string()));
+            }
+        }
+        for r in crate::policy::ROUTES {
+            let listed = documented.iter().any(|(m, p)| m == r.method && p == r.path)
+                || UNDOCUMENTED.contains(&(r.method, r.path));
+            assert!(
+                listed,
+                "{} {} is in the policy but not an operation",
+                r.method, r.path
+            );
+        }
+    }
 }

@@ -5,6 +5,7 @@ use super::extract::ApiPath;
 use crate::auth::session::Authed;
 use crate::error::{ApiResult, AppError};
 use crate::ids::UserId;
+use crate::policy::Permission;
 use crate::state::AppState;
 use crate::storage::{Role, StoreError, User};
 use axum::extract::State;
@@ -49,7 +50,8 @@ impl From<&User> for UserView {
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
     responses((status = 200, body = [UserView]), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<Vec<UserView>>> {
-    authed.require(&[Role::Admin])?;
+    // The operation's own permission (ManagePeople) was checked by the
+    // router.
     let users = state.store.list_users(authed.practice_id).await?;
     let event = authed
         .event("users.listed")
@@ -61,16 +63,17 @@ pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Js
 /// One user (admins, or yourself).
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
     params(("id" = uuid::Uuid, Path, description = "user id")),
-    responses((status = 200, body = UserView), (status = 403, body = crate::error::ErrorBody, description = "another user, and not an admin"),
-        (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = UserView),
+        (status = 404, body = crate::error::ErrorBody, description = "no such user, or another user for someone who may not manage people")))]
 pub async fn get(
     State(state): State<AppState>,
     authed: Authed,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<UserView>> {
     let id: UserId = id.parse().map_err(|_| AppError::not_found("user"))?;
-    if id != authed.user_id {
-        authed.require(&[Role::Admin])?;
+    // Another person's account is not yours: as absent as any other.
+    if id != authed.user_id && authed.may(Permission::ManagePeople).is_err() {
+        return Err(AppError::not_found("user"));
     }
     match state.store.user(authed.practice_id, id).await {
         Ok(user) => {

@@ -153,6 +153,18 @@ impl Authed {
         }
     }
 
+    /// Refuses (403 `forbidden`) unless the role holds the permission
+    /// (`policy.rs`). The router checks each operation's own permission
+    /// before its handler runs; a handler asks again only for a second
+    /// permission a data rule needs.
+    pub fn may(&self, permission: crate::policy::Permission) -> Result<(), AppError> {
+        if crate::policy::allows(self.role, permission) {
+            Ok(())
+        } else {
+            Err(AppError::forbidden("your role does not allow this"))
+        }
+    }
+
     /// An audit event by this user and device.
     pub fn event(&self, action: &'static str) -> Event {
         Event::new(self.practice_id, action, &self.meta)

@@ -1,0 +1,332 @@
+//! Who may call what: one table of roles × permissions, and every API
+//! operation's permission in one list.
+//!
+//! Invariants:
+//! - every operation of the router has exactly one entry in [`ROUTES`]
+//!   (tested against the OpenAPI document, which lists every operation);
+//!   a request whose route has none is refused (fail closed);
+//! - the permission is checked by `api::authorize` before anything of the
+//!   request but its headers is read: a refused role gets 403 `forbidden`
+//!   whatever its body, query or ids, and the refusal is audited;
+//! - what depends on data, not on the role alone — a clinician acts only
+//!   for their assigned clients, a person revokes only their own devices,
+//!   a clinician invites only clients — stays with the capability's
+//!   service, which answers 403 or 404 as its own documentation says.
+//!
+//! Pure: no I/O, unit-tested here; the route table is also tested role by
+//! role against the running server (`tests/tests/policy.rs`).
+
+use crate::storage::Role;
+
+/// What an operation needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Their own account, devices, conversations, appointments and
+    /// preferences: every signed-in person.
+    SignedIn,
+    /// Start a conversation: the care relation (clinicians and associates
+    /// with their clients); admins run the practice but do not converse.
+    Converse,
+    /// Invite people (a clinician only clients: a data rule).
+    InvitePeople,
+    /// See the practice's people, assign clients, deactivate, review an
+    /// account's access.
+    ManagePeople,
+    /// Every device of the practice, pending revocations, lost devices.
+    ManageDevices,
+    /// Read, export and prove the audit log.
+    ReadAudit,
+    /// Appointments, reminders and nudges for their clients; report an
+    /// incident.
+    CareForClients,
+    /// The practice's reminder templates and nudge timing.
+    ConfigureReminders,
+    /// Answer an appointment reminder (confirm, cancel).
+    AnswerReminders,
+    /// Read incidents and decide them.
+    ManageIncidents,
+    /// Webhook endpoints and their deliveries.
+    ManageWebhooks,
+}
+
+impl Permission {
+    /// Every permission, for the table's tests and documentation.
+    pub const ALL: [Permission; 11] = [
+        Permission::SignedIn,
+        Permission::Converse,
+        Permission::InvitePeople,
+        Permission::ManagePeople,
+        Permission::ManageDevices,
+        Permission::ReadAudit,
+        Permission::CareForClients,
+        Permission::ConfigureReminders,
+        Permission::AnswerReminders,
+        Permission::ManageIncidents,
+        Permission::ManageWebhooks,
+    ];
+
+    /// Its name in audit details and the API document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::SignedIn => "signed_in",
+            Permission::Converse => "converse",
+            Permission::InvitePeople => "invite_people",
+            Permission::ManagePeople => "manage_people",
+            Permission::ManageDevices => "manage_devices",
+            Permission::ReadAudit => "read_audit",
+            Permission::CareForClients => "care_for_clients",
+            Permission::ConfigureReminders => "configure_reminders",
+            Permission::AnswerReminders => "answer_reminders",
+            Permission::ManageIncidents => "manage_incidents",
+            Permission::ManageWebhooks => "manage_webhooks",
+        }
+    }
+}
+
+/// The table: whether a role holds a permission. Exhaustive over both, so
+/// a new role or permission does not compile until it is decided here.
+pub fn allows(role: Role, permission: Permission) -> bool {
+    use Permission as P;
+    use Role as R;
+    match permission {
+        P::SignedIn => true,
+        P::Converse => matches!(role, R::Clinician | R::Associate | R::Client),
+        P::InvitePeople => matches!(role, R::Admin | R::Clinician),
+        P::CareForClients => matches!(role, R::Admin | R::Clinician | R::Associate),
+        P::AnswerReminders => matches!(role, R::Client),
+        P::ManagePeople
+        | P::ManageDevices
+        | P::ReadAudit
+        | P::ConfigureReminders
+        | P::ManageIncidents
+        | P::ManageWebhooks => matches!(role, R::Admin),
+    }
+}
+
+/// What an operation needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No session: sign-in, invitations (their token), the API document,
+    /// the SMS gateway's callback (its signature).
+    Public,
+    /// A session whose role holds the permission.
+    Session(Permission),
+}
+
+/// One operation: method, path template under `/api/v1`, what it needs,
+/// and the audit action a refusal is recorded as.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// HTTP method, upper case.
+    pub method: &'static str,
+    /// Path template as routed (`/invites/{id}`), under `/api/v1`.
+    pub path: &'static str,
+    /// What it needs.
+    pub access: Access,
+    /// The audit action of a refusal.
+    pub refused_as: &'static str,
+}
+
+const REFUSED: &str = "access.refused";
+
+const fn public(method: &'static str, path: &'static str) -> Route {
+    Route {
+        method,
+        path,
+        access: Access::Public,
+        refused_as: REFUSED,
+    }
+}
+
+const fn needs(method: &'static str, path: &'static str, permission: Permission) -> Route {
+    Route {
+        method,
+        path,
+        access: Access::Session(permission),
+        refused_as: REFUSED,
+    }
+}
+
+/// The audit log's own reads record a refusal under their action, as they
+/// record a success.
+const fn audit(method: &'static str, path: &'static str, action: &'static str) -> Route {
+    Route {
+        method,
+        path,
+        access: Access::Session(Permission::ReadAudit),
+        refused_as: action,
+    }
+}
+
+use Permission::*;
+
+/// Every operation of the API.
+pub const ROUTES: &[Route] = &[
+    public("POST", "/auth/login"),
+    public("POST", "/auth/mfa/enroll"),
+    public("POST", "/invites/inspect"),
+    public("POST", "/invites/accept"),
+    public("GET", "/openapi.json"),
+    public("POST", "/reminders/sms/inbound"),
+    needs("POST", "/auth/logout", SignedIn),
+    needs("GET", "/me", SignedIn),
+    needs("GET", "/me/devices", SignedIn),
+    needs("GET", "/me/unlock-share", SignedIn),
+    // Oneself, or anyone for an admin: a data rule in the handler.
+    needs("GET", "/users/{id}", SignedIn),
+    needs("GET", "/key-packages", SignedIn),
+    needs("POST", "/key-packages", SignedIn),
+    needs("GET", "/contacts", SignedIn),
+    needs("POST", "/conversations", Converse),
+    // Admins list none; a conversation's own routes answer 404 to anyone
+    // not in it (data rule).
+    needs("GET", "/conversations", SignedIn),
+    needs("GET", "/conversations/{id}", SignedIn),
+    needs("POST", "/conversations/{id}/key-packages/claim", SignedIn),
+    needs("GET", "/conversations/{id}/group-info", SignedIn),
+    needs("POST", "/conversations/{id}/group-info", SignedIn),
+    needs("POST", "/conversations/{id}/commits", SignedIn),
+    needs("GET", "/conversations/{id}/messages", SignedIn),
+    needs("POST", "/conversations/{id}/messages", SignedIn),
+    needs("POST", "/conversations/{id}/ack", SignedIn),
+    needs("GET", "/welcomes", SignedIn),
+    needs("POST", "/welcomes/{id}/ack", SignedIn),
+    needs("GET", "/ws", SignedIn),
+    // One's own device, or any for an admin (data rule).
+    needs("POST", "/devices/{id}/revoke", SignedIn),
+    // Each sees their own (data rule).
+    needs("GET", "/appointments", SignedIn),
+    // A client their own; staff their assigned clients (data rule).
+    needs("GET", "/reminders/preferences/{client_id}", SignedIn),
+    needs("PUT", "/reminders/preferences/{client_id}", SignedIn),
+    needs("POST", "/invites", InvitePeople),
+    needs("GET", "/invites", InvitePeople),
+    needs("DELETE", "/invites/{id}", InvitePeople),
+    needs("GET", "/users", ManagePeople),
+    needs("POST", "/assignments", ManagePeople),
+    needs("POST", "/users/{id}/deactivate", ManagePeople),
+    needs("GET", "/users/{id}/access-review", ManagePeople),
+    needs("GET", "/devices", ManageDevices),
+    needs("GET", "/revocations/pending", ManageDevices),
+    needs("GET", "/lost-devices", ManageDevices),
+    audit("GET", "/audit/events", "audit.viewed"),
+    audit("GET", "/audit/export", "audit.exported"),
+    audit("GET", "/audit/head", "audit.head_viewed"),
+    audit("GET", "/audit/proof/inclusion", "audit.proof_viewed"),
+    audit("GET", "/audit/proof/consistency", "audit.proof_viewed"),
+    needs("POST", "/appointments", CareForClients),
+    needs("PUT", "/appointments/{id}", CareForClients),
+    needs("POST", "/appointments/{id}/cancel", CareForClients),
+    needs("GET", "/reminders", CareForClients),
+    needs("GET", "/reminders/nudges", CareForClients),
+    needs("GET", "/reminders/nudges/settings", CareForClients),
+    needs(
+        "GET",
+        "/reminders/templates/{kind}/{language}",
+        CareForClients,
+    ),
+    needs(
+        "POST",
+        "/reminders/templates/{kind}/{language}/lint",
+        CareForClients,
+    ),
+    needs("POST", "/incidents", CareForClients),
+    needs(
+        "PUT",
+        "/reminders/templates/{kind}/{language}",
+        ConfigureReminders,
+    ),
+    needs("PUT", "/reminders/nudges/settings", ConfigureReminders),
+    needs("POST", "/occurrences/{id}/answer", AnswerReminders),
+    needs("GET", "/incidents", ManageIncidents),
+    needs("GET", "/incidents/{id}", ManageIncidents),
+    needs("PATCH", "/incidents/{id}", ManageIncidents),
+    needs("GET", "/webhooks", ManageWebhooks),
+    needs("POST", "/webhooks", ManageWebhooks),
+    needs("POST", "/webhooks/{id}/disable", ManageWebhooks),
+    needs("GET", "/webhooks/{id}/deliveries", ManageWebhooks),
+    needs(
+        "POST",
+        "/webhooks/deliveries/{id}/redeliver",
+        ManageWebhooks,
+    ),
+];
+
+/// The entry of an operation (`path` as routed under `/api/v1`).
+pub fn route(method: &str, path: &str) -> Option<&'static Route> {
+    ROUTES
+        .iter()
+        .find(|r| r.method.eq_ignore_ascii_case(method) && r.path == path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table as a picture: a change to who may do what shows here.
+    #[test]
+    fn the_roles_hold_these_permissions() {
+        let roles = [Role::Admin, Role::Clinician, Role::Associate, Role::Client];
+        let table: Vec<String> = Permission::ALL
+            .iter()
+            .map(|&p| {
+                let holders: Vec<&str> = roles
+                    .iter()
+                    .filter(|&&r| allows(r, p))
+                    .map(|r| r.as_str())
+                    .collect();
+                format!("{}: {}", p.as_str(), holders.join(" "))
+            })
+            .collect();
+        assert_eq!(
+            table,
+            [
+                "signed_in: admin clinician associate client",
+                "converse: clinician associate client",
+                "invite_people: admin clinician",
+                "manage_people: admin",
+                "manage_devices: admin",
+                "read_audit: admin",
+                "care_for_clients: admin clinician associate",
+                "configure_reminders: admin",
+                "answer_reminders: client",
+                "manage_incidents: admin",
+                "manage_webhooks: admin",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_client_holds_a_staff_permission_and_no_staff_answers_for_a_client() {
+        for p in Permission::ALL {
+            let staff = [Role::Admin, Role::Clinician, Role::Associate];
+            if matches!(p, Permission::SignedIn | Permission::Converse) {
+                continue;
+            }
+            if p == Permission::AnswerReminders {
+                assert!(staff.iter().all(|&r| !allows(r, p)), "{p:?}");
+            } else {
+                assert!(!allows(Role::Client, p), "{p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_operation_is_listed_once() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(
+                    !(a.method == b.method && a.path == b.path),
+                    "{} {} twice",
+                    a.method,
+                    a.path
+                );
+            }
+        }
+        assert_eq!(
+            route("get", "/audit/export").map(|r| r.refused_as),
+            Some("audit.exported")
+        );
+        assert!(route("GET", "/nowhere").is_none());
+    }
+}
