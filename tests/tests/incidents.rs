@@ -54,6 +54,7 @@ on_both_backends!(
     webhook_urls_into_the_servers_own_network_are_refused,
     an_approaching_deadline_is_announced_once_per_threshold,
     a_practice_has_at_most_ten_webhooks_even_when_added_at_once,
+    a_revoked_phone_used_again_opens_one_unauthorized_access_incident,
 );
 
 async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: Backend) {
@@ -738,5 +739,64 @@ async fn a_practice_has_at_most_ten_webhooks_even_when_added_at_once(b: Backend)
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.stop().await;
+}
+
+/// An admin revokes a client's phone; whoever holds it keeps trying its
+/// session, many times at once. Every request is refused (401
+/// `device_revoked`), the use is audited once, and one unauthorized-access
+/// incident opens naming the device and its owner.
+async fn a_revoked_phone_used_again_opens_one_unauthorized_access_incident(b: Backend) {
+    let Some(app) = app(b, false).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let token = app.bearer_session(&p.client).await;
+    let (status, body) = p
+        .admin
+        .client
+        .post(
+            &format!("/api/v1/devices/{}/revoke", p.client.device_id),
+            &json!({"reason": "lost"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let attempts = (0..20).map(|_| {
+        let mut c = app.client();
+        c.bearer = Some(token.clone());
+        async move { c.get("/api/v1/conversations").await }
+    });
+    for (status, body) in futures_util::future::join_all(attempts).await {
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("device_revoked"))
+        );
+    }
+    let list = until_incidents(&p, |l| l.iter().any(|i| i["kind"] == "unauthorized_access")).await;
+    let opened: Vec<&Value> = list
+        .iter()
+        .filter(|i| i["kind"] == "unauthorized_access")
+        .collect();
+    assert_eq!(opened.len(), 1, "{list:?}");
+    let (_, detail) = p
+        .admin
+        .client
+        .get(&format!(
+            "/api/v1/incidents/{}",
+            opened[0]["id"].as_str().expect("id")
+        ))
+        .await;
+    let subjects = detail["subjects"].to_string();
+    assert!(subjects.contains(p.client.device_id.as_str()), "{detail}");
+    let practice: alcove_server::ids::PracticeId = p.client.practice_id.parse().expect("practice");
+    let events = app.store.recent_audit(practice, 500).await.expect("audit");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.action == "device.revoked_token_used")
+            .count(),
+        1,
+        "audited once, not once per request"
+    );
     app.stop().await;
 }

@@ -45,6 +45,9 @@ pub fn cookie_name(settings: &crate::config::Settings) -> &'static str {
 }
 /// Header carrying the CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// A revoked device's token presented again is audited at most this often
+/// per device.
+pub const REVOKED_USE_AUDIT_SECS: i64 = 3600;
 /// Last-seen is refreshed at most this often.
 pub const TOUCH_INTERVAL_SECS: i64 = 15;
 
@@ -266,6 +269,19 @@ pub(crate) async fn check_session(
     meta: &RequestMeta,
 ) -> Result<(), AppError> {
     if record.device_revoked_at.is_some() {
+        // Someone still holds the revoked device, or its token: evidence
+        // for an incident (the detector opens one). Audited once an hour
+        // per device, so that a token presented in a loop costs no write
+        // per request.
+        let now = state.now();
+        let event = Event::new(record.practice_id, "device.revoked_token_used", meta)
+            .failed()
+            .target_user(record.user_id)
+            .target_device(record.device_id);
+        state
+            .store
+            .append_audit_once(&event, now - REVOKED_USE_AUDIT_SECS, now)
+            .await?;
         return Err(AppError::unauthorized(
             "device_revoked",
             "this device has been signed out and can no longer be used",

@@ -137,7 +137,7 @@ async fn record_lockout(state: &AppState, mut event: crate::audit::Event) -> Res
     let now = state.now();
     let since = now - state.settings.auth.failure_window_secs;
     event.action = "auth.lockout";
-    state.store.record_lockout_once(&event, since, now).await?;
+    state.store.append_audit_once(&event, since, now).await?;
     Ok(())
 }
 

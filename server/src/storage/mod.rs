@@ -276,13 +276,16 @@ pub trait Store:
     /// Failures (and reserved attempts) recorded for a key since a time.
     async fn count_auth_failures(&self, key_hash: &[u8], since: UnixTime) -> StoreResult<i64>;
 
-    /// Audits `lockout` (an `auth.lockout` event naming its account) unless
-    /// one for that account was audited since `since`; true when it was
-    /// written. Atomic: of any number of concurrent callers for one account
-    /// one writes it (they take turns on the account's row).
-    async fn record_lockout_once(
+    /// Appends `event` unless an event of the same action about the same
+    /// subject (its target user and target device) was appended since
+    /// `since`; true when it was written. Atomic: of any number of
+    /// concurrent callers for one subject, one writes it (they take turns
+    /// on the subject's row). For what an outsider can repeat at will — a
+    /// lockout, a revoked device's token — without a write per request: a
+    /// read on the reader pool answers most repeats.
+    async fn append_audit_once(
         &self,
-        lockout: &audit::Event,
+        event: &audit::Event,
         since: UnixTime,
         now: UnixTime,
     ) -> StoreResult<bool>;

@@ -695,37 +695,59 @@ macro_rules! impl_store {
                     .await?)
             }
 
-            async fn record_lockout_once(
+            async fn append_audit_once(
                 &self,
-                lockout: &audit::Event,
+                event: &audit::Event,
                 since: UnixTime,
                 now: UnixTime,
             ) -> StoreResult<bool> {
-                let Some(user) = lockout.target_user else {
-                    return Ok(false);
-                };
-                let mut tx = self.writer().begin().await?;
-                // A no-op write on the account's row: concurrent lockouts of
-                // one account take turns here (PostgreSQL's row lock; on
-                // SQLite the one writer), so the look below sees the one
-                // written before.
-                sqlx::query("UPDATE users SET login = login WHERE id = $1")
-                    .bind(user)
-                    .execute(&mut *tx)
+                const SEEN: &str = "SELECT seq FROM audit_events WHERE practice_id = $1 AND action = $2
+                       AND target_user_id IS NOT DISTINCT FROM $3
+                       AND target_device_id IS NOT DISTINCT FROM $4 AND at > $5 LIMIT 1";
+                // Most repeats end here, without taking the writer.
+                let seen: Option<i64> = sqlx::query_scalar(SEEN)
+                    .bind(event.practice_id)
+                    .bind(event.action)
+                    .bind(event.target_user)
+                    .bind(event.target_device)
+                    .bind(since)
+                    .fetch_optional(self.reader())
                     .await?;
-                let found: Option<i64> = sqlx::query_scalar(
-                    "SELECT seq FROM audit_events WHERE practice_id = $1 AND action = 'auth.lockout'
-                       AND target_user_id = $2 AND at > $3 LIMIT 1",
-                )
-                .bind(lockout.practice_id)
-                .bind(user)
-                .bind(since)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if found.is_some() {
+                if seen.is_some() {
                     return Ok(false);
                 }
-                append_events(&mut tx, std::slice::from_ref(lockout), now).await?;
+                let mut tx = self.writer().begin().await?;
+                // A no-op write on the subject's row: concurrent callers take
+                // turns here (PostgreSQL's row lock; on SQLite the one
+                // writer), so the look below sees the one written before.
+                if let Some(device) = event.target_device {
+                    sqlx::query("UPDATE devices SET name = name WHERE id = $1")
+                        .bind(device)
+                        .execute(&mut *tx)
+                        .await?;
+                } else if let Some(user) = event.target_user {
+                    sqlx::query("UPDATE users SET login = login WHERE id = $1")
+                        .bind(user)
+                        .execute(&mut *tx)
+                        .await?;
+                } else {
+                    sqlx::query("UPDATE practices SET name = name WHERE id = $1")
+                        .bind(event.practice_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let seen: Option<i64> = sqlx::query_scalar(SEEN)
+                    .bind(event.practice_id)
+                    .bind(event.action)
+                    .bind(event.target_user)
+                    .bind(event.target_device)
+                    .bind(since)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if seen.is_some() {
+                    return Ok(false);
+                }
+                append_events(&mut tx, std::slice::from_ref(event), now).await?;
                 tx.commit().await?;
                 Ok(true)
             }

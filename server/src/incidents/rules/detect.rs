@@ -63,6 +63,19 @@ pub fn detect(e: &Seen<'_>) -> Option<Opening> {
                 entry: "reported: a device was lost",
             })
         }
+        // A revoked device's token was presented again: someone still has
+        // the device (or its token) and tried to use it. The server refused
+        // it; the assessment asks what the device held before.
+        "device.revoked_token_used" => {
+            let device = e.target_device?;
+            Some(Opening {
+                kind: Kind::UnauthorizedAccess,
+                cause: format!("revoked_device_used:{device}"),
+                user: e.target_user.map(str::to_owned),
+                device: Some(device.to_owned()),
+                entry: "detected: a revoked device tried to use its session again",
+            })
+        }
         // The audit trail did not verify against its signed heads.
         "audit.verification_failed" => Some(Opening {
             kind: Kind::AuditTampering,
@@ -118,6 +131,29 @@ mod tests {
         assert_eq!(o.kind, Kind::LostDevice);
         assert_eq!(o.device.as_deref(), Some("d"));
         assert_eq!(o.user.as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn a_revoked_devices_token_used_again_opens_an_unauthorized_access_incident() {
+        let o = detect(&Seen {
+            action: "device.revoked_token_used",
+            target_user: Some("u"),
+            target_device: Some("d"),
+        })
+        .unwrap();
+        assert_eq!(o.kind, Kind::UnauthorizedAccess);
+        assert_eq!(o.device.as_deref(), Some("d"));
+        assert_ne!(
+            o.cause,
+            detect(&Seen {
+                action: "device.reported_lost",
+                target_user: Some("u"),
+                target_device: Some("d"),
+            })
+            .unwrap()
+            .cause,
+            "its own incident beside the lost-device one"
+        );
     }
 
     #[test]
