@@ -32,6 +32,7 @@ const ACTIONS = [
   "assignment.created",
   "device.revoked",
   "device.reported_lost",
+  "device.revoked_token_used",
   "unlock_share.fetched",
   "key_packages.uploaded",
   "key_packages.claimed",
@@ -44,6 +45,7 @@ const ACTIONS = [
   "audit.exported",
   "audit.head_viewed",
   "audit.proof_viewed",
+  "access.refused",
 ];
 
 export async function auditPage(ctx) {
