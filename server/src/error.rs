@@ -144,6 +144,10 @@ impl From<crate::storage::StoreError> for AppError {
                 "unavailable",
                 "the server could not complete this just now; nothing was changed; retry",
             ),
+            E::ConversationClosed => AppError::conflict(
+                "conversation_closed",
+                "the other person of this conversation is no longer with the practice; nothing was sent; contact the practice",
+            ),
             E::RemovalPending => AppError::conflict(
                 "removal_pending",
                 "a revoked device is still in this conversation; process the server's proposal and commit it first",
@@ -239,6 +243,7 @@ mod tests {
             (StoreError::NotAllowed, 403, "not_allowed"),
             (StoreError::Unavailable, 503, "unavailable"),
             (StoreError::RemovalPending, 409, "removal_pending"),
+            (StoreError::ConversationClosed, 409, "conversation_closed"),
             (StoreError::StaleEpoch { current: 7 }, 409, "stale_epoch"),
         ];
         for (error, status, code) in cases {

@@ -279,9 +279,24 @@ async fn departed_associate_is_removed_cryptographically(backend: Backend) {
         .device
         .encrypt(conv.as_bytes(), &env.encode().expect("encode"))
         .expect("encrypt");
+    // Nobody would ever read it: the conversation takes no new message,
+    // and the client's list says so.
     let (status, sent) = k.post_message(&conv, &[5; 16], &ciphertext).await;
-    assert_eq!(status, StatusCode::OK, "{sent}");
-    assert!(sent["seq"].as_i64().is_some(), "{sent}");
+    assert_eq!(
+        (status, sent["error"].as_str()),
+        (StatusCode::CONFLICT, Some("conversation_closed")),
+        "{sent}"
+    );
+    let (_, list) = k.api.get("/api/v1/conversations").await;
+    assert_eq!(list[0]["closed"], true, "{list}");
+    let (_, earlier) = k
+        .api
+        .get(&format!("/api/v1/conversations/{conv}/messages"))
+        .await;
+    assert!(
+        !earlier["entries"].as_array().expect("entries").is_empty(),
+        "what was said before stays readable: {earlier}"
+    );
     // The server delivers nothing more to the revoked device...
     let done = a.processed.get(&conv).copied().unwrap_or(0);
     let log = app

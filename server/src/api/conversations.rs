@@ -636,7 +636,8 @@ pub struct PostMessage {
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", request_body = PostMessage, tag = "delivery",
     params(("id" = uuid::Uuid, Path, description = "conversation id")),
     responses((status = 200, body = Sequenced), (status = 400, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "stale_epoch, removal_pending, or conversation_closed (the other person was deactivated: nothing was sent)"),
         (status = 413, body = crate::error::ErrorBody),
         (status = 503, body = crate::error::ErrorBody, description = "unavailable: not stored; retry")))]
 pub async fn send(

@@ -101,6 +101,9 @@ pub struct ConversationSummary {
     pub unread: i64,
     /// Whether the requesting device is a member of the MLS group.
     pub joined: bool,
+    /// The other person was deactivated: the conversation stays readable
+    /// but takes no new messages (409 `conversation_closed`).
+    pub closed: bool,
 }
 
 /// An active member device.

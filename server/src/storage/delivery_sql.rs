@@ -57,15 +57,18 @@ macro_rules! impl_delivery_store {
                          WHERE cm.conversation_id = b.c AND cm.removed_at IS NULL AND dv.revoked_at IS NOT NULL),
                        (SELECT seq FROM messages
                          WHERE conversation_id = b.c AND sender_device_id = b.d AND client_msg_id = b.k),
-                       (SELECT epoch FROM conversations WHERE id = b.c)
+                       (SELECT epoch FROM conversations WHERE id = b.c),
+                       (SELECT COUNT(*) FROM conversations cv JOIN users u
+                          ON u.id IN (cv.client_user_id, cv.staff_user_id)
+                         WHERE cv.id = b.c AND u.deactivated_at IS NOT NULL)
                      FROM b",
                 );
-                let rows: Vec<(i64, Option<i64>, i64, Option<i64>, Option<i64>)> =
+                let rows: Vec<(i64, Option<i64>, i64, Option<i64>, Option<i64>, i64)> =
                     q.build_query_as().fetch_all(&mut *tx).await?;
                 let mut facts = vec![None; batch.len()];
-                for (i, leaf, revoked, existing, epoch) in rows {
+                for (i, leaf, revoked, existing, epoch, closed) in rows {
                     if let Some(slot) = usize::try_from(i).ok().and_then(|i| facts.get_mut(i)) {
-                        *slot = Some((leaf, revoked, existing, epoch));
+                        *slot = Some((leaf, revoked, existing, epoch, closed));
                     }
                 }
 
@@ -80,11 +83,17 @@ macro_rules! impl_delivery_store {
                 let mut slots = Vec::with_capacity(batch.len());
                 let mut first_of: Vec<(&str, DeviceId, &[u8], usize)> = Vec::new();
                 for (i, (m, _)) in batch.iter().enumerate() {
-                    let Some((leaf, revoked, existing, epoch)) = facts[i] else {
+                    let Some((leaf, revoked, existing, epoch, closed)) = facts[i] else {
                         return Err(StoreError::Unavailable);
                     };
                     let slot = if leaf.is_none() {
                         Slot::Done(Err(StoreError::NotMember))
+                    } else if closed > 0 && existing.is_none() {
+                        // The other person was deactivated (the sender's own
+                        // account would not have got this far): nobody would
+                        // read it. A retry of what was accepted before still
+                        // answers as a duplicate, below.
+                        Slot::Done(Err(StoreError::ConversationClosed))
                     } else if revoked > 0 {
                         // Nothing new may be encrypted to a revoked device's
                         // keys: until a member commits its removal, sends wait.
@@ -609,7 +618,8 @@ macro_rules! impl_delivery_store {
                                     AND m.seq > COALESCE(dc.acked_seq, 0)
                                     AND (m.sender_device_id IS NULL OR m.sender_device_id NOT IN
                                          (SELECT d.id FROM devices d WHERE d.user_id = $2))) AS unread,
-                                (cm.device_id IS NOT NULL) AS joined
+                                (cm.device_id IS NOT NULL) AS joined,
+                                (cu.deactivated_at IS NOT NULL OR su.deactivated_at IS NOT NULL) AS closed
                          FROM conversations c
                          JOIN users cu ON cu.id = c.client_user_id
                          JOIN users su ON su.id = c.staff_user_id

@@ -74,6 +74,10 @@ pub enum StoreError {
     /// A revoked device is still in the group: commit its removal first.
     #[error("a revoked device awaits removal")]
     RemovalPending,
+    /// The other person of the conversation was deactivated: nobody would
+    /// ever read what is sent into it.
+    #[error("the other person of the conversation is no longer with the practice")]
+    ConversationClosed,
     /// The storage writer is not available (a failed batch, shutdown).
     #[error("storage unavailable")]
     Unavailable,

@@ -38,7 +38,7 @@ describe("a conversation view people expect", () => {
   let server;
   let browser;
   const people = [];
-  let clinician, client;
+  let admin, clinician, client;
 
   before(async () => {
     server = await startServer();
@@ -58,7 +58,7 @@ describe("a conversation view people expect", () => {
   }
 
   it("a clinician writes 25 messages; the client's tab title counts them, a number only", async () => {
-    const admin = await person(LAPTOP);
+    admin = await person(LAPTOP);
     await registerStaff(admin.page, server.setupLink, ADMIN);
     clinician = await person(LAPTOP);
     await registerStaff(clinician.page, await createInvite(admin.page, "clinician"), CLINICIAN);
@@ -159,5 +159,28 @@ describe("a conversation view people expect", () => {
     const text = (await received.locator(".text").textContent()).trim();
     assert.equal(text.length, fits.length, "received whole");
     assert.equal(await counter.isHidden(), true, "the counter goes with the sent text");
+  });
+
+  it("after the clinician leaves the practice, the client reads the history but is told nothing more can be sent", async () => {
+    const a = admin.page;
+    await a.getByRole("navigation").getByRole("link", { name: "Administration" }).click();
+    await heading(a, "Administration");
+    const card = a.locator("li.card", { hasText: CLINICIAN.name });
+    await card.getByRole("button", { name: "Deactivate user" }).click();
+    await card.getByRole("button", { name: "Yes, deactivate" }).click();
+    await card.getByText("Deactivated").waitFor();
+
+    const c = client.page;
+    await c.getByRole("navigation").getByRole("link", { name: "Conversations" }).click();
+    await heading(c, "Conversations");
+    await c.locator("#conversations").getByText("No longer with the practice").waitFor({ timeout: 20_000 });
+    await c.locator("#conversations").getByRole("link", { name: new RegExp(CLINICIAN.name) }).click();
+    await heading(c, `Conversation with ${CLINICIAN.name}`);
+    await c.locator("#conversation-closed").getByText("is no longer with the practice").waitFor();
+    await message(c, "Note 1 of 25").waitFor();
+    assert.equal(await c.getByLabel("Message", { exact: true }).isDisabled(), true, "nothing can be written");
+    assert.equal(await c.locator("form.composer button[type=submit]").isDisabled(), true);
+    const violations = await axeScan(c);
+    assert.deepEqual(violations, [], JSON.stringify(violations, null, 2));
   });
 });

@@ -150,7 +150,9 @@ export function conversations() {
     const last = texts[texts.length - 1];
     const unread = c ? texts.filter((m) => !m.mine && m.seq > c.readSeq).length : sum.unread;
     const join = joined ? null : joinStatus(S, sum.id);
-    return { id: sum.id, other, otherId, joined, join, unread, lastAt: last ? last.sentAt : null };
+    // The other person was deactivated: readable, but nothing more is sent.
+    const closed = !!sum.closed;
+    return { id: sum.id, other, otherId, joined, join, unread, closed, lastAt: last ? last.sentAt : null };
   });
 }
 
@@ -917,7 +919,13 @@ async function deliver(s, id, msg) {
     msg.error = (e && e.message) || "Not sent.";
     // Refused for what it is (too large, malformed): sending it again
     // cannot succeed, so no Retry is offered.
-    msg.permanent = !!(e && (e.status === 400 || e.status === 413 || e.status === 422));
+    msg.permanent = !!(e && (e.status === 400 || e.status === 413 || e.status === 422 || e.code === "conversation_closed"));
+    // Learn (and show) that the conversation closed.
+    if (e && e.code === "conversation_closed") {
+      refreshLists(s)
+        .then(() => emit({ type: "conversations", conversationId: id }))
+        .catch(() => {});
+    }
     if (S === s) await exclusive(s, () => persist(s)).catch(() => {});
   }
   emit({ type: "messages", conversationId: id });

@@ -60,6 +60,7 @@ export function conversationsPage(ctx) {
               { href: `/conversation#${c.id}`, "data-link": true, class: "conversation-link" },
               h("span", { class: "who" }, c.other),
               c.unread ? h("span", { class: "badge pending unread" }, `${c.unread} unread`) : null,
+              c.closed ? h("span", { class: "badge closed" }, "No longer with the practice") : null,
               !c.joined
                 ? h("span", { class: "muted small" }, c.join && c.join.state === "joining" ? " Setting up encryption on this device…" : " Waiting for encryption to be set up")
                 : null,
@@ -220,6 +221,13 @@ export async function conversationPage(ctx) {
   const list = h("ol", { class: "messages", id: "messages", "aria-label": "Messages" });
   const items = new Map();
   const waiting = h("p", { class: "notice", id: "join-status", hidden: c.joined }, c.joined ? "" : joinText(c));
+  // The other person left the practice: what was said stays readable here,
+  // but nothing more can be sent — nobody would read it.
+  const closedNotice = h(
+    "p",
+    { class: "notice", id: "conversation-closed", role: "status", hidden: !c.closed },
+    `${c.other} is no longer with the practice. You can still read this conversation, but new messages cannot be sent. Contact the practice to be put in touch with someone else.`,
+  );
   const onRetry = (msgId) => m.retry(id, msgId).catch(() => {});
 
   // The view opens at the newest message and stays there as messages
@@ -243,9 +251,10 @@ export async function conversationPage(ctx) {
   function renderMessages() {
     const cur = m.conversation(id);
     if (!cur) return;
-    waiting.hidden = cur.joined;
+    waiting.hidden = cur.joined || cur.closed;
     if (!cur.joined && waiting.textContent !== joinText(cur)) waiting.textContent = joinText(cur);
-    input.disabled = !cur.joined;
+    closedNotice.hidden = !cur.closed;
+    input.disabled = !cur.joined || cur.closed;
     updateCounter();
     const wasAtBottom = nearBottom();
     let arrived = false;
@@ -304,7 +313,7 @@ export async function conversationPage(ctx) {
         ? `Too long by ${over.toLocaleString()} characters (the limit is ${m.MAX_TEXT_CHARS.toLocaleString()}): shorten it or send it in parts.`
         : `${length.toLocaleString()} of ${m.MAX_TEXT_CHARS.toLocaleString()} characters`;
     const cur = m.conversation(id);
-    send.disabled = !(cur && cur.joined) || over > 0;
+    send.disabled = !(cur && cur.joined) || (cur && cur.closed) || over > 0;
   }
   input.addEventListener("input", updateCounter);
   input.addEventListener("keydown", (event) => {
@@ -355,6 +364,7 @@ export async function conversationPage(ctx) {
     { class: "conversation" },
     h("p", {}, h("a", { href: "/", "data-link": true }, "← All conversations")),
     h("h1", {}, `Conversation with ${c.other}`),
+    closedNotice,
     waiting,
     empty,
     // A log region: new messages are announced politely to screen readers.
