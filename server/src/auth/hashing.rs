@@ -79,19 +79,14 @@ impl Hashing {
         }
     }
 
-    /// Whether the gate was used since the last call, and is idle now (no
-    /// hash running): then a burst is over. When it is still busy, the use
-    /// is kept for the next look.
-    pub fn burst_over(&self) -> bool {
-        if !self.used.swap(false, Ordering::AcqRel) {
-            return false;
-        }
-        if self.permits.available_permits() == self.size {
-            true
-        } else {
-            self.used.store(true, Ordering::Release);
-            false
-        }
+    /// Whether the gate was used since the last call (and forgets it).
+    pub fn take_used(&self) -> bool {
+        self.used.swap(false, Ordering::AcqRel)
+    }
+
+    /// Whether no hash runs now.
+    pub fn idle(&self) -> bool {
+        self.permits.available_permits() == self.size
     }
 
     /// Hashes that may run at once.
@@ -141,9 +136,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_burst_is_over_once_after_the_gate_was_used_and_is_idle() {
+    async fn the_gate_says_whether_it_was_used_and_whether_it_is_idle() {
         let gate = Hashing::new(&AuthSettings::default());
-        assert!(!gate.burst_over(), "never used");
+        assert!(!gate.take_used(), "never used");
+        assert!(gate.idle());
         let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
         let (started_tx, started_rx) = tokio::sync::oneshot::channel();
         let running = {
@@ -157,11 +153,12 @@ mod tests {
             })
         };
         started_rx.await.expect("started");
-        assert!(!gate.burst_over(), "a hash is still running");
+        assert!(!gate.idle(), "a hash is running");
         hold_tx.send(()).expect("release");
         running.await.expect("join").expect("ran");
-        assert!(gate.burst_over(), "used and idle: over");
-        assert!(!gate.burst_over(), "told once");
+        assert!(gate.idle());
+        assert!(gate.take_used(), "used");
+        assert!(!gate.take_used(), "told once");
     }
 
     #[tokio::test]
