@@ -64,7 +64,7 @@ async function main() {
       const box = clin.page.getByLabel("Message", { exact: true });
       await box.fill(`Hello ${c.who.name}`);
       await box.press("Enter");
-      await clin.page.locator("#messages > li .state-sent, #messages > li .state-delivered").first().waitFor({ timeout: 30_000 });
+      await clin.page.locator("#messages > li .state-sent, #messages > li .state-delivered, #messages > li .state-read").first().waitFor({ timeout: 30_000 });
     }
 
     // 1. Navigation → interactive conversation list (fresh page load, session

@@ -1,5 +1,6 @@
 // The conversation view people expect, in Chromium on a phone: it opens at
-// the newest message and stays there as messages arrive; scrolled up to
+// the newest message (and the sender sees "Read") and stays there as
+// messages arrive; scrolled up to
 // read, the page does not move under the reader — a "New messages" marker
 // appears instead; the tab's title counts unread messages (a number only);
 // and a long text is never cut: a counter says how close it is to the
@@ -96,6 +97,9 @@ describe("a conversation view people expect", () => {
     });
     assert.ok(!(await inView(message(c, "Note 1 of 25"))), "the oldest is above, out of view");
     await c.waitForFunction(() => document.title === "Conversation · Alcove");
+    // Seen on the phone: the clinician's messages turn from Delivered to Read.
+    await message(clinician.page, "Note 25 of 25").locator(".state-read").waitFor({ timeout: 20_000 });
+    await message(clinician.page, "Note 1 of 25").locator(".state-read").waitFor();
   });
 
   it("a message arriving at the bottom stays in view; scrolled up, a marker appears instead", async () => {
@@ -153,7 +157,7 @@ describe("a conversation view people expect", () => {
     await counter.getByText("3,998 of 4,000 characters").waitFor();
     assert.equal(await sendButton.isEnabled(), true);
     await box.press("Enter");
-    await c.locator("#messages > li .state-sent, #messages > li .state-delivered").last().waitFor();
+    await c.locator("#messages > li .state-sent, #messages > li .state-delivered, #messages > li .state-read").last().waitFor();
     const received = message(clinician.page, "the end.");
     await received.waitFor({ timeout: 20_000 });
     const text = (await received.locator(".text").textContent()).trim();

@@ -40,7 +40,7 @@ async function send(page, text) {
 }
 
 async function waitSent(page, text) {
-  await message(page, text).locator(".state-sent, .state-delivered").waitFor({ timeout: 20_000 });
+  await message(page, text).locator(".state-sent, .state-delivered, .state-read").waitFor({ timeout: 20_000 });
 }
 
 const refusal = (status, error, extra = {}) => ({

@@ -40,9 +40,11 @@ async function send(page, text) {
 
 const message = (page, text) => page.locator("#messages > li", { hasText: text });
 
-/** Waits for the message's sending state; "sent" also accepts a later "delivered". */
+/** Waits for the message's sending state, or a later one ("sent" < "delivered" < "read"). */
 async function waitState(page, text, state) {
-  const sel = state === "sent" ? ".state-sent, .state-delivered" : `.state-${state}`;
+  // A later state counts: a message read at once is never shown as delivered.
+  const later = { sent: ".state-sent, .state-delivered, .state-read", delivered: ".state-delivered, .state-read" };
+  const sel = later[state] || `.state-${state}`;
   await page.locator("#messages > li", { hasText: text }).locator(sel).waitFor({ timeout: 20_000 });
 }
 

@@ -209,8 +209,17 @@ export function markRead(id) {
   if (!c) return;
   const top = c.messages.reduce((m, x) => Math.max(m, x.seq || 0), 0);
   if (top > c.readSeq) {
+    // The other person's texts seen just now get a read receipt (inside
+    // the encrypted conversation, like every envelope): their "Delivered"
+    // becomes "Read". Not into a closed conversation: nobody is there.
+    const seen = c.messages.filter((m) => !m.mine && m.seq && m.seq > c.readSeq && m.seq <= top).map((m) => m.id);
+    const sum = s.summaries.find((x) => x.id === id);
+    const send = seen.length > 0 && c.joined && !(sum && sum.closed);
     c.readSeq = top;
-    exclusive(s, () => persist(s)).catch(() => {});
+    exclusive(s, async () => {
+      await persist(s);
+      if (send) await sendEnvelope(s, id, randomId(), { type: "receipt", kind: "read", message_ids: seen });
+    }).catch((e) => console.warn("read receipt not sent", e && e.code));
     emit({ type: "read", conversationId: id });
   }
 }
