@@ -80,6 +80,8 @@ describe("a conversation view people expect", () => {
     const c = client.page;
     await c.waitForFunction(() => document.title === "(25) Conversations · Alcove", null, { timeout: 20_000 });
     assert.ok(!(await c.title()).includes("Robin"), "no name in the title");
+    // The list previews the newest text, decrypted on the phone.
+    await c.locator("#conversations .preview").getByText("Note 25 of 25: a line long enough to take some room on a phone.").waitFor();
   });
 
   it("the client opens the conversation at the newest message, and reading clears the count", async () => {

@@ -152,7 +152,9 @@ export function conversations() {
     const join = joined ? null : joinStatus(S, sum.id);
     // The other person was deactivated: readable, but nothing more is sent.
     const closed = !!sum.closed;
-    return { id: sum.id, other, otherId, joined, join, unread, closed, lastAt: last ? last.sentAt : null };
+    // The newest text, decrypted on this device, for the list's preview.
+    const preview = last ? { text: last.text, mine: !!last.mine } : null;
+    return { id: sum.id, other, otherId, joined, join, unread, closed, preview, lastAt: last ? last.sentAt : null };
   });
 }
 

@@ -31,6 +31,13 @@ function engineNotice() {
 
 /* ------------------------------------------------------------ the list */
 
+/** A text's first line, at most 80 characters (whole code points). */
+function previewText(text) {
+  const line = text.split("\n", 1)[0];
+  const chars = [...line];
+  return chars.length > 80 ? `${chars.slice(0, 79).join("")}…` : line;
+}
+
 export function conversationsPage(ctx) {
   const staff = ctx.me.role !== "client";
   const noticeSlot = h("div", { id: "messaging-status" }, engineNotice());
@@ -65,6 +72,7 @@ export function conversationsPage(ctx) {
                 ? h("span", { class: "muted small" }, c.join && c.join.state === "joining" ? " Setting up encryption on this device…" : " Waiting for encryption to be set up")
                 : null,
             ),
+            c.preview ? h("p", { class: "preview" }, c.preview.mine ? "You: " : "", previewText(c.preview.text)) : null,
             c.lastAt ? h("p", { class: "muted small" }, "Last message ", timeFmt.format(new Date(c.lastAt))) : null,
           ),
         ),
