@@ -15,11 +15,17 @@ use axum::Router;
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 const INDEX_HTML: &str = include_str!("../../client-web/static/index.html");
 
 /// Static assets: URL path, body, content type.
 const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "/favicon.svg",
+        include_str!("../../client-web/static/favicon.svg"),
+        SVG,
+    ),
     (
         "/app.js",
         include_str!("../../client-web/static/app.js"),

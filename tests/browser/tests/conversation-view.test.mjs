@@ -58,6 +58,13 @@ describe("a conversation view people expect", () => {
     return p;
   }
 
+  it("the tab shows Alcove's icon", async () => {
+    const r = await fetch(`${server.url}/favicon.svg`);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("content-type"), "image/svg+xml");
+    assert.match(await r.text(), /^<svg /);
+  });
+
   it("a clinician writes 25 messages; the client's tab title counts them, a number only", async () => {
     admin = await person(LAPTOP);
     await registerStaff(admin.page, server.setupLink, ADMIN);
