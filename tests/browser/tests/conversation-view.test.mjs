@@ -71,7 +71,16 @@ describe("a conversation view people expect", () => {
     clinician = await person(LAPTOP);
     await registerStaff(clinician.page, await createInvite(admin.page, "clinician"), CLINICIAN);
     client = await person(PHONE);
-    await registerClient(client.page, await createInvite(clinician.page, "client"), CLIENT);
+    const link = await createInvite(clinician.page, "client");
+    // A reload while registering keeps the invitation (this tab only),
+    // though the address bar no longer shows it.
+    await client.page.goto(link);
+    await heading(client.page, "Welcome to Alcove");
+    await client.page.reload();
+    await heading(client.page, "Welcome to Alcove");
+    assert.equal(new URL(client.page.url()).hash, "", "the token stays out of the address bar");
+    await registerClient(client.page, link, CLIENT);
+    assert.equal(await client.page.evaluate(() => sessionStorage.getItem("alcove.invite")), null, "forgotten once redeemed");
     await client.page.getByText("Connected securely.").waitFor();
 
     const page = clinician.page;

@@ -74,11 +74,13 @@ describe("reminders", () => {
     await form.getByLabel("Where").selectOption("telehealth");
     await form.getByRole("button", { name: "Schedule" }).click();
     await page.getByText("Appointment scheduled, 3 times.").waitFor();
+    // The announcement can come before the lists are drawn again: wait for
+    // them (under load they lag).
     const appointments = page.locator('#appointment-list > li[data-status="scheduled"]');
-    assert.equal(await appointments.count(), 3);
+    await page.waitForFunction(() => document.querySelectorAll('#appointment-list > li[data-status="scheduled"]').length === 3);
     assert.match(await appointments.first().innerText(), /3:00\s?PM/);
     // Two reminders each (48 h and 2 h before), waiting.
-    assert.equal(await page.locator('#reminder-list > li[data-status="pending"]').count(), 6);
+    await page.waitForFunction(() => document.querySelectorAll('#reminder-list > li[data-status="pending"]').length === 6);
     // The clinician reads the wording but does not change it.
     assert.equal(await page.getByRole("button", { name: "Save wording" }).count(), 0);
     await check(page, "reminders-clinician");

@@ -7,14 +7,40 @@ import { h, field, errorBox, onSubmit, formatTime, roleName, withArticle } from 
 import { qrSvg } from "../qr.js";
 import * as session from "../session.js";
 
-// The invite token, read from the URL fragment and kept only in memory.
+// The invite token, read from the URL fragment. Kept in memory and, until
+// the invitation is redeemed, in this tab's sessionStorage: a reload while
+// filling in the form keeps it (the address bar no longer has it), closing
+// the tab forgets it, and no other tab or later visit sees it.
+const INVITE_KEY = "alcove.invite";
 let inviteToken = null;
 
 function captureInviteToken() {
-  if (location.pathname === "/invite" && location.hash.length > 1) {
+  if (location.pathname !== "/invite") return;
+  if (location.hash.length > 1) {
     inviteToken = decodeURIComponent(location.hash.slice(1));
     // Remove the token from the address bar and this history entry.
     history.replaceState(null, "", "/invite");
+    try {
+      sessionStorage.setItem(INVITE_KEY, inviteToken);
+    } catch {
+      // Storage refused (private mode): a reload then needs the link again.
+    }
+  } else {
+    try {
+      inviteToken = sessionStorage.getItem(INVITE_KEY);
+    } catch {
+      inviteToken = null;
+    }
+  }
+}
+
+/** The invitation was redeemed (or is no use): forget its token. */
+function forgetInviteToken() {
+  inviteToken = null;
+  try {
+    sessionStorage.removeItem(INVITE_KEY);
+  } catch {
+    // nothing kept
   }
 }
 // Runs when the module loads, before the first render.
@@ -154,7 +180,7 @@ export async function invitePage(ctx) {
       "section",
       { class: "narrow" },
       h("h1", {}, "Accept invitation"),
-      h("p", {}, "To join, open the complete invitation link you were sent. For your security the link is removed from the address bar once it has been read, so reloading this page does not work."),
+      h("p", {}, "To join, open the complete invitation link you were sent. For your security the link is removed from the address bar once it has been read; this tab remembers it until you have joined."),
       h("p", {}, h("a", { href: "/login", "data-link": true }, "Sign in instead")),
     );
   }
@@ -162,6 +188,7 @@ export async function invitePage(ctx) {
   try {
     info = await api("POST", "/invites/inspect", { token }, { auth: false });
   } catch (e) {
+    if (e.status === 404 || e.status === 409 || e.status === 410) forgetInviteToken();
     const message =
       e.code === "invite_not_found"
         ? "This invitation link is not valid. Check that you opened the whole link, or ask for a new invitation."
@@ -227,7 +254,7 @@ function registrationStep(ctx, token, info, previous) {
       return;
     }
     const answer = await retryWhenBusy(() => api("POST", "/invites/accept", { token, ...values }, { auth: false }), (seconds) => ctx.announce(`The server is busy; trying again in ${seconds} second${seconds === 1 ? "" : "s"}…`));
-    inviteToken = null;
+    forgetInviteToken();
     secret.input.value = "";
     confirm.input.value = "";
     ctx.show(enrolView(ctx, answer, null), "Set up two-step sign-in");
@@ -267,7 +294,7 @@ function deviceStep(ctx, token, info, values) {
       }
       throw e;
     }
-    inviteToken = null;
+    forgetInviteToken();
     values.password = "";
     await session.signedIn(answer);
     ctx.announce("Welcome. You are signed in.");
