@@ -16,6 +16,7 @@ on_both_backends!(
     forwarding_headers_count_only_from_trusted_proxies,
     invite_redemptions_are_throttled_under_a_burst,
     distributed_guessing_is_refused_and_audited_as_one_lockout,
+    invite_lookups_are_guesses_too_and_a_real_invite_does_not_reset_the_count,
 );
 
 /// Posts a login from `from` (an `X-Forwarded-For` address, if any).
@@ -280,6 +281,57 @@ async fn distributed_guessing_is_refused_and_audited_as_one_lockout(backend: Bac
     assert_eq!(
         lockouts[0].target_user_id.as_deref(),
         Some(client.user_id.as_str())
+    );
+    app.stop().await;
+}
+
+/// Looking an invitation up (`/invites/inspect`) is guessing its token as
+/// much as redeeming it is: a burst of made-up tokens is looked up at most
+/// `limit` times, and looking at one real invitation again and again does
+/// not reset the address's count.
+async fn invite_lookups_are_guesses_too_and_a_real_invite_does_not_reset_the_count(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let limit = app.settings.auth.max_failures_per_account as usize;
+    let real = alcove_tests::token_of(&app.invite(&p.clinician, "client").await);
+    let inspect = |token: String| {
+        let url = format!("{}/api/v1/invites/inspect", app.base);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&json!({ "token": token }))
+                .send()
+                .await
+                .expect("request")
+                .status()
+        }
+    };
+    // Half the budget on guesses, one after another.
+    for i in 0..limit / 2 {
+        assert_eq!(
+            inspect(format!("guess-{i:040}")).await,
+            StatusCode::NOT_FOUND
+        );
+    }
+    // The real invitation, looked at again and again (one after another:
+    // at once, their reservations would count against the budget too).
+    for _ in 0..20 {
+        assert_eq!(inspect(real.clone()).await, StatusCode::OK);
+    }
+    // Then a burst of guesses: only the rest of the budget is looked up.
+    let guesses = join_all((0..30).map(|i| inspect(format!("later-{i:040}")))).await;
+    let looked_up = guesses
+        .iter()
+        .filter(|s| **s == StatusCode::NOT_FOUND)
+        .count();
+    assert!(looked_up <= limit - limit / 2, "{guesses:?}");
+    assert!(
+        guesses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{guesses:?}"
     );
     app.stop().await;
 }

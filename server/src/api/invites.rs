@@ -244,12 +244,34 @@ async fn pending_invite(state: &AppState, token: &SecretString) -> ApiResult<Inv
 #[utoipa::path(post, path = "/api/v1/invites/inspect", request_body = InspectInvite, tag = "invites",
     responses((status = 200, body = InviteInfo), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody, description = "invite_used"),
-        (status = 410, body = crate::error::ErrorBody, description = "invite_expired")))]
+        (status = 410, body = crate::error::ErrorBody, description = "invite_expired"),
+        (status = 429, body = crate::error::ErrorBody, description = "throttled: too many unknown or used tokens from this address")))]
 pub async fn inspect(
     State(state): State<AppState>,
+    parts: Parts,
     ApiJson(req): ApiJson<InspectInvite>,
 ) -> ApiResult<Json<InviteInfo>> {
-    let invite = pending_invite(&state, &req.token).await?;
+    // Looking tokens up is guessing them too: counted against the same
+    // per-address budget as redemptions. A valid token only gives its
+    // reservation back — it never clears the address's failures, or one
+    // real invitation, looked at again and again, would reset the count
+    // for any number of guesses.
+    let keys = throttle::Keys::for_address("invite-redemption", client_ip(&parts));
+    let attempt = throttle::begin(&state, &keys, None).await?;
+    let invite = match pending_invite(&state, &req.token).await {
+        Ok(invite) => {
+            attempt.abandoned(&state).await?;
+            invite
+        }
+        Err(e) if e.status == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
+            attempt.abandoned(&state).await?;
+            return Err(e);
+        }
+        Err(e) => {
+            attempt.failed(&state, &keys, None).await?;
+            return Err(e);
+        }
+    };
     let practice = state.store.practice(invite.practice_id).await?;
     let role = invite.role;
     Ok(Json(InviteInfo {
