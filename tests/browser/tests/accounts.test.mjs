@@ -2,10 +2,10 @@
 // server: setup link → admin with TOTP → clinician invited by the admin →
 // client invited by the clinician; devices; invitations; logout and login
 // (TOTP and recovery code); keyboard-only sign-in; axe scans; auto-lock.
-import { describe, it, before, after } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startServer } from "../lib/server.mjs";
-import { launchBrowser, newPerson, axeScan, screenshot, PHONE, LAPTOP } from "../lib/browser.mjs";
+import { story } from "../lib/story.mjs";
+import { axeScan, screenshot, PHONE, LAPTOP } from "../lib/browser.mjs";
 import {
   heading,
   assertFocusOnHeading,
@@ -29,30 +29,9 @@ async function check(page, name) {
 }
 
 describe("web client account flows", () => {
-  let server;
-  let browser;
-  const people = [];
+  const { server, person } = story();
   let admin, clinician, client;
   let adminTotp, adminRecovery, clinicianTotp;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    // Close first: a failed check must not leave Chromium and the server
-    // running (node would then never exit).
-    if (browser) await browser.close();
-    if (server) await server.stop();
-    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
-  });
-
-  async function person(device) {
-    const p = await newPerson(browser, device);
-    people.push(p);
-    return p;
-  }
 
   it("serves the shell with the strict CSP and no third-party origins", async () => {
     const r = await fetch(`${server.url}/login`);
@@ -200,31 +179,14 @@ describe("web client account flows", () => {
 });
 
 describe("automatic lock after inactivity", () => {
-  let server;
-  let browser;
-  const people = [];
-
-  before(async () => {
-    // Clients' idle timeout is 3 s on this server; the page reads it from /me.
-    server = await startServer({ env: { ALCOVE_AUTH__CLIENT_IDLE_TIMEOUT_SECS: "3" } });
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    // Close first: a failed check must not leave Chromium and the server
-    // running (node would then never exit).
-    if (browser) await browser.close();
-    if (server) await server.stop();
-    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
-  });
+  // Clients' idle timeout is 3 s on this server; the page reads it from /me.
+  const { server, person } = story({ env: { ALCOVE_AUTH__CLIENT_IDLE_TIMEOUT_SECS: "3" } });
 
   it("an idle client page locks itself and ends the session", async () => {
-    const admin = await newPerson(browser, LAPTOP);
-    people.push(admin);
+    const admin = await person(LAPTOP);
     await registerStaff(admin.page, server.setupLink, ADMIN);
     const link = await createInvite(admin.page, "client");
-    const client = await newPerson(browser, PHONE);
-    people.push(client);
+    const client = await person(PHONE);
     await registerClient(client.page, link, CLIENT);
     // No activity from here on: the page must return to the login screen by
     // itself, within a deadline.

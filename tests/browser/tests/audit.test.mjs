@@ -3,11 +3,11 @@
 // (Blob URL downloads under the strict CSP), checks an entry's inclusion
 // proof in the page and sees the verification status; a clinician has no
 // audit page and the API refuses them.
-import { describe, it, before, after } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { startServer } from "../lib/server.mjs";
-import { launchBrowser, newPerson, axeScan, screenshot, LAPTOP, PHONE } from "../lib/browser.mjs";
+import { story } from "../lib/story.mjs";
+import { axeScan, screenshot, LAPTOP, PHONE } from "../lib/browser.mjs";
 import { heading, assertFocusOnHeading, registerStaff, registerClient, createInvite } from "../lib/flows.mjs";
 
 const ADMIN = { name: "Avery Admin", login: "avery@example.test", password: "granite-willow-parcel-58", device: "Office laptop" };
@@ -39,28 +39,8 @@ async function columnTexts(page, label) {
 }
 
 describe("audit page", () => {
-  let server;
-  let browser;
-  const people = [];
+  const { server, person } = story();
   let admin, clinician;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    // Close first, so a failed check below never leaves the browser running.
-    if (browser) await browser.close();
-    if (server) await server.stop();
-    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
-  });
-
-  async function person(device) {
-    const p = await newPerson(browser, device);
-    people.push(p);
-    return p;
-  }
 
   it("admin, clinician and client register", async () => {
     admin = await person(LAPTOP);

@@ -5,10 +5,10 @@
 // appears instead; the tab's title counts unread messages (a number only);
 // and a long text is never cut: a counter says how close it is to the
 // limit, and over it nothing is sent and the text stays whole in the box.
-import { describe, it, before, after } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startServer } from "../lib/server.mjs";
-import { launchBrowser, newPerson, axeScan, PHONE, LAPTOP } from "../lib/browser.mjs";
+import { story } from "../lib/story.mjs";
+import { axeScan, PHONE, LAPTOP } from "../lib/browser.mjs";
 import { heading, registerStaff, registerClient, createInvite } from "../lib/flows.mjs";
 
 const ADMIN = { name: "Ada Admin", login: "ada@example.test", password: "copper-kettle-meadow-19", device: "Office laptop" };
@@ -36,27 +36,8 @@ async function inView(locator) {
 }
 
 describe("a conversation view people expect", () => {
-  let server;
-  let browser;
-  const people = [];
+  const { server, person } = story();
   let admin, clinician, client;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
-  });
-
-  async function person(device) {
-    const p = await newPerson(browser, device);
-    people.push(p);
-    return p;
-  }
 
   it("the tab shows Alcove's icon", async () => {
     const r = await fetch(`${server.url}/favicon.svg`);

@@ -6,10 +6,10 @@
 // lost phone's incident and its evidence, decides it with the reasoning,
 // and adds a webhook whose secret is shown once. Accessible (axe), at a
 // laptop's and a phone's width.
-import { describe, it, before, after } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startServer } from "../lib/server.mjs";
-import { launchBrowser, newPerson, axeScan, screenshot, LAPTOP, PHONE } from "../lib/browser.mjs";
+import { story } from "../lib/story.mjs";
+import { axeScan, screenshot, LAPTOP, PHONE } from "../lib/browser.mjs";
 import { heading, registerStaff, registerClient, createInvite, login } from "../lib/flows.mjs";
 
 const ADMIN = { name: "Avery Admin", login: "avery@example.test", password: "granite-willow-parcel-58", device: "Office laptop" };
@@ -23,27 +23,8 @@ async function check(page, name) {
 }
 
 describe("incidents", () => {
-  let server;
-  let browser;
-  const people = [];
+  const { server, person } = story();
   let admin, clinician, client;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
-  });
-
-  async function person(device) {
-    const p = await newPerson(browser, device);
-    people.push(p);
-    return p;
-  }
 
   it("admin, clinician and client register", async () => {
     admin = await person(LAPTOP);

@@ -7,10 +7,10 @@
 // - `404 group_info_missing`, then `403 join_not_allowed`: the device says
 //   in plain words what it waits for, keeps Send disabled, and is added by
 //   the clinician's next send (Welcome) as the fallback.
-import { describe, it, before, after } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startServer } from "../lib/server.mjs";
-import { launchBrowser, newPerson, PHONE, LAPTOP } from "../lib/browser.mjs";
+import { story } from "../lib/story.mjs";
+import { PHONE, LAPTOP } from "../lib/browser.mjs";
 import { heading, registerStaff, registerClient, createInvite, login } from "../lib/flows.mjs";
 
 const ADMIN = { name: "Ada Admin", login: "ada@example.test", password: "copper-kettle-meadow-19", device: "Office laptop" };
@@ -50,27 +50,8 @@ const refusal = (status, error, extra = {}) => ({
 });
 
 describe("joining a conversation by external commit", () => {
-  let server;
-  let browser;
-  const people = [];
+  const { server, person } = story();
   let clinician, client;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
-  });
-
-  async function person(device) {
-    const p = await newPerson(browser, device);
-    people.push(p);
-    return p;
-  }
 
   it("a clinician and a client hold a conversation", async () => {
     const admin = await person(LAPTOP);

@@ -8,10 +8,10 @@
 // return, that device receiving both sides, and revocation: the
 // second device reported lost from the first, its page wiping IndexedDB
 // when it comes back, and the conversation going on without it.
-import { describe, it, before, after } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startServer } from "../lib/server.mjs";
-import { launchBrowser, newPerson, reopen, axeScan, screenshot, PHONE, LAPTOP } from "../lib/browser.mjs";
+import { story } from "../lib/story.mjs";
+import { reopen, axeScan, screenshot, PHONE, LAPTOP } from "../lib/browser.mjs";
 import { heading, registerStaff, registerClient, createInvite, login } from "../lib/flows.mjs";
 
 const ADMIN = { name: "Ada Admin", login: "ada@example.test", password: "copper-kettle-meadow-19", device: "Office laptop" };
@@ -57,30 +57,9 @@ async function idbNames(page) {
 }
 
 describe("end-to-end encrypted messaging in the browser", () => {
-  let server;
-  let browser;
-  const people = [];
+  const { server, person } = story();
   let admin, clinician, client, client2;
   let clinicianTotp;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    // Close first: a failed check must not leave Chromium and the server
-    // running (node would then never exit).
-    if (browser) await browser.close();
-    if (server) await server.stop();
-    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
-  });
-
-  async function person(device) {
-    const p = await newPerson(browser, device);
-    people.push(p);
-    return p;
-  }
 
   it("serves the wasm module as application/wasm", async () => {
     const r = await fetch(`${server.url}/wasm/alcove_wasm_bg.wasm`);

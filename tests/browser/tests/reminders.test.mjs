@@ -4,10 +4,10 @@
 // kind of care, with the reason, and shows what a lock screen would show;
 // the client, on a phone, says how they may be reminded and confirms an
 // appointment; the clinician sees it confirmed. Accessible (axe) on each.
-import { describe, it, before, after } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startServer } from "../lib/server.mjs";
-import { launchBrowser, newPerson, axeScan, screenshot, LAPTOP, PHONE } from "../lib/browser.mjs";
+import { story } from "../lib/story.mjs";
+import { axeScan, screenshot, LAPTOP, PHONE } from "../lib/browser.mjs";
 import { heading, registerStaff, registerClient, createInvite } from "../lib/flows.mjs";
 
 const ADMIN = { name: "Avery Admin", login: "avery@example.test", password: "granite-willow-parcel-58", device: "Office laptop" };
@@ -27,27 +27,8 @@ function isoDate(days) {
 }
 
 describe("reminders", () => {
-  let server;
-  let browser;
-  const people = [];
+  const { server, person } = story();
   let admin, clinician, client;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-    for (const p of people) assert.deepEqual(p.problems, [], "no page errors or CSP violations");
-  });
-
-  async function person(device) {
-    const p = await newPerson(browser, device);
-    people.push(p);
-    return p;
-  }
 
   it("admin, clinician and the clinician's client register", async () => {
     admin = await person(LAPTOP);
