@@ -9,7 +9,7 @@
 
 use alcove_tests::mls::two_device_conversation;
 use alcove_tests::webhooks::{verify, Receiver};
-use alcove_tests::{on_both_backends, Backend, PracticePeople, TestApp};
+use alcove_tests::{on_both_backends, Backend, Person, PracticePeople, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -32,6 +32,16 @@ async fn app_with(b: Backend, allow_private: bool, allow_http: bool) -> Option<T
 }
 
 /// Waits until the admin's incident list satisfies `pred`.
+/// Adds a webhook endpoint as `who`.
+async fn add_webhook(who: &Person, url: &str, event_types: &[&str]) -> (StatusCode, Value) {
+    who.client
+        .post(
+            "/api/v1/webhooks",
+            &json!({"url": url, "event_types": event_types}),
+        )
+        .await
+}
+
 async fn until_incidents(p: &PracticePeople, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let end = tokio::time::Instant::now() + DEADLINE;
     loop {
@@ -399,14 +409,12 @@ async fn webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry
     };
     let receiver = Receiver::start("127.0.0.1").await;
     let p = app.practice_with_people().await;
-    let (status, created) = p
-        .admin
-        .client
-        .post(
-            "/api/v1/webhooks",
-            &json!({"url": receiver.url, "event_types": ["incident.opened", "device.revoked"]}),
-        )
-        .await;
+    let (status, created) = add_webhook(
+        &p.admin,
+        &receiver.url,
+        &["incident.opened", "device.revoked"],
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let secret = created["secret"].as_str().expect("secret").to_string();
     assert!(secret.starts_with("whsec_"));
@@ -539,34 +547,18 @@ async fn webhook_urls_into_the_servers_own_network_are_refused(b: Backend) {
         "https://[::ffff:127.0.0.1]/hook",
         "https://user:pw@example.org/hook",
     ] {
-        let (status, body) = p
-            .admin
-            .client
-            .post(
-                "/api/v1/webhooks",
-                &json!({"url": url, "event_types": ["incident.opened"]}),
-            )
-            .await;
+        let (status, body) = add_webhook(&p.admin, url, &["incident.opened"]).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
         assert_eq!(body["error"], "url_refused", "{url}: {body}");
     }
-    let (status, body) = p
-        .admin
-        .client
-        .post(
-            "/api/v1/webhooks",
-            &json!({"url": "https://example.org/hook", "event_types": ["everything"]}),
-        )
-        .await;
+    let (status, body) = add_webhook(&p.admin, "https://example.org/hook", &["everything"]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (status, _) = p
-        .clinician
-        .client
-        .post(
-            "/api/v1/webhooks",
-            &json!({"url": "https://example.org/hook", "event_types": ["incident.opened"]}),
-        )
-        .await;
+    let (status, _) = add_webhook(
+        &p.clinician,
+        "https://example.org/hook",
+        &["incident.opened"],
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     app.stop().await;
@@ -597,14 +589,7 @@ async fn webhook_urls_into_the_servers_own_network_are_refused(b: Backend) {
         .trim_end_matches("/hook")
         .to_string();
     let url = format!("http://{host}:{port}/hook");
-    let (status, created) = p
-        .admin
-        .client
-        .post(
-            "/api/v1/webhooks",
-            &json!({"url": url, "event_types": ["device.revoked"]}),
-        )
-        .await;
+    let (status, created) = add_webhook(&p.admin, &url, &["device.revoked"]).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let endpoint = created["endpoint"]["id"].as_str().expect("id").to_string();
     let (status, _) = p
@@ -653,14 +638,8 @@ async fn an_approaching_deadline_is_announced_once_per_threshold(b: Backend) {
     };
     let receiver = Receiver::start("127.0.0.1").await;
     let p = app.practice_with_people().await;
-    let (status, body) = p
-        .admin
-        .client
-        .post(
-            "/api/v1/webhooks",
-            &json!({"url": receiver.url, "event_types": ["incident.deadline_approaching"]}),
-        )
-        .await;
+    let (status, body) =
+        add_webhook(&p.admin, &receiver.url, &["incident.deadline_approaching"]).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = p
         .clinician
@@ -700,16 +679,12 @@ async fn a_practice_has_at_most_ten_webhooks_even_when_added_at_once(b: Backend)
         return;
     };
     let p = app.practice_with_people().await;
-    let adds = (0..15).map(|i| {
-        let c = p.admin.client.clone();
-        async move {
-            c.post(
-                "/api/v1/webhooks",
-                &json!({"url": format!("https://hooks.example.org/{i}"), "event_types": ["incident.opened"]}),
-            )
-            .await
-        }
-    });
+    let urls: Vec<String> = (0..15)
+        .map(|i| format!("https://hooks.example.org/{i}"))
+        .collect();
+    let adds = urls
+        .iter()
+        .map(|url| add_webhook(&p.admin, url, &["incident.opened"]));
     let answers = futures_util::future::join_all(adds).await;
     let created = answers
         .iter()
@@ -730,14 +705,12 @@ async fn a_practice_has_at_most_ten_webhooks_even_when_added_at_once(b: Backend)
         .post(&format!("/api/v1/webhooks/{first}/disable"), &json!({}))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, body) = p
-        .admin
-        .client
-        .post(
-            "/api/v1/webhooks",
-            &json!({"url": "https://hooks.example.org/x", "event_types": ["incident.opened"]}),
-        )
-        .await;
+    let (status, body) = add_webhook(
+        &p.admin,
+        "https://hooks.example.org/x",
+        &["incident.opened"],
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     app.stop().await;
 }

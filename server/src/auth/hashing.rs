@@ -18,9 +18,9 @@
 //!   resident size falls back after a burst instead of staying in malloc
 //!   arenas.
 //!
-//! - what the burst's connections freed stays in malloc's arenas; once the
-//!   gate has been used and is idle again, the `trim` job (`auth/trim.rs`)
-//!   gives it back.
+//! - what the burst's connections freed stays in malloc's arenas; after a
+//!   whole interval without hashing, the `trim` job (`auth/trim.rs`) gives
+//!   it back.
 //!
 //! Invariant: no Argon2 work runs outside `Hashing::run`.
 
@@ -135,24 +135,34 @@ mod tests {
         assert_eq!(permits(1024, 3, 8), 3, "explicit concurrency");
     }
 
+    /// Starts a hash that runs until the returned sender says so; returns
+    /// once it is running.
+    async fn hold(
+        gate: &Hashing,
+    ) -> (
+        tokio::task::JoinHandle<Result<(), HashingError>>,
+        std::sync::mpsc::Sender<()>,
+    ) {
+        let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let gate = gate.clone();
+        let task = tokio::spawn(async move {
+            gate.run(move || {
+                let _ = started_tx.send(());
+                let _ = hold_rx.recv();
+            })
+            .await
+        });
+        started_rx.await.expect("the hash started");
+        (task, hold_tx)
+    }
+
     #[tokio::test]
     async fn the_gate_says_whether_it_was_used_and_whether_it_is_idle() {
         let gate = Hashing::new(&AuthSettings::default());
         assert!(!gate.take_used(), "never used");
         assert!(gate.idle());
-        let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
-        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-        let running = {
-            let gate = gate.clone();
-            tokio::spawn(async move {
-                gate.run(move || {
-                    let _ = started_tx.send(());
-                    let _ = hold_rx.recv();
-                })
-                .await
-            })
-        };
-        started_rx.await.expect("started");
+        let (running, hold_tx) = hold(&gate).await;
         assert!(!gate.idle(), "a hash is running");
         hold_tx.send(()).expect("release");
         running.await.expect("join").expect("ran");
@@ -171,19 +181,7 @@ mod tests {
         };
         let gate = Hashing::new(&auth);
         assert_eq!(gate.size(), 1);
-        let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
-        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-        let busy = {
-            let gate = gate.clone();
-            tokio::spawn(async move {
-                gate.run(move || {
-                    let _ = started_tx.send(());
-                    let _ = hold_rx.recv();
-                })
-                .await
-            })
-        };
-        started_rx.await.expect("first hash started");
+        let (busy, hold_tx) = hold(&gate).await;
         assert_eq!(gate.run(|| ()).await, Err(HashingError::Busy));
         hold_tx.send(()).expect("release");
         assert_eq!(busy.await.expect("task"), Ok(()));
