@@ -15,9 +15,9 @@
 //! directory, or of the running server's memory.
 //!
 //! Rows written before sealing existed hold the plain value, recognisable
-//! by its length (which no sealed value has). Every start seals them
-//! (`reseal_plain`, before the server answers anything), and `open` then
-//! refuses a plain value: someone who can write to the database but lacks
+//! by its length (which no sealed value has). The first start after the
+//! upgrade seals them, once per database (`reseal_plain`, before the server
+//! answers anything), and `open` refuses a plain value: someone who can write to the database but lacks
 //! the key cannot plant a TOTP secret they know, or an unlock share.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};

@@ -194,11 +194,10 @@ async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> R
     let matched = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
-    let path = matched.strip_prefix("/api/v1").unwrap_or(&matched);
-    let Some(route) = policy::route(req.method().as_str(), path) else {
-        tracing::error!(route = %matched, "a route without a policy entry was refused");
+        .map(MatchedPath::as_str);
+    let path = matched.map(|p| p.strip_prefix("/api/v1").unwrap_or(p));
+    let Some(route) = path.and_then(|p| policy::route(req.method().as_str(), p)) else {
+        tracing::error!(route = ?matched, "a route without a policy entry was refused");
         return AppError::forbidden("this operation is not in the access policy").into_response();
     };
     let Access::Session(permission) = route.access else {
@@ -209,7 +208,7 @@ async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> R
         Ok(authed) => authed,
         Err(e) => return e.into_response(),
     };
-    if !policy::allows(authed.role, permission) {
+    if let Err(refused) = authed.may(permission) {
         let event = authed
             .event(route.refused_as)
             .failed()
@@ -217,7 +216,7 @@ async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> R
         if let Err(e) = state.store.append_audit(event, state.now()).await {
             return AppError::from(e).into_response();
         }
-        return AppError::forbidden("your role does not allow this").into_response();
+        return refused.into_response();
     }
     next.run(Request::from_parts(parts, body)).await
 }

@@ -147,15 +147,6 @@ pub struct Authed {
 }
 
 impl Authed {
-    /// Refuses unless the user has one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<(), AppError> {
-        if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(AppError::forbidden("your role does not allow this"))
-        }
-    }
-
     /// Refuses (403 `forbidden`) unless the role holds the permission
     /// (`policy.rs`). The router checks each operation's own permission
     /// before its handler runs; a handler asks again only for a second
