@@ -928,11 +928,13 @@ async function deliver(s, id, msg) {
     if (e instanceof Locked) throw e;
     msg.status = "failed";
     msg.error = (e && e.message) || "Not sent.";
-    // Refused for what it is (too large, malformed): sending it again
-    // cannot succeed, so no Retry is offered.
-    msg.permanent = !!(e && (e.status === 400 || e.status === 413 || e.status === 422 || e.code === "conversation_closed"));
+    // Refused for what it is (too large, malformed) or where it was sent
+    // (a closed conversation): sending it again cannot succeed, so no Retry
+    // is offered. `permanent` says which.
+    const closed = !!(e && e.code === "conversation_closed");
+    msg.permanent = closed ? "closed" : e && (e.status === 400 || e.status === 413 || e.status === 422) ? "refused" : null;
     // Learn (and show) that the conversation closed.
-    if (e && e.code === "conversation_closed") {
+    if (closed) {
       refreshLists(s)
         .then(() => emit({ type: "conversations", conversationId: id }))
         .catch(() => {});

@@ -196,9 +196,9 @@ function fillMessage(li, c, msg, onRetry) {
     parts.push(state);
     if (msg.status === "failed") {
       if (msg.error) state.append(": ", msg.error);
-      if (msg.permanent) {
+      if (msg.permanent === "refused") {
         parts.push(h("p", { class: "muted small" }, "This message cannot be sent as it is. Copy it and send it again in shorter parts."));
-      } else {
+      } else if (!msg.permanent) {
         const b = h("button", { type: "button", class: "secondary retry" }, "Retry sending");
         b.addEventListener("click", () => onRetry(msg.id));
         parts.push(b);
@@ -237,6 +237,9 @@ export async function conversationPage(ctx) {
     `${c.other} is no longer with the practice. You can still read this conversation, but new messages cannot be sent. Contact the practice to be put in touch with someone else.`,
   );
   const onRetry = (msgId) => m.retry(id, msgId).catch(() => {});
+  // Whether this device can write here (joined, conversation open): set by
+  // renderMessages, read on every keystroke by updateCounter.
+  let writable = false;
 
   // The view opens at the newest message and stays there as messages
   // arrive — unless the person scrolled up to read, when a "new messages"
@@ -262,7 +265,8 @@ export async function conversationPage(ctx) {
     waiting.hidden = cur.joined || cur.closed;
     if (!cur.joined && waiting.textContent !== joinText(cur)) waiting.textContent = joinText(cur);
     closedNotice.hidden = !cur.closed;
-    input.disabled = !cur.joined || cur.closed;
+    writable = cur.joined && !cur.closed;
+    input.disabled = !writable;
     updateCounter();
     const wasAtBottom = nearBottom();
     let arrived = false;
@@ -320,8 +324,7 @@ export async function conversationPage(ctx) {
       over > 0
         ? `Too long by ${over.toLocaleString()} characters (the limit is ${m.MAX_TEXT_CHARS.toLocaleString()}): shorten it or send it in parts.`
         : `${length.toLocaleString()} of ${m.MAX_TEXT_CHARS.toLocaleString()} characters`;
-    const cur = m.conversation(id);
-    send.disabled = !(cur && cur.joined) || (cur && cur.closed) || over > 0;
+    send.disabled = !writable || over > 0;
   }
   input.addEventListener("input", updateCounter);
   input.addEventListener("keydown", (event) => {
