@@ -90,9 +90,11 @@ fn derive_key(
     device_secret: &DeviceSecret,
     unlock_share: &UnlockShare,
 ) -> Result<Zeroizing<[u8; 32]>> {
-    let mut ikm = Zeroizing::new([0u8; 64]);
-    ikm[..32].copy_from_slice(device_secret.expose());
-    ikm[32..].copy_from_slice(unlock_share.expose());
+    // Both halves are fixed-size arrays, so the key material is their
+    // concatenation without any index arithmetic.
+    let mut ikm = Zeroizing::new(Vec::with_capacity(64));
+    ikm.extend_from_slice(device_secret.expose());
+    ikm.extend_from_slice(unlock_share.expose());
     let hk = Hkdf::<Sha256>::new(Some(HKDF_SALT), ikm.as_slice());
     let mut okm = Zeroizing::new([0u8; 32]);
     hk.expand(HKDF_INFO, okm.as_mut_slice())

@@ -109,11 +109,14 @@ pub(crate) fn put_bytes_u32(out: &mut Vec<u8>, b: &[u8]) -> Result<()> {
 
 /// Lower-case hex encoding (used for vectors and debug output of public data).
 pub fn hex_encode(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    fn digit(n: u8) -> char {
+        // `n` is a nibble (0..=15): one of the two ranges always holds.
+        char::from(if n < 10 { b'0' + n } else { b'a' + (n - 10) })
+    }
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 0x0f)]));
+        s.push(digit(b >> 4));
+        s.push(digit(b & 0x0f));
     }
     s
 }
@@ -133,6 +136,9 @@ pub fn hex_decode(s: &str) -> Result<Vec<u8>> {
         return Err(Error::malformed("odd hex length"));
     }
     b.chunks_exact(2)
-        .map(|p| Ok((nib(p[0])? << 4) | nib(p[1])?))
+        .map(|p| match p {
+            [hi, lo] => Ok((nib(*hi)? << 4) | nib(*lo)?),
+            _ => Err(Error::malformed("odd hex length")),
+        })
         .collect()
 }

@@ -1,6 +1,9 @@
 //! Acknowledged means durable: messages the server acknowledged survive a
 //! `kill -9` that comes before the recipient fetched them.
 
+// Test code: a failed step is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use alcove_crypto::{Content, Device, DeviceIdentity, Envelope, Processed};
 use serde_json::{json, Value};
 use std::path::Path;

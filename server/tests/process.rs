@@ -1,6 +1,9 @@
 //! The `alcove` binary as an operator runs it: first start prints the setup
 //! link, an acknowledged write survives `kill -9`, and the subcommands work.
 
+// Test code: a failed step is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;

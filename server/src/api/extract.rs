@@ -2,6 +2,10 @@
 //! parameters with our error format, request facts for the audit log, and
 //! the authenticated session.
 
+// This module reads bytes from outside (the network or a file someone
+// handed us): no index or slice that could panic on what it is given.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use crate::audit::{coarse_ip, RequestMeta};
 use crate::error::AppError;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};

@@ -20,6 +20,10 @@
 //!
 //! Leaf hash (RFC 9162 §2.1.1): `SHA-256(0x00 || canonical bytes)`.
 
+// This module reads bytes from outside (the network or a file someone
+// handed us): no index or slice that could panic on what it is given.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use super::Event;
 use serde::{Deserialize, Serialize};
 
@@ -135,7 +139,7 @@ pub fn leaf_hash_of(bytes: &[u8]) -> Hash {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     ctx.update(&[0]);
     ctx.update(bytes);
-    to_hash(ctx.finish().as_ref())
+    digest_hash(ctx.finish())
 }
 
 /// The leaf hash `append_event` stores for an event at `seq` and `at`.
@@ -143,10 +147,16 @@ pub fn event_leaf_hash(ev: &Event, seq: i64, at: i64) -> Hash {
     Entry::from_event(ev, seq, at).leaf_hash()
 }
 
-pub(crate) fn to_hash(bytes: &[u8]) -> Hash {
-    let mut h = [0u8; 32];
-    h.copy_from_slice(&bytes[..32]);
-    h
+/// A SHA-256 digest as a [`Hash`].
+pub(crate) fn digest_hash(d: ring::digest::Digest) -> Hash {
+    // A SHA-256 digest is 32 bytes by construction; the fallback is never
+    // taken and exists only so that no length assumption can panic.
+    as_hash(d.as_ref()).unwrap_or_default()
+}
+
+/// Bytes of exactly 32 as a [`Hash`]; anything else is not one.
+pub(crate) fn as_hash(bytes: &[u8]) -> Option<Hash> {
+    bytes.try_into().ok()
 }
 
 /// Lower-case hex of a hash.
@@ -159,7 +169,7 @@ pub fn parse_hash(text: &str) -> Option<Hash> {
     let bytes = data_encoding::HEXLOWER_PERMISSIVE
         .decode(text.as_bytes())
         .ok()?;
-    (bytes.len() == 32).then(|| to_hash(&bytes))
+    as_hash(&bytes)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! Node hash: `SHA-256(0x01 || left || right)`; the empty tree hashes to
 //! `SHA-256("")`. Leaf index = seq - 1.
 
-use super::canonical::{to_hash, Hash};
+use super::canonical::{digest_hash, Hash};
 
 /// `SHA-256(0x01 || l || r)`.
 pub fn node_hash(l: &Hash, r: &Hash) -> Hash {
@@ -13,12 +13,12 @@ pub fn node_hash(l: &Hash, r: &Hash) -> Hash {
     ctx.update(&[1]);
     ctx.update(l);
     ctx.update(r);
-    to_hash(ctx.finish().as_ref())
+    digest_hash(ctx.finish())
 }
 
 /// Hash of the empty tree.
 pub fn empty_root() -> Hash {
-    to_hash(ring::digest::digest(&ring::digest::SHA256, b"").as_ref())
+    digest_hash(ring::digest::digest(&ring::digest::SHA256, b""))
 }
 
 /// Largest power of two strictly smaller than `n` (n >= 2).

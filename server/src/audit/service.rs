@@ -92,9 +92,8 @@ impl AuditService {
         let rows = store.audit_leaves(practice, i64::MAX).await?;
         let mut leaves: Vec<Hash> = Vec::with_capacity(rows.len());
         for (i, (seq, leaf)) in rows.into_iter().enumerate() {
-            let leaf = leaf.filter(|l| l.len() == 32);
-            match leaf {
-                Some(l) if seq == i as i64 + 1 => leaves.push(super::canonical::to_hash(&l)),
+            match leaf.as_deref().and_then(super::canonical::as_hash) {
+                Some(l) if seq == i as i64 + 1 => leaves.push(l),
                 _ => anyhow::bail!(
                     "the audit log of this practice is damaged; run `alcove audit verify`"
                 ),

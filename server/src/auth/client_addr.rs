@@ -6,6 +6,10 @@
 //! choose its own throttling key. Behind a chain of trusted proxies the
 //! right-most address that is not itself a trusted proxy is the client.
 
+// This module reads bytes from outside (the network or a file someone
+// handed us): no index or slice that could panic on what it is given.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request};
 use axum::middleware::Next;

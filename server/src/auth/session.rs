@@ -12,6 +12,10 @@
 //! - Last-seen is written at most every `TOUCH_INTERVAL_SECS`, so reads do not
 //!   all become writes; idle timeouts are therefore exact to within that.
 
+// This module reads bytes from outside (the network or a file someone
+// handed us): no index or slice that could panic on what it is given.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use super::secrets::{constant_time_eq, csrf_token, hash_token, new_token};
 use crate::api::extract::request_meta;
 use crate::audit::{Event, RequestMeta};

@@ -2,6 +2,10 @@
 //! either way. Replay of an accepted code is refused by remembering the last
 //! accepted step per user (see `Store::consume_totp_step`).
 
+// This module reads bytes from outside (the network or a file someone
+// handed us): no index or slice that could panic on what it is given.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use ring::hmac;
 
 /// Step length in seconds.
@@ -37,15 +41,16 @@ pub fn otpauth_uri(secret: &[u8], login: &str) -> String {
 pub fn code_at_step(secret: &[u8], step: i64) -> u32 {
     let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret);
     let tag = hmac::sign(&key, &(step as u64).to_be_bytes());
+    // RFC 4226 5.3 dynamic truncation. An HMAC-SHA1 tag is 20 bytes and the
+    // offset at most 15, so the window always exists; `get` says so without
+    // an index that could panic.
     let mac = tag.as_ref();
-    let offset = (mac[mac.len() - 1] & 0x0f) as usize;
-    let bin = u32::from_be_bytes([
-        mac[offset] & 0x7f,
-        mac[offset + 1],
-        mac[offset + 2],
-        mac[offset + 3],
-    ]);
-    bin % 1_000_000
+    let offset = mac.last().map_or(0, |b| usize::from(b & 0x0f));
+    let window = mac
+        .get(offset..offset + 4)
+        .and_then(|w| <[u8; 4]>::try_from(w).ok())
+        .unwrap_or_default();
+    (u32::from_be_bytes(window) & 0x7fff_ffff) % 1_000_000
 }
 
 /// The step a code matches at `now` (±1 step), compared in constant time.

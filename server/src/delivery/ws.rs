@@ -22,6 +22,10 @@
 //! `slow_consumer` rather than buffered for. Close codes: 4001 `revoked`,
 //! 4000 `session_expired`, 4002 `timeout` (no pong), 1009 too large.
 
+// This module reads bytes from outside (the network or a file someone
+// handed us): no index or slice that could panic on what it is given.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use super::wake::{CarriedEntry, Mailbox};
 use crate::auth::session::{Authed, Transport};
 use crate::error::AppError;

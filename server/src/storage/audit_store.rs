@@ -41,8 +41,7 @@ impl StoredEntry {
     pub fn stored_leaf(&self) -> Option<Hash> {
         self.leaf_hash
             .as_deref()
-            .filter(|h| h.len() == 32)
-            .map(crate::audit::canonical::to_hash)
+            .and_then(crate::audit::canonical::as_hash)
     }
 }
 

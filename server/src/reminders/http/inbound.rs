@@ -1,6 +1,10 @@
 //! `POST /api/v1/reminders/sms/inbound`: replies to reminder texts, from
 //! the SMS gateway (Twilio's webhook shape, `X-Twilio-Signature` checked).
 
+// This module reads bytes from outside (the network or a file someone
+// handed us): no index or slice that could panic on what it is given.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use crate::error::{ApiResult, AppError};
 use crate::reminders::rules::inbound;
 use crate::reminders::service;
