@@ -142,3 +142,20 @@ pub fn hex_decode(s: &str) -> Result<Vec<u8>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips_every_byte_and_refuses_what_is_not_hex() {
+        let all: Vec<u8> = (0..=255).collect();
+        let text = hex_encode(&all);
+        assert!(text.starts_with("000102") && text.ends_with("fdfeff"));
+        assert_eq!(hex_decode(&text).unwrap(), all);
+        assert_eq!(hex_decode("ABcd").unwrap(), vec![0xab, 0xcd]);
+        assert!(hex_decode("abc").is_err());
+        assert!(hex_decode("zz").is_err());
+        assert!(hex_decode("é0").is_err());
+    }
+}
