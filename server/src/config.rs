@@ -264,7 +264,7 @@ pub struct AuthSettings {
     /// Reverse proxies (CIDR blocks) whose `Forwarded` / `X-Forwarded-For`
     /// headers name the client. Empty: the TCP peer is the client.
     #[serde(default)]
-    pub trusted_proxies: Vec<crate::auth::client_addr::Cidr>,
+    pub trusted_proxies: Vec<crate::request::Cidr>,
     /// Length of the failure-counting window (seconds).
     pub failure_window_secs: i64,
     /// Memory all concurrent password hashes together may use (MiB; each

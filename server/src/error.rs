@@ -127,9 +127,9 @@ impl AppError {
     }
 }
 
-impl From<crate::storage::StoreError> for AppError {
-    fn from(e: crate::storage::StoreError) -> Self {
-        use crate::storage::StoreError as E;
+impl From<crate::storage::error::StoreError> for AppError {
+    fn from(e: crate::storage::error::StoreError) -> Self {
+        use crate::storage::error::StoreError as E;
         match e {
             E::NotFound => AppError::not_found("resource"),
             E::InviteUsed => AppError::conflict("invite_used", "this invite was already used or has been revoked"),
@@ -210,7 +210,7 @@ impl AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::StoreError;
+    use crate::storage::error::StoreError;
 
     async fn answer(e: AppError) -> (StatusCode, Option<String>, serde_json::Value) {
         let response = e.into_response();

@@ -24,6 +24,7 @@ pub mod policy;
 pub mod private_files;
 #[macro_use]
 pub mod reminders;
+pub mod request;
 pub mod revocation;
 pub mod sealing;
 pub mod state;

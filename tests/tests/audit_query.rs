@@ -5,9 +5,9 @@
 //! including a block where the subject is absent, paging in both
 //! directions and every combination of subject with the other filters.
 
+use alcove_server::audit::store::{AuditFilter, StoredEntry, SUBJECT_BLOCK};
 use alcove_server::audit::{Event, RequestMeta};
 use alcove_server::ids::{DeviceId, PracticeId, UserId};
-use alcove_server::storage::audit_store::{AuditFilter, StoredEntry, SUBJECT_BLOCK};
 use alcove_tests::{on_both_backends, Backend, TestApp};
 
 /// What a full scan gives for the filter, newest or oldest first.

@@ -1,11 +1,12 @@
 //! Login, MFA enrolment and logout.
 
-use super::extract::{client_ip, coarse_user_agent, ApiJson, Meta};
+use super::extract::{ApiJson, Meta};
 use crate::audit::{Event, RequestMeta};
 use crate::auth::session::{self, Authed, IssuedSession};
 use crate::auth::{password, secrets, throttle, totp};
 use crate::error::{ApiResult, AppError};
 use crate::ids::{DeviceId, PracticeId};
+use crate::request::{client_ip, coarse_user_agent};
 use crate::sealing::Purpose;
 use crate::state::AppState;
 use crate::storage::{DeviceChoice, Role, StoreError, User};

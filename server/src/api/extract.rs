@@ -6,14 +6,13 @@
 // handed us): no index or slice that could panic on what it is given.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
-use crate::audit::{coarse_ip, RequestMeta};
 use crate::error::AppError;
+use crate::request::{request_meta, RequestMeta};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
-use std::net::SocketAddr;
 
 /// A JSON body whose rejections use the API's error format:
 /// 400 for malformed JSON, 413 over the size limit, 415 without a JSON
@@ -128,10 +127,6 @@ fn path_rejection(rejection: PathRejection) -> AppError {
     AppError::bad_request("invalid_path", "a path parameter is malformed")
 }
 
-/// The request's id (set by the request-id middleware).
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
-
 /// Request facts for audit events: request id and coarse address.
 pub struct Meta(pub RequestMeta);
 
@@ -140,69 +135,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(Meta(request_meta(parts)))
-    }
-}
-
-/// Request id and coarse address of a request.
-pub fn request_meta(parts: &Parts) -> RequestMeta {
-    RequestMeta {
-        request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()),
-        ip: client_ip(parts).map(coarse_ip),
-        actor_user: None,
-        actor_device: None,
-    }
-}
-
-/// The peer address. (Behind a reverse proxy this is the proxy; trusted
-/// forwarding headers come with the deployment issue.)
-pub fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
-    // Resolved once per request (trusted proxies' forwarding headers).
-    if let Some(crate::auth::client_addr::ClientAddr(ip)) = parts.extensions.get() {
-        return Some(*ip);
-    }
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
-}
-
-/// A short, coarse description of the user agent ("Chrome on Android"),
-/// enough for a person to recognise their device and no more.
-pub fn coarse_user_agent(parts: &Parts) -> String {
-    let ua = parts
-        .headers
-        .get(axum::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let browser = if ua.contains("Edg/") {
-        "Edge"
-    } else if ua.contains("Firefox/") {
-        "Firefox"
-    } else if ua.contains("Chrome/") || ua.contains("Chromium/") || ua.contains("HeadlessChrome") {
-        "Chrome"
-    } else if ua.contains("Safari/") {
-        "Safari"
-    } else if ua.is_empty() {
-        "Unknown client"
-    } else {
-        "Other client"
-    };
-    let os = if ua.contains("Android") {
-        Some("Android")
-    } else if ua.contains("iPhone") || ua.contains("iPad") {
-        Some("iOS")
-    } else if ua.contains("Windows") {
-        Some("Windows")
-    } else if ua.contains("Mac OS X") {
-        Some("macOS")
-    } else if ua.contains("Linux") {
-        Some("Linux")
-    } else {
-        None
-    };
-    match os {
-        Some(os) => format!("{browser} on {os}"),
-        None => browser.to_string(),
     }
 }
 

@@ -7,11 +7,12 @@
 use super::auth::{
     self as auth_api, clean_name, device_choice, normalise_login, AuthResponse, TokenTransport,
 };
-use super::extract::{client_ip, ApiJson, ApiPath, Meta};
+use super::extract::{ApiJson, ApiPath, Meta};
 use crate::auth::session::Authed;
 use crate::auth::{password, secrets, throttle};
 use crate::error::{ApiResult, AppError};
 use crate::ids::{InviteId, UserId};
+use crate::request::client_ip;
 use crate::state::AppState;
 use crate::storage::{Invite, NewInvite, NewUser, Role, StoreError};
 use axum::extract::State;

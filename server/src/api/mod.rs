@@ -15,6 +15,7 @@ pub mod users;
 use crate::error::AppError;
 use crate::incidents::http as incidents;
 use crate::reminders::http as reminders;
+use crate::request::{client_address, ClientAddr, RequestId};
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -22,7 +23,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use extract::RequestId;
 use tracing::Instrument;
 
 /// Body limit of routes that carry MLS messages (base64 of up to 256 KiB,
@@ -174,7 +174,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            crate::auth::client_addr::resolve,
+            resolve_client_addr,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
@@ -315,6 +315,27 @@ async fn request_id(mut req: Request, next: Next) -> Response {
             .insert(HeaderName::from_static("x-request-id"), v);
     }
     response
+}
+
+/// Middleware: resolves [`ClientAddr`] once per request.
+async fn resolve_client_addr(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if let Some(axum::extract::ConnectInfo(peer)) = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .copied()
+    {
+        let ip = client_address(
+            peer.ip(),
+            request.headers(),
+            &state.settings.auth.trusted_proxies,
+        );
+        request.extensions_mut().insert(ClientAddr(ip));
+    }
+    next.run(request).await
 }
 
 /// Headers on every response.

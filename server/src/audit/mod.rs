@@ -15,9 +15,12 @@ pub mod export;
 pub mod merkle;
 pub mod service;
 pub mod signing;
+pub mod store;
 pub mod verify;
 
 use crate::ids::{DeviceId, PracticeId, UserId};
+// Request facts live below every layer; events are built from them.
+pub use crate::request::{coarse_ip, RequestMeta};
 use serde_json::Value;
 
 /// Whether the recorded attempt succeeded.
@@ -37,19 +40,6 @@ impl Outcome {
             Outcome::Failure => "failure",
         }
     }
-}
-
-/// Request facts shared by every event of one request.
-#[derive(Clone, Debug, Default)]
-pub struct RequestMeta {
-    /// Correlates the event with the request's log lines.
-    pub request_id: Option<String>,
-    /// Coarse client address (IPv4 /24, IPv6 /48).
-    pub ip: Option<String>,
-    /// The authenticated user, if any.
-    pub actor_user: Option<UserId>,
-    /// The authenticated device, if any.
-    pub actor_device: Option<DeviceId>,
 }
 
 /// One audit record, before it gets its sequence number.
@@ -127,19 +117,5 @@ impl Event {
     pub fn detail(mut self, detail: Value) -> Self {
         self.detail = Some(detail);
         self
-    }
-}
-
-/// Reduces an address to the coarse form kept in the audit log.
-pub fn coarse_ip(ip: std::net::IpAddr) -> String {
-    match ip {
-        std::net::IpAddr::V4(v4) => {
-            let o = v4.octets();
-            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
-        }
-        std::net::IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
-        }
     }
 }

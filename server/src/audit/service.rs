@@ -5,8 +5,8 @@
 use super::canonical::Hash;
 use super::merkle::{Frontier, Tree};
 use super::signing::{AuditKey, SignedTreeHead};
+use crate::audit::store::AuditStore;
 use crate::config::Settings;
-use crate::storage::audit_store::AuditStore;
 use async_trait::async_trait;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

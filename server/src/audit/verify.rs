@@ -22,7 +22,7 @@ use super::canonical::{Entry, Hash};
 use super::export::{self, ParsedExport};
 use super::merkle::{self, Frontier};
 use super::signing::{PublicKey, SignedTreeHead};
-use crate::storage::audit_store::{AuditStore, StoredEntry};
+use crate::audit::store::{AuditStore, StoredEntry};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How far (in seqs) a moved entry is searched for.

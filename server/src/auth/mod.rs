@@ -1,6 +1,5 @@
 //! Authentication: passwords, TOTP, tokens, throttling and sessions.
 
-pub mod client_addr;
 pub mod hashing;
 pub mod password;
 pub mod secrets;

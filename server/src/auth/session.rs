@@ -17,10 +17,10 @@
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use super::secrets::{constant_time_eq, csrf_token, hash_token, new_token};
-use crate::api::extract::request_meta;
 use crate::audit::{Event, RequestMeta};
 use crate::error::AppError;
 use crate::ids::{DeviceId, PracticeId, SessionId, UserId};
+use crate::request::request_meta;
 use crate::state::AppState;
 use crate::storage::{NewSession, Role, SessionRecord, StoreError};
 use axum::extract::FromRequestParts;

@@ -2,7 +2,7 @@
 
 use super::rules::status::TransitionError;
 use crate::error::AppError;
-use crate::storage::StoreError;
+use crate::storage::error::StoreError;
 
 /// What the incidents slice refuses.
 #[derive(Debug, thiserror::Error)]

@@ -16,7 +16,7 @@
 use crate::audit;
 use crate::clock::UnixTime;
 use crate::ids::{DeviceId, IncidentId, PracticeId, UserId, WebhookEndpointId};
-use crate::storage::StoreResult;
+use crate::storage::error::StoreResult;
 use async_trait::async_trait;
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -3,7 +3,7 @@
 use super::rules::lint::Finding;
 use super::rules::schedule::ScheduleError;
 use crate::error::AppError;
-use crate::storage::StoreError;
+use crate::storage::error::StoreError;
 
 /// What the reminders slice refuses.
 #[derive(Debug, thiserror::Error)]

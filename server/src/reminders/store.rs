@@ -16,7 +16,7 @@
 use crate::audit;
 use crate::clock::UnixTime;
 use crate::ids::{AppointmentId, DeviceId, NudgeId, OccurrenceId, PracticeId, ReminderId, UserId};
-use crate::storage::StoreResult;
+use crate::storage::error::StoreResult;
 use async_trait::async_trait;
 use serde::Serialize;
 

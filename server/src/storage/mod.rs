@@ -29,11 +29,13 @@ pub mod delivery;
 #[macro_use]
 mod revocation_sql;
 pub mod audit_store;
+pub mod error;
 mod models;
 mod postgres;
 pub mod revocation;
 mod sqlite;
 
+pub use error::{StoreError, StoreResult};
 pub use models::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -43,60 +45,6 @@ use crate::clock::UnixTime;
 use crate::ids::{DeviceId, InviteId, PracticeId, SessionId, UserId};
 use async_trait::async_trait;
 use std::sync::Arc;
-
-/// What can go wrong in storage, typed so handlers can answer precisely.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// No such row in this practice.
-    #[error("not found")]
-    NotFound,
-    /// The invite was already used or revoked.
-    #[error("invite already used or revoked")]
-    InviteUsed,
-    /// The invite has expired.
-    #[error("invite expired")]
-    InviteExpired,
-    /// The login name is taken.
-    #[error("login already taken")]
-    LoginTaken,
-    /// The device was revoked.
-    #[error("device revoked")]
-    DeviceRevoked,
-    /// The device's MLS signature key differs from the one it registered.
-    #[error("signature key differs from the registered one")]
-    KeyMismatch,
-    /// The device is not a member of the conversation (or not at that leaf).
-    #[error("not a member of the conversation")]
-    NotMember,
-    /// The commit adds a device that may not be in the conversation.
-    #[error("device not allowed in the conversation")]
-    NotAllowed,
-    /// A revoked device is still in the group: commit its removal first.
-    #[error("a revoked device awaits removal")]
-    RemovalPending,
-    /// The other person of the conversation was deactivated: nobody would
-    /// ever read what is sent into it.
-    #[error("the other person of the conversation is no longer with the practice")]
-    ConversationClosed,
-    /// The storage writer is not available (a failed batch, shutdown).
-    #[error("storage unavailable")]
-    Unavailable,
-    /// The epoch has moved on; catch up and retry.
-    #[error("stale epoch; current is {current}")]
-    StaleEpoch {
-        /// The conversation's current epoch.
-        current: i64,
-    },
-    /// The database failed.
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    /// A migration failed.
-    #[error("migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-}
-
-/// Shorthand.
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the server persists.
 #[async_trait]
@@ -123,7 +71,7 @@ pub trait Store:
 
     /// The audit log's reads and signed heads, on this store's connections
     /// (on SQLite its one writer).
-    fn audit_store(&self) -> std::sync::Arc<dyn audit_store::AuditStore>;
+    fn audit_store(&self) -> std::sync::Arc<dyn crate::audit::store::AuditStore>;
 
     // --- secrets at rest (`sealing.rs`) -----------------------------------
 

@@ -141,7 +141,7 @@ macro_rules! impl_store {
             // up in a block, so most batches write no page here.
             let mut subjects = std::collections::BTreeSet::new();
             for (ev, seq, _, _) in &rows {
-                let block = seq.div_euclid($crate::storage::audit_store::SUBJECT_BLOCK);
+                let block = seq.div_euclid($crate::audit::store::SUBJECT_BLOCK);
                 let users = [ev.actor_user, ev.target_user].into_iter().flatten().map(|u| u.to_string());
                 let devices = [ev.actor_device, ev.target_device].into_iter().flatten().map(|d| d.to_string());
                 for subject in users.chain(devices) {
@@ -257,7 +257,7 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            fn audit_store(&self) -> std::sync::Arc<dyn $crate::storage::audit_store::AuditStore> {
+            fn audit_store(&self) -> std::sync::Arc<dyn $crate::audit::store::AuditStore> {
                 self.audit_pools()
             }
 

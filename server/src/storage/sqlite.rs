@@ -76,7 +76,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn audit_pools(&self) -> std::sync::Arc<dyn super::audit_store::AuditStore> {
+    fn audit_pools(&self) -> std::sync::Arc<dyn crate::audit::store::AuditStore> {
         std::sync::Arc::new(super::audit_store::SqliteAuditStore::on_pools(
             self.reader().clone(),
             self.writer().clone(),

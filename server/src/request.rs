@@ -1,19 +1,24 @@
-//! The client's address: the TCP peer, or — only when the peer is one of
-//! the configured `trusted_proxies` — the address that proxy reports in
-//! `Forwarded` (RFC 7239) or `X-Forwarded-For`.
+//! What is known about a request, for throttling, the audit log and the
+//! sessions list: its id, the client's address, coarse forms of the address
+//! and user agent, and [`RequestMeta`], which every audit event carries.
+//! It depends on nothing else in the crate (the layer check in
+//! `server/tests/layers.rs`), so that every layer may use it.
 //!
-//! Forwarding headers from anyone else are ignored: otherwise a client could
-//! choose its own throttling key. Behind a chain of trusted proxies the
-//! right-most address that is not itself a trusted proxy is the client.
+//! The client's address is the TCP peer, or — only when the peer is one of
+//! the configured `trusted_proxies` — the address that proxy reports in
+//! `Forwarded` (RFC 7239) or `X-Forwarded-For`. Forwarding headers from
+//! anyone else are ignored: otherwise a client could choose its own
+//! throttling key. Behind a chain of trusted proxies the right-most address
+//! that is not itself a trusted proxy is the client.
 
 // This module reads bytes from outside (the network or a file someone
 // handed us): no index or slice that could panic on what it is given.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
+use crate::ids::{DeviceId, UserId};
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Request};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use std::net::{IpAddr, SocketAddr};
 
 /// The resolved client address, set on every request by [`resolve`].
@@ -161,25 +166,98 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> Ip
     client
 }
 
-/// Middleware: resolves [`ClientAddr`] once per request.
-pub async fn resolve(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-    mut request: Request<axum::body::Body>,
-    next: Next,
-) -> Response {
-    if let Some(ConnectInfo(peer)) = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .copied()
-    {
-        let ip = client_address(
-            peer.ip(),
-            request.headers(),
-            &state.settings.auth.trusted_proxies,
-        );
-        request.extensions_mut().insert(ClientAddr(ip));
+/// Request facts shared by every event of one request.
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeta {
+    /// Correlates the event with the request's log lines.
+    pub request_id: Option<String>,
+    /// Coarse client address (IPv4 /24, IPv6 /48).
+    pub ip: Option<String>,
+    /// The authenticated user, if any.
+    pub actor_user: Option<UserId>,
+    /// The authenticated device, if any.
+    pub actor_device: Option<DeviceId>,
+}
+
+/// Reduces an address to the coarse form kept in the audit log.
+pub fn coarse_ip(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
     }
-    next.run(request).await
+}
+
+/// The request's id (set by the request-id middleware).
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// Request id and coarse address of a request.
+pub fn request_meta(parts: &Parts) -> RequestMeta {
+    RequestMeta {
+        request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()),
+        ip: client_ip(parts).map(coarse_ip),
+        actor_user: None,
+        actor_device: None,
+    }
+}
+
+/// The client's address: as resolved for this request (trusted proxies'
+/// forwarding headers), else the TCP peer.
+pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    // Resolved once per request (trusted proxies' forwarding headers).
+    if let Some(ClientAddr(ip)) = parts.extensions.get() {
+        return Some(*ip);
+    }
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// A short, coarse description of the user agent ("Chrome on Android"),
+/// enough for a person to recognise their device and no more.
+pub fn coarse_user_agent(parts: &Parts) -> String {
+    let ua = parts
+        .headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let browser = if ua.contains("Edg/") {
+        "Edge"
+    } else if ua.contains("Firefox/") {
+        "Firefox"
+    } else if ua.contains("Chrome/") || ua.contains("Chromium/") || ua.contains("HeadlessChrome") {
+        "Chrome"
+    } else if ua.contains("Safari/") {
+        "Safari"
+    } else if ua.is_empty() {
+        "Unknown client"
+    } else {
+        "Other client"
+    };
+    let os = if ua.contains("Android") {
+        Some("Android")
+    } else if ua.contains("iPhone") || ua.contains("iPad") {
+        Some("iOS")
+    } else if ua.contains("Windows") {
+        Some("Windows")
+    } else if ua.contains("Mac OS X") {
+        Some("macOS")
+    } else if ua.contains("Linux") {
+        Some("Linux")
+    } else {
+        None
+    };
+    match os {
+        Some(os) => format!("{browser} on {os}"),
+        None => browser.to_string(),
+    }
 }
 
 #[cfg(test)]
