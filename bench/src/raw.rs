@@ -110,9 +110,13 @@ async fn run(
         let sends: Vec<(NewMessage, Event)> = chosen
             .iter()
             .map(|p| {
-                let mut event = Event::new(practice, "message.accepted", &meta)
-                    .actor(p.staff, Some(p.staff_device))
-                    .target_user(p.client);
+                let mut event = Event::new(
+                    practice,
+                    alcove_server::audit::Action::MessageAccepted,
+                    &meta,
+                )
+                .actor(p.staff, Some(p.staff_device))
+                .target_user(p.client);
                 event.target_conversation = Some(p.conversation.id.clone());
                 let message = NewMessage {
                     conversation_id: p.conversation.id.clone(),
@@ -129,8 +133,12 @@ async fn run(
         let mut deliveries = Vec::with_capacity(batch);
         for (p, result) in chosen.iter().zip(appended) {
             let seq = result.map_err(|e| anyhow!("raw send refused: {e}"))?.seq;
-            let event = Event::new(practice, "message.delivered", &meta)
-                .actor(p.client, Some(p.client_device));
+            let event = Event::new(
+                practice,
+                alcove_server::audit::Action::MessageDelivered,
+                &meta,
+            )
+            .actor(p.client, Some(p.client_device));
             deliveries.push(Delivery {
                 conversation: p.conversation.clone(),
                 device: p.client_device,

@@ -102,7 +102,11 @@ fn main() {
         let count = 2_000;
         let started = Instant::now();
         for _ in 0..count {
-            let ev = Event::new(practice.id, "bench.event", &RequestMeta::default());
+            let ev = Event::new(
+                practice.id,
+                alcove_server::audit::Action::UsersListed,
+                &RequestMeta::default(),
+            );
             store.append_audit(ev, 1_800_000_000).await.expect("append");
         }
         let secs = started.elapsed().as_secs_f64();
@@ -117,7 +121,11 @@ fn main() {
             let id = practice.id;
             tasks.push(tokio::spawn(async move {
                 for _ in 0..250 {
-                    let ev = Event::new(id, "bench.event", &RequestMeta::default());
+                    let ev = Event::new(
+                        id,
+                        alcove_server::audit::Action::UsersListed,
+                        &RequestMeta::default(),
+                    );
                     store.append_audit(ev, 1_800_000_000).await.expect("append");
                 }
             }));

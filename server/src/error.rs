@@ -148,6 +148,10 @@ impl From<crate::storage::error::StoreError> for AppError {
                 "conversation_closed",
                 "the other person of this conversation is no longer with the practice; nothing was sent; contact the practice",
             ),
+            E::LastAdmin => AppError::conflict(
+                "last_admin",
+                "this is the practice's only active admin; invite another admin before deactivating this one",
+            ),
             E::RemovalPending => AppError::conflict(
                 "removal_pending",
                 "a revoked device is still in this conversation; process the server's proposal and commit it first",
@@ -243,6 +247,7 @@ mod tests {
             (StoreError::NotAllowed, 403, "not_allowed"),
             (StoreError::Unavailable, 503, "unavailable"),
             (StoreError::RemovalPending, 409, "removal_pending"),
+            (StoreError::LastAdmin, 409, "last_admin"),
             (StoreError::ConversationClosed, 409, "conversation_closed"),
             (StoreError::StaleEpoch { current: 7 }, 409, "stale_epoch"),
         ];

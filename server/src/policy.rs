@@ -16,6 +16,7 @@
 //! Pure: no I/O, unit-tested here; the route table is also tested role by
 //! role against the running server (`tests/tests/policy.rs`).
 
+use crate::audit::Action;
 use crate::storage::Role;
 
 /// What an operation needs.
@@ -124,10 +125,10 @@ pub struct Route {
     /// What it needs.
     pub access: Access,
     /// The audit action of a refusal.
-    pub refused_as: &'static str,
+    pub refused_as: Action,
 }
 
-const REFUSED: &str = "access.refused";
+const REFUSED: Action = Action::AccessRefused;
 
 const fn public(method: &'static str, path: &'static str) -> Route {
     Route {
@@ -149,7 +150,7 @@ const fn needs(method: &'static str, path: &'static str, permission: Permission)
 
 /// The audit log's own reads record a refusal under their action, as they
 /// record a success.
-const fn audit(method: &'static str, path: &'static str, action: &'static str) -> Route {
+const fn audit(method: &'static str, path: &'static str, action: Action) -> Route {
     Route {
         method,
         path,
@@ -209,11 +210,11 @@ pub const ROUTES: &[Route] = &[
     needs("GET", "/devices", ManageDevices),
     needs("GET", "/revocations/pending", ManageDevices),
     needs("GET", "/lost-devices", ManageDevices),
-    audit("GET", "/audit/events", "audit.viewed"),
-    audit("GET", "/audit/export", "audit.exported"),
-    audit("GET", "/audit/head", "audit.head_viewed"),
-    audit("GET", "/audit/proof/inclusion", "audit.proof_viewed"),
-    audit("GET", "/audit/proof/consistency", "audit.proof_viewed"),
+    audit("GET", "/audit/events", Action::AuditViewed),
+    audit("GET", "/audit/export", Action::AuditExported),
+    audit("GET", "/audit/head", Action::AuditHeadViewed),
+    audit("GET", "/audit/proof/inclusion", Action::AuditProofViewed),
+    audit("GET", "/audit/proof/consistency", Action::AuditProofViewed),
     needs("POST", "/appointments", CareForClients),
     needs("PUT", "/appointments/{id}", CareForClients),
     needs("POST", "/appointments/{id}/cancel", CareForClients),
@@ -325,7 +326,7 @@ mod tests {
         }
         assert_eq!(
             route("get", "/audit/export").map(|r| r.refused_as),
-            Some("audit.exported")
+            Some(Action::AuditExported)
         );
         assert!(route("GET", "/nowhere").is_none());
     }

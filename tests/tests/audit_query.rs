@@ -52,9 +52,9 @@ async fn filtered_queries_match_a_full_scan(backend: Backend) {
     let mut events = Vec::new();
     for i in 0..2600usize {
         let action = if i % 3 == 0 {
-            "message.delivered"
+            alcove_server::audit::Action::MessageDelivered
         } else {
-            "message.accepted"
+            alcove_server::audit::Action::MessageAccepted
         };
         let actor = if i % 5 == 0 { other } else { staff };
         let device = if i % 2 == 0 { phone } else { laptop };

@@ -36,7 +36,7 @@ async fn practice_with_log(app: &TestApp, name: &str, n: usize) -> (String, Sign
     };
     // practice.created and invite.created are entries 1 and 2.
     for i in 2..n {
-        let ev = Event::new(practice, "users.viewed", &meta)
+        let ev = Event::new(practice, alcove_server::audit::Action::UsersViewed, &meta)
             .actor(UserId::new(), None)
             .target_user(UserId::new())
             .detail(serde_json::json!({"i": i}));
@@ -319,7 +319,11 @@ async fn tampering_in_the_database_is_detected_and_named(backend: Backend) {
     let practice: PracticeId = p.parse().expect("id");
     app.store
         .append_audit(
-            Event::new(practice, "users.listed", &RequestMeta::default()),
+            Event::new(
+                practice,
+                alcove_server::audit::Action::UsersListed,
+                &RequestMeta::default(),
+            ),
             1,
         )
         .await
@@ -327,7 +331,11 @@ async fn tampering_in_the_database_is_detected_and_named(backend: Backend) {
     assert!(service.sign_head(&p, 1_900_000_000).await.is_ok());
     app.store
         .append_audit(
-            Event::new(practice, "users.listed", &RequestMeta::default()),
+            Event::new(
+                practice,
+                alcove_server::audit::Action::UsersListed,
+                &RequestMeta::default(),
+            ),
             2,
         )
         .await

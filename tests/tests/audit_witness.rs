@@ -102,7 +102,10 @@ async fn publisher_hands_heads_to_witnesses(backend: Backend) {
     let meta = RequestMeta::default();
     for _ in 0..3 {
         app.store
-            .append_audit(Event::new(practice, "users.listed", &meta), app.clock.now())
+            .append_audit(
+                Event::new(practice, alcove_server::audit::Action::UsersListed, &meta),
+                app.clock.now(),
+            )
             .await
             .expect("append");
     }

@@ -469,7 +469,11 @@ async fn one_batch_answers_each_message_and_ack_as_if_alone(backend: Backend) {
                 client_msg_id: vec![id; 16],
                 data: vec![id; 300],
             },
-            Event::new(practice_id, "message.accepted", &meta),
+            Event::new(
+                practice_id,
+                alcove_server::audit::Action::MessageAccepted,
+                &meta,
+            ),
         )
     };
     let now = app.clock.now();
@@ -579,7 +583,11 @@ async fn one_batch_answers_each_message_and_ack_as_if_alone(backend: Backend) {
             from_seq: from,
             to_seq: to,
             via,
-            event: Event::new(practice_id, "message.delivered", &meta),
+            event: Event::new(
+                practice_id,
+                alcove_server::audit::Action::MessageDelivered,
+                &meta,
+            ),
         }
     };
     let recorded = app

@@ -3,6 +3,7 @@
 //! commits the server's Remove proposal — the group keys.
 
 use alcove_crypto::{Device, DeviceSecret, Processed, UnlockShare};
+use alcove_server::clock::Clock;
 use alcove_tests::mls::{four_device_conversation, unb64, MlsClient};
 use alcove_tests::{on_both_backends, Backend, Person, TestApp};
 use reqwest::StatusCode;
@@ -12,6 +13,7 @@ on_both_backends!(
     revoked_device_is_cut_off_everywhere,
     departed_associate_is_removed_cryptographically,
     who_may_revoke_and_lost_device_reports,
+    a_practice_always_keeps_an_active_admin,
 );
 
 struct Setup {
@@ -128,7 +130,11 @@ async fn revoked_device_is_cut_off_everywhere(backend: Backend) {
         0
     );
     let practice: alcove_server::ids::PracticeId = d[3].practice_id.parse().expect("id");
-    let ev = alcove_server::audit::Event::new(practice, "test", &Default::default());
+    let ev = alcove_server::audit::Event::new(
+        practice,
+        alcove_server::audit::Action::UsersListed,
+        &Default::default(),
+    );
     assert!(
         app.store
             .unlock_share(practice, laptop, &[9; 32], 0, ev)
@@ -436,5 +442,89 @@ async fn who_may_revoke_and_lost_device_reports(backend: Backend) {
     let events = app.store.recent_audit(practice, 300).await.expect("audit");
     assert!(events.iter().any(|e| e.action == "device.reported_lost"
         && e.target_device_id.as_deref() == Some(d[1].device_id.as_str())));
+    app.stop().await;
+}
+
+/// Two admins deactivating each other at the same moment: one wins, and
+/// the practice is never left without an admin to revoke a lost device.
+/// The store refuses the last active admin whichever way it is asked.
+async fn a_practice_always_keeps_an_active_admin(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    for round in 0..4 {
+        let first = app
+            .practice_with_admin(&format!("P{round}"), &format!("first{round}@p.example"))
+            .await;
+        let second = app
+            .register_staff(
+                &app.invite(&first, "admin").await,
+                &format!("second{round}@p.example"),
+            )
+            .await;
+        let (to_second, to_first) = (
+            format!("/api/v1/users/{}/deactivate", second.user_id),
+            format!("/api/v1/users/{}/deactivate", first.user_id),
+        );
+        let body = json!({});
+        let (a, b) = tokio::join!(
+            first.client.post(&to_second, &body),
+            second.client.post(&to_first, &body)
+        );
+        let won = [&a, &b]
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::OK)
+            .count();
+        assert_eq!(
+            won, 1,
+            "round {round}: exactly one deactivation wins: {a:?} {b:?}"
+        );
+        let (lost_status, lost_body) = if a.0 == StatusCode::OK { &b } else { &a };
+        // The loser was either refused as the last admin or, if its request
+        // arrived after it was deactivated, no longer signed in.
+        assert!(
+            (*lost_status == StatusCode::CONFLICT && lost_body["error"] == "last_admin")
+                || *lost_status == StatusCode::UNAUTHORIZED,
+            "round {round}: {lost_status} {lost_body}"
+        );
+        let survivor = if a.0 == StatusCode::OK {
+            &first
+        } else {
+            &second
+        };
+        let (status, users) = survivor.client.get("/api/v1/users").await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "the remaining admin still runs the practice"
+        );
+        let active_admins = users
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["role"] == "admin" && u["deactivated_at"].is_null())
+            .count();
+        assert_eq!(active_admins, 1, "round {round}: {users}");
+        // Asked directly, the store refuses to deactivate the last one too.
+        let practice = survivor.practice_id.parse().unwrap();
+        let event = alcove_server::audit::Event::new(
+            practice,
+            alcove_server::audit::Action::UserDeactivated,
+            &alcove_server::audit::RequestMeta::default(),
+        );
+        let refused = app
+            .store
+            .deactivate_user(
+                practice,
+                survivor.user_id.parse().unwrap(),
+                app.clock.now(),
+                event,
+            )
+            .await;
+        assert!(
+            matches!(refused, Err(alcove_server::storage::StoreError::LastAdmin)),
+            "{refused:?}"
+        );
+    }
     app.stop().await;
 }

@@ -109,8 +109,12 @@ async fn revoked_device_fails_every_token(backend: Backend) {
 
     let practice = practice_of(&client).await;
     let device: DeviceId = client.device_id.parse().expect("device id");
-    let event = alcove_server::audit::Event::new(practice, "device.revoked", &Default::default())
-        .target_device(device);
+    let event = alcove_server::audit::Event::new(
+        practice,
+        alcove_server::audit::Action::DeviceRevoked,
+        &Default::default(),
+    )
+    .target_device(device);
     app.store
         .revoke_devices(practice, &[device], "lost", None, app.clock.now(), event)
         .await

@@ -102,7 +102,8 @@ async fn store_story(backend: Backend) {
         name: "Laptop".into(),
         user_agent: "Chrome on Linux".into(),
     };
-    let ev = Event::new(practice, "auth.login", &meta).actor(user.id, None);
+    let ev =
+        Event::new(practice, alcove_server::audit::Action::AuthLogin, &meta).actor(user.id, None);
     assert_eq!(
         store
             .create_session(&user, &choice, &session, now, ev.clone())
@@ -294,7 +295,11 @@ async fn audit_sequence_stays_dense_under_concurrency(backend: Backend) {
         tasks.push(tokio::spawn(async move {
             store
                 .append_audit(
-                    Event::new(practice, "test.event", &RequestMeta::default()),
+                    Event::new(
+                        practice,
+                        alcove_server::audit::Action::UsersListed,
+                        &RequestMeta::default(),
+                    ),
                     now,
                 )
                 .await

@@ -12,6 +12,7 @@ use crate::audit::export::{self, ExportLine, Manifest};
 use crate::audit::merkle;
 use crate::audit::signing::SignedTreeHead;
 use crate::audit::store::AuditFilter;
+use crate::audit::Action;
 use crate::auth::session::Authed;
 use crate::error::{ApiResult, AppError};
 use crate::state::AppState;
@@ -199,7 +200,7 @@ pub async fn events(
     // Recorded before answering, so a view is in the log even if the
     // answer is lost.
     let event = authed
-        .event("audit.viewed")
+        .event(Action::AuditViewed)
         .detail(serde_json::json!({"filter": f.describe(), "cursor": f.cursor}));
     state.store.append_audit(event, state.now()).await?;
     let rows = store
@@ -240,7 +241,7 @@ pub struct HeadView {
 pub async fn head(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<HeadView>> {
     state
         .store
-        .append_audit(authed.event("audit.head_viewed"), state.now())
+        .append_audit(authed.event(Action::AuditHeadViewed), state.now())
         .await?;
     let (head, _) = state
         .audit
@@ -289,7 +290,7 @@ pub async fn inclusion(
     let q = query(q)?;
     let practice = authed.practice_id.to_string();
     let event = authed
-        .event("audit.proof_viewed")
+        .event(Action::AuditProofViewed)
         .detail(serde_json::json!({"kind": "inclusion", "seq": q.seq}));
     state.store.append_audit(event, state.now()).await?;
     let (head, tree) = state.audit.sign_head(&practice, state.now()).await?;
@@ -346,7 +347,7 @@ pub async fn consistency(
 ) -> ApiResult<Json<ConsistencyView>> {
     let q = query(q)?;
     let event = authed
-        .event("audit.proof_viewed")
+        .event(Action::AuditProofViewed)
         .detail(serde_json::json!({"kind": "consistency", "first": q.first}));
     state.store.append_audit(event, state.now()).await?;
     let (head, tree) = state
@@ -385,7 +386,7 @@ pub async fn export(
     let mut filter = f.to_filter()?;
     let csv = f.format.as_deref() == Some("csv");
     let practice = authed.practice_id.to_string();
-    let event = authed.event("audit.exported").detail(
+    let event = authed.event(Action::AuditExported).detail(
         serde_json::json!({"filter": f.describe(), "format": if csv { "csv" } else { "jsonl" }}),
     );
     state.store.append_audit(event, state.now()).await?;

@@ -1,6 +1,7 @@
 //! Login, MFA enrolment and logout.
 
 use super::extract::{ApiJson, Meta};
+use crate::audit::Action;
 use crate::audit::{Event, RequestMeta};
 use crate::auth::session::{self, Authed, IssuedSession};
 use crate::auth::{password, secrets, throttle, totp};
@@ -153,7 +154,7 @@ pub async fn open_session(
     status: StatusCode,
 ) -> ApiResult<AuthResponse> {
     let issued = session::issue(state, user.role());
-    let event = Event::new(user.practice_id, "auth.login", meta)
+    let event = Event::new(user.practice_id, Action::AuthLogin, meta)
         .actor(user.id, None)
         .detail(serde_json::json!({"session_id": issued.record.id, "method": method}));
     let device_id = state
@@ -338,7 +339,7 @@ pub async fn login(
     let user = match user {
         Some(user) if password_ok && user.deactivated_at.is_none() => user,
         Some(user) => {
-            let event = Event::new(user.practice_id, "auth.login", &meta)
+            let event = Event::new(user.practice_id, Action::AuthLogin, &meta)
                 .failed()
                 .target_user(user.id)
                 .detail(serde_json::json!({"reason": "password"}));
@@ -374,7 +375,7 @@ pub async fn login(
                     ));
                 }
                 SecondFactor::Wrong => {
-                    let event = Event::new(user.practice_id, "auth.mfa", &meta)
+                    let event = Event::new(user.practice_id, Action::AuthMfa, &meta)
                         .failed()
                         .target_user(user.id);
                     attempt.failed(&state, &keys, Some(event)).await?;
@@ -400,7 +401,7 @@ pub async fn login(
 
 /// What is audited when the throttle refuses a known account outright.
 fn lockout_event(user: &User, meta: &crate::audit::RequestMeta) -> Event {
-    Event::new(user.practice_id, "auth.lockout", meta)
+    Event::new(user.practice_id, Action::AuthLockout, meta)
         .failed()
         .target_user(user.id)
         .detail(serde_json::json!({"reason": "throttled"}))
@@ -526,7 +527,7 @@ pub async fn enroll(
     // `secret` stays sealed: it is what the store matches and keeps.
     let opened = open_totp(&state, &user, &secret)?;
     let Some(step) = totp::verify(&opened, req.totp_code.expose_secret(), state.now()) else {
-        let event = Event::new(user.practice_id, "auth.mfa", &meta)
+        let event = Event::new(user.practice_id, Action::AuthMfa, &meta)
             .failed()
             .target_user(user.id);
         attempt.failed(&state, &keys, Some(event)).await?;
@@ -575,7 +576,7 @@ pub async fn enroll(
     responses((status = 204, description = "signed out"), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn logout(State(state): State<AppState>, authed: Authed) -> ApiResult<Response> {
     let event = authed
-        .event("auth.logout")
+        .event(Action::AuthLogout)
         .target_device(authed.device_id)
         .detail(serde_json::json!({"session_id": authed.session_id}));
     state

@@ -3,6 +3,7 @@
 //! log is `delivery::ws`.
 
 use super::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::audit::Action;
 use crate::auth::session::Authed;
 pub use crate::delivery::accept::Sequenced;
 use crate::delivery::accept::{accept_message, check_size, mls_error};
@@ -159,7 +160,7 @@ pub async fn upload_key_packages(
         ));
     };
     let event = authed
-        .event("key_packages.uploaded")
+        .event(Action::KeyPackagesUploaded)
         .detail(serde_json::json!({"count": packages.len()}));
     let available = state
         .store
@@ -237,7 +238,7 @@ pub async fn assign(
         ));
     }
     let event = authed
-        .event("assignment.created")
+        .event(Action::AssignmentCreated)
         .target_user(client.id)
         .detail(serde_json::json!({"staff_user_id": staff.id}));
     state
@@ -349,7 +350,9 @@ pub async fn start(
         );
     }
     let id = uuid::Uuid::new_v4().to_string();
-    let event = authed.event("conversation.created").target_user(client);
+    let event = authed
+        .event(Action::ConversationCreated)
+        .target_user(client);
     let (conversation, created) = state
         .store
         .create_conversation(
@@ -417,7 +420,7 @@ pub async fn claim(
     let conversation = participant(&state, &authed, &id).await?;
     require_member(&state, &conversation, authed.device_id).await?;
     let event = authed
-        .event("key_packages.claimed")
+        .event(Action::KeyPackagesClaimed)
         .target_user(conversation.client_user_id);
     let (key_packages, missing) = state
         .store
@@ -533,7 +536,7 @@ pub async fn commit(
         check_size(&w.0)?;
     }
     let event = authed
-        .event("conversation.commit")
+        .event(Action::ConversationCommit)
         .target_user(conversation.client_user_id);
     let accepted = membership::accept_commit(
         &state,
@@ -581,7 +584,7 @@ pub async fn post_group_info(
     require_member(&state, &conversation, authed.device_id).await?;
     check_size(&req.group_info.0)?;
     let event = authed
-        .event("conversation.group_started")
+        .event(Action::ConversationGroupStarted)
         .target_user(conversation.client_user_id);
     membership::init_group_state(&state, &conversation, req.group_info.0, event).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -713,7 +716,7 @@ pub async fn fetch(
                 from_seq: first.seq,
                 to_seq: last.seq,
                 via: "http",
-                event: authed.event("message.delivered"),
+                event: authed.event(Action::MessageDelivered),
             })
             .await?;
     }

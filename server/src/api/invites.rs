@@ -8,6 +8,7 @@ use super::auth::{
     self as auth_api, clean_name, device_choice, normalise_login, AuthResponse, TokenTransport,
 };
 use super::extract::{ApiJson, ApiPath, Meta};
+use crate::audit::Action;
 use crate::auth::session::Authed;
 use crate::auth::{password, secrets, throttle};
 use crate::error::{ApiResult, AppError};
@@ -113,7 +114,7 @@ pub async fn create(
         expires_at: now + state.settings.auth.invite_ttl_secs,
     };
     let event = authed
-        .event("invite.created")
+        .event(Action::InviteCreated)
         .detail(serde_json::json!({"invite_id": invite.id, "role": req.role}));
     state.store.create_invite(&invite, event).await?;
     Ok((
@@ -145,7 +146,7 @@ pub async fn list(
         .list_invites(authed.practice_id, only_own)
         .await?;
     let event = authed
-        .event("invites.listed")
+        .event(Action::InvitesListed)
         .detail(serde_json::json!({"count": invites.len()}));
     state.store.append_audit(event, now).await?;
     Ok(Json(
@@ -180,7 +181,7 @@ pub async fn revoke(
         _ => return Err(AppError::forbidden("your role cannot revoke invites")),
     };
     let event = authed
-        .event("invite.revoked")
+        .event(Action::InviteRevoked)
         .detail(serde_json::json!({"invite_id": id}));
     match state
         .store

@@ -94,7 +94,9 @@ use utoipa::{Modify, OpenApi};
         crate::incidents::http::webhooks::deliveries,
         crate::incidents::http::webhooks::redeliver,
     ),
-    components(schemas(crate::error::ErrorBody)),
+    // AuditAction: every action the log records, by its stable name (the
+    // browser's audit page offers them as suggestions from here).
+    components(schemas(crate::error::ErrorBody, crate::audit::Action)),
     modifiers(&Contract)
 )]
 pub struct ApiDoc;
@@ -267,6 +269,17 @@ mod tests {
     /// socket upgrade (not an HTTP exchange OpenAPI can describe) and the
     /// document itself.
     const UNDOCUMENTED: &[(&str, &str)] = &[("GET", "/ws"), ("GET", "/openapi.json")];
+
+    #[test]
+    fn the_document_lists_every_audit_action_by_its_stable_name() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let listed = &doc["components"]["schemas"]["AuditAction"]["enum"];
+        let names: Vec<&str> = crate::audit::Action::ALL
+            .iter()
+            .map(|a| a.as_str())
+            .collect();
+        assert_eq!(listed, &serde_json::json!(names));
+    }
 
     #[test]
     fn every_operation_has_an_access_policy_entry_and_every_entry_an_operation() {

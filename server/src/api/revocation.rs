@@ -3,6 +3,7 @@
 //! and the device's unlock share.
 
 use super::extract::{ApiJson, ApiPath};
+use crate::audit::Action;
 use crate::auth::{secrets, session::Authed};
 use crate::error::{ApiResult, AppError};
 use crate::ids::{DeviceId, UserId};
@@ -75,8 +76,8 @@ pub async fn revoke_device(
         ));
     }
     let (reason, lost_by, action) = match req.reason {
-        RevokeReason::SignedOut => ("signed_out", None, "device.revoked"),
-        RevokeReason::Lost => ("lost", Some(authed.user_id), "device.reported_lost"),
+        RevokeReason::SignedOut => ("signed_out", None, Action::DeviceRevoked),
+        RevokeReason::Lost => ("lost", Some(authed.user_id), Action::DeviceReportedLost),
     };
     let revoked = revocation::revoke_devices(
         &state,
@@ -100,6 +101,7 @@ pub async fn revoke_device(
     params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = RevocationResult), (status = 403, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "last_admin: the practice would have no active admin"),
         (status = 422, body = crate::error::ErrorBody, description = "cannot_deactivate_self")))]
 pub async fn deactivate_user(
     State(state): State<AppState>,
@@ -117,7 +119,7 @@ pub async fn deactivate_user(
         &state,
         authed.practice_id,
         user,
-        authed.event("user.deactivated"),
+        authed.event(Action::UserDeactivated),
     )
     .await
     {
@@ -188,7 +190,7 @@ pub async fn access_review(
         .map_err(|_| AppError::not_found("user"))?;
     let rows = state.store.access_review(authed.practice_id, user).await?;
     let event = authed
-        .event("access_review.viewed")
+        .event(Action::AccessReviewViewed)
         .target_user(user)
         .detail(serde_json::json!({"conversations": rows.len()}));
     state.store.append_audit(event, state.now()).await?;
@@ -212,7 +214,7 @@ pub async fn unlock_share(
 ) -> ApiResult<Json<UnlockShare>> {
     let fresh = zeroize::Zeroizing::new(secrets::random_bytes::<32>());
     let event = authed
-        .event("unlock_share.fetched")
+        .event(Action::UnlockShareFetched)
         .target_device(authed.device_id);
     let id = authed.device_id.to_string();
     let sealed = state

@@ -2,6 +2,7 @@
 //! supervision come with the practice-administration issue.
 
 use super::extract::ApiPath;
+use crate::audit::Action;
 use crate::auth::session::Authed;
 use crate::error::{ApiResult, AppError};
 use crate::ids::UserId;
@@ -54,7 +55,7 @@ pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Js
     // router.
     let users = state.store.list_users(authed.practice_id).await?;
     let event = authed
-        .event("users.listed")
+        .event(Action::UsersListed)
         .detail(serde_json::json!({"count": users.len()}));
     state.store.append_audit(event, state.now()).await?;
     Ok(Json(users.iter().map(UserView::from).collect()))
@@ -78,7 +79,7 @@ pub async fn get(
     match state.store.user(authed.practice_id, id).await {
         Ok(user) => {
             if id != authed.user_id {
-                let event = authed.event("users.viewed").target_user(id);
+                let event = authed.event(Action::UsersViewed).target_user(id);
                 state.store.append_audit(event, state.now()).await?;
             }
             Ok(Json(UserView::from(&user)))

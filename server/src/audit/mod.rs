@@ -10,6 +10,7 @@
 //! - No event carries message content, tokens, passwords or TOTP codes.
 //!   `detail` holds only identifiers and counts.
 
+pub mod action;
 pub mod canonical;
 pub mod export;
 pub mod merkle;
@@ -21,6 +22,7 @@ pub mod verify;
 use crate::ids::{DeviceId, PracticeId, UserId};
 // Request facts live below every layer; events are built from them.
 pub use crate::request::{coarse_ip, RequestMeta};
+pub use action::Action;
 use serde_json::Value;
 
 /// Whether the recorded attempt succeeded.
@@ -51,8 +53,8 @@ pub struct Event {
     pub actor_user: Option<UserId>,
     /// Acting device.
     pub actor_device: Option<DeviceId>,
-    /// Dotted action name, e.g. `auth.login`.
-    pub action: &'static str,
+    /// What happened (stored as its stable dotted name).
+    pub action: Action,
     /// User acted upon (for a client, whose records were touched).
     pub target_user: Option<UserId>,
     /// Device acted upon.
@@ -71,7 +73,7 @@ pub struct Event {
 
 impl Event {
     /// A successful action by the request's actor.
-    pub fn new(practice_id: PracticeId, action: &'static str, meta: &RequestMeta) -> Self {
+    pub fn new(practice_id: PracticeId, action: Action, meta: &RequestMeta) -> Self {
         Self {
             practice_id,
             actor_user: meta.actor_user,

@@ -17,6 +17,7 @@
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use super::secrets::{constant_time_eq, csrf_token, hash_token, new_token};
+use crate::audit::Action;
 use crate::audit::{Event, RequestMeta};
 use crate::error::AppError;
 use crate::ids::{DeviceId, PracticeId, SessionId, UserId};
@@ -164,7 +165,7 @@ impl Authed {
     }
 
     /// An audit event by this user and device.
-    pub fn event(&self, action: &'static str) -> Event {
+    pub fn event(&self, action: crate::audit::Action) -> Event {
         Event::new(self.practice_id, action, &self.meta)
     }
 }
@@ -269,7 +270,7 @@ pub(crate) async fn check_session(
         // per device, so that a token presented in a loop costs no write
         // per request.
         let now = state.now();
-        let event = Event::new(record.practice_id, "device.revoked_token_used", meta)
+        let event = Event::new(record.practice_id, Action::DeviceRevokedTokenUsed, meta)
             .failed()
             .target_user(record.user_id)
             .target_device(record.device_id);
@@ -303,7 +304,7 @@ pub(crate) async fn check_session(
         None
     };
     if let Some(reason) = reason {
-        let event = Event::new(record.practice_id, "session.expired", meta)
+        let event = Event::new(record.practice_id, Action::SessionExpired, meta)
             .target_device(record.device_id)
             .detail(serde_json::json!({"session_id": record.id, "reason": reason}));
         state

@@ -28,6 +28,7 @@
 //! address ever reaches its own limit).
 
 use super::secrets::labelled_hash;
+use crate::audit::Action;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -136,7 +137,7 @@ pub async fn begin(
 async fn record_lockout(state: &AppState, mut event: crate::audit::Event) -> Result<(), AppError> {
     let now = state.now();
     let since = now - state.settings.auth.failure_window_secs;
-    event.action = "auth.lockout";
+    event.action = Action::AuthLockout;
     state.store.append_audit_once(&event, since, now).await?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! frame, so both answer exactly alike. (Commits go through `membership`.)
 
 use super::group_id;
+use crate::audit::Action;
 use crate::auth::session::Authed;
 use crate::error::{ApiResult, AppError};
 use crate::state::AppState;
@@ -88,7 +89,7 @@ pub async fn accept_message(
         data,
     };
     let mut event = authed
-        .event("message.accepted")
+        .event(Action::MessageAccepted)
         .target_user(conversation.client_user_id);
     event.target_conversation = Some(conversation.id.clone());
     let epoch = message.epoch;

@@ -27,6 +27,7 @@
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use super::wake::{CarriedEntry, Mailbox};
+use crate::audit::Action;
 use crate::auth::session::{Authed, Transport};
 use crate::error::AppError;
 use crate::ids::DeviceId;
@@ -593,7 +594,7 @@ impl Connection {
                 from_seq: from,
                 to_seq: to,
                 via: "socket",
-                event: self.authed.event("message.delivered"),
+                event: self.authed.event(Action::MessageDelivered),
             })
             .await
             .map_err(|_| (1011, "internal"))

@@ -17,6 +17,7 @@ use super::store::{
     DeliveryView, EndpointView, IncidentChange, IncidentRow, NewEndpoint, NewIncident, Subject,
     TimelineEntry,
 };
+use crate::audit::Action;
 use crate::auth::session::Authed;
 use crate::ids::{DeviceId, IncidentId, UserId, WebhookEndpointId};
 use crate::sealing::Purpose;
@@ -242,7 +243,9 @@ pub async fn report(state: &AppState, authed: &Authed, req: Report) -> Result<In
         created_at: now,
         updated_at: now,
     };
-    let event = authed.event("incident.opened").detail(event_detail(&row));
+    let event = authed
+        .event(Action::IncidentOpened)
+        .detail(event_detail(&row));
     state.store.open_incident(&new, event, now).await?;
     view(state, row)
 }
@@ -442,9 +445,9 @@ pub async fn change(
         ..row
     };
     let action = if req.decision.is_some() {
-        "incident.decided"
+        Action::IncidentDecided
     } else {
-        "incident.updated"
+        Action::IncidentUpdated
     };
     let event = authed.event(action).detail(event_detail(&after));
     if !state
@@ -545,7 +548,7 @@ pub async fn create_endpoint(
     // The URL is the practice's configuration, not PHI; the secret is never
     // in the event.
     let event = authed
-        .event("webhook.endpoint_created")
+        .event(Action::WebhookEndpointCreated)
         .detail(serde_json::json!({"endpoint_id": new.id, "event_types": types}));
     let now = state.now();
     if !state
@@ -582,7 +585,7 @@ pub async fn disable_endpoint(
 ) -> Result<()> {
     admin_only(authed, "webhooks are set by the practice's admins")?;
     let event = authed
-        .event("webhook.endpoint_disabled")
+        .event(Action::WebhookEndpointDisabled)
         .detail(serde_json::json!({"endpoint_id": id, "reason": "by_admin"}));
     state
         .store
@@ -614,7 +617,7 @@ pub async fn redeliver(state: &AppState, authed: &Authed, id: &str) -> Result<()
         return Err(IncidentError::NotFound("delivery"));
     }
     let event = authed
-        .event("webhook.redelivered")
+        .event(Action::WebhookRedelivered)
         .detail(serde_json::json!({"delivery_id": id}));
     state
         .store

@@ -20,6 +20,7 @@ use super::rules::plan;
 use super::rules::schedule::{self, Recurrence};
 use super::rules::template::Kind;
 use super::store::{NewAppointment, Occurrence, PreferencesRow, Timing};
+use crate::audit::Action;
 use crate::auth::session::Authed;
 use crate::ids::{AppointmentId, OccurrenceId, UserId};
 use crate::state::AppState;
@@ -187,7 +188,7 @@ pub async fn create_appointment(
     let timing = timing(input, now)?;
     let id = AppointmentId::new();
     let event = authed
-        .event("appointment.created")
+        .event(Action::AppointmentCreated)
         .target_user(client)
         .detail(serde_json::json!({
             "appointment": id,
@@ -239,7 +240,7 @@ pub async fn reschedule(
     let now = state.now();
     let timing = timing(input, now)?;
     let event = authed
-        .event("appointment.rescheduled")
+        .event(Action::AppointmentRescheduled)
         .target_user(a.client_id)
         .detail(serde_json::json!({ "appointment": id, "occurrences": timing.occurrences.len() }));
     Ok(state
@@ -257,7 +258,7 @@ pub async fn cancel(
 ) -> Result<()> {
     let a = series_for_change(state, authed, id).await?;
     let event = authed
-        .event("appointment.cancelled")
+        .event(Action::AppointmentCancelled)
         .target_user(a.client_id)
         .detail(serde_json::json!({ "appointment": id, "occurrence": occurrence }));
     state
@@ -301,8 +302,8 @@ pub async fn answer(
     };
     let event = authed
         .event(match answer {
-            Answer::Confirm => "appointment.confirmed",
-            Answer::Cancel => "appointment.cancelled_by_client",
+            Answer::Confirm => Action::AppointmentConfirmed,
+            Answer::Cancel => Action::AppointmentCancelledByClient,
         })
         .target_user(authed.user_id)
         .detail(serde_json::json!({ "occurrence": occurrence, "via": via }));
@@ -465,9 +466,9 @@ pub async fn put_preferences(
     let by_staff = authed.user_id != client;
     let event = authed
         .event(if by_staff {
-            "reminder_preferences.recorded"
+            Action::ReminderPreferencesRecorded
         } else {
-            "reminder_preferences.updated"
+            Action::ReminderPreferencesUpdated
         })
         .target_user(client)
         // What changed in kind, never the addresses.
@@ -719,7 +720,7 @@ pub async fn put_template(
     if !view.findings.is_empty() {
         return Err(ReminderError::TemplateRefused(view.findings));
     }
-    let event = authed.event("reminder_template.saved");
+    let event = authed.event(Action::ReminderTemplateSaved);
     let version = state
         .store
         .put_reminder_template(
@@ -800,7 +801,7 @@ pub async fn put_nudge_settings(
         ));
     }
     let event = authed
-        .event("nudge_settings.changed")
+        .event(Action::NudgeSettingsChanged)
         .detail(serde_json::json!({
             "after_minutes": settings.after_minutes,
             "cooldown_minutes": settings.cooldown_minutes,
@@ -868,7 +869,7 @@ pub async fn inbound_sms(
                 row.opted_out = true;
                 row.updated_by = client;
                 let event =
-                    crate::audit::Event::new(practice, "reminder_preferences.opted_out", &meta)
+                    crate::audit::Event::new(practice, Action::ReminderPreferencesOptedOut, &meta)
                         .target_user(client)
                         .detail(serde_json::json!({ "via": "sms" }));
                 state
@@ -891,12 +892,12 @@ pub async fn inbound_sms(
             let (status, action, text) = match reply {
                 Reply::Confirm => (
                     "confirmed",
-                    "appointment.confirmed",
+                    Action::AppointmentConfirmed,
                     "Thank you, your appointment is confirmed.",
                 ),
                 _ => (
                     "cancelled",
-                    "appointment.cancelled_by_client",
+                    Action::AppointmentCancelledByClient,
                     "Your appointment is cancelled.",
                 ),
             };

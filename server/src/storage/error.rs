@@ -40,6 +40,10 @@ pub enum StoreError {
     /// ever read what is sent into it.
     #[error("the other person of the conversation is no longer with the practice")]
     ConversationClosed,
+    /// Deactivating this admin would leave the practice without an active
+    /// admin (nobody could revoke a lost device or deactivate anyone).
+    #[error("the practice's last active admin")]
+    LastAdmin,
     /// The storage writer is not available (a failed batch, shutdown).
     #[error("storage unavailable")]
     Unavailable,

@@ -182,6 +182,36 @@ macro_rules! impl_revocation_store {
                     event: audit::Event,
                 ) -> StoreResult<Revoked> {
                     let mut tx = self.writer().begin().await?;
+                    // Take turns on the practice's row (a no-op write, as
+                    // SQLite has no FOR UPDATE): two admins deactivating each
+                    // other at once are then decided one after the other, and
+                    // the second sees that it would leave nobody to run the
+                    // practice (on PostgreSQL each would otherwise still see
+                    // the other active).
+                    sqlx::query("UPDATE practices SET name = name WHERE id = $1")
+                        .bind(practice)
+                        .execute(&mut *tx)
+                        .await?;
+                    let role: Option<String> = sqlx::query_scalar(
+                        "SELECT role FROM users WHERE id = $1 AND practice_id = $2 AND deactivated_at IS NULL",
+                    )
+                    .bind(user)
+                    .bind(practice)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if role.as_deref() == Some("admin") {
+                        let others: i64 = sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM users
+                             WHERE practice_id = $1 AND role = 'admin' AND deactivated_at IS NULL AND id <> $2",
+                        )
+                        .bind(practice)
+                        .bind(user)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        if others == 0 {
+                            return Err(StoreError::LastAdmin);
+                        }
+                    }
                     let done = sqlx::query(
                         "UPDATE users SET deactivated_at = $1 WHERE id = $2 AND practice_id = $3 AND deactivated_at IS NULL",
                     )

@@ -124,7 +124,7 @@ macro_rules! impl_store {
                         .push_bind(now)
                         .push_bind(ev.actor_user)
                         .push_bind(ev.actor_device)
-                        .push_bind(ev.action)
+                        .push_bind(ev.action.as_str())
                         .push_bind(ev.target_user)
                         .push_bind(ev.target_device)
                         .push_bind(ev.target_conversation.as_deref())
@@ -345,8 +345,8 @@ macro_rules! impl_store {
                     .await?;
                 insert_invite(&mut tx, admin_invite).await?;
                 let meta = audit::RequestMeta::default();
-                append_event(&mut tx, &audit::Event::new(practice.id, "practice.created", &meta), practice.created_at).await?;
-                let invited = audit::Event::new(practice.id, "invite.created", &meta)
+                append_event(&mut tx, &audit::Event::new(practice.id, $crate::audit::Action::PracticeCreated, &meta), practice.created_at).await?;
+                let invited = audit::Event::new(practice.id, $crate::audit::Action::InviteCreated, &meta)
                     .detail(serde_json::json!({"invite_id": admin_invite.id, "role": admin_invite.role}));
                 append_event(&mut tx, &invited, practice.created_at).await?;
                 tx.commit().await?;
@@ -491,7 +491,7 @@ macro_rules! impl_store {
                 .bind(invite_id)
                 .execute(&mut *tx)
                 .await?;
-                let event = audit::Event::new(practice_id, "invite.redeemed", meta)
+                let event = audit::Event::new(practice_id, $crate::audit::Action::InviteRedeemed, meta)
                     .actor(user.id, None)
                     .target_user(user.id)
                     .detail(serde_json::json!({"invite_id": invite_id, "role": role}));
@@ -616,11 +616,11 @@ macro_rules! impl_store {
                         .await?;
                 }
                 let device_id = insert_session(&mut tx, user, device, session, now).await?;
-                let enrolled = audit::Event::new(user.practice_id, "auth.mfa_enrolled", meta)
+                let enrolled = audit::Event::new(user.practice_id, $crate::audit::Action::AuthMfaEnrolled, meta)
                     .actor(user.id, Some(device_id))
                     .target_user(user.id);
                 append_event(&mut tx, &enrolled, now).await?;
-                let login = audit::Event::new(user.practice_id, "auth.login", meta)
+                let login = audit::Event::new(user.practice_id, $crate::audit::Action::AuthLogin, meta)
                     .actor(user.id, Some(device_id))
                     .target_device(device_id)
                     .detail(serde_json::json!({"session_id": session.id, "method": "password+totp"}));
@@ -707,7 +707,7 @@ macro_rules! impl_store {
                 // Most repeats end here, without taking the writer.
                 let seen: Option<i64> = sqlx::query_scalar(SEEN)
                     .bind(event.practice_id)
-                    .bind(event.action)
+                    .bind(event.action.as_str())
                     .bind(event.target_user)
                     .bind(event.target_device)
                     .bind(since)
@@ -738,7 +738,7 @@ macro_rules! impl_store {
                 }
                 let seen: Option<i64> = sqlx::query_scalar(SEEN)
                     .bind(event.practice_id)
-                    .bind(event.action)
+                    .bind(event.action.as_str())
                     .bind(event.target_user)
                     .bind(event.target_device)
                     .bind(since)

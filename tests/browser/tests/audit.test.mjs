@@ -78,6 +78,12 @@ describe("audit page", () => {
     const size = await page.locator("#audit-tree-size").textContent();
     await page.locator("#audit-verify-result", { hasText: `signed log of ${size} entries.` }).waitFor();
     assert.ok((await rows(page).count()) > 0, "entries are listed");
+    // The action field suggests what the server records, from its OpenAPI
+    // document (AuditAction), reminders' and incidents' actions included.
+    const suggested = await page.locator("datalist option").evaluateAll((os) => os.map((o) => o.value));
+    for (const a of ["auth.login", "access.refused", "reminder.sent", "incident.opened"]) {
+      assert.ok(suggested.includes(a), `${a} is suggested: ${suggested}`);
+    }
     await check(page, "admin-audit");
   });
 
@@ -159,6 +165,43 @@ describe("audit page", () => {
     const row = page.locator(`#audit-entries > tr[data-seq="${seq}"]`);
     await row.getByRole("button", { name: `Check entry ${seq}` }).click();
     await row.locator(".proof-result.ok", { hasText: "In the signed log" }).waitFor();
+  });
+
+  it("the page's own proof check agrees with the golden vectors, and refuses a changed entry or path", async () => {
+    // docs/vectors/audit.json is written from the specification by
+    // docs/vectors/audit.py; the Rust verifier is held to the same file
+    // (server/tests/audit_vectors.rs).
+    const vectors = JSON.parse(readFileSync(new URL("../../../docs/vectors/audit.json", import.meta.url), "utf8"));
+    const results = await admin.page.evaluate(async (v) => {
+      const { canonicalBytes, checkInclusion } = await import("/js/pages/audit.js");
+      const hex = (chunks) =>
+        chunks.map((c) => Array.from(c, (b) => b.toString(16).padStart(2, "0")).join("")).join("");
+      const entries = v.entries.map((c) => ({ name: c.name, same: hex(canonicalBytes(c.entry)) === c.canonical_hex }));
+      const proofs = [];
+      for (const c of v.inclusion) {
+        const p = {
+          entry: c.entry,
+          leaf_hash: c.leaf_hash,
+          leaf_index: c.leaf_index,
+          proof: c.proof,
+          head: { tree_size: c.tree_size, root_hash: c.root_hash },
+        };
+        const ok = (await checkInclusion(p)).ok;
+        const changedEntry = (await checkInclusion({ ...p, entry: { ...c.entry, action: "message.deleted" } })).ok;
+        const changedPath =
+          c.proof.length === 0
+            ? false
+            : (await checkInclusion({ ...p, proof: [c.proof[0].replace(/^./, (d) => (d === "0" ? "1" : "0")), ...c.proof.slice(1)] })).ok;
+        proofs.push({ at: `${c.leaf_index} of ${c.tree_size}`, ok, changedEntry, changedPath });
+      }
+      return { entries, proofs };
+    }, vectors);
+    assert.equal(results.entries.length, vectors.entries.length);
+    for (const e of results.entries) assert.ok(e.same, `canonical bytes of: ${e.name}`);
+    assert.equal(results.proofs.length, vectors.inclusion.length);
+    for (const p of results.proofs) {
+      assert.deepEqual(p, { at: p.at, ok: true, changedEntry: false, changedPath: false }, `proof of ${p.at}`);
+    }
   });
 
   it("admin exports the filtered log as JSONL and CSV", async () => {

@@ -14,45 +14,28 @@ import { h, uid, formatTime, selectField, errorBox, roleName } from "../dom.js";
 
 const PAGE_SIZE = 50;
 
-/** Well-known actions offered as suggestions (any exact action is accepted). */
-const ACTIONS = [
-  "auth.login",
-  "auth.mfa",
-  "auth.mfa_enrolled",
-  "auth.lockout",
-  "auth.logout",
-  "session.expired",
-  "invite.created",
-  "invite.redeemed",
-  "invite.revoked",
-  "invites.listed",
-  "users.listed",
-  "users.viewed",
-  "user.deactivated",
-  "assignment.created",
-  "device.revoked",
-  "device.reported_lost",
-  "device.revoked_token_used",
-  "unlock_share.fetched",
-  "key_packages.uploaded",
-  "key_packages.claimed",
-  "conversation.created",
-  "conversation.commit",
-  "message.accepted",
-  "message.delivered",
-  "access_review.viewed",
-  "audit.viewed",
-  "audit.exported",
-  "audit.head_viewed",
-  "audit.proof_viewed",
-  "access.refused",
-];
+/**
+ * The actions the server records, offered as suggestions (any exact action
+ * is accepted: a log may hold older names). They come from the server's
+ * OpenAPI document (`AuditAction`, the same list the server writes from),
+ * never from a copy here; without it the field simply offers none.
+ */
+async function knownActions() {
+  try {
+    const doc = await api("GET", "/openapi.json", undefined, { auth: false });
+    const names = doc?.components?.schemas?.AuditAction?.enum;
+    return Array.isArray(names) ? names.filter((n) => typeof n === "string") : [];
+  } catch {
+    return [];
+  }
+}
 
 export async function auditPage(ctx) {
   let users = [];
   let devices = [];
+  let actions = [];
   try {
-    [users, devices] = await Promise.all([api("GET", "/users"), api("GET", "/devices")]);
+    [users, devices, actions] = await Promise.all([api("GET", "/users"), api("GET", "/devices"), knownActions()]);
   } catch (e) {
     if (e instanceof ApiError && e.status === 403) return forbidden();
     throw e;
@@ -86,7 +69,7 @@ export async function auditPage(ctx) {
     h("label", { for: actionId }, "Action"),
     h("p", { class: "hint", id: `${actionId}-hint` }, "Exact name, for example auth.login. Leave empty for every action."),
     fAction,
-    h("datalist", { id: actionList }, ACTIONS.map((a) => h("option", { value: a }))),
+    h("datalist", { id: actionList }, actions.map((a) => h("option", { value: a }))),
   );
   const dateField = (label, name, hint) => {
     const id = uid(name);
@@ -467,8 +450,11 @@ async function sha256(...parts) {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", buf));
 }
 
-/** The canonical bytes of an entry (docs/audit.md, version 1). */
-function canonicalBytes(e) {
+/**
+ * The canonical bytes of an entry (docs/audit.md, version 1), as chunks.
+ * Exported for the golden-vector test (docs/vectors/audit.json).
+ */
+export function canonicalBytes(e) {
   const chunks = [];
   const head = new Uint8Array(17);
   const view = new DataView(head.buffer);
@@ -505,9 +491,10 @@ function canonicalBytes(e) {
 
 /**
  * Checks an inclusion proof answer: the entry hashes to its leaf hash, and
- * the audit path leads from that leaf to the signed head's root.
+ * the audit path leads from that leaf to the signed head's root. Exported
+ * for the golden-vector test.
  */
-async function checkInclusion(p) {
+export async function checkInclusion(p) {
   const leaf = await sha256(new Uint8Array([0]), ...canonicalBytes(p.entry));
   if (toHex(leaf) !== p.leaf_hash) return { ok: false, message: "the entry does not match its leaf hash" };
   const size = Number(p.head.tree_size);

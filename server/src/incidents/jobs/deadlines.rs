@@ -6,6 +6,7 @@
 //! node. The incidents page shows the days left at every visit.
 
 use crate::audit;
+use crate::audit::Action;
 use crate::incidents::rules::deadlines;
 use crate::incidents::service::event_detail;
 use crate::jobs::{Job, Round};
@@ -50,7 +51,7 @@ impl Job for Deadlines {
             };
             let event = audit::Event::new(
                 row.practice_id,
-                "incident.deadline_approaching",
+                Action::IncidentDeadlineApproaching,
                 &audit::RequestMeta::default(),
             )
             .detail({

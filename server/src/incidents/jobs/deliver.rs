@@ -16,6 +16,7 @@
 //! and a receiver drops the duplicate by its id.
 
 use crate::audit;
+use crate::audit::Action;
 use crate::incidents::rules::webhook;
 use crate::incidents::store::{AttemptOutcome, ClaimedDelivery};
 use crate::jobs::{Job, Round};
@@ -137,7 +138,7 @@ impl Deliver {
         .then(|| {
             audit::Event::new(
                 d.practice_id,
-                "webhook.endpoint_disabled",
+                Action::WebhookEndpointDisabled,
                 &audit::RequestMeta::default(),
             )
             .detail(serde_json::json!({"endpoint_id": d.endpoint_id, "reason": "failing"}))

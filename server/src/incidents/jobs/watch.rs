@@ -13,6 +13,7 @@
 //! written. With several nodes, one holds a practice's lease at a time.
 
 use crate::audit;
+use crate::audit::Action;
 use crate::ids::{DeviceId, IncidentId, PracticeId, UserId};
 use crate::incidents::rules::detect::{self, Seen};
 use crate::incidents::rules::webhook::{self, Facts};
@@ -150,15 +151,19 @@ fn opening(
     } else {
         Vec::new()
     };
-    let mut event = audit::Event::new(practice, "incident.opened", &audit::RequestMeta::default())
-        .detail(serde_json::json!({
-            "incident_id": id,
-            "kind": o.kind.code(),
-            "status": "open",
-            "decision": null,
-            "affected_count": 0,
-            "detected_from": e.seq,
-        }));
+    let mut event = audit::Event::new(
+        practice,
+        Action::IncidentOpened,
+        &audit::RequestMeta::default(),
+    )
+    .detail(serde_json::json!({
+        "incident_id": id,
+        "kind": o.kind.code(),
+        "status": "open",
+        "decision": null,
+        "affected_count": 0,
+        "detected_from": e.seq,
+    }));
     if let Some(u) = user {
         event = event.target_user(u);
     }

@@ -9,6 +9,7 @@
 //! failures in the window (`auth/throttle.rs`).
 
 use super::status::Kind;
+use crate::audit::Action;
 
 /// What the watcher knows of one audit event.
 #[derive(Debug, Clone, Default)]
@@ -38,10 +39,10 @@ pub struct Opening {
 
 /// The incident an event opens, if any.
 pub fn detect(e: &Seen<'_>) -> Option<Opening> {
-    match e.action {
+    match Action::parse(e.action)? {
         // An account reached its failure limit: credential stuffing or a
         // guessed password (164.308(a)(6) security incident).
-        "auth.lockout" => {
+        Action::AuthLockout => {
             let user = e.target_user?;
             Some(Opening {
                 kind: Kind::CredentialCompromise,
@@ -53,7 +54,7 @@ pub fn detect(e: &Seen<'_>) -> Option<Opening> {
         }
         // A device reported lost (by its owner or an admin): what was on
         // it is the question the assessment answers.
-        "device.reported_lost" => {
+        Action::DeviceReportedLost => {
             let device = e.target_device?;
             Some(Opening {
                 kind: Kind::LostDevice,
@@ -66,7 +67,7 @@ pub fn detect(e: &Seen<'_>) -> Option<Opening> {
         // A revoked device's token was presented again: someone still has
         // the device (or its token) and tried to use it. The server refused
         // it; the assessment asks what the device held before.
-        "device.revoked_token_used" => {
+        Action::DeviceRevokedTokenUsed => {
             let device = e.target_device?;
             Some(Opening {
                 kind: Kind::UnauthorizedAccess,
@@ -77,7 +78,7 @@ pub fn detect(e: &Seen<'_>) -> Option<Opening> {
             })
         }
         // The audit trail did not verify against its signed heads.
-        "audit.verification_failed" => Some(Opening {
+        Action::AuditVerificationFailed => Some(Opening {
             kind: Kind::AuditTampering,
             cause: "audit_verification".to_owned(),
             user: None,

@@ -13,6 +13,7 @@
 //!   contact detail or content. It is built here from fields of those
 //!   kinds only, so nothing else can reach it.
 
+use crate::audit::Action;
 use data_encoding::BASE64;
 use serde_json::{json, Value};
 use std::net::IpAddr;
@@ -30,14 +31,14 @@ pub const EVENT_TYPES: &[&str] = &[
 
 /// The webhook event type an audit action is announced as, if any.
 pub fn event_type_of(action: &str) -> Option<&'static str> {
-    Some(match action {
-        "incident.opened" => "incident.opened",
-        "incident.updated" => "incident.updated",
-        "incident.decided" => "incident.decided",
-        "incident.deadline_approaching" => "incident.deadline_approaching",
-        "device.revoked" | "device.reported_lost" => "device.revoked",
-        "user.deactivated" => "user.deactivated",
-        "audit.verification_failed" => "audit.verification_failed",
+    Some(match Action::parse(action)? {
+        Action::IncidentOpened => "incident.opened",
+        Action::IncidentUpdated => "incident.updated",
+        Action::IncidentDecided => "incident.decided",
+        Action::IncidentDeadlineApproaching => "incident.deadline_approaching",
+        Action::DeviceRevoked | Action::DeviceReportedLost => "device.revoked",
+        Action::UserDeactivated => "user.deactivated",
+        Action::AuditVerificationFailed => "audit.verification_failed",
         _ => return None,
     })
 }

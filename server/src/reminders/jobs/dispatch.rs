@@ -20,6 +20,7 @@
 
 use super::outbox::{self, Contacts, Letter, Outbox};
 use crate::audit;
+use crate::audit::Action;
 use crate::jobs::{Job, Round};
 use crate::reminders::channels::SendError;
 use crate::reminders::rules::dispatch::{self, Channel, Decision, Facts};
@@ -191,10 +192,12 @@ impl Dispatch {
                 reason: (!failed.is_empty()).then_some(failures),
                 retry_at: None,
             };
-            let event = self.event(&r, "reminder.sent").detail(serde_json::json!({
-                "reminder": r.id,
-                "channels": finish.channel,
-            }));
+            let event = self
+                .event(&r, Action::ReminderSent)
+                .detail(serde_json::json!({
+                    "reminder": r.id,
+                    "channels": finish.channel,
+                }));
             return Ok((finish, event));
         }
         let transient = failed
@@ -210,12 +213,12 @@ impl Dispatch {
                 reason: Some(format!("retrying: {failures}")),
                 retry_at: Some(now + dispatch::retry_delay_secs(r.attempts)),
             };
-            return Ok((finish, self.event(&r, "reminder.retry")));
+            return Ok((finish, self.event(&r, Action::ReminderRetry)));
         }
         Ok(self.end_with(&r, "failed", failures))
     }
 
-    fn event(&self, r: &DueReminder, action: &'static str) -> audit::Event {
+    fn event(&self, r: &DueReminder, action: audit::Action) -> audit::Event {
         audit::Event::new(r.practice_id, action, &audit::RequestMeta::default())
             .target_user(r.client_id)
     }
@@ -236,10 +239,10 @@ impl Dispatch {
         reason: String,
     ) -> (Finish, audit::Event) {
         let action = match status {
-            "withheld" => "reminder.withheld",
-            "dropped" => "reminder.dropped",
-            "withdrawn" => "reminder.withdrawn",
-            _ => "reminder.failed",
+            "withheld" => Action::ReminderWithheld,
+            "dropped" => Action::ReminderDropped,
+            "withdrawn" => Action::ReminderWithdrawn,
+            _ => Action::ReminderFailed,
         };
         let event = self
             .event(r, action)

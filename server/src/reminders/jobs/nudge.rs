@@ -22,6 +22,7 @@
 
 use super::outbox::{self, Contacts, Letter, Outbox};
 use crate::audit;
+use crate::audit::Action;
 use crate::jobs::{Job, Round};
 use crate::reminders::channels::SendError;
 use crate::reminders::rules::dispatch::{retry_delay_secs, Channel};
@@ -162,7 +163,7 @@ impl Nudge {
                     provider_id: Some(provider_id),
                     reason: None,
                 });
-                f.event = Some(self.event(&c, "nudge.sent").detail(serde_json::json!({
+                f.event = Some(self.event(&c, Action::NudgeSent).detail(serde_json::json!({
                     "conversation": c.conversation_id,
                     "channel": channel.code(),
                 })));
@@ -211,9 +212,9 @@ impl Nudge {
     ) -> NudgeFinish {
         let mut f = self.finish(c, None, None, 0);
         let action = if status == "failed" {
-            "nudge.failed"
+            Action::NudgeFailed
         } else {
-            "nudge.withheld"
+            Action::NudgeWithheld
         };
         f.event = Some(self.event(c, action).detail(serde_json::json!({
             "conversation": c.conversation_id,
@@ -228,7 +229,7 @@ impl Nudge {
         f
     }
 
-    fn event(&self, c: &NudgeCandidate, action: &'static str) -> audit::Event {
+    fn event(&self, c: &NudgeCandidate, action: audit::Action) -> audit::Event {
         audit::Event::new(c.practice_id, action, &audit::RequestMeta::default())
             .target_user(c.client_id)
     }

@@ -1,0 +1,290 @@
+//! Audit actions: every kind of event the log records, with the stable
+//! dotted name stored in `audit_events.action` and hashed into each leaf.
+//!
+//! Invariants:
+//! - A name, once in a log, is in that log's hashes for ever: never rename
+//!   or reuse one; add a new action instead. `names_are_stable` below lists
+//!   every name, so a rename fails a test rather than a verification.
+//! - The server never writes an action that is not here ([`Event`] takes an
+//!   [`Action`], not text). Reading is the other way round: an entry of a
+//!   log is whatever text was stored (the verifier and the export keep
+//!   unknown names as they are), so [`Action::parse`] is an `Option`.
+//! - The list is published in the OpenAPI document as `AuditAction`; the
+//!   browser's audit page takes its suggestions from there.
+//!
+//! [`Event`]: super::Event
+
+macro_rules! actions {
+    ($( $(#[doc = $doc:literal])+ $variant:ident = $name:literal, )+) => {
+        /// What an audit event records (its stable name is [`Action::as_str`]).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum Action {
+            $( $(#[doc = $doc])+ #[serde(rename = $name)] $variant, )+
+        }
+
+        impl Action {
+            /// Every action, in the order of this file.
+            pub const ALL: &'static [Action] = &[$(Action::$variant),+];
+
+            /// The stable name written to the log.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Action::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+actions! {
+    /// A request the policy refused (role or permission), with its route.
+    AccessRefused = "access.refused",
+    /// An admin viewed who had access to a person's records.
+    AccessReviewViewed = "access_review.viewed",
+    /// An appointment was cancelled by staff.
+    AppointmentCancelled = "appointment.cancelled",
+    /// A client cancelled an appointment by replying to a reminder.
+    AppointmentCancelledByClient = "appointment.cancelled_by_client",
+    /// A client confirmed an appointment.
+    AppointmentConfirmed = "appointment.confirmed",
+    /// An appointment was created.
+    AppointmentCreated = "appointment.created",
+    /// An appointment was moved.
+    AppointmentRescheduled = "appointment.rescheduled",
+    /// A client was assigned to a staff member.
+    AssignmentCreated = "assignment.created",
+    /// The audit log (or a filtered part) was exported.
+    AuditExported = "audit.exported",
+    /// The signed tree head was viewed.
+    AuditHeadViewed = "audit.head_viewed",
+    /// An inclusion or consistency proof was viewed.
+    AuditProofViewed = "audit.proof_viewed",
+    /// Verification of the log, or a witness, disagreed.
+    AuditVerificationFailed = "audit.verification_failed",
+    /// The audit log was queried.
+    AuditViewed = "audit.viewed",
+    /// Sign-in attempts to an account were refused by the throttle.
+    AuthLockout = "auth.lockout",
+    /// A sign-in (password step), successful or not.
+    AuthLogin = "auth.login",
+    /// A sign-out.
+    AuthLogout = "auth.logout",
+    /// A second-factor check, successful or not.
+    AuthMfa = "auth.mfa",
+    /// TOTP was enrolled.
+    AuthMfaEnrolled = "auth.mfa_enrolled",
+    /// A commit was accepted into a conversation.
+    ConversationCommit = "conversation.commit",
+    /// A conversation was created.
+    ConversationCreated = "conversation.created",
+    /// A conversation's MLS group was started.
+    ConversationGroupStarted = "conversation.group_started",
+    /// A person reported one of their devices lost.
+    DeviceReportedLost = "device.reported_lost",
+    /// A device was revoked.
+    DeviceRevoked = "device.revoked",
+    /// A revoked device's token was presented.
+    DeviceRevokedTokenUsed = "device.revoked_token_used",
+    /// A breach-notification deadline is near.
+    IncidentDeadlineApproaching = "incident.deadline_approaching",
+    /// An incident was decided (breach, not a breach, exception).
+    IncidentDecided = "incident.decided",
+    /// An incident was opened, by a person or a detector.
+    IncidentOpened = "incident.opened",
+    /// An incident changed (status, discovery time, timeline).
+    IncidentUpdated = "incident.updated",
+    /// An invitation was created.
+    InviteCreated = "invite.created",
+    /// An invitation was redeemed.
+    InviteRedeemed = "invite.redeemed",
+    /// An invitation was revoked.
+    InviteRevoked = "invite.revoked",
+    /// The list of invitations was viewed.
+    InvitesListed = "invites.listed",
+    /// A device's KeyPackage was claimed to add it to a conversation.
+    KeyPackagesClaimed = "key_packages.claimed",
+    /// A device uploaded KeyPackages.
+    KeyPackagesUploaded = "key_packages.uploaded",
+    /// Messages were accepted into a conversation.
+    MessageAccepted = "message.accepted",
+    /// Messages were delivered to a device.
+    MessageDelivered = "message.delivered",
+    /// A nudge could not be sent.
+    NudgeFailed = "nudge.failed",
+    /// A PHI-free nudge was sent.
+    NudgeSent = "nudge.sent",
+    /// A nudge was withheld (preferences, quiet hours, limits).
+    NudgeWithheld = "nudge.withheld",
+    /// The practice's nudge settings changed.
+    NudgeSettingsChanged = "nudge_settings.changed",
+    /// The practice was created.
+    PracticeCreated = "practice.created",
+    /// A reminder was dropped (its appointment is gone).
+    ReminderDropped = "reminder.dropped",
+    /// A reminder could not be sent.
+    ReminderFailed = "reminder.failed",
+    /// A reminder's sending will be retried.
+    ReminderRetry = "reminder.retry",
+    /// A reminder was sent.
+    ReminderSent = "reminder.sent",
+    /// A reminder was withdrawn before it was sent.
+    ReminderWithdrawn = "reminder.withdrawn",
+    /// A reminder was withheld (its template no longer passes, preferences).
+    ReminderWithheld = "reminder.withheld",
+    /// A client opted out of reminders.
+    ReminderPreferencesOptedOut = "reminder_preferences.opted_out",
+    /// Staff recorded a client's communication preferences.
+    ReminderPreferencesRecorded = "reminder_preferences.recorded",
+    /// A client changed their communication preferences.
+    ReminderPreferencesUpdated = "reminder_preferences.updated",
+    /// A reminder template was saved.
+    ReminderTemplateSaved = "reminder_template.saved",
+    /// A session ended for inactivity or age.
+    SessionExpired = "session.expired",
+    /// A device fetched its unlock share.
+    UnlockShareFetched = "unlock_share.fetched",
+    /// A user was deactivated.
+    UserDeactivated = "user.deactivated",
+    /// The list of users was viewed.
+    UsersListed = "users.listed",
+    /// Another user's record was viewed.
+    UsersViewed = "users.viewed",
+    /// A webhook endpoint was created.
+    WebhookEndpointCreated = "webhook.endpoint_created",
+    /// A webhook endpoint was disabled after repeated failures.
+    WebhookEndpointDisabled = "webhook.endpoint_disabled",
+    /// A webhook delivery was sent again by hand.
+    WebhookRedelivered = "webhook.redelivered",
+}
+
+impl Action {
+    /// The action a stored name stands for; `None` for a name this server
+    /// never writes (a log may still hold one: it is kept as text).
+    pub fn parse(name: &str) -> Option<Action> {
+        Action::ALL.iter().copied().find(|a| a.as_str() == name)
+    }
+}
+
+// Written by hand rather than derived: the document must list the stable
+// names, which the derive (given renames through a macro) did not.
+impl utoipa::PartialSchema for Action {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "What an audit event records, by its stable dotted name. A log may \
+                 also hold names this server no longer writes.",
+            ))
+            .enum_values(Some(Action::ALL.iter().map(|a| a.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Action {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("AuditAction")
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every name ever written. Append here when adding an action; a
+    /// change to a line here is a change to what old logs mean.
+    const STABLE: &[&str] = &[
+        "access.refused",
+        "access_review.viewed",
+        "appointment.cancelled",
+        "appointment.cancelled_by_client",
+        "appointment.confirmed",
+        "appointment.created",
+        "appointment.rescheduled",
+        "assignment.created",
+        "audit.exported",
+        "audit.head_viewed",
+        "audit.proof_viewed",
+        "audit.verification_failed",
+        "audit.viewed",
+        "auth.lockout",
+        "auth.login",
+        "auth.logout",
+        "auth.mfa",
+        "auth.mfa_enrolled",
+        "conversation.commit",
+        "conversation.created",
+        "conversation.group_started",
+        "device.reported_lost",
+        "device.revoked",
+        "device.revoked_token_used",
+        "incident.deadline_approaching",
+        "incident.decided",
+        "incident.opened",
+        "incident.updated",
+        "invite.created",
+        "invite.redeemed",
+        "invite.revoked",
+        "invites.listed",
+        "key_packages.claimed",
+        "key_packages.uploaded",
+        "message.accepted",
+        "message.delivered",
+        "nudge.failed",
+        "nudge.sent",
+        "nudge.withheld",
+        "nudge_settings.changed",
+        "practice.created",
+        "reminder.dropped",
+        "reminder.failed",
+        "reminder.retry",
+        "reminder.sent",
+        "reminder.withdrawn",
+        "reminder.withheld",
+        "reminder_preferences.opted_out",
+        "reminder_preferences.recorded",
+        "reminder_preferences.updated",
+        "reminder_template.saved",
+        "session.expired",
+        "unlock_share.fetched",
+        "user.deactivated",
+        "users.listed",
+        "users.viewed",
+        "webhook.endpoint_created",
+        "webhook.endpoint_disabled",
+        "webhook.redelivered",
+    ];
+
+    #[test]
+    fn names_are_stable() {
+        let names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(names, STABLE);
+    }
+
+    #[test]
+    fn every_name_is_distinct_dotted_lower_case_and_round_trips() {
+        let mut seen = std::collections::HashSet::new();
+        for a in Action::ALL {
+            let name = a.as_str();
+            assert!(seen.insert(name), "{name} twice");
+            let (resource, verb) = name.split_once('.').unwrap();
+            assert!(
+                !resource.is_empty() && !verb.is_empty() && !verb.contains('.'),
+                "{name}"
+            );
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.'),
+                "{name}"
+            );
+            assert_eq!(Action::parse(name), Some(*a));
+            assert_eq!(serde_json::to_value(a).unwrap(), serde_json::json!(name));
+        }
+        assert_eq!(Action::parse("message.deleted"), None);
+    }
+}
