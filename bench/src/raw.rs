@@ -13,8 +13,8 @@
 
 use alcove_server::audit::{Event, RequestMeta};
 use alcove_server::config::Settings;
+use alcove_server::delivery::store::{Conversation, Delivery, NewMessage};
 use alcove_server::ids::{DeviceId, PracticeId, UserId};
-use alcove_server::storage::delivery::{Conversation, Delivery, NewMessage};
 use alcove_server::storage::Store;
 use anyhow::{anyhow, Result};
 use std::time::{Duration, Instant};

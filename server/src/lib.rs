@@ -14,6 +14,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
+#[macro_use]
 pub mod delivery;
 pub mod error;
 pub mod ids;
@@ -25,6 +26,7 @@ pub mod private_files;
 #[macro_use]
 pub mod reminders;
 pub mod request;
+#[macro_use]
 pub mod revocation;
 pub mod sealing;
 pub mod state;

@@ -70,6 +70,7 @@ fn layer(file: &str) -> Layer {
     }
     if top == "api"
         || parts.contains(&"http")
+        || name == "http.rs"
         || ["web.rs", "bootstrap.rs", "lib.rs", "main.rs"].contains(&file)
     {
         return Layer::Edge;

@@ -437,8 +437,8 @@ fn now(app: &TestApp) -> u64 {
 async fn one_batch_answers_each_message_and_ack_as_if_alone(backend: Backend) {
     use alcove_server::audit::{Event, RequestMeta};
     use alcove_server::clock::Clock;
+    use alcove_server::delivery::store::NewMessage;
     use alcove_server::ids::{DeviceId, PracticeId};
-    use alcove_server::storage::delivery::NewMessage;
     use alcove_server::storage::StoreError;
 
     let Some(app) = TestApp::start(backend).await else {
@@ -577,7 +577,7 @@ async fn one_batch_answers_each_message_and_ack_as_if_alone(backend: Backend) {
             actor_device: Some(device(i)),
             ..RequestMeta::default()
         };
-        alcove_server::storage::delivery::Delivery {
+        alcove_server::delivery::store::Delivery {
             conversation: conversation.clone(),
             device: device(i),
             from_seq: from,

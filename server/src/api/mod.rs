@@ -4,18 +4,18 @@
 
 pub mod audit;
 pub mod auth;
-pub mod conversations;
 pub mod extract;
 pub mod invites;
 pub mod me;
 pub mod openapi;
-pub mod revocation;
 pub mod users;
 
+use crate::delivery::http::conversations;
 use crate::error::AppError;
 use crate::incidents::http as incidents;
 use crate::reminders::http as reminders;
 use crate::request::{client_address, ClientAddr, RequestId};
+use crate::revocation::http as revocation;
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};

@@ -5,9 +5,9 @@
 use super::group_id;
 use crate::audit::Action;
 use crate::auth::session::Authed;
+use crate::delivery::store::{Conversation, NewMessage};
 use crate::error::{ApiResult, AppError};
 use crate::state::AppState;
-use crate::storage::delivery::{Conversation, NewMessage};
 use alcove_crypto::server::{self as mls, ContentKind, WireFormatKind};
 use axum::http::StatusCode;
 use serde::Serialize;

@@ -17,8 +17,8 @@
 use super::wake::{CarriedEntry, Wake, Wakeups};
 use crate::audit::Event;
 use crate::clock::Clock;
+use crate::delivery::store::{Appended, Conversation, Delivery, LogEntry, NewMessage};
 use crate::ids::DeviceId;
-use crate::storage::delivery::{Appended, Conversation, Delivery, LogEntry, NewMessage};
 use crate::storage::{Store, StoreError, StoreResult};
 use async_trait::async_trait;
 use std::sync::Arc;

@@ -18,10 +18,10 @@
 use super::rules::{self, CommitContext, MembershipError};
 use super::{group_id, wake::Wake};
 use crate::audit::Event;
+use crate::delivery::store::{Conversation, GroupState, NewCommit};
 use crate::error::{ApiResult, AppError};
 use crate::ids::DeviceId;
 use crate::state::AppState;
-use crate::storage::delivery::{Conversation, GroupState, NewCommit};
 use crate::storage::StoreError;
 use alcove_crypto::public_group::ConversationState;
 

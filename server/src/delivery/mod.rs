@@ -12,10 +12,14 @@
 
 pub mod accept;
 pub mod batcher;
+pub mod http;
 pub mod membership;
 pub mod rules;
 pub mod server_key;
 pub mod service;
+#[macro_use]
+mod sql;
+pub mod store;
 pub mod wake;
 pub mod ws;
 

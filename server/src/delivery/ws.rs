@@ -29,10 +29,10 @@
 use super::wake::{CarriedEntry, Mailbox};
 use crate::audit::Action;
 use crate::auth::session::{Authed, Transport};
+use crate::delivery::store::{Conversation, LogEntry, PendingWelcome};
 use crate::error::AppError;
 use crate::ids::DeviceId;
 use crate::state::AppState;
-use crate::storage::delivery::{Conversation, LogEntry, PendingWelcome};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -588,7 +588,7 @@ impl Connection {
         self.state
             .delivery
             .deliveries
-            .submit(crate::storage::delivery::Delivery {
+            .submit(crate::delivery::store::Delivery {
                 conversation: state.conversation.clone(),
                 device: self.device(),
                 from_seq: from,

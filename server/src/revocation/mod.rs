@@ -18,11 +18,16 @@
 //! the removal moved the epoch, so the proposal is re-issued), and at start
 //! (so a crash between the revocation and its proposals loses nothing).
 
+pub mod http;
+#[macro_use]
+mod sql;
+pub mod store;
+
 use crate::audit::Event;
 use crate::delivery::{group_id, wake::Wake};
 use crate::ids::{DeviceId, PracticeId, UserId};
+use crate::revocation::store::Revoked;
 use crate::state::AppState;
-use crate::storage::revocation::Revoked;
 use crate::storage::StoreResult;
 
 /// Revokes devices of a practice and starts their removal from every group.

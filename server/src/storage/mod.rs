@@ -23,16 +23,10 @@
 
 #[macro_use]
 mod sql;
-#[macro_use]
-mod delivery_sql;
-pub mod delivery;
-#[macro_use]
-mod revocation_sql;
 pub mod audit_store;
 pub mod error;
 mod models;
 mod postgres;
-pub mod revocation;
 mod sqlite;
 
 pub use error::{StoreError, StoreResult};
@@ -49,8 +43,8 @@ use std::sync::Arc;
 /// Everything the server persists.
 #[async_trait]
 pub trait Store:
-    delivery::DeliveryStore
-    + revocation::RevocationStore
+    crate::delivery::store::DeliveryStore
+    + crate::revocation::store::RevocationStore
     + crate::reminders::store::ReminderStore
     + crate::incidents::store::IncidentStore
     + Send

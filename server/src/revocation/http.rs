@@ -2,18 +2,18 @@
 //! device inventory, pending removals, lost-device reports, access reviews,
 //! and the device's unlock share.
 
-use super::extract::{ApiJson, ApiPath};
+use crate::api::extract::{ApiJson, ApiPath};
 use crate::audit::Action;
 use crate::auth::{secrets, session::Authed};
 use crate::error::{ApiResult, AppError};
 use crate::ids::{DeviceId, UserId};
 use crate::policy::Permission;
 use crate::revocation;
-use crate::sealing::Purpose;
-use crate::state::AppState;
-use crate::storage::revocation::{
+use crate::revocation::store::{
     AccessReviewRow, InventoryDevice, LostDeviceReport, PendingRemoval,
 };
+use crate::sealing::Purpose;
+use crate::state::AppState;
 use crate::storage::StoreError;
 use axum::extract::State;
 use axum::Json;

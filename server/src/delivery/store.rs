@@ -13,10 +13,10 @@
 //! - An application message is stored at most once per (sender device,
 //!   client message id).
 
-use super::StoreResult;
 use crate::audit;
 use crate::clock::UnixTime;
 use crate::ids::{DeviceId, PracticeId, UserId};
+use crate::storage::error::StoreResult;
 use async_trait::async_trait;
 use serde::Serialize;
 
@@ -41,7 +41,7 @@ pub struct ClaimedKeyPackage {
     /// Its user.
     pub user_id: UserId,
     /// The `MLSMessage` bytes (base64 in JSON).
-    #[serde(serialize_with = "super::delivery::b64")]
+    #[serde(serialize_with = "b64")]
     #[schema(value_type = String, format = Byte)]
     pub key_package: Vec<u8>,
 }

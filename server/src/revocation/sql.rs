@@ -6,7 +6,7 @@ macro_rules! impl_revocation_store {
             use $crate::audit;
             use $crate::clock::UnixTime;
             use $crate::ids::{DeviceId, PracticeId, UserId};
-            use $crate::storage::revocation::*;
+            use $crate::revocation::store::*;
             use $crate::storage::{StoreError, StoreResult};
 
             type Conn = <$db as sqlx::Database>::Connection;

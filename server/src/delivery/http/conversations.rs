@@ -2,21 +2,21 @@
 //! commits, messages, catch-up and Welcomes. Real-time delivery of the same
 //! log is `delivery::ws`.
 
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::audit::Action;
 use crate::auth::session::Authed;
 pub use crate::delivery::accept::Sequenced;
 use crate::delivery::accept::{accept_message, check_size, mls_error};
 use crate::delivery::membership;
 use crate::delivery::rules::MembershipError;
+use crate::delivery::store::{
+    ClaimedKeyPackage, Contact, Conversation, ConversationSummary, Delivery, LogEntry, Member,
+    NewKeyPackage, PendingWelcome,
+};
 use crate::delivery::{group_id, wake::Wake};
 use crate::error::{ApiResult, AppError};
 use crate::ids::{DeviceId, UserId};
 use crate::state::AppState;
-use crate::storage::delivery::{
-    ClaimedKeyPackage, Contact, Conversation, ConversationSummary, Delivery, LogEntry, Member,
-    NewKeyPackage, PendingWelcome,
-};
 use crate::storage::{Role, StoreError};
 use alcove_crypto::server::{self as mls, ContentKind, SenderInfo, WireFormatKind};
 use alcove_crypto::DeviceIdentity;
@@ -597,7 +597,7 @@ pub struct GroupInfoOut {
     pub epoch: i64,
     /// `MLSMessage` GroupInfo (base64), with the ratchet tree and the
     /// external public key.
-    #[serde(serialize_with = "crate::storage::delivery::b64")]
+    #[serde(serialize_with = "crate::delivery::store::b64")]
     #[schema(value_type = String, format = Byte)]
     pub group_info: Vec<u8>,
 }

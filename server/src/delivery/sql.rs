@@ -9,7 +9,7 @@ macro_rules! impl_delivery_store {
             use $crate::audit;
             use $crate::clock::UnixTime;
             use $crate::ids::{DeviceId, PracticeId, UserId};
-            use $crate::storage::delivery::*;
+            use $crate::delivery::store::*;
             use $crate::storage::{StoreError, StoreResult};
 
             type Conn = <$db as sqlx::Database>::Connection;

@@ -13,10 +13,10 @@
 //! - The server issues at most one Remove proposal per (conversation, leaf,
 //!   epoch), and only for the conversation's current epoch.
 
-use super::StoreResult;
 use crate::audit;
 use crate::clock::UnixTime;
 use crate::ids::{DeviceId, PracticeId, UserId};
+use crate::storage::error::StoreResult;
 use async_trait::async_trait;
 use serde::Serialize;
 
