@@ -132,37 +132,25 @@ impl From<crate::storage::error::StoreError> for AppError {
         use crate::storage::error::StoreError as E;
         match e {
             E::NotFound => AppError::not_found("resource"),
-            E::InviteUsed => AppError::conflict("invite_used", "this invite was already used or has been revoked"),
-            E::InviteExpired => AppError::new(StatusCode::GONE, "invite_expired", "this invite has expired; ask for a new one"),
+            E::InviteUsed => AppError::conflict(
+                "invite_used",
+                "this invite was already used or has been revoked",
+            ),
+            E::InviteExpired => AppError::new(
+                StatusCode::GONE,
+                "invite_expired",
+                "this invite has expired; ask for a new one",
+            ),
             E::LoginTaken => AppError::conflict("login_taken", "this login name is already in use"),
-            E::DeviceRevoked => AppError::unauthorized("device_revoked", "this device has been signed out and can no longer be used"),
-            E::KeyMismatch => AppError::conflict("key_mismatch", "this device registered a different signature key"),
-            E::NotMember => AppError::forbidden("this device is not a member of the conversation").with_code("not_member"),
-            E::NotAllowed => AppError::forbidden("the commit adds a device that may not join this conversation").with_code("not_allowed"),
+            E::DeviceRevoked => AppError::unauthorized(
+                "device_revoked",
+                "this device has been signed out and can no longer be used",
+            ),
             E::Unavailable => AppError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "the server could not complete this just now; nothing was changed; retry",
             ),
-            E::ConversationClosed => AppError::conflict(
-                "conversation_closed",
-                "the other person of this conversation is no longer with the practice; nothing was sent; contact the practice",
-            ),
-            E::LastAdmin => AppError::conflict(
-                "last_admin",
-                "this is the practice's only active admin; invite another admin before deactivating this one",
-            ),
-            E::RemovalPending => AppError::conflict(
-                "removal_pending",
-                "a revoked device is still in this conversation; process the server's proposal and commit it first",
-            ),
-            E::StaleEpoch { current } => {
-                let mut e = AppError::conflict("stale_epoch", "the conversation moved to a newer epoch; catch up and retry");
-                let mut extra = serde_json::Map::new();
-                extra.insert("current_epoch".into(), current.into());
-                e.extra = Some(extra);
-                e
-            }
             other => AppError::internal(other),
         }
     }
@@ -242,14 +230,7 @@ mod tests {
             (StoreError::InviteExpired, 410, "invite_expired"),
             (StoreError::LoginTaken, 409, "login_taken"),
             (StoreError::DeviceRevoked, 401, "device_revoked"),
-            (StoreError::KeyMismatch, 409, "key_mismatch"),
-            (StoreError::NotMember, 403, "not_member"),
-            (StoreError::NotAllowed, 403, "not_allowed"),
             (StoreError::Unavailable, 503, "unavailable"),
-            (StoreError::RemovalPending, 409, "removal_pending"),
-            (StoreError::LastAdmin, 409, "last_admin"),
-            (StoreError::ConversationClosed, 409, "conversation_closed"),
-            (StoreError::StaleEpoch { current: 7 }, 409, "stale_epoch"),
         ];
         for (error, status, code) in cases {
             let (got, _, body) = answer(error.into()).await;
@@ -260,7 +241,8 @@ mod tests {
                 "{code}"
             );
         }
-        let (_, _, body) = answer(StoreError::StaleEpoch { current: 7 }.into()).await;
+        let (_, _, body) =
+            answer(crate::delivery::error::DeliveryError::StaleEpoch { current: 7 }.into()).await;
         assert_eq!(body["current_epoch"], 7, "the epoch to catch up to");
     }
 

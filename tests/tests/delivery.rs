@@ -437,9 +437,9 @@ fn now(app: &TestApp) -> u64 {
 async fn one_batch_answers_each_message_and_ack_as_if_alone(backend: Backend) {
     use alcove_server::audit::{Event, RequestMeta};
     use alcove_server::clock::Clock;
+    use alcove_server::delivery::error::DeliveryError;
     use alcove_server::delivery::store::NewMessage;
     use alcove_server::ids::{DeviceId, PracticeId};
-    use alcove_server::storage::StoreError;
 
     let Some(app) = TestApp::start(backend).await else {
         return;
@@ -497,12 +497,12 @@ async fn one_batch_answers_each_message_and_ack_as_if_alone(backend: Backend) {
     assert_eq!((ok(2).seq, ok(2).duplicate), (start + 1, true));
     assert!(ok(2).wake.is_empty(), "a duplicate wakes nobody");
     assert!(
-        matches!(answers[3], Err(StoreError::StaleEpoch { current }) if current == epoch),
+        matches!(answers[3], Err(DeliveryError::StaleEpoch { current }) if current == epoch),
         "{:?}",
         answers[3]
     );
     assert!(
-        matches!(answers[4], Err(StoreError::NotMember)),
+        matches!(answers[4], Err(DeliveryError::NotMember)),
         "{:?}",
         answers[4]
     );
@@ -551,7 +551,7 @@ async fn one_batch_answers_each_message_and_ack_as_if_alone(backend: Backend) {
     assert_eq!(acked[0].as_ref().ok(), Some(&(start + 3)));
     assert_eq!(acked[1].as_ref().ok(), Some(&(start + 3)));
     assert_eq!(acked[2].as_ref().ok(), Some(&(start + 3)));
-    assert!(matches!(acked[3], Err(StoreError::NotMember)));
+    assert!(matches!(acked[3], Err(DeliveryError::NotMember)));
     let back = app
         .store
         .ack_many(&[ack(device(1), start + 1)], now)

@@ -522,7 +522,10 @@ async fn a_practice_always_keeps_an_active_admin(backend: Backend) {
             )
             .await;
         assert!(
-            matches!(refused, Err(alcove_server::storage::StoreError::LastAdmin)),
+            matches!(
+                refused,
+                Err(alcove_server::revocation::error::RevocationError::LastAdmin)
+            ),
             "{refused:?}"
         );
     }

@@ -14,6 +14,7 @@
 //! themselves, in sequence order), so a receiver is never told later than
 //! the sender.
 
+use super::error::{DeliveryError, DeliveryResult};
 use super::wake::{CarriedEntry, Wake, Wakeups};
 use crate::audit::Event;
 use crate::clock::Clock;
@@ -42,13 +43,13 @@ pub trait BatchWrite: Send + Sync + 'static {
         store: &dyn Store,
         items: &[Self::Item],
         now: i64,
-    ) -> StoreResult<Vec<StoreResult<Self::Output>>>;
+    ) -> StoreResult<Vec<DeliveryResult<Self::Output>>>;
 
     /// Called once a batch has committed, before its answers are sent.
     fn committed(
         _wakeups: &dyn Wakeups,
         _items: Vec<Self::Item>,
-        _results: &[StoreResult<Self::Output>],
+        _results: &[DeliveryResult<Self::Output>],
     ) {
     }
 }
@@ -64,7 +65,7 @@ impl BatchWrite for Messages {
         store: &dyn Store,
         items: &[Self::Item],
         now: i64,
-    ) -> StoreResult<Vec<StoreResult<Appended>>> {
+    ) -> StoreResult<Vec<DeliveryResult<Appended>>> {
         store.append_messages(items, now).await
     }
 
@@ -72,7 +73,11 @@ impl BatchWrite for Messages {
     /// encoded once and shared. The sender's own devices get it too (their
     /// sockets skip it) so that every member sees an unbroken run of
     /// sequence numbers and can tell a missing one from one not meant for it.
-    fn committed(wakeups: &dyn Wakeups, items: Vec<Self::Item>, results: &[StoreResult<Appended>]) {
+    fn committed(
+        wakeups: &dyn Wakeups,
+        items: Vec<Self::Item>,
+        results: &[DeliveryResult<Appended>],
+    ) {
         for ((message, _), result) in items.into_iter().zip(results) {
             let Ok(appended) = result else { continue };
             if appended.duplicate {
@@ -113,7 +118,7 @@ impl BatchWrite for Acks {
         store: &dyn Store,
         items: &[Self::Item],
         now: i64,
-    ) -> StoreResult<Vec<StoreResult<i64>>> {
+    ) -> StoreResult<Vec<DeliveryResult<i64>>> {
         store.ack_many(items, now).await
     }
 }
@@ -131,14 +136,14 @@ impl BatchWrite for Deliveries {
         store: &dyn Store,
         items: &[Self::Item],
         now: i64,
-    ) -> StoreResult<Vec<StoreResult<()>>> {
+    ) -> StoreResult<Vec<DeliveryResult<()>>> {
         store.record_deliveries(items, now).await
     }
 }
 
 type Job<W> = (
     <W as BatchWrite>::Item,
-    oneshot::Sender<StoreResult<<W as BatchWrite>::Output>>,
+    oneshot::Sender<DeliveryResult<<W as BatchWrite>::Output>>,
 );
 
 /// Handle to a batching writer task.
@@ -163,13 +168,15 @@ impl<W: BatchWrite> Batcher<W> {
     }
 
     /// Writes one request; returns once it is durable (or refused).
-    pub async fn submit(&self, item: W::Item) -> StoreResult<W::Output> {
+    pub async fn submit(&self, item: W::Item) -> DeliveryResult<W::Output> {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send((item, reply))
             .await
-            .map_err(|_| StoreError::Unavailable)?;
-        answer.await.map_err(|_| StoreError::Unavailable)?
+            .map_err(|_| DeliveryError::Store(StoreError::Unavailable))?;
+        answer
+            .await
+            .map_err(|_| DeliveryError::Store(StoreError::Unavailable))?
     }
 
     /// Queues one request without waiting for it, when the queue has room
@@ -201,7 +208,7 @@ async fn run<W: BatchWrite>(
             Err(e) => {
                 tracing::error!(error = %e, size = items.len(), "batch write failed");
                 for reply in replies {
-                    let _ = reply.send(Err(StoreError::Unavailable));
+                    let _ = reply.send(Err(StoreError::Unavailable.into()));
                 }
             }
         }

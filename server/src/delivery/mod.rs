@@ -12,6 +12,7 @@
 
 pub mod accept;
 pub mod batcher;
+pub mod error;
 pub mod http;
 pub mod membership;
 pub mod rules;

@@ -160,7 +160,7 @@ impl From<MembershipError> for AppError {
         match e {
             E::NotMember => forbidden("not_member", "this device is not the committer of this commit, or not a member"),
             E::InvalidCommit(_) => AppError::bad_request("invalid_commit", "the commit is not valid for this conversation's group"),
-            E::StaleEpoch { current } => crate::storage::error::StoreError::StaleEpoch { current }.into(),
+            E::StaleEpoch { current } => super::error::DeliveryError::StaleEpoch { current }.into(),
             E::RemoveNotAllowed => forbidden(
                 "remove_not_allowed",
                 "a commit may remove only the server's proposed removals, revoked devices and your own devices",
@@ -182,7 +182,7 @@ impl From<MembershipError> for AppError {
                 "join_not_allowed",
                 "this device may not join this conversation by itself",
             ),
-            E::RemovalPending => crate::storage::error::StoreError::RemovalPending.into(),
+            E::RemovalPending => super::error::DeliveryError::RemovalPending.into(),
             E::WelcomeMismatch => AppError::bad_request(
                 "welcome_mismatch",
                 "the Welcome must be addressed to exactly the devices the commit adds",

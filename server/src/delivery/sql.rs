@@ -9,6 +9,7 @@ macro_rules! impl_delivery_store {
             use $crate::audit;
             use $crate::clock::UnixTime;
             use $crate::ids::{DeviceId, PracticeId, UserId};
+            use $crate::delivery::error::{DeliveryError, DeliveryResult};
             use $crate::delivery::store::*;
             use $crate::storage::{StoreError, StoreResult};
 
@@ -32,7 +33,7 @@ macro_rules! impl_delivery_store {
                 tx: &mut Conn,
                 batch: &[(NewMessage, audit::Event)],
                 now: UnixTime,
-            ) -> StoreResult<Vec<StoreResult<Appended>>> {
+            ) -> StoreResult<Vec<DeliveryResult<Appended>>> {
                 if batch.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -76,7 +77,7 @@ macro_rules! impl_delivery_store {
                 //    below; a retry of one accepted earlier in this batch is
                 //    a duplicate of it.
                 enum Slot {
-                    Done(StoreResult<Appended>),
+                    Done(DeliveryResult<Appended>),
                     Accepted,
                     DuplicateOf(usize),
                 }
@@ -87,17 +88,17 @@ macro_rules! impl_delivery_store {
                         return Err(StoreError::Unavailable);
                     };
                     let slot = if leaf.is_none() {
-                        Slot::Done(Err(StoreError::NotMember))
+                        Slot::Done(Err(DeliveryError::NotMember))
                     } else if closed > 0 && existing.is_none() {
                         // The other person was deactivated (the sender's own
                         // account would not have got this far): nobody would
                         // read it. A retry of what was accepted before still
                         // answers as a duplicate, below.
-                        Slot::Done(Err(StoreError::ConversationClosed))
+                        Slot::Done(Err(DeliveryError::ConversationClosed))
                     } else if revoked > 0 {
                         // Nothing new may be encrypted to a revoked device's
                         // keys: until a member commits its removal, sends wait.
-                        Slot::Done(Err(StoreError::RemovalPending))
+                        Slot::Done(Err(DeliveryError::RemovalPending))
                     } else if let Some(seq) = existing {
                         Slot::Done(Ok(Appended { seq, duplicate: true, wake: Vec::new() }))
                     } else if let Some(&(_, _, _, j)) = first_of.iter().find(|(c, d, id, _)| {
@@ -106,8 +107,8 @@ macro_rules! impl_delivery_store {
                         Slot::DuplicateOf(j)
                     } else if epoch != Some(m.epoch) {
                         match epoch {
-                            Some(current) => Slot::Done(Err(StoreError::StaleEpoch { current })),
-                            None => Slot::Done(Err(StoreError::NotFound)),
+                            Some(current) => Slot::Done(Err(DeliveryError::StaleEpoch { current })),
+                            None => Slot::Done(Err(StoreError::NotFound.into())),
                         }
                     } else {
                         first_of.push((&m.conversation_id, m.sender_device, &m.client_msg_id, i));
@@ -186,7 +187,7 @@ macro_rules! impl_delivery_store {
                             seqs[i] = *seq;
                             *seq += 1;
                         }
-                        Err(current) => *slot = Slot::Done(Err(StoreError::StaleEpoch { current: *current })),
+                        Err(current) => *slot = Slot::Done(Err(DeliveryError::StaleEpoch { current: *current })),
                     }
                 }
                 let accepted: Vec<usize> = (0..batch.len())
@@ -242,7 +243,7 @@ macro_rules! impl_delivery_store {
                     devices = q.build_query_as().fetch_all(&mut *tx).await?;
                 }
 
-                let mut out: Vec<StoreResult<Appended>> = Vec::with_capacity(batch.len());
+                let mut out: Vec<DeliveryResult<Appended>> = Vec::with_capacity(batch.len());
                 for (i, slot) in slots.into_iter().enumerate() {
                     let result = match slot {
                         Slot::Done(result) => result,
@@ -272,7 +273,7 @@ macro_rules! impl_delivery_store {
                 conn: &mut Conn,
                 batch: &[(Conversation, DeviceId, i64)],
                 now: UnixTime,
-            ) -> StoreResult<Vec<StoreResult<i64>>> {
+            ) -> StoreResult<Vec<DeliveryResult<i64>>> {
                 if batch.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -310,14 +311,14 @@ macro_rules! impl_delivery_store {
                 );
                 let rows: Vec<(i64, Option<i64>, Option<i64>, Option<i64>)> =
                     q.build_query_as().fetch_all(&mut *conn).await?;
-                let mut answers: Vec<Option<StoreResult<i64>>> = (0..keys.len()).map(|_| None).collect();
+                let mut answers: Vec<Option<DeliveryResult<i64>>> = (0..keys.len()).map(|_| None).collect();
                 let mut moves: Vec<(usize, i64)> = Vec::new(); // (key, to)
                 for (k, joined, acked, last) in rows {
                     let Some(k) = usize::try_from(k).ok().filter(|&k| k < keys.len()) else {
                         return Err(StoreError::Unavailable);
                     };
                     let (Some(joined), Some(last)) = (joined, last) else {
-                        answers[k] = Some(Err(StoreError::NotMember));
+                        answers[k] = Some(Err(DeliveryError::NotMember));
                         continue;
                     };
                     let before = acked.unwrap_or(joined - 1);
@@ -349,8 +350,8 @@ macro_rules! impl_delivery_store {
                 for k in key_of {
                     out.push(match &answers[k] {
                         Some(Ok(v)) => Ok(*v),
-                        Some(Err(StoreError::NotMember)) => Err(StoreError::NotMember),
-                        _ => Err(StoreError::Unavailable),
+                        Some(Err(DeliveryError::NotMember)) => Err(DeliveryError::NotMember),
+                        _ => Err(StoreError::Unavailable.into()),
                     });
                 }
                 Ok(out)
@@ -364,7 +365,7 @@ macro_rules! impl_delivery_store {
                 conn: &mut Conn,
                 batch: &[Delivery],
                 now: UnixTime,
-            ) -> StoreResult<Vec<StoreResult<()>>> {
+            ) -> StoreResult<Vec<DeliveryResult<()>>> {
                 let mut merged: Vec<(usize, i64, i64)> = Vec::new(); // (first request, from, to)
                 for (i, d) in batch.iter().enumerate() {
                     if d.to_seq < d.from_seq {
@@ -412,7 +413,7 @@ macro_rules! impl_delivery_store {
                     packages: &[NewKeyPackage],
                     now: UnixTime,
                     event: audit::Event,
-                ) -> StoreResult<i64> {
+                ) -> DeliveryResult<i64> {
                     let mut tx = self.writer().begin().await?;
                     let bound: Option<Vec<u8>> =
                         sqlx::query_scalar("SELECT signature_key FROM device_keys WHERE device_id = $1")
@@ -420,7 +421,7 @@ macro_rules! impl_delivery_store {
                             .fetch_optional(&mut *tx)
                             .await?;
                     match bound {
-                        Some(key) if key != signature_key => return Err(StoreError::KeyMismatch),
+                        Some(key) if key != signature_key => return Err(DeliveryError::KeyMismatch),
                         Some(_) => {}
                         None => {
                             sqlx::query(
@@ -845,7 +846,7 @@ macro_rules! impl_delivery_store {
                     Ok(facts)
                 }
 
-                async fn accept_commit(&self, commit: &NewCommit, now: UnixTime, event: audit::Event) -> StoreResult<Appended> {
+                async fn accept_commit(&self, commit: &NewCommit, now: UnixTime, event: audit::Event) -> DeliveryResult<Appended> {
                     let mut tx = self.writer().begin().await?;
                     // First commit of an epoch wins; any later one finds the
                     // epoch moved on. The row lock also orders this commit
@@ -863,7 +864,7 @@ macro_rules! impl_delivery_store {
                             .bind(&commit.conversation_id)
                             .fetch_one(&mut *tx)
                             .await?;
-                        return Err(StoreError::StaleEpoch { current });
+                        return Err(DeliveryError::StaleEpoch { current });
                     };
                     let state_moved = sqlx::query(
                         "UPDATE conversation_groups SET epoch = epoch + 1, state = $1, group_info = $2, updated_at = $3
@@ -877,7 +878,7 @@ macro_rules! impl_delivery_store {
                     .execute(&mut *tx)
                     .await?;
                     if state_moved.rows_affected() != 1 {
-                        return Err(StoreError::StaleEpoch { current: commit.epoch + 1 });
+                        return Err(DeliveryError::StaleEpoch { current: commit.epoch + 1 });
                     }
                     if commit.forbid_revoked {
                         for (device, _, _) in &commit.members_after {
@@ -888,7 +889,7 @@ macro_rules! impl_delivery_store {
                             .fetch_one(&mut *tx)
                             .await?;
                             if revoked {
-                                return Err(StoreError::RemovalPending);
+                                return Err(DeliveryError::RemovalPending);
                             }
                         }
                     }
@@ -994,7 +995,7 @@ macro_rules! impl_delivery_store {
                     &self,
                     batch: &[(NewMessage, audit::Event)],
                     now: UnixTime,
-                ) -> StoreResult<Vec<StoreResult<Appended>>> {
+                ) -> StoreResult<Vec<DeliveryResult<Appended>>> {
                     // A database failure aborts the whole batch (nothing of
                     // it is committed); a refusal is that message's answer
                     // alone.
@@ -1032,7 +1033,7 @@ macro_rules! impl_delivery_store {
                     &self,
                     batch: &[(Conversation, DeviceId, i64)],
                     now: UnixTime,
-                ) -> StoreResult<Vec<StoreResult<i64>>> {
+                ) -> StoreResult<Vec<DeliveryResult<i64>>> {
                     let mut tx = self.writer().begin().await?;
                     let results = ack_batch(&mut tx, batch, now).await?;
                     tx.commit().await?;
@@ -1043,7 +1044,7 @@ macro_rules! impl_delivery_store {
                     &self,
                     batch: &[Delivery],
                     now: UnixTime,
-                ) -> StoreResult<Vec<StoreResult<()>>> {
+                ) -> StoreResult<Vec<DeliveryResult<()>>> {
                     let mut tx = self.writer().begin().await?;
                     let results = delivery_batch(&mut tx, batch, now).await?;
                     tx.commit().await?;

@@ -13,6 +13,7 @@
 //! - An application message is stored at most once per (sender device,
 //!   client message id).
 
+use super::error::DeliveryResult;
 use crate::audit;
 use crate::clock::UnixTime;
 use crate::ids::{DeviceId, PracticeId, UserId};
@@ -265,7 +266,7 @@ pub trait DeliveryStore: Send + Sync {
         packages: &[NewKeyPackage],
         now: UnixTime,
         event: audit::Event,
-    ) -> StoreResult<i64>;
+    ) -> DeliveryResult<i64>;
 
     /// Unclaimed, unexpired regular KeyPackages of a device.
     async fn key_package_count(&self, device: DeviceId, now: UnixTime) -> StoreResult<i64>;
@@ -363,7 +364,7 @@ pub trait DeliveryStore: Send + Sync {
         commit: &NewCommit,
         now: UnixTime,
         event: audit::Event,
-    ) -> StoreResult<Appended>;
+    ) -> DeliveryResult<Appended>;
 
     /// Appends several messages in one transaction (group commit): one
     /// fsync for the batch. Each gets its own answer; a database failure
@@ -372,7 +373,7 @@ pub trait DeliveryStore: Send + Sync {
         &self,
         batch: &[(NewMessage, audit::Event)],
         now: UnixTime,
-    ) -> StoreResult<Vec<StoreResult<Appended>>>;
+    ) -> StoreResult<Vec<DeliveryResult<Appended>>>;
 
     /// Log entries for a device after `after_seq`, from its join point, not
     /// its own, at most `limit`.
@@ -393,7 +394,7 @@ pub trait DeliveryStore: Send + Sync {
         &self,
         batch: &[(Conversation, DeviceId, i64)],
         now: UnixTime,
-    ) -> StoreResult<Vec<StoreResult<i64>>>;
+    ) -> StoreResult<Vec<DeliveryResult<i64>>>;
 
     /// The access records of what the server hands to devices: each request
     /// is the range `from_seq..=to_seq` of a conversation's log about to be
@@ -405,7 +406,7 @@ pub trait DeliveryStore: Send + Sync {
         &self,
         batch: &[Delivery],
         now: UnixTime,
-    ) -> StoreResult<Vec<StoreResult<()>>>;
+    ) -> StoreResult<Vec<DeliveryResult<()>>>;
 
     /// Conversations a device is an active member of, with its cursor.
     async fn device_cursors(&self, device: DeviceId) -> StoreResult<Vec<(String, i64)>>;

@@ -9,6 +9,7 @@ use crate::error::{ApiResult, AppError};
 use crate::ids::{DeviceId, UserId};
 use crate::policy::Permission;
 use crate::revocation;
+use crate::revocation::error::RevocationError;
 use crate::revocation::store::{
     AccessReviewRow, InventoryDevice, LostDeviceReport, PendingRemoval,
 };
@@ -124,7 +125,9 @@ pub async fn deactivate_user(
     .await
     {
         Ok(r) => r,
-        Err(StoreError::NotFound) => return Err(AppError::not_found("user")),
+        Err(RevocationError::Store(StoreError::NotFound)) => {
+            return Err(AppError::not_found("user"))
+        }
         Err(e) => return Err(e.into()),
     };
     Ok(Json(RevocationResult {

@@ -18,6 +18,7 @@
 //! the removal moved the epoch, so the proposal is re-issued), and at start
 //! (so a crash between the revocation and its proposals loses nothing).
 
+pub mod error;
 pub mod http;
 #[macro_use]
 mod sql;
@@ -29,6 +30,7 @@ use crate::ids::{DeviceId, PracticeId, UserId};
 use crate::revocation::store::Revoked;
 use crate::state::AppState;
 use crate::storage::StoreResult;
+use error::RevocationError;
 
 /// Revokes devices of a practice and starts their removal from every group.
 pub async fn revoke_devices(
@@ -53,7 +55,7 @@ pub async fn deactivate_user(
     practice: PracticeId,
     user: UserId,
     event: Event,
-) -> StoreResult<Revoked> {
+) -> Result<Revoked, RevocationError> {
     let revoked = state
         .store
         .deactivate_user(practice, user, state.now(), event)

@@ -6,6 +6,7 @@ macro_rules! impl_revocation_store {
             use $crate::audit;
             use $crate::clock::UnixTime;
             use $crate::ids::{DeviceId, PracticeId, UserId};
+            use $crate::revocation::error::RevocationError;
             use $crate::revocation::store::*;
             use $crate::storage::{StoreError, StoreResult};
 
@@ -180,7 +181,7 @@ macro_rules! impl_revocation_store {
                     user: UserId,
                     now: UnixTime,
                     event: audit::Event,
-                ) -> StoreResult<Revoked> {
+                ) -> Result<Revoked, RevocationError> {
                     let mut tx = self.writer().begin().await?;
                     // Take turns on the practice's row (a no-op write, as
                     // SQLite has no FOR UPDATE): two admins deactivating each
@@ -209,7 +210,7 @@ macro_rules! impl_revocation_store {
                         .fetch_one(&mut *tx)
                         .await?;
                         if others == 0 {
-                            return Err(StoreError::LastAdmin);
+                            return Err(RevocationError::LastAdmin);
                         }
                     }
                     let done = sqlx::query(
@@ -221,7 +222,7 @@ macro_rules! impl_revocation_store {
                     .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
+                        return Err(StoreError::NotFound.into());
                     }
                     let devices: Vec<DeviceId> =
                         sqlx::query_scalar("SELECT id FROM devices WHERE user_id = $1 AND revoked_at IS NULL")

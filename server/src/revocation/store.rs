@@ -13,6 +13,7 @@
 //! - The server issues at most one Remove proposal per (conversation, leaf,
 //!   epoch), and only for the conversation's current epoch.
 
+use super::error::RevocationError;
 use crate::audit;
 use crate::clock::UnixTime;
 use crate::ids::{DeviceId, PracticeId, UserId};
@@ -144,7 +145,7 @@ pub trait RevocationStore: Send + Sync {
         user: UserId,
         now: UnixTime,
         event: audit::Event,
-    ) -> StoreResult<Revoked>;
+    ) -> Result<Revoked, RevocationError>;
 
     /// Pending removals of one conversation, or of a practice.
     async fn pending_removals(

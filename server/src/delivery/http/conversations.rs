@@ -455,7 +455,7 @@ async fn require_member(
     if members.iter().any(|m| m.device_id == device) {
         Ok(())
     } else {
-        Err(StoreError::NotMember.into())
+        Err(crate::delivery::error::DeliveryError::NotMember.into())
     }
 }
 
