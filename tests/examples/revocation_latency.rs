@@ -18,17 +18,11 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 fn totp(secret: &str) -> String {
-    let s = data_encoding::BASE32_NOPAD
-        .decode(secret.as_bytes())
-        .expect("base32");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("time")
         .as_secs() as i64;
-    format!(
-        "{:06}",
-        alcove_server::auth::totp::code_at_step(&s, now / 30)
-    )
+    alcove_tests::totp_code(secret, now)
 }
 
 /// Registers through an invite with a bearer session; returns (token, login).

@@ -295,12 +295,7 @@ impl TestApp {
 
     /// The current TOTP code for a base32 secret, at the app's clock.
     pub fn totp(&self, secret_b32: &str) -> String {
-        let secret = decode_base32(secret_b32);
-        let step = self.clock.now().div_euclid(30);
-        format!(
-            "{:06}",
-            alcove_server::auth::totp::code_at_step(&secret, step)
-        )
+        totp_code(secret_b32, self.clock.now())
     }
 
     /// Moves the clock past the current TOTP step so a fresh code is valid.
@@ -493,6 +488,16 @@ pub fn token_of(link: &str) -> String {
         .next()
         .expect("link has a fragment")
         .to_string()
+}
+
+/// The TOTP code an authenticator app shows for a base32 secret at a Unix
+/// time (the server's own RFC 6238 code).
+pub fn totp_code(secret_b32: &str, unix_secs: i64) -> String {
+    let secret = decode_base32(secret_b32);
+    format!(
+        "{:06}",
+        alcove_server::auth::totp::code_at_step(&secret, unix_secs.div_euclid(30))
+    )
 }
 
 fn decode_base32(s: &str) -> Vec<u8> {
