@@ -172,7 +172,7 @@ async function render() {
 
 // Internal links navigate without reloading the page.
 document.addEventListener("click", (event) => {
-  const link = event.target.closest && event.target.closest("a[data-link]");
+  const link = event.target instanceof Element ? event.target.closest("a[data-link]") : null;
   if (!link || event.defaultPrevented || event.button !== 0) return;
   if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
   event.preventDefault();

@@ -75,6 +75,12 @@ export async function api(method, path, body, { auth = true } = {}) {
  * telling the person through `onWait(seconds)`. Nothing was checked or
  * counted on a busy answer, so trying again is safe.
  */
+/**
+ * @template T
+ * @param {() => Promise<T>} call
+ * @param {(seconds: number) => void} [onWait]
+ * @returns {Promise<T>}
+ */
 export async function retryWhenBusy(call, onWait = () => {}) {
   for (let attempt = 0; ; attempt++) {
     try {

@@ -64,7 +64,10 @@ export function field(opts) {
   return { wrap, input };
 }
 
-/** A <select> with a label. options: [[value, text], …]. */
+/**
+ * A <select> with a label. options: [[value, text], …].
+ * @param {{label: string, name: string, options: Array<[string, string]> | string[][], value?: string}} field
+ */
 export function selectField({ label, name, options, value }) {
   const id = uid(name);
   const select = h("select", { id, name }, options.map(([v, t]) => h("option", { value: v }, t)));
@@ -123,6 +126,7 @@ export function formatTime(unixSecs) {
 export function relativeTime(unixSecs) {
   const diff = unixSecs - Date.now() / 1000;
   const abs = Math.abs(diff);
+  /** @type {[number, Intl.RelativeTimeFormatUnit]} */
   const [value, unit] =
     abs < 60 ? [diff, "second"] : abs < 3600 ? [diff / 60, "minute"] : abs < 86400 ? [diff / 3600, "hour"] : [diff / 86400, "day"];
   if (unit === "second" && abs < 45) return "just now";

@@ -22,6 +22,7 @@ let idleTimeoutMs = 0;
 let notice = null;
 const signInHooks = new Set();
 const lockHooks = new Set();
+/** @type {(reason: string) => void} */
 let afterEnd = () => {};
 
 /** The signed-in user (the `/api/v1/me` answer) or null. */

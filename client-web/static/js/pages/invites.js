@@ -90,7 +90,7 @@ function inviteItem(ctx, invite, refresh) {
         await refresh();
         ctx.announce("Invitation revoked.");
         const heading = document.querySelector("#invite-list")?.previousElementSibling;
-        if (heading) {
+        if (heading instanceof HTMLElement) {
           heading.setAttribute("tabindex", "-1");
           heading.focus();
         }
