@@ -10,7 +10,7 @@ pub mod me;
 pub mod openapi;
 pub mod users;
 
-use crate::delivery::http::conversations;
+use crate::delivery::http as delivery;
 use crate::error::AppError;
 use crate::incidents::http as incidents;
 use crate::reminders::http as reminders;
@@ -58,38 +58,39 @@ pub fn router(state: AppState) -> Router {
         .route("/audit/proof/consistency", get(audit::consistency))
         .route(
             "/key-packages",
-            post(conversations::upload_key_packages).get(conversations::key_package_status),
+            post(delivery::key_packages::upload_key_packages)
+                .get(delivery::key_packages::key_package_status),
         )
-        .route("/assignments", post(conversations::assign))
-        .route("/contacts", get(conversations::contacts))
+        .route("/assignments", post(delivery::assignments::assign))
+        .route("/contacts", get(delivery::conversations::contacts))
         .route(
             "/conversations",
-            post(conversations::start).get(conversations::list),
+            post(delivery::conversations::start).get(delivery::conversations::list),
         )
-        .route("/conversations/{id}", get(conversations::get))
+        .route("/conversations/{id}", get(delivery::conversations::get))
         .route(
             "/conversations/{id}/key-packages/claim",
-            post(conversations::claim),
+            post(delivery::key_packages::claim),
         )
         .route(
             "/conversations/{id}/group-info",
-            post(conversations::post_group_info)
-                .get(conversations::get_group_info)
+            post(delivery::commits::post_group_info)
+                .get(delivery::commits::get_group_info)
                 .layer(DefaultBodyLimit::max(MLS_BODY_LIMIT)),
         )
         .route(
             "/conversations/{id}/commits",
-            post(conversations::commit).layer(DefaultBodyLimit::max(MLS_BODY_LIMIT)),
+            post(delivery::commits::commit).layer(DefaultBodyLimit::max(MLS_BODY_LIMIT)),
         )
         .route(
             "/conversations/{id}/messages",
-            post(conversations::send)
-                .get(conversations::fetch)
+            post(delivery::messages::send)
+                .get(delivery::messages::fetch)
                 .layer(DefaultBodyLimit::max(MLS_BODY_LIMIT)),
         )
-        .route("/conversations/{id}/ack", post(conversations::ack))
-        .route("/welcomes", get(conversations::welcomes))
-        .route("/welcomes/{id}/ack", post(conversations::ack_welcome))
+        .route("/conversations/{id}/ack", post(delivery::messages::ack))
+        .route("/welcomes", get(delivery::welcomes::welcomes))
+        .route("/welcomes/{id}/ack", post(delivery::welcomes::ack_welcome))
         .route("/ws", get(crate::delivery::ws::upgrade))
         .route("/devices", get(revocation::inventory))
         .route("/devices/{id}/revoke", post(revocation::revoke_device))
