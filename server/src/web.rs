@@ -107,6 +107,21 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
     ),
     (
+        "/js/messaging/bytes.js",
+        include_str!("../../client-web/static/js/messaging/bytes.js"),
+        JS,
+    ),
+    (
+        "/js/messaging/history.js",
+        include_str!("../../client-web/static/js/messaging/history.js"),
+        JS,
+    ),
+    (
+        "/js/messaging/transport.js",
+        include_str!("../../client-web/static/js/messaging/transport.js"),
+        JS,
+    ),
+    (
         "/js/messaging/store.js",
         include_str!("../../client-web/static/js/messaging/store.js"),
         JS,

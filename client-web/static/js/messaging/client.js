@@ -1,6 +1,6 @@
 // The messaging engine of this browser device: MLS state (through the wasm
-// module only), sealed local storage, the delivery socket, and the
-// conversations' decrypted history. Pages read it through `snapshot()`-style
+// module only), sealed local storage, the delivery socket (transport.js),
+// and the conversations' decrypted history (history.js). Pages read it through `snapshot()`-style
 // getters and `subscribe()`; they never touch keys.
 //
 // Lifecycle (see docs/web-client.md "Messaging"):
@@ -16,30 +16,16 @@
 
 import { api } from "../api.js";
 import { loadWasm } from "./wasm.js";
-import { loadRecord, saveRecord, wipeAll } from "./store.js";
+import { loadRecord, wipeAll } from "./store.js";
+import { b64, unb64, enc, dec, fromHex, randomId } from "./bytes.js";
+import { conv, seal, unsealHistory, recordApplication } from "./history.js";
+import { connect } from "./transport.js";
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
+// The byte helpers are part of this module's API (pages use them).
+export { b64, unb64 };
+
 const KEY_PACKAGE_BATCH = 20;
 
-// ---- small byte helpers -------------------------------------------------
-
-export function b64(bytes) {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
-export function unb64(text) {
-  const s = atob(text);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i += 1) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-const fromHex = (hex) => Uint8Array.from(hex.match(/../g).map((x) => parseInt(x, 16)));
-const randomId = () => toHex(crypto.getRandomValues(new Uint8Array(16)));
 
 // ---- engine state -------------------------------------------------------
 
@@ -90,22 +76,13 @@ function exclusive(s, fn) {
   return run;
 }
 
-function conv(s, id) {
-  let c = s.history.convs[id];
-  if (!c) {
-    c = { processed: 0, readSeq: 0, joined: false, messages: [] };
-    s.history.convs[id] = c;
-  }
-  return c;
-}
 
 const gid = (id) => enc.encode(id);
 
+
 async function persist(s) {
   live(s);
-  const state = s.device.seal(s.secret, s.share);
-  const history = s.w.sealBytes(enc.encode(JSON.stringify(s.history)), `${s.deviceId}/history`, s.secret, s.share);
-  await saveRecord(s.deviceId, { deviceSecret: s.secret, state, history, savedAt: Date.now() });
+  await seal(s);
 }
 
 // ---- public read API ----------------------------------------------------
@@ -315,7 +292,7 @@ async function boot(s) {
     s.secret = new Uint8Array(record.deviceSecret);
     s.device = s.w.AlcoveDevice.unseal(new Uint8Array(record.state), s.deviceId, s.secret, s.share);
     if (record.history) {
-      s.history = JSON.parse(dec.decode(s.w.unsealBytes(new Uint8Array(record.history), `${s.deviceId}/history`, s.secret, s.share)));
+      s.history = unsealHistory(s, new Uint8Array(record.history));
     }
   } else {
     s.secret = crypto.getRandomValues(new Uint8Array(32));
@@ -339,7 +316,14 @@ async function boot(s) {
     await joinAll(s);
   });
   emit({ type: "conversations" });
-  connect(s);
+  connect(s, {
+    frame: (frame) =>
+      exclusive(s, () => onFrame(s, frame)).catch((e) => {
+        if (!(e instanceof Locked)) console.warn("frame not processed", e);
+      }),
+    status: () => emit({ type: "status" }),
+    revoked: () => revokedHandler(),
+  });
   // Devices of the other side that appeared while this one was away.
   for (const sum of s.summaries) {
     if (s.history.convs[sum.id] && s.history.convs[sum.id].joined) {
@@ -446,7 +430,7 @@ function processEntry(s, id, entry) {
   c.processed = entry.seq;
   switch (r.kind) {
     case "application":
-      onApplication(s, id, c, entry.seq, r);
+      recordApplication(s, id, c, entry.seq, r);
       break;
     case "proposal_stored":
       if (r.fromServer) c.removals = r.removes.map((m) => m.leafIndex);
@@ -462,39 +446,6 @@ function processEntry(s, id, entry) {
   return true;
 }
 
-function onApplication(s, id, c, seq, r) {
-  let env;
-  try {
-    env = JSON.parse(s.w.envelopeDecode(r.plaintext));
-  } catch (e) {
-    console.warn("undecodable envelope", e && e.code);
-    return;
-  }
-  const fromMe = r.sender.userId === s.me.user_id;
-  const content = env.content || {};
-  if (content.type === "text") {
-    if (c.messages.some((m) => m.id === env.client_message_id)) return;
-    c.messages.push({
-      id: env.client_message_id,
-      seq,
-      from: r.sender.userId,
-      mine: fromMe,
-      text: content.text,
-      sentAt: env.sent_at_ms,
-      status: fromMe ? "sent" : null,
-    });
-    if (!fromMe) {
-      (c.receipts = c.receipts || []).push(env.client_message_id);
-      s.notify = true;
-    }
-  } else if (content.type === "receipt" && !fromMe) {
-    const ids = new Set(content.message_ids);
-    for (const m of c.messages) {
-      if (m.mine && ids.has(m.id) && (m.status === "sent" || m.status === "sending")) m.status = content.kind === "read" ? "read" : "delivered";
-      if (m.mine && ids.has(m.id) && m.status === "delivered" && content.kind === "read") m.status = "read";
-    }
-  }
-}
 
 /** After processing: commit server Remove proposals, send receipts. */
 async function followUp(s, id) {
@@ -977,62 +928,6 @@ export async function startConversation(userId) {
   });
 }
 
-// ---- socket ---------------------------------------------------------------
-
-function connect(s) {
-  if (s.closed) return;
-  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/ws`;
-  let ws;
-  try {
-    ws = new WebSocket(url);
-  } catch (e) {
-    scheduleReconnect(s);
-    return;
-  }
-  s.ws = ws;
-  ws.onopen = () => {
-    s.backoff = 1000;
-    emit({ type: "status" });
-  };
-  ws.onmessage = (event) => {
-    let frame;
-    try {
-      frame = JSON.parse(event.data);
-    } catch (_) {
-      return;
-    }
-    exclusive(s, () => onFrame(s, frame)).catch((e) => {
-      if (!(e instanceof Locked)) console.warn("frame not processed", e);
-    });
-  };
-  ws.onclose = (event) => {
-    if (s.ws === ws) s.ws = null;
-    if (s.closed) return;
-    emit({ type: "status" });
-    if (event.code === 4001) {
-      revokedHandler();
-      return;
-    }
-    if (event.code === 4000) {
-      // Session over: any API call now reports it and locks the page.
-      api("GET", "/me").catch(() => {});
-      return;
-    }
-    scheduleReconnect(s);
-  };
-}
-
-function scheduleReconnect(s) {
-  clearTimeout(s.reconnectTimer);
-  s.reconnectTimer = setTimeout(() => {
-    if (s.closed) return;
-    // A rejected upgrade gives no reason: ask the API (401 device_revoked locks the page).
-    api("GET", "/me")
-      .then(() => connect(s))
-      .catch(() => scheduleReconnect(s));
-  }, s.backoff);
-  s.backoff = Math.min(s.backoff * 2, 30_000);
-}
 
 /** For tests and diagnostics: counts only, never content. */
 export function debugCounts() {
