@@ -7,10 +7,8 @@
 use alcove_crypto::{Content, Device, DeviceIdentity, Envelope, Processed};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const BIN: &str = env!("CARGO_BIN_EXE_alcove");
 
@@ -20,41 +18,20 @@ const BIN: &str = env!("CARGO_BIN_EXE_alcove");
 #[allow(dead_code)]
 mod smtp;
 
+/// The one launcher of the binary (shared with the `alcove-tests` crate).
+#[path = "../../tests/src/launch.rs"]
+mod launch;
+
 async fn start(dir: &Path) -> (Child, String, Option<String>) {
     start_with(dir, &[]).await
 }
 
 async fn start_with(dir: &Path, env: &[(&str, String)]) -> (Child, String, Option<String>) {
-    let mut child = Command::new(BIN)
-        .args([
-            "--data-dir",
-            dir.to_str().expect("utf-8"),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env_remove("ALCOVE_DATABASE_URL")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut link = None;
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("read") {
-            if line.contains("/invite#") {
-                link = Some(line.trim().to_string());
-            }
-            if let Some(a) = line.trim().strip_prefix("Alcove is listening on ") {
-                return a.to_string();
-            }
-        }
-        panic!("exited before listening")
-    })
-    .await
-    .expect("listening within 60 s");
-    (child, addr, link)
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let l = launch::launch(Path::new(BIN), dir, &env)
+        .await
+        .expect("alcove listens");
+    (l.child, format!("http://{}", l.addr), l.link)
 }
 
 struct Api {

@@ -5,46 +5,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
-use std::process::Stdio;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_alcove");
 
+/// The one launcher of the binary (shared with the `alcove-tests` crate).
+#[path = "../../tests/src/launch.rs"]
+mod launch;
+
 /// Starts `alcove serve` on port 0 and waits (with a deadline) for its
 /// address and, on first start, its setup link.
 async fn start(data_dir: &Path) -> (Child, String, Option<String>) {
-    let mut child = Command::new(BIN)
-        .args([
-            "--data-dir",
-            data_dir.to_str().expect("utf-8"),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env_remove("ALCOVE_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn alcove");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut link = None;
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("read") {
-            let line = line.trim();
-            if line.contains("/invite#") {
-                link = Some(line.to_string());
-            }
-            if let Some(addr) = line.strip_prefix("Alcove is listening on ") {
-                return addr.to_string();
-            }
-        }
-        panic!("alcove exited before listening");
-    })
-    .await
-    .expect("alcove listens within 60 s");
-    (child, addr, link)
+    let l = launch::launch(Path::new(BIN), data_dir, &[])
+        .await
+        .expect("alcove listens");
+    (l.child, format!("http://{}", l.addr), l.link)
 }
 
 fn totp_now(secret_b32: &str) -> String {

@@ -8,6 +8,7 @@
 //! SKIPPED line. `.ci/run` always sets it.
 
 pub mod gateway;
+pub mod launch;
 pub mod mls;
 pub mod release_server;
 pub mod smtp;
