@@ -1,10 +1,10 @@
 //! First start: create the practice and the first admin's setup link.
 
-use crate::api::invites::invite_link;
 use crate::auth::secrets;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::ids::{InviteId, PracticeId};
+use crate::invites::http::invite_link;
 use crate::storage::{NewInvite, Practice, Role, Store};
 
 /// A practice and the one-time link for its first admin.

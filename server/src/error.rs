@@ -132,16 +132,6 @@ impl From<crate::storage::error::StoreError> for AppError {
         use crate::storage::error::StoreError as E;
         match e {
             E::NotFound => AppError::not_found("resource"),
-            E::InviteUsed => AppError::conflict(
-                "invite_used",
-                "this invite was already used or has been revoked",
-            ),
-            E::InviteExpired => AppError::new(
-                StatusCode::GONE,
-                "invite_expired",
-                "this invite has expired; ask for a new one",
-            ),
-            E::LoginTaken => AppError::conflict("login_taken", "this login name is already in use"),
             E::DeviceRevoked => AppError::unauthorized(
                 "device_revoked",
                 "this device has been signed out and can no longer be used",
@@ -226,9 +216,6 @@ mod tests {
     async fn every_store_refusal_has_its_status_and_code() {
         let cases = [
             (StoreError::NotFound, 404, "not_found"),
-            (StoreError::InviteUsed, 409, "invite_used"),
-            (StoreError::InviteExpired, 410, "invite_expired"),
-            (StoreError::LoginTaken, 409, "login_taken"),
             (StoreError::DeviceRevoked, 401, "device_revoked"),
             (StoreError::Unavailable, 503, "unavailable"),
         ];

@@ -20,6 +20,7 @@ pub mod error;
 pub mod ids;
 #[macro_use]
 pub mod incidents;
+pub mod invites;
 pub mod jobs;
 pub mod policy;
 pub mod private_files;

@@ -3,6 +3,7 @@
 
 use alcove_server::audit::{Event, RequestMeta};
 use alcove_server::ids::{DeviceId, InviteId, PracticeId, SessionId, UserId};
+use alcove_server::invites::error::InviteError;
 use alcove_server::storage::{
     DeviceChoice, NewInvite, NewSession, NewUser, Practice, Role, Store, StoreError,
 };
@@ -80,13 +81,13 @@ async fn store_story(backend: Backend) {
         store
             .redeem_invite(&token, &new_user("b@x"), now + 2, &meta)
             .await,
-        Err(StoreError::InviteUsed)
+        Err(InviteError::Used)
     ));
     assert!(matches!(
         store
             .redeem_invite(b"nope", &new_user("c@x"), now, &meta)
             .await,
-        Err(StoreError::NotFound)
+        Err(InviteError::Store(StoreError::NotFound))
     ));
 
     // Sessions and devices.
@@ -275,7 +276,7 @@ async fn concurrent_redemptions_use_an_invite_once(backend: Backend) {
     for t in tasks {
         match t.await.expect("join") {
             Ok(_) => ok += 1,
-            Err(StoreError::InviteUsed) => {}
+            Err(InviteError::Used) => {}
             Err(e) => panic!("unexpected {e}"),
         }
     }

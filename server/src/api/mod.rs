@@ -5,7 +5,6 @@
 pub mod audit;
 pub mod auth;
 pub mod extract;
-pub mod invites;
 pub mod me;
 pub mod openapi;
 pub mod users;
@@ -13,6 +12,7 @@ pub mod users;
 use crate::delivery::http as delivery;
 use crate::error::AppError;
 use crate::incidents::http as incidents;
+use crate::invites::http as invites;
 use crate::reminders::http as reminders;
 use crate::request::{client_address, ClientAddr, RequestId};
 use crate::revocation::http as revocation;

@@ -4,7 +4,7 @@
 //!
 //! Delivery, reminders and incidents keep their refusals in their own error
 //! types (`delivery::error`, …) and use only the infrastructure failures
-//! here; the refusals of invites and revocation are still variants here.
+//! here; sessions' refusal (`DeviceRevoked`) is still a variant here.
 
 /// What can go wrong in storage, typed so handlers can answer precisely.
 #[derive(Debug, thiserror::Error)]
@@ -12,15 +12,6 @@ pub enum StoreError {
     /// No such row in this practice.
     #[error("not found")]
     NotFound,
-    /// The invite was already used or revoked.
-    #[error("invite already used or revoked")]
-    InviteUsed,
-    /// The invite has expired.
-    #[error("invite expired")]
-    InviteExpired,
-    /// The login name is taken.
-    #[error("login already taken")]
-    LoginTaken,
     /// The device was revoked.
     #[error("device revoked")]
     DeviceRevoked,

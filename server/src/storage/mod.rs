@@ -37,6 +37,7 @@ pub use sqlite::SqliteStore;
 use crate::audit;
 use crate::clock::UnixTime;
 use crate::ids::{DeviceId, InviteId, PracticeId, SessionId, UserId};
+use crate::invites::error::InviteError;
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -135,7 +136,7 @@ pub trait Store:
         created_by: Option<UserId>,
         now: UnixTime,
         event: audit::Event,
-    ) -> StoreResult<()>;
+    ) -> Result<(), InviteError>;
 
     /// Atomically consumes the invite and creates the user with its role.
     async fn redeem_invite(
@@ -144,7 +145,7 @@ pub trait Store:
         user: &NewUser,
         now: UnixTime,
         meta: &audit::RequestMeta,
-    ) -> StoreResult<User>;
+    ) -> Result<User, InviteError>;
 
     // --- users -----------------------------------------------------------
 

@@ -396,7 +396,7 @@ macro_rules! impl_store {
                 created_by: Option<UserId>,
                 now: UnixTime,
                 event: audit::Event,
-            ) -> StoreResult<()> {
+            ) -> Result<(), $crate::invites::error::InviteError> {
                 let mut tx = self.writer().begin().await?;
                 let state: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
                     "SELECT used_at, revoked_at FROM invites
@@ -408,8 +408,10 @@ macro_rules! impl_store {
                 .fetch_optional(&mut *tx)
                 .await?;
                 match state {
-                    None => return Err(StoreError::NotFound),
-                    Some((Some(_), _)) | Some((_, Some(_))) => return Err(StoreError::InviteUsed),
+                    None => return Err(StoreError::NotFound.into()),
+                    Some((Some(_), _)) | Some((_, Some(_))) => {
+                        return Err($crate::invites::error::InviteError::Used)
+                    }
                     Some((None, None)) => {}
                 }
                 sqlx::query("UPDATE invites SET revoked_at = $1 WHERE id = $2")
@@ -428,7 +430,7 @@ macro_rules! impl_store {
                 user: &NewUser,
                 now: UnixTime,
                 meta: &audit::RequestMeta,
-            ) -> StoreResult<User> {
+            ) -> Result<User, $crate::invites::error::InviteError> {
                 let mut tx = self.writer().begin().await?;
                 // The conditional UPDATE is the single-use guarantee: of two
                 // concurrent redemptions exactly one matches the row.
@@ -449,9 +451,9 @@ macro_rules! impl_store {
                     .fetch_optional(&mut *tx)
                     .await?;
                     return Err(match state {
-                        None => StoreError::NotFound,
-                        Some((_, Some(_), _)) | Some((_, _, Some(_))) => StoreError::InviteUsed,
-                        Some(_) => StoreError::InviteExpired,
+                        None => StoreError::NotFound.into(),
+                        Some((_, Some(_), _)) | Some((_, _, Some(_))) => $crate::invites::error::InviteError::Used,
+                        Some(_) => $crate::invites::error::InviteError::Expired,
                     });
                 };
                 let inserted = sqlx::query(
@@ -468,7 +470,7 @@ macro_rules! impl_store {
                 .execute(&mut *tx)
                 .await;
                 match inserted {
-                    Err(e) if is_unique_violation(&e) => return Err(StoreError::LoginTaken),
+                    Err(e) if is_unique_violation(&e) => return Err($crate::invites::error::InviteError::LoginTaken),
                     other => {
                         other?;
                     }

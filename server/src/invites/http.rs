@@ -4,15 +4,16 @@
 //! invite clients. An invite link carries only its token, after `#` so it
 //! never reaches server logs or `Referer` headers.
 
-use super::auth::{
+use crate::api::auth::{
     self as auth_api, clean_name, device_choice, normalise_login, AuthResponse, TokenTransport,
 };
-use super::extract::{ApiJson, ApiPath, Meta};
+use crate::api::extract::{ApiJson, ApiPath, Meta};
 use crate::audit::Action;
 use crate::auth::session::Authed;
 use crate::auth::{password, secrets, throttle};
 use crate::error::{ApiResult, AppError};
 use crate::ids::{InviteId, UserId};
+use crate::invites::error::InviteError;
 use crate::request::client_ip;
 use crate::state::AppState;
 use crate::storage::{Invite, NewInvite, NewUser, Role, StoreError};
@@ -189,8 +190,8 @@ pub async fn revoke(
         .await
     {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(StoreError::NotFound) => Err(AppError::not_found("invite")),
-        Err(StoreError::InviteUsed) => Err(AppError::conflict(
+        Err(InviteError::Store(StoreError::NotFound)) => Err(AppError::not_found("invite")),
+        Err(InviteError::Used) => Err(AppError::conflict(
             "invite_not_pending",
             "this invite was already used or revoked",
         )),
@@ -237,8 +238,8 @@ async fn pending_invite(state: &AppState, token: &SecretString) -> ApiResult<Inv
     };
     match status_of(&invite, state.now()) {
         "pending" => Ok(invite),
-        "expired" => Err(StoreError::InviteExpired.into()),
-        _ => Err(StoreError::InviteUsed.into()),
+        "expired" => Err(InviteError::Expired.into()),
+        _ => Err(InviteError::Used.into()),
     }
 }
 
