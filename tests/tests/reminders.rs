@@ -390,6 +390,27 @@ async fn the_client_confirms_and_cancels_their_own_occurrences_only(b: Backend) 
         .post(&answer(&occ), &json!({"answer": "cancel"}))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Nor list it by naming its client: refused as not found, never
+    // answered with the stranger's own (empty) list as if it were Sam's.
+    let (status, err) = stranger
+        .client
+        .get(&format!(
+            "/api/v1/appointments?client_id={}",
+            p.client.user_id
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{err}");
+    assert_eq!(err["error"], "not_found");
+    let (status, own) = p
+        .client
+        .client
+        .get(&format!(
+            "/api/v1/appointments?client_id={}",
+            p.client.user_id
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "a client may name themselves");
+    assert_eq!(own.as_array().map(Vec::len), Some(2), "{own}");
     let (status, err) = p
         .client
         .client

@@ -333,6 +333,11 @@ pub async fn upcoming(
 ) -> Result<Vec<Occurrence>> {
     let now = state.now();
     let (client, clinician) = match authed.role {
+        // A client sees their own; naming anyone else is answered as for
+        // an id that does not exist here, never silently with their own.
+        Role::Client if client.is_some_and(|c| c != authed.user_id) => {
+            return Err(ReminderError::NotFound("client"))
+        }
         Role::Client => (Some(authed.user_id), None),
         Role::Admin => (client, None),
         Role::Clinician | Role::Associate => (client, Some(authed.user_id)),

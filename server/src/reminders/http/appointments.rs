@@ -93,14 +93,15 @@ pub async fn create(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// One client's (staff).
+    /// One client's (staff; a client may name only themselves).
     pub client_id: Option<UserId>,
 }
 
 /// Upcoming occurrences: a client's own, a clinician's own appointments,
 /// an admin's all (from a day ago on).
 #[utoipa::path(get, path = "/api/v1/appointments", tag = "reminders", params(ListQuery),
-    responses((status = 200, body = [Occurrence])))]
+    responses((status = 200, body = [Occurrence]),
+        (status = 404, body = crate::error::ErrorBody, description = "a client named another client")))]
 pub async fn list(
     State(state): State<AppState>,
     authed: Authed,
