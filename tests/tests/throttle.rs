@@ -17,6 +17,7 @@ on_both_backends!(
     invite_redemptions_are_throttled_under_a_burst,
     distributed_guessing_is_refused_and_audited_as_one_lockout,
     invite_lookups_are_guesses_too_and_a_real_invite_does_not_reset_the_count,
+    enrolment_tokens_are_guessed_under_the_throttle_too,
 );
 
 /// Posts a login from `from` (an `X-Forwarded-For` address, if any).
@@ -333,5 +334,62 @@ async fn invite_lookups_are_guesses_too_and_a_real_invite_does_not_reset_the_cou
         guesses.contains(&StatusCode::TOO_MANY_REQUESTS),
         "{guesses:?}"
     );
+    app.stop().await;
+}
+
+/// Made-up TOTP-enrolment tokens, all at once from one address: at most
+/// `limit` are looked up, the rest are refused with 429 before any lookup.
+async fn enrolment_tokens_are_guessed_under_the_throttle_too(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let limit = app.settings.auth.max_failures_per_account as usize;
+    let guesses: Vec<Value> = (0..30)
+        .map(|i| {
+            json!({"enrollment_token": format!("guess-{i:040}"), "totp_code": "123456",
+                   "device_name": "d"})
+        })
+        .collect();
+    let answers = join_all(guesses.iter().map(|body| {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/mfa/enroll", app.base))
+            .json(body)
+            .send()
+    }))
+    .await;
+    let statuses: Vec<StatusCode> = answers
+        .into_iter()
+        .map(|r| r.expect("request").status())
+        .collect();
+    let looked_up = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::NOT_FOUND)
+        .count();
+    assert!(looked_up >= 1 && looked_up <= limit, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::NOT_FOUND || *s == StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    // What contention left of the window can still be used, one at a
+    // time, never more than the limit in all; then every guess is refused.
+    let client = alcove_tests::ApiClient::new(&app.base);
+    let mut more = 0;
+    loop {
+        let (status, body) = client
+            .post(
+                "/api/v1/auth/mfa/enroll",
+                &json!({"enrollment_token": format!("late-{more}"), "totp_code": "123456", "device_name": "d"}),
+            )
+            .await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(body["error"], "throttled");
+            break;
+        }
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        more += 1;
+        assert!(looked_up + more <= limit, "{looked_up} + {more} lookups");
+    }
     app.stop().await;
 }

@@ -508,12 +508,25 @@ pub async fn enroll(
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> ApiResult<AuthResponse> {
     let token_hash = secrets::hash_token(req.enrollment_token.expose_secret());
+    // Tokens are looked up under a per-address throttle, like invites: an
+    // unknown one counts as a failed guess (256 bits make guessing
+    // hopeless, but no answer that tells tokens apart is free); a known one
+    // counts nothing here and goes on to its account's throttle.
+    let probe = throttle::Keys::for_address("mfa-enrollment", client_ip(&parts));
+    let probing = throttle::begin(&state, &probe, None).await?;
     let (user, secret) = match state.store.mfa_enrollment(&token_hash, state.now()).await {
-        Ok(found) => found,
-        Err(StoreError::NotFound) => {
-            return Err(AppError::not_found("enrolment").with_code("enrollment_not_found"))
+        Ok(found) => {
+            probing.abandoned(&state).await?;
+            found
         }
-        Err(e) => return Err(e.into()),
+        Err(StoreError::NotFound) => {
+            probing.failed(&state, &probe, None).await?;
+            return Err(AppError::not_found("enrolment").with_code("enrollment_not_found"));
+        }
+        Err(e) => {
+            probing.abandoned(&state).await?;
+            return Err(e.into());
+        }
     };
     let keys = throttle::Keys::for_account(user.practice_id, &user.login, client_ip(&parts));
     let attempt = throttle::begin(&state, &keys, Some(lockout_event(&user, &meta))).await?;
