@@ -279,6 +279,12 @@ mod tests {
             .map(|a| a.as_str())
             .collect();
         assert_eq!(listed, &serde_json::json!(names));
+        let said = &doc["components"]["schemas"]["AuditAction"]["x-enum-descriptions"];
+        let sentences: Vec<&str> = crate::audit::Action::ALL
+            .iter()
+            .map(|a| a.describe())
+            .collect();
+        assert_eq!(said, &serde_json::json!(sentences));
     }
 
     #[test]

@@ -32,6 +32,14 @@ macro_rules! actions {
                     $(Action::$variant => $name,)+
                 }
             }
+
+            /// What the action means, in a sentence for the person
+            /// reading the log (its doc comment here).
+            pub fn describe(self) -> &'static str {
+                match self {
+                    $(Action::$variant => concat!($($doc),+).trim(),)+
+                }
+            }
         }
     };
 }
@@ -55,7 +63,7 @@ actions! {
     AssignmentCreated = "assignment.created",
     /// The audit log (or a filtered part) was exported.
     AuditExported = "audit.exported",
-    /// The signed tree head was viewed.
+    /// The log's signed summary (its tree head) was viewed.
     AuditHeadViewed = "audit.head_viewed",
     /// An inclusion or consistency proof was viewed.
     AuditProofViewed = "audit.proof_viewed",
@@ -65,19 +73,19 @@ actions! {
     AuditViewed = "audit.viewed",
     /// Sign-in attempts to an account were refused by the throttle.
     AuthLockout = "auth.lockout",
-    /// A sign-in (password step), successful or not.
+    /// A sign-in with a password, successful or not.
     AuthLogin = "auth.login",
     /// A sign-out.
     AuthLogout = "auth.logout",
-    /// A second-factor check, successful or not.
+    /// A sign-in code (authenticator or recovery code) was checked, successful or not.
     AuthMfa = "auth.mfa",
-    /// TOTP was enrolled.
+    /// An authenticator app was set up for sign-in.
     AuthMfaEnrolled = "auth.mfa_enrolled",
-    /// A commit was accepted into a conversation.
+    /// A device changed a conversation's members or keys (an MLS commit).
     ConversationCommit = "conversation.commit",
     /// A conversation was created.
     ConversationCreated = "conversation.created",
-    /// A conversation's MLS group was started.
+    /// A conversation's encryption was set up.
     ConversationGroupStarted = "conversation.group_started",
     /// A person reported one of their devices lost.
     DeviceReportedLost = "device.reported_lost",
@@ -101,9 +109,9 @@ actions! {
     InviteRevoked = "invite.revoked",
     /// The list of invitations was viewed.
     InvitesListed = "invites.listed",
-    /// A device's KeyPackage was claimed to add it to a conversation.
+    /// A device was picked to be added to a conversation (its KeyPackage claimed).
     KeyPackagesClaimed = "key_packages.claimed",
-    /// A device uploaded KeyPackages.
+    /// A device published the keys others use to add it to conversations.
     KeyPackagesUploaded = "key_packages.uploaded",
     /// Messages were accepted into a conversation.
     MessageAccepted = "message.accepted",
@@ -111,7 +119,7 @@ actions! {
     MessageDelivered = "message.delivered",
     /// A nudge could not be sent.
     NudgeFailed = "nudge.failed",
-    /// A PHI-free nudge was sent.
+    /// A notice without any health information was sent (email or text).
     NudgeSent = "nudge.sent",
     /// A nudge was withheld (preferences, quiet hours, limits).
     NudgeWithheld = "nudge.withheld",
@@ -141,7 +149,7 @@ actions! {
     ReminderTemplateSaved = "reminder_template.saved",
     /// A session ended for inactivity or age.
     SessionExpired = "session.expired",
-    /// A device fetched its unlock share.
+    /// A device fetched the key part that opens its stored messages.
     UnlockShareFetched = "unlock_share.fetched",
     /// A user was deactivated.
     UserDeactivated = "user.deactivated",
@@ -176,6 +184,16 @@ impl utoipa::PartialSchema for Action {
                  also hold names this server no longer writes.",
             ))
             .enum_values(Some(Action::ALL.iter().map(|a| a.as_str())))
+            // One sentence per name, in the same order, for readers of the
+            // log (the browser's audit page shows them beside the names).
+            .extensions(Some(
+                utoipa::openapi::extensions::ExtensionsBuilder::new()
+                    .add(
+                        "x-enum-descriptions",
+                        Action::ALL.iter().map(|a| a.describe()).collect::<Vec<_>>(),
+                    )
+                    .build(),
+            ))
             .into()
     }
 }
@@ -286,5 +304,18 @@ mod tests {
             assert_eq!(serde_json::to_value(a).unwrap(), serde_json::json!(name));
         }
         assert_eq!(Action::parse("message.deleted"), None);
+    }
+
+    #[test]
+    fn every_action_says_what_it_means_in_one_sentence() {
+        for a in Action::ALL {
+            let text = a.describe();
+            assert!(text.len() > 10 && text.ends_with('.'), "{a}: {text:?}");
+            assert!(
+                text.starts_with(|c: char| c.is_ascii_uppercase()),
+                "{a}: {text:?}"
+            );
+        }
+        assert_eq!(Action::AuthLogout.describe(), "A sign-out.");
     }
 }

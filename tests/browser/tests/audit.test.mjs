@@ -35,7 +35,10 @@ async function reload(page, button) {
 }
 
 async function columnTexts(page, label) {
-  return (await page.locator(`#audit-entries > tr > td[data-label="${label}"]`).allTextContents()).map((t) => t.trim());
+  // The Action column says what happened in words and then the exact name:
+  // the name is what these checks compare.
+  const cells = label === "Action" ? `td[data-label="Action"] code.action` : `td[data-label="${label}"]`;
+  return (await page.locator(`#audit-entries > tr > ${cells}`).allTextContents()).map((t) => t.trim());
 }
 
 describe("audit page", () => {
@@ -84,6 +87,10 @@ describe("audit page", () => {
     for (const a of ["auth.login", "access.refused", "reminder.sent", "incident.opened"]) {
       assert.ok(suggested.includes(a), `${a} is suggested: ${suggested}`);
     }
+    // Each listed entry says in words what happened, beside its exact name.
+    const said = await page.locator(`#audit-entries > tr > td[data-label="Action"] .action-said`).allTextContents();
+    assert.equal(said.length, await rows(page).count(), "every entry has its sentence");
+    assert.ok(said.includes("The audit log was queried."), said.join(" | "));
     await check(page, "admin-audit");
   });
 

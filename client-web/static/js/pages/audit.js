@@ -23,17 +23,25 @@ const PAGE_SIZE = 50;
 async function knownActions() {
   try {
     const doc = await api("GET", "/openapi.json", undefined, { auth: false });
-    const names = doc?.components?.schemas?.AuditAction?.enum;
-    return Array.isArray(names) ? names.filter((n) => typeof n === "string") : [];
+    const schema = doc?.components?.schemas?.AuditAction;
+    const names = Array.isArray(schema?.enum) ? schema.enum : [];
+    const said = Array.isArray(schema?.["x-enum-descriptions"]) ? schema["x-enum-descriptions"] : [];
+    /** @type {Map<string, string>} name → the sentence that says what it means */
+    const known = new Map();
+    names.forEach((n, i) => {
+      if (typeof n === "string") known.set(n, typeof said[i] === "string" ? said[i] : "");
+    });
+    return known;
   } catch {
-    return [];
+    return new Map();
   }
 }
 
 export async function auditPage(ctx) {
   let users = [];
   let devices = [];
-  let actions = [];
+  /** @type {Map<string, string>} */
+  let actions = new Map();
   try {
     [users, devices, actions] = await Promise.all([api("GET", "/users"), api("GET", "/devices"), knownActions()]);
   } catch (e) {
@@ -69,7 +77,7 @@ export async function auditPage(ctx) {
     h("label", { for: actionId }, "Action"),
     h("p", { class: "hint", id: `${actionId}-hint` }, "Exact name, for example auth.login. Leave empty for every action."),
     fAction,
-    h("datalist", { id: actionList }, actions.map((a) => h("option", { value: a }))),
+    h("datalist", { id: actionList }, [...actions].map(([a, said]) => h("option", { value: a, label: said || a }))),
   );
   const dateField = (label, name, hint) => {
     const id = uid(name);
@@ -168,7 +176,13 @@ export async function auditPage(ctx) {
       { "data-seq": e.seq },
       cell("Entry", String(e.seq)),
       cell("Time", h("time", { datetime: new Date(e.at * 1000).toISOString() }, formatTime(e.at))),
-      cell("Action", h("code", { class: "action" }, e.action)),
+      // What happened in words (the server's sentence for the action),
+      // and the exact name, which the filter takes.
+      cell(
+        "Action",
+        actions.get(e.action) ? h("span", { class: "action-said" }, actions.get(e.action)) : null,
+        h("code", { class: "action" }, e.action),
+      ),
       cell("Outcome", h("span", { class: `badge ${e.outcome === "failure" ? "revoked" : "current"}` }, e.outcome === "failure" ? "Failure" : "Success")),
       cell("Who", who(e.actor_user_id, e.actor_device_id), e.ip ? h("span", { class: "muted small" }, ` from ${e.ip}`) : null),
       cell("Acted on", target.length ? target.join(", ") : "—"),
