@@ -3,8 +3,11 @@
 //! picks the body type, the rest is the body.
 #![no_main]
 
+use alcove_server::api::auth;
 use alcove_server::api::extract::ApiJson;
-use alcove_server::api::{auth, conversations, invites, revocation};
+use alcove_server::delivery::http::{assignments, commits, conversations, key_packages, messages};
+use alcove_server::invites::http as invites;
+use alcove_server::revocation::http as revocation;
 use axum::body::Body;
 use axum::extract::FromRequest;
 use axum::http::{header, Request};
@@ -56,13 +59,13 @@ fuzz_target!(|data: &[u8]| {
     RT.with(|rt| match usize::from(which) % BODIES.len() {
         0 => extract::<auth::LoginRequest>(rt, body),
         1 => extract::<auth::EnrollRequest>(rt, body),
-        2 => extract::<conversations::UploadKeyPackages>(rt, body),
-        3 => extract::<conversations::Assign>(rt, body),
+        2 => extract::<key_packages::UploadKeyPackages>(rt, body),
+        3 => extract::<assignments::Assign>(rt, body),
         4 => extract::<conversations::StartConversation>(rt, body),
-        5 => extract::<conversations::PostCommit>(rt, body),
-        6 => extract::<conversations::PostGroupInfo>(rt, body),
-        7 => extract::<conversations::PostMessage>(rt, body),
-        8 => extract::<conversations::Ack>(rt, body),
+        5 => extract::<commits::PostCommit>(rt, body),
+        6 => extract::<commits::PostGroupInfo>(rt, body),
+        7 => extract::<messages::PostMessage>(rt, body),
+        8 => extract::<messages::Ack>(rt, body),
         9 => extract::<invites::CreateInvite>(rt, body),
         10 => extract::<invites::InspectInvite>(rt, body),
         11 => extract::<invites::AcceptInvite>(rt, body),
