@@ -20,6 +20,21 @@ on_both_backends!(
     enrolment_tokens_are_guessed_under_the_throttle_too,
 );
 
+/// Posts every body to `path` at once, each as its own client (no cookies
+/// shared), and gives the statuses in order.
+async fn post_all(app: &TestApp, path: &str, bodies: &[Value]) -> Vec<StatusCode> {
+    join_all(bodies.iter().map(|body| {
+        reqwest::Client::new()
+            .post(format!("{}{path}", app.base))
+            .json(body)
+            .send()
+    }))
+    .await
+    .into_iter()
+    .map(|r| r.expect("request").status())
+    .collect()
+}
+
 /// Posts a login from `from` (an `X-Forwarded-For` address, if any).
 async fn login_from(app: &TestApp, body: &Value, from: Option<&str>) -> StatusCode {
     let mut req = reqwest::Client::new()
@@ -175,17 +190,7 @@ async fn invite_redemptions_are_throttled_under_a_burst(backend: Backend) {
                    "display_name": "X", "password": "a long enough passphrase", "device_name": "d"})
         })
         .collect();
-    let answers = join_all(guesses.iter().map(|body| {
-        reqwest::Client::new()
-            .post(format!("{}/api/v1/invites/accept", app.base))
-            .json(body)
-            .send()
-    }))
-    .await;
-    let statuses: Vec<StatusCode> = answers
-        .into_iter()
-        .map(|r| r.expect("request").status())
-        .collect();
+    let statuses = post_all(&app, "/api/v1/invites/accept", &guesses).await;
     let looked_up = statuses
         .iter()
         .filter(|s| **s != StatusCode::TOO_MANY_REQUESTS)
@@ -350,17 +355,7 @@ async fn enrolment_tokens_are_guessed_under_the_throttle_too(backend: Backend) {
                    "device_name": "d"})
         })
         .collect();
-    let answers = join_all(guesses.iter().map(|body| {
-        reqwest::Client::new()
-            .post(format!("{}/api/v1/auth/mfa/enroll", app.base))
-            .json(body)
-            .send()
-    }))
-    .await;
-    let statuses: Vec<StatusCode> = answers
-        .into_iter()
-        .map(|r| r.expect("request").status())
-        .collect();
+    let statuses = post_all(&app, "/api/v1/auth/mfa/enroll", &guesses).await;
     let looked_up = statuses
         .iter()
         .filter(|s| **s == StatusCode::NOT_FOUND)
