@@ -189,6 +189,16 @@ impl AppError {
     }
 }
 
+/// Checks that each error is answered with its status and code: the one
+/// loop behind every capability's mapping test.
+#[cfg(test)]
+pub(crate) fn assert_answers<E: Into<AppError>>(cases: Vec<(E, StatusCode, &str)>) {
+    for (e, status, code) in cases {
+        let app: AppError = e.into();
+        assert_eq!((app.status, app.code), (status, code));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -119,10 +119,7 @@ mod tests {
                 "unavailable",
             ),
         ];
-        for (e, status, code) in cases {
-            let app: AppError = e.into();
-            assert_eq!((app.status, app.code), (status, code));
-        }
+        crate::error::assert_answers(cases);
         let stale: AppError = DeliveryError::StaleEpoch { current: 7 }.into();
         assert_eq!(
             stale.extra.and_then(|m| m.get("current_epoch").cloned()),

@@ -138,9 +138,6 @@ mod tests {
                 "unavailable",
             ),
         ];
-        for (e, status, code) in cases {
-            let app: AppError = e.into();
-            assert_eq!((app.status, app.code), (status, code));
-        }
+        crate::error::assert_answers(cases);
     }
 }
