@@ -20,7 +20,21 @@ const PAGE_SIZE = 50;
  * OpenAPI document (`AuditAction`, the same list the server writes from),
  * never from a copy here; without it the field simply offers none.
  */
-async function knownActions() {
+/** @type {Promise<Map<string, string>> | null} */
+let knownOnce = null;
+
+/** The known actions, read from the document once per page load (it does not change while the server runs). */
+function knownActions() {
+  if (!knownOnce) {
+    knownOnce = readKnownActions().then((known) => {
+      if (known.size === 0) knownOnce = null; // not read: try again next time
+      return known;
+    });
+  }
+  return knownOnce;
+}
+
+async function readKnownActions() {
   try {
     const doc = await api("GET", "/openapi.json", undefined, { auth: false });
     const schema = doc?.components?.schemas?.AuditAction;
