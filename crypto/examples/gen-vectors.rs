@@ -9,7 +9,10 @@
 //! is deterministic; a diff after regeneration means the wire format changed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
-use alcove_crypto::envelope::{Content, Envelope, ReceiptKind, Reminder, ResponseKind};
+use alcove_crypto::envelope::{
+    Content, Envelope, Modality, OccurrenceRef, ReceiptKind, Reminder, ReminderChange,
+    ReminderDetails, ResponseKind,
+};
 use alcove_crypto::hex_encode;
 use alcove_crypto::seal::{seal_with_nonce, DeviceSecret, UnlockShare};
 use serde_json::{json, Value};
@@ -53,6 +56,7 @@ fn envelope_vectors() -> Value {
                     template_id: "appointment-v1".into(),
                     location: "Office 2".into(),
                     requires_response: true,
+                    details: None,
                 }),
             ),
         ),
@@ -65,6 +69,7 @@ fn envelope_vectors() -> Value {
                     reminder_id: [0xaa; 16],
                     response: ResponseKind::Confirm,
                     note: String::new(),
+                    occurrence: None,
                 },
             ),
         ),
@@ -77,6 +82,45 @@ fn envelope_vectors() -> Value {
                     reminder_id: [0xaa; 16],
                     response: ResponseKind::RescheduleRequest,
                     note: "Can we do Thursday?".into(),
+                    occurrence: None,
+                },
+            ),
+        ),
+        (
+            "reminder_details_v2",
+            env(
+                0x0c,
+                1_767_225_600_000,
+                Content::Reminder(Reminder {
+                    reminder_id: [0xbb; 16],
+                    starts_at_ms: 1_767_312_000_000,
+                    duration_minutes: 50,
+                    template_id: "appointment-v2".into(),
+                    location: String::new(),
+                    requires_response: true,
+                    details: Some(ReminderDetails {
+                        change: ReminderChange::Rescheduled,
+                        time_zone: "America/New_York".into(),
+                        modality: Modality::Telehealth,
+                        link: "https://video.example/r/7f3a".into(),
+                        note: "Same link as last week.".into(),
+                    }),
+                }),
+            ),
+        ),
+        (
+            "reminder_response_occurrence_v2",
+            env(
+                0x0d,
+                1_767_225_700_000,
+                Content::ReminderResponse {
+                    reminder_id: [0xbb; 16],
+                    response: ResponseKind::Cancel,
+                    note: String::new(),
+                    occurrence: Some(OccurrenceRef {
+                        occurrence_id: [0xcc; 16],
+                        starts_at_ms: 1_767_312_000_000,
+                    }),
                 },
             ),
         ),
@@ -146,6 +190,22 @@ fn envelope_vectors() -> Value {
     let mut bad_bool = cases[3].1.encode().unwrap();
     let last = bad_bool.len() - 1;
     bad_bool[last] = 2;
+    // The details extension under a version byte nobody defined, and cut short.
+    let v2 = cases
+        .iter()
+        .find(|(n, _)| *n == "reminder_details_v2")
+        .unwrap()
+        .1
+        .encode()
+        .unwrap();
+    let v1_len = cases[3].1.encode().unwrap().len() - "Office 2".len();
+    let mut bad_extension = v2.clone();
+    bad_extension[v1_len] = 3;
+    // One byte short inside the extension, with body_len saying so (else it
+    // would only test the header's length).
+    let mut truncated_extension = v2[..v2.len() - 1].to_vec();
+    let body_len = u32::try_from(truncated_extension.len() - 30).unwrap();
+    truncated_extension[26..30].copy_from_slice(&body_len.to_be_bytes());
     let invalid = vec![
         json!({"name": "empty", "encoded": "", "error": "malformed"}),
         json!({"name": "truncated_header", "encoded": hex_encode(&text[..10]), "error": "malformed"}),
@@ -154,6 +214,8 @@ fn envelope_vectors() -> Value {
         json!({"name": "unsupported_version", "encoded": hex_encode(&bad_version), "error": "unsupported_version"}),
         json!({"name": "text_not_utf8", "encoded": hex_encode(&bad_utf8), "error": "malformed"}),
         json!({"name": "reminder_bad_bool", "encoded": hex_encode(&bad_bool), "error": "malformed"}),
+        json!({"name": "reminder_unknown_extension", "encoded": hex_encode(&bad_extension), "error": "malformed"}),
+        json!({"name": "reminder_truncated_extension", "encoded": hex_encode(&truncated_extension), "error": "malformed"}),
     ];
     json!({
         "description": "Alcove content envelope v1 (docs/protocol.md). For each vector: encode(envelope) == encoded and decode(encoded) == envelope. Invalid inputs must fail with the given error code.",

@@ -21,9 +21,20 @@
 //! * **text (1)**: the whole body is UTF-8 text (may be empty).
 //! * **reminder (2)**: `reminder_id[16] || starts_at_ms u64 ||
 //!   duration_minutes u32 || template_id str16 || location str16 ||
-//!   requires_response u8 (0|1)`.
+//!   requires_response u8 (0|1)`, then optionally the details extension:
+//!   `0x02 || change u8 (1 scheduled, 2 rescheduled, 3 cancelled) ||
+//!   time_zone str16 || modality u8 (0 unspecified, 1 in person,
+//!   2 telehealth) || link str16 || note str16`.
 //! * **reminder_response (3)**: `reminder_id[16] || response u8 (1 confirm,
-//!   2 cancel, 3 reschedule_request) || note str16`.
+//!   2 cancel, 3 reschedule_request) || note str16`, then optionally the
+//!   occurrence extension: `0x02 || occurrence_id[16] || starts_at_ms u64`.
+//!
+//! An extension is versioned by its first byte and is present only when
+//! the sender has something to put in it, so a body without one is exactly
+//! the first version's: what older builds wrote still decodes, and what
+//! this build writes without details is byte-identical to it. An extension
+//! byte other than 2 is malformed (a later version adds its fields after
+//! version 2's, under a new byte).
 //! * **receipt (4)**: `kind u8 (1 delivered, 2 read) || count u16 ||
 //!   count × message_id[16]`, count 1..=1024.
 //! * **system (5)**: `code str16 || detail str16`.
@@ -57,6 +68,123 @@ pub const TYPE_RECEIPT: u8 = 4;
 /// Type code of [`Content::System`].
 pub const TYPE_SYSTEM: u8 = 5;
 
+/// First byte of the version-2 extension of reminder and response bodies.
+pub const EXTENSION_V2: u8 = 0x02;
+
+/// What a reminder message tells the other side about the appointment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReminderChange {
+    /// A new appointment (or series).
+    Scheduled,
+    /// It moved: `starts_at_ms` is the new time.
+    Rescheduled,
+    /// It is off.
+    Cancelled,
+}
+
+impl ReminderChange {
+    fn code(self) -> u8 {
+        match self {
+            ReminderChange::Scheduled => 1,
+            ReminderChange::Rescheduled => 2,
+            ReminderChange::Cancelled => 3,
+        }
+    }
+    fn from_code(c: u8) -> Result<Self> {
+        match c {
+            1 => Ok(ReminderChange::Scheduled),
+            2 => Ok(ReminderChange::Rescheduled),
+            3 => Ok(ReminderChange::Cancelled),
+            _ => Err(Error::malformed("reminder change")),
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            ReminderChange::Scheduled => "scheduled",
+            ReminderChange::Rescheduled => "rescheduled",
+            ReminderChange::Cancelled => "cancelled",
+        }
+    }
+    fn from_name(s: &str) -> Result<Self> {
+        match s {
+            "scheduled" => Ok(ReminderChange::Scheduled),
+            "rescheduled" => Ok(ReminderChange::Rescheduled),
+            "cancelled" => Ok(ReminderChange::Cancelled),
+            _ => Err(Error::InvalidArgument("reminder change".into())),
+        }
+    }
+}
+
+/// How the appointment takes place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Modality {
+    /// Not said.
+    Unspecified,
+    /// At a place (`location`).
+    InPerson,
+    /// By video (`link`).
+    Telehealth,
+}
+
+impl Modality {
+    fn code(self) -> u8 {
+        match self {
+            Modality::Unspecified => 0,
+            Modality::InPerson => 1,
+            Modality::Telehealth => 2,
+        }
+    }
+    fn from_code(c: u8) -> Result<Self> {
+        match c {
+            0 => Ok(Modality::Unspecified),
+            1 => Ok(Modality::InPerson),
+            2 => Ok(Modality::Telehealth),
+            _ => Err(Error::malformed("modality")),
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Modality::Unspecified => "",
+            Modality::InPerson => "in_person",
+            Modality::Telehealth => "telehealth",
+        }
+    }
+    fn from_name(s: &str) -> Result<Self> {
+        match s {
+            "" => Ok(Modality::Unspecified),
+            "in_person" => Ok(Modality::InPerson),
+            "telehealth" => Ok(Modality::Telehealth),
+            _ => Err(Error::InvalidArgument("modality".into())),
+        }
+    }
+}
+
+/// The details of an appointment that only the two sides may read: they
+/// travel only here, end to end, never through the server's scheduling
+/// records or a reminder text (extension version 2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReminderDetails {
+    /// New, moved or cancelled.
+    pub change: ReminderChange,
+    /// The client's IANA zone the time is shown in (may be empty).
+    pub time_zone: String,
+    /// In person or telehealth.
+    pub modality: Modality,
+    /// The telehealth link (may be empty).
+    pub link: String,
+    /// A note from the clinician (may be empty).
+    pub note: String,
+}
+
+/// Which occurrence of a series a response answers (extension version 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OccurrenceRef {
+    /// The occurrence's id (the server's scheduling record).
+    pub occurrence_id: [u8; 16],
+    /// Its start, ms since Unix epoch, so the line reads without a lookup.
+    pub starts_at_ms: u64,
+}
+
 /// A structured appointment reminder (minimum-necessary: a template id and
 /// time, no free-text diagnosis).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +201,8 @@ pub struct Reminder {
     pub location: String,
     /// Whether a confirm/cancel response is requested.
     pub requires_response: bool,
+    /// The end-to-end details (version 2); None writes a version-1 body.
+    pub details: Option<ReminderDetails>,
 }
 
 /// A client's response to a reminder.
@@ -144,6 +274,8 @@ pub enum Content {
         response: ResponseKind,
         /// Optional note (may be empty).
         note: String,
+        /// The occurrence answered (version 2); None writes a version-1 body.
+        occurrence: Option<OccurrenceRef>,
     },
     /// Delivery or read receipt for one or more messages.
     Receipt {
@@ -218,15 +350,29 @@ impl Envelope {
                 put_str16(&mut body, &r.template_id)?;
                 put_str16(&mut body, &r.location)?;
                 body.push(u8::from(r.requires_response));
+                if let Some(d) = &r.details {
+                    body.push(EXTENSION_V2);
+                    body.push(d.change.code());
+                    put_str16(&mut body, &d.time_zone)?;
+                    body.push(d.modality.code());
+                    put_str16(&mut body, &d.link)?;
+                    put_str16(&mut body, &d.note)?;
+                }
             }
             Content::ReminderResponse {
                 reminder_id,
                 response,
                 note,
+                occurrence,
             } => {
                 body.extend_from_slice(reminder_id);
                 body.push(response.code());
                 put_str16(&mut body, note)?;
+                if let Some(o) = occurrence {
+                    body.push(EXTENSION_V2);
+                    body.extend_from_slice(&o.occurrence_id);
+                    body.extend_from_slice(&o.starts_at_ms.to_be_bytes());
+                }
             }
             Content::Receipt { kind, message_ids } => {
                 if message_ids.is_empty() || message_ids.len() > MAX_RECEIPT_IDS {
@@ -298,6 +444,17 @@ impl Envelope {
     }
 }
 
+/// Whether a version-2 extension follows (nothing left: a version-1 body).
+fn extension(r: &mut Reader<'_>) -> Result<bool> {
+    if r.remaining() == 0 {
+        return Ok(false);
+    }
+    match r.u8()? {
+        EXTENSION_V2 => Ok(true),
+        _ => Err(Error::malformed("extension version")),
+    }
+}
+
 fn decode_body(type_code: u8, body: &[u8]) -> Result<Content> {
     let mut r = Reader::new(body);
     let content = match type_code {
@@ -317,6 +474,17 @@ fn decode_body(type_code: u8, body: &[u8]) -> Result<Content> {
                 1 => true,
                 _ => return Err(Error::malformed("bool")),
             };
+            let details = if extension(&mut r)? {
+                Some(ReminderDetails {
+                    change: ReminderChange::from_code(r.u8()?)?,
+                    time_zone: r.string_u16(MAX_SHORT_STRING)?,
+                    modality: Modality::from_code(r.u8()?)?,
+                    link: r.string_u16(MAX_SHORT_STRING)?,
+                    note: r.string_u16(MAX_SHORT_STRING)?,
+                })
+            } else {
+                None
+            };
             Content::Reminder(Reminder {
                 reminder_id,
                 starts_at_ms,
@@ -324,16 +492,26 @@ fn decode_body(type_code: u8, body: &[u8]) -> Result<Content> {
                 template_id,
                 location,
                 requires_response,
+                details,
             })
         }
         TYPE_REMINDER_RESPONSE => {
             let reminder_id = r.array::<16>()?;
             let response = ResponseKind::from_code(r.u8()?)?;
             let note = r.string_u16(MAX_SHORT_STRING)?;
+            let occurrence = if extension(&mut r)? {
+                Some(OccurrenceRef {
+                    occurrence_id: r.array::<16>()?,
+                    starts_at_ms: r.u64()?,
+                })
+            } else {
+                None
+            };
             Content::ReminderResponse {
                 reminder_id,
                 response,
                 note,
+                occurrence,
             }
         }
         TYPE_RECEIPT => {
@@ -370,9 +548,14 @@ fn decode_body(type_code: u8, body: &[u8]) -> Result<Content> {
 //   {"type":"text","text":str}
 //   {"type":"reminder","reminder_id":hex32,"starts_at_ms":u64,
 //    "duration_minutes":u32,"template_id":str,"location":str,
-//    "requires_response":bool}
+//    "requires_response":bool,
+//    "details"?: {"change":"scheduled"|"rescheduled"|"cancelled",
+//                 "time_zone":str,"modality":""|"in_person"|"telehealth",
+//                 "link":str,"note":str}}
 //   {"type":"reminder_response","reminder_id":hex32,
-//    "response":"confirm"|"cancel"|"reschedule_request","note":str}
+//    "response":"confirm"|"cancel"|"reschedule_request","note":str,
+//    "occurrence"?: {"occurrence_id":hex32,"starts_at_ms":u64}}
+// An absent extension is left out of the JSON (not written as null).
 //   {"type":"receipt","kind":"delivered"|"read","message_ids":[hex32...]}
 //   {"type":"system","code":str,"detail":str}
 //   {"type":"unknown","type_code":u8,"body":hex}
@@ -401,11 +584,15 @@ mod json {
             template_id: String,
             location: String,
             requires_response: bool,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            details: Option<DetailsJson>,
         },
         ReminderResponse {
             reminder_id: String,
             response: String,
             note: String,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            occurrence: Option<OccurrenceJson>,
         },
         Receipt {
             kind: String,
@@ -419,6 +606,23 @@ mod json {
             type_code: u8,
             body: String,
         },
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct DetailsJson {
+        pub change: String,
+        pub time_zone: String,
+        pub modality: String,
+        pub link: String,
+        pub note: String,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct OccurrenceJson {
+        pub occurrence_id: String,
+        pub starts_at_ms: u64,
     }
 }
 
@@ -443,11 +647,19 @@ impl Envelope {
                 template_id: r.template_id.clone(),
                 location: r.location.clone(),
                 requires_response: r.requires_response,
+                details: r.details.as_ref().map(|d| json::DetailsJson {
+                    change: d.change.name().into(),
+                    time_zone: d.time_zone.clone(),
+                    modality: d.modality.name().into(),
+                    link: d.link.clone(),
+                    note: d.note.clone(),
+                }),
             },
             Content::ReminderResponse {
                 reminder_id,
                 response,
                 note,
+                occurrence,
             } => C::ReminderResponse {
                 reminder_id: hx(reminder_id),
                 response: match response {
@@ -457,6 +669,10 @@ impl Envelope {
                 }
                 .into(),
                 note: note.clone(),
+                occurrence: occurrence.map(|o| json::OccurrenceJson {
+                    occurrence_id: hx(&o.occurrence_id),
+                    starts_at_ms: o.starts_at_ms,
+                }),
             },
             Content::Receipt { kind, message_ids } => C::Receipt {
                 kind: match kind {
@@ -503,6 +719,7 @@ impl Envelope {
                 template_id,
                 location,
                 requires_response,
+                details,
             } => Content::Reminder(Reminder {
                 reminder_id: id16(&reminder_id)?,
                 starts_at_ms,
@@ -510,11 +727,22 @@ impl Envelope {
                 template_id,
                 location,
                 requires_response,
+                details: match details {
+                    Some(d) => Some(ReminderDetails {
+                        change: ReminderChange::from_name(&d.change)?,
+                        time_zone: d.time_zone,
+                        modality: Modality::from_name(&d.modality)?,
+                        link: d.link,
+                        note: d.note,
+                    }),
+                    None => None,
+                },
             }),
             C::ReminderResponse {
                 reminder_id,
                 response,
                 note,
+                occurrence,
             } => Content::ReminderResponse {
                 reminder_id: id16(&reminder_id)?,
                 response: match response.as_str() {
@@ -524,6 +752,13 @@ impl Envelope {
                     _ => return Err(Error::InvalidArgument("response".into())),
                 },
                 note,
+                occurrence: match occurrence {
+                    Some(o) => Some(OccurrenceRef {
+                        occurrence_id: id16(&o.occurrence_id)?,
+                        starts_at_ms: o.starts_at_ms,
+                    }),
+                    None => None,
+                },
             },
             C::Receipt { kind, message_ids } => Content::Receipt {
                 kind: match kind.as_str() {

@@ -34,7 +34,10 @@ mod wire;
 pub use device::{
     CommitOutput, Device, JoinOutput, MemberInfo, Processed, MAX_MESSAGE_LEN, SNAPSHOT_VERSION,
 };
-pub use envelope::{Content, Envelope, ReceiptKind, Reminder, ResponseKind};
+pub use envelope::{
+    Content, Envelope, Modality, OccurrenceRef, ReceiptKind, Reminder, ReminderChange,
+    ReminderDetails, ResponseKind,
+};
 pub use error::{Error, Result};
 pub use identity::DeviceIdentity;
 pub use seal::{DeviceSecret, UnlockShare};

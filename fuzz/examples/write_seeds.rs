@@ -10,7 +10,10 @@
 
 use alcove_crypto::public_group::ConversationState;
 use alcove_crypto::server::{ExternalSenderKey, DEFAULT_SERVER_IDENTITY};
-use alcove_crypto::{Content, Device, Envelope, Processed, ReceiptKind, Reminder, ResponseKind};
+use alcove_crypto::{
+    Content, Device, Envelope, Modality, OccurrenceRef, Processed, ReceiptKind, Reminder,
+    ReminderChange, ReminderDetails, ResponseKind,
+};
 use alcove_fuzz::{fixture_path, identity, join, now, GROUP_ID};
 use alcove_server::audit::canonical::{hex, Entry};
 use alcove_server::audit::export::{self, Manifest};
@@ -194,11 +197,22 @@ fn main() {
             template_id: "appointment-v1".into(),
             location: "Office 2".into(),
             requires_response: true,
+            details: Some(ReminderDetails {
+                change: ReminderChange::Scheduled,
+                time_zone: "America/New_York".into(),
+                modality: Modality::Telehealth,
+                link: "https://video.example/r/1".into(),
+                note: "Door code 4411".into(),
+            }),
         }),
         Content::ReminderResponse {
             reminder_id: [7; 16],
             response: ResponseKind::RescheduleRequest,
             note: "Could we do Wednesday?".into(),
+            occurrence: Some(OccurrenceRef {
+                occurrence_id: [8; 16],
+                starts_at_ms: 1_767_000_000_000,
+            }),
         },
         Content::Receipt {
             kind: ReceiptKind::Read,
