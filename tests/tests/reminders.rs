@@ -5,6 +5,7 @@
 
 use alcove_server::clock::Clock;
 use alcove_server::ids::{PracticeId, UserId};
+use alcove_tests::mls::MlsClient;
 use alcove_tests::{on_both_backends, Backend, TestApp};
 use chrono::{Duration, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -69,6 +70,7 @@ on_both_backends!(
     bad_schedules_are_refused_in_plain_words,
     appointments_and_a_preference_change_at_once_leave_one_consistent_plan,
     dispatchers_claiming_at_once_never_take_the_same_reminder,
+    the_clinician_sees_the_clients_answer_as_it_happens,
 );
 
 async fn a_clinician_schedules_a_weekly_appointment_and_its_reminders_are_planned(b: Backend) {
@@ -686,5 +688,107 @@ async fn dispatchers_claiming_at_once_never_take_the_same_reminder(b: Backend) {
             .len(),
         80
     );
+    app.stop().await;
+}
+
+/// The next `appointments_changed` frame on the device's socket (10 s
+/// deadline), skipping deliveries and other notices.
+async fn appointments_changed(d: &mut MlsClient) {
+    loop {
+        let frame = d.next_frame().await;
+        assert_ne!(frame["type"], "closed", "{frame}");
+        if frame["type"] == "appointments_changed" {
+            assert_eq!(
+                frame,
+                json!({"type": "appointments_changed"}),
+                "the frame carries nothing"
+            );
+            return;
+        }
+    }
+}
+
+async fn the_clinician_sees_the_clients_answer_as_it_happens(b: Backend) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let lee = app
+        .register_staff(&app.invite(&p.admin, "clinician").await, "lee@p.example")
+        .await;
+    let mut office = MlsClient::sign_in(&app, &p.clinician, "Office").await;
+    let mut phone = MlsClient::sign_in(&app, &p.client, "Phone").await;
+    office.connect(&app).await;
+    phone.connect(&app).await;
+
+    // Scheduled: the client's phone hears of it at once.
+    let (start, _) = ny_local(&app, 7, 10);
+    let (status, created) = p
+        .clinician
+        .client
+        .post(
+            "/api/v1/appointments",
+            &appointment(&p.client.user_id, &start, Value::Null),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    appointments_changed(&mut phone).await;
+    appointments_changed(&mut office).await;
+
+    // The client confirms in the app: the clinician's office hears of it
+    // without asking, and the list it then reads says so.
+    let occ = created["occurrences"][0].as_str().unwrap();
+    let (status, body) = phone
+        .api
+        .post(
+            &format!("/api/v1/occurrences/{occ}/answer"),
+            &json!({"answer": "confirm"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    appointments_changed(&mut office).await;
+    let (_, list) = office.api.get("/api/v1/appointments").await;
+    assert_eq!(list[0]["status"], "confirmed", "{list}");
+
+    // Who is told: the client, the clinician and the admins — not another
+    // clinician of the practice, nor a revoked device.
+    let practice: PracticeId = p.client.practice_id.parse().unwrap();
+    let client: UserId = p.client.user_id.parse().unwrap();
+    let clinician: UserId = p.clinician.user_id.parse().unwrap();
+    let told = |devices: Vec<alcove_server::ids::DeviceId>| {
+        let mut d: Vec<String> = devices.iter().map(|d| d.to_string()).collect();
+        d.sort();
+        d
+    };
+    let mut expected = vec![
+        p.admin.device_id.clone(),
+        p.clinician.device_id.clone(),
+        office.device_id.clone(),
+        p.client.device_id.clone(),
+        phone.device_id.clone(),
+    ];
+    expected.sort();
+    let watchers = app
+        .store
+        .appointment_watchers(practice, client, clinician)
+        .await
+        .unwrap();
+    assert_eq!(told(watchers), expected);
+    assert!(!expected.contains(&lee.device_id));
+    let (status, body) = phone
+        .api
+        .post(
+            &format!("/api/v1/devices/{}/revoke", phone.device_id),
+            &json!({"reason": "signed_out"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    expected.retain(|d| d != &phone.device_id);
+    let watchers = app
+        .store
+        .appointment_watchers(practice, client, clinician)
+        .await
+        .unwrap();
+    assert_eq!(told(watchers), expected);
     app.stop().await;
 }

@@ -39,6 +39,10 @@ pub enum Wake {
     /// The device's stock of one-time KeyPackages ran low (a claim took
     /// one): it should upload more.
     KeyPackagesLow,
+    /// An appointment the device's user may see changed (scheduled, moved,
+    /// cancelled, confirmed): it should read the list again. Carries
+    /// nothing: what changed is read through the API, under its checks.
+    Appointments,
 }
 
 /// A committed log entry as every member's socket sends it.
@@ -88,6 +92,7 @@ pub struct Mailbox {
     welcome: AtomicBool,
     revoked: AtomicBool,
     key_packages_low: AtomicBool,
+    appointments: AtomicBool,
     /// Sessions of this device that ended since the socket subscribed (a
     /// device has a handful of sessions; bounded below).
     ended_sessions: Mutex<Vec<crate::ids::SessionId>>,
@@ -121,6 +126,7 @@ impl Mailbox {
             Wake::Welcome => self.welcome.store(true, Ordering::SeqCst),
             Wake::Revoked => self.revoked.store(true, Ordering::SeqCst),
             Wake::KeyPackagesLow => self.key_packages_low.store(true, Ordering::SeqCst),
+            Wake::Appointments => self.appointments.store(true, Ordering::SeqCst),
             Wake::SessionEnded(session) => {
                 if let Ok(mut ended) = self.ended_sessions.lock() {
                     if ended.len() >= 64 {
@@ -162,6 +168,11 @@ impl Mailbox {
     /// Takes the KeyPackages-low flag.
     pub fn take_key_packages_low(&self) -> bool {
         self.key_packages_low.swap(false, Ordering::SeqCst)
+    }
+
+    /// Takes the appointments-changed flag.
+    pub fn take_appointments(&self) -> bool {
+        self.appointments.swap(false, Ordering::SeqCst)
     }
 
     /// Whether the device was revoked.

@@ -2,7 +2,10 @@
 //!
 //! Protocol (JSON text frames; MLS bytes in standard base64):
 //! - server → device: `{"type":"entry","conversation_id","seq","kind","epoch","sender_device_id","data"}`,
-//!   `{"type":"welcome","id","conversation_id","data"}`, `{"type":"error","error","message"}`.
+//!   `{"type":"welcome","id","conversation_id","data"}`, `{"type":"error","error","message"}`,
+//!   `{"type":"key_packages_low"}` and `{"type":"appointments_changed"}` (read the
+//!   appointments again: one the user may see was scheduled, moved, cancelled or answered;
+//!   the frame carries nothing, so nothing leaks to a socket the API would refuse).
 //! - device → server: `{"type":"ack","conversation_id","seq"}` (everything up to `seq` is
 //!   processed), `{"type":"ack_welcome","id"}`, and
 //!   `{"type":"send","conversation_id","client_msg_id","data"}`: the same application message
@@ -404,6 +407,12 @@ impl Connection {
                     welcome |= self.mailbox.take_welcome();
                     if self.mailbox.take_key_packages_low() {
                         let frame = serde_json::json!({"type": "key_packages_low"}).to_string();
+                        if let Err(close) = self.send(Message::Text(frame.into())).await {
+                            return close;
+                        }
+                    }
+                    if self.mailbox.take_appointments() {
+                        let frame = serde_json::json!({"type": "appointments_changed"}).to_string();
                         if let Err(close) = self.send(Message::Text(frame.into())).await {
                             return close;
                         }

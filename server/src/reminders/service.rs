@@ -22,7 +22,7 @@ use super::rules::template::Kind;
 use super::store::{NewAppointment, Occurrence, PreferencesRow, Timing};
 use crate::audit::Action;
 use crate::auth::session::Authed;
-use crate::ids::{AppointmentId, OccurrenceId, UserId};
+use crate::ids::{AppointmentId, OccurrenceId, PracticeId, UserId};
 use crate::state::AppState;
 use crate::storage::Role;
 use std::sync::Arc;
@@ -146,6 +146,25 @@ async fn may_act_for(state: &AppState, authed: &Authed, client: UserId) -> Resul
     }
 }
 
+/// Tells the sockets of the people who may see an appointment of `client`
+/// with `clinician` that it changed (after the change committed), so a
+/// clinician sees a client's answer, and a client a new time, as it
+/// happens. Best effort: the change is durable whatever happens here, and
+/// every page reads the list again when opened.
+async fn announce(state: &AppState, practice: PracticeId, client: UserId, clinician: UserId) {
+    match state
+        .store
+        .appointment_watchers(practice, client, clinician)
+        .await
+    {
+        Ok(devices) => state
+            .delivery
+            .wakeups
+            .wake(&devices, crate::delivery::wake::Wake::Appointments),
+        Err(e) => tracing::warn!(error = %e, "appointment change not announced"),
+    }
+}
+
 /// Schedules a series.
 pub async fn create_appointment(
     state: &AppState,
@@ -206,6 +225,7 @@ pub async fn create_appointment(
         .store
         .create_appointment(&appointment, now, event)
         .await?;
+    announce(state, authed.practice_id, client, clinician).await;
     Ok((id, occurrences))
 }
 
@@ -243,10 +263,12 @@ pub async fn reschedule(
         .event(Action::AppointmentRescheduled)
         .target_user(a.client_id)
         .detail(serde_json::json!({ "appointment": id, "occurrences": timing.occurrences.len() }));
-    Ok(state
+    let occurrences = state
         .store
         .reschedule_appointment(authed.practice_id, id, &timing, now, event)
-        .await?)
+        .await?;
+    announce(state, authed.practice_id, a.client_id, a.clinician_id).await;
+    Ok(occurrences)
 }
 
 /// Cancels a series' future occurrences, or one of them.
@@ -268,7 +290,9 @@ pub async fn cancel(
         .map_err(|e| match e {
             crate::storage::StoreError::NotFound => ReminderError::NotFound("occurrence"),
             other => other.into(),
-        })
+        })?;
+    announce(state, authed.practice_id, a.client_id, a.clinician_id).await;
+    Ok(())
 }
 
 /// A client's answer to one occurrence.
@@ -307,7 +331,7 @@ pub async fn answer(
         })
         .target_user(authed.user_id)
         .detail(serde_json::json!({ "occurrence": occurrence, "via": via }));
-    state
+    let occ = state
         .store
         .set_occurrence_status(
             authed.practice_id,
@@ -321,7 +345,9 @@ pub async fn answer(
         .map_err(|e| match e {
             crate::storage::StoreError::NotFound => ReminderError::NotFound("occurrence"),
             other => other.into(),
-        })
+        })?;
+    announce(state, authed.practice_id, occ.client_id, occ.clinician_id).await;
+    Ok(occ)
 }
 
 /// Upcoming occurrences the caller may see: a client's own, a clinician's
@@ -909,10 +935,11 @@ pub async fn inbound_sms(
             let event = crate::audit::Event::new(*practice, action, &meta)
                 .target_user(*client)
                 .detail(serde_json::json!({ "occurrence": occurrence, "via": "sms" }));
-            state
+            let occ = state
                 .store
                 .set_occurrence_status(*practice, occurrence, Some(*client), status, now, event)
                 .await?;
+            announce(state, *practice, occ.client_id, occ.clinician_id).await;
             Ok(Some(text))
         }
     }

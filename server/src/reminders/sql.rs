@@ -482,6 +482,25 @@ macro_rules! impl_reminder_store {
                     .await?)
                 }
 
+                async fn appointment_watchers(
+                    &self,
+                    practice: PracticeId,
+                    client: UserId,
+                    clinician: UserId,
+                ) -> StoreResult<Vec<crate::ids::DeviceId>> {
+                    Ok(sqlx::query_scalar(
+                        "SELECT d.id FROM devices d JOIN users u ON u.id = d.user_id
+                         WHERE d.practice_id = $1 AND d.revoked_at IS NULL
+                           AND u.deactivated_at IS NULL
+                           AND (u.id = $2 OR u.id = $3 OR u.role = 'admin')",
+                    )
+                    .bind(practice)
+                    .bind(client)
+                    .bind(clinician)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
                 async fn next_occurrence(
                     &self,
                     practice: PracticeId,

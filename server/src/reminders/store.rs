@@ -383,6 +383,15 @@ pub trait ReminderStore: Send + Sync {
     /// be several).
     async fn clients_by_phone(&self, index: &[u8]) -> StoreResult<Vec<(PracticeId, UserId)>>;
 
+    /// The devices to tell that an appointment of `client` with `clinician`
+    /// changed: theirs and every admin's, not revoked, of active users.
+    async fn appointment_watchers(
+        &self,
+        practice: PracticeId,
+        client: UserId,
+        clinician: UserId,
+    ) -> StoreResult<Vec<crate::ids::DeviceId>>;
+
     /// A client's next occurrence that can still be answered.
     async fn next_occurrence(
         &self,
