@@ -112,6 +112,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
     ),
     (
+        "/js/messaging/appointment.js",
+        include_str!("../../client-web/static/js/messaging/appointment.js"),
+        JS,
+    ),
+    (
+        "/js/pages/appointments.js",
+        include_str!("../../client-web/static/js/pages/appointments.js"),
+        JS,
+    ),
+    (
         "/js/messaging/history.js",
         include_str!("../../client-web/static/js/messaging/history.js"),
         JS,

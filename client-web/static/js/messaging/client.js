@@ -20,6 +20,7 @@ import { loadRecord, wipeAll } from "./store.js";
 import { b64, unb64, enc, dec, fromHex, randomId } from "./bytes.js";
 import { conv, seal, unsealHistory, recordApplication } from "./history.js";
 import { connect } from "./transport.js";
+import { summary, hexToUuid } from "./appointment.js";
 
 // The byte helpers are part of this module's API (pages use them).
 export { b64, unb64 };
@@ -504,6 +505,12 @@ async function onFrame(s, frame) {
     await topUpKeyPackages(s).catch((e) => console.warn("key packages", e && e.code));
     return;
   }
+  if (frame.type === "appointments_changed") {
+    // An appointment this person may see was scheduled, moved, cancelled
+    // or answered: pages that show appointments read them again.
+    emit({ type: "appointments" });
+    return;
+  }
   if (frame.type === "error") {
     console.warn("socket error frame", frame.error);
     return;
@@ -849,6 +856,53 @@ export async function sendText(id, text) {
   return deliver(s, id, msg);
 }
 
+/**
+ * Sends an appointment (`reminder`) or an answer to one
+ * (`reminder_response`) into conversation `id`, end to end, like a text:
+ * it appears at once and says when it was delivered and read. See
+ * appointment.js for the contents.
+ */
+export async function sendAppointmentMessage(id, content) {
+  const s = S;
+  if (!s) throw new Locked();
+  if (content.type !== "reminder" && content.type !== "reminder_response") throw new Error("not an appointment message");
+  const c = conv(s, id);
+  const msg = { id: randomId(), seq: null, from: s.me.user_id, mine: true, kind: content.type, content, text: summary(content), sentAt: Date.now(), status: "sending" };
+  c.messages.push(msg);
+  emit({ type: "messages", conversationId: id });
+  const sent = await deliver(s, id, msg);
+  if (sent.status === "failed") throw new Error(sent.error || "Not sent.");
+  return sent;
+}
+
+/** The open conversation with `userId`, if there is one (its id). */
+export function conversationWith(userId) {
+  const found = conversations().find((c) => c.otherId === userId && !c.closed);
+  return found ? found.id : null;
+}
+
+/**
+ * What this device has read about each appointment series, end to end:
+ * series id (UUID) → the newest `reminder` content about it.
+ */
+export function appointmentDetails() {
+  const out = new Map();
+  if (!S) return out;
+  const newest = new Map();
+  for (const c of Object.values(S.history.convs)) {
+    for (const msg of c.messages) {
+      if (msg.kind !== "reminder" || !msg.content) continue;
+      const key = hexToUuid(msg.content.reminder_id);
+      const before = newest.get(key);
+      if (!before || msg.sentAt >= before) {
+        newest.set(key, msg.sentAt);
+        out.set(key, msg.content);
+      }
+    }
+  }
+  return out;
+}
+
 /** Sends a failed message again (same id: the server deduplicates). */
 export function retry(id, messageId) {
   const s = S;
@@ -867,7 +921,8 @@ async function deliver(s, id, msg) {
         if (e instanceof Locked) throw e;
         console.warn("adding devices", e);
       });
-      const answer = await sendEnvelope(s, id, msg.id, { type: "text", text: msg.text }, msg.sentAt);
+      const content = msg.content || { type: "text", text: msg.text };
+      const answer = await sendEnvelope(s, id, msg.id, content, msg.sentAt);
       msg.seq = answer.seq;
       if (msg.status === "sending") msg.status = "sent";
       msg.error = null;

@@ -7,6 +7,7 @@
 
 import { enc, dec } from "./bytes.js";
 import { saveRecord } from "./store.js";
+import { summary } from "./appointment.js";
 
 /** The record of conversation `id`, created empty on first use. */
 export function conv(s, id) {
@@ -32,7 +33,7 @@ export function unsealHistory(s, bytes) {
 
 /**
  * Records a decrypted application message of conversation `id` at `seq`:
- * a text (once per message id; the other person's get a delivery receipt
+ * a text, an appointment or an answer to one (once per message id; the other person's get a delivery receipt
  * queued and set `s.notify`), or a receipt that moves one's own texts to
  * "delivered" or "read".
  */
@@ -46,14 +47,19 @@ export function recordApplication(s, id, c, seq, r) {
   }
   const fromMe = r.sender.userId === s.me.user_id;
   const content = env.content || {};
-  if (content.type === "text") {
+  if (content.type === "text" || content.type === "reminder" || content.type === "reminder_response") {
     if (c.messages.some((m) => m.id === env.client_message_id)) return;
+    const text = content.type === "text";
     c.messages.push({
       id: env.client_message_id,
       seq,
       from: r.sender.userId,
       mine: fromMe,
-      text: content.text,
+      // An appointment or an answer keeps its content (rendered as a card
+      // or a line) and a one-line summary for where only text fits.
+      kind: text ? "text" : content.type,
+      content: text ? undefined : content,
+      text: text ? content.text : summary(content),
       sentAt: env.sent_at_ms,
       status: fromMe ? "sent" : null,
     });

@@ -7,6 +7,7 @@ import { api } from "../api.js";
 import { h, errorBox, onSubmit, selectField, uid } from "../dom.js";
 import * as m from "../messaging/client.js";
 import { confirmAction } from "./revoke.js";
+import { appointmentCard, answerLine, cardKey } from "./appointments.js";
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 const STATUS_TEXT = { sending: "Sending…", sent: "Sent", delivered: "Delivered", read: "Read", failed: "Not sent" };
@@ -176,13 +177,19 @@ function joinText(c) {
   }
 }
 
-function messageItem(c, msg, onRetry) {
-  const li = h("li", { class: `message ${msg.mine ? "mine" : "theirs"}`, "data-id": msg.id });
-  fillMessage(li, c, msg, onRetry);
+function messageItem(ctx, c, msg, onRetry) {
+  const kind = msg.kind && msg.kind !== "text" ? ` ${msg.kind.replace("_", "-")}` : "";
+  const li = h("li", { class: `message ${msg.mine ? "mine" : "theirs"}${kind}`, "data-id": msg.id });
+  fillMessage(ctx, li, c, msg, onRetry);
   return li;
 }
 
-function fillMessage(li, c, msg, onRetry) {
+/** What, when it changes, makes a message's item be drawn again. */
+function itemKey(c, msg) {
+  return msg.kind === "reminder" ? cardKey(c, msg) : msg.status || "";
+}
+
+function fillMessage(ctx, li, c, msg, onRetry) {
   const meta = h(
     "p",
     { class: "meta" },
@@ -190,7 +197,13 @@ function fillMessage(li, c, msg, onRetry) {
     " · ",
     h("time", { datetime: new Date(msg.sentAt).toISOString() }, timeFmt.format(new Date(msg.sentAt))),
   );
-  const parts = [meta, h("p", { class: "text" }, msg.text)];
+  const body =
+    msg.kind === "reminder"
+      ? appointmentCard(ctx, c, msg)
+      : msg.kind === "reminder_response"
+        ? answerLine(c, msg)
+        : h("p", { class: "text" }, msg.text);
+  const parts = [meta, body];
   if (msg.mine && msg.status) {
     const state = h("p", { class: `state state-${msg.status}` }, STATUS_TEXT[msg.status] || msg.status);
     parts.push(state);
@@ -206,6 +219,7 @@ function fillMessage(li, c, msg, onRetry) {
     }
   }
   li.dataset.status = msg.status || "";
+  li.dataset.key = itemKey(c, msg);
   li.replaceChildren(...parts);
 }
 
@@ -274,13 +288,13 @@ export async function conversationPage(ctx) {
     for (const msg of cur.messages) {
       let li = items.get(msg.id);
       if (!li) {
-        li = messageItem(cur, msg, onRetry);
+        li = messageItem(ctx, cur, msg, onRetry);
         items.set(msg.id, li);
         list.append(li);
         arrived = true;
         if (msg.mine) mineAdded = true;
-      } else if (li.dataset.status !== (msg.status || "")) {
-        fillMessage(li, cur, msg, onRetry);
+      } else if (li.dataset.key !== itemKey(cur, msg)) {
+        fillMessage(ctx, li, cur, msg, onRetry);
       }
     }
     empty.hidden = cur.messages.length > 0;

@@ -5,6 +5,9 @@
 
 import { api } from "../api.js";
 import { h, field, selectField, errorBox, onSubmit, formatTime, uid } from "../dom.js";
+import * as m from "../messaging/client.js";
+import { reminderContent } from "../messaging/appointment.js";
+import { detailsBlock, answerOccurrence } from "./appointments.js";
 
 const STATUS_WORDS = {
   scheduled: "Scheduled",
@@ -65,6 +68,45 @@ export async function remindersPage(ctx) {
   return ctx.me.role === "client" ? clientPage(ctx) : staffPage(ctx);
 }
 
+/**
+ * Reads the lists again whenever the server says an appointment this
+ * person may see changed (a client's answer, a new time), while the page
+ * is shown; bursts are read once.
+ */
+function live(ctx, refresh, { messages = false } = {}) {
+  let pending = null;
+  const off = m.subscribe((event) => {
+    if (!ctx.isCurrent()) {
+      off();
+      return;
+    }
+    const relevant = event.type === "appointments" || (messages && event.type === "messages");
+    if (!relevant || pending) return;
+    pending = refresh()
+      .catch((e) => console.warn("appointments not read again", e && e.code))
+      .finally(() => {
+        pending = null;
+      });
+  });
+}
+
+/**
+ * Says an appointment change in the conversation with the client, end to
+ * end: the time, and the place, video link and note (which go nowhere
+ * else). Opens the conversation if there is none yet. Returns an error
+ * message, or null when it was sent.
+ */
+async function tellClient(clientId, content, { open = true } = {}) {
+  try {
+    const conv = open ? await m.startConversation(clientId) : m.conversationWith(clientId);
+    if (!conv) return null;
+    await m.sendAppointmentMessage(conv, content);
+    return null;
+  } catch (e) {
+    return (e && e.message) || "it could not be sent";
+  }
+}
+
 // --- staff -----------------------------------------------------------------
 
 async function staffPage(ctx) {
@@ -94,6 +136,7 @@ async function staffPage(ctx) {
 
   const schedule = scheduleForm(ctx, clients, admin ? users.filter((u) => u.role === "clinician" || u.role === "associate") : null, refresh);
   await refresh();
+  live(ctx, refresh);
   return h(
     "section",
     {},
@@ -198,6 +241,11 @@ function scheduleForm(ctx, clients, clinicians, refresh) {
     count.wrap.hidden = repeat.select.value === "0";
   });
   const modality = selectField({ label: "Where", name: "modality", options: [["in_person", "In person"], ["telehealth", "Video (telehealth)"]] });
+  // The particulars go to the client in your conversation, end to end —
+  // never to the server's records or into a reminder text.
+  const place = field({ label: "Address or room (optional)", name: "place", required: false, maxlength: 300 });
+  const link = field({ label: "Video link (optional)", name: "link", type: "url", required: false, maxlength: 500, placeholder: "https://" });
+  const note = field({ label: "Note for the client (optional)", name: "note", required: false, maxlength: 500 });
   const form = h(
     "form",
     { class: "card", id: "schedule-form", "aria-labelledby": "schedule-heading" },
@@ -212,7 +260,15 @@ function scheduleForm(ctx, clients, clinicians, refresh) {
     repeat.wrap,
     count.wrap,
     modality.wrap,
-    h("p", { class: "hint" }, "The address or video link goes to the client in your conversation, end to end — not in the reminder."),
+    h(
+      "fieldset",
+      { class: "private-details" },
+      h("legend", {}, "For the client's eyes only"),
+      h("p", { class: "hint" }, "Sent to the client in your conversation, end to end encrypted — never in a reminder text or email, never readable by the server."),
+      place.wrap,
+      link.wrap,
+      note.wrap,
+    ),
     h("button", { type: "submit", class: "primary" }, "Schedule"),
   );
   onSubmit(form, errors, async () => {
@@ -226,9 +282,29 @@ function scheduleForm(ctx, clients, clinicians, refresh) {
     };
     if (clinician) body.clinician_id = clinician.select.value;
     if (every) body.recurrence = { every_weeks: every, count: Number(count.input.value) };
+    const videoLink = link.input.value.trim();
+    if (videoLink && !/^https:\/\//i.test(videoLink)) throw new Error("The video link must start with https://.");
     const created = await api("POST", "/appointments", body);
     const n = created.occurrences.length;
-    ctx.announce(n > 1 ? `Appointment scheduled, ${n} times.` : "Appointment scheduled.");
+    const first = (await api("GET", "/appointments")).find((o) => o.id === created.occurrences[0]);
+    let unsent = null;
+    if (first) {
+      const content = reminderContent({
+        appointmentId: created.id,
+        startsAtSecs: first.starts_at,
+        minutes: first.duration_minutes,
+        zone: first.time_zone,
+        modality: first.modality,
+        location: place.input.value.trim(),
+        link: videoLink,
+        note: note.input.value.trim(),
+        change: "scheduled",
+      });
+      unsent = await tellClient(body.client_id, content);
+    }
+    const done = n > 1 ? `Appointment scheduled, ${n} times.` : "Appointment scheduled.";
+    ctx.announce(unsent ? `${done} It could not be sent to the client's conversation: ${unsent}` : `${done} The client has it in your conversation.`);
+    for (const f of [place, link, note]) f.input.value = "";
     await refresh();
   });
   return form;
@@ -256,7 +332,18 @@ function occurrenceItem(ctx, o, names, refresh, { staff }) {
     actions.push(
       button("Cancel", "secondary danger", async () => {
         await api("POST", `/appointments/${encodeURIComponent(o.appointment_id)}/cancel`, { occurrence_id: o.id });
-        ctx.announce("Appointment cancelled; its reminders are withdrawn.");
+        // The conversation says so too (if there is one): the client
+        // should not learn it from a missing reminder.
+        const content = reminderContent({
+          appointmentId: o.appointment_id,
+          startsAtSecs: o.starts_at,
+          minutes: o.duration_minutes,
+          zone: o.time_zone,
+          modality: o.modality,
+          change: "cancelled",
+        });
+        const unsent = await tellClient(o.client_id, content, { open: false });
+        ctx.announce(unsent ? `Appointment cancelled; its reminders are withdrawn. The conversation could not be told: ${unsent}` : "Appointment cancelled; its reminders are withdrawn.");
       }),
     );
   }
@@ -264,18 +351,20 @@ function occurrenceItem(ctx, o, names, refresh, { staff }) {
     if (o.status !== "confirmed") {
       actions.push(
         button("Confirm", "primary", async () => {
-          await api("POST", `/occurrences/${encodeURIComponent(o.id)}/answer`, { answer: "confirm" });
+          await answerOccurrence(o, "confirm");
           ctx.announce("Thank you — your appointment is confirmed.");
         }),
       );
     }
     actions.push(
       button("I can't come", "secondary danger", async () => {
-        await api("POST", `/occurrences/${encodeURIComponent(o.id)}/answer`, { answer: "cancel" });
+        await answerOccurrence(o, "cancel");
         ctx.announce("Your appointment is cancelled. Your practice can see this.");
       }),
     );
   }
+  // The details this device read in the conversation (end to end).
+  const details = !staff && ctx.details ? ctx.details.get(o.appointment_id) : null;
   return h(
     "li",
     { class: "card appointment", "data-status": o.status },
@@ -286,6 +375,7 @@ function occurrenceItem(ctx, o, names, refresh, { staff }) {
       staff ? `${names.get(o.client_id) || "Client"} · ` : "",
       `${o.duration_minutes} minutes · ${o.modality === "telehealth" ? "video" : "in person"}`,
     ),
+    details && details.details && details.details.change !== "cancelled" ? detailsBlock(details) : null,
     actions.length ? h("div", { class: "actions" }, actions) : null,
   );
 }
@@ -412,12 +502,16 @@ async function clientPage(ctx) {
   const list = h("ul", { class: "cards", id: "appointment-list" });
   async function refresh() {
     const occurrences = await api("GET", "/appointments");
+    await m.ready();
+    const view = { ...ctx, details: m.appointmentDetails() };
     const mine = occurrences.filter((o) => o.status !== "rescheduled");
     list.replaceChildren(
-      ...(mine.length ? mine.map((o) => occurrenceItem(ctx, o, new Map(), refresh, { staff: false })) : [h("li", { class: "muted" }, "No upcoming appointments.")]),
+      ...(mine.length ? mine.map((o) => occurrenceItem(view, o, new Map(), refresh, { staff: false })) : [h("li", { class: "muted" }, "No upcoming appointments.")]),
     );
   }
   await refresh();
+  // New details arrive as messages (end to end), the status as a notice.
+  live(ctx, refresh, { messages: true });
   return h(
     "section",
     {},
