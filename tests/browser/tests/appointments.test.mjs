@@ -132,6 +132,47 @@ describe("appointments in the conversation", () => {
     assert.match(await line.innerText(), /Could we do Thursday morning instead\?/);
   });
 
+  it("a lying client's 'cancelled' card is not believed by the clinician's page", async () => {
+    // The client's own device encrypts an appointment message, as only the
+    // practice's side may: any member can write any content type.
+    await client.page.evaluate(async () => {
+      const m = await import("/js/messaging/client.js");
+      const a = await import("/js/messaging/appointment.js");
+      const conv = m.conversations()[0];
+      const [occ] = await (await fetch("/api/v1/appointments")).json();
+      await m.sendAppointmentMessage(
+        conv.id,
+        a.reminderContent({ appointmentId: occ.appointment_id, startsAtSecs: occ.starts_at, minutes: 50, change: "cancelled" }),
+      );
+    });
+    const staff = clinician.page;
+    await staff.getByText("An appointment message that did not come from the practice. It is not shown.").waitFor({ timeout: 20_000 });
+    assert.equal(await staff.locator("#messages .appointment-card.cancelled").count(), 0);
+  });
+
+  it("the clinician moves it; the client's conversation shows the new time with the same details", async () => {
+    const staff = clinician.page;
+    await staff.getByRole("navigation").getByRole("link", { name: "Reminders" }).click();
+    await heading(staff, "Reminders");
+    const item = staff.locator("#appointment-list > li").first();
+    await item.getByRole("button", { name: /^Move/ }).click();
+    await item.getByLabel("New date").fill(isoDate(11));
+    await item.getByLabel("New time").fill("10:30");
+    await item.getByRole("button", { name: "Move appointment" }).click();
+    await staff.getByText("Appointment moved; its reminders are re-planned.").waitFor({ timeout: 20_000 });
+    await staff.waitForFunction(() => /10:30\s?AM/.test(document.querySelector("#appointment-list > li")?.textContent || ""));
+    const page = client.page;
+    const moved = page.locator("#messages > li.reminder .appointment-card.rescheduled");
+    await moved.waitFor({ timeout: 20_000 });
+    const text = await moved.innerText();
+    assert.match(text, /Appointment moved:.*10:30\s?AM/s);
+    assert.match(text, /Same link as last week/);
+    // The earlier card defers to it; the new one can be answered.
+    assert.ok((await page.getByText("A newer message about this appointment is below.").count()) >= 1);
+    await moved.getByRole("button", { name: /^Confirm/ }).waitFor();
+    await check(page, "appointments-client-moved-phone");
+  });
+
   it("the clinician cancels; the conversation says so", async () => {
     const staff = clinician.page;
     await staff.getByRole("navigation").getByRole("link", { name: "Reminders" }).click();
@@ -140,9 +181,9 @@ describe("appointments in the conversation", () => {
     await staff.getByText("Appointment cancelled; its reminders are withdrawn.").waitFor({ timeout: 20_000 });
     const page = client.page;
     await page.locator("#messages > li.reminder .appointment-card.cancelled").waitFor({ timeout: 20_000 });
-    // The earlier card no longer offers answers.
-    await page.getByText("A newer message about this appointment is below.").waitFor();
-    assert.equal(await page.locator("#messages > li.reminder button").count(), 0);
+    // The earlier cards no longer offer answers.
+    await page.waitForFunction(() => document.querySelectorAll("#messages > li.reminder button").length === 0);
+    assert.equal(await page.getByText("A newer message about this appointment is below.").count(), 2);
     await check(page, "appointments-client-cancelled-phone");
   });
 });

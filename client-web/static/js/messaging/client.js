@@ -132,7 +132,9 @@ export function conversations() {
     const closed = !!sum.closed;
     // The newest text, decrypted on this device, for the list's preview.
     const preview = last ? { text: last.text, mine: !!last.mine } : null;
-    return { id: sum.id, other, otherId, joined, join, unread, closed, preview, lastAt: last ? last.sentAt : null };
+    // Who the client is: only the practice's side announces appointments,
+    // only the client answers them (pages check the sender against it).
+    return { id: sum.id, other, otherId, clientId: sum.client_user_id, joined, join, unread, closed, preview, lastAt: last ? last.sentAt : null };
   });
 }
 
@@ -889,9 +891,12 @@ export function appointmentDetails() {
   const out = new Map();
   if (!S) return out;
   const newest = new Map();
-  for (const c of Object.values(S.history.convs)) {
+  for (const [id, c] of Object.entries(S.history.convs)) {
+    const sum = S.summaries.find((x) => x.id === id);
     for (const msg of c.messages) {
       if (msg.kind !== "reminder" || !msg.content) continue;
+      // Only the practice's side announces appointments (see saidBy).
+      if (!sum || msg.from === sum.client_user_id) continue;
       const key = hexToUuid(msg.content.reminder_id);
       const before = newest.get(key);
       if (!before || msg.sentAt >= before) {

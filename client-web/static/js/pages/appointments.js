@@ -71,10 +71,21 @@ async function openOccurrence(appointmentId, startsAtMs) {
   return open.find((o) => o.starts_at * 1000 === startsAtMs) || open[0] || null;
 }
 
+/**
+ * Whether `msg` came from the side that may say it: appointments from the
+ * practice's side, answers from the client. Anyone in a conversation can
+ * encrypt any content type; a client's device that "cancels" an
+ * appointment, or a staff device that "confirms" for the client, is not
+ * believed (the server's record is what counts either way).
+ */
+export function saidBy(cur, msg) {
+  return msg.kind === "reminder" ? msg.from !== cur.clientId : msg.from === cur.clientId;
+}
+
 /** What became of the appointment a card shows, from the conversation itself. */
 function cardState(cur, msg) {
   const rid = msg.content.reminder_id;
-  const later = cur.messages.filter((x) => x !== msg && x.sentAt >= msg.sentAt && x.content && x.content.reminder_id === rid);
+  const later = cur.messages.filter((x) => x !== msg && x.sentAt >= msg.sentAt && x.content && x.content.reminder_id === rid && saidBy(cur, x));
   const superseded = later.some((x) => x.kind === "reminder");
   const answers = later.filter((x) => x.kind === "reminder_response");
   const last = answers[answers.length - 1];
@@ -99,6 +110,7 @@ const ANSWERED = {
  * is ahead and not yet answered.
  */
 export function appointmentCard(ctx, cur, msg) {
+  if (!saidBy(cur, msg)) return h("p", { class: "muted" }, "An appointment message that did not come from the practice. It is not shown.");
   const content = msg.content;
   const d = content.details || {};
   const change = d.change || "scheduled";
@@ -190,13 +202,14 @@ const LINES = {
 
 /** The line an answer shows in the conversation. */
 export function answerLine(cur, msg) {
+  if (!saidBy(cur, msg)) return h("p", { class: "muted" }, "An answer that did not come from the client. It is not shown.");
   const content = msg.content;
   const who = msg.mine ? "You" : cur.other;
   const line = (LINES[content.response] || ((w) => `${w} answered`))(who);
   const o = content.occurrence;
   // In the client's zone, as the appointment itself reads: the zone is in
   // the appointment message this answers.
-  const about = cur.messages.filter((x) => x.kind === "reminder" && x.content && x.content.reminder_id === content.reminder_id);
+  const about = cur.messages.filter((x) => x.kind === "reminder" && x.content && x.content.reminder_id === content.reminder_id && saidBy(cur, x));
   const latest = about[about.length - 1];
   const zone = latest && latest.content.details ? latest.content.details.time_zone : "";
   return h(

@@ -124,9 +124,13 @@ async function staffPage(ctx) {
 
   async function refresh() {
     const [occurrences, reminders] = await Promise.all([api("GET", "/appointments"), api("GET", "/reminders")]);
+    // A one-time appointment can be moved here; a series is moved as a
+    // whole through the API (its rule is not in this list).
+    const perSeries = new Map();
+    for (const o of occurrences) perSeries.set(o.appointment_id, (perSeries.get(o.appointment_id) || 0) + 1);
     upcoming.replaceChildren(
       ...(occurrences.length
-        ? occurrences.map((o) => occurrenceItem(ctx, o, names, refresh, { staff: true }))
+        ? occurrences.map((o) => occurrenceItem(ctx, o, names, refresh, { staff: true, movable: perSeries.get(o.appointment_id) === 1 }))
         : [h("li", { class: "muted" }, "No upcoming appointments.")]),
     );
     sent.replaceChildren(
@@ -310,7 +314,63 @@ function scheduleForm(ctx, clients, clinicians, refresh) {
   return form;
 }
 
-function occurrenceItem(ctx, o, names, refresh, { staff }) {
+/** Wall-clock date and time of `unixSecs` in `zone`: ["YYYY-MM-DD", "HH:MM"]. */
+function localParts(unixSecs, zone) {
+  try {
+    const parts = Object.fromEntries(
+      new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+        .formatToParts(new Date(unixSecs * 1000))
+        .map((p) => [p.type, p.value]),
+    );
+    return [`${parts.year}-${parts.month}-${parts.day}`, `${parts.hour}:${parts.minute}`];
+  } catch (_) {
+    return ["", ""];
+  }
+}
+
+/**
+ * Moving a one-time appointment: a new date and time (in the client's
+ * zone); the server withdraws and re-plans its reminders, and the
+ * conversation tells the client, with the details it had.
+ */
+function moveForm(ctx, o, refresh) {
+  const errors = errorBox();
+  const [day, hour] = localParts(o.starts_at, o.time_zone);
+  const date = field({ label: "New date", name: "move-date", type: "date", value: day });
+  const time = field({ label: "New time", name: "move-time", type: "time", value: hour });
+  const form = h("form", { class: "move-form", hidden: true }, errors.box, date.wrap, time.wrap, h("button", { type: "submit", class: "primary" }, "Move appointment"));
+  onSubmit(form, errors, async () => {
+    await api("PUT", `/appointments/${encodeURIComponent(o.appointment_id)}`, {
+      time_zone: o.time_zone,
+      start_local: `${date.input.value}T${time.input.value}`,
+      duration_minutes: o.duration_minutes,
+      modality: o.modality,
+    });
+    const moved = (await api("GET", "/appointments")).find((x) => x.appointment_id === o.appointment_id && x.status !== "rescheduled");
+    let unsent = null;
+    if (moved) {
+      const before = m.appointmentDetails().get(o.appointment_id);
+      const d = (before && before.details) || {};
+      const content = reminderContent({
+        appointmentId: o.appointment_id,
+        startsAtSecs: moved.starts_at,
+        minutes: moved.duration_minutes,
+        zone: moved.time_zone,
+        modality: moved.modality,
+        location: before ? before.location : "",
+        link: d.link || "",
+        note: d.note || "",
+        change: "rescheduled",
+      });
+      unsent = await tellClient(o.client_id, content, { open: false });
+    }
+    ctx.announce(unsent ? `Appointment moved; its reminders are re-planned. The conversation could not be told: ${unsent}` : "Appointment moved; its reminders are re-planned.");
+    await refresh();
+  });
+  return form;
+}
+
+function occurrenceItem(ctx, o, names, refresh, { staff, movable = false }) {
   const when = inZone(o.starts_at, o.time_zone);
   const actions = [];
   const open = o.status === "scheduled" || o.status === "confirmed";
@@ -328,6 +388,15 @@ function occurrenceItem(ctx, o, names, refresh, { staff }) {
     });
     return b;
   };
+  const move = open && staff && movable ? moveForm(ctx, o, refresh) : null;
+  if (move) {
+    const b = h("button", { type: "button", class: "secondary", "aria-label": `Move: ${when}` }, "Move");
+    b.addEventListener("click", () => {
+      move.hidden = !move.hidden;
+      if (!move.hidden) move.querySelector("input")?.focus();
+    });
+    actions.push(b);
+  }
   if (open && staff) {
     actions.push(
       button("Cancel", "secondary danger", async () => {
@@ -377,6 +446,7 @@ function occurrenceItem(ctx, o, names, refresh, { staff }) {
     ),
     details && details.details && details.details.change !== "cancelled" ? detailsBlock(details) : null,
     actions.length ? h("div", { class: "actions" }, actions) : null,
+    move,
   );
 }
 
