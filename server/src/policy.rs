@@ -242,6 +242,8 @@ pub const ROUTES: &[Route] = &[
     needs("GET", "/incidents", ManageIncidents),
     needs("GET", "/incidents/{id}", ManageIncidents),
     needs("PATCH", "/incidents/{id}", ManageIncidents),
+    needs("PUT", "/incidents/{id}/assessment", ManageIncidents),
+    needs("POST", "/incidents/{id}/sign-off", ManageIncidents),
     needs("GET", "/webhooks", ManageWebhooks),
     needs("POST", "/webhooks", ManageWebhooks),
     needs("POST", "/webhooks/{id}/disable", ManageWebhooks),

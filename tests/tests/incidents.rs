@@ -65,6 +65,7 @@ on_both_backends!(
     an_approaching_deadline_is_announced_once_per_threshold,
     a_practice_has_at_most_ten_webhooks_even_when_added_at_once,
     a_revoked_phone_used_again_opens_one_unauthorized_access_incident,
+    the_privacy_officer_signs_off_the_prefilled_worksheet_with_a_fresh_code,
 );
 
 async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: Backend) {
@@ -770,6 +771,202 @@ async fn a_revoked_phone_used_again_opens_one_unauthorized_access_incident(b: Ba
             .count(),
         1,
         "audited once, not once per request"
+    );
+    app.stop().await;
+}
+
+/// The lost phone of the evidence story, reported by the admin once its
+/// app had locked itself; the incident's id.
+async fn lost_phone_incident(app: &TestApp, p: &PracticePeople) -> String {
+    let (conv, mut office, mut phone) = two_device_conversation(app, &p.clinician, &p.client).await;
+    for text in ["one", "two"] {
+        let (status, _) = office.send_text(app, &conv, text).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    phone.sync_http(&conv).await;
+    app.clock.advance(31 * 60);
+    let (status, body) = p
+        .admin
+        .client
+        .post(
+            &format!("/api/v1/devices/{}/revoke", phone.device_id),
+            &json!({"reason": "lost"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let list = until_incidents(p, |l| !l.is_empty()).await;
+    list[0]["id"].as_str().expect("id").to_string()
+}
+
+async fn the_privacy_officer_signs_off_the_prefilled_worksheet_with_a_fresh_code(b: Backend) {
+    let Some(app) = TestApp::start_with(b, |s| {
+        s.incidents.watch_interval_ms = 20;
+        s.auth.staff_idle_timeout_secs = 86_400;
+        s.auth.max_failures_per_account = 3;
+    })
+    .await
+    else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let id = lost_phone_incident(&app, &p).await;
+    let path = format!("/api/v1/incidents/{id}");
+    let (_, detail) = p.admin.client.get(&path).await;
+    let a = &detail["assessment"];
+    assert_eq!(a["version"], 0, "{a}");
+    let factors = a["factors"].as_array().expect("factors");
+    assert_eq!(factors.len(), 4);
+    assert!(
+        factors[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("messages of 1 client"),
+        "{a}"
+    );
+    assert!(
+        factors[3]["text"]
+            .as_str()
+            .unwrap()
+            .contains("safe harbor hold"),
+        "{a}"
+    );
+    // Each prefilled statement rests on entries of the signed log, which
+    // the audit API proves.
+    let expected = [
+        "message.delivered",
+        "device.reported_lost",
+        "device.reported_lost",
+        "device.reported_lost",
+    ];
+    for (f, action) in factors.iter().zip(expected) {
+        let sources = f["sources"].as_array().expect("sources");
+        assert!(!sources.is_empty(), "{f}");
+        let seq = sources[0].as_i64().unwrap();
+        let (status, proof) = p
+            .admin
+            .client
+            .get(&format!("/api/v1/audit/proof/inclusion?seq={seq}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{proof}");
+        assert_eq!(proof["entry"]["action"], action, "{f}");
+    }
+
+    // Edited over the version read; a stale or blank save is refused.
+    let mut statements = json!({
+        "nature_extent": factors[0]["text"],
+        "recipient": "Unknown: the phone was left on a bus.",
+        "acquired_viewed": factors[2]["text"],
+        "mitigation": factors[3]["text"],
+    });
+    let save = |version: i64, statements: &Value| json!({"expected_version": version, "statements": statements});
+    let put = format!("{path}/assessment");
+    let (status, saved) = p.admin.client.put(&put, &save(0, &statements)).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["version"], 1);
+    assert_eq!(
+        saved["factors"][1]["text"],
+        "Unknown: the phone was left on a bus."
+    );
+    let (status, err) = p.admin.client.put(&put, &save(0, &statements)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["error"], "changed");
+    statements["mitigation"] = json!("   ");
+    let (status, err) = p.admin.client.put(&put, &save(1, &statements)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+
+    // Signed off only once decided; only by an admin.
+    let secret = p.admin.totp_secret.clone().expect("admin has TOTP");
+    let sign = format!("{path}/sign-off");
+    app.next_totp_step();
+    let (status, err) = p
+        .admin
+        .client
+        .post(
+            &sign,
+            &json!({"expected_version": 1, "totp_code": app.totp(&secret)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["error"], "not_decided");
+    let (status, _) = p
+        .clinician
+        .client
+        .post(
+            &sign,
+            &json!({"expected_version": 1, "totp_code": "000000"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for (from, to) in [("open", "assessing"), ("assessing", "decided")] {
+        let (status, body) = p
+            .admin
+            .client
+            .patch(&path, &json!({"expected_status": from, "status": to, "decision": if to == "decided" { json!("not_a_breach") } else { Value::Null },
+                "note": "Sealed, share destroyed, locked when lost."}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    // Guesses at once are bounded by the account's budget, not the burst.
+    let wrong = json!({"expected_version": 1, "totp_code": "000000"});
+    let answers =
+        futures_util::future::join_all((0..8).map(|_| p.admin.client.post(&sign, &wrong))).await;
+    let refused = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(refused <= 3 && refused + throttled == 8, "{answers:?}");
+    let (_, detail) = p.admin.client.get(&path).await;
+    assert!(detail["assessment"]["signed_off_at"].is_null());
+
+    // After the window, the current code signs it off, once.
+    app.clock.advance(app.settings.auth.failure_window_secs + 1);
+    app.next_totp_step();
+    let code = app.totp(&secret);
+    let (status, signed) = p
+        .admin
+        .client
+        .post(&sign, &json!({"expected_version": 1, "totp_code": code}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    assert!(signed["signed_off_at"].is_i64(), "{signed}");
+    assert_eq!(signed["signed_off_by"], p.admin.user_id.as_str());
+    let (status, err) = p
+        .admin
+        .client
+        .post(&sign, &json!({"expected_version": 1, "totp_code": code}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["error"], "signed_off");
+
+    // Final: the words and the decision no longer change.
+    statements["mitigation"] = json!("changed later");
+    let (status, err) = p.admin.client.put(&put, &save(1, &statements)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["error"], "signed_off");
+    let (status, err) = p
+        .admin
+        .client
+        .patch(&path, &json!({"expected_status": "decided", "decision": "breach", "note": "on second thought"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["error"], "signed_off");
+    let (_, detail) = p.admin.client.get(&path).await;
+    let entries: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["entry"].as_str().unwrap())
+        .collect();
+    assert!(entries.contains(&"assessment saved"), "{entries:?}");
+    assert!(entries.contains(&"signed off: not a breach"), "{entries:?}");
+    assert_eq!(
+        detail["assessment"]["factors"][1]["text"],
+        "Unknown: the phone was left on a bus."
     );
     app.stop().await;
 }

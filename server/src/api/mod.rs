@@ -143,6 +143,14 @@ pub fn router(state: AppState) -> Router {
             get(incidents::incidents::get).patch(incidents::incidents::change),
         )
         .route(
+            "/incidents/{id}/assessment",
+            put(incidents::incidents::save_assessment),
+        )
+        .route(
+            "/incidents/{id}/sign-off",
+            post(incidents::incidents::sign_off),
+        )
+        .route(
             "/webhooks",
             get(incidents::webhooks::list).post(incidents::webhooks::create),
         )

@@ -93,12 +93,17 @@ actions! {
     DeviceRevoked = "device.revoked",
     /// A revoked device's token was presented.
     DeviceRevokedTokenUsed = "device.revoked_token_used",
+    /// An incident's four-factor risk assessment was saved.
+    IncidentAssessed = "incident.assessed",
     /// A breach-notification deadline is near.
     IncidentDeadlineApproaching = "incident.deadline_approaching",
     /// An incident was decided (breach, not a breach, exception).
     IncidentDecided = "incident.decided",
     /// An incident was opened, by a person or a detector.
     IncidentOpened = "incident.opened",
+    /// The privacy officer signed off an incident's decision and its
+    /// assessment, with a fresh second factor.
+    IncidentSignedOff = "incident.signed_off",
     /// An incident changed (status, discovery time, timeline).
     IncidentUpdated = "incident.updated",
     /// An invitation was created.
@@ -241,9 +246,11 @@ mod tests {
         "device.reported_lost",
         "device.revoked",
         "device.revoked_token_used",
+        "incident.assessed",
         "incident.deadline_approaching",
         "incident.decided",
         "incident.opened",
+        "incident.signed_off",
         "incident.updated",
         "invite.created",
         "invite.redeemed",

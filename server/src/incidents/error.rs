@@ -1,5 +1,6 @@
 //! The incidents slice's refusals, and how each is answered.
 
+use super::rules::assessment::AssessmentError;
 use super::rules::status::TransitionError;
 use crate::error::AppError;
 use crate::storage::error::StoreError;
@@ -19,6 +20,9 @@ pub enum IncidentError {
     /// The status cannot change that way.
     #[error(transparent)]
     Transition(#[from] TransitionError),
+    /// The assessment cannot be saved or signed off now.
+    #[error(transparent)]
+    Assessment(#[from] AssessmentError),
     /// Someone else changed the incident since it was read.
     #[error("the incident changed since you read it; reload and try again")]
     Changed,
@@ -50,6 +54,15 @@ impl From<IncidentError> for AppError {
             IncidentError::NotFound(what) => AppError::not_found(what),
             IncidentError::Invalid(_) => AppError::invalid("invalid_field", message),
             IncidentError::Transition(_) => AppError::conflict("bad_transition", message),
+            IncidentError::Assessment(AssessmentError::Invalid(_)) => {
+                AppError::invalid("invalid_field", message)
+            }
+            IncidentError::Assessment(AssessmentError::SignedOff) => {
+                AppError::conflict("signed_off", message)
+            }
+            IncidentError::Assessment(AssessmentError::NotDecided) => {
+                AppError::conflict("not_decided", message)
+            }
             IncidentError::Changed => AppError::conflict("changed", message),
             IncidentError::UrlRefused(_) => AppError::invalid("url_refused", message),
             IncidentError::Store(s) => s.into(),
@@ -87,6 +100,21 @@ mod tests {
                 "bad_transition",
             ),
             (IncidentError::Changed, StatusCode::CONFLICT, "changed"),
+            (
+                AssessmentError::Invalid("a statement").into(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+            ),
+            (
+                AssessmentError::SignedOff.into(),
+                StatusCode::CONFLICT,
+                "signed_off",
+            ),
+            (
+                AssessmentError::NotDecided.into(),
+                StatusCode::CONFLICT,
+                "not_decided",
+            ),
             (
                 IncidentError::UrlRefused("https only"),
                 StatusCode::UNPROCESSABLE_ENTITY,

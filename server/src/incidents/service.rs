@@ -9,16 +9,18 @@
 //! incident (`jobs/watch.rs`).
 
 use super::error::IncidentError;
+use super::rules::assessment::{self, AssessmentError, FactorView, Statements};
 use super::rules::deadlines::{self, Delay};
 use super::rules::evidence::{summarize, DeviceEvidence};
 use super::rules::status::{self, Decision, Kind, Status};
 use super::rules::webhook;
 use super::store::{
-    DeliveryView, EndpointView, IncidentChange, IncidentRow, NewEndpoint, NewIncident, Subject,
-    TimelineEntry,
+    AssessmentRow, AssessmentWrite, DeliveryView, EndpointView, IncidentChange, IncidentRow,
+    NewEndpoint, NewIncident, Subject, TimelineEntry,
 };
 use crate::audit::Action;
 use crate::auth::session::Authed;
+use crate::auth::step_up::FreshSecondFactor;
 use crate::ids::{DeviceId, IncidentId, UserId, WebhookEndpointId};
 use crate::sealing::Purpose;
 use crate::state::AppState;
@@ -132,6 +134,57 @@ pub struct IncidentDetail {
     /// For each device subject: what the server's records say it held,
     /// who is affected, and the safe harbor's facts.
     pub evidence: Vec<DeviceEvidence>,
+    /// The four-factor risk assessment (164.402(2)).
+    pub assessment: AssessmentView,
+}
+
+/// The four-factor worksheet as it stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssessmentView {
+    /// The four factors: what the records say, the statement as written,
+    /// and the audit entries it rests on.
+    pub factors: Vec<FactorView>,
+    /// The saved version (0: nothing saved; the prefill stands). A save or
+    /// a sign-off names the version it read.
+    pub version: i64,
+    /// Last saved by.
+    pub updated_by: Option<UserId>,
+    /// Last saved (Unix seconds).
+    pub updated_at: Option<i64>,
+    /// Signed off by (the privacy officer, with a fresh second factor).
+    pub signed_off_by: Option<UserId>,
+    /// Signed off (Unix seconds); after it nothing changes.
+    pub signed_off_at: Option<i64>,
+}
+
+/// A save of the worksheet.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SaveAssessment {
+    /// The version read (0 when nothing was saved yet).
+    pub expected_version: i64,
+    /// The four statements.
+    pub statements: Statements,
+}
+
+/// The sign-off: the version read, and the current code of the signer's
+/// authenticator app.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignOff {
+    /// The version read (0 when nothing was saved: the prefill is signed).
+    pub expected_version: i64,
+    /// The current TOTP code (used once).
+    #[schema(value_type = String)]
+    pub totp_code: secrecy::SecretString,
+}
+
+impl std::fmt::Debug for SignOff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignOff")
+            .field("expected_version", &self.expected_version)
+            .finish_non_exhaustive()
+    }
 }
 
 fn view(state: &AppState, r: IncidentRow) -> Result<IncidentView> {
@@ -266,6 +319,24 @@ pub async fn list(state: &AppState, authed: &Authed) -> Result<Vec<IncidentView>
 pub async fn get(state: &AppState, authed: &Authed, id: IncidentId) -> Result<IncidentDetail> {
     admin_only(authed, "incidents are for the practice's admins")?;
     let (row, subjects, timeline) = state.store.incident(authed.practice_id, id).await?;
+    let evidence = evidence_of(state, authed, &subjects).await?;
+    let saved = state.store.assessment(authed.practice_id, id).await?;
+    let kind = Kind::from_code(&row.kind).ok_or(IncidentError::Invalid("stored kind"))?;
+    let assessment = assessment_view(kind, &evidence, saved)?;
+    Ok(IncidentDetail {
+        incident: view(state, row)?,
+        subjects,
+        timeline,
+        evidence,
+        assessment,
+    })
+}
+
+async fn evidence_of(
+    state: &AppState,
+    authed: &Authed,
+    subjects: &[Subject],
+) -> Result<Vec<DeviceEvidence>> {
     let mut evidence = Vec::new();
     for device in subjects.iter().filter_map(|s| s.device_id) {
         match state.store.device_facts(authed.practice_id, device).await {
@@ -274,12 +345,154 @@ pub async fn get(state: &AppState, authed: &Authed, id: IncidentId) -> Result<In
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(IncidentDetail {
-        incident: view(state, row)?,
-        subjects,
-        timeline,
-        evidence,
+    Ok(evidence)
+}
+
+fn saved_statements(row: &AssessmentRow) -> Result<Statements> {
+    serde_json::from_str(&row.statements)
+        .map_err(|e| IncidentError::Internal(anyhow::anyhow!("stored assessment: {e}")))
+}
+
+fn assessment_view(
+    kind: Kind,
+    evidence: &[DeviceEvidence],
+    saved: Option<AssessmentRow>,
+) -> Result<AssessmentView> {
+    let statements = saved.as_ref().map(saved_statements).transpose()?;
+    let factors = assessment::with_saved(assessment::prefill(kind, evidence), statements.as_ref());
+    Ok(AssessmentView {
+        factors,
+        version: saved.as_ref().map_or(0, |r| r.version),
+        updated_by: saved.as_ref().map(|r| r.updated_by),
+        updated_at: saved.as_ref().map(|r| r.updated_at),
+        signed_off_by: saved.as_ref().and_then(|r| r.signed_off_by),
+        signed_off_at: saved.as_ref().and_then(|r| r.signed_off_at),
     })
+}
+
+/// Saves the worksheet's statements (admins), over the version read.
+pub async fn save_assessment(
+    state: &AppState,
+    authed: &Authed,
+    id: IncidentId,
+    req: SaveAssessment,
+) -> Result<AssessmentView> {
+    admin_only(authed, "incidents are assessed by the practice's admins")?;
+    let (row, subjects, _) = state.store.incident(authed.practice_id, id).await?;
+    let saved = state.store.assessment(authed.practice_id, id).await?;
+    let signed = saved.as_ref().is_some_and(|r| r.signed_off_at.is_some());
+    assessment::check(&req.statements, signed)?;
+    if saved.as_ref().map_or(0, |r| r.version) != req.expected_version {
+        return Err(IncidentError::Changed);
+    }
+    let write = AssessmentWrite {
+        expected_version: req.expected_version,
+        statements: serde_json::to_string(&req.statements)
+            .map_err(|e| IncidentError::Internal(e.into()))?,
+        actor: authed.user_id,
+        sign_off: false,
+        entry: "assessment saved".to_owned(),
+    };
+    let event = authed
+        .event(Action::IncidentAssessed)
+        .detail(serde_json::json!({"incident_id": id, "version": req.expected_version + 1}));
+    if !state
+        .store
+        .write_assessment(authed.practice_id, id, &write, event, state.now())
+        .await?
+    {
+        return Err(IncidentError::Changed);
+    }
+    let kind = Kind::from_code(&row.kind).ok_or(IncidentError::Invalid("stored kind"))?;
+    let evidence = evidence_of(state, authed, &subjects).await?;
+    assessment_view(
+        kind,
+        &evidence,
+        state.store.assessment(authed.practice_id, id).await?,
+    )
+}
+
+/// Whether a sign-off of the version read could be made now: asked before
+/// the signer's code is checked, so a code is not used up by a sign-off
+/// that was bound to be refused (the next one is thirty seconds away).
+pub async fn check_sign_off(
+    state: &AppState,
+    authed: &Authed,
+    id: IncidentId,
+    expected_version: i64,
+) -> Result<()> {
+    admin_only(authed, "incidents are signed off by the practice's admins")?;
+    let (row, _, _) = state.store.incident(authed.practice_id, id).await?;
+    let status = Status::from_code(&row.status).ok_or(IncidentError::Invalid("stored status"))?;
+    let decision = row.decision.as_deref().and_then(Decision::from_code);
+    let saved = state.store.assessment(authed.practice_id, id).await?;
+    let signed = saved.as_ref().is_some_and(|r| r.signed_off_at.is_some());
+    assessment::may_sign_off(status, decision, signed)?;
+    if saved.as_ref().map_or(0, |r| r.version) != expected_version {
+        return Err(IncidentError::Changed);
+    }
+    Ok(())
+}
+
+/// Signs off the decision and the assessment as read (admins, with a fresh
+/// second factor): from then on neither changes.
+pub async fn sign_off(
+    state: &AppState,
+    authed: &Authed,
+    id: IncidentId,
+    expected_version: i64,
+    _fresh: FreshSecondFactor,
+) -> Result<AssessmentView> {
+    admin_only(authed, "incidents are signed off by the practice's admins")?;
+    let (row, subjects, _) = state.store.incident(authed.practice_id, id).await?;
+    let status = Status::from_code(&row.status).ok_or(IncidentError::Invalid("stored status"))?;
+    let decision = row.decision.as_deref().and_then(Decision::from_code);
+    let saved = state.store.assessment(authed.practice_id, id).await?;
+    let signed = saved.as_ref().is_some_and(|r| r.signed_off_at.is_some());
+    assessment::may_sign_off(status, decision, signed)?;
+    if saved.as_ref().map_or(0, |r| r.version) != expected_version {
+        return Err(IncidentError::Changed);
+    }
+    let kind = Kind::from_code(&row.kind).ok_or(IncidentError::Invalid("stored kind"))?;
+    let evidence = evidence_of(state, authed, &subjects).await?;
+    // What is signed is what was read: the saved statements, or the
+    // prefill when nothing was saved.
+    let current = assessment_view(kind, &evidence, saved)?;
+    let statements = Statements {
+        nature_extent: current.factors[0].text.clone(),
+        recipient: current.factors[1].text.clone(),
+        acquired_viewed: current.factors[2].text.clone(),
+        mitigation: current.factors[3].text.clone(),
+    };
+    let write = AssessmentWrite {
+        expected_version,
+        statements: serde_json::to_string(&statements)
+            .map_err(|e| IncidentError::Internal(e.into()))?,
+        actor: authed.user_id,
+        sign_off: true,
+        entry: format!(
+            "signed off: {}",
+            decision.map_or("", |d| d.code()).replace('_', " ")
+        ),
+    };
+    let event = authed
+        .event(Action::IncidentSignedOff)
+        .detail(serde_json::json!({
+            "incident_id": id,
+            "decision": decision.map(|d| d.code()),
+        }));
+    if !state
+        .store
+        .write_assessment(authed.practice_id, id, &write, event, state.now())
+        .await?
+    {
+        return Err(IncidentError::Changed);
+    }
+    assessment_view(
+        kind,
+        &evidence,
+        state.store.assessment(authed.practice_id, id).await?,
+    )
 }
 
 /// A change the privacy officer makes.
@@ -344,6 +557,16 @@ pub async fn change(
     }
     let note = note(req.note)?;
     let to = req.status.unwrap_or(current);
+    if req.decision.is_some()
+        && state
+            .store
+            .assessment(authed.practice_id, id)
+            .await?
+            .is_some_and(|a| a.signed_off_at.is_some())
+    {
+        // The decision is what was signed.
+        return Err(AssessmentError::SignedOff.into());
+    }
     let decision = req
         .decision
         .or_else(|| row.decision.as_deref().and_then(Decision::from_code));

@@ -111,6 +111,93 @@ macro_rules! impl_incident_store {
                     Ok((row, subjects, entries))
                 }
 
+                async fn assessment(
+                    &self,
+                    practice: PracticeId,
+                    incident: IncidentId,
+                ) -> StoreResult<Option<AssessmentRow>> {
+                    Ok(sqlx::query_as(
+                        "SELECT statements, version, updated_by, updated_at, signed_off_by, signed_off_at
+                         FROM incident_assessments WHERE incident_id = $1 AND practice_id = $2",
+                    )
+                    .bind(incident)
+                    .bind(practice)
+                    .fetch_optional(self.reader())
+                    .await?)
+                }
+
+                async fn write_assessment(
+                    &self,
+                    practice: PracticeId,
+                    incident: IncidentId,
+                    w: &AssessmentWrite,
+                    event: audit::Event,
+                    now: UnixTime,
+                ) -> StoreResult<bool> {
+                    let mut tx = self.writer().begin().await?;
+                    // A sign-off signs a decision: the incident must still
+                    // have one (it is read in this transaction; a decision
+                    // cannot be changed once signed, see the service).
+                    if w.sign_off {
+                        let decided: i64 = sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM incidents WHERE id = $1 AND practice_id = $2
+                               AND status IN ('decided', 'notifying', 'closed') AND decision IS NOT NULL",
+                        )
+                        .bind(incident)
+                        .bind(practice)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        if decided == 0 {
+                            return Ok(false);
+                        }
+                    }
+                    let signed_by = w.sign_off.then_some(w.actor);
+                    let signed_at = w.sign_off.then_some(now);
+                    let done = if w.expected_version == 0 {
+                        sqlx::query(
+                            "INSERT INTO incident_assessments
+                               (incident_id, practice_id, statements, version, updated_by, updated_at, signed_off_by, signed_off_at)
+                             SELECT $1, $2, $3, 1, $4, $5, $6, $7 WHERE EXISTS
+                               (SELECT 1 FROM incidents WHERE id = $1 AND practice_id = $2)
+                             ON CONFLICT (incident_id) DO NOTHING",
+                        )
+                        .bind(incident)
+                        .bind(practice)
+                        .bind(&w.statements)
+                        .bind(w.actor)
+                        .bind(now)
+                        .bind(signed_by)
+                        .bind(signed_at)
+                        .execute(&mut *tx)
+                        .await?
+                    } else {
+                        sqlx::query(
+                            "UPDATE incident_assessments SET statements = $1, version = version + 1,
+                                 updated_by = $2, updated_at = $3,
+                                 signed_off_by = $4, signed_off_at = $5
+                             WHERE incident_id = $6 AND practice_id = $7 AND version = $8
+                               AND signed_off_at IS NULL",
+                        )
+                        .bind(&w.statements)
+                        .bind(w.actor)
+                        .bind(now)
+                        .bind(signed_by)
+                        .bind(signed_at)
+                        .bind(incident)
+                        .bind(practice)
+                        .bind(w.expected_version)
+                        .execute(&mut *tx)
+                        .await?
+                    };
+                    if done.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    timeline(&mut tx, incident, now, Some(w.actor), &w.entry, None).await?;
+                    append_events(&mut tx, std::slice::from_ref(&event), now).await?;
+                    tx.commit().await?;
+                    Ok(true)
+                }
+
                 async fn list_incidents(&self, practice: PracticeId, limit: i64) -> StoreResult<Vec<IncidentRow>> {
                     Ok(sqlx::query_as(&format!(
                         "SELECT {INCIDENT_COLS} FROM incidents WHERE practice_id = $1 ORDER BY created_at DESC, id LIMIT $2"
@@ -479,8 +566,8 @@ macro_rules! impl_incident_store {
                     .bind(device)
                     .fetch_optional(self.reader())
                     .await?;
-                    let rows: Vec<(Option<String>, Option<String>, Option<String>, i64)> = sqlx::query_as(
-                        "SELECT a.target_conversation_id, c.client_user_id, a.detail, a.at FROM audit_events a
+                    let rows: Vec<(Option<String>, Option<String>, Option<String>, i64, i64)> = sqlx::query_as(
+                        "SELECT a.target_conversation_id, c.client_user_id, a.detail, a.at, a.seq FROM audit_events a
                          LEFT JOIN conversations c ON c.id = a.target_conversation_id
                          WHERE a.practice_id = $1 AND a.actor_device_id = $2 AND a.action = 'message.delivered'
                          ORDER BY a.seq LIMIT 100000",
@@ -491,7 +578,7 @@ macro_rules! impl_incident_store {
                     .await?;
                     let delivered = rows
                         .into_iter()
-                        .filter_map(|(conv, client, detail, at)| {
+                        .filter_map(|(conv, client, detail, at, seq)| {
                             let detail: serde_json::Value = serde_json::from_str(detail.as_deref()?).ok()?;
                             Some(Delivered {
                                 conversation_id: conv?,
@@ -499,9 +586,23 @@ macro_rules! impl_incident_store {
                                 from_seq: detail.get("from_seq")?.as_i64()?,
                                 to_seq: detail.get("to_seq")?.as_i64()?,
                                 at,
+                                audit_seq: seq,
                             })
                         })
                         .collect();
+                    // The entries the rest rests on: the first report of
+                    // its loss, its revocation, its token used again.
+                    let about: Vec<(String, i64)> = sqlx::query_as(
+                        "SELECT action, seq FROM audit_events
+                         WHERE practice_id = $1 AND target_device_id = $2
+                           AND action IN ('device.reported_lost', 'device.revoked', 'device.revoked_token_used')
+                         ORDER BY seq LIMIT 10000",
+                    )
+                    .bind(practice)
+                    .bind(device)
+                    .fetch_all(self.reader())
+                    .await?;
+                    let first = |name: &str| about.iter().find(|(a, _)| a == name).map(|(_, s)| *s);
                     Ok(DeviceFacts {
                         device_id: device.to_string(),
                         owner_id: owner,
@@ -511,6 +612,14 @@ macro_rules! impl_incident_store {
                         live_session_at_revocation: live > 0,
                         last_seen_at: last_seen,
                         delivered,
+                        report_seq: first("device.reported_lost"),
+                        // A loss report revokes in the same event.
+                        revocation_seq: first("device.revoked").or(first("device.reported_lost")),
+                        token_use_seqs: about
+                            .iter()
+                            .filter(|(a, _)| a == "device.revoked_token_used")
+                            .map(|(_, s)| *s)
+                            .collect(),
                     })
                 }
 

@@ -240,9 +240,57 @@ pub struct DeliveryView {
     pub delivered_at: Option<UnixTime>,
 }
 
+/// An incident's four-factor assessment as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+#[allow(missing_docs)] // the columns of `incident_assessments`
+pub struct AssessmentRow {
+    /// JSON of `rules::assessment::Statements`.
+    pub statements: String,
+    pub version: i64,
+    pub updated_by: UserId,
+    pub updated_at: UnixTime,
+    pub signed_off_by: Option<UserId>,
+    pub signed_off_at: Option<UnixTime>,
+}
+
+/// A save or a sign-off of an assessment.
+#[derive(Debug, Clone)]
+pub struct AssessmentWrite {
+    /// The version the writer read (0: none saved yet).
+    pub expected_version: i64,
+    /// The statements, as JSON.
+    pub statements: String,
+    /// Who.
+    pub actor: UserId,
+    /// Sign it off too (final).
+    pub sign_off: bool,
+    /// The timeline entry.
+    pub entry: String,
+}
+
 /// Storage of the incidents slice.
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
+    /// The saved assessment of an incident, if any.
+    async fn assessment(
+        &self,
+        practice: PracticeId,
+        incident: IncidentId,
+    ) -> StoreResult<Option<AssessmentRow>>;
+
+    /// Writes the assessment over the version the writer read, with its
+    /// timeline entry and audit event. `Ok(false)` when another save or a
+    /// sign-off came first, or (for a sign-off) the incident is not decided
+    /// any more.
+    async fn write_assessment(
+        &self,
+        practice: PracticeId,
+        incident: IncidentId,
+        w: &AssessmentWrite,
+        event: audit::Event,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+
     /// Opens an incident by hand, with its audit event. `Ok(false)` when a
     /// detector's cause already has an open one.
     async fn open_incident(

@@ -3,11 +3,14 @@
 use crate::api::extract::{path_id, ApiJson, ApiPath};
 use crate::auth::session::Authed;
 use crate::error::ApiResult;
-use crate::incidents::service::{self, Change, IncidentDetail, IncidentView, Report};
+use crate::incidents::service::{
+    self, AssessmentView, Change, IncidentDetail, IncidentView, Report, SaveAssessment, SignOff,
+};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use secrecy::ExposeSecret;
 
 /// Reports an incident (any staff member): a message sent to the wrong
 /// client, a lost device, a suspicious sign-in, anything else. Reporting
@@ -73,5 +76,53 @@ pub async fn change(
 ) -> ApiResult<Json<IncidentView>> {
     Ok(Json(
         service::change(&state, &authed, path_id(&raw, "incident")?, req).await?,
+    ))
+}
+
+/// Saves the four-factor assessment's statements (admins), over the
+/// version read. Audited; on the timeline.
+#[utoipa::path(put, path = "/api/v1/incidents/{id}/assessment", tag = "incidents", request_body = SaveAssessment,
+    params(("id" = uuid::Uuid, Path, description = "incident id")),
+    responses((status = 200, body = AssessmentView),
+        (status = 403, body = crate::error::ErrorBody, description = "not an admin"),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "changed since read, or signed off"),
+        (status = 422, body = crate::error::ErrorBody, description = "a statement empty or too long")))]
+pub async fn save_assessment(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(raw): ApiPath<String>,
+    ApiJson(req): ApiJson<SaveAssessment>,
+) -> ApiResult<Json<AssessmentView>> {
+    Ok(Json(
+        service::save_assessment(&state, &authed, path_id(&raw, "incident")?, req).await?,
+    ))
+}
+
+/// Signs off the decision and its assessment (admins) with the current
+/// code of the signer's authenticator app, checked now and used once.
+/// From then on neither changes. Audited; on the timeline.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/sign-off", tag = "incidents", request_body = SignOff,
+    params(("id" = uuid::Uuid, Path, description = "incident id")),
+    responses((status = 200, body = AssessmentView),
+        (status = 401, body = crate::error::ErrorBody, description = "invalid_mfa_code"),
+        (status = 403, body = crate::error::ErrorBody, description = "not an admin"),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "not decided, signed off already, changed since read, or no second factor set up"),
+        (status = 429, body = crate::error::ErrorBody, description = "too many wrong codes")))]
+pub async fn sign_off(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(raw): ApiPath<String>,
+    ApiJson(req): ApiJson<SignOff>,
+) -> ApiResult<Json<AssessmentView>> {
+    // The router refused other roles already (policy.rs), before a code
+    // could spend the account's sign-in budget or consume a step.
+    let id = path_id(&raw, "incident")?;
+    service::check_sign_off(&state, &authed, id, req.expected_version).await?;
+    let fresh =
+        crate::auth::step_up::verify(&state, &authed, req.totp_code.expose_secret()).await?;
+    Ok(Json(
+        service::sign_off(&state, &authed, id, req.expected_version, fresh).await?,
     ))
 }

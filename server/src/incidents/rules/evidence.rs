@@ -35,6 +35,8 @@ pub struct Delivered {
     pub to_seq: i64,
     /// When.
     pub at: i64,
+    /// The audit entry that records it.
+    pub audit_seq: i64,
 }
 
 /// What the server knows of the device.
@@ -56,6 +58,27 @@ pub struct DeviceFacts {
     pub last_seen_at: Option<i64>,
     /// Its delivery records, in order.
     pub delivered: Vec<Delivered>,
+    /// The audit entries of its loss report and its revocation.
+    pub report_seq: Option<i64>,
+    /// Its revocation's audit entry.
+    pub revocation_seq: Option<i64>,
+    /// Audit entries of its revoked token presented again (each one hour
+    /// of attempts at most: see `device.revoked_token_used`).
+    pub token_use_seqs: Vec<i64>,
+}
+
+/// The audit entries a device's evidence rests on (each can be proven in
+/// the signed log: `GET /api/v1/audit/proof/inclusion?seq=`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EvidenceSources {
+    /// The loss report.
+    pub report: Option<i64>,
+    /// The revocation.
+    pub revocation: Option<i64>,
+    /// The records of entries handed to it.
+    pub deliveries: Vec<i64>,
+    /// Its revoked token presented again.
+    pub token_uses: Vec<i64>,
 }
 
 /// What one conversation gave the device.
@@ -104,6 +127,8 @@ pub struct DeviceEvidence {
     pub conversations: Vec<ConversationEvidence>,
     /// The affected individuals (client ids), sorted.
     pub affected_clients: Vec<String>,
+    /// The audit entries behind these facts.
+    pub sources: EvidenceSources,
 }
 
 /// Summarises the facts.
@@ -157,6 +182,12 @@ pub fn summarize(f: &DeviceFacts) -> DeviceEvidence {
         safe_harbor_facts: destroyed && !f.live_session_at_revocation,
         conversations,
         affected_clients: affected,
+        sources: EvidenceSources {
+            report: f.report_seq,
+            revocation: f.revocation_seq,
+            deliveries: f.delivered.iter().map(|d| d.audit_seq).collect(),
+            token_uses: f.token_use_seqs.clone(),
+        },
     }
 }
 
@@ -184,6 +215,7 @@ mod tests {
             from_seq: from,
             to_seq: to,
             at,
+            audit_seq: at * 10,
         }
     }
 

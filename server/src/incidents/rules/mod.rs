@@ -1,6 +1,7 @@
 //! The incidents slice's decisions, pure and unit-tested without a
 //! database: statuses and their changes, detectors, deadlines, webhooks.
 
+pub mod assessment;
 pub mod deadlines;
 pub mod detect;
 pub mod evidence;
