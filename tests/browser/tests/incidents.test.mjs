@@ -24,11 +24,11 @@ async function check(page, name) {
 
 describe("incidents", () => {
   const { server, person } = story();
-  let admin, clinician, client;
+  let admin, clinician, client, adminTotp;
 
   it("admin, clinician and client register", async () => {
     admin = await person(LAPTOP);
-    await registerStaff(admin.page, server.setupLink, ADMIN);
+    ({ totp: adminTotp } = await registerStaff(admin.page, server.setupLink, ADMIN));
     clinician = await person(PHONE);
     await registerStaff(clinician.page, await createInvite(admin.page, "clinician"), CLINICIAN);
     client = await person(PHONE);
@@ -107,6 +107,20 @@ describe("incidents", () => {
     await detail.getByRole("heading", { name: "A device was lost or stolen" }).waitFor();
     assert.match(await detail.innerText(), /1 person\(s\) affected/);
     assert.match(await detail.innerText(), /reported: a device was lost/);
+    // The four-factor worksheet, prefilled from the records.
+    const sheet = page.locator("#worksheet");
+    assert.match(await sheet.innerText(), /\(iv\) The extent to which the risk has been mitigated/);
+    const mitigation = sheet.getByLabel("(iv) The extent to which the risk has been mitigated", { exact: true });
+    assert.match(await mitigation.inputValue(), /unlock share\) was destroyed/);
+    // Its sources, checked in the page against the signed audit log.
+    await sheet.getByRole("button", { name: /Check them: the audit entries of factor \(iv\)/ }).click();
+    await sheet.getByText(/Verified: the entry is in the signed audit log of \d+ entries\./).waitFor();
+    await sheet.getByLabel("(ii) The unauthorized person who used the PHI or to whom it was disclosed", { exact: true }).fill("Unknown: the phone was lost on a bus.");
+    await sheet.getByRole("button", { name: "Save assessment" }).click();
+    await page.getByText("Assessment saved.").waitFor();
+    await page.locator("#incident-timeline", { hasText: "assessment saved" }).waitFor();
+    // Not signed before a decision.
+    assert.equal(await page.locator("#sign-off-form").getByRole("button", { name: "Sign off" }).isDisabled(), true);
     await check(page, "incidents-admin-detail");
 
     const form = page.locator("#decision-form");
@@ -118,6 +132,21 @@ describe("incidents", () => {
     await form.getByRole("button", { name: "Save" }).click();
     await page.getByText("Incident saved.").waitFor();
     await page.locator("#incident-timeline", { hasText: "decided: not a breach" }).waitFor();
+
+    // Signed off with a fresh code: a wrong one is refused, the right one
+    // makes the assessment final.
+    const sign = page.locator("#sign-off-form");
+    await sign.getByLabel("Code from your authenticator app").fill("000000");
+    await sign.getByRole("button", { name: "Sign off" }).click();
+    await sign.locator(".form-error", { hasText: "not valid" }).waitFor();
+    await sign.getByLabel("Code from your authenticator app").fill(await adminTotp.next());
+    await sign.getByRole("button", { name: "Sign off" }).click();
+    await page.getByText("Signed off.").waitFor();
+    await page.locator("#signed-off", { hasText: `Signed off by ${ADMIN.name}` }).waitFor();
+    assert.match(await page.locator("#worksheet").innerText(), /Unknown: the phone was lost on a bus\./);
+    assert.equal(await page.locator("#worksheet textarea").count(), 0, "nothing left to edit");
+    await page.locator("#incident-timeline", { hasText: "signed off: not a breach" }).waitFor();
+    await check(page, "incidents-admin-signed-off");
   });
 
   it("the privacy officer adds a webhook and sees its secret once", async () => {

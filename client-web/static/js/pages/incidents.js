@@ -5,7 +5,8 @@
 // reasoning, and set up the webhooks that tell the practice's own systems.
 
 import { api } from "../api.js";
-import { h, field, selectField, errorBox, onSubmit, formatTime } from "../dom.js";
+import { h, field, selectField, errorBox, onSubmit, formatTime, uid } from "../dom.js";
+import { checkInclusion } from "./audit.js";
 
 const KINDS = [
   ["misdirected_message", "A message went to the wrong person"],
@@ -161,10 +162,122 @@ async function incidentDetail(ctx, id) {
       ".",
     ),
     ...evidence,
+    await worksheet(ctx, id, d),
     h("h3", {}, "Timeline"),
     timeline,
     form,
   );
+}
+
+/**
+ * The four-factor risk assessment (164.402(2)): each factor prefilled from
+ * the server's records, with the audit entries it rests on (each checked
+ * here against the signed log), edited and saved; then the decision and
+ * the assessment signed off with the current code of the signer's
+ * authenticator app, after which neither changes.
+ */
+async function worksheet(ctx, id, d) {
+  const a = d.assessment;
+  const i = d.incident;
+  const users = await api("GET", "/users").catch(() => []);
+  const nameOf = (uidValue) => (users.find((u) => u.id === uidValue) || {}).display_name || "an admin";
+  const signed = !!a.signed_off_at;
+  const heading = h("h3", { id: "worksheet-h" }, "Risk assessment (45 CFR 164.402(2))");
+  const intro = h(
+    "p",
+    { class: "muted" },
+    "Each factor starts from what Alcove's records show. Correct and complete it in your own words; the entries it rests on can be checked against the signed audit log.",
+  );
+  const areas = [];
+  const factorParts = a.factors.map((f) => {
+    const fieldId = uid(`factor-${f.factor}`);
+    const result = h("p", { class: "muted small", role: "status" });
+    const sources = f.sources.length
+      ? h(
+          "p",
+          { class: "muted small sources" },
+          `Based on audit entries ${f.sources.map((x) => `#${x}`).join(", ")}. `,
+          verifyButton(f, result),
+        )
+      : h("p", { class: "muted small" }, "Not from Alcove's records: from what you know.");
+    if (signed) {
+      return h("div", { class: "factor" }, h("h4", {}, f.title), h("p", { class: "statement" }, f.text), sources, result);
+    }
+    const area = h("textarea", { id: fieldId, name: f.factor, rows: 4, maxlength: 8000 });
+    area.value = f.text;
+    areas.push({ factor: f.factor, area, loaded: f.text });
+    return h("div", { class: "field factor" }, h("label", { for: fieldId }, f.title), area, sources, result);
+  });
+  if (signed) {
+    return h(
+      "section",
+      { class: "card worksheet", id: "worksheet", "aria-labelledby": "worksheet-h" },
+      heading,
+      ...factorParts,
+      h("p", { class: "notice", id: "signed-off" }, `Signed off by ${nameOf(a.signed_off_by)} on ${formatTime(a.signed_off_at)} with a second factor. It no longer changes.`),
+    );
+  }
+  const errors = errorBox();
+  const save = h(
+    "form",
+    { id: "worksheet-form" },
+    errors.box,
+    ...factorParts,
+    h("button", { type: "submit", class: "secondary" }, "Save assessment"),
+  );
+  onSubmit(save, errors, async () => {
+    const statements = Object.fromEntries(areas.map((x) => [x.factor, x.area.value]));
+    await api("PUT", `/incidents/${encodeURIComponent(id)}/assessment`, { expected_version: a.version, statements });
+    ctx.announce("Assessment saved.");
+    ctx.navigate(`/incidents#${id}`, { replace: true });
+  });
+  // The sign-off: only of a decision, only of what was saved.
+  const decided = !!i.decision && ["decided", "notifying", "closed"].includes(i.status);
+  const signErrors = errorBox();
+  const code = field({ label: "Code from your authenticator app", name: "totp_code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: 6 });
+  const sign = h(
+    "form",
+    { id: "sign-off-form", class: "sign-off" },
+    h("h4", {}, "Sign off"),
+    h("p", {}, decided ? `You sign the decision — ${DECISION_WORDS[i.decision]} — and this assessment as saved. Neither can change afterwards.` : "Record the decision first (below): the sign-off signs the decision and this assessment."),
+    signErrors.box,
+    code.wrap,
+    h("button", { type: "submit", class: "primary", disabled: !decided }, "Sign off"),
+  );
+  onSubmit(sign, signErrors, async () => {
+    if (areas.some((x) => x.area.value !== x.loaded)) throw new Error("Save the assessment first: the sign-off signs what is saved.");
+    await api("POST", `/incidents/${encodeURIComponent(id)}/sign-off`, { expected_version: a.version, totp_code: code.input.value.trim() });
+    ctx.announce("Signed off.");
+    ctx.navigate(`/incidents#${id}`, { replace: true });
+  });
+  return h("section", { class: "card worksheet", id: "worksheet", "aria-labelledby": "worksheet-h" }, heading, intro, save, sign);
+}
+
+/** Checks each audit entry a factor rests on against the signed log, here. */
+function verifyButton(f, result) {
+  const b = h("button", { type: "button", class: "link-button" }, "Check them");
+  b.setAttribute("aria-label", `Check them: the audit entries of factor ${f.title}`);
+  b.addEventListener("click", async () => {
+    b.disabled = true;
+    result.textContent = "Checking…";
+    try {
+      let size = 0;
+      for (const seq of f.sources) {
+        const r = await checkInclusion(await api("GET", `/audit/proof/inclusion?seq=${encodeURIComponent(seq)}`));
+        if (!r.ok) {
+          result.textContent = `Entry #${seq} did not verify: ${r.message}.`;
+          return;
+        }
+        size = r.size;
+      }
+      result.textContent = `Verified: ${f.sources.length === 1 ? "the entry is" : `all ${f.sources.length} entries are`} in the signed audit log of ${size} entries.`;
+    } catch (e) {
+      result.textContent = (e && e.message) || "The entries could not be checked.";
+    } finally {
+      b.disabled = false;
+    }
+  });
+  return b;
 }
 
 async function webhookSection(ctx) {
