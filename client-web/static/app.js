@@ -176,9 +176,16 @@ document.addEventListener("click", (event) => {
   if (!link || event.defaultPrevented || event.button !== 0) return;
   if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
   event.preventDefault();
+  // A notice belongs to the page it was said on: the person moving on by
+  // themselves (a link, Back) clears it. A page that announces and then
+  // moves on itself ("Signed in", "Reported") keeps it.
+  announce("");
   navigate(link.getAttribute("href"));
 });
-window.addEventListener("popstate", render);
+window.addEventListener("popstate", () => {
+  announce("");
+  render();
+});
 
 // Messaging: start after every sign-in (without blocking the page), stop on
 // every lock; a revoked device wipes its local data (see session.revoked).

@@ -66,6 +66,7 @@ on_both_backends!(
     a_practice_has_at_most_ten_webhooks_even_when_added_at_once,
     a_revoked_phone_used_again_opens_one_unauthorized_access_incident,
     the_privacy_officer_signs_off_the_prefilled_worksheet_with_a_fresh_code,
+    a_breach_gets_a_draft_notice_with_its_blanks_and_nobody_named,
 );
 
 async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: Backend) {
@@ -968,5 +969,69 @@ async fn the_privacy_officer_signs_off_the_prefilled_worksheet_with_a_fresh_code
         detail["assessment"]["factors"][1]["text"],
         "Unknown: the phone was left on a bus."
     );
+    app.stop().await;
+}
+
+async fn a_breach_gets_a_draft_notice_with_its_blanks_and_nobody_named(b: Backend) {
+    let Some(app) = TestApp::start_with(b, |s| {
+        s.incidents.watch_interval_ms = 20;
+        s.auth.staff_idle_timeout_secs = 86_400;
+    })
+    .await
+    else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let id = lost_phone_incident(&app, &p).await;
+    let path = format!("/api/v1/incidents/{id}");
+    let (status, body) = p
+        .admin
+        .client
+        .patch(
+            &path,
+            &json!({"expected_status": "open", "status": "decided", "decision": "breach",
+            "note": "The phone was unlocked when it was taken."}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, n) = p.admin.client.get(&format!("{path}/notice")).await;
+    assert_eq!(status, StatusCode::OK, "{n}");
+    let text = n["body"].as_str().expect("body");
+    // The five elements of 164.404(c)(1), the dates from the record.
+    let (_, detail) = p.admin.client.get(&path).await;
+    let discovered = chrono::DateTime::from_timestamp(
+        detail["incident"]["discovered_at"]
+            .as_i64()
+            .expect("discovered"),
+        0,
+    )
+    .expect("date")
+    .date_naive()
+    .to_string();
+    for part in [
+        "What happened".to_string(),
+        format!("We learned of it on {discovered}."),
+        "What information was involved".into(),
+        "What we are doing".into(),
+        "cut the device off".into(),
+        "What you can do".into(),
+        "please contact us at [toll-free number".into(),
+    ] {
+        assert!(text.contains(&part), "{part} in {text}");
+    }
+    assert_eq!(
+        n["blanks"],
+        json!([
+            "[name]",
+            "[toll-free number, email address, web site or postal address]"
+        ])
+    );
+    // Nobody named, nothing said: not the client, not the clinician.
+    for who in [&p.client, &p.clinician] {
+        assert!(!text.contains(&who.login), "{text}");
+        assert!(!text.contains(&who.user_id), "{text}");
+    }
+    let (status, _) = p.clinician.client.get(&format!("{path}/notice")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     app.stop().await;
 }

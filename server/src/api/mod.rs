@@ -150,6 +150,7 @@ pub fn router(state: AppState) -> Router {
             "/incidents/{id}/sign-off",
             post(incidents::incidents::sign_off),
         )
+        .route("/incidents/{id}/notice", get(incidents::incidents::notice))
         .route(
             "/webhooks",
             get(incidents::webhooks::list).post(incidents::webhooks::create),

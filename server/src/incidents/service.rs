@@ -412,6 +412,34 @@ pub async fn save_assessment(
     )
 }
 
+/// The draft notice to individuals (164.404(c)) of an incident (admins):
+/// filled from its record and evidence; never sent by Alcove.
+pub async fn notice(
+    state: &AppState,
+    authed: &Authed,
+    id: IncidentId,
+) -> Result<super::rules::notice::Notice> {
+    use super::rules::notice::{draft, NoticeFacts};
+    admin_only(authed, "incidents are for the practice's admins")?;
+    let (row, subjects, _) = state.store.incident(authed.practice_id, id).await?;
+    let kind = Kind::from_code(&row.kind).ok_or(IncidentError::Invalid("stored kind"))?;
+    let evidence = evidence_of(state, authed, &subjects).await?;
+    let practice = state.store.practice(authed.practice_id).await?;
+    // The day the device was last seen before the loss, else revoked.
+    let happened = evidence
+        .iter()
+        .filter_map(|e| e.last_seen_at.or(e.revoked_at))
+        .min()
+        .map(|t| deadlines::day_of(t).to_string());
+    Ok(draft(&NoticeFacts {
+        kind,
+        discovered_on: deadlines::day_of(row.discovered_at).to_string(),
+        practice: &practice.name,
+        evidence: &evidence,
+        happened_on: happened,
+    }))
+}
+
 /// Whether a sign-off of the version read could be made now: asked before
 /// the signer's code is checked, so a code is not used up by a sign-off
 /// that was bound to be refused (the next one is thirty seconds away).

@@ -101,6 +101,8 @@ describe("appointments in the conversation", () => {
     const staff = clinician.page;
     await staff.locator('#appointment-list > li[data-status="confirmed"]').waitFor({ timeout: 20_000 });
     await openConversation(staff, CLIENT.name);
+    // The reminders page's notice stayed there: moving on cleared it.
+    assert.equal((await staff.locator("#status").textContent()) || "", "");
     await staff.locator("#messages > li.reminder-response", { hasText: `${CLIENT.name} confirmed the appointment` }).waitFor({ timeout: 20_000 });
     // The clinician's own card offers no answer buttons.
     assert.equal(await staff.locator("#messages > li.reminder button").count(), 0);

@@ -132,6 +132,8 @@ describe("incidents", () => {
     await form.getByRole("button", { name: "Save" }).click();
     await page.getByText("Incident saved.").waitFor();
     await page.locator("#incident-timeline", { hasText: "decided: not a breach" }).waitFor();
+    // Not a breach: no notice to draft.
+    await page.locator("#notice", { hasText: "appears here once the incident is decided to be a breach" }).waitFor();
 
     // Signed off with a fresh code: a wrong one is refused, the right one
     // makes the assessment final.

@@ -163,6 +163,7 @@ async function incidentDetail(ctx, id) {
     ),
     ...evidence,
     await worksheet(ctx, id, d),
+    await noticeSection(id, i),
     h("h3", {}, "Timeline"),
     timeline,
     form,
@@ -251,6 +252,49 @@ async function worksheet(ctx, id, d) {
     ctx.navigate(`/incidents#${id}`, { replace: true });
   });
   return h("section", { class: "card worksheet", id: "worksheet", "aria-labelledby": "worksheet-h" }, heading, intro, save, sign);
+}
+
+/**
+ * The draft notice to individuals (164.404(c)) once the decision is a
+ * breach: filled from the incident, with the blanks only the practice can
+ * fill marked. Alcove never sends it: it is copied into the practice's own
+ * letter or email.
+ */
+async function noticeSection(id, i) {
+  const heading = h("h3", { id: "notice-h" }, "Notice to individuals (45 CFR 164.404(c))");
+  if (i.decision !== "breach") {
+    return h(
+      "section",
+      { class: "card notice-draft", id: "notice", "aria-labelledby": "notice-h" },
+      heading,
+      h("p", { class: "muted" }, "A draft notice appears here once the incident is decided to be a breach."),
+    );
+  }
+  const n = await api("GET", `/incidents/${encodeURIComponent(id)}/notice`);
+  const areaId = uid("notice-body");
+  const area = h("textarea", { id: areaId, rows: 16, readonly: true });
+  area.value = `${n.subject}\n\n${n.body}`;
+  const copied = h("p", { class: "muted small", role: "status" });
+  const copy = h("button", { type: "button", class: "secondary" }, "Copy the draft");
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(area.value);
+      copied.textContent = "Copied. Fill in the blanks before you send it.";
+    } catch (_) {
+      area.select();
+      copied.textContent = "Select the text and copy it.";
+    }
+  });
+  return h(
+    "section",
+    { class: "card notice-draft", id: "notice", "aria-labelledby": "notice-h" },
+    heading,
+    h("p", {}, `Send it to each affected person without unreasonable delay, and by ${i.deadlines.individuals} at the latest. Alcove does not send it.`),
+    n.blanks.length ? h("p", { class: "notice", id: "notice-blanks" }, `Fill in before sending: ${n.blanks.join(", ")}.`) : null,
+    h("div", { class: "field" }, h("label", { for: areaId }, "Draft notice"), area),
+    copy,
+    copied,
+  );
 }
 
 /** Checks each audit entry a factor rests on against the signed log, here. */

@@ -126,3 +126,21 @@ pub async fn sign_off(
         service::sign_off(&state, &authed, id, req.expected_version, fresh).await?,
     ))
 }
+
+/// The draft notice to individuals (45 CFR 164.404(c)) of an incident
+/// (admins): the five elements filled from its record where it knows them,
+/// blanks marked where only the practice does. Alcove never sends it.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/notice", tag = "incidents",
+    params(("id" = uuid::Uuid, Path, description = "incident id")),
+    responses((status = 200, body = crate::incidents::rules::notice::Notice),
+        (status = 403, body = crate::error::ErrorBody, description = "not an admin"),
+        (status = 404, body = crate::error::ErrorBody)))]
+pub async fn notice(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<Json<crate::incidents::rules::notice::Notice>> {
+    Ok(Json(
+        service::notice(&state, &authed, path_id(&raw, "incident")?).await?,
+    ))
+}

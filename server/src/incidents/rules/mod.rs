@@ -5,5 +5,6 @@ pub mod assessment;
 pub mod deadlines;
 pub mod detect;
 pub mod evidence;
+pub mod notice;
 pub mod status;
 pub mod webhook;
