@@ -71,6 +71,12 @@ pub struct IncidentSettings {
     /// Allow `http://` webhook URLs (tests only: a payload's signature is
     /// no secret, but its content is the practice's).
     pub webhook_allow_http: bool,
+    /// Refused requests (`access.refused`) by one account within
+    /// `probe_window_secs` that open an incident: someone trying what their
+    /// role may not (probing).
+    pub probe_refusals: i64,
+    /// The window of `probe_refusals` (s).
+    pub probe_window_secs: i64,
 }
 
 impl Default for IncidentSettings {
@@ -83,6 +89,8 @@ impl Default for IncidentSettings {
             webhook_timeout_ms: 10_000,
             webhook_allow_private: false,
             webhook_allow_http: false,
+            probe_refusals: 20,
+            probe_window_secs: 600,
         }
     }
 }
@@ -676,6 +684,10 @@ webhook_timeout_ms = 10000
 # own network; http:// only in tests.
 webhook_allow_private = false
 webhook_allow_http = false
+# One account refused this many times (a role trying what it may not)
+# within probe_window_secs opens an unauthorized-access incident.
+probe_refusals = 20
+probe_window_secs = 600
 "#;
 
 #[cfg(test)]

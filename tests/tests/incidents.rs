@@ -67,6 +67,7 @@ on_both_backends!(
     a_revoked_phone_used_again_opens_one_unauthorized_access_incident,
     the_privacy_officer_signs_off_the_prefilled_worksheet_with_a_fresh_code,
     a_breach_gets_a_draft_notice_with_its_blanks_and_nobody_named,
+    a_burst_of_refused_requests_from_one_account_opens_one_probing_incident,
 );
 
 async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: Backend) {
@@ -1033,5 +1034,56 @@ async fn a_breach_gets_a_draft_notice_with_its_blanks_and_nobody_named(b: Backen
     }
     let (status, _) = p.clinician.client.get(&format!("{path}/notice")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    app.stop().await;
+}
+
+async fn a_burst_of_refused_requests_from_one_account_opens_one_probing_incident(b: Backend) {
+    let Some(app) = TestApp::start_with(b, |s| {
+        s.incidents.watch_interval_ms = 20;
+        s.incidents.probe_refusals = 10;
+    })
+    .await
+    else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    // A few refusals are a mistake, not an incident.
+    for _ in 0..3 {
+        let (status, _) = p.client.client.get("/api/v1/incidents").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    // A clinician's session tries the admin's pages, 25 requests at once.
+    let answers = futures_util::future::join_all(
+        (0..25).map(|_| p.clinician.client.get("/api/v1/incidents")),
+    )
+    .await;
+    assert!(answers.iter().all(|(s, _)| *s == StatusCode::FORBIDDEN));
+    let list = until_incidents(&p, |l| l.iter().any(|i| i["kind"] == "unauthorized_access")).await;
+    let probing: Vec<&Value> = list
+        .iter()
+        .filter(|i| i["kind"] == "unauthorized_access")
+        .collect();
+    assert_eq!(
+        probing.len(),
+        1,
+        "one incident, not one per request: {list:?}"
+    );
+    let (_, detail) = p
+        .admin
+        .client
+        .get(&format!(
+            "/api/v1/incidents/{}",
+            probing[0]["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        detail["subjects"][0]["user_id"],
+        p.clinician.user_id.as_str()
+    );
+    assert_eq!(
+        detail["timeline"][0]["entry"],
+        "detected: many refused requests from one account"
+    );
+    // The client's three refusals made none (one incident, the clinician's).
     app.stop().await;
 }

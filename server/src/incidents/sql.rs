@@ -111,6 +111,26 @@ macro_rules! impl_incident_store {
                     Ok((row, subjects, entries))
                 }
 
+                async fn refusals_by(
+                    &self,
+                    practice: PracticeId,
+                    actor: &str,
+                    since: UnixTime,
+                    until_seq: i64,
+                ) -> StoreResult<i64> {
+                    Ok(sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM audit_events
+                         WHERE practice_id = $1 AND actor_user_id = $2 AND action = 'access.refused'
+                           AND at > $3 AND seq <= $4",
+                    )
+                    .bind(practice)
+                    .bind(actor)
+                    .bind(since)
+                    .bind(until_seq)
+                    .fetch_one(self.reader())
+                    .await?)
+                }
+
                 async fn assessment(
                     &self,
                     practice: PracticeId,
@@ -284,7 +304,7 @@ macro_rules! impl_incident_store {
 
                 async fn watched_events(&self, practice: PracticeId, after: i64, limit: i64) -> StoreResult<Vec<WatchedEvent>> {
                     Ok(sqlx::query_as(
-                        "SELECT seq, at, action, target_user_id, target_device_id, detail FROM audit_events
+                        "SELECT seq, at, action, actor_user_id, target_user_id, target_device_id, detail FROM audit_events
                          WHERE practice_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
                     )
                     .bind(practice)

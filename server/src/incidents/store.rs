@@ -119,6 +119,7 @@ pub struct WatchedEvent {
     pub seq: i64,
     pub at: UnixTime,
     pub action: String,
+    pub actor_user_id: Option<String>,
     pub target_user_id: Option<String>,
     pub target_device_id: Option<String>,
     pub detail: Option<String>,
@@ -271,6 +272,16 @@ pub struct AssessmentWrite {
 /// Storage of the incidents slice.
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
+    /// How many requests of `actor` were refused (`access.refused`) after
+    /// `since`, up to the audit entry `until_seq`.
+    async fn refusals_by(
+        &self,
+        practice: PracticeId,
+        actor: &str,
+        since: UnixTime,
+        until_seq: i64,
+    ) -> StoreResult<i64>;
+
     /// The saved assessment of an incident, if any.
     async fn assessment(
         &self,

@@ -62,7 +62,8 @@ impl Job for Watch {
                 .watched_events(practice, after, EVENTS_PER_ROUND)
                 .await?;
             more |= events.len() as i64 >= EVENTS_PER_ROUND;
-            let round = self.read(practice, after, &events);
+            let mut round = self.read(practice, after, &events);
+            self.probing(practice, &events, &mut round).await?;
             store.finish_watch(&round, self.state.clock.now()).await?;
         }
         Ok(if more { Round::More } else { Round::Idle })
@@ -70,6 +71,38 @@ impl Job for Watch {
 }
 
 impl Watch {
+    /// Refused requests: each account refused in this round is counted over
+    /// the window ending at its last refusal here (the log, not this round,
+    /// is the record: a run split over rounds still counts whole).
+    async fn probing(
+        &self,
+        practice: PracticeId,
+        events: &[WatchedEvent],
+        round: &mut WatchRound,
+    ) -> anyhow::Result<()> {
+        let settings = &self.state.settings.incidents;
+        let mut last: std::collections::BTreeMap<&str, &WatchedEvent> = Default::default();
+        for e in events
+            .iter()
+            .filter(|e| e.action == Action::AccessRefused.as_str())
+        {
+            if let Some(actor) = e.actor_user_id.as_deref() {
+                last.insert(actor, e);
+            }
+        }
+        for (actor, e) in last {
+            let refused = self
+                .state
+                .store
+                .refusals_by(practice, actor, e.at - settings.probe_window_secs, e.seq)
+                .await?;
+            if let Some(o) = detect::probing(actor, refused, settings.probe_refusals) {
+                round.openings.push(opening(practice, e, o));
+            }
+        }
+        Ok(())
+    }
+
     fn read(&self, practice: PracticeId, after: i64, events: &[WatchedEvent]) -> WatchRound {
         let mut round = WatchRound {
             practice_id: practice,

@@ -89,9 +89,39 @@ pub fn detect(e: &Seen<'_>) -> Option<Opening> {
     }
 }
 
+/// The incident a run of refused requests by one account opens: `refused`
+/// of them within the window, `threshold` being the setting
+/// (`incidents.probe_refusals`). Someone trying, one after another, what
+/// their role may not — another client's records, an admin's pages — is
+/// probing, whether a person or a stolen session; one incident per
+/// account while it is open.
+pub fn probing(actor: &str, refused: i64, threshold: i64) -> Option<Opening> {
+    (threshold > 0 && refused >= threshold).then(|| Opening {
+        kind: Kind::UnauthorizedAccess,
+        cause: format!("probing:{actor}"),
+        user: Some(actor.to_owned()),
+        device: None,
+        entry: "detected: many refused requests from one account",
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_open_a_probing_incident_at_the_threshold_only() {
+        assert_eq!(probing("u1", 19, 20), None);
+        let o = probing("u1", 20, 20).unwrap();
+        assert_eq!(o.kind, Kind::UnauthorizedAccess);
+        assert_eq!(o.cause, "probing:u1");
+        assert_eq!(
+            probing("u1", 45, 20).unwrap().cause,
+            o.cause,
+            "one cause per account"
+        );
+        assert_eq!(probing("u1", 1000, 0), None, "0 turns it off");
+    }
 
     #[test]
     fn a_lockout_opens_one_credential_incident_per_account() {
