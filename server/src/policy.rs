@@ -245,6 +245,7 @@ pub const ROUTES: &[Route] = &[
     needs("PUT", "/incidents/{id}/assessment", ManageIncidents),
     needs("POST", "/incidents/{id}/sign-off", ManageIncidents),
     needs("GET", "/incidents/{id}/notice", ManageIncidents),
+    needs("GET", "/incidents/{id}/report", ManageIncidents),
     needs("GET", "/webhooks", ManageWebhooks),
     needs("POST", "/webhooks", ManageWebhooks),
     needs("POST", "/webhooks/{id}/disable", ManageWebhooks),

@@ -7,6 +7,8 @@
 //! library — retried under one `webhook-id`; webhook URLs into the
 //! server's own network are refused. Both backends.
 
+use alcove_server::audit::signing::PublicKey;
+use alcove_server::audit::verify::verify_export;
 use alcove_tests::mls::two_device_conversation;
 use alcove_tests::webhooks::{verify, Receiver};
 use alcove_tests::{on_both_backends, Backend, Person, PracticePeople, TestApp};
@@ -1033,6 +1035,45 @@ async fn a_breach_gets_a_draft_notice_with_its_blanks_and_nobody_named(b: Backen
         assert!(!text.contains(&who.user_id), "{text}");
     }
     let (status, _) = p.clinician.client.get(&format!("{path}/notice")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The report: the record, the notice, and the audit entries behind
+    // them, which verify offline against the pinned key.
+    let (status, report) = p.admin.client.get(&format!("{path}/report")).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["alcove_incident_report"], 1);
+    assert_eq!(report["record"]["incident"]["decision"], "breach");
+    assert!(report["notice"]["body"]
+        .as_str()
+        .unwrap()
+        .contains("What happened"));
+    let export = report["audit_export"].as_str().expect("export");
+    let (_, head) = p.admin.client.get("/api/v1/audit/head").await;
+    let key = PublicKey::parse(head["public_key"].as_str().expect("key")).expect("key");
+    let verified = verify_export(export.as_bytes(), &key, &[]);
+    assert!(verified.ok(), "{verified}");
+    let actions: Vec<String> = export
+        .lines()
+        .skip(1)
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    for a in [
+        "message.delivered",
+        "device.reported_lost",
+        "incident.opened",
+        "incident.decided",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
+    // An altered entry does not verify.
+    let tampered = export.replacen("\"device.reported_lost\"", "\"device.revoked\"", 1);
+    assert!(!verify_export(tampered.as_bytes(), &key, &[]).ok());
+    let (status, _) = p.clinician.client.get(&format!("{path}/report")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     app.stop().await;
 }

@@ -8,7 +8,7 @@
 
 use super::extract::ApiQuery;
 use crate::audit::canonical::{hex, Entry};
-use crate::audit::export::{self, ExportLine, Manifest};
+use crate::audit::export;
 use crate::audit::merkle;
 use crate::audit::signing::SignedTreeHead;
 use crate::audit::store::AuditFilter;
@@ -418,43 +418,24 @@ pub async fn export(
             break;
         }
     }
-    let seqs: Vec<i64> = rows.iter().map(|r| r.entry.seq).collect();
-    let previous = heads
-        .into_iter()
-        .filter(|h| (h.tree_size as usize) < tree.size())
-        .max_by_key(|h| h.tree_size);
-    let consistency = previous
-        .as_ref()
-        .map(|p| {
-            merkle::consistency_proof(p.tree_size as usize, tree.leaves())
-                .iter()
-                .map(|h| hex(h))
-                .collect()
-        })
-        .unwrap_or_default();
-    let manifest = Manifest {
-        format_version: export::FORMAT_VERSION,
-        practice_id: practice.clone(),
-        generated_at: now,
-        filter: if f.is_empty() {
-            String::new()
-        } else {
-            f.describe()
-        },
-        public_key: key.public_key().to_hex(),
-        head,
-        seqs: export::ranges(&seqs),
-        previous_head: previous,
-        consistency_proof: consistency,
+    let filter = if f.is_empty() {
+        String::new()
+    } else {
+        f.describe()
     };
-    let header = export::header(&key, manifest);
-    let lines: Vec<ExportLine> = rows
-        .into_iter()
-        .map(|r| {
-            let i = (r.entry.seq - 1) as usize;
-            export::line(r.entry, &tree.leaves()[i], &tree.inclusion_proof(i))
-        })
-        .collect();
+    let entries = rows.into_iter().map(|r| r.entry).collect();
+    let (header, lines) = export::build(
+        &key,
+        &practice,
+        now,
+        filter,
+        export::Cut {
+            head,
+            tree: &tree,
+            earlier: heads,
+        },
+        entries,
+    );
     let (body, content_type, ext) = if csv {
         (
             export::to_csv(&header, &lines),

@@ -152,6 +152,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/incidents/{id}/notice", get(incidents::incidents::notice))
         .route(
+            "/incidents/{id}/report",
+            get(incidents::incidents::export_report),
+        )
+        .route(
             "/webhooks",
             get(incidents::webhooks::list).post(incidents::webhooks::create),
         )

@@ -91,6 +91,7 @@ use utoipa::{Modify, OpenApi};
         crate::incidents::http::incidents::save_assessment,
         crate::incidents::http::incidents::sign_off,
         crate::incidents::http::incidents::notice,
+        crate::incidents::http::incidents::export_report,
         crate::incidents::http::webhooks::create,
         crate::incidents::http::webhooks::list,
         crate::incidents::http::webhooks::disable,

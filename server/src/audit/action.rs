@@ -101,6 +101,9 @@ actions! {
     IncidentDecided = "incident.decided",
     /// An incident was opened, by a person or a detector.
     IncidentOpened = "incident.opened",
+    /// An incident's report (record, assessment, evidence and its audit
+    /// entries with proofs) was exported.
+    IncidentReportExported = "incident.report_exported",
     /// The privacy officer signed off an incident's decision and its
     /// assessment, with a fresh second factor.
     IncidentSignedOff = "incident.signed_off",
@@ -250,6 +253,7 @@ mod tests {
         "incident.deadline_approaching",
         "incident.decided",
         "incident.opened",
+        "incident.report_exported",
         "incident.signed_off",
         "incident.updated",
         "invite.created",

@@ -116,6 +116,73 @@ pub fn line(entry: Entry, leaf: &Hash, proof: &[Hash]) -> ExportLine {
     }
 }
 
+/// Where an export is cut: the fresh signed head, the tree it signs, and
+/// the heads signed before (the newest one smaller gets a consistency
+/// proof).
+pub struct Cut<'a> {
+    /// The head every inclusion proof is against.
+    pub head: SignedTreeHead,
+    /// The log's tree at that head.
+    pub tree: &'a super::merkle::Tree,
+    /// Heads signed earlier.
+    pub earlier: Vec<SignedTreeHead>,
+}
+
+/// An export of `entries` (ascending, all within `tree`) cut at `head`:
+/// the signed header (with the consistency proof from the newest earlier
+/// head in `heads`) and one line per entry with its inclusion proof. Used
+/// by the audit export and by incident reports alike, so both verify with
+/// `alcove audit verify --export`.
+pub fn build(
+    key: &AuditKey,
+    practice: &str,
+    generated_at: i64,
+    filter: String,
+    cut: Cut<'_>,
+    entries: Vec<Entry>,
+) -> (Header, Vec<ExportLine>) {
+    let Cut {
+        head,
+        tree,
+        earlier,
+    } = cut;
+    let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
+    let previous = earlier
+        .into_iter()
+        .filter(|h| (h.tree_size as usize) < tree.size())
+        .max_by_key(|h| h.tree_size);
+    let consistency = previous
+        .as_ref()
+        .map(|p| {
+            super::merkle::consistency_proof(p.tree_size as usize, tree.leaves())
+                .iter()
+                .map(|h| hex(h))
+                .collect()
+        })
+        .unwrap_or_default();
+    let manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        practice_id: practice.to_owned(),
+        generated_at,
+        filter,
+        public_key: key.public_key().to_hex(),
+        head,
+        seqs: ranges(&seqs),
+        previous_head: previous,
+        consistency_proof: consistency,
+    };
+    let header = header(key, manifest);
+    let lines = entries
+        .into_iter()
+        .filter_map(|entry| {
+            let i = usize::try_from(entry.seq.checked_sub(1)?).ok()?;
+            let leaf = *tree.leaves().get(i)?;
+            Some(line(entry, &leaf, &tree.inclusion_proof(i)))
+        })
+        .collect();
+    (header, lines)
+}
+
 /// JSONL: the header line, then one line per entry.
 pub fn to_jsonl(header: &Header, lines: &[ExportLine]) -> String {
     let mut out = serde_json::to_string(header).unwrap_or_default();

@@ -412,6 +412,100 @@ pub async fn save_assessment(
     )
 }
 
+/// Format version of an incident report.
+pub const REPORT_VERSION: u32 = 1;
+
+/// An incident's report: everything the practice must be able to show
+/// (164.414: the burden of proof is its own), in one file that verifies
+/// offline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentReport {
+    /// Always [`REPORT_VERSION`].
+    pub alcove_incident_report: u32,
+    /// When it was made (Unix seconds).
+    pub generated_at: i64,
+    /// The record: incident, subjects, timeline, evidence, assessment.
+    pub record: IncidentDetail,
+    /// The draft notice, for a breach.
+    pub notice: Option<super::rules::notice::Notice>,
+    /// The audit entries behind it — the assessment's sources and the
+    /// incident's own events — as a standard audit export (JSONL, signed
+    /// header, an inclusion proof per entry). Save it to a file and check it
+    /// with `alcove audit verify --export FILE --public-key <the pinned key>`.
+    pub audit_export: String,
+}
+
+/// Builds an incident's report (admins). Audited (how many entries it
+/// carries), so a large export by one person shows.
+pub async fn export_report(
+    state: &AppState,
+    authed: &Authed,
+    id: IncidentId,
+) -> Result<IncidentReport> {
+    let record = get(state, authed, id).await?;
+    let notice = match record.incident.decision {
+        Some(Decision::Breach) => Some(notice(state, authed, id).await?),
+        _ => None,
+    };
+    let mut seqs: Vec<i64> = record
+        .assessment
+        .factors
+        .iter()
+        .flat_map(|f| f.sources.iter().copied())
+        .collect();
+    seqs.extend(
+        state
+            .store
+            .incident_event_seqs(authed.practice_id, id)
+            .await?,
+    );
+    seqs.sort_unstable();
+    seqs.dedup();
+    let now = state.now();
+    let event = authed
+        .event(Action::IncidentReportExported)
+        .detail(serde_json::json!({"incident_id": id, "entries": seqs.len()}));
+    state.store.append_audit(event, now).await?;
+    let internal = |e: anyhow::Error| IncidentError::Internal(e);
+    let practice = authed.practice_id.to_string();
+    let store = state.audit.store().await.map_err(internal)?;
+    let key = state.audit.key().map_err(internal)?;
+    let earlier = store.signed_heads(&practice).await?;
+    let (head, tree) = state
+        .audit
+        .sign_head(&practice, now)
+        .await
+        .map_err(internal)?;
+    let mut entries = Vec::with_capacity(seqs.len());
+    for seq in seqs {
+        if seq < 1 || seq as usize > tree.size() {
+            continue;
+        }
+        if let Some(row) = store
+            .audit_rows(&practice, seq - 1, 1)
+            .await?
+            .into_iter()
+            .next()
+        {
+            entries.push(row.entry);
+        }
+    }
+    let cut = crate::audit::export::Cut {
+        head,
+        tree: &tree,
+        earlier,
+    };
+    let (header, lines) =
+        crate::audit::export::build(&key, &practice, now, format!("incident={id}"), cut, entries);
+    Ok(IncidentReport {
+        alcove_incident_report: REPORT_VERSION,
+        generated_at: now,
+        record,
+        notice,
+        audit_export: crate::audit::export::to_jsonl(&header, &lines),
+    })
+}
+
 /// The draft notice to individuals (164.404(c)) of an incident (admins):
 /// filled from its record and evidence; never sent by Alcove.
 pub async fn notice(

@@ -131,6 +131,24 @@ macro_rules! impl_incident_store {
                     .await?)
                 }
 
+                async fn incident_event_seqs(
+                    &self,
+                    practice: PracticeId,
+                    incident: IncidentId,
+                ) -> StoreResult<Vec<i64>> {
+                    // The id is a UUID, so a match inside the JSON detail
+                    // is exact; the action prefix keeps it to incidents'.
+                    Ok(sqlx::query_scalar(
+                        "SELECT seq FROM audit_events
+                         WHERE practice_id = $1 AND action LIKE 'incident.%' AND detail LIKE $2
+                         ORDER BY seq LIMIT 10000",
+                    )
+                    .bind(practice)
+                    .bind(format!("%\"incident_id\":\"{incident}\"%"))
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
                 async fn assessment(
                     &self,
                     practice: PracticeId,

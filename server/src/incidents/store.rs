@@ -282,6 +282,14 @@ pub trait IncidentStore: Send + Sync {
         until_seq: i64,
     ) -> StoreResult<i64>;
 
+    /// The audit entries (seqs) of the incident's own events (opened,
+    /// updated, decided, assessed, signed off, exported).
+    async fn incident_event_seqs(
+        &self,
+        practice: PracticeId,
+        incident: IncidentId,
+    ) -> StoreResult<Vec<i64>>;
+
     /// The saved assessment of an incident, if any.
     async fn assessment(
         &self,

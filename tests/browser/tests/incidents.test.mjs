@@ -148,6 +148,12 @@ describe("incidents", () => {
     assert.match(await page.locator("#worksheet").innerText(), /Unknown: the phone was lost on a bus\./);
     assert.equal(await page.locator("#worksheet textarea").count(), 0, "nothing left to edit");
     await page.locator("#incident-timeline", { hasText: "signed off: not a breach" }).waitFor();
+    // The report downloads as one file, with the audit entries behind it.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#report-link").click()]);
+    const report = JSON.parse(await (await import("node:fs/promises")).readFile(await download.path(), "utf8"));
+    assert.equal(report.alcove_incident_report, 1);
+    assert.ok(report.record.assessment.signed_off_at, "the signed-off record");
+    assert.match(report.audit_export, /"incident.signed_off"/);
     await check(page, "incidents-admin-signed-off");
   });
 

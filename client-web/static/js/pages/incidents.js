@@ -164,6 +164,15 @@ async function incidentDetail(ctx, id) {
     ...evidence,
     await worksheet(ctx, id, d),
     await noticeSection(id, i),
+    h(
+      "p",
+      { class: "report-download" },
+      // A plain download: the session cookie goes with it, nothing in the URL but the id.
+      h("a", { href: `/api/v1/incidents/${encodeURIComponent(id)}/report`, download: `alcove-incident-${id}.json`, id: "report-link" }, "Download the incident report (JSON)"),
+      " — the record, the assessment, the evidence and the audit entries behind them, which verify offline (",
+      h("code", {}, "alcove audit verify --export"),
+      ").",
+    ),
     h("h3", {}, "Timeline"),
     timeline,
     form,

@@ -144,3 +144,31 @@ pub async fn notice(
         service::notice(&state, &authed, path_id(&raw, "incident")?).await?,
     ))
 }
+
+/// An incident's report (admins): its record, assessment and evidence,
+/// the draft notice for a breach, and the audit entries behind them as a
+/// standard audit export that verifies offline (`alcove audit verify
+/// --export`). A download (`Content-Disposition: attachment`). Audited.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/report", tag = "incidents",
+    params(("id" = uuid::Uuid, Path, description = "incident id")),
+    responses((status = 200, body = crate::incidents::service::IncidentReport),
+        (status = 403, body = crate::error::ErrorBody, description = "not an admin"),
+        (status = 404, body = crate::error::ErrorBody)))]
+pub async fn export_report(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let id = path_id(&raw, "incident")?;
+    let report = service::export_report(&state, &authed, id).await?;
+    let mut response = Json(report).into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+        "attachment; filename=\"alcove-incident-{id}.json\""
+    )) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
