@@ -33,6 +33,21 @@ async fn app_with(b: Backend, allow_private: bool, allow_http: bool) -> Option<T
     .await
 }
 
+/// A server whose watcher looks often and whose staff stay signed in all
+/// day (the lost-device stories move the clock past a client's idle
+/// timeout).
+async fn officer_app(
+    b: Backend,
+    adjust: impl FnOnce(&mut alcove_server::config::Settings),
+) -> Option<TestApp> {
+    TestApp::start_with(b, |s| {
+        s.incidents.watch_interval_ms = 20;
+        s.auth.staff_idle_timeout_secs = 86_400;
+        adjust(s);
+    })
+    .await
+}
+
 /// Waits until the admin's incident list satisfies `pred`.
 /// Adds a webhook endpoint as `who`.
 async fn add_webhook(who: &Person, url: &str, event_types: &[&str]) -> (StatusCode, Value) {
@@ -188,12 +203,7 @@ async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: 
 }
 
 async fn the_evidence_lists_what_the_lost_device_received_and_the_safe_harbor_facts(b: Backend) {
-    let Some(app) = TestApp::start_with(b, |s| {
-        s.incidents.watch_interval_ms = 20;
-        s.auth.staff_idle_timeout_secs = 86_400;
-    })
-    .await
-    else {
+    let Some(app) = officer_app(b, |_| {}).await else {
         return;
     };
     let p = app.practice_with_people().await;
@@ -803,13 +813,7 @@ async fn lost_phone_incident(app: &TestApp, p: &PracticePeople) -> String {
 }
 
 async fn the_privacy_officer_signs_off_the_prefilled_worksheet_with_a_fresh_code(b: Backend) {
-    let Some(app) = TestApp::start_with(b, |s| {
-        s.incidents.watch_interval_ms = 20;
-        s.auth.staff_idle_timeout_secs = 86_400;
-        s.auth.max_failures_per_account = 3;
-    })
-    .await
-    else {
+    let Some(app) = officer_app(b, |s| s.auth.max_failures_per_account = 3).await else {
         return;
     };
     let p = app.practice_with_people().await;
@@ -976,12 +980,7 @@ async fn the_privacy_officer_signs_off_the_prefilled_worksheet_with_a_fresh_code
 }
 
 async fn a_breach_gets_a_draft_notice_with_its_blanks_and_nobody_named(b: Backend) {
-    let Some(app) = TestApp::start_with(b, |s| {
-        s.incidents.watch_interval_ms = 20;
-        s.auth.staff_idle_timeout_secs = 86_400;
-    })
-    .await
-    else {
+    let Some(app) = officer_app(b, |_| {}).await else {
         return;
     };
     let p = app.practice_with_people().await;

@@ -543,8 +543,26 @@ pub async fn check_sign_off(
     id: IncidentId,
     expected_version: i64,
 ) -> Result<()> {
+    signable(state, authed, id, expected_version)
+        .await
+        .map(|_| ())
+}
+
+/// The incident, its subjects, its saved assessment and its decision, if a
+/// sign-off of the version read may be made now.
+async fn signable(
+    state: &AppState,
+    authed: &Authed,
+    id: IncidentId,
+    expected_version: i64,
+) -> Result<(
+    IncidentRow,
+    Vec<Subject>,
+    Option<AssessmentRow>,
+    Option<Decision>,
+)> {
     admin_only(authed, "incidents are signed off by the practice's admins")?;
-    let (row, _, _) = state.store.incident(authed.practice_id, id).await?;
+    let (row, subjects, _) = state.store.incident(authed.practice_id, id).await?;
     let status = Status::from_code(&row.status).ok_or(IncidentError::Invalid("stored status"))?;
     let decision = row.decision.as_deref().and_then(Decision::from_code);
     let saved = state.store.assessment(authed.practice_id, id).await?;
@@ -553,7 +571,7 @@ pub async fn check_sign_off(
     if saved.as_ref().map_or(0, |r| r.version) != expected_version {
         return Err(IncidentError::Changed);
     }
-    Ok(())
+    Ok((row, subjects, saved, decision))
 }
 
 /// Signs off the decision and the assessment as read (admins, with a fresh
@@ -565,16 +583,7 @@ pub async fn sign_off(
     expected_version: i64,
     _fresh: FreshSecondFactor,
 ) -> Result<AssessmentView> {
-    admin_only(authed, "incidents are signed off by the practice's admins")?;
-    let (row, subjects, _) = state.store.incident(authed.practice_id, id).await?;
-    let status = Status::from_code(&row.status).ok_or(IncidentError::Invalid("stored status"))?;
-    let decision = row.decision.as_deref().and_then(Decision::from_code);
-    let saved = state.store.assessment(authed.practice_id, id).await?;
-    let signed = saved.as_ref().is_some_and(|r| r.signed_off_at.is_some());
-    assessment::may_sign_off(status, decision, signed)?;
-    if saved.as_ref().map_or(0, |r| r.version) != expected_version {
-        return Err(IncidentError::Changed);
-    }
+    let (row, subjects, saved, decision) = signable(state, authed, id, expected_version).await?;
     let kind = Kind::from_code(&row.kind).ok_or(IncidentError::Invalid("stored kind"))?;
     let evidence = evidence_of(state, authed, &subjects).await?;
     // What is signed is what was read: the saved statements, or the
