@@ -85,6 +85,7 @@ on_both_backends!(
     the_privacy_officer_signs_off_the_prefilled_worksheet_with_a_fresh_code,
     a_breach_gets_a_draft_notice_with_its_blanks_and_nobody_named,
     a_burst_of_refused_requests_from_one_account_opens_one_probing_incident,
+    the_prefill_itself_can_be_signed_off_unedited,
 );
 
 async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: Backend) {
@@ -1125,5 +1126,48 @@ async fn a_burst_of_refused_requests_from_one_account_opens_one_probing_incident
         "detected: many refused requests from one account"
     );
     // The client's three refusals made none (one incident, the clinician's).
+    app.stop().await;
+}
+
+async fn the_prefill_itself_can_be_signed_off_unedited(b: Backend) {
+    let Some(app) = officer_app(b, |_| {}).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let id = lost_phone_incident(&app, &p).await;
+    let path = format!("/api/v1/incidents/{id}");
+    let (status, body) = p
+        .admin
+        .client
+        .patch(
+            &path,
+            &json!({"expected_status": "open", "status": "decided", "decision": "not_a_breach",
+            "note": "Locked, sealed, key half destroyed."}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, before) = p.admin.client.get(&path).await;
+    assert_eq!(before["assessment"]["version"], 0, "nothing saved");
+    let secret = p.admin.totp_secret.clone().expect("admin has TOTP");
+    app.next_totp_step();
+    let (status, signed) = p
+        .admin
+        .client
+        .post(
+            &format!("{path}/sign-off"),
+            &json!({"expected_version": 0, "totp_code": app.totp(&secret)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    assert_eq!(signed["version"], 1);
+    // What was signed is the prefill as it was read.
+    for (a, b) in signed["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(before["assessment"]["factors"].as_array().unwrap())
+    {
+        assert_eq!(a["text"], b["prefilled"]);
+    }
     app.stop().await;
 }

@@ -155,6 +155,17 @@ describe("incidents", () => {
     assert.ok(report.record.assessment.signed_off_at, "the signed-off record");
     assert.match(report.audit_export, /"incident.signed_off"/);
     await check(page, "incidents-admin-signed-off");
+    // Printed, the page keeps the incident only (the class the Print
+    // button sets, under print media; window.print itself is not driven).
+    await page.evaluate(() => document.body.classList.add("printing-incident"));
+    await page.emulateMedia({ media: "print" });
+    assert.equal(await page.locator("#nav").isVisible(), false);
+    assert.equal(await page.locator("#webhook-form").isVisible(), false);
+    assert.equal(await page.locator("#incident-detail").isVisible(), true);
+    assert.equal(await page.locator("#worksheet").isVisible(), true);
+    await screenshot(page, "incidents-admin-printed");
+    await page.emulateMedia({ media: "screen" });
+    await page.evaluate(() => document.body.classList.remove("printing-incident"));
   });
 
   it("the privacy officer adds a webhook and sees its secret once", async () => {

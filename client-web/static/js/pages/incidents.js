@@ -171,7 +171,8 @@ async function incidentDetail(ctx, id) {
       h("a", { href: `/api/v1/incidents/${encodeURIComponent(id)}/report`, download: `alcove-incident-${id}.json`, id: "report-link" }, "Download the incident report (JSON)"),
       " — the record, the assessment, the evidence and the audit entries behind them, which verify offline (",
       h("code", {}, "alcove audit verify --export"),
-      ").",
+      "). ",
+      printButton(),
     ),
     h("h3", {}, "Timeline"),
     timeline,
@@ -304,6 +305,17 @@ async function noticeSection(id, i) {
     copy,
     copied,
   );
+}
+
+/** Prints the incident as the page shows it (the print style keeps only the incident). */
+function printButton() {
+  const b = h("button", { type: "button", class: "secondary", id: "print-incident" }, "Print this incident");
+  b.addEventListener("click", () => {
+    document.body.classList.add("printing-incident");
+    window.addEventListener("afterprint", () => document.body.classList.remove("printing-incident"), { once: true });
+    window.print();
+  });
+  return b;
 }
 
 /** Checks each audit entry a factor rests on against the signed log, here. */
