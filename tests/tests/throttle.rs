@@ -360,7 +360,11 @@ async fn enrolment_tokens_are_guessed_under_the_throttle_too(backend: Backend) {
         .iter()
         .filter(|s| **s == StatusCode::NOT_FOUND)
         .count();
-    assert!(looked_up >= 1 && looked_up <= limit, "{statuses:?}");
+    // At most the limit. Possibly none: on PostgreSQL every reservation
+    // of the burst can commit before any of them counts, and then each
+    // sees the window full (refusing is the safe side); what is left of
+    // the budget is used one at a time below.
+    assert!(looked_up <= limit, "{statuses:?}");
     assert!(
         statuses
             .iter()
