@@ -869,8 +869,23 @@ async fn the_privacy_officer_signs_off_the_prefilled_worksheet_with_a_fresh_code
     });
     let save = |version: i64, statements: &Value| json!({"expected_version": version, "statements": statements});
     let put = format!("{path}/assessment");
-    let (status, saved) = p.admin.client.put(&put, &save(0, &statements)).await;
-    assert_eq!(status, StatusCode::OK, "{saved}");
+    // Two officers saving over the same version at once: one wins, the
+    // other is told (neither overwrites the other silently).
+    let body = save(0, &statements);
+    let both =
+        futures_util::future::join_all((0..2).map(|_| p.admin.client.put(&put, &body))).await;
+    let won: Vec<&Value> = both
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::OK)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(won.len(), 1, "{both:?}");
+    assert!(
+        both.iter()
+            .any(|(s, b)| *s == StatusCode::CONFLICT && b["error"] == "changed"),
+        "{both:?}"
+    );
+    let saved = won[0].clone();
     assert_eq!(saved["version"], 1);
     assert_eq!(
         saved["factors"][1]["text"],

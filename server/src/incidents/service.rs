@@ -444,7 +444,17 @@ pub async fn export_report(
 ) -> Result<IncidentReport> {
     let record = get(state, authed, id).await?;
     let notice = match record.incident.decision {
-        Some(Decision::Breach) => Some(notice(state, authed, id).await?),
+        // From the record just read: its evidence is not read again.
+        Some(Decision::Breach) => Some(
+            notice_from(
+                state,
+                authed,
+                record.incident.kind,
+                record.incident.discovered_at,
+                &record.evidence,
+            )
+            .await?,
+        ),
         _ => None,
     };
     let mut seqs: Vec<i64> = record
@@ -513,11 +523,22 @@ pub async fn notice(
     authed: &Authed,
     id: IncidentId,
 ) -> Result<super::rules::notice::Notice> {
-    use super::rules::notice::{draft, NoticeFacts};
     admin_only(authed, "incidents are for the practice's admins")?;
     let (row, subjects, _) = state.store.incident(authed.practice_id, id).await?;
     let kind = Kind::from_code(&row.kind).ok_or(IncidentError::Invalid("stored kind"))?;
     let evidence = evidence_of(state, authed, &subjects).await?;
+    notice_from(state, authed, kind, row.discovered_at, &evidence).await
+}
+
+/// The draft from what was already read of the incident.
+async fn notice_from(
+    state: &AppState,
+    authed: &Authed,
+    kind: Kind,
+    discovered_at: i64,
+    evidence: &[DeviceEvidence],
+) -> Result<super::rules::notice::Notice> {
+    use super::rules::notice::{draft, NoticeFacts};
     let practice = state.store.practice(authed.practice_id).await?;
     // The day the device was last seen before the loss, else revoked.
     let happened = evidence
@@ -527,9 +548,9 @@ pub async fn notice(
         .map(|t| deadlines::day_of(t).to_string());
     Ok(draft(&NoticeFacts {
         kind,
-        discovered_on: deadlines::day_of(row.discovered_at).to_string(),
+        discovered_on: deadlines::day_of(discovered_at).to_string(),
         practice: &practice.name,
-        evidence: &evidence,
+        evidence,
         happened_on: happened,
     }))
 }
