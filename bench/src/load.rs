@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
-/// Receivers acknowledge after this many entries, or after a short pause.
-pub const ACK_EVERY: usize = 64;
+/// Receivers acknowledge after `ack_every` entries (`--ack-every`: 64 by
+/// default; 1 is the browser's pattern, one `ack` frame per entry
+/// processed), or after a short pause.
 const ACK_PAUSE: Duration = Duration::from_millis(20);
 
 type Ws =
@@ -122,6 +123,7 @@ async fn receive(
     track: Arc<Track>,
     epoch: Instant,
     stop: Arc<AtomicBool>,
+    ack_every: usize,
 ) -> Result<()> {
     let mut max_seq = 0i64;
     let mut unacked = 0usize;
@@ -155,7 +157,7 @@ async fn receive(
                     }
                     None => {} // the Add commit, or an earlier phase's entry
                 }
-                if unacked >= ACK_EVERY {
+                if unacked >= ack_every {
                     ack(&mut ws, &conv, max_seq).await?;
                     unacked = 0;
                 }
@@ -402,6 +404,7 @@ pub async fn run_phase(
     offer: Offer,
     transport: Transport,
     drain: Duration,
+    ack_every: usize,
 ) -> Result<PhaseResult> {
     let epoch = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
@@ -429,6 +432,7 @@ pub async fn run_phase(
             lane.track.clone(),
             epoch,
             stop.clone(),
+            ack_every.max(1),
         )));
     }
     // Let the sockets settle (initial catch-up of the Add commit).

@@ -54,6 +54,10 @@ struct Args {
     /// client does today) or `ws` (`send` frames on the sender's socket).
     #[arg(long, value_enum, default_value_t = load::Transport::Http)]
     send_over: load::Transport,
+    /// Receivers acknowledge after this many entries (or a 20 ms pause):
+    /// 1 is what the browser does (one `ack` frame per entry it processed).
+    #[arg(long, default_value_t = 64)]
+    ack_every: usize,
     /// Requests in flight per sender in the throughput phase.
     #[arg(long, default_value_t = 1)]
     inflight: usize,
@@ -303,14 +307,16 @@ async fn delivery_phases(
             offer,
             args.send_over,
             Duration::from_secs(10),
+            args.ack_every,
         )
         .await?;
         let peak_rss = server.rss_kib().unwrap_or(0);
         report.say(format!(
-            "\n### Throughput ({} pairs, {} in flight per sender, sent over {:?}, {ct_len}-byte ciphertexts, {})\n",
+            "\n### Throughput ({} pairs, {} in flight per sender, sent over {:?}, acknowledged every {} entries, {ct_len}-byte ciphertexts, {})\n",
             args.pairs,
             args.inflight,
             args.send_over,
+            args.ack_every,
             if args.postgres.is_some() {
                 "PostgreSQL"
             } else {
@@ -369,14 +375,16 @@ async fn delivery_phases(
             Offer::FixedRate { rate: args.rate },
             args.send_over,
             Duration::from_secs(10),
+            args.ack_every,
         )
         .await?;
         report.say(format!(
-            "\n### Latency at a fixed {} msg/s ({} pairs, {} s, sent over {:?}, {ct_len}-byte ciphertexts, {})\n",
+            "\n### Latency at a fixed {} msg/s ({} pairs, {} s, sent over {:?}, acknowledged every {} entries, {ct_len}-byte ciphertexts, {})\n",
             args.rate,
             lat_pairs,
             args.latency_secs,
             args.send_over,
+            args.ack_every,
             if args.postgres.is_some() {
                 "PostgreSQL"
             } else {

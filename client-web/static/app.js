@@ -14,6 +14,7 @@ import { adminPage } from "./js/pages/admin.js";
 import { auditPage } from "./js/pages/audit.js";
 import * as messaging from "./js/messaging/client.js";
 import { devicesPage } from "./js/pages/devices.js";
+import { accountPage } from "./js/pages/account.js";
 import { invitesPage } from "./js/pages/invites.js";
 import { incidentsPage } from "./js/pages/incidents.js";
 
@@ -35,6 +36,7 @@ addRoute("/conversation", { title: "Conversation", render: conversationPage, aut
 addRoute("/reminders", { title: "Reminders", render: remindersPage, auth: true, nav: "Reminders" });
 addRoute("/invites", { title: "Invitations", render: invitesPage, auth: true, nav: "Invitations", roles: ["admin", "clinician"] });
 addRoute("/devices", { title: "Devices", render: devicesPage, auth: true, nav: "Devices" });
+addRoute("/account", { title: "Your account", render: accountPage, auth: true, nav: "Account" });
 addRoute("/admin", { title: "Administration", render: adminPage, auth: true, nav: "Administration", roles: ["admin"] });
 addRoute("/audit", { title: "Audit log", render: auditPage, auth: true, nav: "Audit log", roles: ["admin"] });
 addRoute("/incidents", { title: "Incidents", render: incidentsPage, auth: true, nav: "Incidents", roles: ["admin", "clinician", "associate"] });

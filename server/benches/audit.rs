@@ -94,6 +94,7 @@ fn main() {
             created_by: None,
             created_at: 0,
             expires_at: 1,
+            label: None,
         };
         store
             .create_practice(&practice, &invite)

@@ -39,6 +39,7 @@ pub async fn create_practice(
         created_by: None,
         created_at: now,
         expires_at: now + settings.auth.setup_link_ttl_secs,
+        label: None,
     };
     store.create_practice(&practice, &invite).await?;
     Ok(SetupLink {

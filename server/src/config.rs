@@ -77,6 +77,12 @@ pub struct IncidentSettings {
     pub probe_refusals: i64,
     /// The window of `probe_refusals` (s).
     pub probe_window_secs: i64,
+    /// Audit exports, incident report exports and access reviews by one
+    /// account within `bulk_read_window_secs` that open an incident: the
+    /// record of who saw which client being taken out in bulk.
+    pub bulk_reads: i64,
+    /// The window of `bulk_reads` (s).
+    pub bulk_read_window_secs: i64,
 }
 
 impl Default for IncidentSettings {
@@ -91,6 +97,8 @@ impl Default for IncidentSettings {
             webhook_allow_http: false,
             probe_refusals: 20,
             probe_window_secs: 600,
+            bulk_reads: 10,
+            bulk_read_window_secs: 3600,
         }
     }
 }
@@ -289,6 +297,14 @@ pub struct AuthSettings {
     /// Relax the cookie's `Secure` flag when the public URL is plain-HTTP
     /// loopback (development only; ignored for any other URL).
     pub allow_insecure_localhost_cookie: bool,
+    /// How often lapsed shared-computer devices are looked for and signed
+    /// out (milliseconds).
+    #[serde(default = "default_shared_devices_interval_ms")]
+    pub shared_devices_interval_ms: u64,
+}
+
+fn default_shared_devices_interval_ms() -> u64 {
+    30_000
 }
 
 /// Request limits.
@@ -345,6 +361,7 @@ impl Default for AuthSettings {
             hash_concurrency: 0,
             hash_queue_ms: default_hash_queue_ms(),
             allow_insecure_localhost_cookie: true,
+            shared_devices_interval_ms: default_shared_devices_interval_ms(),
         }
     }
 }
@@ -688,6 +705,11 @@ webhook_allow_http = false
 # within probe_window_secs opens an unauthorized-access incident.
 probe_refusals = 20
 probe_window_secs = 600
+# One account exporting the audit log or an incident report, or viewing
+# access reviews, this many times within bulk_read_window_secs opens an
+# unauthorized-access incident (0 turns it off).
+bulk_reads = 10
+bulk_read_window_secs = 3600
 "#;
 
 #[cfg(test)]

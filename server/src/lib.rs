@@ -8,6 +8,8 @@
 
 #![deny(missing_docs)]
 
+#[macro_use]
+pub mod account;
 pub mod api;
 pub mod audit;
 pub mod auth;
@@ -20,9 +22,12 @@ pub mod error;
 pub mod ids;
 #[macro_use]
 pub mod incidents;
+#[macro_use]
 pub mod invites;
 pub mod jobs;
 pub mod policy;
+#[macro_use]
+pub mod practice;
 pub mod private_files;
 #[macro_use]
 pub mod reminders;
@@ -204,6 +209,16 @@ impl Application {
         jobs.spawn(
             Arc::new(reminders::jobs::nudge::Nudge::new(state.clone())?),
             std::time::Duration::from_millis(state.settings.reminders.dispatch_interval_ms.max(10)),
+        );
+        // A shared computer's device is signed out within a minute of its
+        // session lapsing (logout runs a round at once).
+        jobs.spawn(
+            Arc::new(revocation::jobs::shared_devices::SharedDevices::new(
+                state.clone(),
+            )),
+            std::time::Duration::from_millis(
+                state.settings.auth.shared_devices_interval_ms.max(10),
+            ),
         );
         // Looks every 10 s: memory comes back well within a minute of a
         // sign-in storm, and a quiet server does nothing.

@@ -48,11 +48,13 @@ pub enum Permission {
     ManageIncidents,
     /// Webhook endpoints and their deliveries.
     ManageWebhooks,
+    /// The practice's own settings (its name).
+    ManagePractice,
 }
 
 impl Permission {
     /// Every permission, for the table's tests and documentation.
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::SignedIn,
         Permission::Converse,
         Permission::InvitePeople,
@@ -64,6 +66,7 @@ impl Permission {
         Permission::AnswerReminders,
         Permission::ManageIncidents,
         Permission::ManageWebhooks,
+        Permission::ManagePractice,
     ];
 
     /// Its name in audit details and the API document.
@@ -80,6 +83,7 @@ impl Permission {
             Permission::AnswerReminders => "answer_reminders",
             Permission::ManageIncidents => "manage_incidents",
             Permission::ManageWebhooks => "manage_webhooks",
+            Permission::ManagePractice => "manage_practice",
         }
     }
 }
@@ -100,7 +104,8 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         | P::ReadAudit
         | P::ConfigureReminders
         | P::ManageIncidents
-        | P::ManageWebhooks => matches!(role, R::Admin),
+        | P::ManageWebhooks
+        | P::ManagePractice => matches!(role, R::Admin),
     }
 }
 
@@ -172,6 +177,13 @@ pub const ROUTES: &[Route] = &[
     needs("POST", "/auth/logout", SignedIn),
     needs("GET", "/me", SignedIn),
     needs("GET", "/me/devices", SignedIn),
+    needs("PATCH", "/me/devices/{id}", SignedIn),
+    needs("PATCH", "/practice", ManagePractice),
+    needs("POST", "/me/password", SignedIn),
+    needs("POST", "/me/authenticator", SignedIn),
+    needs("POST", "/me/authenticator/confirm", SignedIn),
+    needs("GET", "/me/recovery-codes", SignedIn),
+    needs("POST", "/me/recovery-codes", SignedIn),
     needs("GET", "/me/unlock-share", SignedIn),
     // Oneself, or anyone for an admin: a data rule in the handler.
     needs("GET", "/users/{id}", SignedIn),
@@ -297,6 +309,7 @@ mod tests {
                 "answer_reminders: client",
                 "manage_incidents: admin",
                 "manage_webhooks: admin",
+                "manage_practice: admin",
             ]
         );
     }

@@ -72,6 +72,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
     ),
     (
+        "/js/pages/account.js",
+        include_str!("../../client-web/static/js/pages/account.js"),
+        JS,
+    ),
+    (
         "/js/pages/invites.js",
         include_str!("../../client-web/static/js/pages/invites.js"),
         JS,
@@ -155,6 +160,7 @@ const PAGES: &[&str] = &[
     "/invite",
     "/invites",
     "/devices",
+    "/account",
     "/reminders",
     "/admin",
     "/audit",

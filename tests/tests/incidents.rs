@@ -86,7 +86,149 @@ on_both_backends!(
     a_breach_gets_a_draft_notice_with_its_blanks_and_nobody_named,
     a_burst_of_refused_requests_from_one_account_opens_one_probing_incident,
     the_prefill_itself_can_be_signed_off_unedited,
+    a_signed_out_token_used_again_opens_one_credential_incident,
+    an_admin_taking_out_exports_and_access_reviews_in_bulk_opens_one_incident,
 );
+
+async fn an_admin_taking_out_exports_and_access_reviews_in_bulk_opens_one_incident(b: Backend) {
+    let Some(app) = TestApp::start_with(b, |s| {
+        s.incidents.watch_interval_ms = 20;
+        s.incidents.bulk_reads = 10;
+    })
+    .await
+    else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    // An admin's session takes the record out: audit exports and access
+    // reviews, 24 requests at once.
+    let review = format!("/api/v1/users/{}/access-review", p.client.user_id);
+    let answers = futures_util::future::join_all((0..24).map(|i| {
+        let path = if i % 2 == 0 {
+            "/api/v1/audit/export".to_owned()
+        } else {
+            review.clone()
+        };
+        let c = &p.admin.client;
+        async move { c.get(&path).await }
+    }))
+    .await;
+    assert!(
+        answers.iter().all(|(s, _)| *s == StatusCode::OK),
+        "each read is allowed: {:?}",
+        answers.iter().map(|(s, _)| *s).collect::<Vec<_>>()
+    );
+    let list = until_incidents(&p, |l| l.iter().any(|i| i["kind"] == "unauthorized_access")).await;
+    let bulk: Vec<&Value> = list
+        .iter()
+        .filter(|i| i["kind"] == "unauthorized_access")
+        .collect();
+    assert_eq!(bulk.len(), 1, "one incident, not one per read: {list:?}");
+    let (_, detail) = p
+        .admin
+        .client
+        .get(&format!(
+            "/api/v1/incidents/{}",
+            bulk[0]["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(detail["subjects"][0]["user_id"], p.admin.user_id.as_str());
+    assert_eq!(
+        detail["timeline"][0]["entry"],
+        "detected: many audit exports or access reviews by one account"
+    );
+    app.stop().await;
+}
+
+async fn a_signed_out_token_used_again_opens_one_credential_incident(b: Backend) {
+    let Some(app) = app(b, false).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let practice: alcove_server::ids::PracticeId = p.client.practice_id.parse().expect("practice");
+    let audited = |app: &TestApp| {
+        let store = app.store.clone();
+        async move {
+            store
+                .recent_audit(practice, 500)
+                .await
+                .expect("audit")
+                .iter()
+                .filter(|e| e.action == "session.ended_token_used")
+                .count()
+        }
+    };
+    let mut copied = app.client();
+    copied.bearer = Some(app.bearer_session(&p.client).await);
+    let (status, _) = copied.post("/api/v1/auth/logout", &json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // A request already on its way when its owner signed out: refused, and
+    // not evidence of anything.
+    let (status, body) = copied.get("/api/v1/me").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("session_ended"))
+    );
+    assert_eq!(audited(&app).await, 0);
+
+    // Well after the logout, someone uses a copy of the token, in a burst.
+    app.clock
+        .advance(alcove_server::auth::session::SIGNED_OUT_GRACE_SECS + 1);
+    let copied = &copied;
+    let attempts = (0..10).map(|_| async move { copied.get("/api/v1/conversations").await });
+    for (status, body) in futures_util::future::join_all(attempts).await {
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("session_ended"))
+        );
+    }
+    assert_eq!(audited(&app).await, 1, "audited once, not once per request");
+    let list = until_incidents(&p, |l| {
+        l.iter().any(|i| i["kind"] == "credential_compromise")
+    })
+    .await;
+    let opened: Vec<&Value> = list
+        .iter()
+        .filter(|i| i["kind"] == "credential_compromise")
+        .collect();
+    assert_eq!(opened.len(), 1, "{list:?}");
+    let (_, detail) = p
+        .admin
+        .client
+        .get(&format!(
+            "/api/v1/incidents/{}",
+            opened[0]["id"].as_str().expect("id")
+        ))
+        .await;
+    assert!(
+        detail["subjects"]
+            .to_string()
+            .contains(p.client.device_id.as_str()),
+        "{detail}"
+    );
+
+    // A session that lapsed is routine: its page still holds the cookie.
+    let mut idle = app.client();
+    idle.bearer = Some(app.bearer_session(&p.client).await);
+    app.clock
+        .advance(app.settings.auth.client_idle_timeout_secs + 60);
+    let (status, body) = idle.get("/api/v1/me").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("session_expired"))
+    );
+    let (status, body) = idle.get("/api/v1/me").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("session_ended"))
+    );
+    assert_eq!(
+        audited(&app).await,
+        1,
+        "an expired session's token is not evidence"
+    );
+    app.stop().await;
+}
 
 async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: Backend) {
     let Some(app) = app(b, false).await else {

@@ -6,8 +6,81 @@ use serde_json::json;
 
 on_both_backends!(
     roles_decide_who_may_invite_whom,
-    invites_expire_and_can_be_revoked
+    invites_expire_and_can_be_revoked,
+    an_invitation_says_whom_it_is_for_and_who_accepted_it,
 );
+
+async fn an_invitation_says_whom_it_is_for_and_who_accepted_it(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let dr = &p.clinician;
+    let (status, created) = dr
+        .client
+        .post(
+            "/api/v1/invites",
+            &json!({"role": "client", "label": "  Jordan P.  "}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["label"], "Jordan P.");
+    let link = created["link"].as_str().expect("link").to_string();
+    assert!(
+        !link.contains("Jordan"),
+        "the link carries only the token: {link}"
+    );
+    // Blank is none; too long or a control character is refused, and
+    // nothing is created.
+    let (status, blank) = dr
+        .client
+        .post(
+            "/api/v1/invites",
+            &json!({"role": "client", "label": "   "}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(blank["label"].is_null(), "{blank}");
+    for bad in ["x".repeat(61), "Jordan\nP.".to_string()] {
+        let (status, body) = dr
+            .client
+            .post("/api/v1/invites", &json!({"role": "client", "label": bad}))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            !body.to_string().contains("Jordan"),
+            "the refusal does not echo it: {body}"
+        );
+    }
+    let (status, accepted) = app
+        .client()
+        .post(
+            "/api/v1/invites/accept",
+            &json!({"token": token_of(&link), "login": "jordan@p.example", "display_name": "Jordan Pike",
+                    "password": "a fine long passphrase", "device_name": "Phone"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{accepted}");
+
+    let (_, mine) = dr.client.get("/api/v1/invites").await;
+    let jordan = mine
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|i| i["label"] == "Jordan P.")
+        .cloned()
+        .expect("listed with its label");
+    assert_eq!(jordan["status"], "used");
+    assert_eq!(jordan["used_by_name"], "Jordan Pike");
+    // Never in the audit log.
+    let (_, log) = p
+        .admin
+        .client
+        .get("/api/v1/audit/events?action=invite.created")
+        .await;
+    assert!(!log.to_string().contains("Jordan"), "{log}");
+    app.stop().await;
+}
 
 async fn roles_decide_who_may_invite_whom(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {

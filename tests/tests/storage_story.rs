@@ -44,6 +44,7 @@ async fn practice_with_invite(store: &dyn Store, role: Role, now: i64) -> (Pract
         created_by: None,
         created_at: now,
         expires_at: now + 100,
+        label: None,
     };
     store
         .create_practice(&practice, &invite)
@@ -102,6 +103,7 @@ async fn store_story(backend: Backend) {
         id: device,
         name: "Laptop".into(),
         user_agent: "Chrome on Linux".into(),
+        shared: false,
     };
     let ev =
         Event::new(practice, alcove_server::audit::Action::AuthLogin, &meta).actor(user.id, None);

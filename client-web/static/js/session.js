@@ -6,6 +6,13 @@
 // reuse this device's record, the second names the practice signed in to
 // (logins are unique per practice, and a server hosting several practices
 // asks which one).
+//
+// A "shared or public computer" sign-in keeps nothing at all, not even
+// those: the device's state lives in this page's memory only (store.js
+// saves nothing), closing or reloading the tab signs out (a keepalive
+// logout on `pagehide`; a page that finds a shared session it did not
+// start ends it, unless another tab of this browser holds it), and the
+// server revokes the device once its session is over (docs/account.md).
 
 import { api, setCsrf, setSessionLostHandler } from "./api.js";
 
@@ -28,6 +35,85 @@ let afterEnd = () => {};
 /** The signed-in user (the `/api/v1/me` answer) or null. */
 export function me() {
   return current ? current.me : null;
+}
+
+/** True while signed in as a shared or public computer: keep nothing. */
+export function isShared() {
+  return !!(current && current.me.shared_computer);
+}
+
+/** What a page that found a shared session it did not start says. */
+const SHARED_NOTICE =
+  "You were signed out: on a shared computer, closing or reloading the tab signs you out, and nothing is kept in this browser.";
+
+/** Set by a shared session's page as it goes (reload): the next page of
+ * this tab says why it is signed out. A word, not a secret; gone with the tab. */
+const SHARED_ENDED_KEY = "alcove.shared_ended";
+
+/** What a second tab of a shared session says: the session (and its keys)
+ * lives in the tab that signed in; this one leaves it alone. */
+const SHARED_ELSEWHERE_NOTICE =
+  "Alcove is open in another tab of this browser. On a shared computer it works in one tab only: go back to that tab, or close it to sign out.";
+
+/** The tabs of this browser that hold a shared session answer on this
+ * channel (same origin only; nothing but a yes travels on it). */
+const SHARED_CHANNEL = "alcove.shared-session";
+/** How long a new tab waits for a holder's answer (same-process message). */
+const HOLDER_WAIT_MS = 400;
+/** @type {BroadcastChannel | null} */
+let holderChannel = null;
+
+/** This page holds the shared session: answer the tabs that ask. */
+function holdSharedSession() {
+  if (holderChannel || typeof BroadcastChannel === "undefined") return;
+  holderChannel = new BroadcastChannel(SHARED_CHANNEL);
+  holderChannel.onmessage = (e) => {
+    if (e.data === "holder?" && isShared()) holderChannel?.postMessage("held");
+  };
+}
+
+function releaseSharedSession() {
+  if (!holderChannel) return;
+  holderChannel.close();
+  holderChannel = null;
+}
+
+/** Whether another tab of this browser holds the shared session. */
+function sharedSessionHeldElsewhere() {
+  if (typeof BroadcastChannel === "undefined") return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const ch = new BroadcastChannel(SHARED_CHANNEL);
+    const done = (held) => {
+      clearTimeout(timer);
+      ch.close();
+      resolve(held);
+    };
+    const timer = setTimeout(() => done(false), HOLDER_WAIT_MS);
+    ch.onmessage = (e) => {
+      if (e.data === "held") done(true);
+    };
+    ch.postMessage("holder?");
+  });
+}
+
+/** Best effort, as the tab goes away: end a shared computer's session. */
+function logoutOnHide() {
+  if (!isShared()) return;
+  try {
+    sessionStorage.setItem(SHARED_ENDED_KEY, "1");
+  } catch (_) {
+    /* storage disabled: the login page just has no notice */
+  }
+  try {
+    fetch("/api/v1/auth/logout", {
+      method: "POST",
+      keepalive: true,
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": current ? current.me.csrf_token : "" },
+    }).catch(() => {});
+  } catch (_) {
+    /* the server signs the device out when the session lapses */
+  }
 }
 
 /** The device id this browser remembers, or null. */
@@ -95,8 +181,16 @@ export function setAfterEnd(fn) {
 
 /** A one-time notice for the login page ("signed out after inactivity"). */
 export function takeNotice() {
-  const n = notice;
+  let n = notice;
   notice = null;
+  try {
+    if (sessionStorage.getItem(SHARED_ENDED_KEY)) {
+      sessionStorage.removeItem(SHARED_ENDED_KEY);
+      n = n || SHARED_NOTICE;
+    }
+  } catch (_) {
+    /* storage disabled */
+  }
   return n;
 }
 
@@ -107,6 +201,21 @@ export function takeNotice() {
 export async function resume() {
   try {
     const data = await api("GET", "/me", undefined, { auth: false });
+    if (data.shared_computer) {
+      // A shared computer's session this page did not start. Another tab
+      // signed in with it (a link opened in a new tab): leave it to that
+      // tab, whose memory holds the keys. Nobody holds it (a reload, a
+      // closed tab): its keys were in the page that is gone. End it.
+      if (await sharedSessionHeldElsewhere()) {
+        notice = SHARED_ELSEWHERE_NOTICE;
+        return false;
+      }
+      setCsrf(data.csrf_token);
+      await api("POST", "/auth/logout", undefined, { auth: false }).catch(() => {});
+      setCsrf(null);
+      notice = SHARED_NOTICE;
+      return false;
+    }
     await start(data);
     return true;
   } catch (e) {
@@ -118,9 +227,11 @@ export async function resume() {
 /** After a successful sign-in answer: remember the device, load /me. */
 export async function signedIn(answer) {
   setCsrf(answer.csrf_token);
-  rememberDevice(answer.device_id);
-  rememberPractice(answer.practice_id);
   const data = await api("GET", "/me");
+  if (!data.shared_computer) {
+    rememberDevice(answer.device_id);
+    rememberPractice(answer.practice_id);
+  }
   await start(data);
 }
 
@@ -138,6 +249,12 @@ async function start(data) {
   }
   current = { me: data };
   setCsrf(data.csrf_token);
+  if (data.shared_computer) {
+    window.addEventListener("pagehide", logoutOnHide);
+    holdSharedSession();
+  } else {
+    releaseSharedSession();
+  }
   startIdleLock(data.idle_timeout_secs);
   for (const hook of signInHooks) {
     try {
@@ -164,6 +281,8 @@ export async function logout() {
  */
 export function end(reason, message) {
   if (!current) return;
+  window.removeEventListener("pagehide", logoutOnHide);
+  releaseSharedSession();
   current = null;
   stopIdleLock();
   for (const hook of lockHooks) {

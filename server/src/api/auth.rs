@@ -126,14 +126,22 @@ pub fn clean_name(name: &str, what: &'static str, max: usize) -> Result<String, 
 pub fn device_choice(
     device_id: Option<DeviceId>,
     device_name: Option<&str>,
+    shared: bool,
     parts: &Parts,
 ) -> Result<DeviceChoice, AppError> {
     match (device_id, device_name) {
+        // A shared computer keeps nothing, so it has no device to go back
+        // to; a device that kept its state is not made shared afterwards.
+        (Some(_), _) if shared => Err(AppError::invalid(
+            "invalid_field",
+            "a shared computer signs in as a new device: send device_name, not device_id",
+        )),
         (Some(id), _) => Ok(DeviceChoice::Existing(id)),
         (None, Some(name)) => Ok(DeviceChoice::New {
             id: DeviceId::new(),
             name: clean_name(name, "device_name", 64)?,
             user_agent: coarse_user_agent(parts),
+            shared,
         }),
         (None, None) => Err(AppError::invalid(
             "invalid_field",
@@ -162,8 +170,10 @@ pub async fn open_session(
         .create_session(user, device, &issued.record, state.now(), event)
         .await
         .map_err(device_error)?;
+    // A shared computer's cookie ends with the browser.
+    let persistent = !matches!(device, DeviceChoice::New { shared: true, .. });
     Ok(signed_in(
-        state, user, device_id, issued, transport, None, status,
+        state, user, device_id, issued, transport, persistent, None, status,
     ))
 }
 
@@ -174,12 +184,14 @@ fn device_error(e: StoreError) -> AppError {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn signed_in(
     state: &AppState,
     user: &User,
     device_id: DeviceId,
     issued: IssuedSession,
     transport: TokenTransport,
+    persistent: bool,
     recovery_codes: Option<Vec<String>>,
     status: StatusCode,
 ) -> AuthResponse {
@@ -188,7 +200,11 @@ fn signed_in(
         TokenTransport::Bearer => (Some(issued.token.expose_secret().to_string()), None),
         TokenTransport::Cookie => (
             None,
-            Some(session::session_cookie(state, &issued.token, lifetime)),
+            Some(session::session_cookie(
+                state,
+                &issued.token,
+                persistent.then_some(lifetime),
+            )),
         ),
     };
     AuthResponse {
@@ -214,6 +230,17 @@ pub async fn start_enrollment(
     user: &User,
     status: StatusCode,
 ) -> ApiResult<AuthResponse> {
+    Ok(AuthResponse {
+        status,
+        outcome: AuthOutcome::MfaEnrollmentRequired(new_enrollment(state, user).await?),
+        cookie: None,
+    })
+}
+
+/// A new TOTP secret for `user`, stored sealed as their one pending
+/// enrolment (an earlier pending one is dropped) for 30 minutes. Confirmed
+/// by its first code: at sign-up (`enroll`) or from the account page.
+pub async fn new_enrollment(state: &AppState, user: &User) -> ApiResult<MfaEnrollment> {
     let secret = totp::new_secret();
     let (token, token_hash) = secrets::new_token();
     let sealed = state
@@ -229,14 +256,10 @@ pub async fn start_enrollment(
             state.now() + ENROLLMENT_TTL_SECS,
         )
         .await?;
-    Ok(AuthResponse {
-        status,
-        outcome: AuthOutcome::MfaEnrollmentRequired(MfaEnrollment {
-            enrollment_token: token.expose_secret().to_string(),
-            totp_secret: totp::secret_base32(&secret),
-            otpauth_uri: totp::otpauth_uri(&secret, &user.login),
-        }),
-        cookie: None,
+    Ok(MfaEnrollment {
+        enrollment_token: token.expose_secret().to_string(),
+        totp_secret: totp::secret_base32(&secret),
+        otpauth_uri: totp::otpauth_uri(&secret, &user.login),
     })
 }
 
@@ -272,6 +295,11 @@ pub struct LoginRequest {
     /// Cookie (default) or bearer.
     #[serde(default)]
     pub transport: TokenTransport,
+    /// A shared or public computer: a new device (not `device_id`), a
+    /// cookie that ends with the browser, and the device signed out by the
+    /// server once its session is over.
+    #[serde(default)]
+    pub shared_computer: bool,
 }
 
 /// Sign in with password (and TOTP when enrolled).
@@ -352,7 +380,12 @@ pub async fn login(
         }
     };
 
-    let device = match device_choice(req.device_id, req.device_name.as_deref(), &parts) {
+    let device = match device_choice(
+        req.device_id,
+        req.device_name.as_deref(),
+        req.shared_computer,
+        &parts,
+    ) {
         Ok(d) => d,
         Err(e) => {
             attempt.counted();
@@ -400,7 +433,7 @@ pub async fn login(
 }
 
 /// What is audited when the throttle refuses a known account outright.
-fn lockout_event(user: &User, meta: &crate::audit::RequestMeta) -> Event {
+pub(crate) fn lockout_event(user: &User, meta: &crate::audit::RequestMeta) -> Event {
     Event::new(user.practice_id, Action::AuthLockout, meta)
         .failed()
         .target_user(user.id)
@@ -408,7 +441,7 @@ fn lockout_event(user: &User, meta: &crate::audit::RequestMeta) -> Event {
 }
 
 /// The user's TOTP secret, opened from its sealed row.
-fn open_totp(
+pub(crate) fn open_totp(
     state: &AppState,
     user: &User,
     stored: &[u8],
@@ -458,7 +491,7 @@ async fn second_factor(
     })
 }
 
-fn invalid_mfa_code() -> AppError {
+pub(crate) fn invalid_mfa_code() -> AppError {
     AppError::unauthorized(
         "invalid_mfa_code",
         "that code is not valid; try the current one",
@@ -530,7 +563,7 @@ pub async fn enroll(
     };
     let keys = throttle::Keys::for_account(user.practice_id, &user.login, client_ip(&parts));
     let attempt = throttle::begin(&state, &keys, Some(lockout_event(&user, &meta))).await?;
-    let device = match device_choice(req.device_id, req.device_name.as_deref(), &parts) {
+    let device = match device_choice(req.device_id, req.device_name.as_deref(), false, &parts) {
         Ok(d) => d,
         Err(e) => {
             attempt.counted();
@@ -579,6 +612,7 @@ pub async fn enroll(
         device_id,
         issued,
         req.transport,
+        true,
         Some(shown),
         StatusCode::OK,
     ))
@@ -602,6 +636,26 @@ pub async fn logout(State(state): State<AppState>, authed: Authed) -> ApiResult<
         &[authed.device_id],
         crate::delivery::wake::Wake::SessionEnded(authed.session_id),
     );
+    // A shared computer's device has no session left now: sign it out at
+    // once rather than at the job's next round. A failure here leaves it to
+    // that round; the logout itself has happened.
+    if authed.device_shared {
+        let event = authed
+            .event(Action::DeviceRevoked)
+            .target_device(authed.device_id);
+        if let Err(e) = crate::revocation::revoke_devices(
+            &state,
+            authed.practice_id,
+            &[authed.device_id],
+            "signed_out",
+            None,
+            event,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "shared device not signed out at logout; the job retries");
+        }
+    }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()

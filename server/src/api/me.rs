@@ -35,6 +35,10 @@ pub struct Me {
     pub idle_timeout_secs: i64,
     /// Absolute session end.
     pub session_expires_at: i64,
+    /// This device signed in as a shared or public computer: the page keeps
+    /// nothing, and a page that finds such a session it did not start (a
+    /// reload, another tab) ends it.
+    pub shared_computer: bool,
 }
 
 /// Who am I.
@@ -55,6 +59,7 @@ pub async fn me(State(state): State<AppState>, authed: Authed) -> ApiResult<Json
         csrf_token: authed.csrf,
         idle_timeout_secs: authed.idle_timeout_secs,
         session_expires_at: authed.expires_at,
+        shared_computer: authed.device_shared,
     }))
 }
 

@@ -21,7 +21,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 use tracing::Instrument;
 
@@ -49,6 +49,25 @@ pub fn router(state: AppState) -> Router {
         .route("/invites/accept", post(invites::accept))
         .route("/me", get(me::me))
         .route("/me/devices", get(me::devices))
+        .route(
+            "/me/devices/{id}",
+            patch(crate::account::http::rename_device),
+        )
+        .route("/practice", patch(crate::practice::http::rename))
+        .route("/me/password", post(crate::account::http::change_password))
+        .route(
+            "/me/authenticator",
+            post(crate::account::http::start_authenticator),
+        )
+        .route(
+            "/me/authenticator/confirm",
+            post(crate::account::http::confirm_authenticator),
+        )
+        .route(
+            "/me/recovery-codes",
+            get(crate::account::http::recovery_codes_left)
+                .post(crate::account::http::renew_recovery_codes),
+        )
         .route("/users", get(users::list))
         .route("/users/{id}", get(users::get))
         .route("/audit/events", get(audit::events))

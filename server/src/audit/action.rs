@@ -81,6 +81,11 @@ actions! {
     AuthMfa = "auth.mfa",
     /// An authenticator app was set up for sign-in.
     AuthMfaEnrolled = "auth.mfa_enrolled",
+    /// A person changed their password (their other sessions were signed
+    /// out), or gave a wrong current password trying to.
+    AuthPasswordChanged = "auth.password_changed",
+    /// A person replaced their recovery codes (the earlier ones stopped working).
+    AuthRecoveryCodesRenewed = "auth.recovery_codes_renewed",
     /// A device changed a conversation's members or keys (an MLS commit).
     ConversationCommit = "conversation.commit",
     /// A conversation was created.
@@ -89,6 +94,8 @@ actions! {
     ConversationGroupStarted = "conversation.group_started",
     /// A person reported one of their devices lost.
     DeviceReportedLost = "device.reported_lost",
+    /// A person renamed one of their devices.
+    DeviceRenamed = "device.renamed",
     /// A device was revoked.
     DeviceRevoked = "device.revoked",
     /// A revoked device's token was presented.
@@ -135,6 +142,8 @@ actions! {
     NudgeSettingsChanged = "nudge_settings.changed",
     /// The practice was created.
     PracticeCreated = "practice.created",
+    /// An admin renamed the practice.
+    PracticeRenamed = "practice.renamed",
     /// A reminder was dropped (its appointment is gone).
     ReminderDropped = "reminder.dropped",
     /// A reminder could not be sent.
@@ -157,6 +166,9 @@ actions! {
     ReminderTemplateSaved = "reminder_template.saved",
     /// A session ended for inactivity or age.
     SessionExpired = "session.expired",
+    /// A session's token was presented again well after its owner signed
+    /// out (someone copied it).
+    SessionEndedTokenUsed = "session.ended_token_used",
     /// A device fetched the key part that opens its stored messages.
     UnlockShareFetched = "unlock_share.fetched",
     /// A user was deactivated.
@@ -243,10 +255,13 @@ mod tests {
         "auth.logout",
         "auth.mfa",
         "auth.mfa_enrolled",
+        "auth.password_changed",
+        "auth.recovery_codes_renewed",
         "conversation.commit",
         "conversation.created",
         "conversation.group_started",
         "device.reported_lost",
+        "device.renamed",
         "device.revoked",
         "device.revoked_token_used",
         "incident.assessed",
@@ -269,6 +284,7 @@ mod tests {
         "nudge.withheld",
         "nudge_settings.changed",
         "practice.created",
+        "practice.renamed",
         "reminder.dropped",
         "reminder.failed",
         "reminder.retry",
@@ -280,6 +296,7 @@ mod tests {
         "reminder_preferences.updated",
         "reminder_template.saved",
         "session.expired",
+        "session.ended_token_used",
         "unlock_share.fetched",
         "user.deactivated",
         "users.listed",

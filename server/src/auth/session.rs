@@ -88,15 +88,20 @@ pub fn issue(state: &AppState, role: Role) -> IssuedSession {
     }
 }
 
-/// `Set-Cookie` value carrying the session token.
-pub fn session_cookie(state: &AppState, token: &SecretString, max_age: i64) -> HeaderValue {
+/// `Set-Cookie` value carrying the session token. Without `max_age` it is
+/// a browser-session cookie: gone when the browser closes (a shared
+/// computer).
+pub fn session_cookie(state: &AppState, token: &SecretString, max_age: Option<i64>) -> HeaderValue {
     let secure = if state.settings.secure_cookie() {
         "; Secure"
     } else {
         ""
     };
+    let max_age = max_age
+        .map(|s| format!("; Max-Age={s}"))
+        .unwrap_or_default();
     let value = format!(
-        "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
+        "{}={}; Path=/; HttpOnly; SameSite=Strict{max_age}{secure}",
         cookie_name(&state.settings),
         token.expose_secret()
     );
@@ -147,6 +152,8 @@ pub struct Authed {
     pub idle_timeout_secs: i64,
     /// Session's absolute end.
     pub expires_at: i64,
+    /// The device signed in as a shared or public computer.
+    pub device_shared: bool,
     /// Request facts, with the actor filled in.
     pub meta: RequestMeta,
 }
@@ -252,11 +259,23 @@ impl FromRequestParts<AppState> for Authed {
             csrf,
             idle_timeout_secs: record.idle_timeout_secs,
             expires_at: record.expires_at,
+            device_shared: record.device_shared,
             meta,
         };
         parts.extensions.insert(authed.clone());
         Ok(authed)
     }
+}
+
+/// Requests already on their way when their session was signed out (other
+/// tabs, a socket's reconnect) are not evidence of anything.
+pub const SIGNED_OUT_GRACE_SECS: i64 = 60;
+
+fn just_signed_out(record: &SessionRecord, now: i64) -> bool {
+    record.end_reason.as_deref() == Some("logout")
+        && record
+            .ended_at
+            .is_some_and(|ended| now - ended <= SIGNED_OUT_GRACE_SECS)
 }
 
 pub(crate) async fn check_session(
@@ -268,16 +287,20 @@ pub(crate) async fn check_session(
         // Someone still holds the revoked device, or its token: evidence
         // for an incident (the detector opens one). Audited once an hour
         // per device, so that a token presented in a loop costs no write
-        // per request.
+        // per request. Not a shared computer's: the server revokes it
+        // routinely when its session is over, and the browser left open
+        // there still holds the cookie.
         let now = state.now();
-        let event = Event::new(record.practice_id, Action::DeviceRevokedTokenUsed, meta)
-            .failed()
-            .target_user(record.user_id)
-            .target_device(record.device_id);
-        state
-            .store
-            .append_audit_once(&event, now - REVOKED_USE_AUDIT_SECS, now)
-            .await?;
+        if !record.device_shared {
+            let event = Event::new(record.practice_id, Action::DeviceRevokedTokenUsed, meta)
+                .failed()
+                .target_user(record.user_id)
+                .target_device(record.device_id);
+            state
+                .store
+                .append_audit_once(&event, now - REVOKED_USE_AUDIT_SECS, now)
+                .await?;
+        }
         return Err(AppError::unauthorized(
             "device_revoked",
             "this device has been signed out and can no longer be used",
@@ -289,11 +312,34 @@ pub(crate) async fn check_session(
             "this account has been deactivated",
         ));
     }
-    if record.ended_at.is_some() {
-        return Err(AppError::unauthorized(
-            "session_ended",
-            "your session has ended; sign in again",
-        ));
+    if let Some(ended) = record.ended_at {
+        // A token whose owner signed out, presented well after: the logout
+        // cleared it from that browser, so someone copied it (a cookie
+        // lifted from a shared machine, a token from a log). Evidence for
+        // an incident, audited once an hour per device. Other ends are
+        // routine: an idle page still holds its cookie, and a password
+        // change elsewhere leaves the other browsers theirs.
+        let now = state.now();
+        if record.end_reason.as_deref() == Some("logout") && !just_signed_out(record, now) {
+            let event = Event::new(record.practice_id, Action::SessionEndedTokenUsed, meta)
+                .failed()
+                .target_user(record.user_id)
+                .target_device(record.device_id)
+                .detail(serde_json::json!({"session_id": record.id, "ended_at": ended}));
+            state
+                .store
+                .append_audit_once(&event, now - REVOKED_USE_AUDIT_SECS, now)
+                .await?;
+        }
+        // The page that gets this says it in words: why matters to a
+        // person whose other browser just signed them out.
+        let message = match record.end_reason.as_deref() {
+            Some("password_changed") => {
+                "your password was changed on another device, so this session was signed out; sign in with the new one"
+            }
+            _ => "your session has ended; sign in again",
+        };
+        return Err(AppError::unauthorized("session_ended", message));
     }
     let now = state.now();
     let reason = if now >= record.expires_at {

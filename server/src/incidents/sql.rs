@@ -111,24 +111,34 @@ macro_rules! impl_incident_store {
                     Ok((row, subjects, entries))
                 }
 
-                async fn refusals_by(
+                async fn actions_by(
                     &self,
                     practice: PracticeId,
                     actor: &str,
+                    actions: &[&'static str],
                     since: UnixTime,
                     until_seq: i64,
                 ) -> StoreResult<i64> {
-                    Ok(sqlx::query_scalar(
+                    // Placeholders only: the names are the detectors'
+                    // constants, bound like any value.
+                    let list = (0..actions.len())
+                        .map(|i| format!("${}", i + 5))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let sql = format!(
                         "SELECT COUNT(*) FROM audit_events
-                         WHERE practice_id = $1 AND actor_user_id = $2 AND action = 'access.refused'
-                           AND at > $3 AND seq <= $4",
-                    )
-                    .bind(practice)
-                    .bind(actor)
-                    .bind(since)
-                    .bind(until_seq)
-                    .fetch_one(self.reader())
-                    .await?)
+                         WHERE practice_id = $1 AND actor_user_id = $2
+                           AND at > $3 AND seq <= $4 AND action IN ({list})"
+                    );
+                    let mut q = sqlx::query_scalar(&sql)
+                        .bind(practice)
+                        .bind(actor)
+                        .bind(since)
+                        .bind(until_seq);
+                    for a in actions {
+                        q = q.bind(*a);
+                    }
+                    Ok(q.fetch_one(self.reader()).await?)
                 }
 
                 async fn incident_event_seqs(

@@ -272,12 +272,14 @@ pub struct AssessmentWrite {
 /// Storage of the incidents slice.
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
-    /// How many requests of `actor` were refused (`access.refused`) after
-    /// `since`, up to the audit entry `until_seq`.
-    async fn refusals_by(
+    /// How many audit events of `actor` with one of `actions` were written
+    /// after `since`, up to the audit entry `until_seq` (the counted
+    /// detectors: refused requests, exports and access reviews).
+    async fn actions_by(
         &self,
         practice: PracticeId,
         actor: &str,
+        actions: &[&'static str],
         since: UnixTime,
         until_seq: i64,
     ) -> StoreResult<i64>;

@@ -35,6 +35,12 @@ pub fn invite_link(public_url: &str, token: &SecretString) -> String {
 pub struct CreateInvite {
     /// Role of the invitee.
     pub role: Role,
+    /// Whom it is for, as you know them ("Sam R.", "front desk"), up to 60
+    /// characters: shown only in your practice's list of invitations,
+    /// never in the link, a log line or the audit log.
+    #[serde(default)]
+    #[schema(max_length = 60)]
+    pub label: Option<String>,
 }
 
 /// A created invite; `link` is shown once.
@@ -48,6 +54,8 @@ pub struct CreatedInvite {
     pub link: String,
     /// Expiry (Unix seconds).
     pub expires_at: i64,
+    /// Whom it is for, in the inviter's words.
+    pub label: Option<String>,
 }
 
 /// Invite as listed.
@@ -67,6 +75,10 @@ pub struct InviteView {
     pub expires_at: i64,
     /// Who redeemed it.
     pub used_by: Option<UserId>,
+    /// Whom it is for, in the inviter's words.
+    pub label: Option<String>,
+    /// The display name of who redeemed it.
+    pub used_by_name: Option<String>,
 }
 
 fn status_of(invite: &Invite, now: i64) -> &'static str {
@@ -103,6 +115,11 @@ pub async fn create(
             req.role
         )));
     }
+    // Blank means none; otherwise one line of printable text.
+    let label = match req.label.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(clean_name(text, "label", 60)?),
+    };
     let now = state.now();
     let (token, token_hash) = secrets::new_token();
     let invite = NewInvite {
@@ -113,6 +130,7 @@ pub async fn create(
         created_by: Some(authed.user_id),
         created_at: now,
         expires_at: now + state.settings.auth.invite_ttl_secs,
+        label,
     };
     let event = authed
         .event(Action::InviteCreated)
@@ -125,6 +143,7 @@ pub async fn create(
             role: req.role,
             link: invite_link(&state.settings.public_url(), &token),
             expires_at: invite.expires_at,
+            label: invite.label,
         }),
     ))
 }
@@ -150,6 +169,20 @@ pub async fn list(
         .event(Action::InvitesListed)
         .detail(serde_json::json!({"count": invites.len()}));
     state.store.append_audit(event, now).await?;
+    // Who accepted each: only people these invitations brought in (a
+    // clinician sees only their own invitations).
+    let names: std::collections::HashMap<UserId, String> =
+        if invites.iter().any(|i| i.used_by.is_some()) {
+            state
+                .store
+                .list_users(authed.practice_id)
+                .await?
+                .into_iter()
+                .map(|u| (u.id, u.display_name))
+                .collect()
+        } else {
+            Default::default()
+        };
     Ok(Json(
         invites
             .iter()
@@ -161,6 +194,8 @@ pub async fn list(
                 created_at: i.created_at,
                 expires_at: i.expires_at,
                 used_by: i.used_by,
+                label: i.label.clone(),
+                used_by_name: i.used_by.and_then(|u| names.get(&u).cloned()),
             })
             .collect(),
     ))
@@ -357,7 +392,12 @@ async fn redeem(
     let is_staff = invite.role.is_staff();
     let device = match is_staff {
         true => None,
-        false => Some(device_choice(None, req.device_name.as_deref(), parts)?),
+        false => Some(device_choice(
+            None,
+            req.device_name.as_deref(),
+            false,
+            parts,
+        )?),
     };
     let pw = req.password.clone();
     let password_hash = state.hashing.run(move || password::hash(&pw)).await??;

@@ -1,8 +1,11 @@
 //! Invitations: a practice's admin or clinician invites a person by a
 //! one-time link; redeeming it creates their account with the invited role,
-//! in one transaction with the invite's consumption. The SQL is still in
-//! `storage/sql.rs` (with the users it creates); the refusals and the
-//! handlers are here.
+//! in one transaction with the invite's consumption. The slice: its rows and
+//! store trait (`store.rs`), their SQL (`sql.rs`, instantiated per backend
+//! in `storage/`), the refusals (`error.rs`) and the handlers (`http.rs`).
 
 pub mod error;
 pub mod http;
+#[macro_use]
+mod sql;
+pub mod store;

@@ -20,6 +20,7 @@
 
 pub mod error;
 pub mod http;
+pub mod jobs;
 #[macro_use]
 mod sql;
 pub mod store;
@@ -47,6 +48,26 @@ pub async fn revoke_devices(
         .await?;
     after_revocation(state, &revoked).await?;
     Ok(revoked)
+}
+
+/// Signs out (revokes) shared-computer devices with no live session left,
+/// as the server: at most `batch` per call. Returns whether more may be
+/// waiting.
+pub async fn sign_out_lapsed_shared_devices(state: &AppState, batch: i64) -> StoreResult<bool> {
+    let lapsed = state
+        .store
+        .lapsed_shared_devices(state.now(), batch)
+        .await?;
+    for (practice, device) in &lapsed {
+        // The server acts: no actor. The entry's detail says "signed_out".
+        let event = Event::new(
+            *practice,
+            crate::audit::Action::DeviceRevoked,
+            &crate::audit::RequestMeta::default(),
+        );
+        revoke_devices(state, *practice, &[*device], "signed_out", None, event).await?;
+    }
+    Ok(lapsed.len() as i64 >= batch)
 }
 
 /// Deactivates a user and starts the removal of all their devices.

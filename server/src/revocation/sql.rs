@@ -109,6 +109,27 @@ macro_rules! impl_revocation_store {
                     Ok(share)
                 }
 
+                async fn lapsed_shared_devices(
+                    &self,
+                    now: UnixTime,
+                    limit: i64,
+                ) -> StoreResult<Vec<(PracticeId, DeviceId)>> {
+                    Ok(sqlx::query_as(
+                        "SELECT d.practice_id, d.id FROM devices d
+                         WHERE d.shared = TRUE AND d.revoked_at IS NULL
+                           AND NOT EXISTS (
+                               SELECT 1 FROM sessions s
+                               WHERE s.device_id = d.id AND s.ended_at IS NULL
+                                 AND s.expires_at > $1 AND s.last_seen_at + s.idle_timeout_secs > $1)
+                         ORDER BY d.created_at, d.id
+                         LIMIT $2",
+                    )
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
                 async fn device_owner(&self, practice: PracticeId, device: DeviceId) -> StoreResult<InventoryDevice> {
                     sqlx::query_as(&format!(
                         "SELECT {DEVICE_COLS} FROM devices d JOIN users u ON u.id = d.user_id

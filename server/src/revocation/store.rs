@@ -137,6 +137,15 @@ pub trait RevocationStore: Send + Sync {
         event: audit::Event,
     ) -> StoreResult<Revoked>;
 
+    /// Devices signed in as a shared or public computer that are not
+    /// revoked and have no live session left (every session ended, expired
+    /// or idle past its timeout at `now`): at most `limit`, oldest first.
+    async fn lapsed_shared_devices(
+        &self,
+        now: UnixTime,
+        limit: i64,
+    ) -> StoreResult<Vec<(PracticeId, DeviceId)>>;
+
     /// Deactivates a user: every device revoked, pending invites they sent
     /// cancelled, assignments ended.
     async fn deactivate_user(

@@ -25,10 +25,11 @@
 mod sql;
 pub mod audit_store;
 pub mod error;
-mod models;
+pub mod models;
 mod postgres;
 mod sqlite;
 
+pub use crate::invites::store::{Invite, NewInvite};
 pub use error::{StoreError, StoreResult};
 pub use models::*;
 pub use postgres::PgStore;
@@ -36,8 +37,7 @@ pub use sqlite::SqliteStore;
 
 use crate::audit;
 use crate::clock::UnixTime;
-use crate::ids::{DeviceId, InviteId, PracticeId, SessionId, UserId};
-use crate::invites::error::InviteError;
+use crate::ids::{DeviceId, PracticeId, SessionId, UserId};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -45,6 +45,9 @@ use std::sync::Arc;
 #[async_trait]
 pub trait Store:
     crate::delivery::store::DeliveryStore
+    + crate::invites::store::InviteStore
+    + crate::account::store::AccountStore
+    + crate::practice::store::PracticeStore
     + crate::revocation::store::RevocationStore
     + crate::reminders::store::ReminderStore
     + crate::incidents::store::IncidentStore
@@ -112,40 +115,6 @@ pub trait Store:
 
     /// A practice by id.
     async fn practice(&self, id: PracticeId) -> StoreResult<Practice>;
-
-    // --- invites ---------------------------------------------------------
-
-    /// Stores a new invite.
-    async fn create_invite(&self, invite: &NewInvite, event: audit::Event) -> StoreResult<()>;
-
-    /// The invite behind a token hash, whatever its state.
-    async fn invite_by_token(&self, token_hash: &[u8]) -> StoreResult<Invite>;
-
-    /// Invites of a practice, newest first. `created_by` narrows to one inviter.
-    async fn list_invites(
-        &self,
-        practice: PracticeId,
-        created_by: Option<UserId>,
-    ) -> StoreResult<Vec<Invite>>;
-
-    /// Revokes a pending invite. `created_by` restricts to one inviter's own.
-    async fn revoke_invite(
-        &self,
-        practice: PracticeId,
-        id: InviteId,
-        created_by: Option<UserId>,
-        now: UnixTime,
-        event: audit::Event,
-    ) -> Result<(), InviteError>;
-
-    /// Atomically consumes the invite and creates the user with its role.
-    async fn redeem_invite(
-        &self,
-        token_hash: &[u8],
-        user: &NewUser,
-        now: UnixTime,
-        meta: &audit::RequestMeta,
-    ) -> Result<User, InviteError>;
 
     // --- users -----------------------------------------------------------
 
@@ -311,25 +280,6 @@ pub struct AuditRow {
     pub target_device_id: Option<String>,
     /// Outcome.
     pub outcome: String,
-}
-
-/// An invite to store; the token is only its hash.
-#[derive(Clone, Debug)]
-pub struct NewInvite {
-    /// Identifier.
-    pub id: InviteId,
-    /// Tenant.
-    pub practice_id: PracticeId,
-    /// Role of the invitee.
-    pub role: Role,
-    /// SHA-256 of the token.
-    pub token_hash: Vec<u8>,
-    /// Inviter.
-    pub created_by: Option<UserId>,
-    /// Creation time.
-    pub created_at: UnixTime,
-    /// Expiry.
-    pub expires_at: UnixTime,
 }
 
 /// Opens the store a database URL (or data directory) selects, and migrates it.

@@ -1,7 +1,7 @@
 //! Rows as the rest of the server sees them.
 
 use crate::clock::UnixTime;
-use crate::ids::{DeviceId, InviteId, PracticeId, SessionId, UserId};
+use crate::ids::{DeviceId, PracticeId, SessionId, UserId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -130,31 +130,6 @@ impl fmt::Debug for User {
     }
 }
 
-/// An invitation. The token itself is never stored, only its SHA-256.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct Invite {
-    /// Identifier (safe to show; not the token).
-    pub id: InviteId,
-    /// Tenant.
-    pub practice_id: PracticeId,
-    /// Role the invitee will have (a row with any other stored value fails
-    /// to load).
-    #[sqlx(try_from = "String")]
-    pub role: Role,
-    /// Who created it (none for the bootstrap link).
-    pub created_by: Option<UserId>,
-    /// Creation time.
-    pub created_at: UnixTime,
-    /// Expiry.
-    pub expires_at: UnixTime,
-    /// When it was redeemed.
-    pub used_at: Option<UnixTime>,
-    /// Who redeemed it.
-    pub used_by: Option<UserId>,
-    /// When it was revoked.
-    pub revoked_at: Option<UnixTime>,
-}
-
 /// A device of a user.
 #[derive(Clone, Debug, sqlx::FromRow, Serialize, utoipa::ToSchema)]
 pub struct Device {
@@ -172,6 +147,9 @@ pub struct Device {
     pub last_seen_at: UnixTime,
     /// When it was revoked; a revoked device's tokens all fail.
     pub revoked_at: Option<UnixTime>,
+    /// Signed in as a shared or public computer: signed out by the server
+    /// once it has no live session.
+    pub shared: bool,
 }
 
 /// A session joined with its user and device, as the authenticator needs it.
@@ -193,6 +171,8 @@ pub struct SessionRecord {
     pub idle_timeout_secs: i64,
     /// Set once ended (logout, timeout, revocation).
     pub ended_at: Option<UnixTime>,
+    /// Why it ended (`logout`, `idle`, `lifetime`, `password_changed`, …).
+    pub end_reason: Option<String>,
     /// The user's role (a row with any other stored value fails to load:
     /// the session is refused, never taken for some default role).
     #[sqlx(try_from = "String")]
@@ -201,6 +181,9 @@ pub struct SessionRecord {
     pub user_deactivated_at: Option<UnixTime>,
     /// The device's revocation time.
     pub device_revoked_at: Option<UnixTime>,
+    /// The device is a shared computer's (revoked routinely once its
+    /// session is over).
+    pub device_shared: bool,
     /// The device's last-seen time.
     pub device_last_seen_at: UnixTime,
 }
@@ -229,6 +212,8 @@ pub enum DeviceChoice {
         name: String,
         /// Coarse user agent.
         user_agent: String,
+        /// A shared or public computer (see `Device::shared`).
+        shared: bool,
     },
     /// Log in again on a device this user already has.
     Existing(DeviceId),

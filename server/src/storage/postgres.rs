@@ -55,6 +55,9 @@ impl PgStore {
 
 impl_store!(PgStore, Postgres, "postgres");
 impl_delivery_store!(PgStore, Postgres);
+impl_invite_store!(PgStore, Postgres);
 impl_revocation_store!(PgStore, Postgres);
+impl_account_store!(PgStore, Postgres);
+impl_practice_store!(PgStore, Postgres);
 impl_reminder_store!(PgStore, Postgres, "FOR UPDATE OF reminders SKIP LOCKED");
 impl_incident_store!(PgStore, Postgres, "FOR UPDATE OF d SKIP LOCKED");

@@ -20,20 +20,13 @@ pub(crate) fn scoped_login(practice: crate::ids::PracticeId, login: &str) -> Str
     format!("{practice}/{login}")
 }
 
-/// Columns of `invites`, in `Invite`'s order.
-macro_rules! invite_cols {
-    () => {
-        "id, practice_id, role, created_by, created_at, expires_at, used_at, used_by, revoked_at"
-    };
-}
-
 macro_rules! impl_store {
     ($store:ty, $db:ty, $backend:literal) => {
         use $crate::audit;
         use $crate::clock::UnixTime;
-        use $crate::ids::{DeviceId, InviteId, PracticeId, SessionId, UserId};
+        use $crate::ids::{DeviceId, PracticeId, SessionId, UserId};
         use $crate::storage::{
-            AuditRow, Device, DeviceChoice, Invite, NewInvite, NewSession, NewUser, Practice,
+            AuditRow, Device, DeviceChoice, NewInvite, NewSession, Practice,
             SessionRecord, Store, StoreError, StoreResult, User,
         };
 
@@ -58,6 +51,62 @@ macro_rules! impl_store {
             }
             append_events(&mut tx, std::slice::from_ref(event), now).await?;
             tx.commit().await?;
+            Ok(())
+        }
+
+        /// Inside the caller's transaction, makes `user`'s pending TOTP
+        /// enrolment of `secret` (as sealed) their authenticator: the
+        /// pending row goes, the secret replaces any earlier one with
+        /// `step` recorded as used, and `code_hashes` replace every
+        /// recovery code, used or not. `false`, with nothing changed, when
+        /// no such enrolment is pending (confirmed or restarted meanwhile).
+        /// Sign-up and the account page both confirm through it.
+        async fn adopt_authenticator(
+            conn: &mut Conn,
+            practice: PracticeId,
+            user: UserId,
+            secret: &[u8],
+            step: i64,
+            code_hashes: &[Vec<u8>],
+        ) -> StoreResult<bool> {
+            let pending = sqlx::query("DELETE FROM mfa_enrollments WHERE user_id = $1 AND secret = $2")
+                .bind(user)
+                .bind(secret)
+                .execute(&mut *conn)
+                .await?;
+            if pending.rows_affected() == 0 {
+                return Ok(false);
+            }
+            sqlx::query("UPDATE users SET totp_secret = $1, totp_last_step = $2 WHERE id = $3")
+                .bind(secret)
+                .bind(step)
+                .bind(user)
+                .execute(&mut *conn)
+                .await?;
+            replace_recovery_codes(conn, practice, user, code_hashes).await?;
+            Ok(true)
+        }
+
+        /// Every recovery code of `user`, used or not, replaced by these,
+        /// inside the caller's transaction.
+        async fn replace_recovery_codes(
+            conn: &mut Conn,
+            practice: PracticeId,
+            user: UserId,
+            code_hashes: &[Vec<u8>],
+        ) -> StoreResult<()> {
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                .bind(user)
+                .execute(&mut *conn)
+                .await?;
+            for hash in code_hashes {
+                sqlx::query("INSERT INTO recovery_codes (user_id, practice_id, code_hash) VALUES ($1, $2, $3)")
+                    .bind(user)
+                    .bind(practice)
+                    .bind(hash)
+                    .execute(&mut *conn)
+                    .await?;
+            }
             Ok(())
         }
 
@@ -164,8 +213,8 @@ macro_rules! impl_store {
 
         async fn insert_invite(conn: &mut Conn, inv: &NewInvite) -> StoreResult<()> {
             sqlx::query(
-                "INSERT INTO invites (id, practice_id, role, token_hash, created_by, created_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO invites (id, practice_id, role, token_hash, created_by, created_at, expires_at, label)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(inv.id)
             .bind(inv.practice_id)
@@ -174,6 +223,7 @@ macro_rules! impl_store {
             .bind(inv.created_by)
             .bind(inv.created_at)
             .bind(inv.expires_at)
+            .bind(inv.label.as_deref())
             .execute(&mut *conn)
             .await?;
             Ok(())
@@ -188,10 +238,10 @@ macro_rules! impl_store {
             now: UnixTime,
         ) -> StoreResult<DeviceId> {
             let device_id = match device {
-                DeviceChoice::New { id, name, user_agent } => {
+                DeviceChoice::New { id, name, user_agent, shared } => {
                     sqlx::query(
-                        "INSERT INTO devices (id, practice_id, user_id, name, user_agent, created_at, last_seen_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                        "INSERT INTO devices (id, practice_id, user_id, name, user_agent, created_at, last_seen_at, shared)
+                         VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
                     )
                     .bind(*id)
                     .bind(user.practice_id)
@@ -199,6 +249,7 @@ macro_rules! impl_store {
                     .bind(name)
                     .bind(user_agent)
                     .bind(now)
+                    .bind(*shared)
                     .execute(&mut *conn)
                     .await?;
                     *id
@@ -361,151 +412,6 @@ macro_rules! impl_store {
                     .ok_or(StoreError::NotFound)
             }
 
-            async fn create_invite(&self, invite: &NewInvite, event: audit::Event) -> StoreResult<()> {
-                let mut tx = self.writer().begin().await?;
-                insert_invite(&mut tx, invite).await?;
-                append_event(&mut tx, &event, invite.created_at).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn invite_by_token(&self, token_hash: &[u8]) -> StoreResult<Invite> {
-                sqlx::query_as(concat!("SELECT ", invite_cols!(), " FROM invites WHERE token_hash = $1"))
-                    .bind(token_hash)
-                    .fetch_optional(self.reader())
-                    .await?
-                    .ok_or(StoreError::NotFound)
-            }
-
-            async fn list_invites(&self, practice: PracticeId, created_by: Option<UserId>) -> StoreResult<Vec<Invite>> {
-                Ok(sqlx::query_as(concat!(
-                    "SELECT ", invite_cols!(), " FROM invites
-                     WHERE practice_id = $1 AND ($2 IS NULL OR created_by = $2)
-                     ORDER BY created_at DESC, id LIMIT 500"
-                ))
-                .bind(practice)
-                .bind(created_by)
-                .fetch_all(self.reader())
-                .await?)
-            }
-
-            async fn revoke_invite(
-                &self,
-                practice: PracticeId,
-                id: InviteId,
-                created_by: Option<UserId>,
-                now: UnixTime,
-                event: audit::Event,
-            ) -> Result<(), $crate::invites::error::InviteError> {
-                let mut tx = self.writer().begin().await?;
-                let state: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
-                    "SELECT used_at, revoked_at FROM invites
-                     WHERE id = $1 AND practice_id = $2 AND ($3 IS NULL OR created_by = $3)",
-                )
-                .bind(id)
-                .bind(practice)
-                .bind(created_by)
-                .fetch_optional(&mut *tx)
-                .await?;
-                match state {
-                    None => return Err(StoreError::NotFound.into()),
-                    Some((Some(_), _)) | Some((_, Some(_))) => {
-                        return Err($crate::invites::error::InviteError::Used)
-                    }
-                    Some((None, None)) => {}
-                }
-                sqlx::query("UPDATE invites SET revoked_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                append_event(&mut tx, &event, now).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn redeem_invite(
-                &self,
-                token_hash: &[u8],
-                user: &NewUser,
-                now: UnixTime,
-                meta: &audit::RequestMeta,
-            ) -> Result<User, $crate::invites::error::InviteError> {
-                let mut tx = self.writer().begin().await?;
-                // The conditional UPDATE is the single-use guarantee: of two
-                // concurrent redemptions exactly one matches the row.
-                let claimed: Option<(InviteId, PracticeId, String)> = sqlx::query_as(
-                    "UPDATE invites SET used_at = $1
-                     WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1
-                     RETURNING id, practice_id, role",
-                )
-                .bind(now)
-                .bind(token_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some((invite_id, practice_id, role)) = claimed else {
-                    let state: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-                        "SELECT expires_at, used_at, revoked_at FROM invites WHERE token_hash = $1",
-                    )
-                    .bind(token_hash)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    return Err(match state {
-                        None => StoreError::NotFound.into(),
-                        Some((_, Some(_), _)) | Some((_, _, Some(_))) => $crate::invites::error::InviteError::Used,
-                        Some(_) => $crate::invites::error::InviteError::Expired,
-                    });
-                };
-                let inserted = sqlx::query(
-                    "INSERT INTO users (id, practice_id, login, display_name, role, password_hash, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(user.id)
-                .bind(practice_id)
-                .bind($crate::storage::sql::scoped_login(practice_id, &user.login))
-                .bind(&user.display_name)
-                .bind(&role)
-                .bind(&user.password_hash)
-                .bind(now)
-                .execute(&mut *tx)
-                .await;
-                match inserted {
-                    Err(e) if is_unique_violation(&e) => return Err($crate::invites::error::InviteError::LoginTaken),
-                    other => {
-                        other?;
-                    }
-                }
-                sqlx::query("UPDATE invites SET used_by = $1 WHERE id = $2")
-                    .bind(user.id)
-                    .bind(invite_id)
-                    .execute(&mut *tx)
-                    .await?;
-                // A client invited by their clinician or associate is
-                // assigned to them, so the two can start a conversation.
-                sqlx::query(
-                    "INSERT INTO assignments (practice_id, staff_user_id, client_user_id, created_by, created_at)
-                     SELECT i.practice_id, i.created_by, $1, i.created_by, $2 FROM invites i
-                     JOIN users s ON s.id = i.created_by
-                     WHERE i.id = $3 AND i.role = 'client' AND s.role IN ('clinician', 'associate')",
-                )
-                .bind(user.id)
-                .bind(now)
-                .bind(invite_id)
-                .execute(&mut *tx)
-                .await?;
-                let event = audit::Event::new(practice_id, $crate::audit::Action::InviteRedeemed, meta)
-                    .actor(user.id, None)
-                    .target_user(user.id)
-                    .detail(serde_json::json!({"invite_id": invite_id, "role": role}));
-                append_event(&mut tx, &event, now).await?;
-                let created: User = sqlx::query_as(concat!("SELECT ", user_cols!(), " FROM users u WHERE u.id = $1"))
-                    .bind(user.id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(created)
-            }
-
             async fn user_by_login(&self, practice: PracticeId, login: &str) -> StoreResult<User> {
                 sqlx::query_as(concat!("SELECT ", user_cols!(), " FROM users u WHERE u.login = $1"))
                     .bind($crate::storage::sql::scoped_login(practice, login))
@@ -590,32 +496,9 @@ macro_rules! impl_store {
                 meta: &audit::RequestMeta,
             ) -> StoreResult<DeviceId> {
                 let mut tx = self.writer().begin().await?;
-                let pending = sqlx::query("DELETE FROM mfa_enrollments WHERE user_id = $1 AND secret = $2")
-                    .bind(user.id)
-                    .bind(secret)
-                    .execute(&mut *tx)
-                    .await?;
-                if pending.rows_affected() == 0 {
+                if !adopt_authenticator(&mut tx, user.practice_id, user.id, secret, step, recovery_code_hashes).await? {
                     // Another request completed or restarted enrolment first.
                     return Err(StoreError::NotFound);
-                }
-                sqlx::query("UPDATE users SET totp_secret = $1, totp_last_step = $2 WHERE id = $3")
-                    .bind(secret)
-                    .bind(step)
-                    .bind(user.id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-                    .bind(user.id)
-                    .execute(&mut *tx)
-                    .await?;
-                for hash in recovery_code_hashes {
-                    sqlx::query("INSERT INTO recovery_codes (user_id, practice_id, code_hash) VALUES ($1, $2, $3)")
-                        .bind(user.id)
-                        .bind(user.practice_id)
-                        .bind(hash)
-                        .execute(&mut *tx)
-                        .await?;
                 }
                 let device_id = insert_session(&mut tx, user, device, session, now).await?;
                 let enrolled = audit::Event::new(user.practice_id, $crate::audit::Action::AuthMfaEnrolled, meta)
@@ -783,8 +666,9 @@ macro_rules! impl_store {
             async fn session_by_token(&self, token_hash: &[u8]) -> StoreResult<SessionRecord> {
                 sqlx::query_as(
                     "SELECT s.id, s.practice_id, s.user_id, s.device_id, s.last_seen_at, s.expires_at,
-                            s.idle_timeout_secs, s.ended_at, u.role, u.deactivated_at AS user_deactivated_at,
-                            d.revoked_at AS device_revoked_at, d.last_seen_at AS device_last_seen_at
+                            s.idle_timeout_secs, s.ended_at, s.end_reason, u.role, u.deactivated_at AS user_deactivated_at,
+                            d.revoked_at AS device_revoked_at, d.shared AS device_shared,
+                            d.last_seen_at AS device_last_seen_at
                      FROM sessions s
                      JOIN users u ON u.id = s.user_id AND u.practice_id = s.practice_id
                      JOIN devices d ON d.id = s.device_id AND d.practice_id = s.practice_id
@@ -799,8 +683,9 @@ macro_rules! impl_store {
             async fn session_by_id(&self, session: SessionId) -> StoreResult<SessionRecord> {
                 sqlx::query_as(
                     "SELECT s.id, s.practice_id, s.user_id, s.device_id, s.last_seen_at, s.expires_at,
-                            s.idle_timeout_secs, s.ended_at, u.role, u.deactivated_at AS user_deactivated_at,
-                            d.revoked_at AS device_revoked_at, d.last_seen_at AS device_last_seen_at
+                            s.idle_timeout_secs, s.ended_at, s.end_reason, u.role, u.deactivated_at AS user_deactivated_at,
+                            d.revoked_at AS device_revoked_at, d.shared AS device_shared,
+                            d.last_seen_at AS device_last_seen_at
                      FROM sessions s
                      JOIN users u ON u.id = s.user_id AND u.practice_id = s.practice_id
                      JOIN devices d ON d.id = s.device_id AND d.practice_id = s.practice_id
@@ -855,7 +740,7 @@ macro_rules! impl_store {
 
             async fn list_devices(&self, practice: PracticeId, user: UserId) -> StoreResult<Vec<Device>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, user_id, name, user_agent, created_at, last_seen_at, revoked_at
+                    "SELECT id, user_id, name, user_agent, created_at, last_seen_at, revoked_at, shared
                      FROM devices WHERE practice_id = $1 AND user_id = $2
                      ORDER BY created_at DESC, id",
                 )

@@ -91,6 +91,9 @@ impl SqliteStore {
 
 impl_store!(SqliteStore, Sqlite, "sqlite");
 impl_delivery_store!(SqliteStore, Sqlite);
+impl_invite_store!(SqliteStore, Sqlite);
 impl_revocation_store!(SqliteStore, Sqlite);
+impl_account_store!(SqliteStore, Sqlite);
+impl_practice_store!(SqliteStore, Sqlite);
 impl_reminder_store!(SqliteStore, Sqlite, "");
 impl_incident_store!(SqliteStore, Sqlite, "");

@@ -3,11 +3,14 @@
 //      clinician with 3 conversations; list drawn and messaging connected),
 //   2. the wasm module's gzip size (gzip -9),
 //   3. time from pressing Enter in one browser to the message being rendered
-//      in the other (median, p95 and max of N sequential messages).
+//      in the other (median, p95 and max of N sequential messages),
+//   4. opening a conversation of OPEN_SIZE messages until its newest message
+//      is in the viewport: warm (an in-app link, the page already up) and
+//      the first open after a page load (issue 17 item 7).
 //
 // Run (from the repository root, after client-web/build-wasm.sh and
 // cargo build -p alcove-server):
-//   node tests/browser/bench/messaging-latency.mjs [messages=100] [loads=10]
+//   node tests/browser/bench/messaging-latency.mjs [messages=100] [loads=10] [open_size=1000]
 // Uses the same server and browser helpers as the tests.
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -19,6 +22,7 @@ import { heading, registerStaff, registerClient, createInvite } from "../lib/flo
 
 const MESSAGES = Number(process.argv[2] || 100);
 const LOADS = Number(process.argv[3] || 10);
+const OPEN_SIZE = Number(process.argv[4] || 1000);
 const CLIENTS = 3;
 
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -123,6 +127,57 @@ async function main() {
       if (i >= 3) latencies.push(t1 - t0); // first 3: warm-up
     }
 
+    // 4. A conversation of OPEN_SIZE messages: fill it up (sent one after
+    // another, each rendered on the phone before the next), then open it.
+    const sent = MESSAGES + 3 + 1;
+    let last = "";
+    for (let i = sent; i < OPEN_SIZE; i += 1) {
+      last = `bench ${i} ${"y".repeat(40)}`;
+      await box.fill(last);
+      await clin.page.evaluate(() => document.querySelector(".composer textarea").form.requestSubmit());
+      await c.page.waitForFunction((t) => window.__seen[t], last, { timeout: 30_000 });
+    }
+    const count = await c.page.locator("#messages > li").count();
+    /** Click the conversation link in the list; ms until the newest message is in the viewport. */
+    const openTimed = (expect) =>
+      c.page.evaluate(
+        (lastText) =>
+          new Promise((resolve, reject) => {
+            const link = [...document.querySelectorAll("#conversations a.conversation-link")].find((a) => /Robin Clinician/.test(a.textContent));
+            if (!link) return reject(new Error("no conversation link"));
+            const t0 = performance.now();
+            link.click();
+            const check = () => {
+              const texts = document.querySelectorAll("#messages .text");
+              const el = texts[texts.length - 1];
+              if (el && el.textContent.trim() === lastText) {
+                const r = el.getBoundingClientRect();
+                if (r.bottom > 0 && r.top < window.innerHeight) return resolve(performance.now() - t0);
+              }
+              if (performance.now() - t0 > 30_000) return reject(new Error("newest message never visible"));
+              requestAnimationFrame(check);
+            };
+            check();
+          }),
+        expect,
+      );
+    const toList = async () => {
+      await c.page.getByRole("navigation").getByRole("link", { name: "Conversations" }).click();
+      await c.page.locator("#conversations a.conversation-link").first().waitFor();
+    };
+    const warmOpens = [];
+    const loadOpens = [];
+    for (let i = 0; i < LOADS; i += 1) {
+      await toList();
+      warmOpens.push(await openTimed(last));
+    }
+    for (let i = 0; i < LOADS; i += 1) {
+      await c.page.goto(`${server.url}/`);
+      await c.page.getByText("Connected securely.").waitFor({ timeout: 30_000 });
+      await c.page.locator("#conversations a.conversation-link").first().waitFor();
+      loadOpens.push(await openTimed(last));
+    }
+
     const nav = summary(interactive);
     const list = summary(shown);
     const lat = summary(latencies);
@@ -130,6 +185,10 @@ async function main() {
     console.log(`navigation → list drawn (${list.n} loads): median ${ms(list.median)}, max ${ms(list.max)}`);
     console.log(`navigation → interactive list, messaging connected (${nav.n} loads): median ${ms(nav.median)}, p95 ${ms(nav.p95)}, max ${ms(nav.max)}`);
     console.log(`send → rendered on the other side (${lat.n} messages): median ${ms(lat.median)}, p95 ${ms(lat.p95)}, max ${ms(lat.max)}, min ${ms(lat.min)}`);
+    const warm = summary(warmOpens);
+    const cold = summary(loadOpens);
+    console.log(`open a conversation of ${count} messages → newest visible, warm (${warm.n} opens): median ${ms(warm.median)}, p95 ${ms(warm.p95)}, max ${ms(warm.max)}`);
+    console.log(`  first open after a page load (${cold.n}): median ${ms(cold.median)}, p95 ${ms(cold.p95)}, max ${ms(cold.max)}`);
     console.log(`load average after: ${load()}`);
   } finally {
     await browser.close();

@@ -94,11 +94,12 @@ export async function registerClient(page, link, who, at = async () => {}) {
 }
 
 /** Creates an invitation on the Invitations page; returns its link. */
-export async function createInvite(page, role) {
+export async function createInvite(page, role, label) {
   await page.getByRole("navigation").getByRole("link", { name: "Invitations" }).click();
   await heading(page, "Invitations");
   const select = page.getByLabel("Role of the person you invite");
   await select.selectOption(role);
+  if (label) await page.getByLabel("Who is it for? (optional)").fill(label);
   await page.getByRole("button", { name: "Create invitation link" }).click();
   const input = page.getByLabel("Invitation link");
   await input.waitFor();

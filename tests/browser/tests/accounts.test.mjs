@@ -1,10 +1,13 @@
 // Account flows of the web client in Debian's Chromium against the real
 // server: setup link → admin with TOTP → clinician invited by the admin →
 // client invited by the clinician; devices; invitations; logout and login
-// (TOTP and recovery code); keyboard-only sign-in; axe scans; auto-lock.
+// (TOTP and recovery code); keyboard-only sign-in; the account page (new
+// recovery codes; a changed passphrase signing out the other browser);
+// axe scans; auto-lock.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { story } from "../lib/story.mjs";
+import { authenticator } from "../lib/totp.mjs";
 import { axeScan, screenshot, PHONE, LAPTOP } from "../lib/browser.mjs";
 import {
   heading,
@@ -73,8 +76,33 @@ describe("web client account flows", () => {
     await check(clinician.page, "clinician-home-phone");
   });
 
+  it("the admin's first run: the practice is named, staff are invited, the audit key is kept", async () => {
+    const page = admin.page;
+    await page.getByRole("navigation").getByRole("link", { name: "Administration" }).click();
+    await heading(page, "Administration");
+    const guide = page.locator("#first-run");
+    // The clinician's invitation counts; the name and the key are to do.
+    await guide.locator("#step-staff").getByText("Done").waitFor();
+    await guide.locator("#step-name").getByText("To do").waitFor();
+    await guide.locator("#step-audit-key").getByText("To do").waitFor();
+    await check(page, "admin-first-run");
+    await page.getByLabel("Practice name").fill("Maple Street Practice");
+    await page.getByRole("button", { name: "Save the name" }).click();
+    await page.locator("#practice").getByText("Maple Street Practice").waitFor();
+    await guide.locator("#step-name").getByText("Done").waitFor();
+    const key = (await page.locator("#audit-public-key").textContent()).trim();
+    const head = await page.evaluate(() => fetch("/api/v1/audit/head").then((r) => r.json()));
+    assert.equal(key, head.public_key, "the key shown is the log's");
+    await page.getByLabel("I kept a copy of this key outside Alcove").check();
+    await guide.locator("summary").getByText("Getting started: done").waitFor();
+    // Everyone's pages carry the new name.
+    await clinician.page.reload();
+    await clinician.page.locator("#practice").getByText("Maple Street Practice").waitFor();
+  });
+
   it("clinician invites a client, who sets a passphrase and names the device", async () => {
-    const link = await createInvite(clinician.page, "client");
+    const link = await createInvite(clinician.page, "client", "Sam C.");
+    await clinician.page.locator("#new-invite-heading").getByText("New invitation for Sam C. (client)").waitFor();
     // Clinicians may invite clients only.
     const options = await clinician.page.getByLabel("Role of the person you invite").locator("option").allTextContents();
     assert.deepEqual(options, ["Client"]);
@@ -84,6 +112,12 @@ describe("web client account flows", () => {
     assert.ok(!(await client.page.title()).includes(CLIENT.name), "no names in the title");
     assert.ok(!client.page.url().includes(tokenOf(link)));
     await check(client.page, "client-home-phone");
+    // The clinician's list says whom it was for, and who accepted it.
+    await clinician.page.getByRole("navigation").getByRole("link", { name: "Conversations" }).click();
+    await clinician.page.getByRole("navigation").getByRole("link", { name: "Invitations" }).click();
+    const item = clinician.page.locator("#invite-list > li", { hasText: "For Sam C." });
+    await item.getByText(`Accepted by ${CLIENT.name}`).waitFor();
+    await check(clinician.page, "clinician-invitations-accepted");
   });
 
   it("devices page lists this device with last seen", async () => {
@@ -94,6 +128,12 @@ describe("web client account flows", () => {
     assert.equal(await items.count(), 1);
     await items.first().getByText("This device").waitFor();
     await items.first().getByText(CLIENT.device).waitFor();
+    // Renamed in place.
+    await items.first().getByRole("button", { name: `Rename “${CLIENT.device}”` }).click();
+    await client.page.getByLabel("New name for this device").fill("Sam's phone");
+    await client.page.getByRole("button", { name: "Save" }).click();
+    await items.first().getByRole("heading", { name: /Sam's phone/ }).waitFor();
+    CLIENT.device = "Sam's phone";
     await check(client.page, "client-devices-phone");
   });
 
@@ -175,6 +215,95 @@ describe("web client account flows", () => {
     await page.locator('#devices > li[data-current="true"]').getByText("Home laptop").waitFor();
     await check(page, "client-devices-laptop");
     await logout(page);
+  });
+
+  it("the admin's account page counts the recovery codes left and makes new ones; the old ones stop working", async () => {
+    const page = admin.page;
+    await page.getByRole("navigation").getByRole("link", { name: "Account" }).click();
+    await heading(page, "Your account");
+    // One was used to sign in above.
+    await page.locator("#codes-left").getByText("You have 9 unused recovery codes.").waitFor();
+    await page.getByLabel("Code from your authenticator app").fill(await adminTotp.next());
+    await page.getByRole("button", { name: "Make new recovery codes" }).click();
+    await page.locator("#recovery-codes li").first().waitFor();
+    const fresh = (await page.locator("#recovery-codes li").allTextContents()).map((t) => t.trim());
+    assert.equal(fresh.length, 10);
+    assert.ok(fresh.every((c) => !adminRecovery.includes(c)), "all new");
+    await page.locator("#codes-left").getByText("You have 10 unused recovery codes.").waitFor();
+    await check(page, "account-new-recovery-codes");
+
+    // An old code that was never used no longer signs in; a new one does.
+    await logout(page);
+    await page.getByLabel("Login", { exact: true }).fill(ADMIN.login);
+    await page.getByLabel("Password or passphrase").fill(ADMIN.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Use a recovery code instead" }).click();
+    await page.getByLabel("Recovery code").fill(adminRecovery[1]);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("alert").getByText("That code is not valid; try the current one.").waitFor();
+    await page.goto(`${server.url}/login`);
+    await login(page, ADMIN, { recoveryCode: fresh[0] });
+  });
+
+  it("a client changes the passphrase on the phone; the browser left signed in elsewhere is signed out at once", async () => {
+    const elsewhere = await person(LAPTOP);
+    await elsewhere.page.goto(`${server.url}/login`);
+    await login(elsewhere.page, CLIENT, { deviceName: "Library computer" });
+
+    const page = client.page;
+    await page.getByRole("navigation").getByRole("link", { name: "Account" }).click();
+    await heading(page, "Your account");
+    // A client has no authenticator app, so no recovery codes to make.
+    await page.getByText("Recovery codes come with an authenticator app, which this account does not use.").waitFor();
+    const NEW = "lanterns over the quiet river";
+    await page.getByLabel("Current passphrase", { exact: true }).fill(CLIENT.password);
+    await page.getByLabel("New passphrase", { exact: true }).fill(NEW);
+    await page.getByLabel("Repeat the new passphrase").fill("lanterns over the quiet rive");
+    await page.getByRole("button", { name: "Change passphrase" }).click();
+    await page.getByRole("alert").getByText("The two new passphrases are not the same.").waitFor();
+    await page.getByLabel("Repeat the new passphrase").fill(NEW);
+    await page.getByRole("button", { name: "Change passphrase" }).click();
+    await page.getByText(/^Your passphrase was changed\. (One other session was|\d+ other sessions were) signed out\.$/).waitFor();
+    assert.equal(await page.getByLabel("Current passphrase", { exact: true }).inputValue(), "", "nothing typed is left in the form");
+    await check(page, "account-passphrase-changed");
+
+    // The library computer's page locks itself (its socket was closed),
+    // and says why.
+    await heading(elsewhere.page, "Sign in");
+    await elsewhere.page.getByText(/password was changed on another device/).waitFor();
+    const me = await elsewhere.page.evaluate(() => fetch("/api/v1/me").then((r) => r.status));
+    assert.equal(me, 401);
+    await elsewhere.page.getByLabel("Login", { exact: true }).fill(CLIENT.login);
+    await elsewhere.page.getByLabel("Password or passphrase").fill(CLIENT.password);
+    await elsewhere.page.getByRole("button", { name: "Sign in" }).click();
+    await elsewhere.page.getByRole("alert").getByText(/not correct/).waitFor();
+    CLIENT.password = NEW;
+    await elsewhere.page.goto(`${server.url}/login`);
+    await login(elsewhere.page, CLIENT);
+    // The phone stayed signed in.
+    await page.getByRole("navigation").getByRole("link", { name: "Conversations" }).click();
+    await heading(page, "Conversations");
+  });
+
+  it("a client turns on two-step sign-in from the account page; the next sign-in asks for the code", async () => {
+    const page = client.page;
+    await page.getByRole("navigation").getByRole("link", { name: "Account" }).click();
+    await heading(page, "Your account");
+    await page.getByLabel("Current passphrase, to confirm it is you").fill(CLIENT.password);
+    await page.getByRole("button", { name: "Turn on two-step sign-in" }).click();
+    const secret = (await page.locator("#new-totp-secret").textContent()).replace(/\s+/g, "");
+    const totp = authenticator(secret);
+    await page.getByLabel("Code from your authenticator app").fill("000000");
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await page.getByRole("alert").getByText("That code is not valid; try the current one.").waitFor();
+    await page.getByLabel("Code from your authenticator app").fill(await totp.next());
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await page.getByText("Two-step sign-in is on with this app.").waitFor();
+    assert.equal(await page.locator("#authenticator-recovery-codes li").count(), 10);
+    await page.locator("#codes-left").getByText("You have 10 unused recovery codes.").waitFor();
+    await check(page, "account-two-step-on");
+    await logout(page);
+    await login(page, CLIENT, { totp });
   });
 });
 

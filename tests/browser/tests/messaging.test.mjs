@@ -7,7 +7,9 @@
 // clinician is offline and writing first, the clinician reading it on
 // return, that device receiving both sides, and revocation: the
 // second device reported lost from the first, its page wiping IndexedDB
-// when it comes back, and the conversation going on without it.
+// when it comes back, and the conversation going on without it; and a
+// message sent while the client has no device left, which waits (and says
+// so) until the client signs in again, then arrives.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { story } from "../lib/story.mjs";
@@ -234,6 +236,10 @@ describe("end-to-end encrypted messaging in the browser", () => {
     const laptop = c.locator("#devices > li", { hasText: "Home laptop" });
     await laptop.getByRole("button", { name: "I lost this device" }).click();
     await laptop.getByText(/Report “Home laptop” as lost\?/).waitFor();
+    // What cannot be undone looks it: the confirming button is red, not
+    // the accent green of an ordinary "continue".
+    const yes = laptop.getByRole("button", { name: "Yes, I lost it" });
+    assert.equal(await yes.evaluate((el) => getComputedStyle(el).backgroundColor), "rgb(163, 42, 42)");
     await check(c, "client-devices-confirm-lost");
     await laptop.getByRole("button", { name: "Yes, I lost it" }).click();
     await laptop.locator(".badge.revoked").waitFor();
@@ -281,5 +287,32 @@ describe("end-to-end encrypted messaging in the browser", () => {
     await heading(c, "Sign in");
     await c.getByText(/Everything Alcove kept in this browser has been erased/).waitFor();
     await c.waitForFunction(async () => (await indexedDB.databases()).length === 0, null, { timeout: 10_000 });
+  });
+
+  it("a message sent while the client has no device says it waits, and arrives when the client signs in again", async () => {
+    // The phone is revoked and the laptop reported lost: no device of the
+    // client is left in the conversation. "Sent" would mislead the clinician.
+    const text = "Your Thursday appointment moved to 4 pm.";
+    await send(clinician.page, text);
+    const mine = message(clinician.page, text);
+    await mine.locator(".state-waiting").waitFor({ timeout: 20_000 });
+    assert.equal((await mine.locator(".state").textContent()).trim(), `Waiting for ${CLIENT.name}'s device`);
+    await check(clinician.page, "clinician-message-waiting");
+
+    // The client signs in on a new phone. It joins by itself; the
+    // clinician's open page sees the join and encrypts the message again
+    // for the new epoch.
+    const phone = await person(PHONE);
+    await phone.page.goto(`${server.url}/login`);
+    await login(phone.page, CLIENT, { deviceName: "New phone" });
+    await openConversation(phone.page, CLINICIAN.name);
+    await message(phone.page, text).waitFor({ timeout: 20_000 });
+    assert.equal(await message(phone.page, text).count(), 1, "shown once");
+    assert.equal(await message(phone.page, text).locator(".sender").textContent(), CLINICIAN.name);
+
+    // The clinician sees that it arrived, and when.
+    await waitState(clinician.page, text, "delivered");
+    assert.match(await mine.locator(".state").textContent(), /^(Delivered|Read) · arrived /);
+    assert.equal(await message(clinician.page, text).count(), 1, "the clinician's copy is not doubled");
   });
 });

@@ -470,6 +470,7 @@ async function followUp(s, id) {
       console.warn("receipt not sent", e && e.code);
     }
   }
+  await resendWaiting(s, id);
 }
 
 /** Fetches, processes and acknowledges everything after the local cursor. */
@@ -654,6 +655,7 @@ async function addMissingDevices(s, id) {
   await persist(s);
   await postCommit(s, id, out);
   emit({ type: "members", conversationId: id });
+  await resendWaiting(s, id);
 }
 
 // ---- joining by external commit -------------------------------------------
@@ -813,8 +815,12 @@ async function joinByItself(s, id, { again = false } = {}) {
 
 // ---- sending --------------------------------------------------------------
 
-/** Encrypts and posts one envelope, handling stale epochs and pending removals. */
-async function sendEnvelope(s, id, messageId, content, sentAt = Date.now()) {
+/**
+ * Encrypts and posts one envelope, handling stale epochs and pending
+ * removals. `transportId` is the server's deduplication key (the envelope's
+ * id unless the same message is sent again into a later epoch).
+ */
+async function sendEnvelope(s, id, messageId, content, sentAt = Date.now(), transportId = messageId) {
   for (let attempt = 0; ; attempt += 1) {
     live(s);
     const c = conv(s, id);
@@ -823,7 +829,7 @@ async function sendEnvelope(s, id, messageId, content, sentAt = Date.now()) {
     const data = s.device.encrypt(gid(id), plain);
     await persist(s);
     try {
-      return await api("POST", `/conversations/${id}/messages`, { client_msg_id: b64(fromHex(messageId)), data: b64(data) });
+      return await api("POST", `/conversations/${id}/messages`, { client_msg_id: b64(fromHex(transportId)), data: b64(data) });
     } catch (e) {
       if (attempt < 4 && e.status === 409 && (e.code === "stale_epoch" || e.code === "removal_pending")) {
         await syncHttp(s, id);
@@ -929,7 +935,12 @@ async function deliver(s, id, msg) {
       const content = msg.content || { type: "text", text: msg.text };
       const answer = await sendEnvelope(s, id, msg.id, content, msg.sentAt);
       msg.seq = answer.seq;
-      if (msg.status === "sending") msg.status = "sent";
+      // Encrypted for the members of this epoch only: if none of them is
+      // the other person's, nobody can read it yet — say so, and send it
+      // again once a device of theirs joins (resendWaiting).
+      const reached = reachesOther(s, id);
+      if (msg.status === "sending") msg.status = reached ? "sent" : "waiting";
+      if (!reached) msg.waited = true;
       msg.error = null;
       const c = conv(s, id);
       c.readSeq = Math.max(c.readSeq, answer.seq);
@@ -954,6 +965,60 @@ async function deliver(s, id, msg) {
   }
   emit({ type: "messages", conversationId: id });
   return msg;
+}
+
+/**
+ * True if a device of the other person is a member of this device's
+ * current epoch of conversation `id` (so what is encrypted now reaches
+ * them). Read from the MLS tree itself, not from the server's word.
+ */
+function reachesOther(s, id) {
+  const sum = s.summaries.find((x) => x.id === id);
+  if (!sum || !hasGroup(s, id)) return true; // nothing to say: not claimed as waiting
+  const other = s.me.user_id === sum.client_user_id ? sum.staff_user_id : sum.client_user_id;
+  try {
+    return s.device.members(gid(id)).some((m) => m.userId === other);
+  } catch (_) {
+    return true;
+  }
+}
+
+/**
+ * This device's messages that no device of the other person could read
+ * when they were sent ("waiting"): once one has joined, each is encrypted
+ * again in the current epoch and posted under a new transport id (the
+ * server keeps both; every reader shows the envelope once, by its id, at
+ * its original time). The new id is sealed before it is posted, so a lost
+ * answer is retried as a duplicate, not a third copy. Not re-entered from
+ * the sends it makes.
+ */
+async function resendWaiting(s, id) {
+  const c = conv(s, id);
+  if (s.resending || !c.joined) return;
+  const waiting = c.messages.filter((m) => m.mine && m.status === "waiting");
+  if (!waiting.length || !reachesOther(s, id)) return;
+  s.resending = true;
+  try {
+    for (const msg of waiting) {
+      if (!msg.resendId) {
+        msg.resendId = randomId();
+        await persist(s);
+      }
+      const content = msg.content || { type: "text", text: msg.text };
+      const answer = await sendEnvelope(s, id, msg.id, content, msg.sentAt, msg.resendId);
+      msg.seq = answer.seq;
+      c.readSeq = Math.max(c.readSeq, answer.seq);
+      if (reachesOther(s, id)) msg.status = "sent";
+      else msg.resendId = null; // left again meanwhile: wait for the next device
+      await persist(s);
+    }
+  } catch (e) {
+    if (e instanceof Locked) throw e;
+    console.warn("waiting message not sent again", e && e.code); // the next follow-up tries again
+  } finally {
+    s.resending = false;
+  }
+  emit({ type: "messages", conversationId: id });
 }
 
 /** Starts (or opens) the conversation with `userId`; returns its id. */

@@ -70,8 +70,12 @@ export function recordApplication(s, id, c, seq, r) {
   } else if (content.type === "receipt" && !fromMe) {
     const ids = new Set(content.message_ids);
     for (const m of c.messages) {
-      if (m.mine && ids.has(m.id) && (m.status === "sent" || m.status === "sending")) m.status = content.kind === "read" ? "read" : "delivered";
-      if (m.mine && ids.has(m.id) && m.status === "delivered" && content.kind === "read") m.status = "read";
+      if (!m.mine || !ids.has(m.id)) continue;
+      if (m.status === "sent" || m.status === "sending" || m.status === "waiting") m.status = content.kind === "read" ? "read" : "delivered";
+      if (m.status === "delivered" && content.kind === "read") m.status = "read";
+      // When it reached them (the receipt's time): the page shows it for
+      // a message that waited for their device.
+      if (!m.deliveredAt) m.deliveredAt = env.sent_at_ms;
     }
   }
 }

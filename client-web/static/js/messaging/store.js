@@ -12,6 +12,12 @@
 //     the label "<device id>/history".
 // Each save overwrites the record (one put, atomic), so old epochs' secrets
 // do not accumulate.
+//
+// A shared or public computer keeps nothing: while signed in as one, load
+// finds nothing and save writes nothing (the state lives in the page's
+// memory and goes with it).
+
+import { isShared } from "../session.js";
 
 const DB = "alcove";
 const STORE = "devices";
@@ -48,11 +54,13 @@ async function tx(mode, fn) {
 
 /** The stored record of `deviceId`, or undefined. */
 export function loadRecord(deviceId) {
+  if (isShared()) return Promise.resolve(undefined);
   return tx("readonly", (s) => s.get(deviceId));
 }
 
 /** Stores (overwrites) the record of `deviceId`. */
 export function saveRecord(deviceId, record) {
+  if (isShared()) return Promise.resolve(undefined);
   return tx("readwrite", (s) => s.put(record, deviceId));
 }
 

@@ -1,19 +1,113 @@
-// Minimal administration: every device of the practice with revoke, and
-// users with deactivate (a departed associate). The full console comes later.
+// Minimal administration: a first-run checklist (name the practice, invite
+// the staff, keep a copy of the audit log's key), every device of the
+// practice with revoke, and users with deactivate (a departed associate).
+// The full console comes later.
 
 import * as session from "../session.js";
 import { api } from "../api.js";
-import { h, formatTime, timeEl, roleName } from "../dom.js";
+import { h, field, errorBox, onSubmit, formatTime, timeEl, roleName } from "../dom.js";
 import { confirmAction, revokeDevice } from "./revoke.js";
+
+/** The name a practice has until its admin names it (the server's default). */
+const DEFAULT_NAME = "My Practice";
+/** Which audit key this browser's admin said they kept a copy of (a public key: not a secret). */
+const KEPT_KEY = "alcove.audit_key_kept";
+
+/**
+ * The first run, as a checklist that stays until every step is done:
+ * name the practice, invite the staff, keep a copy of the audit log's
+ * public key outside this server (what anyone checking the log later
+ * compares with). Each step says whether it is done.
+ */
+function firstRun(ctx, { users, head, invites }, onChange) {
+  const me = session.me();
+  const named = me.practice_name !== DEFAULT_NAME;
+  const staff = users.some((u) => u.id !== me.user_id && u.role !== "client") || invites.some((i) => i.role !== "client" && i.status === "pending");
+  let kept = false;
+  try {
+    kept = localStorage.getItem(KEPT_KEY) === head.public_key;
+  } catch (_) {
+    /* storage disabled: the step shows as not done */
+  }
+  const mark = (done) => h("span", { class: `badge ${done ? "current" : "todo"}` }, done ? "Done" : "To do");
+
+  const errors = errorBox();
+  const name = field({ label: "Practice name", name: "practice_name", maxlength: 100, value: me.practice_name, hint: "Shown at the top of every page. Reminders never use a name with words like “counseling” or “therapy” in it." });
+  const nameForm = h("form", { id: "practice-name-form" }, errors.box, name.wrap, h("button", { type: "submit", class: "secondary" }, "Save the name"));
+  onSubmit(nameForm, errors, async () => {
+    const answer = await api("PATCH", "/practice", { name: name.input.value });
+    me.practice_name = answer.name;
+    const header = document.getElementById("practice");
+    if (header) header.textContent = answer.name;
+    ctx.announce("The practice's name was saved.");
+    onChange();
+  });
+
+  const copy = h("button", { type: "button", class: "secondary" }, "Copy the key");
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(head.public_key);
+      ctx.announce("Key copied.");
+    } catch (_) {
+      ctx.announce("Select the key and copy it yourself.");
+    }
+  });
+  const keptBox = h("input", { type: "checkbox", id: "audit-key-kept", checked: kept });
+  keptBox.addEventListener("change", () => {
+    try {
+      if (keptBox.checked) localStorage.setItem(KEPT_KEY, head.public_key);
+      else localStorage.removeItem(KEPT_KEY);
+    } catch (_) {
+      /* storage disabled */
+    }
+    onChange();
+  });
+
+  const steps = h(
+    "ol",
+    { class: "first-run-steps" },
+    h("li", { id: "step-name" }, h("h3", {}, "Name your practice ", mark(named)), nameForm),
+    h(
+      "li",
+      { id: "step-staff" },
+      h("h3", {}, "Invite your staff ", mark(staff)),
+      h("p", {}, "Clinicians and associates each get their own link; clinicians then invite their clients. ", h("a", { href: "/invites", "data-link": true }, "Create invitations")),
+    ),
+    h(
+      "li",
+      { id: "step-audit-key" },
+      h("h3", {}, "Keep a copy of the audit log's key ", mark(kept)),
+      h("p", {}, "Every entry of the audit log is signed with this key. Keep a copy outside Alcove (print it, or file it with the practice's records), so that whoever checks the log later — you, an auditor, an investigator — can be sure it is the practice's log."),
+      h("p", {}, h("code", { class: "hash", id: "audit-public-key" }, head.public_key)),
+      h("div", { class: "actions" }, copy),
+      h("div", { class: "check" }, keptBox, h("label", { for: "audit-key-kept" }, "I kept a copy of this key outside Alcove")),
+    ),
+  );
+  const all = named && staff && kept;
+  return h(
+    "details",
+    { class: "card first-run", id: "first-run", open: !all },
+    h("summary", {}, all ? "Getting started: done" : "Getting started"),
+    steps,
+  );
+}
 
 export async function adminPage(ctx) {
   const deviceList = h("ul", { class: "cards", id: "admin-devices", "aria-labelledby": "admin-devices-h" });
   const userList = h("ul", { class: "cards", id: "admin-users", "aria-labelledby": "admin-users-h" });
+  const guide = h("div", { id: "first-run-slot" });
+  // Read once per visit: both reads are audited, and the lists below
+  // reload after every revocation.
+  const [head, invites] = await Promise.all([api("GET", "/audit/head"), api("GET", "/invites")]);
+  let users = [];
+  const showGuide = () => guide.replaceChildren(firstRun(ctx, { users, head, invites }, showGuide));
 
   async function load() {
-    const [devices, users] = await Promise.all([api("GET", "/devices"), api("GET", "/users")]);
+    const [devices, people] = await Promise.all([api("GET", "/devices"), api("GET", "/users")]);
+    users = people;
     deviceList.replaceChildren(...devices.map(deviceItem));
     userList.replaceChildren(...users.map(userItem));
+    showGuide();
   }
   const reload = (message) => () => {
     ctx.announce(message);
@@ -71,6 +165,7 @@ export async function adminPage(ctx) {
     "section",
     {},
     h("h1", {}, "Administration"),
+    guide,
     h("p", {}, "You can also ", h("a", { href: "/invites", "data-link": true }, "invite staff and clients"), "."),
     h(
       "p",

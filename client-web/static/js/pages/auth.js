@@ -77,6 +77,21 @@ export function loginPage(ctx) {
   device.wrap.hidden = !!knownDevice;
   device.input.required = !knownDevice;
   let useDevice = knownDevice;
+  // A shared or public computer: a new device each time, nothing kept.
+  const sharedId = "shared-computer";
+  const shared = h("input", { type: "checkbox", id: sharedId, name: "shared_computer", "aria-describedby": `${sharedId}-hint` });
+  const sharedWrap = h(
+    "div",
+    { class: "check" },
+    shared,
+    h("label", { for: sharedId }, "This is a shared or public computer"),
+    h("p", { class: "hint", id: `${sharedId}-hint` }, "Nothing is kept in this browser: closing or reloading the tab signs you out, and messages from before are not shown here."),
+  );
+  shared.addEventListener("change", () => {
+    const named = shared.checked || !useDevice;
+    device.wrap.hidden = !named;
+    device.input.required = named;
+  });
 
   const totp = field({
     label: "Code from your authenticator app",
@@ -114,13 +129,16 @@ export function loginPage(ctx) {
   switchMode.addEventListener("click", () => setMode(mode === "totp" ? "recovery" : "totp"));
 
   const submit = h("button", { type: "submit", class: "primary" }, "Sign in");
-  const form = h("form", { class: "card", novalidate: false, "aria-labelledby": "login-h" }, errors.box, login.wrap, password.wrap, device.wrap, second, submit);
+  const form = h("form", { class: "card", novalidate: false, "aria-labelledby": "login-h" }, errors.box, login.wrap, password.wrap, device.wrap, sharedWrap, second, submit);
 
   onSubmit(form, errors, async () => {
     const body = { login: login.input.value.trim(), password: password.input.value };
     const practice = session.rememberedPractice();
     if (practice) body.practice_id = practice;
-    if (useDevice) body.device_id = useDevice;
+    if (shared.checked) {
+      body.shared_computer = true;
+      body.device_name = device.input.value.trim();
+    } else if (useDevice) body.device_id = useDevice;
     else body.device_name = device.input.value.trim();
     if (mode === "totp") body.totp_code = totp.input.value.replace(/\s+/g, "");
     if (mode === "recovery") body.recovery_code = recovery.input.value.trim();
@@ -311,7 +329,7 @@ function deviceStep(ctx, token, info, values) {
 
 /* ------------------------------------------------------- TOTP enrolment */
 
-function groupSecret(secret) {
+export function groupSecret(secret) {
   return secret.replace(/(.{4})/g, "$1 ").trim();
 }
 

@@ -11,6 +11,18 @@ import { appointmentCard, answerLine, cardKey } from "./appointments.js";
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 const STATUS_TEXT = { sending: "Sending…", sent: "Sent", delivered: "Delivered", read: "Read", failed: "Not sent" };
+const clock = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
+
+/** A message's state in words. One that waited for the other person's
+ * device says so, and when it reached them. */
+function stateText(c, msg) {
+  if (msg.status === "waiting") return `Waiting for ${c.other}'s device`;
+  const text = STATUS_TEXT[msg.status] || msg.status;
+  if (msg.waited && msg.deliveredAt && (msg.status === "delivered" || msg.status === "read")) {
+    return `${text} · arrived ${clock.format(new Date(msg.deliveredAt))}`;
+  }
+  return text;
+}
 
 /** Re-renders `update` on engine events while the page is current. */
 function follow(ctx, update) {
@@ -205,8 +217,11 @@ function fillMessage(ctx, li, c, msg, onRetry) {
         : h("p", { class: "text" }, msg.text);
   const parts = [meta, body];
   if (msg.mine && msg.status) {
-    const state = h("p", { class: `state state-${msg.status}` }, STATUS_TEXT[msg.status] || msg.status);
+    const state = h("p", { class: `state state-${msg.status}` }, stateText(c, msg));
     parts.push(state);
+    if (msg.status === "waiting") {
+      parts.push(h("p", { class: "muted small" }, `${c.other} has no device signed in to Alcove right now, so nobody can read this yet. It is delivered, still end to end, when they sign in again.`));
+    }
     if (msg.status === "failed") {
       if (msg.error) state.append(": ", msg.error);
       if (msg.permanent === "refused") {

@@ -2,7 +2,7 @@
 // user's other devices can be signed out or reported lost from here.
 
 import { api } from "../api.js";
-import { h, formatTime, timeEl } from "../dom.js";
+import { h, field, errorBox, onSubmit, formatTime, timeEl } from "../dom.js";
 import { confirmAction, revokeDevice } from "./revoke.js";
 
 export async function devicesPage(ctx) {
@@ -40,10 +40,12 @@ export async function devicesPage(ctx) {
             }),
           )
         : null;
+    const rename = d.revoked_at ? null : renameControl(d);
     return h(
       "li",
       { class: "card device", "data-current": d.current ? "true" : null },
       h("h2", {}, d.name, " ", badges),
+      rename,
       h(
         "dl",
         {},
@@ -58,6 +60,28 @@ export async function devicesPage(ctx) {
       actions,
     );
   }
+  /** "Rename" opens a one-field form in place; saved, the list reloads. */
+  function renameControl(d) {
+    const slot = h("div", { class: "rename" });
+    const open = h("button", { type: "button", class: "link-button", "aria-label": `Rename “${d.name}”` }, "Rename");
+    open.addEventListener("click", () => {
+      const errors = errorBox();
+      const name = field({ label: "New name for this device", name: "device_name", maxlength: 64, value: d.name, hint: "For example “Work laptop”. Avoid your full name." });
+      const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
+      cancel.addEventListener("click", () => slot.replaceChildren(open));
+      const form = h("form", {}, errors.box, name.wrap, h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save"), cancel));
+      onSubmit(form, errors, async () => {
+        await api("PATCH", `/me/devices/${encodeURIComponent(d.id)}`, { name: name.input.value });
+        await load();
+        ctx.announce("The device was renamed.");
+      });
+      slot.replaceChildren(form);
+      name.input.focus();
+    });
+    slot.append(open);
+    return slot;
+  }
+
   await load();
   return h(
     "section",

@@ -2,7 +2,7 @@
 // invite's link is shown once; the list shows status and allows revoking.
 
 import { api } from "../api.js";
-import { h, selectField, errorBox, onSubmit, formatTime, roleName, withArticle } from "../dom.js";
+import { h, field, selectField, errorBox, onSubmit, formatTime, roleName, withArticle } from "../dom.js";
 
 const STATUS_WORDS = { pending: "Waiting", used: "Accepted", revoked: "Revoked", expired: "Expired" };
 
@@ -13,12 +13,22 @@ export async function invitesPage(ctx) {
     ? [["client", "Client"], ["clinician", "Clinician"], ["associate", "Associate or trainee"], ["admin", "Practice admin"]]
     : [["client", "Client"]];
   const role = selectField({ label: "Role of the person you invite", name: "role", options: roles, value: "client" });
+  const label = field({
+    label: "Who is it for? (optional)",
+    name: "label",
+    required: false,
+    maxlength: 60,
+    hint: "So you can tell your invitations apart, for example “Sam R.”. Only your practice sees it; it is not in the link.",
+  });
   const created = h("div", { id: "new-invite", class: "created", hidden: true });
   const list = h("ul", { class: "cards", id: "invite-list" });
-  const form = h("form", { class: "card" }, errors.box, role.wrap, h("button", { type: "submit", class: "primary" }, "Create invitation link"));
+  const form = h("form", { class: "card" }, errors.box, role.wrap, label.wrap, h("button", { type: "submit", class: "primary" }, "Create invitation link"));
 
   onSubmit(form, errors, async () => {
-    const invite = await api("POST", "/invites", { role: role.select.value });
+    const body = { role: role.select.value };
+    if (label.input.value.trim()) body.label = label.input.value.trim();
+    const invite = await api("POST", "/invites", body);
+    label.input.value = "";
     // The list first, so that what is announced is what the page shows.
     await refresh();
     showCreated(ctx, created, invite);
@@ -65,7 +75,7 @@ function showCreated(ctx, container, invite) {
     }
   });
   container.replaceChildren(
-    h("h2", { tabindex: "-1", id: "new-invite-heading" }, `New invitation for ${withArticle(roleName(invite.role))}`),
+    h("h2", { tabindex: "-1", id: "new-invite-heading" }, invite.label ? `New invitation for ${invite.label} (${roleName(invite.role).toLowerCase()})` : `New invitation for ${withArticle(roleName(invite.role))}`),
     h("div", { class: "field" }, h("label", { for: linkId }, "Invitation link"), input),
     h(
       "p",
@@ -82,7 +92,7 @@ function showCreated(ctx, container, invite) {
 function inviteItem(ctx, invite, refresh) {
   const actions = [];
   if (invite.status === "pending") {
-    const revoke = h("button", { type: "button", class: "secondary danger", "aria-label": `Revoke the ${roleName(invite.role)} invitation created ${formatTime(invite.created_at)}` }, "Revoke");
+    const revoke = h("button", { type: "button", class: "secondary danger", "aria-label": invite.label ? `Revoke the invitation for ${invite.label}` : `Revoke the ${roleName(invite.role)} invitation created ${formatTime(invite.created_at)}` }, "Revoke");
     revoke.addEventListener("click", async () => {
       revoke.disabled = true;
       try {
@@ -104,7 +114,14 @@ function inviteItem(ctx, invite, refresh) {
   return h(
     "li",
     { class: "card invite", "data-status": invite.status },
-    h("p", {}, h("strong", {}, roleName(invite.role)), " ", h("span", { class: `badge ${invite.status}` }, STATUS_WORDS[invite.status] || invite.status)),
+    h(
+      "p",
+      {},
+      invite.label ? [h("strong", { class: "invite-for" }, `For ${invite.label}`), ` · ${roleName(invite.role)}`] : h("strong", {}, roleName(invite.role)),
+      " ",
+      h("span", { class: `badge ${invite.status}` }, STATUS_WORDS[invite.status] || invite.status),
+    ),
+    invite.used_by_name ? h("p", { class: "accepted-by" }, `Accepted by ${invite.used_by_name}`) : null,
     h(
       "p",
       { class: "muted" },

@@ -11,7 +11,9 @@ import { h, errorBox } from "../dom.js";
 export function confirmAction({ label, question, confirm, danger = true, work, done }) {
   const errors = errorBox();
   const open = h("button", { type: "button", class: danger ? "secondary danger" : "secondary" }, label);
-  const yes = h("button", { type: "button", class: "primary" }, confirm);
+  // The button that does it looks like what it does: red when it cannot be
+  // undone, so it is not mistaken for an ordinary "continue".
+  const yes = h("button", { type: "button", class: danger ? "primary destructive" : "primary" }, confirm);
   const no = h("button", { type: "button", class: "secondary" }, "Cancel");
   const questionEl = h("p", { class: "confirm-question" }, question);
   const panel = h("div", { class: "confirm", role: "group", "aria-label": label, hidden: true }, questionEl, errors.box, h("div", { class: "actions" }, yes, no));

@@ -63,41 +63,81 @@ impl Job for Watch {
                 .await?;
             more |= events.len() as i64 >= EVENTS_PER_ROUND;
             let mut round = self.read(practice, after, &events);
-            self.probing(practice, &events, &mut round).await?;
+            self.count(practice, &events, &mut round).await?;
             store.finish_watch(&round, self.state.clock.now()).await?;
         }
         Ok(if more { Round::More } else { Round::Idle })
     }
 }
 
+/// A detector that counts one account's events of some actions over a
+/// window of the log (rather than reading one event).
+struct Counted {
+    /// The actions counted.
+    actions: &'static [Action],
+    /// The window, ending at the account's last such event in the round (s).
+    window_secs: i64,
+    /// The count that opens an incident (0: off).
+    threshold: i64,
+    /// The opening at a count.
+    open: fn(&str, i64, i64) -> Option<detect::Opening>,
+}
+
 impl Watch {
-    /// Refused requests: each account refused in this round is counted over
-    /// the window ending at its last refusal here (the log, not this round,
+    /// The counted detectors, with the practice's settings.
+    fn counted(&self) -> [Counted; 2] {
+        let s = &self.state.settings.incidents;
+        [
+            // Refused requests: someone trying what their role may not.
+            Counted {
+                actions: &[Action::AccessRefused],
+                window_secs: s.probe_window_secs,
+                threshold: s.probe_refusals,
+                open: detect::probing,
+            },
+            // Exports and access reviews: the record taken out in bulk.
+            Counted {
+                actions: &[
+                    Action::AuditExported,
+                    Action::IncidentReportExported,
+                    Action::AccessReviewViewed,
+                ],
+                window_secs: s.bulk_read_window_secs,
+                threshold: s.bulk_reads,
+                open: detect::bulk_reads,
+            },
+        ]
+    }
+
+    /// Each account with a counted event in this round is counted over the
+    /// window ending at its last such event here (the log, not this round,
     /// is the record: a run split over rounds still counts whole).
-    async fn probing(
+    async fn count(
         &self,
         practice: PracticeId,
         events: &[WatchedEvent],
         round: &mut WatchRound,
     ) -> anyhow::Result<()> {
-        let settings = &self.state.settings.incidents;
-        let mut last: std::collections::BTreeMap<&str, &WatchedEvent> = Default::default();
-        for e in events
-            .iter()
-            .filter(|e| e.action == Action::AccessRefused.as_str())
-        {
-            if let Some(actor) = e.actor_user_id.as_deref() {
-                last.insert(actor, e);
+        for c in self.counted() {
+            if c.threshold <= 0 {
+                continue;
             }
-        }
-        for (actor, e) in last {
-            let refused = self
-                .state
-                .store
-                .refusals_by(practice, actor, e.at - settings.probe_window_secs, e.seq)
-                .await?;
-            if let Some(o) = detect::probing(actor, refused, settings.probe_refusals) {
-                round.openings.push(opening(practice, e, o));
+            let names: Vec<&'static str> = c.actions.iter().map(|a| a.as_str()).collect();
+            let mut last: std::collections::BTreeMap<&str, &WatchedEvent> = Default::default();
+            for e in events.iter().filter(|e| names.contains(&e.action.as_str())) {
+                if let Some(actor) = e.actor_user_id.as_deref() {
+                    last.insert(actor, e);
+                }
+            }
+            for (actor, e) in last {
+                let n = self
+                    .state
+                    .store
+                    .actions_by(practice, actor, &names, e.at - c.window_secs, e.seq)
+                    .await?;
+                if let Some(o) = (c.open)(actor, n, c.threshold) {
+                    round.openings.push(opening(practice, e, o));
+                }
             }
         }
         Ok(())

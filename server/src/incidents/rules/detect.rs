@@ -77,6 +77,18 @@ pub fn detect(e: &Seen<'_>) -> Option<Opening> {
                 entry: "detected: a revoked device tried to use its session again",
             })
         }
+        // A signed-out session's token came back well after the logout that
+        // cleared it from its browser: a copy of it exists elsewhere.
+        Action::SessionEndedTokenUsed => {
+            let device = e.target_device?;
+            Some(Opening {
+                kind: Kind::CredentialCompromise,
+                cause: format!("ended_session_used:{device}"),
+                user: e.target_user.map(str::to_owned),
+                device: Some(device.to_owned()),
+                entry: "detected: a signed-out session's token was used again",
+            })
+        }
         // The audit trail did not verify against its signed heads.
         Action::AuditVerificationFailed => Some(Opening {
             kind: Kind::AuditTampering,
@@ -105,9 +117,40 @@ pub fn probing(actor: &str, refused: i64, threshold: i64) -> Option<Opening> {
     })
 }
 
+/// The incident a run of audit exports and access reviews by one account
+/// opens: `reads` of them within the window, `threshold` being the setting
+/// (`incidents.bulk_reads`). Each is a copy of who saw which client taken
+/// out of the practice (an export verifies offline; a review lists a
+/// person's conversations); a few are an audit, many in an hour are an
+/// account being emptied — an insider's or a stolen admin session's. One
+/// incident per account while it is open.
+pub fn bulk_reads(actor: &str, reads: i64, threshold: i64) -> Option<Opening> {
+    (threshold > 0 && reads >= threshold).then(|| Opening {
+        kind: Kind::UnauthorizedAccess,
+        cause: format!("bulk_reads:{actor}"),
+        user: Some(actor.to_owned()),
+        device: None,
+        entry: "detected: many audit exports or access reviews by one account",
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exports_and_reviews_open_a_bulk_read_incident_at_the_threshold_only() {
+        assert_eq!(bulk_reads("u1", 9, 10), None);
+        let o = bulk_reads("u1", 10, 10).unwrap();
+        assert_eq!(o.kind, Kind::UnauthorizedAccess);
+        assert_eq!(o.cause, "bulk_reads:u1");
+        assert_ne!(
+            o.cause,
+            probing("u1", 10, 10).unwrap().cause,
+            "its own cause: a probing incident does not hide it"
+        );
+        assert_eq!(bulk_reads("u1", 1000, 0), None, "0 turns it off");
+    }
 
     #[test]
     fn refusals_open_a_probing_incident_at_the_threshold_only() {
@@ -184,6 +227,30 @@ mod tests {
             .unwrap()
             .cause,
             "its own incident beside the lost-device one"
+        );
+    }
+
+    #[test]
+    fn a_signed_out_sessions_token_used_again_opens_a_credential_incident_per_device() {
+        let seen = |device| Seen {
+            action: "session.ended_token_used",
+            target_user: Some("u"),
+            target_device: Some(device),
+        };
+        let o = detect(&seen("d")).unwrap();
+        assert_eq!(o.kind, Kind::CredentialCompromise);
+        assert_eq!(o.device.as_deref(), Some("d"));
+        assert_eq!(o.user.as_deref(), Some("u"));
+        assert_eq!(detect(&seen("d")).unwrap().cause, o.cause);
+        assert_ne!(detect(&seen("e")).unwrap().cause, o.cause);
+        assert_eq!(
+            detect(&Seen {
+                action: "session.ended_token_used",
+                target_user: Some("u"),
+                target_device: None,
+            }),
+            None,
+            "no subject, nothing to open"
         );
     }
 

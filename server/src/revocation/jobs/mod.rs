@@ -1,0 +1,3 @@
+//! Revocation's background jobs.
+
+pub mod shared_devices;

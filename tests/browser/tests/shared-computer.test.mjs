@@ -1,0 +1,199 @@
+// "This is a shared or public computer" at sign-in, in Debian's Chromium
+// with a persistent profile (launchPersistentContext) that is closed and
+// opened again, as a family or library computer would be: the conversation
+// works while the tab is open (the device's state in the page's memory
+// only), a reload signs out (the server signs that device out for good),
+// and after the browser is closed nothing of the session is left in the
+// profile: no cookie, no IndexedDB, no device or practice id.
+import { describe, it, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import { story } from "../lib/story.mjs";
+import { axeScan, screenshot, PHONE, LAPTOP } from "../lib/browser.mjs";
+import { heading, registerStaff, registerClient, createInvite } from "../lib/flows.mjs";
+
+const ADMIN = { name: "Ada Admin", login: "ada@example.test", password: "copper-kettle-meadow-19", device: "Office laptop" };
+const CLINICIAN = { name: "Robin Clinician", login: "robin@example.test", password: "maple-orchard-window-73", device: "Robin's laptop" };
+const CLIENT = { name: "Sam Client", login: "sam@example.test", password: "river stones and paper kites", device: "My phone" };
+
+const profile = mkdtempSync(path.join(tmpdir(), "alcove-shared-profile-"));
+
+/** The family computer: one Chromium profile on disk, opened and closed. */
+async function openFamilyComputer() {
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    ...LAPTOP,
+    locale: "en-US",
+    timezoneId: "UTC",
+  });
+  context.setDefaultTimeout(15_000);
+  const page = context.pages()[0] || (await context.newPage());
+  const problems = [];
+  page.on("pageerror", (err) => problems.push(err.message));
+  return { context, page, problems };
+}
+
+/** What this profile keeps of Alcove, as a page of the origin sees it. */
+async function leftBehind(page) {
+  return page.evaluate(async () => ({
+    databases: (await indexedDB.databases()).map((d) => d.name),
+    local: Object.keys(localStorage).filter((k) => k.startsWith("alcove")),
+    session: Object.keys(sessionStorage).filter((k) => k.startsWith("alcove")),
+    me: (await fetch("/api/v1/me")).status,
+  }));
+}
+
+async function signInShared(page, url, deviceName) {
+  await page.goto(`${url}/login`);
+  await heading(page, "Sign in");
+  await page.getByLabel("Login", { exact: true }).fill(CLIENT.login);
+  await page.getByLabel("Password or passphrase").fill(CLIENT.password);
+  await page.getByLabel("This is a shared or public computer").check();
+  await page.getByLabel("Name this device").fill(deviceName);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await heading(page, "Conversations");
+}
+
+/** Waits until the client's own phone lists `name` as a signed-out shared computer. */
+async function signedOutOnPhone(phone, name) {
+  await phone.page.waitForFunction(
+    async (n) => {
+      const devices = await fetch("/api/v1/me/devices").then((r) => r.json());
+      const d = devices.find((x) => x.name === n);
+      return !!(d && d.shared && d.revoked_at);
+    },
+    name,
+    { timeout: 10_000, polling: 100 },
+  );
+}
+
+describe("a shared or public computer keeps nothing", () => {
+  const { server, person } = story();
+  let clinician, phone;
+  after(() => rmSync(profile, { recursive: true, force: true }));
+
+  it("a clinician and a client are in a conversation", async () => {
+    const admin = await person(LAPTOP);
+    await registerStaff(admin.page, server.setupLink, ADMIN);
+    clinician = await person(LAPTOP);
+    await registerStaff(clinician.page, await createInvite(admin.page, "clinician"), CLINICIAN);
+    const link = await createInvite(clinician.page, "client");
+    phone = await person(PHONE);
+    await registerClient(phone.page, link, CLIENT);
+    const page = clinician.page;
+    await page.getByRole("navigation").getByRole("link", { name: "Conversations" }).click();
+    await heading(page, "Conversations");
+    await page.getByLabel("Client", { exact: true }).selectOption({ label: CLIENT.name });
+    await page.getByRole("button", { name: "Start conversation" }).click();
+    await heading(page, `Conversation with ${CLIENT.name}`);
+  });
+
+  it("signed in as a shared computer, the conversation works and nothing is stored", async () => {
+    const family = await openFamilyComputer();
+    try {
+      await sharedSession(family);
+    } finally {
+      await family.context.close();
+    }
+  });
+
+  async function sharedSession(family) {
+    const page = family.page;
+    await signInShared(page, server.url, "Library computer");
+    const cookies = await family.context.cookies();
+    assert.equal(cookies.length, 1);
+    assert.equal(cookies[0].expires, -1, "a browser-session cookie: no expiry is stored with it");
+    assert.equal(cookies[0].httpOnly, true);
+    const violations = await axeScan(page);
+    assert.deepEqual(violations, []);
+
+    // The conversation, live, on a device that lives in the page's memory.
+    await page.locator("#conversations").getByRole("link", { name: new RegExp(CLINICIAN.name) }).click();
+    await heading(page, `Conversation with ${CLINICIAN.name}`);
+    await page.locator("form.composer button[type=submit]:enabled").waitFor({ timeout: 20_000 });
+    const box = clinician.page.getByLabel("Message", { exact: true });
+    await box.fill("Are you at the library today?");
+    await box.press("Enter");
+    await page.locator("#messages > li", { hasText: "Are you at the library today?" }).waitFor({ timeout: 20_000 });
+    await screenshot(page, "shared-computer-conversation");
+    const kept = await leftBehind(page);
+    assert.deepEqual({ ...kept, me: undefined }, { databases: [], local: [], session: [], me: undefined }, JSON.stringify(kept));
+    assert.equal(kept.me, 200);
+
+    // A reload signs out: the keys were in the page that is gone, and the
+    // server signs that device out for good.
+    await page.reload();
+    await heading(page, "Sign in");
+    await page.getByText(/on a shared computer, closing or reloading the tab signs you out/).waitFor();
+    assert.equal((await leftBehind(page)).me, 401);
+    // (By the old page's keepalive logout, or by this page finding the
+    // session: either way the device is revoked.)
+    await signedOutOnPhone(phone, "Library computer");
+    assert.deepEqual(family.problems, []);
+  }
+
+  it("a link opened in a second tab leaves the session to the first tab, which goes on working", async () => {
+    const family = await openFamilyComputer();
+    try {
+      const page = family.page;
+      await signInShared(page, server.url, "Library computer, two tabs");
+      await page.locator("#conversations").getByRole("link", { name: new RegExp(CLINICIAN.name) }).click();
+      await heading(page, `Conversation with ${CLINICIAN.name}`);
+      await page.locator("form.composer button[type=submit]:enabled").waitFor({ timeout: 20_000 });
+
+      // The second tab finds a shared session held by the first: it says
+      // so and leaves it alone (ending it would sign the first tab out).
+      const second = await family.context.newPage();
+      await second.goto(`${server.url}/account`);
+      await heading(second, "Sign in");
+      await second.getByText(/open in another tab of this browser/).waitFor();
+      assert.equal(await page.evaluate(async () => (await fetch("/api/v1/me")).status), 200, "the first tab's session is alive");
+      const box = clinician.page.getByLabel("Message", { exact: true });
+      await box.fill("Still there after the second tab?");
+      await box.press("Enter");
+      await page.locator("#messages > li", { hasText: "Still there after the second tab?" }).waitFor({ timeout: 20_000 });
+      await second.close();
+
+      // Closing the tab that holds it still signs out.
+      await page.close();
+      await signedOutOnPhone(phone, "Library computer, two tabs");
+      assert.deepEqual(family.problems, []);
+    } finally {
+      await family.context.close();
+    }
+  });
+
+  it("the tab and the browser closed without signing out: signed out, and nothing is kept", async () => {
+    let family = await openFamilyComputer();
+    await signInShared(family.page, server.url, "Library computer again");
+    // The tab is closed; its last act is a keepalive logout, and the
+    // server signs the device out (without it, the session's lapse would).
+    await family.page.close();
+    await signedOutOnPhone(phone, "Library computer again");
+    await family.context.close();
+
+    family = await openFamilyComputer();
+    try {
+      await nothingLeft(family);
+    } finally {
+      await family.context.close();
+    }
+  });
+
+  async function nothingLeft(family) {
+    const page = family.page;
+    await page.goto(`${server.url}/`);
+    await heading(page, "Sign in");
+    assert.deepEqual(await family.context.cookies(), [], "no session cookie survived");
+    const kept = await leftBehind(page);
+    assert.deepEqual(kept, { databases: [], local: [], session: [], me: 401 });
+    // The name field is asked again: no device id was remembered.
+    await page.getByLabel("Name this device").waitFor();
+    assert.deepEqual(family.problems, []);
+  }
+});
