@@ -25,6 +25,8 @@ pub mod incidents;
 #[macro_use]
 pub mod invites;
 pub mod jobs;
+#[macro_use]
+pub mod people;
 pub mod policy;
 #[macro_use]
 pub mod practice;

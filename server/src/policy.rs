@@ -216,6 +216,7 @@ pub const ROUTES: &[Route] = &[
     needs("GET", "/invites", InvitePeople),
     needs("DELETE", "/invites/{id}", InvitePeople),
     needs("GET", "/users", ManagePeople),
+    needs("PUT", "/users/{id}/residence", ManagePeople),
     needs("POST", "/assignments", ManagePeople),
     needs("POST", "/users/{id}/deactivate", ManagePeople),
     needs("GET", "/users/{id}/access-review", ManagePeople),

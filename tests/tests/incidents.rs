@@ -359,6 +359,16 @@ async fn the_evidence_lists_what_the_lost_device_received_and_the_safe_harbor_fa
     // The phone reads them over HTTP (recorded as handed over).
     phone.sync_http(&conv).await;
     assert_eq!(phone.texts[&conv], ["one", "two", "three"]);
+    // The practice recorded where the client lives.
+    let (status, person) = p
+        .admin
+        .client
+        .put(
+            &format!("/api/v1/users/{}/residence", p.client.user_id),
+            &json!({"state": "ny"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{person}");
     // The phone's app locks itself once idle; the loss is reported later,
     // by the admin.
     app.clock.advance(31 * 60);
@@ -404,6 +414,12 @@ async fn the_evidence_lists_what_the_lost_device_received_and_the_safe_harbor_fa
         "idle past its timeout: {ev}"
     );
     assert_eq!(ev["safe_harbor_facts"], true, "{ev}");
+    // The media rule's count, from the recorded state of residence.
+    assert_eq!(
+        detail["residence"],
+        json!({"by_state": [{"state": "NY", "count": 1}], "not_recorded": 0, "largest": 1}),
+        "{detail}"
+    );
     // Never content.
     for text in ["one", "two", "three"] {
         assert!(

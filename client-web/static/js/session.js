@@ -78,6 +78,17 @@ function releaseSharedSession() {
   holderChannel = null;
 }
 
+/** This page is a reload of this tab: whatever held the session here is
+ * gone, even if the old page is still unloading (and could answer). */
+function reloaded() {
+  try {
+    const nav = performance.getEntriesByType("navigation")[0];
+    return !!nav && /** @type {PerformanceNavigationTiming} */ (nav).type === "reload";
+  } catch (_) {
+    return false;
+  }
+}
+
 /** Whether another tab of this browser holds the shared session. */
 function sharedSessionHeldElsewhere() {
   if (typeof BroadcastChannel === "undefined") return Promise.resolve(false);
@@ -99,6 +110,9 @@ function sharedSessionHeldElsewhere() {
 /** Best effort, as the tab goes away: end a shared computer's session. */
 function logoutOnHide() {
   if (!isShared()) return;
+  // Stop answering first: a reload's new page asks while this one unloads,
+  // and must not be told the session is held (it is being ended).
+  releaseSharedSession();
   try {
     sessionStorage.setItem(SHARED_ENDED_KEY, "1");
   } catch (_) {
@@ -206,7 +220,7 @@ export async function resume() {
       // signed in with it (a link opened in a new tab): leave it to that
       // tab, whose memory holds the keys. Nobody holds it (a reload, a
       // closed tab): its keys were in the page that is gone. End it.
-      if (await sharedSessionHeldElsewhere()) {
+      if (!reloaded() && (await sharedSessionHeldElsewhere())) {
         notice = SHARED_ELSEWHERE_NOTICE;
         return false;
       }

@@ -7,12 +7,12 @@ pub mod auth;
 pub mod extract;
 pub mod me;
 pub mod openapi;
-pub mod users;
 
 use crate::delivery::http as delivery;
 use crate::error::AppError;
 use crate::incidents::http as incidents;
 use crate::invites::http as invites;
+use crate::people::http as people;
 use crate::reminders::http as reminders;
 use crate::request::{client_address, ClientAddr, RequestId};
 use crate::revocation::http as revocation;
@@ -68,8 +68,9 @@ pub fn router(state: AppState) -> Router {
             get(crate::account::http::recovery_codes_left)
                 .post(crate::account::http::renew_recovery_codes),
         )
-        .route("/users", get(users::list))
-        .route("/users/{id}", get(users::get))
+        .route("/users", get(people::list))
+        .route("/users/{id}", get(people::get))
+        .route("/users/{id}/residence", put(people::set_residence))
         .route("/audit/events", get(audit::events))
         .route("/audit/export", get(audit::export))
         .route("/audit/head", get(audit::head))

@@ -173,6 +173,9 @@ actions! {
     UnlockShareFetched = "unlock_share.fetched",
     /// A user was deactivated.
     UserDeactivated = "user.deactivated",
+    /// A person's state of residence was recorded or cleared (not the
+    /// state itself).
+    UserResidenceRecorded = "user.residence_recorded",
     /// The list of users was viewed.
     UsersListed = "users.listed",
     /// Another user's record was viewed.
@@ -299,6 +302,7 @@ mod tests {
         "session.ended_token_used",
         "unlock_share.fetched",
         "user.deactivated",
+        "user.residence_recorded",
         "users.listed",
         "users.viewed",
         "webhook.endpoint_created",

@@ -11,7 +11,7 @@
 use super::error::IncidentError;
 use super::rules::assessment::{self, AssessmentError, FactorView, Statements};
 use super::rules::deadlines::{self, Delay};
-use super::rules::evidence::{summarize, DeviceEvidence};
+use super::rules::evidence::{residence, summarize, DeviceEvidence, Residence};
 use super::rules::status::{self, Decision, Kind, Status};
 use super::rules::webhook;
 use super::store::{
@@ -134,6 +134,9 @@ pub struct IncidentDetail {
     /// For each device subject: what the server's records say it held,
     /// who is affected, and the safe harbor's facts.
     pub evidence: Vec<DeviceEvidence>,
+    /// Where the affected individuals live (per recorded state of
+    /// residence): the media rule's count.
+    pub residence: Residence,
     /// The four-factor risk assessment (164.402(2)).
     pub assessment: AssessmentView,
 }
@@ -323,10 +326,19 @@ pub async fn get(state: &AppState, authed: &Authed, id: IncidentId) -> Result<In
     let saved = state.store.assessment(authed.practice_id, id).await?;
     let kind = Kind::from_code(&row.kind).ok_or(IncidentError::Invalid("stored kind"))?;
     let assessment = assessment_view(kind, &evidence, saved)?;
+    let affected: Vec<String> = evidence
+        .iter()
+        .flat_map(|e| e.affected_clients.iter().cloned())
+        .collect();
+    let recorded = state
+        .store
+        .residences(authed.practice_id, &affected)
+        .await?;
     Ok(IncidentDetail {
         incident: view(state, row)?,
         subjects,
         timeline,
+        residence: residence(&evidence, &recorded),
         evidence,
         assessment,
     })

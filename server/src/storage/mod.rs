@@ -46,6 +46,7 @@ use std::sync::Arc;
 pub trait Store:
     crate::delivery::store::DeliveryStore
     + crate::invites::store::InviteStore
+    + crate::people::store::PeopleStore
     + crate::account::store::AccountStore
     + crate::practice::store::PracticeStore
     + crate::revocation::store::RevocationStore

@@ -111,6 +111,8 @@ pub struct User {
     pub created_at: UnixTime,
     /// Set when an admin deactivates the user.
     pub deactivated_at: Option<UnixTime>,
+    /// State of residence (a USPS code) where the practice recorded it.
+    pub state_of_residence: Option<String>,
 }
 
 impl User {

@@ -56,6 +56,7 @@ impl PgStore {
 impl_store!(PgStore, Postgres, "postgres");
 impl_delivery_store!(PgStore, Postgres);
 impl_invite_store!(PgStore, Postgres);
+impl_people_store!(PgStore, Postgres);
 impl_revocation_store!(PgStore, Postgres);
 impl_account_store!(PgStore, Postgres);
 impl_practice_store!(PgStore, Postgres);

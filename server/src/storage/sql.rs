@@ -10,7 +10,7 @@
 macro_rules! user_cols {
     () => {
         "u.id, u.practice_id, substr(u.login, 38) AS login, u.display_name, u.role, u.password_hash, \
-         u.totp_secret, u.totp_last_step, u.created_at, u.deactivated_at"
+         u.totp_secret, u.totp_last_step, u.created_at, u.deactivated_at, u.state_of_residence"
     };
 }
 

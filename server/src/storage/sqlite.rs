@@ -92,6 +92,7 @@ impl SqliteStore {
 impl_store!(SqliteStore, Sqlite, "sqlite");
 impl_delivery_store!(SqliteStore, Sqlite);
 impl_invite_store!(SqliteStore, Sqlite);
+impl_people_store!(SqliteStore, Sqlite);
 impl_revocation_store!(SqliteStore, Sqlite);
 impl_account_store!(SqliteStore, Sqlite);
 impl_practice_store!(SqliteStore, Sqlite);

@@ -90,6 +90,13 @@ describe("incidents", () => {
     await laptop.page.getByText(`“${CLIENT.device}” was reported lost and signed out.`).waitFor();
 
     const page = admin.page;
+    // The admin records where the client lives (for the media count).
+    await page.getByRole("navigation").getByRole("link", { name: "Administration" }).click();
+    await heading(page, "Administration");
+    await page.getByLabel(`State of residence of ${CLIENT.name}`).selectOption({ label: "Oregon" });
+    await page.locator("#admin-users li", { hasText: CLIENT.name }).getByRole("button", { name: "Save state" }).click();
+    await page.getByText(`Saved where ${CLIENT.name} lives.`).waitFor();
+    assert.equal(await page.getByLabel(`State of residence of ${CLIENT.name}`).inputValue(), "OR", "read back from the server");
     await page.getByRole("navigation").getByRole("link", { name: "Incidents" }).click();
     await heading(page, "Incidents");
     // The detector runs in the background: reload until it is listed.
@@ -106,6 +113,7 @@ describe("incidents", () => {
     const detail = page.locator("#incident-detail");
     await detail.getByRole("heading", { name: "A device was lost or stolen" }).waitFor();
     assert.match(await detail.innerText(), /1 person\(s\) affected/);
+    assert.match(await detail.locator("#incident-residence").innerText(), /Where they live: OR 1\./);
     assert.match(await detail.innerText(), /reported: a device was lost/);
     // The four-factor worksheet, prefilled from the records.
     const sheet = page.locator("#worksheet");

@@ -5,7 +5,7 @@
 
 import * as session from "../session.js";
 import { api } from "../api.js";
-import { h, field, errorBox, onSubmit, formatTime, timeEl, roleName } from "../dom.js";
+import { h, field, errorBox, onSubmit, formatTime, timeEl, roleName, selectField } from "../dom.js";
 import { confirmAction, revokeDevice } from "./revoke.js";
 
 /** The name a practice has until its admin names it (the server's default). */
@@ -92,6 +92,45 @@ function firstRun(ctx, { users, head, invites }, onChange) {
   );
 }
 
+/** States, DC and territories by USPS code (the server accepts exactly these). */
+const STATES = [
+  ["AL", "Alabama"], ["AK", "Alaska"], ["AS", "American Samoa"], ["AZ", "Arizona"], ["AR", "Arkansas"],
+  ["CA", "California"], ["CO", "Colorado"], ["CT", "Connecticut"], ["DE", "Delaware"], ["DC", "District of Columbia"],
+  ["FL", "Florida"], ["GA", "Georgia"], ["GU", "Guam"], ["HI", "Hawaii"], ["ID", "Idaho"], ["IL", "Illinois"],
+  ["IN", "Indiana"], ["IA", "Iowa"], ["KS", "Kansas"], ["KY", "Kentucky"], ["LA", "Louisiana"], ["ME", "Maine"],
+  ["MD", "Maryland"], ["MA", "Massachusetts"], ["MI", "Michigan"], ["MN", "Minnesota"], ["MS", "Mississippi"],
+  ["MO", "Missouri"], ["MT", "Montana"], ["NE", "Nebraska"], ["NV", "Nevada"], ["NH", "New Hampshire"],
+  ["NJ", "New Jersey"], ["NM", "New Mexico"], ["NY", "New York"], ["NC", "North Carolina"], ["ND", "North Dakota"],
+  ["MP", "Northern Mariana Islands"], ["OH", "Ohio"], ["OK", "Oklahoma"], ["OR", "Oregon"], ["PA", "Pennsylvania"],
+  ["PR", "Puerto Rico"], ["RI", "Rhode Island"], ["SC", "South Carolina"], ["SD", "South Dakota"], ["TN", "Tennessee"],
+  ["TX", "Texas"], ["VI", "U.S. Virgin Islands"], ["UT", "Utah"], ["VT", "Vermont"], ["VA", "Virginia"],
+  ["WA", "Washington"], ["WV", "West Virginia"], ["WI", "Wisconsin"], ["WY", "Wyoming"],
+];
+
+/** A client's state of residence, kept for breach notices (media counts per state). */
+function residenceForm(ctx, u, done) {
+  const state = selectField({
+    label: `State of residence of ${u.display_name}`,
+    name: "state_of_residence",
+    options: [["", "Not recorded"], ...STATES],
+    value: u.state_of_residence || "",
+  });
+  const errors = errorBox();
+  const form = h(
+    "form",
+    { class: "residence" },
+    state.wrap,
+    h("p", { class: "hint" }, "Only for breach notices: a breach affecting more than 500 residents of one state must also be announced in its media."),
+    errors.box,
+    h("button", { type: "submit" }, "Save state"),
+  );
+  onSubmit(form, errors, async () => {
+    await api("PUT", `/users/${encodeURIComponent(u.id)}/residence`, { state: state.select.value || null });
+    done(`Saved where ${u.display_name} lives.`)();
+  });
+  return form;
+}
+
 export async function adminPage(ctx) {
   const deviceList = h("ul", { class: "cards", id: "admin-devices", "aria-labelledby": "admin-devices-h" });
   const userList = h("ul", { class: "cards", id: "admin-users", "aria-labelledby": "admin-users-h" });
@@ -148,6 +187,7 @@ export async function adminPage(ctx) {
       { class: "card device" },
       h("h3", {}, u.display_name, " ", gone ? h("span", { class: "badge revoked" }, "Deactivated") : null),
       h("p", { class: "muted" }, `${roleName(u.role)} · ${u.login}`),
+      u.role === "client" ? residenceForm(ctx, u, reload) : null,
       !gone && u.id !== ctx.me.user_id
         ? confirmAction({
             label: "Deactivate user",

@@ -114,6 +114,21 @@ async function incidentDetail(ctx, id) {
       ),
     ),
   );
+  // Where the affected people live, as recorded on the Administration page:
+  // the media rule counts residents per state (more than 500 of one).
+  const r = d.residence;
+  const residence =
+    d.evidence.length && r
+      ? h(
+          "p",
+          { id: "incident-residence" },
+          "Where they live: ",
+          r.by_state.length ? r.by_state.map((c) => `${c.state} ${c.count}`).join(", ") : "no state recorded",
+          r.not_recorded && r.by_state.length ? `; not recorded for ${r.not_recorded}` : "",
+          ". ",
+          r.largest > 500 ? "More than 500 residents of one state: that state's media must be told too." : "",
+        )
+      : null;
   const errors = errorBox();
   const status = selectField({
     label: "Status",
@@ -162,6 +177,7 @@ async function incidentDetail(ctx, id) {
       ".",
     ),
     ...evidence,
+    residence,
     await worksheet(ctx, id, d),
     await noticeSection(id, i),
     h(

@@ -191,6 +191,63 @@ pub fn summarize(f: &DeviceFacts) -> DeviceEvidence {
     }
 }
 
+/// Where the affected individuals live, as far as the practice recorded it:
+/// the counts per state that decide whether a state's media must be told
+/// (more than 500 residents of one state, 164.406).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Residence {
+    /// Affected individuals per state (USPS code), largest first.
+    pub by_state: Vec<StateCount>,
+    /// Affected individuals whose state was not recorded.
+    pub not_recorded: u64,
+    /// The largest count of one state (what the media rule compares with
+    /// 500); a lower bound while some are not recorded.
+    pub largest: u64,
+}
+
+/// Affected residents of one state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct StateCount {
+    /// USPS code.
+    pub state: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// Counts the affected individuals of all the evidence per recorded state
+/// (`recorded`: person id → state, for those with one).
+pub fn residence(evidence: &[DeviceEvidence], recorded: &[(String, String)]) -> Residence {
+    let affected: std::collections::BTreeSet<&str> = evidence
+        .iter()
+        .flat_map(|e| e.affected_clients.iter().map(String::as_str))
+        .collect();
+    let states: BTreeMap<&str, &str> = recorded
+        .iter()
+        .map(|(id, st)| (id.as_str(), st.as_str()))
+        .collect();
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut not_recorded = 0;
+    for id in affected {
+        match states.get(id) {
+            Some(st) => *counts.entry(st).or_default() += 1,
+            None => not_recorded += 1,
+        }
+    }
+    let mut by_state: Vec<StateCount> = counts
+        .into_iter()
+        .map(|(state, count)| StateCount {
+            state: state.to_owned(),
+            count,
+        })
+        .collect();
+    by_state.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.state.cmp(&b.state)));
+    Residence {
+        largest: by_state.first().map_or(0, |c| c.count),
+        by_state,
+        not_recorded,
+    }
+}
+
 /// Sorts and merges overlapping or adjacent ranges.
 fn merge(mut ranges: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
     ranges.sort_unstable();
@@ -242,6 +299,46 @@ mod tests {
         assert_eq!(c1.entries, 7);
         assert_eq!(c1.last_delivered_at, 13);
         assert!(e.unlock_share_destroyed && e.safe_harbor_facts);
+    }
+
+    #[test]
+    fn residents_are_counted_once_per_person_across_devices_per_recorded_state() {
+        let phone = summarize(&DeviceFacts {
+            device_id: "phone".into(),
+            owner_id: "dr".into(),
+            delivered: vec![d("c1", "sam", 1, 3, 10), d("c2", "alex", 1, 1, 11)],
+            ..Default::default()
+        });
+        let laptop = summarize(&DeviceFacts {
+            device_id: "laptop".into(),
+            owner_id: "dr".into(),
+            delivered: vec![
+                d("c1", "sam", 1, 3, 10),
+                d("c3", "kim", 1, 1, 11),
+                d("c4", "lee", 1, 1, 12),
+            ],
+            ..Default::default()
+        });
+        let recorded = [
+            ("sam".to_owned(), "CA".to_owned()),
+            ("kim".to_owned(), "CA".to_owned()),
+            ("alex".to_owned(), "NY".to_owned()),
+            ("nobody".to_owned(), "TX".to_owned()),
+        ];
+        let r = residence(&[phone, laptop], &recorded);
+        let counts: Vec<(&str, u64)> = r
+            .by_state
+            .iter()
+            .map(|c| (c.state.as_str(), c.count))
+            .collect();
+        assert_eq!(
+            counts,
+            [("CA", 2), ("NY", 1)],
+            "sam once, though on both devices; an unaffected person not at all"
+        );
+        assert_eq!(r.not_recorded, 1, "lee");
+        assert_eq!(r.largest, 2);
+        assert_eq!(residence(&[], &recorded), Residence::default());
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! People of the practice (admins). The full admin console, assignments and
-//! supervision come with the practice-administration issue.
+//! People of the practice (admins): the list, one person, their state of
+//! residence. The full admin console, assignments and supervision come with
+//! the practice-administration issue.
 
-use super::extract::ApiPath;
+use super::rules::UsState;
+use crate::api::extract::{ApiJson, ApiPath};
 use crate::audit::Action;
 use crate::auth::session::Authed;
 use crate::error::{ApiResult, AppError};
@@ -11,7 +13,7 @@ use crate::state::AppState;
 use crate::storage::{Role, StoreError, User};
 use axum::extract::State;
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A user as an admin sees them (no secrets).
@@ -31,6 +33,8 @@ pub struct UserView {
     pub created_at: i64,
     /// Deactivation time.
     pub deactivated_at: Option<i64>,
+    /// State of residence (USPS code), where the practice recorded it.
+    pub state_of_residence: Option<String>,
 }
 
 impl From<&User> for UserView {
@@ -43,6 +47,7 @@ impl From<&User> for UserView {
             mfa_enabled: u.totp_secret.is_some(),
             created_at: u.created_at,
             deactivated_at: u.deactivated_at,
+            state_of_residence: u.state_of_residence.clone(),
         }
     }
 }
@@ -87,4 +92,52 @@ pub async fn get(
         Err(StoreError::NotFound) => Err(AppError::not_found("user")),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A person's state of residence, as the practice recorded it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetResidence {
+    /// USPS code of a state, DC or a territory ("CA", "DC", "PR"), or null
+    /// to clear it.
+    #[schema(max_length = 2, nullable)]
+    pub state: Option<String>,
+}
+
+/// Record (or clear) a person's state of residence (admins). Breach
+/// notification counts the affected residents of each state from it.
+#[utoipa::path(put, path = "/api/v1/users/{id}/residence", request_body = SetResidence, tag = "users",
+    params(("id" = uuid::Uuid, Path, description = "user id")),
+    responses((status = 200, body = UserView), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_state: not a USPS code of a state, DC or a territory")))]
+pub async fn set_residence(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<SetResidence>,
+) -> ApiResult<Json<UserView>> {
+    let id: UserId = id.parse().map_err(|_| AppError::not_found("user"))?;
+    let code = match req.state.as_deref() {
+        None => None,
+        Some(s) => Some(UsState::parse(s).map(UsState::code).ok_or_else(|| {
+            AppError::invalid(
+                "invalid_state",
+                "state: the two-letter USPS code of a state, DC or a territory (e.g. CA)",
+            )
+        })?),
+    };
+    // The entry says that it changed and whose, not to what.
+    let event = authed.event(Action::UserResidenceRecorded).target_user(id);
+    match state
+        .store
+        .set_residence(authed.practice_id, id, code, state.now(), event)
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::NotFound) => return Err(AppError::not_found("user")),
+        Err(e) => return Err(e.into()),
+    }
+    let user = state.store.user(authed.practice_id, id).await?;
+    Ok(Json(UserView::from(&user)))
 }
