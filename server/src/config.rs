@@ -83,6 +83,9 @@ pub struct IncidentSettings {
     pub bulk_reads: i64,
     /// The window of `bulk_reads` (s).
     pub bulk_read_window_secs: i64,
+    /// How long a rotated-out webhook secret still signs beside the new one
+    /// (s): the receiver's time to switch.
+    pub webhook_rotation_overlap_secs: i64,
 }
 
 impl Default for IncidentSettings {
@@ -99,6 +102,7 @@ impl Default for IncidentSettings {
             probe_window_secs: 600,
             bulk_reads: 10,
             bulk_read_window_secs: 3600,
+            webhook_rotation_overlap_secs: 86_400,
         }
     }
 }
@@ -710,6 +714,9 @@ probe_window_secs = 600
 # unauthorized-access incident (0 turns it off).
 bulk_reads = 10
 bulk_read_window_secs = 3600
+# After a webhook's secret is replaced, the previous one still signs beside
+# it for this long (s), so the receiver can switch without a gap.
+webhook_rotation_overlap_secs = 86400
 "#;
 
 #[cfg(test)]

@@ -132,10 +132,6 @@ impl From<crate::storage::error::StoreError> for AppError {
         use crate::storage::error::StoreError as E;
         match e {
             E::NotFound => AppError::not_found("resource"),
-            E::DeviceRevoked => AppError::unauthorized(
-                "device_revoked",
-                "this device has been signed out and can no longer be used",
-            ),
             E::Unavailable => AppError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -226,7 +222,6 @@ mod tests {
     async fn every_store_refusal_has_its_status_and_code() {
         let cases = [
             (StoreError::NotFound, 404, "not_found"),
-            (StoreError::DeviceRevoked, 401, "device_revoked"),
             (StoreError::Unavailable, 503, "unavailable"),
         ];
         for (error, status, code) in cases {

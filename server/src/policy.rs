@@ -262,6 +262,7 @@ pub const ROUTES: &[Route] = &[
     needs("GET", "/webhooks", ManageWebhooks),
     needs("POST", "/webhooks", ManageWebhooks),
     needs("POST", "/webhooks/{id}/disable", ManageWebhooks),
+    needs("POST", "/webhooks/{id}/rotate-secret", ManageWebhooks),
     needs("GET", "/webhooks/{id}/deliveries", ManageWebhooks),
     needs(
         "POST",

@@ -9,6 +9,7 @@
 
 use alcove_server::audit::signing::PublicKey;
 use alcove_server::audit::verify::verify_export;
+use alcove_server::clock::Clock;
 use alcove_tests::mls::two_device_conversation;
 use alcove_tests::webhooks::{verify, Receiver};
 use alcove_tests::{on_both_backends, Backend, Person, PracticePeople, TestApp};
@@ -88,7 +89,105 @@ on_both_backends!(
     the_prefill_itself_can_be_signed_off_unedited,
     a_signed_out_token_used_again_opens_one_credential_incident,
     an_admin_taking_out_exports_and_access_reviews_in_bulk_opens_one_incident,
+    a_rotated_webhook_secret_signs_beside_the_new_one_until_the_overlap_ends,
 );
+
+async fn a_rotated_webhook_secret_signs_beside_the_new_one_until_the_overlap_ends(b: Backend) {
+    // A minute's overlap rather than the day: the reference library checks
+    // each timestamp against the real time (five minutes' tolerance), so
+    // the server's clock may run only minutes ahead of it.
+    let Some(app) = TestApp::start_with(b, |s| {
+        s.incidents.watch_interval_ms = 20;
+        s.incidents.deliver_interval_ms = 20;
+        s.incidents.webhook_allow_private = true;
+        s.incidents.webhook_allow_http = true;
+        s.incidents.webhook_rotation_overlap_secs = 60;
+    })
+    .await
+    else {
+        return;
+    };
+    let receiver = Receiver::start("127.0.0.1").await;
+    let p = app.practice_with_people().await;
+    let (status, created) = add_webhook(&p.admin, &receiver.url, &["incident.opened"]).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let old = created["secret"].as_str().expect("secret").to_string();
+    let endpoint = created["endpoint"]["id"].as_str().expect("id").to_string();
+    let rotate = format!("/api/v1/webhooks/{endpoint}/rotate-secret");
+
+    // Only admins; an unknown endpoint is absent.
+    let (status, _) = p.clinician.client.post(&rotate, &json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = p
+        .admin
+        .client
+        .post(
+            "/api/v1/webhooks/6f9619ff-8b86-4d11-b42d-00c04fc964ff/rotate-secret",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    let (status, rotated) = p.admin.client.post(&rotate, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    let new = rotated["secret"].as_str().expect("secret").to_string();
+    assert!(new.starts_with("whsec_") && new != old);
+    let until = rotated["previous_valid_until"].as_i64().expect("until");
+    assert_eq!(until, app.clock.now() + 60);
+    let (_, listed) = p.admin.client.get("/api/v1/webhooks").await;
+    assert_eq!(listed[0]["previous_secret_until"], until);
+    assert!(!listed.to_string().contains(&new), "shown once");
+
+    // Within the overlap: a receiver on either secret accepts (the reference
+    // library checks each of the header's signatures).
+    let report = |note: &str| json!({"kind": "other", "note": note});
+    let (status, _) = p
+        .clinician
+        .client
+        .post("/api/v1/incidents", &report("first"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let got = receiver.wait_until(DEADLINE, |r| !r.is_empty()).await;
+    let first = got.first().expect("a delivery").clone();
+    assert_eq!(first.signature.split(' ').count(), 2, "{first:?}");
+    verify(&new, &first).unwrap_or_else(|e| panic!("new secret refused: {e}"));
+    verify(&old, &first).unwrap_or_else(|e| panic!("old secret refused within the day: {e}"));
+
+    // After it: the new secret only.
+    app.clock.advance(61);
+    let (status, _) = p
+        .clinician
+        .client
+        .post("/api/v1/incidents", &report("second"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let got = receiver.wait_until(DEADLINE, |r| r.len() >= 2).await;
+    let second = got
+        .iter()
+        .find(|r| r.id != first.id)
+        .expect("a second delivery")
+        .clone();
+    assert_eq!(second.signature.split(' ').count(), 1, "{second:?}");
+    verify(&new, &second).unwrap_or_else(|e| panic!("new secret refused: {e}"));
+    assert!(
+        verify(&old, &second).is_err(),
+        "the old secret no longer verifies"
+    );
+
+    // Audited, without either secret.
+    let (_, log) = p
+        .admin
+        .client
+        .get("/api/v1/audit/events?action=webhook.secret_rotated")
+        .await;
+    let entries = log["events"].as_array().expect("events");
+    assert_eq!(entries.len(), 1, "{log}");
+    let text = log.to_string();
+    for secret in [&old, &new] {
+        assert!(!text.contains(secret.trim_start_matches("whsec_")), "{log}");
+    }
+    app.stop().await;
+}
 
 async fn an_admin_taking_out_exports_and_access_reviews_in_bulk_opens_one_incident(b: Backend) {
     let Some(app) = TestApp::start_with(b, |s| {

@@ -2,6 +2,7 @@
 //! and PostgreSQL, including the races the API relies on being impossible.
 
 use alcove_server::audit::{Event, RequestMeta};
+use alcove_server::auth::error::SessionError;
 use alcove_server::ids::{DeviceId, InviteId, PracticeId, SessionId, UserId};
 use alcove_server::invites::error::InviteError;
 use alcove_server::storage::{
@@ -177,7 +178,7 @@ async fn store_story(backend: Backend) {
         store
             .create_session(&user, &DeviceChoice::Existing(device), &s3, now, ev.clone())
             .await,
-        Err(StoreError::DeviceRevoked)
+        Err(SessionError::DeviceRevoked)
     ));
     // Another practice cannot revoke or use it.
     let (other, _) = practice_with_invite(&*store, Role::Admin, now).await;

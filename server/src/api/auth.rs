@@ -3,6 +3,7 @@
 use super::extract::{ApiJson, Meta};
 use crate::audit::Action;
 use crate::audit::{Event, RequestMeta};
+use crate::auth::error::SessionError;
 use crate::auth::session::{self, Authed, IssuedSession};
 use crate::auth::{password, secrets, throttle, totp};
 use crate::error::{ApiResult, AppError};
@@ -177,9 +178,9 @@ pub async fn open_session(
     ))
 }
 
-fn device_error(e: StoreError) -> AppError {
+fn device_error(e: SessionError) -> AppError {
     match e {
-        StoreError::NotFound => AppError::not_found("device"),
+        SessionError::Store(StoreError::NotFound) => AppError::not_found("device"),
         other => other.into(),
     }
 }
@@ -596,7 +597,7 @@ pub async fn enroll(
         )
         .await
         .map_err(|e| match e {
-            StoreError::NotFound => {
+            SessionError::Store(StoreError::NotFound) => {
                 AppError::not_found("enrolment").with_code("enrollment_not_found")
             }
             other => other.into(),

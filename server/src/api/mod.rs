@@ -181,6 +181,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/webhooks/{id}/disable", post(incidents::webhooks::disable))
         .route(
+            "/webhooks/{id}/rotate-secret",
+            post(incidents::webhooks::rotate_secret),
+        )
+        .route(
             "/webhooks/{id}/deliveries",
             get(incidents::webhooks::deliveries),
         )

@@ -186,6 +186,9 @@ actions! {
     WebhookEndpointDisabled = "webhook.endpoint_disabled",
     /// A webhook delivery was sent again by hand.
     WebhookRedelivered = "webhook.redelivered",
+    /// A webhook endpoint's signing secret was replaced (the previous one
+    /// signs beside it for a day).
+    WebhookSecretRotated = "webhook.secret_rotated",
 }
 
 impl Action {
@@ -308,6 +311,7 @@ mod tests {
         "webhook.endpoint_created",
         "webhook.endpoint_disabled",
         "webhook.redelivered",
+        "webhook.secret_rotated",
     ];
 
     #[test]

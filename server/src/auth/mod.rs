@@ -1,5 +1,6 @@
 //! Authentication: passwords, TOTP, tokens, throttling and sessions.
 
+pub mod error;
 pub mod hashing;
 pub mod password;
 pub mod secrets;

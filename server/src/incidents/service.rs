@@ -953,6 +953,7 @@ pub async fn create_endpoint(
             enabled: true,
             failing_since: None,
             created_at: now,
+            previous_secret_until: None,
         },
         secret: webhook::secret_string(&key),
     })
@@ -982,6 +983,54 @@ pub async fn disable_endpoint(
             StoreError::NotFound => IncidentError::NotFound("endpoint"),
             other => other.into(),
         })
+}
+
+/// A new signing secret, answered this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedSecret {
+    /// The new `whsec_` secret (shown once).
+    pub secret: String,
+    /// Until when deliveries are signed with the previous secret too.
+    pub previous_valid_until: i64,
+}
+
+/// Replaces an endpoint's signing secret (admins): a suspected leak, a
+/// person who knew it leaving. The previous one keeps signing, beside the
+/// new one, for `incidents.webhook_rotation_overlap_secs` (a day).
+pub async fn rotate_secret(
+    state: &AppState,
+    authed: &Authed,
+    id: WebhookEndpointId,
+) -> Result<RotatedSecret> {
+    admin_only(authed, "webhooks are set by the practice's admins")?;
+    let key = zeroize::Zeroizing::new(crate::auth::secrets::random_bytes::<32>().to_vec());
+    let sealed = state
+        .at_rest
+        .seal(Purpose::WebhookSecret, &id.to_string(), &key)
+        .map_err(IncidentError::Internal)?;
+    let now = state.now();
+    let until = now
+        + state
+            .settings
+            .incidents
+            .webhook_rotation_overlap_secs
+            .max(0);
+    // Never the secret in the event.
+    let event = authed
+        .event(Action::WebhookSecretRotated)
+        .detail(serde_json::json!({"endpoint_id": id, "previous_valid_until": until}));
+    state
+        .store
+        .rotate_endpoint_secret(authed.practice_id, id, &sealed, until, event, now)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => IncidentError::NotFound("endpoint"),
+            other => other.into(),
+        })?;
+    Ok(RotatedSecret {
+        secret: webhook::secret_string(&key),
+        previous_valid_until: until,
+    })
 }
 
 /// An endpoint's delivery log (admins).

@@ -432,8 +432,8 @@ macro_rules! impl_incident_store {
 
                 async fn list_endpoints(&self, practice: PracticeId) -> StoreResult<Vec<EndpointView>> {
                     Ok(sqlx::query_as(
-                        "SELECT id, url, event_types, enabled, failing_since, created_at FROM webhook_endpoints
-                         WHERE practice_id = $1 ORDER BY created_at, id",
+                        "SELECT id, url, event_types, enabled, failing_since, created_at, previous_secret_until
+                         FROM webhook_endpoints WHERE practice_id = $1 ORDER BY created_at, id",
                     )
                     .bind(practice)
                     .fetch_all(self.reader())
@@ -454,6 +454,32 @@ macro_rules! impl_incident_store {
                         .bind(practice)
                         .execute(&mut *tx)
                         .await?;
+                    commit_one(tx, done.rows_affected(), &event, now).await
+                }
+
+                async fn rotate_endpoint_secret(
+                    &self,
+                    practice: PracticeId,
+                    id: WebhookEndpointId,
+                    secret: &[u8],
+                    previous_until: UnixTime,
+                    event: audit::Event,
+                    now: UnixTime,
+                ) -> StoreResult<()> {
+                    let mut tx = self.writer().begin().await?;
+                    // One statement: the previous secret is the one this
+                    // update replaces, whatever rotated before it.
+                    let done = sqlx::query(
+                        "UPDATE webhook_endpoints
+                         SET previous_secret = secret, previous_secret_until = $1, secret = $2
+                         WHERE id = $3 AND practice_id = $4",
+                    )
+                    .bind(previous_until)
+                    .bind(secret)
+                    .bind(id)
+                    .bind(practice)
+                    .execute(&mut *tx)
+                    .await?;
                     commit_one(tx, done.rows_affected(), &event, now).await
                 }
 
@@ -483,7 +509,8 @@ macro_rules! impl_incident_store {
                             .execute(&mut *tx)
                             .await?;
                         let claimed: ClaimedDelivery = sqlx::query_as(
-                            "SELECT d.id, d.practice_id, d.endpoint_id, e.url, e.secret, d.payload, d.attempts, e.failing_since
+                            "SELECT d.id, d.practice_id, d.endpoint_id, e.url, e.secret, e.previous_secret,
+                                    e.previous_secret_until, d.payload, d.attempts, e.failing_since
                              FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1",
                         )
                         .bind(&id)

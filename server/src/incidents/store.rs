@@ -162,6 +162,9 @@ pub struct EndpointView {
     pub failing_since: Option<UnixTime>,
     /// Created.
     pub created_at: UnixTime,
+    /// After a rotation: until when deliveries are signed with the
+    /// previous secret too.
+    pub previous_secret_until: Option<UnixTime>,
 }
 
 /// A new endpoint.
@@ -188,6 +191,8 @@ pub struct ClaimedDelivery {
     pub endpoint_id: WebhookEndpointId,
     pub url: String,
     pub secret: Vec<u8>,
+    pub previous_secret: Option<Vec<u8>>,
+    pub previous_secret_until: Option<UnixTime>,
     pub payload: String,
     pub attempts: i64,
     pub failing_since: Option<UnixTime>,
@@ -388,6 +393,19 @@ pub trait IncidentStore: Send + Sync {
         &self,
         practice: PracticeId,
         id: WebhookEndpointId,
+        event: audit::Event,
+        now: UnixTime,
+    ) -> StoreResult<()>;
+
+    /// Replaces an endpoint's secret (sealed) with `secret`, keeping the
+    /// current one as the previous secret until `previous_until`; with its
+    /// audit event. `NotFound` when no such endpoint of the practice.
+    async fn rotate_endpoint_secret(
+        &self,
+        practice: PracticeId,
+        id: WebhookEndpointId,
+        secret: &[u8],
+        previous_until: UnixTime,
         event: audit::Event,
         now: UnixTime,
     ) -> StoreResult<()>;

@@ -11,6 +11,10 @@ pub enum RevocationError {
     /// admin (nobody could revoke a lost device or deactivate anyone).
     #[error("the practice's last active admin")]
     LastAdmin,
+    /// The device asking for its unlock share was revoked (its share is
+    /// destroyed and never made again).
+    #[error("device revoked")]
+    DeviceRevoked,
     /// Storage failed, or the user is not in this practice (`NotFound`).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -30,6 +34,7 @@ impl From<RevocationError> for AppError {
                 "last_admin",
                 "this is the practice's only active admin; invite another admin before deactivating this one",
             ),
+            RevocationError::DeviceRevoked => crate::auth::error::device_revoked(),
             RevocationError::Store(e) => e.into(),
         }
     }
@@ -47,6 +52,11 @@ mod tests {
                 RevocationError::LastAdmin,
                 StatusCode::CONFLICT,
                 "last_admin",
+            ),
+            (
+                RevocationError::DeviceRevoked,
+                StatusCode::UNAUTHORIZED,
+                "device_revoked",
             ),
             (
                 StoreError::NotFound.into(),

@@ -82,7 +82,7 @@ macro_rules! impl_revocation_store {
                     fresh: &[u8],
                     now: UnixTime,
                     event: audit::Event,
-                ) -> StoreResult<Vec<u8>> {
+                ) -> Result<Vec<u8>, RevocationError> {
                     let mut tx = self.writer().begin().await?;
                     sqlx::query(
                         "INSERT INTO device_unlock_shares (device_id, practice_id, share, created_at)
@@ -103,7 +103,7 @@ macro_rules! impl_revocation_store {
                     .bind(practice)
                     .fetch_optional(&mut *tx)
                     .await?;
-                    let Some(share) = share else { return Err(StoreError::DeviceRevoked) };
+                    let Some(share) = share else { return Err(RevocationError::DeviceRevoked) };
                     append_event(&mut tx, &event, now).await?;
                     tx.commit().await?;
                     Ok(share)

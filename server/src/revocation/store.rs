@@ -115,7 +115,7 @@ pub trait RevocationStore: Send + Sync {
         fresh: &[u8],
         now: UnixTime,
         event: audit::Event,
-    ) -> StoreResult<Vec<u8>>;
+    ) -> Result<Vec<u8>, RevocationError>;
 
     /// The owner and state of a device of this practice.
     async fn device_owner(

@@ -2,9 +2,9 @@
 //! (the capabilities' store traits and errors name it), so it depends on
 //! nothing else in the crate.
 //!
-//! Delivery, reminders and incidents keep their refusals in their own error
-//! types (`delivery::error`, …) and use only the infrastructure failures
-//! here; sessions' refusal (`DeviceRevoked`) is still a variant here.
+//! Every capability keeps its refusals in its own error type
+//! (`delivery::error`, `auth::error`, …) and uses only the infrastructure
+//! failures here, and not-found.
 
 /// What can go wrong in storage, typed so handlers can answer precisely.
 #[derive(Debug, thiserror::Error)]
@@ -12,9 +12,6 @@ pub enum StoreError {
     /// No such row in this practice.
     #[error("not found")]
     NotFound,
-    /// The device was revoked.
-    #[error("device revoked")]
-    DeviceRevoked,
     /// The storage writer is not available (a failed batch, shutdown).
     #[error("storage unavailable")]
     Unavailable,

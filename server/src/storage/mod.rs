@@ -36,6 +36,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use crate::audit;
+use crate::auth::error::SessionError;
 use crate::clock::UnixTime;
 use crate::ids::{DeviceId, PracticeId, SessionId, UserId};
 use async_trait::async_trait;
@@ -161,7 +162,7 @@ pub trait Store:
         session: &NewSession,
         now: UnixTime,
         meta: &audit::RequestMeta,
-    ) -> StoreResult<DeviceId>;
+    ) -> Result<DeviceId, SessionError>;
 
     /// Records a TOTP step as used; false when it (or a later one) already was.
     async fn consume_totp_step(&self, user: UserId, step: i64) -> StoreResult<bool>;
@@ -220,7 +221,7 @@ pub trait Store:
         session: &NewSession,
         now: UnixTime,
         event: audit::Event,
-    ) -> StoreResult<DeviceId>;
+    ) -> Result<DeviceId, SessionError>;
 
     /// The live-or-not session behind a token hash.
     async fn session_by_token(&self, token_hash: &[u8]) -> StoreResult<SessionRecord>;

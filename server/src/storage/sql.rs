@@ -23,6 +23,7 @@ pub(crate) fn scoped_login(practice: crate::ids::PracticeId, login: &str) -> Str
 macro_rules! impl_store {
     ($store:ty, $db:ty, $backend:literal) => {
         use $crate::audit;
+        use $crate::auth::error::SessionError;
         use $crate::clock::UnixTime;
         use $crate::ids::{DeviceId, PracticeId, SessionId, UserId};
         use $crate::storage::{
@@ -236,7 +237,7 @@ macro_rules! impl_store {
             device: &DeviceChoice,
             session: &NewSession,
             now: UnixTime,
-        ) -> StoreResult<DeviceId> {
+        ) -> Result<DeviceId, SessionError> {
             let device_id = match device {
                 DeviceChoice::New { id, name, user_agent, shared } => {
                     sqlx::query(
@@ -264,8 +265,8 @@ macro_rules! impl_store {
                     .fetch_optional(&mut *conn)
                     .await?;
                     match revoked {
-                        None => return Err(StoreError::NotFound),
-                        Some(Some(_)) => return Err(StoreError::DeviceRevoked),
+                        None => return Err(StoreError::NotFound.into()),
+                        Some(Some(_)) => return Err(SessionError::DeviceRevoked),
                         Some(None) => *id,
                     }
                 }
@@ -494,11 +495,11 @@ macro_rules! impl_store {
                 session: &NewSession,
                 now: UnixTime,
                 meta: &audit::RequestMeta,
-            ) -> StoreResult<DeviceId> {
+            ) -> Result<DeviceId, SessionError> {
                 let mut tx = self.writer().begin().await?;
                 if !adopt_authenticator(&mut tx, user.practice_id, user.id, secret, step, recovery_code_hashes).await? {
                     // Another request completed or restarted enrolment first.
-                    return Err(StoreError::NotFound);
+                    return Err(StoreError::NotFound.into());
                 }
                 let device_id = insert_session(&mut tx, user, device, session, now).await?;
                 let enrolled = audit::Event::new(user.practice_id, $crate::audit::Action::AuthMfaEnrolled, meta)
@@ -652,7 +653,7 @@ macro_rules! impl_store {
                 session: &NewSession,
                 now: UnixTime,
                 event: audit::Event,
-            ) -> StoreResult<DeviceId> {
+            ) -> Result<DeviceId, SessionError> {
                 let mut tx = self.writer().begin().await?;
                 let device_id = insert_session(&mut tx, user, device, session, now).await?;
                 let mut event = event;

@@ -190,5 +190,18 @@ describe("incidents", () => {
     assert.match(await page.locator("#webhook-list").innerText(), /hooks\.example\.org/);
     assert.doesNotMatch(await page.content(), /whsec_/);
     await check(page, "incidents-admin-webhooks");
+
+    // A new signing secret: shown once, the previous one signing for a day.
+    const hook = page.locator("#webhook-list li", { hasText: "hooks.example.org" });
+    const before = await page.locator("#webhook-secret").innerText();
+    await hook.getByRole("button", { name: "New signing secret" }).click();
+    await hook.getByRole("button", { name: "Yes, make a new secret" }).click();
+    await hook.locator(".webhook-new-secret", { hasText: /whsec_/ }).waitFor();
+    assert.match(await hook.locator(".webhook-new-secret").innerText(), /The previous one signs too until/);
+    assert.notEqual(await hook.locator(".webhook-new-secret").innerText(), before);
+    await page.reload();
+    await heading(page, "Incidents");
+    assert.match(await page.locator("#webhook-list").innerText(), /The previous secret also signs until/);
+    assert.doesNotMatch(await page.content(), /whsec_/);
   });
 });

@@ -7,6 +7,7 @@
 import { api } from "../api.js";
 import { h, field, selectField, errorBox, onSubmit, formatTime, uid } from "../dom.js";
 import { checkInclusion } from "./audit.js";
+import { confirmAction } from "./revoke.js";
 
 const KINDS = [
   ["misdirected_message", "A message went to the wrong person"],
@@ -397,7 +398,33 @@ async function webhookSection(ctx) {
       "ul",
       { class: "cards", id: "webhook-list", "aria-labelledby": "webhooks-h" },
       ...(endpoints.length
-        ? endpoints.map((e) => h("li", { class: "card" }, h("p", {}, h("code", {}, e.url)), h("p", { class: "muted" }, `${e.enabled ? (e.failing_since ? "Failing" : "Active") : "Off"} · ${e.event_types.replaceAll(",", ", ")}`)))
+        ? endpoints.map((e) => {
+            // A new signing secret, shown once here; the previous one signs
+            // beside it for a day, so the receiver can switch without a gap.
+            const shown = h("p", { class: "webhook-new-secret", role: "status" });
+            const overlap = e.previous_secret_until && e.previous_secret_until * 1000 > Date.now()
+              ? h("p", { class: "muted" }, `The previous secret also signs until ${formatTime(e.previous_secret_until)}.`)
+              : null;
+            return h(
+              "li",
+              { class: "card webhook" },
+              h("p", {}, h("code", {}, e.url)),
+              h("p", { class: "muted" }, `${e.enabled ? (e.failing_since ? "Failing" : "Active") : "Off"} · ${e.event_types.replaceAll(",", ", ")}`),
+              overlap,
+              confirmAction({
+                label: "New signing secret",
+                question: "Make a new signing secret? The current one keeps signing beside it for a day: give the new one to the receiving system before then.",
+                confirm: "Yes, make a new secret",
+                danger: false,
+                work: () => api("POST", `/webhooks/${encodeURIComponent(e.id)}/rotate-secret`, {}),
+                done: (made) => {
+                  shown.textContent = `New signing secret (shown once): ${made.secret}. The previous one signs too until ${formatTime(made.previous_valid_until)}.`;
+                  ctx.announce("New signing secret made. Copy it now.");
+                },
+              }),
+              shown,
+            );
+          })
         : [h("li", { class: "muted" }, "No webhooks.")]),
     ),
     form,

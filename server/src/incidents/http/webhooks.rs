@@ -4,7 +4,7 @@
 use crate::api::extract::{path_id, ApiJson, ApiPath};
 use crate::auth::session::Authed;
 use crate::error::ApiResult;
-use crate::incidents::service::{self, CreatedEndpoint, NewEndpointRequest};
+use crate::incidents::service::{self, CreatedEndpoint, NewEndpointRequest, RotatedSecret};
 use crate::incidents::store::{DeliveryView, EndpointView};
 use crate::state::AppState;
 use axum::extract::State;
@@ -51,6 +51,23 @@ pub async fn disable(
 ) -> ApiResult<StatusCode> {
     service::disable_endpoint(&state, &authed, path_id(&raw, "endpoint")?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replaces an endpoint's signing secret; the new one is answered this
+/// once, and the previous one keeps signing beside it for a day.
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/rotate-secret", tag = "incidents",
+    params(("id" = uuid::Uuid, Path, description = "endpoint id")),
+    responses((status = 200, body = RotatedSecret),
+        (status = 403, body = crate::error::ErrorBody, description = "not an admin"),
+        (status = 404, body = crate::error::ErrorBody)))]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<Json<RotatedSecret>> {
+    Ok(Json(
+        service::rotate_secret(&state, &authed, path_id(&raw, "endpoint")?).await?,
+    ))
 }
 
 /// An endpoint's deliveries, newest first: status, attempts, the last

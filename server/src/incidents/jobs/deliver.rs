@@ -175,7 +175,22 @@ impl Deliver {
                 &d.secret,
             )
             .ok_or("secret_unreadable")?;
-        let signature = webhook::signature(&key, &d.id, timestamp, &d.payload);
+        // After a rotation, and until its overlap ends, the previous secret
+        // signs too: a receiver still on it keeps accepting.
+        let previous = match (&d.previous_secret, d.previous_secret_until) {
+            (Some(sealed), Some(until)) if until > timestamp => Some(
+                self.state
+                    .at_rest
+                    .open(Purpose::WebhookSecret, &d.endpoint_id.to_string(), sealed)
+                    .ok_or("secret_unreadable")?,
+            ),
+            _ => None,
+        };
+        let mut keys: Vec<&[u8]> = vec![&key];
+        if let Some(p) = &previous {
+            keys.push(p);
+        }
+        let signature = webhook::signatures(&keys, &d.id, timestamp, &d.payload);
         let answer = self
             .http
             .post(url)

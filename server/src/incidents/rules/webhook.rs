@@ -60,6 +60,16 @@ pub fn signature(key: &[u8], id: &str, timestamp: i64, body: &str) -> String {
     format!("v1,{}", BASE64.encode(ctx.sign().as_ref()))
 }
 
+/// The `webhook-signature` value under several keys (during a secret's
+/// rotation: the new one first, then the previous): the specification's
+/// space-separated list, of which a receiver accepts any it can verify.
+pub fn signatures(keys: &[&[u8]], id: &str, timestamp: i64, body: &str) -> String {
+    keys.iter()
+        .map(|k| signature(k, id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Whether an address may be called: not loopback, private, link-local,
 /// shared (CGNAT), unspecified, broadcast, multicast or documentation —
 /// the addresses through which a webhook URL would reach the server's own
@@ -183,6 +193,17 @@ mod tests {
         );
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
         assert!(secret_string(&key).starts_with("whsec_MfKQ"));
+        // During a rotation: the new key's signature first, then this one.
+        let both = signatures(
+            &[b"another key".as_slice(), &key],
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            r#"{"test": 2432232314}"#,
+        );
+        let parts: Vec<&str> = both.split(' ').collect();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[1], sig);
+        assert_ne!(parts[0], sig);
     }
 
     #[test]
