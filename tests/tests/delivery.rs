@@ -15,7 +15,41 @@ on_both_backends!(
     one_batch_answers_each_message_and_ack_as_if_alone,
     sends_over_the_socket_are_stored_once_answered_and_delivered,
     a_device_that_sent_many_messages_still_receives_at_once,
+    a_device_acknowledging_every_entry_gets_more_than_its_window,
 );
+
+/// The browser acknowledges every entry it processed. An acknowledgement
+/// reads the log on only when the socket's window held entries back, so a
+/// phone that was away while more than two windows of messages arrived
+/// still catches up whole over its socket, and so does a burst larger than
+/// the window sent while it is connected and not yet reading.
+async fn a_device_acknowledging_every_entry_gets_more_than_its_window(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let p = practice(&app).await;
+    let (conv, mut d) = conversation(&app, &p).await;
+    let many = alcove_server::delivery::ws::WINDOW as usize * 2 + 10;
+    for i in 0..many {
+        let (status, body) = d[0]
+            .send_text(&app, &conv, &format!("while away {i}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    d[2].connect(&app).await;
+    let got = d[2].receive_texts(&conv, many).await;
+    let expected: Vec<String> = (0..many).map(|i| format!("while away {i}")).collect();
+    assert_eq!(got, expected, "every entry, in order, once");
+
+    for i in 0..many {
+        let (status, body) = d[0].send_text(&app, &conv, &format!("live {i}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let got = d[2].receive_texts(&conv, 2 * many).await;
+    assert_eq!(got.len(), 2 * many);
+    assert_eq!(got[2 * many - 1], format!("live {}", many - 1));
+    app.stop().await;
+}
 
 struct Practice {
     clinician: Person,

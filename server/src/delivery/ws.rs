@@ -154,6 +154,11 @@ struct ConvState {
     /// An acknowledgement not yet handed to the cursor writer (its queue
     /// was full); handed over with the next one, or when the socket ends.
     unsaved_ack: Option<i64>,
+    /// Sending stopped at a full window: the next acknowledgement reads the
+    /// log on. Otherwise an acknowledgement reads nothing — entries keep
+    /// coming with their wake-ups — so a device that acknowledges every
+    /// entry (the browser) costs no log read per entry.
+    held: bool,
 }
 
 impl ConvState {
@@ -487,6 +492,7 @@ impl Connection {
                     acked,
                     committed: acked,
                     unsaved_ack: None,
+                    held: false,
                 },
             );
         }
@@ -500,6 +506,9 @@ impl Connection {
         };
         let room = WINDOW - (state.sent - state.acked);
         if room <= 0 {
+            if let Some(state) = self.convs.get_mut(id) {
+                state.held = true;
+            }
             return Ok(false);
         }
         let committed = state.committed;
@@ -687,7 +696,10 @@ impl Connection {
                 } else {
                     Some(cursor)
                 };
-                Ok(Some(conversation_id))
+                // Only a window that held entries back needs the log read
+                // on; the read sets `held` again if it is still full.
+                let held = std::mem::take(&mut state.held);
+                Ok(held.then_some(conversation_id))
             }
             ClientFrame::Send {
                 conversation_id,
