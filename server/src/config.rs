@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// The name a practice has until its admins (or `practice_name` in the
+/// settings) give it one; `/me` says whether it still has it.
+pub const DEFAULT_PRACTICE_NAME: &str = "My Practice";
+
 /// Everything the server can be told.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -407,7 +411,7 @@ impl Default for Defaults {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./alcove-data"),
-            practice_name: "My Practice".into(),
+            practice_name: DEFAULT_PRACTICE_NAME.into(),
             auth: AuthSettings::default(),
             limits: LimitSettings::default(),
             log: LogSettings::default(),

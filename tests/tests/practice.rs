@@ -13,6 +13,15 @@ async fn an_admin_names_the_practice_and_nobody_else_may(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
         return;
     };
+    // A first start's practice has the default name until it is given one.
+    let fresh = app
+        .practice_with_admin(
+            alcove_server::config::DEFAULT_PRACTICE_NAME,
+            "first@q.example",
+        )
+        .await;
+    let (_, me) = fresh.client.get("/api/v1/me").await;
+    assert_eq!(me["practice_named"], false, "the default name: {me}");
     let p = app.practice_with_people().await;
     let (status, body) = p
         .admin
@@ -24,9 +33,11 @@ async fn an_admin_names_the_practice_and_nobody_else_may(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["name"], "Maple Street Practice");
+    assert_eq!(body["named"], true);
     for who in [&p.clinician, &p.client] {
         let (_, me) = who.client.get("/api/v1/me").await;
         assert_eq!(me["practice_name"], "Maple Street Practice");
+        assert_eq!(me["practice_named"], true);
     }
     for who in [&p.clinician, &p.client] {
         let (status, body) = who

@@ -27,6 +27,9 @@ pub struct Me {
     pub practice_id: PracticeId,
     /// Practice name.
     pub practice_name: String,
+    /// The practice has a name of its own (not the default one a first
+    /// start gives it): the admin's first-run guide asks for one until then.
+    pub practice_named: bool,
     /// This device.
     pub device_id: DeviceId,
     /// Send as `X-CSRF-Token` on state-changing cookie requests.
@@ -54,6 +57,7 @@ pub async fn me(State(state): State<AppState>, authed: Authed) -> ApiResult<Json
         role: user.role(),
         mfa_enabled: user.totp_secret.is_some(),
         practice_id: practice.id,
+        practice_named: practice.name != crate::config::DEFAULT_PRACTICE_NAME,
         practice_name: practice.name,
         device_id: authed.device_id,
         csrf_token: authed.csrf,

@@ -29,6 +29,8 @@ pub struct PracticeView {
     pub id: PracticeId,
     /// Display name.
     pub name: String,
+    /// It is a name of its own, not the default one.
+    pub named: bool,
 }
 
 /// Rename the practice (admins).
@@ -48,6 +50,7 @@ pub async fn rename(
         .await?;
     Ok(Json(PracticeView {
         id: authed.practice_id,
+        named: name != crate::config::DEFAULT_PRACTICE_NAME,
         name,
     }))
 }

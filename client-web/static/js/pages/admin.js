@@ -9,7 +9,6 @@ import { h, field, errorBox, onSubmit, formatTime, timeEl, roleName, selectField
 import { confirmAction, revokeDevice } from "./revoke.js";
 
 /** The name a practice has until its admin names it (the server's default). */
-const DEFAULT_NAME = "My Practice";
 /** Which audit key this browser's admin said they kept a copy of (a public key: not a secret). */
 const KEPT_KEY = "alcove.audit_key_kept";
 
@@ -21,7 +20,7 @@ const KEPT_KEY = "alcove.audit_key_kept";
  */
 function firstRun(ctx, { users, head, invites }, onChange) {
   const me = session.me();
-  const named = me.practice_name !== DEFAULT_NAME;
+  const named = me.practice_named;
   const staff = users.some((u) => u.id !== me.user_id && u.role !== "client") || invites.some((i) => i.role !== "client" && i.status === "pending");
   let kept = false;
   try {
@@ -37,6 +36,7 @@ function firstRun(ctx, { users, head, invites }, onChange) {
   onSubmit(nameForm, errors, async () => {
     const answer = await api("PATCH", "/practice", { name: name.input.value });
     me.practice_name = answer.name;
+    me.practice_named = answer.named;
     const header = document.getElementById("practice");
     if (header) header.textContent = answer.name;
     ctx.announce("The practice's name was saved.");
