@@ -190,12 +190,7 @@ async fn a_rotated_webhook_secret_signs_beside_the_new_one_until_the_overlap_end
 }
 
 async fn an_admin_taking_out_exports_and_access_reviews_in_bulk_opens_one_incident(b: Backend) {
-    let Some(app) = TestApp::start_with(b, |s| {
-        s.incidents.watch_interval_ms = 20;
-        s.incidents.bulk_reads = 10;
-    })
-    .await
-    else {
+    let Some(app) = officer_app(b, |s| s.incidents.bulk_reads = 10).await else {
         return;
     };
     let p = app.practice_with_people().await;
@@ -1351,12 +1346,7 @@ async fn a_breach_gets_a_draft_notice_with_its_blanks_and_nobody_named(b: Backen
 }
 
 async fn a_burst_of_refused_requests_from_one_account_opens_one_probing_incident(b: Backend) {
-    let Some(app) = TestApp::start_with(b, |s| {
-        s.incidents.watch_interval_ms = 20;
-        s.incidents.probe_refusals = 10;
-    })
-    .await
-    else {
+    let Some(app) = officer_app(b, |s| s.incidents.probe_refusals = 10).await else {
         return;
     };
     let p = app.practice_with_people().await;
