@@ -40,6 +40,7 @@ pub async fn create_practice(
         created_at: now,
         expires_at: now + settings.auth.setup_link_ttl_secs,
         label: None,
+        for_user: None,
     };
     store.create_practice(&practice, &invite).await?;
     Ok(SetupLink {

@@ -75,6 +75,7 @@ async fn security_headers_health_and_openapi() {
         "/api/v1/auth/mfa/enroll",
         "/api/v1/invites/inspect",
         "/api/v1/invites/accept",
+        "/api/v1/invites/reset",
         "/api/v1/reminders/sms/inbound",
     ];
     let mut operations = 0;

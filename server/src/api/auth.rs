@@ -400,7 +400,9 @@ pub async fn login(
         }
         None => "password",
         Some(stored) => {
-            match second_factor(&state, &user, &open_totp(&state, &user, stored)?, &req).await? {
+            let secret = open_totp(&state, &user, stored)?;
+            let given = (req.totp_code.as_ref(), req.recovery_code.as_ref());
+            match second_factor(&state, &user, &secret, given.0, given.1).await? {
                 SecondFactor::Missing => {
                     attempt.counted();
                     return Err(AppError::unauthorized(
@@ -457,20 +459,28 @@ pub(crate) fn open_totp(
         })
 }
 
-enum SecondFactor {
+/// What a second factor given with a request turned out to be.
+pub(crate) enum SecondFactor {
+    /// None was given.
     Missing,
+    /// A wrong code, or one already used.
     Wrong,
+    /// A current TOTP code (its step is now used).
     Totp,
+    /// An unused recovery code (now used).
     RecoveryCode,
 }
 
-async fn second_factor(
+/// Checks (and uses up) the TOTP code or recovery code given for `user`,
+/// whose opened TOTP secret is `secret`.
+pub(crate) async fn second_factor(
     state: &AppState,
     user: &User,
     secret: &[u8],
-    req: &LoginRequest,
+    totp_code: Option<&SecretString>,
+    recovery_code: Option<&SecretString>,
 ) -> ApiResult<SecondFactor> {
-    Ok(match (&req.totp_code, &req.recovery_code) {
+    Ok(match (totp_code, recovery_code) {
         (None, None) => SecondFactor::Missing,
         (Some(code), _) => match totp::verify(secret, code.expose_secret(), state.now()) {
             // Refuse a replay of a code already used in this or a later step.

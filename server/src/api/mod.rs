@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/invites/{id}", delete(invites::revoke))
         .route("/invites/inspect", post(invites::inspect))
         .route("/invites/accept", post(invites::accept))
+        .route("/invites/reset", post(invites::reset))
         .route("/me", get(me::me))
         .route("/me/devices", get(me::devices))
         .route(
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/users", get(people::list))
         .route("/users/{id}", get(people::get))
         .route("/users/{id}/residence", put(people::set_residence))
+        .route("/users/{id}/reset-link", post(invites::create_reset_link))
         .route("/audit/events", get(audit::events))
         .route("/audit/export", get(audit::export))
         .route("/audit/head", get(audit::head))

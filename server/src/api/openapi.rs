@@ -37,6 +37,8 @@ use utoipa::{Modify, OpenApi};
         crate::invites::http::revoke,
         crate::invites::http::inspect,
         crate::invites::http::accept,
+        crate::invites::http::reset,
+        crate::invites::http::create_reset_link,
         super::me::me,
         super::me::devices,
         crate::practice::http::rename,

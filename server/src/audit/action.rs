@@ -84,8 +84,13 @@ actions! {
     /// A person changed their password (their other sessions were signed
     /// out), or gave a wrong current password trying to.
     AuthPasswordChanged = "auth.password_changed",
+    /// A person set a new password through a reset link (every session of
+    /// theirs was signed out).
+    AuthPasswordReset = "auth.password_reset",
     /// A person replaced their recovery codes (the earlier ones stopped working).
     AuthRecoveryCodesRenewed = "auth.recovery_codes_renewed",
+    /// An admin made a sign-in reset link for a person.
+    AuthResetLinkIssued = "auth.reset_link_issued",
     /// A device changed a conversation's members or keys (an MLS commit).
     ConversationCommit = "conversation.commit",
     /// A conversation was created.
@@ -262,7 +267,9 @@ mod tests {
         "auth.mfa",
         "auth.mfa_enrolled",
         "auth.password_changed",
+        "auth.password_reset",
         "auth.recovery_codes_renewed",
+        "auth.reset_link_issued",
         "conversation.commit",
         "conversation.created",
         "conversation.group_started",

@@ -131,6 +131,7 @@ pub async fn create(
         created_at: now,
         expires_at: now + state.settings.auth.invite_ttl_secs,
         label,
+        for_user: None,
     };
     let event = authed
         .event(Action::InviteCreated)
@@ -254,6 +255,12 @@ pub struct InviteInfo {
     pub expires_at: i64,
     /// Staff must enrol TOTP after choosing a password.
     pub requires_mfa: bool,
+    /// A sign-in reset link: the display name of the account it resets
+    /// (the page asks for a new password, not for a new account).
+    pub reset_for: Option<String>,
+    /// A reset of an account with an authenticator app: its code (or a
+    /// recovery code) is asked too.
+    pub needs_code: bool,
 }
 
 async fn pending_invite(state: &AppState, token: &SecretString) -> ApiResult<Invite> {
@@ -312,11 +319,17 @@ pub async fn inspect(
     };
     let practice = state.store.practice(invite.practice_id).await?;
     let role = invite.role;
+    let account = match invite.for_user {
+        Some(id) => Some(state.store.user(invite.practice_id, id).await?),
+        None => None,
+    };
     Ok(Json(InviteInfo {
         role: role.to_string(),
         practice_name: practice.name,
         expires_at: invite.expires_at,
-        requires_mfa: role.is_staff(),
+        requires_mfa: role.is_staff() && account.is_none(),
+        needs_code: account.as_ref().is_some_and(|u| u.totp_secret.is_some()),
+        reset_for: account.map(|u| u.display_name),
     }))
 }
 
@@ -389,6 +402,10 @@ async fn redeem(
     display_name: String,
 ) -> ApiResult<AuthResponse> {
     let invite = pending_invite(state, &req.token).await?;
+    if invite.for_user.is_some() {
+        // A reset link makes no account (the SQL refuses it too).
+        return Err(AppError::not_found("invite").with_code("invite_not_found"));
+    }
     let is_staff = invite.role.is_staff();
     let device = match is_staff {
         true => None,
@@ -427,4 +444,200 @@ async fn redeem(
             .await
         }
     }
+}
+
+/// A sign-in reset link, made by an admin for a person who cannot sign in
+/// (a forgotten passphrase, a lost authenticator with no recovery codes).
+#[derive(Serialize, ToSchema)]
+pub struct ResetLink {
+    /// The single-use link (carries only the token): give it to the person
+    /// in person or by phone.
+    pub link: String,
+    /// Expiry (Unix seconds): a day.
+    pub expires_at: i64,
+}
+
+/// How long a reset link works.
+pub const RESET_LINK_TTL_SECS: i64 = 24 * 3600;
+
+/// Make a sign-in reset link for a person of the practice (admins). Any
+/// earlier link of theirs stops working. Redeeming it sets a new password
+/// and signs the account out everywhere; it gives nobody the person's
+/// history, which stays on their devices.
+#[utoipa::path(post, path = "/api/v1/users/{id}/reset-link", tag = "invites",
+    params(("id" = uuid::Uuid, Path, description = "user id")),
+    responses((status = 201, body = ResetLink), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody, description = "no such active person"),
+        (status = 409, body = crate::error::ErrorBody, description = "own_account: use the account page")))]
+pub async fn create_reset_link(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<(StatusCode, Json<ResetLink>)> {
+    let id: UserId = id.parse().map_err(|_| AppError::not_found("user"))?;
+    if id == authed.user_id {
+        return Err(AppError::conflict(
+            "own_account",
+            "change your own password on the account page",
+        ));
+    }
+    let user = match state.store.user(authed.practice_id, id).await {
+        Ok(u) if u.deactivated_at.is_none() => u,
+        Ok(_) | Err(StoreError::NotFound) => return Err(AppError::not_found("user")),
+        Err(e) => return Err(e.into()),
+    };
+    let now = state.now();
+    let (token, token_hash) = secrets::new_token();
+    let invite = NewInvite {
+        id: InviteId::new(),
+        practice_id: authed.practice_id,
+        role: user.role(),
+        token_hash,
+        created_by: Some(authed.user_id),
+        created_at: now,
+        expires_at: now + RESET_LINK_TTL_SECS,
+        label: None,
+        for_user: Some(user.id),
+    };
+    let event = authed
+        .event(Action::AuthResetLinkIssued)
+        .target_user(user.id)
+        .detail(serde_json::json!({"invite_id": invite.id}));
+    state.store.create_reset_link(&invite, event).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ResetLink {
+            link: invite_link(&state.settings.public_url(), &token),
+            expires_at: invite.expires_at,
+        }),
+    ))
+}
+
+/// A new password through a reset link.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPassword {
+    /// The token from the link.
+    #[schema(value_type = String)]
+    pub token: SecretString,
+    /// The new password (staff) or passphrase (clients), at least 12
+    /// characters.
+    #[schema(value_type = String)]
+    pub password: SecretString,
+    /// A current code of the account's authenticator app, when it has one.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub totp_code: Option<SecretString>,
+    /// Or one of its recovery codes.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub recovery_code: Option<SecretString>,
+    /// Name for this device.
+    #[serde(default)]
+    pub device_name: Option<String>,
+    /// Cookie (default) or bearer.
+    #[serde(default)]
+    pub transport: TokenTransport,
+}
+
+/// Set a new password through a reset link: every session of the account
+/// ends (its sockets close), and this browser is signed in as a new device.
+#[utoipa::path(post, path = "/api/v1/invites/reset", request_body = ResetPassword, tag = "invites",
+    responses((status = 201, body = crate::api::auth::AuthOutcome),
+        (status = 401, body = crate::error::ErrorBody, description = "mfa_required or invalid_mfa_code: the account's authenticator code (or a recovery code) is needed; the link is not used up"),
+        (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+        (status = 410, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody, description = "throttled: too many failed redemptions from this address"),
+        (status = 503, body = crate::error::ErrorBody, description = "busy: no password-hashing slot free in time; nothing was written or counted; retry after Retry-After")))]
+pub async fn reset(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    parts: Parts,
+    ApiJson(req): ApiJson<ResetPassword>,
+) -> ApiResult<AuthResponse> {
+    // Counted like redemptions of invitations: a wrong token or code is a
+    // failure of this address.
+    let keys = throttle::Keys::for_address("invite-redemption", client_ip(&parts));
+    let attempt = throttle::begin(&state, &keys, None).await?;
+    let result = redeem_reset(&state, &meta, &parts, req).await;
+    match &result {
+        Ok(_) => attempt.succeeded(&state, &keys).await?,
+        Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => attempt.abandoned(&state).await?,
+        Err(_) => attempt.failed(&state, &keys, None).await?,
+    }
+    result
+}
+
+async fn redeem_reset(
+    state: &AppState,
+    meta: &crate::audit::RequestMeta,
+    parts: &Parts,
+    req: ResetPassword,
+) -> ApiResult<AuthResponse> {
+    let invite = pending_invite(state, &req.token).await?;
+    let gone = || AppError::not_found("invite").with_code("invite_not_found");
+    let Some(user_id) = invite.for_user else {
+        return Err(gone());
+    };
+    let user = match state.store.user(invite.practice_id, user_id).await {
+        Ok(u) if u.deactivated_at.is_none() => u,
+        Ok(_) | Err(StoreError::NotFound) => return Err(gone()),
+        Err(e) => return Err(e.into()),
+    };
+    password::check_policy(&req.password, &user.login)
+        .map_err(|w| AppError::invalid("weak_password", w.message()))?;
+    let device = device_choice(None, req.device_name.as_deref(), false, parts)?;
+    // An account with an authenticator keeps needing it: the link alone
+    // (which its issuer saw) does not take such an account over.
+    if let Some(sealed) = user.totp_secret.as_deref() {
+        let secret = auth_api::open_totp(state, &user, sealed)?;
+        match auth_api::second_factor(
+            state,
+            &user,
+            &secret,
+            req.totp_code.as_ref(),
+            req.recovery_code.as_ref(),
+        )
+        .await?
+        {
+            auth_api::SecondFactor::Totp | auth_api::SecondFactor::RecoveryCode => {}
+            auth_api::SecondFactor::Missing => return Err(AppError::unauthorized(
+                "mfa_required",
+                "this account has an authenticator app: enter its current code, or a recovery code",
+            )),
+            auth_api::SecondFactor::Wrong => return Err(auth_api::invalid_mfa_code()),
+        }
+    }
+    let pw = req.password.clone();
+    let new_hash = state.hashing.run(move || password::hash(&pw)).await??;
+    let event = crate::audit::Event::new(user.practice_id, Action::AuthPasswordReset, meta)
+        .actor(user.id, None)
+        .target_user(user.id);
+    let done = state
+        .store
+        .redeem_reset(
+            &secrets::hash_token(req.token.expose_secret()),
+            user.id,
+            &new_hash,
+            state.now(),
+            event,
+        )
+        .await?;
+    // Every earlier session of the account closes its socket now.
+    for (session, device) in &done.ended {
+        state.delivery.wakeups.wake(
+            &[*device],
+            crate::delivery::wake::Wake::SessionEnded(*session),
+        );
+    }
+    auth_api::open_session(
+        state,
+        &done.user,
+        &device,
+        req.transport,
+        meta,
+        "reset_link",
+        StatusCode::CREATED,
+    )
+    .await
 }

@@ -8,7 +8,7 @@
 /// Columns of `invites`, in `Invite`'s order.
 macro_rules! invite_cols {
     () => {
-        "id, practice_id, role, created_by, created_at, expires_at, used_at, used_by, revoked_at, label"
+        "id, practice_id, role, created_by, created_at, expires_at, used_at, used_by, revoked_at, label, for_user"
     };
 }
 
@@ -17,10 +17,10 @@ macro_rules! impl_invite_store {
         const _: () = {
             use $crate::audit;
             use $crate::clock::UnixTime;
-            use $crate::ids::{InviteId, PracticeId, UserId};
+            use $crate::ids::{DeviceId, InviteId, PracticeId, SessionId, UserId};
             use $crate::invites::error::InviteError;
             use $crate::invites::store::*;
-            use $crate::storage::{NewUser, StoreError, StoreResult, User};
+            use $crate::storage::{NewInvite, NewUser, StoreError, StoreResult, User};
 
             #[async_trait::async_trait]
             impl InviteStore for $store {
@@ -43,7 +43,7 @@ macro_rules! impl_invite_store {
                 async fn list_invites(&self, practice: PracticeId, created_by: Option<UserId>) -> StoreResult<Vec<Invite>> {
                     Ok(sqlx::query_as(concat!(
                         "SELECT ", invite_cols!(), " FROM invites
-                         WHERE practice_id = $1 AND ($2 IS NULL OR created_by = $2)
+                         WHERE practice_id = $1 AND ($2 IS NULL OR created_by = $2) AND for_user IS NULL
                          ORDER BY created_at DESC, id LIMIT 500"
                     ))
                     .bind(practice)
@@ -100,6 +100,7 @@ macro_rules! impl_invite_store {
                     let claimed: Option<(InviteId, PracticeId, String)> = sqlx::query_as(
                         "UPDATE invites SET used_at = $1
                          WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1
+                           AND for_user IS NULL
                          RETURNING id, practice_id, role",
                     )
                     .bind(now)
@@ -167,6 +168,91 @@ macro_rules! impl_invite_store {
                         .await?;
                     tx.commit().await?;
                     Ok(created)
+                }
+
+                async fn create_reset_link(&self, invite: &NewInvite, event: audit::Event) -> StoreResult<()> {
+                    let mut tx = self.writer().begin().await?;
+                    sqlx::query(
+                        "UPDATE invites SET revoked_at = $1
+                         WHERE for_user = $2 AND used_at IS NULL AND revoked_at IS NULL",
+                    )
+                    .bind(invite.created_at)
+                    .bind(invite.for_user)
+                    .execute(&mut *tx)
+                    .await?;
+                    insert_invite(&mut tx, invite).await?;
+                    append_event(&mut tx, &event, invite.created_at).await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn redeem_reset(
+                    &self,
+                    token_hash: &[u8],
+                    user: UserId,
+                    new_hash: &str,
+                    now: UnixTime,
+                    event: audit::Event,
+                ) -> Result<Reset, InviteError> {
+                    let mut tx = self.writer().begin().await?;
+                    // The conditional UPDATE is the single-use guarantee, as
+                    // for an invitation.
+                    let claimed: Option<InviteId> = sqlx::query_scalar(
+                        "UPDATE invites SET used_at = $1, used_by = $3
+                         WHERE token_hash = $2 AND for_user = $3
+                           AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1
+                         RETURNING id",
+                    )
+                    .bind(now)
+                    .bind(token_hash)
+                    .bind(user)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(invite_id) = claimed else {
+                        let state: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+                            "SELECT expires_at, used_at, revoked_at FROM invites WHERE token_hash = $1 AND for_user = $2",
+                        )
+                        .bind(token_hash)
+                        .bind(user)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        return Err(match state {
+                            None => StoreError::NotFound.into(),
+                            Some((_, Some(_), _)) | Some((_, _, Some(_))) => InviteError::Used,
+                            Some(_) => InviteError::Expired,
+                        });
+                    };
+                    let changed = sqlx::query(
+                        "UPDATE users SET password_hash = $1 WHERE id = $2 AND deactivated_at IS NULL",
+                    )
+                    .bind(new_hash)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+                    if changed.rows_affected() != 1 {
+                        // Deactivated meanwhile: nothing is written.
+                        return Err(StoreError::NotFound.into());
+                    }
+                    let ended: Vec<(SessionId, DeviceId)> = sqlx::query_as(
+                        "UPDATE sessions SET ended_at = $1, end_reason = 'password_changed'
+                         WHERE user_id = $2 AND ended_at IS NULL
+                         RETURNING id, device_id",
+                    )
+                    .bind(now)
+                    .bind(user)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let event = event.detail(serde_json::json!({
+                        "invite_id": invite_id,
+                        "sessions_ended": ended.len(),
+                    }));
+                    append_event(&mut tx, &event, now).await?;
+                    let user: User = sqlx::query_as(concat!("SELECT ", user_cols!(), " FROM users u WHERE u.id = $1"))
+                        .bind(user)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(Reset { user, ended })
                 }
             }
         };

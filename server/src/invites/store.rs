@@ -4,7 +4,7 @@
 use super::error::InviteError;
 use crate::audit;
 use crate::clock::UnixTime;
-use crate::ids::{InviteId, PracticeId, UserId};
+use crate::ids::{DeviceId, InviteId, PracticeId, SessionId, UserId};
 use crate::storage::error::StoreResult;
 use crate::storage::models::{NewUser, Role, User};
 use async_trait::async_trait;
@@ -34,6 +34,9 @@ pub struct Invite {
     pub revoked_at: Option<UnixTime>,
     /// Whom it is for, in the inviter's words.
     pub label: Option<String>,
+    /// A sign-in reset link: the existing account it resets (no new
+    /// account is made from it).
+    pub for_user: Option<UserId>,
 }
 
 /// An invite to store; the token is only its hash.
@@ -56,6 +59,17 @@ pub struct NewInvite {
     /// Whom it is for, in the inviter's words (shown only in the
     /// practice's list of invitations).
     pub label: Option<String>,
+    /// A sign-in reset link for this existing account.
+    pub for_user: Option<UserId>,
+}
+
+/// What redeeming a reset link did.
+#[derive(Debug)]
+pub struct Reset {
+    /// The account, with its new password.
+    pub user: User,
+    /// Its sessions that were open, now ended (their sockets close).
+    pub ended: Vec<(SessionId, DeviceId)>,
 }
 
 /// Invitations, each change in one transaction with its audit event.
@@ -92,4 +106,22 @@ pub trait InviteStore {
         now: UnixTime,
         meta: &audit::RequestMeta,
     ) -> Result<User, InviteError>;
+
+    /// Stores a reset link for `invite.for_user`, revoking any earlier one
+    /// still pending (one live link per account), with `event`.
+    async fn create_reset_link(&self, invite: &NewInvite, event: audit::Event) -> StoreResult<()>;
+
+    /// Consumes the reset link behind `token_hash` if it is pending and for
+    /// `user`, sets the new password hash, and ends every open session of
+    /// the account, in one transaction with `event` (its detail gets how
+    /// many sessions ended). Refused as an invite is (used, expired,
+    /// unknown); `NotFound` too when the account was deactivated meanwhile.
+    async fn redeem_reset(
+        &self,
+        token_hash: &[u8],
+        user: UserId,
+        new_hash: &str,
+        now: UnixTime,
+        event: audit::Event,
+    ) -> Result<Reset, InviteError>;
 }

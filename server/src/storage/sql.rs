@@ -214,8 +214,8 @@ macro_rules! impl_store {
 
         async fn insert_invite(conn: &mut Conn, inv: &NewInvite) -> StoreResult<()> {
             sqlx::query(
-                "INSERT INTO invites (id, practice_id, role, token_hash, created_by, created_at, expires_at, label)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO invites (id, practice_id, role, token_hash, created_by, created_at, expires_at, label, for_user)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(inv.id)
             .bind(inv.practice_id)
@@ -225,6 +225,7 @@ macro_rules! impl_store {
             .bind(inv.created_at)
             .bind(inv.expires_at)
             .bind(inv.label.as_deref())
+            .bind(inv.for_user)
             .execute(&mut *conn)
             .await?;
             Ok(())
