@@ -34,7 +34,7 @@ async function check(page, name) {
 describe("web client account flows", () => {
   const { server, person } = story();
   let admin, clinician, client;
-  let adminTotp, adminRecovery, clinicianTotp;
+  let adminTotp, adminRecovery, clinicianTotp, clientTotp;
 
   it("serves the shell with the strict CSP and no third-party origins", async () => {
     const r = await fetch(`${server.url}/login`);
@@ -304,6 +304,44 @@ describe("web client account flows", () => {
     await check(page, "account-two-step-on");
     await logout(page);
     await login(page, CLIENT, { totp });
+    clientTotp = totp;
+  });
+
+  it("a client who forgot the passphrase is back in with a reset link the admin made; the phone signed in before is signed out", async () => {
+    const page = admin.page;
+    await page.getByRole("navigation").getByRole("link", { name: "Administration" }).click();
+    await heading(page, "Administration");
+    const card = page.locator("#admin-users li", { hasText: CLIENT.name });
+    await card.getByRole("button", { name: "Make a sign-in reset link" }).click();
+    await card.getByRole("button", { name: "Yes, make the link" }).click();
+    const link = (await card.locator(".reset-link code").textContent()).trim();
+    assert.match(link, /\/invite#/);
+
+    // On a borrowed phone: a new passphrase, and the authenticator's code
+    // (the link alone, which the admin saw, is not enough).
+    const borrowed = await person(PHONE);
+    await borrowed.page.goto(link);
+    await heading(borrowed.page, "Choose a new passphrase");
+    await check(borrowed.page, "reset-link");
+    const NEW = "amber fields under a slow moon";
+    await borrowed.page.getByLabel("New passphrase", { exact: true }).fill(NEW);
+    await borrowed.page.getByLabel("Repeat the new passphrase").fill(NEW);
+    await borrowed.page.getByLabel("Code from your authenticator app").fill("000000");
+    await borrowed.page.getByLabel("Device name").fill("Borrowed phone");
+    await borrowed.page.getByRole("button", { name: "Set the new passphrase" }).click();
+    await borrowed.page.getByRole("alert").getByText("That code is not valid; try the current one.").waitFor();
+    await borrowed.page.getByLabel("Code from your authenticator app").fill(await clientTotp.next());
+    await borrowed.page.getByRole("button", { name: "Set the new passphrase" }).click();
+    await heading(borrowed.page, "Conversations");
+    CLIENT.password = NEW;
+
+    // The phone signed in before is signed out at once, and says why.
+    await heading(client.page, "Sign in");
+    await client.page.getByText(/password was changed on another device/).waitFor();
+    // The link works once.
+    const again = await person(PHONE);
+    await again.page.goto(link);
+    await again.page.getByRole("alert").getByText(/already used/i).waitFor();
   });
 });
 

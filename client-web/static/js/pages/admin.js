@@ -131,6 +131,29 @@ function residenceForm(ctx, u, done) {
   return form;
 }
 
+/**
+ * A sign-in reset link for a person who cannot sign in (a forgotten
+ * passphrase): shown once here, for the admin to hand over in person or by
+ * phone. It gives the admin nothing of the person's messages.
+ */
+function resetLinkAction(u) {
+  const shown = h("div", { class: "reset-link", role: "status" });
+  const action = confirmAction({
+    label: "Make a sign-in reset link",
+    question: `Make a link with which ${u.display_name} chooses a new ${u.role === "client" ? "passphrase" : "password"}? It works once, for a day, and signs out every device of theirs when used. Give it to them yourself, in person or by phone.`,
+    confirm: "Yes, make the link",
+    danger: false,
+    work: () => api("POST", `/users/${encodeURIComponent(u.id)}/reset-link`, {}),
+    done: (made) => {
+      shown.replaceChildren(
+        h("p", {}, `Reset link for ${u.display_name} (shown once; works until ${formatTime(made.expires_at)}):`),
+        h("code", { class: "link" }, made.link),
+      );
+    },
+  });
+  return h("div", {}, action, shown);
+}
+
 export async function adminPage(ctx) {
   const deviceList = h("ul", { class: "cards", id: "admin-devices", "aria-labelledby": "admin-devices-h" });
   const userList = h("ul", { class: "cards", id: "admin-users", "aria-labelledby": "admin-users-h" });
@@ -188,6 +211,7 @@ export async function adminPage(ctx) {
       h("h3", {}, u.display_name, " ", gone ? h("span", { class: "badge revoked" }, "Deactivated") : null),
       h("p", { class: "muted" }, `${roleName(u.role)} · ${u.login}`),
       u.role === "client" ? residenceForm(ctx, u, reload) : null,
+      !gone && u.id !== ctx.me.user_id ? resetLinkAction(u) : null,
       !gone && u.id !== ctx.me.user_id
         ? confirmAction({
             label: "Deactivate user",

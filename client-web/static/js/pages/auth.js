@@ -219,7 +219,87 @@ export async function invitePage(ctx) {
       h("p", {}, h("a", { href: "/login", "data-link": true }, "Sign in instead")),
     );
   }
-  return registrationStep(ctx, token, info);
+  return info.reset_for ? resetStep(ctx, token, info) : registrationStep(ctx, token, info);
+}
+
+/**
+ * A sign-in reset link (a forgotten passphrase; the practice made it): a
+ * new password or passphrase for the existing account, its authenticator's
+ * code when it has one, and a name for this device. Every other session of
+ * the account is signed out.
+ */
+function resetStep(ctx, token, info) {
+  const staff = info.role !== "client";
+  const secretWord = staff ? "password" : "passphrase";
+  const errors = errorBox();
+  const secret = field({
+    label: `New ${secretWord}`,
+    name: "password",
+    type: "password",
+    autocomplete: "new-password",
+    minlength: 12,
+    hint: "At least 12 characters. A few unrelated words work well.",
+  });
+  const confirm = field({ label: `Repeat the new ${secretWord}`, name: "password_confirm", type: "password", autocomplete: "new-password", minlength: 12 });
+  const code = info.needs_code
+    ? field({
+        label: "Code from your authenticator app",
+        name: "code",
+        autocomplete: "one-time-code",
+        inputmode: "text",
+        hint: "The 6 digits it shows now, or one of your recovery codes.",
+        maxlength: 32,
+      })
+    : null;
+  const device = field({ label: "Device name", name: "device_name", hint: deviceNameHint(), maxlength: 64 });
+  const form = h(
+    "form",
+    { class: "card" },
+    errors.box,
+    secret.wrap,
+    confirm.wrap,
+    code ? code.wrap : null,
+    device.wrap,
+    h("button", { type: "submit", class: "primary" }, `Set the new ${secretWord}`),
+  );
+  onSubmit(form, errors, async () => {
+    if (secret.input.value.length < 12) {
+      secret.input.focus();
+      throw new Error(`The ${secretWord} must be at least 12 characters long.`);
+    }
+    if (secret.input.value !== confirm.input.value) {
+      confirm.input.focus();
+      throw new Error(`The two ${secretWord}s do not match.`);
+    }
+    const body = { token, password: secret.input.value, device_name: device.input.value.trim() };
+    if (code) {
+      const given = code.input.value.trim();
+      if (/^\d{6}$/.test(given.replace(/\s/g, ""))) body.totp_code = given.replace(/\s/g, "");
+      else body.recovery_code = given;
+    }
+    const answer = await retryWhenBusy(
+      () => api("POST", "/invites/reset", body, { auth: false }),
+      (seconds) => ctx.announce(`The server is busy; trying again in ${seconds} second${seconds === 1 ? "" : "s"}…`),
+    );
+    forgetInviteToken();
+    secret.input.value = "";
+    confirm.input.value = "";
+    await session.signedIn(answer);
+    ctx.announce(`Your new ${secretWord} is set, and you are signed in. Every other device of yours was signed out.`);
+    ctx.navigate("/");
+  });
+  return h(
+    "section",
+    { class: "narrow" },
+    h("h1", {}, `Choose a new ${secretWord}`),
+    h(
+      "p",
+      { class: "lead" },
+      `${info.practice_name} made this link so that ${info.reset_for} can sign in again. It works once, until ${formatTime(info.expires_at)}, and signs out every other device of this account.`,
+    ),
+    h("p", { class: "muted" }, "Earlier messages stay on the devices that received them; this browser starts without them."),
+    form,
+  );
 }
 
 function registrationStep(ctx, token, info, previous) {
