@@ -95,6 +95,7 @@ fn main() {
             created_at: 0,
             expires_at: 1,
             label: None,
+            for_user: None,
         };
         store
             .create_practice(&practice, &invite)

@@ -46,6 +46,7 @@ async fn practice_with_invite(store: &dyn Store, role: Role, now: i64) -> (Pract
         created_at: now,
         expires_at: now + 100,
         label: None,
+        for_user: None,
     };
     store
         .create_practice(&practice, &invite)
