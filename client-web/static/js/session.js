@@ -62,13 +62,23 @@ const SHARED_CHANNEL = "alcove.shared-session";
 const HOLDER_WAIT_MS = 400;
 /** @type {BroadcastChannel | null} */
 let holderChannel = null;
+/** This tab's holding page, by a random id kept in the tab's own
+ * sessionStorage: a page of the same tab (a reload) recognises its
+ * predecessor's answer, which may still come while that page unloads. */
+const HOLDER_KEY = "alcove.shared_holder";
 
 /** This page holds the shared session: answer the tabs that ask. */
 function holdSharedSession() {
   if (holderChannel || typeof BroadcastChannel === "undefined") return;
+  const id = crypto.randomUUID();
+  try {
+    sessionStorage.setItem(HOLDER_KEY, id);
+  } catch (_) {
+    /* storage disabled: a reload is then told apart by its navigation type */
+  }
   holderChannel = new BroadcastChannel(SHARED_CHANNEL);
   holderChannel.onmessage = (e) => {
-    if (e.data === "holder?" && isShared()) holderChannel?.postMessage("held");
+    if (e.data === "holder?" && isShared()) holderChannel?.postMessage({ held: id });
   };
 }
 
@@ -76,6 +86,16 @@ function releaseSharedSession() {
   if (!holderChannel) return;
   holderChannel.close();
   holderChannel = null;
+}
+
+/** This tab's previous page ended its shared session as it went (the
+ * marker `logoutOnHide` leaves, in this tab's own sessionStorage). */
+function endedHere() {
+  try {
+    return !!sessionStorage.getItem(SHARED_ENDED_KEY);
+  } catch (_) {
+    return false;
+  }
 }
 
 /** This page is a reload of this tab: whatever held the session here is
@@ -99,9 +119,16 @@ function sharedSessionHeldElsewhere() {
       ch.close();
       resolve(held);
     };
+    let mine = null;
+    try {
+      mine = sessionStorage.getItem(HOLDER_KEY);
+    } catch (_) {
+      /* storage disabled */
+    }
     const timer = setTimeout(() => done(false), HOLDER_WAIT_MS);
     ch.onmessage = (e) => {
-      if (e.data === "held") done(true);
+      // This tab's own previous page is not "another tab".
+      if (e.data && e.data.held && e.data.held !== mine) done(true);
     };
     ch.postMessage("holder?");
   });
@@ -200,7 +227,10 @@ export function takeNotice() {
   try {
     if (sessionStorage.getItem(SHARED_ENDED_KEY)) {
       sessionStorage.removeItem(SHARED_ENDED_KEY);
-      n = n || SHARED_NOTICE;
+      // This tab ended its own shared session as it went: that, not the
+      // routine revocation of the shared device which the page may have
+      // met first (when the keepalive logout won the race), is the reason.
+      n = SHARED_NOTICE;
     }
   } catch (_) {
     /* storage disabled */
@@ -220,7 +250,7 @@ export async function resume() {
       // signed in with it (a link opened in a new tab): leave it to that
       // tab, whose memory holds the keys. Nobody holds it (a reload, a
       // closed tab): its keys were in the page that is gone. End it.
-      if (!reloaded() && (await sharedSessionHeldElsewhere())) {
+      if (!endedHere() && !reloaded() && (await sharedSessionHeldElsewhere())) {
         notice = SHARED_ELSEWHERE_NOTICE;
         return false;
       }
