@@ -73,6 +73,25 @@ async fn until_incidents(p: &PracticePeople, pred: impl Fn(&[Value]) -> bool) ->
     }
 }
 
+/// Waits for the incident of `kind` a detector opens, asserts it is the
+/// only one of its kind (one per cause, not one per event), and returns its
+/// detail.
+async fn the_one_incident(p: &PracticePeople, kind: &str) -> Value {
+    let list = until_incidents(p, |l| l.iter().any(|i| i["kind"] == kind)).await;
+    let opened: Vec<&Value> = list.iter().filter(|i| i["kind"] == kind).collect();
+    assert_eq!(opened.len(), 1, "one {kind} incident: {list:?}");
+    let (status, detail) = p
+        .admin
+        .client
+        .get(&format!(
+            "/api/v1/incidents/{}",
+            opened[0]["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    detail
+}
+
 on_both_backends!(
     a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides,
     the_evidence_lists_what_the_lost_device_received_and_the_safe_harbor_facts,
@@ -212,20 +231,7 @@ async fn an_admin_taking_out_exports_and_access_reviews_in_bulk_opens_one_incide
         "each read is allowed: {:?}",
         answers.iter().map(|(s, _)| *s).collect::<Vec<_>>()
     );
-    let list = until_incidents(&p, |l| l.iter().any(|i| i["kind"] == "unauthorized_access")).await;
-    let bulk: Vec<&Value> = list
-        .iter()
-        .filter(|i| i["kind"] == "unauthorized_access")
-        .collect();
-    assert_eq!(bulk.len(), 1, "one incident, not one per read: {list:?}");
-    let (_, detail) = p
-        .admin
-        .client
-        .get(&format!(
-            "/api/v1/incidents/{}",
-            bulk[0]["id"].as_str().unwrap()
-        ))
-        .await;
+    let detail = the_one_incident(&p, "unauthorized_access").await;
     assert_eq!(detail["subjects"][0]["user_id"], p.admin.user_id.as_str());
     assert_eq!(
         detail["timeline"][0]["entry"],
@@ -277,23 +283,7 @@ async fn a_signed_out_token_used_again_opens_one_credential_incident(b: Backend)
         );
     }
     assert_eq!(audited(&app).await, 1, "audited once, not once per request");
-    let list = until_incidents(&p, |l| {
-        l.iter().any(|i| i["kind"] == "credential_compromise")
-    })
-    .await;
-    let opened: Vec<&Value> = list
-        .iter()
-        .filter(|i| i["kind"] == "credential_compromise")
-        .collect();
-    assert_eq!(opened.len(), 1, "{list:?}");
-    let (_, detail) = p
-        .admin
-        .client
-        .get(&format!(
-            "/api/v1/incidents/{}",
-            opened[0]["id"].as_str().expect("id")
-        ))
-        .await;
+    let detail = the_one_incident(&p, "credential_compromise").await;
     assert!(
         detail["subjects"]
             .to_string()
@@ -1013,20 +1003,7 @@ async fn a_revoked_phone_used_again_opens_one_unauthorized_access_incident(b: Ba
             (StatusCode::UNAUTHORIZED, Some("device_revoked"))
         );
     }
-    let list = until_incidents(&p, |l| l.iter().any(|i| i["kind"] == "unauthorized_access")).await;
-    let opened: Vec<&Value> = list
-        .iter()
-        .filter(|i| i["kind"] == "unauthorized_access")
-        .collect();
-    assert_eq!(opened.len(), 1, "{list:?}");
-    let (_, detail) = p
-        .admin
-        .client
-        .get(&format!(
-            "/api/v1/incidents/{}",
-            opened[0]["id"].as_str().expect("id")
-        ))
-        .await;
+    let detail = the_one_incident(&p, "unauthorized_access").await;
     let subjects = detail["subjects"].to_string();
     assert!(subjects.contains(p.client.device_id.as_str()), "{detail}");
     let practice: alcove_server::ids::PracticeId = p.client.practice_id.parse().expect("practice");
@@ -1361,24 +1338,7 @@ async fn a_burst_of_refused_requests_from_one_account_opens_one_probing_incident
     )
     .await;
     assert!(answers.iter().all(|(s, _)| *s == StatusCode::FORBIDDEN));
-    let list = until_incidents(&p, |l| l.iter().any(|i| i["kind"] == "unauthorized_access")).await;
-    let probing: Vec<&Value> = list
-        .iter()
-        .filter(|i| i["kind"] == "unauthorized_access")
-        .collect();
-    assert_eq!(
-        probing.len(),
-        1,
-        "one incident, not one per request: {list:?}"
-    );
-    let (_, detail) = p
-        .admin
-        .client
-        .get(&format!(
-            "/api/v1/incidents/{}",
-            probing[0]["id"].as_str().unwrap()
-        ))
-        .await;
+    let detail = the_one_incident(&p, "unauthorized_access").await;
     assert_eq!(
         detail["subjects"][0]["user_id"],
         p.clinician.user_id.as_str()

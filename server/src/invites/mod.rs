@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod http;
+pub mod rules;
 #[macro_use]
 mod sql;
 pub mod store;

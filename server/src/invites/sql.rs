@@ -114,11 +114,7 @@ macro_rules! impl_invite_store {
                         .bind(token_hash)
                         .fetch_optional(&mut *tx)
                         .await?;
-                        return Err(match state {
-                            None => StoreError::NotFound.into(),
-                            Some((_, Some(_), _)) | Some((_, _, Some(_))) => InviteError::Used,
-                            Some(_) => InviteError::Expired,
-                        });
+                        return Err($crate::invites::rules::refusal(state));
                     };
                     let inserted = sqlx::query(
                         "INSERT INTO users (id, practice_id, login, display_name, role, password_hash, created_at)
@@ -216,11 +212,7 @@ macro_rules! impl_invite_store {
                         .bind(user)
                         .fetch_optional(&mut *tx)
                         .await?;
-                        return Err(match state {
-                            None => StoreError::NotFound.into(),
-                            Some((_, Some(_), _)) | Some((_, _, Some(_))) => InviteError::Used,
-                            Some(_) => InviteError::Expired,
-                        });
+                        return Err($crate::invites::rules::refusal(state));
                     };
                     let changed = sqlx::query(
                         "UPDATE users SET password_hash = $1 WHERE id = $2 AND deactivated_at IS NULL",
