@@ -588,24 +588,40 @@ async fn redeem_reset(
         .map_err(|w| AppError::invalid("weak_password", w.message()))?;
     let device = device_choice(None, req.device_name.as_deref(), false, parts)?;
     // An account with an authenticator keeps needing it: the link alone
-    // (which its issuer saw) does not take such an account over.
+    // (which its issuer saw) does not take such an account over. A wrong
+    // code counts against the account's sign-in budget too, as a sign-in's
+    // would, so the link's holder cannot guess codes from many addresses.
     if let Some(sealed) = user.totp_secret.as_deref() {
         let secret = auth_api::open_totp(state, &user, sealed)?;
-        match auth_api::second_factor(
+        let keys = throttle::Keys::for_account(user.practice_id, &user.login, None);
+        let attempt = throttle::begin(state, &keys, None).await?;
+        let given = auth_api::second_factor(
             state,
             &user,
             &secret,
             req.totp_code.as_ref(),
             req.recovery_code.as_ref(),
         )
-        .await?
-        {
-            auth_api::SecondFactor::Totp | auth_api::SecondFactor::RecoveryCode => {}
-            auth_api::SecondFactor::Missing => return Err(AppError::unauthorized(
-                "mfa_required",
-                "this account has an authenticator app: enter its current code, or a recovery code",
-            )),
-            auth_api::SecondFactor::Wrong => return Err(auth_api::invalid_mfa_code()),
+        .await?;
+        match given {
+            auth_api::SecondFactor::Totp | auth_api::SecondFactor::RecoveryCode => {
+                attempt.succeeded(state, &keys).await?;
+            }
+            auth_api::SecondFactor::Missing => {
+                attempt.abandoned(state).await?;
+                return Err(AppError::unauthorized(
+                    "mfa_required",
+                    "this account has an authenticator app: enter its current code, or a recovery code",
+                ));
+            }
+            auth_api::SecondFactor::Wrong => {
+                let event = crate::audit::Event::new(user.practice_id, Action::AuthMfa, meta)
+                    .failed()
+                    .target_user(user.id)
+                    .detail(serde_json::json!({"purpose": "reset_link"}));
+                attempt.failed(state, &keys, Some(event)).await?;
+                return Err(auth_api::invalid_mfa_code());
+            }
         }
     }
     let pw = req.password.clone();
@@ -629,6 +645,11 @@ async fn redeem_reset(
             &[*device],
             crate::delivery::wake::Wake::SessionEnded(*session),
         );
+    }
+    // Staff who never finished setting up their authenticator set it up
+    // now, as at any sign-in: a reset link is no way around it.
+    if done.user.role().is_staff() && done.user.totp_secret.is_none() {
+        return auth_api::start_enrollment(state, &done.user, StatusCode::CREATED).await;
     }
     auth_api::open_session(
         state,

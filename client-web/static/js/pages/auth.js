@@ -284,6 +284,11 @@ function resetStep(ctx, token, info) {
     forgetInviteToken();
     secret.input.value = "";
     confirm.input.value = "";
+    if (answer.status === "mfa_enrollment_required") {
+      // Staff who had not finished setting up their authenticator.
+      ctx.show(enrolView(ctx, answer, { device_name: body.device_name }), "Set up two-step sign-in");
+      return;
+    }
     await session.signedIn(answer);
     ctx.announce(`Your new ${secretWord} is set, and you are signed in. Every other device of yours was signed out.`);
     ctx.navigate("/");
