@@ -6,9 +6,8 @@ use crate::api::auth::clean_name;
 use crate::api::auth::{invalid_mfa_code, lockout_event, new_enrollment, open_totp, MfaEnrollment};
 use crate::api::extract::{ApiJson, ApiPath, Meta};
 use crate::audit::{Action, RequestMeta};
-use crate::auth::session::Authed;
+use crate::auth::session::{self, Authed};
 use crate::auth::{password, secrets, step_up, throttle, totp};
-use crate::delivery::wake::Wake;
 use crate::error::{ApiResult, AppError};
 use crate::ids::DeviceId;
 use crate::request::client_ip;
@@ -103,12 +102,7 @@ pub async fn change_password(
         }
     };
     // Their sockets close now, like a logout's.
-    for (session, device) in &ended {
-        state
-            .delivery
-            .wakeups
-            .wake(&[*device], Wake::SessionEnded(*session));
-    }
+    session::close_sockets(&state, &ended);
     Ok(Json(PasswordChanged {
         sessions_ended: ended.len(),
     }))
@@ -264,8 +258,7 @@ pub async fn confirm_authenticator(
         return Err(invalid_mfa_code());
     };
     attempt.succeeded(&state, &keys).await?;
-    let codes = secrets::new_recovery_codes();
-    let hashes: Vec<Vec<u8>> = codes.iter().map(secrets::hash_recovery_code).collect();
+    let codes = secrets::NewRecoveryCodes::generate();
     let event = authed
         .event(Action::AuthMfaEnrolled)
         .target_user(user.id)
@@ -278,7 +271,7 @@ pub async fn confirm_authenticator(
                 user: user.id,
                 secret: &secret,
                 step,
-                code_hashes: &hashes,
+                code_hashes: &codes.hashes,
             },
             state.now(),
             event,
@@ -287,10 +280,7 @@ pub async fn confirm_authenticator(
     if !confirmed {
         return Err(gone());
     }
-    let shown = codes
-        .iter()
-        .map(|c| c.expose_secret().to_string())
-        .collect();
+    let shown = codes.shown();
     Ok((
         StatusCode::CREATED,
         Json(RecoveryCodes {
@@ -397,8 +387,7 @@ pub async fn renew_recovery_codes(
     ApiJson(req): ApiJson<RenewRecoveryCodes>,
 ) -> ApiResult<(StatusCode, Json<RecoveryCodes>)> {
     let _fresh = step_up::verify(&state, &authed, req.totp_code.expose_secret()).await?;
-    let codes = secrets::new_recovery_codes();
-    let hashes: Vec<Vec<u8>> = codes.iter().map(secrets::hash_recovery_code).collect();
+    let codes = secrets::NewRecoveryCodes::generate();
     let event = authed
         .event(Action::AuthRecoveryCodesRenewed)
         .target_user(authed.user_id);
@@ -407,15 +396,12 @@ pub async fn renew_recovery_codes(
         .renew_recovery_codes(
             authed.practice_id,
             authed.user_id,
-            &hashes,
+            &codes.hashes,
             state.now(),
             event,
         )
         .await?;
-    let shown = codes
-        .iter()
-        .map(|c| c.expose_secret().to_string())
-        .collect();
+    let shown = codes.shown();
     Ok((
         StatusCode::CREATED,
         Json(RecoveryCodes {

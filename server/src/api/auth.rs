@@ -590,8 +590,7 @@ pub async fn enroll(
         attempt.failed(&state, &keys, Some(event)).await?;
         return Err(invalid_mfa_code());
     };
-    let codes = secrets::new_recovery_codes();
-    let hashes: Vec<Vec<u8>> = codes.iter().map(secrets::hash_recovery_code).collect();
+    let codes = secrets::NewRecoveryCodes::generate();
     let issued = session::issue(&state, user.role());
     let device_id = state
         .store
@@ -599,7 +598,7 @@ pub async fn enroll(
             &user,
             &secret,
             step,
-            &hashes,
+            &codes.hashes,
             &device,
             &issued.record,
             state.now(),
@@ -613,10 +612,7 @@ pub async fn enroll(
             other => other.into(),
         })?;
     attempt.succeeded(&state, &keys).await?;
-    let shown: Vec<String> = codes
-        .iter()
-        .map(|c| c.expose_secret().to_string())
-        .collect();
+    let shown = codes.shown();
     Ok(signed_in(
         &state,
         &user,
@@ -643,10 +639,7 @@ pub async fn logout(State(state): State<AppState>, authed: Authed) -> ApiResult<
         .await?;
     // The session's open sockets close now, with the reason the browser
     // treats as "signed out".
-    state.delivery.wakeups.wake(
-        &[authed.device_id],
-        crate::delivery::wake::Wake::SessionEnded(authed.session_id),
-    );
+    session::close_sockets(&state, &[(authed.session_id, authed.device_id)]);
     // A shared computer's device has no session left now: sign it out at
     // once rather than at the job's next round. A failure here leaves it to
     // that round; the logout itself has happened.

@@ -70,6 +70,31 @@ pub fn new_recovery_codes() -> Vec<SecretString> {
         .collect()
 }
 
+/// A fresh set of recovery codes: the hashes to store, and the codes to
+/// show the person once.
+pub struct NewRecoveryCodes {
+    codes: Vec<SecretString>,
+    /// What is stored (`hash_recovery_code` of each).
+    pub hashes: Vec<Vec<u8>>,
+}
+
+impl NewRecoveryCodes {
+    /// Ten new codes ([`new_recovery_codes`]) and their hashes.
+    pub fn generate() -> Self {
+        let codes = new_recovery_codes();
+        let hashes = codes.iter().map(hash_recovery_code).collect();
+        Self { codes, hashes }
+    }
+
+    /// The codes as the person is shown them, once.
+    pub fn shown(&self) -> Vec<String> {
+        self.codes
+            .iter()
+            .map(|c| c.expose_secret().to_string())
+            .collect()
+    }
+}
+
 /// The stored form of a recovery code; spacing, dashes and case are ignored.
 pub fn hash_recovery_code(code: &SecretString) -> Vec<u8> {
     let normalised: String = code

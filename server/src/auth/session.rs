@@ -267,6 +267,18 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
+/// Closes, at once, the sockets opened with these (now ended) sessions, on
+/// their devices: every way a session ends goes through here, so none
+/// leaves a socket receiving.
+pub fn close_sockets(state: &AppState, ended: &[(SessionId, DeviceId)]) {
+    for (session, device) in ended {
+        state.delivery.wakeups.wake(
+            &[*device],
+            crate::delivery::wake::Wake::SessionEnded(*session),
+        );
+    }
+}
+
 /// Requests already on their way when their session was signed out (other
 /// tabs, a socket's reconnect) are not evidence of anything.
 pub const SIGNED_OUT_GRACE_SECS: i64 = 60;
@@ -301,10 +313,7 @@ pub(crate) async fn check_session(
                 .append_audit_once(&event, now - REVOKED_USE_AUDIT_SECS, now)
                 .await?;
         }
-        return Err(AppError::unauthorized(
-            "device_revoked",
-            "this device has been signed out and can no longer be used",
-        ));
+        return Err(super::error::device_revoked());
     }
     if record.user_deactivated_at.is_some() {
         return Err(AppError::unauthorized(
@@ -358,10 +367,7 @@ pub(crate) async fn check_session(
             .end_session(record.id, reason, now, event)
             .await?;
         // Its sockets close at once, not at their next look.
-        state.delivery.wakeups.wake(
-            &[record.device_id],
-            crate::delivery::wake::Wake::SessionEnded(record.id),
-        );
+        close_sockets(state, &[(record.id, record.device_id)]);
         return Err(AppError::unauthorized(
             "session_expired",
             "your session timed out; sign in again",

@@ -9,7 +9,7 @@ use crate::api::auth::{
 };
 use crate::api::extract::{ApiJson, ApiPath, Meta};
 use crate::audit::Action;
-use crate::auth::session::Authed;
+use crate::auth::session::{self, Authed};
 use crate::auth::{password, secrets, throttle};
 use crate::error::{ApiResult, AppError};
 use crate::ids::{InviteId, UserId};
@@ -375,20 +375,31 @@ pub async fn accept(
     let display_name = clean_name(&req.display_name, "display_name", 100)?;
     password::check_policy(&req.password, &login)
         .map_err(|w| AppError::invalid("weak_password", w.message()))?;
-    // Redemptions are throttled per address like logins: an attempt
-    // reserves itself before the Argon2 work, and unknown or used tokens
-    // count as failures.
-    let keys = throttle::Keys::for_address("invite-redemption", client_ip(&parts));
-    let attempt = throttle::begin(&state, &keys, None).await?;
-    let result = redeem(&state, &meta, &parts, req, login, display_name).await;
+    throttled_redemption(
+        &state,
+        &parts,
+        redeem(&state, &meta, &parts, req, login, display_name),
+    )
+    .await
+}
+
+/// Runs a redemption (of an invitation or a reset link) under the
+/// per-address throttle, as logins are: an attempt reserves itself before
+/// the Argon2 work, and unknown or used tokens (or wrong codes) count as
+/// failures. Unavailable (too busy to hash, or storage down): nothing was
+/// decided about the token, so nothing counts.
+async fn throttled_redemption(
+    state: &AppState,
+    parts: &Parts,
+    redemption: impl std::future::Future<Output = ApiResult<AuthResponse>>,
+) -> ApiResult<AuthResponse> {
+    let keys = throttle::Keys::for_address("invite-redemption", client_ip(parts));
+    let attempt = throttle::begin(state, &keys, None).await?;
+    let result = redemption.await;
     match &result {
-        Ok(_) => attempt.succeeded(&state, &keys).await?,
-        // Unavailable (too busy to hash, or storage down): nothing was
-        // decided about the token, so nothing counts.
-        Err(e) if e.status == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
-            attempt.abandoned(&state).await?
-        }
-        Err(_) => attempt.failed(&state, &keys, None).await?,
+        Ok(_) => attempt.succeeded(state, &keys).await?,
+        Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => attempt.abandoned(state).await?,
+        Err(_) => attempt.failed(state, &keys, None).await?,
     }
     result
 }
@@ -555,17 +566,7 @@ pub async fn reset(
     parts: Parts,
     ApiJson(req): ApiJson<ResetPassword>,
 ) -> ApiResult<AuthResponse> {
-    // Counted like redemptions of invitations: a wrong token or code is a
-    // failure of this address.
-    let keys = throttle::Keys::for_address("invite-redemption", client_ip(&parts));
-    let attempt = throttle::begin(&state, &keys, None).await?;
-    let result = redeem_reset(&state, &meta, &parts, req).await;
-    match &result {
-        Ok(_) => attempt.succeeded(&state, &keys).await?,
-        Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => attempt.abandoned(&state).await?,
-        Err(_) => attempt.failed(&state, &keys, None).await?,
-    }
-    result
+    throttled_redemption(&state, &parts, redeem_reset(&state, &meta, &parts, req)).await
 }
 
 async fn redeem_reset(
@@ -640,12 +641,7 @@ async fn redeem_reset(
         )
         .await?;
     // Every earlier session of the account closes its socket now.
-    for (session, device) in &done.ended {
-        state.delivery.wakeups.wake(
-            &[*device],
-            crate::delivery::wake::Wake::SessionEnded(*session),
-        );
-    }
+    session::close_sockets(state, &done.ended);
     // Staff who never finished setting up their authenticator set it up
     // now, as at any sign-in: a reset link is no way around it.
     if done.user.role().is_staff() && done.user.totp_secret.is_none() {
