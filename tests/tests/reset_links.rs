@@ -5,6 +5,8 @@
 //! with an authenticator app still needs its code, so the link alone (which
 //! the admin saw) does not take it over.
 
+use alcove_server::clock::Clock;
+use alcove_tests::mls::MlsClient;
 use alcove_tests::{on_both_backends, Backend, Person, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -14,7 +16,74 @@ on_both_backends!(
     a_reset_link_for_an_account_with_an_authenticator_needs_its_code_too,
     a_reset_link_works_once_even_when_opened_twice_at_once,
     staff_who_never_set_up_an_authenticator_must_still_set_it_up_after_a_reset,
+    wrong_codes_sent_at_once_with_a_reset_link_stop_at_the_accounts_limit,
 );
+
+async fn wrong_codes_sent_at_once_with_a_reset_link_stop_at_the_accounts_limit(backend: Backend) {
+    let Some(app) = TestApp::start_with(backend, |s| s.auth.max_failures_per_account = 3).await
+    else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let (_, made) = reset_link(&p.admin, &p.clinician).await;
+    let token = token_of(&made["link"]);
+    // The link's holder guesses 12 codes at once (none of them one the
+    // authenticator would accept now: the codes of this step and the next
+    // and previous ones are left out).
+    let secret = p.clinician.totp_secret.clone().expect("enrolled");
+    let now = app.clock.now();
+    let valid: Vec<String> = [-30, 0, 30]
+        .iter()
+        .map(|d| alcove_tests::totp_code(&secret, now + d))
+        .collect();
+    let guesses: Vec<String> = (100_000..)
+        .map(|n: u32| n.to_string())
+        .filter(|g| !valid.contains(g))
+        .take(12)
+        .collect();
+    let tries = futures_util::future::join_all(guesses.iter().map(|guess| {
+        let c = app.client();
+        let token = token.clone();
+        async move {
+            c.post(
+                "/api/v1/invites/reset",
+                &json!({"token": token, "password": NEW, "device_name": "Desk",
+                        "totp_code": guess}),
+            )
+            .await
+        }
+    }))
+    .await;
+    let checked = tries
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = tries
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(
+        checked <= 3 && checked + refused == 12,
+        "at most the account's limit of codes is checked: {:?}",
+        tries
+            .iter()
+            .map(|(s, b)| (*s, b.to_string()))
+            .collect::<Vec<_>>()
+    );
+    // Nothing changed, and the link still works once the window has passed.
+    app.clock.advance(app.settings.auth.failure_window_secs + 1);
+    app.next_totp_step();
+    let code = app.totp(p.clinician.totp_secret.as_deref().expect("enrolled"));
+    let (status, body) = app
+        .client()
+        .post(
+            "/api/v1/invites/reset",
+            &json!({"token": token, "password": NEW, "device_name": "Desk", "totp_code": code}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.stop().await;
+}
 
 async fn staff_who_never_set_up_an_authenticator_must_still_set_it_up_after_a_reset(
     backend: Backend,
@@ -111,6 +180,10 @@ async fn a_client_who_forgot_their_passphrase_is_back_in_with_a_reset_link(backe
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"], "own_account");
 
+    // The client's laptop is still signed in, with its socket open.
+    let mut laptop = MlsClient::sign_in(&app, &p.client, "Laptop").await;
+    laptop.connect(&app).await;
+
     let (status, made) = reset_link(&p.admin, &p.client).await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
     let token = token_of(&made["link"]);
@@ -160,9 +233,17 @@ async fn a_client_who_forgot_their_passphrase_is_back_in_with_a_reset_link(backe
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert!(body["token"].is_string(), "signed in: {body}");
-    // Every earlier session ended; the old passphrase no longer works.
+    // Every earlier session ended, and the laptop's socket closed with it;
+    // the old passphrase no longer works.
     let (status, body) = p.client.client.get("/api/v1/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let closed = loop {
+        let frame = laptop.next_frame().await;
+        if frame["type"] == "closed" {
+            break frame;
+        }
+    };
+    assert_eq!(closed["frame"], json!([4000, "session_ended"]), "{closed}");
     assert_eq!(
         sign_in(&app, &p.client, &p.client.password).await,
         StatusCode::UNAUTHORIZED
