@@ -219,6 +219,11 @@ pub struct SmsSettings {
     pub auth_token: SecretString,
     /// The number reminders are sent from.
     pub from: String,
+    /// A PEM file of certificate authorities to trust for the gateway's
+    /// `https://` besides the public web's (a gateway or relay behind a
+    /// private CA; the tests' local https gateway).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for SmsSettings {
@@ -228,6 +233,7 @@ impl std::fmt::Debug for SmsSettings {
             .field("account_sid", &self.account_sid)
             .field("auth_token", &"[redacted]")
             .field("from", &self.from)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -434,6 +440,18 @@ pub struct CliOverrides {
 }
 
 /// Top-level setting names, as read from `ALCOVE_*` variables.
+/// Text settings whose values may look like numbers (phone numbers,
+/// account ids, tokens, names), read from the environment as written.
+const TEXT_KEYS: &[&str] = &[
+    "practice_name",
+    "reminders.sms.from",
+    "reminders.sms.account_sid",
+    "reminders.sms.auth_token",
+    "reminders.email.username",
+    "reminders.email.password",
+    "reminders.email.from",
+];
+
 const SETTING_KEYS: &[&str] = &[
     "listen",
     "data_dir",
@@ -478,7 +496,18 @@ impl Settings {
                 key == *k || key.starts_with(&format!("{k}__")) || key.starts_with(&format!("{k}."))
             })
         });
-        fig = fig.merge(env).merge(Serialized::defaults(cli));
+        fig = fig.merge(env);
+        // The environment's values are parsed as data: `+15555550100` would
+        // become the number 15555550100 (its `+` gone) and an all-digit
+        // token a number, which these text settings refuse. They are read
+        // as written.
+        for key in TEXT_KEYS {
+            let var = format!("ALCOVE_{}", key.to_ascii_uppercase().replace('.', "__"));
+            if let Ok(value) = std::env::var(&var) {
+                fig = fig.merge(Serialized::default(key, value));
+            }
+        }
+        fig = fig.merge(Serialized::defaults(cli));
         fig.extract().map_err(Box::new)
     }
 
@@ -691,6 +720,7 @@ max_attempts = 6
 # account_sid = "AC..."
 # auth_token = "..."
 # from = "+15555550100"
+# ca_file = "/etc/alcove/gateway-ca.pem"   # a private CA to trust (optional)
 
 [incidents]
 # The watcher reads each practice's new audit events this often when idle

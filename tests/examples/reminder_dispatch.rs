@@ -1,15 +1,26 @@
-//! Reminder dispatch rate (Reminders benchmark): N reminders falling due
-//! within one minute, sent by SMS to a local stand-in gateway, on SQLite.
+//! Reminder dispatch (Reminders benchmark), on SQLite, sent by SMS to a
+//! local stand-in gateway (a real HTTP server in the same process).
 //!
-//! `cargo run --release -p alcove-tests --example reminder_dispatch -- [N]`
-//! (default 10000). The server runs in process (`TestApp`, the binary's own
-//! start-up path) over a fresh SQLite file with its default dispatch
-//! settings; the rows are written straight into the database (the set-up,
-//! not what is measured), spread over one client's preferences (SMS only).
-//! The clock then jumps to one minute past the first due time and the run
-//! ends when every reminder is recorded sent. Reports the rate (target
-//! ≥ 2,000/s), the gateway's count, and lateness (send time − due time,
-//! in the server's clock, which jumped: so lateness here is queueing delay).
+//! Burst: `cargo run --release -p alcove-tests --example reminder_dispatch -- [N]`
+//! (default 10000): N reminders falling due within one minute. The clock
+//! jumps to one minute past the first due time and the run ends when the
+//! gateway has every message. Reports the rate (target ≥ 2,000/s).
+//!
+//! Steady: `… --example reminder_dispatch -- --steady RATE SECS [INTERVAL_MS]`:
+//! RATE reminders fall due each second for SECS seconds while the server's
+//! clock follows real time (a ticker moves the injected clock each whole
+//! second, as the system clock would). Reports lateness — arrival at the
+//! gateway minus the instant the reminder fell due — p50/p99/max (target
+//! p99 ≤ 1 s at 200/s) and the resident size over the run. Arrivals are
+//! matched to due times in order (the dispatcher claims by due time; sends
+//! within one round may finish out of order, which moves a reminder by at
+//! most a round's spread). INTERVAL_MS is `reminders.dispatch_interval_ms`
+//! (default 1000: how long an idle dispatcher waits before looking again).
+//!
+//! The server runs in process (`TestApp`, the binary's own start-up path)
+//! over a fresh SQLite file; the rows are written straight into the
+//! database (the set-up, not what is measured), for one client's
+//! preferences (SMS only).
 
 use alcove_server::clock::Clock;
 use alcove_server::config::SmsSettings;
@@ -20,18 +31,27 @@ use std::time::{Duration, Instant};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(10_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let steady = args.first().is_some_and(|a| a == "--steady");
+    let num = |i: usize, default: u64| -> u64 {
+        args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default)
+    };
+    let (rate, secs, interval_ms) = (num(1, 200), num(2, 60), num(3, 1000));
+    let n: usize = if steady {
+        (rate * secs) as usize
+    } else {
+        num(0, 10_000) as usize
+    };
     let gateway = Gateway::start().await;
     let base = gateway.base.clone();
     let app = TestApp::start_with(Backend::Sqlite, move |s| {
+        s.reminders.dispatch_interval_ms = interval_ms;
         s.reminders.sms = Some(SmsSettings {
             base_url: base,
             account_sid: "AC1".into(),
             auth_token: "t".to_string().into(),
             from: "+15555550000".into(),
+            ca_file: None,
         });
     })
     .await
@@ -71,7 +91,11 @@ async fn main() {
         let mut rem = Vec::new();
         for &i in chunk {
             let o = uuid::Uuid::new_v4();
-            let due = first_due + (i as i64 * 60) / n as i64;
+            let due = if steady {
+                first_due + (i as u64 / rate) as i64
+            } else {
+                first_due + (i as i64 * 60) / n as i64
+            };
             occ.push(format!(
                 "('{o}', '{appointment}', '{practice}', '{client}', {}, 'scheduled', {now})",
                 due + 7_200
@@ -97,6 +121,19 @@ async fn main() {
     );
 
     let rss_before = rss_kib(std::process::id());
+    if steady {
+        return steady_run(
+            app,
+            gateway,
+            first_due,
+            n,
+            rate,
+            secs,
+            interval_ms,
+            rss_before,
+        )
+        .await;
+    }
     // All fall due: the clock jumps to a minute past the first due time.
     app.clock.advance(first_due + 60 - now);
     let started = Instant::now();
@@ -126,6 +163,77 @@ async fn main() {
     println!(
         "| newest rows | {:?} |",
         rows.iter().map(|r| r.status.as_str()).collect::<Vec<_>>()
+    );
+    app.stop().await;
+}
+
+/// The clock follows real time from two seconds before the first due time;
+/// the run ends when every reminder arrived (or after the run and a minute).
+#[allow(clippy::too_many_arguments)]
+async fn steady_run(
+    app: TestApp,
+    gateway: Gateway,
+    first_due: i64,
+    n: usize,
+    rate: u64,
+    secs: u64,
+    interval_ms: u64,
+    rss_before: u64,
+) {
+    let origin = first_due - 2;
+    app.clock.advance(origin - app.clock.now());
+    let t0 = Instant::now();
+    let ticker = {
+        let clock = app.clock.clone();
+        tokio::spawn(async move {
+            loop {
+                let target = origin + t0.elapsed().as_secs() as i64;
+                let now = clock.now();
+                if target > now {
+                    clock.advance(target - now);
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    let mut rss = Vec::new();
+    loop {
+        rss.push(rss_kib(std::process::id()));
+        let posted = gateway.posted().len();
+        if posted >= n || t0.elapsed() > Duration::from_secs(secs + 62) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    ticker.abort();
+    let mut arrivals: Vec<Instant> = gateway.posted().iter().map(|p| p.received).collect();
+    arrivals.sort();
+    // Reminder i fell due when the clock reached its second.
+    let mut late_ms: Vec<f64> = arrivals
+        .iter()
+        .enumerate()
+        .map(|(i, at)| {
+            let due = Duration::from_secs((first_due - origin) as u64 + i as u64 / rate);
+            (at.duration_since(t0).as_secs_f64() - due.as_secs_f64()) * 1000.0
+        })
+        .collect();
+    late_ms.sort_by(f64::total_cmp);
+    let pct = |q: f64| {
+        late_ms
+            .get(((late_ms.len() as f64 * q) as usize).min(late_ms.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let third = rss.len() / 3;
+    println!(
+        "| {rate}/s for {secs} s, dispatch_interval_ms {interval_ms} | {} of {n} arrived | lateness p50 / p99 / max = {:.0} / {:.0} / {:.0} ms | RSS start / after 1/3 / end / peak = {rss_before} / {} / {} / {} KiB |",
+        arrivals.len(),
+        pct(0.50),
+        pct(0.99),
+        late_ms.last().copied().unwrap_or(f64::NAN),
+        rss.get(third).copied().unwrap_or(0),
+        rss.last().copied().unwrap_or(0),
+        rss.iter().copied().max().unwrap_or(0),
     );
     app.stop().await;
 }

@@ -20,6 +20,8 @@ pub struct Posted {
     pub authorization: String,
     /// The form fields (`To`, `From`, `Body`).
     pub form: HashMap<String, String>,
+    /// When it arrived (the benchmark's lateness).
+    pub received: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -58,6 +60,7 @@ async fn messages(
             .unwrap_or("")
             .to_string(),
         form,
+        received: std::time::Instant::now(),
     });
     let sid = format!("SM{:032}", inner.posted.len());
     (
@@ -129,5 +132,153 @@ pub fn configure_channels(
         account_sid: "AC123".into(),
         auth_token: "gateway-token".to_string().into(),
         from: "+15555550000".into(),
+        ca_file: None,
     });
+}
+
+/// The gateway over `https://` (tests/gateway/https_gateway.py, Python's
+/// own TLS), with a certificate chain made for it by the `openssl` tool: a
+/// throwaway CA and a leaf for 127.0.0.1. Stopped when dropped.
+pub struct TlsGateway {
+    /// `https://127.0.0.1:port`.
+    pub base: String,
+    /// The CA's certificate (PEM): what `reminders.sms.ca_file` names.
+    pub ca_file: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl TlsGateway {
+    /// Makes the certificates and starts it.
+    pub fn start() -> Self {
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let at = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+        std::fs::write(
+            at("leaf.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("write the extensions");
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let steps: Vec<Vec<String>> = vec![
+            [
+                &["req", "-x509"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    &at("ca.key"),
+                    "-out",
+                    &at("ca.pem"),
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=Alcove test CA",
+                ],
+            ]
+            .concat(),
+            [
+                &["req"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    &at("leaf.key"),
+                    "-out",
+                    &at("leaf.csr"),
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ],
+            ]
+            .concat(),
+            vec![
+                "x509",
+                "-req",
+                "-in",
+                &at("leaf.csr"),
+                "-CA",
+                &at("ca.pem"),
+                "-CAkey",
+                &at("ca.key"),
+                "-CAcreateserial",
+                "-out",
+                &at("leaf.pem"),
+                "-days",
+                "2",
+                "-extfile",
+                &at("leaf.ext"),
+            ],
+        ]
+        .into_iter()
+        .map(|v| v.into_iter().map(str::to_owned).collect())
+        .collect();
+        for args in steps {
+            let out = Command::new("openssl")
+                .args(&args)
+                .output()
+                .expect("run openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::fs::create_dir(dir.path().join("posted")).expect("mkdir");
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let mut child = Command::new(crate::smtp::python())
+            .arg(root.join("gateway/https_gateway.py"))
+            .arg(at("posted"))
+            .arg(at("leaf.pem"))
+            .arg(at("leaf.key"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the https gateway");
+        let mut line = String::new();
+        {
+            use std::io::BufRead;
+            let stdout = child.stdout.take().expect("stdout");
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .expect("the gateway's port");
+        }
+        let port: u16 = line.trim().parse().expect("a port number");
+        Self {
+            base: format!("https://127.0.0.1:{port}"),
+            ca_file: dir.path().join("ca.pem"),
+            dir,
+            child,
+        }
+    }
+
+    /// The forms posted so far, in order.
+    pub fn posted(&self) -> Vec<HashMap<String, String>> {
+        let folder = self.dir.path().join("posted");
+        let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(&folder)
+            .expect("read the gateway's folder")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| {
+                let v: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(p).expect("record")).expect("json");
+                serde_json::from_value(v["form"].clone()).expect("a form")
+            })
+            .collect()
+    }
+}
+
+impl Drop for TlsGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

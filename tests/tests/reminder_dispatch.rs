@@ -130,6 +130,8 @@ on_both_backends!(
     a_reminder_no_channel_allows_is_withheld_with_its_reason,
     a_template_refused_at_send_time_withholds_the_reminder,
     a_busy_gateway_is_tried_again_later,
+    when_the_gateway_is_busy_only_the_text_is_tried_again_not_the_email,
+    texts_go_to_an_https_gateway_whose_certificate_is_trusted_and_never_to_one_that_is_not,
     after_downtime_past_the_grace_window_a_reminder_is_dropped_not_sent,
 );
 
@@ -288,6 +290,131 @@ async fn a_busy_gateway_is_tried_again_later(b: Backend) {
     assert_eq!(sent.attempts, 2);
     assert_eq!(w.sms.posted().len(), 1, "sent once");
     w.app.stop().await;
+}
+
+async fn when_the_gateway_is_busy_only_the_text_is_tried_again_not_the_email(b: Backend) {
+    let Some(w) = world(b).await else { return };
+    w.prefs(both_channels()).await;
+    let reminders = w.appointment().await;
+    w.sms.fail_next(1);
+    w.clock_to(reminders[0].due_at);
+    // The email went; the text waits for its retry, and the row says so.
+    let mail = w.smtp.wait_for(1, DEADLINE).await;
+    assert_eq!(mail.len(), 1);
+    let end = tokio::time::Instant::now() + DEADLINE;
+    let row = loop {
+        let r = w
+            .reminders()
+            .await
+            .into_iter()
+            .find(|r| r.id == reminders[0].id)
+            .unwrap();
+        if r.reason.is_some() || tokio::time::Instant::now() >= end {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(row.status, "pending", "{row:?}");
+    assert_eq!(row.channel.as_deref(), Some("email"), "{row:?}");
+    assert!(
+        row.reason
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("retrying: sms: transient"),
+        "{row:?}"
+    );
+    w.clock_to(w.app.clock.now() + 31);
+    let sent = w.until_status(reminders[0].id, "sent").await;
+    assert_eq!(sent.channel.as_deref(), Some("email,sms"), "{sent:?}");
+    assert_eq!(sent.reason, None, "{sent:?}");
+    assert_eq!(w.sms.posted().len(), 1, "the text went once");
+    assert_eq!(w.smtp.messages().len(), 1, "the email was not sent again");
+    // One `reminder.sent`, once it is done. (The staff sessions timed out
+    // while the clock moved: read the log from the store.)
+    let rows = w
+        .app
+        .store
+        .audit_store()
+        .audit_rows(&w.practice.to_string(), 0, 10_000)
+        .await
+        .expect("audit rows");
+    let sent_events = rows
+        .iter()
+        .filter(|r| r.entry.action == "reminder.sent")
+        .count();
+    assert_eq!(sent_events, 1);
+    w.app.stop().await;
+}
+
+async fn texts_go_to_an_https_gateway_whose_certificate_is_trusted_and_never_to_one_that_is_not(
+    b: Backend,
+) {
+    let tls = alcove_tests::gateway::TlsGateway::start();
+    for trusted in [false, true] {
+        let smtp = SmtpSink::start();
+        let (port, base, ca) = (smtp.port, tls.base.clone(), tls.ca_file.clone());
+        let Some(app) = TestApp::start_with(b, move |s| {
+            s.reminders.dispatch_interval_ms = 20;
+            alcove_tests::gateway::configure_channels(s, port, base);
+            if let Some(sms) = s.reminders.sms.as_mut() {
+                sms.ca_file = trusted.then_some(ca);
+            }
+        })
+        .await
+        else {
+            return;
+        };
+        let p = app.practice_with_people().await;
+        let (_, me) = p.client.client.get("/api/v1/me").await;
+        let practice = me["practice_id"].as_str().unwrap().parse().unwrap();
+        let w = World {
+            app,
+            smtp,
+            sms: Gateway::start().await,
+            p,
+            practice,
+        };
+        let mut prefs = both_channels();
+        prefs["email_enabled"] = json!(false);
+        w.prefs(prefs).await;
+        let reminders = w.appointment().await;
+        let before = tls.posted().len();
+        w.clock_to(reminders[0].due_at);
+        if trusted {
+            w.until_status(reminders[0].id, "sent").await;
+            let posted = tls.posted();
+            assert_eq!(posted.len(), before + 1);
+            assert_eq!(posted[before]["To"], "+15555550123");
+        } else {
+            // A certificate the server does not trust is a gateway it
+            // cannot reach: nothing is posted, the text waits for a retry.
+            let end = tokio::time::Instant::now() + DEADLINE;
+            let row = loop {
+                let r = w
+                    .reminders()
+                    .await
+                    .into_iter()
+                    .find(|r| r.id == reminders[0].id)
+                    .unwrap();
+                if r.reason.is_some() || tokio::time::Instant::now() >= end {
+                    break r;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            assert_eq!(row.status, "pending", "{row:?}");
+            assert_eq!(
+                row.reason.as_deref(),
+                Some("retrying: sms: transient: the gateway could not be reached"),
+                "{row:?}"
+            );
+            assert_eq!(
+                tls.posted().len(),
+                before,
+                "nothing reached the untrusted gateway"
+            );
+        }
+        w.app.stop().await;
+    }
 }
 
 async fn after_downtime_past_the_grace_window_a_reminder_is_dropped_not_sent(b: Backend) {

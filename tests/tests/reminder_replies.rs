@@ -20,6 +20,7 @@ async fn world(b: Backend) -> Option<(TestApp, PracticePeople)> {
             account_sid: "AC123".into(),
             auth_token: TOKEN.to_string().into(),
             from: "+15555550000".into(),
+            ca_file: None,
         });
     })
     .await?;

@@ -15,7 +15,7 @@ macro_rules! impl_reminder_store {
             type Conn = <$db as sqlx::Database>::Connection;
 
             const OCCURRENCE_COLS: &str = "o.id, o.appointment_id, o.client_id, a.clinician_id, o.starts_at,
-                 a.duration_minutes, a.time_zone, a.modality, o.status";
+                 a.duration_minutes, a.time_zone, a.modality, o.status, a.rrule";
 
             /// Brings a client's pending reminders in line with their
             /// committed occurrences and preferences, inside the caller's
@@ -550,7 +550,7 @@ macro_rules! impl_reminder_store {
                         let row: DueReminder = sqlx::query_as(
                             "SELECT r.id, r.practice_id, r.client_id, r.occurrence_id, r.due_at, r.attempts, o.starts_at,
                                     o.status AS occurrence_status, a.time_zone, u.display_name AS clinician_name,
-                                    p.name AS practice_name
+                                    p.name AS practice_name, r.channel AS sent_channels, r.provider_id AS sent_ids
                              FROM reminders r
                              JOIN appointment_occurrences o ON o.id = r.occurrence_id
                              JOIN appointments a ON a.id = o.appointment_id

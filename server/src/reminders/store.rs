@@ -86,6 +86,10 @@ pub struct Occurrence {
     pub modality: String,
     /// `scheduled`, `confirmed`, `cancelled`, `rescheduled` or `no_reply`.
     pub status: String,
+    /// The series' RFC 5545 rule (`FREQ=WEEKLY;INTERVAL=2;COUNT=6`), so a
+    /// page can move the rest of a series by the same rule; none for a
+    /// one-time appointment.
+    pub rrule: Option<String>,
 }
 
 /// A client's confidential-communication preferences, as stored (contact
@@ -165,6 +169,11 @@ pub struct DueReminder {
     pub time_zone: String,
     pub clinician_name: String,
     pub practice_name: String,
+    /// The channels an earlier try already sent it through (`email`), and
+    /// their providers' ids: a channel that failed for the moment is tried
+    /// again alone.
+    pub sent_channels: Option<String>,
+    pub sent_ids: Option<String>,
 }
 
 /// How a claimed reminder ended (or when to try it again).
@@ -177,7 +186,8 @@ pub struct Finish {
     /// `sent`, `withheld`, `dropped`, `withdrawn`, `failed`, or `pending`
     /// (a transient failure: tried again from `retry_at`).
     pub status: &'static str,
-    /// The channels it went out through (`email`, `sms`, `email,sms`).
+    /// The channels it went out through (`email`, `sms`, `email,sms`) so
+    /// far — also while `pending`, when another channel is to be retried.
     pub channel: Option<String>,
     /// The providers' message ids.
     pub provider_id: Option<String>,

@@ -9,7 +9,8 @@ import { startServer } from "./server.mjs";
 import { launchBrowser, newPerson } from "./browser.mjs";
 
 /**
- * Call inside `describe`. `options` go to `startServer` (e.g. `env`).
+ * Call inside `describe`. `options` go to `startServer` (e.g. `env`); a
+ * function giving them is called first (to start what the server needs).
  * Returns `server` (its `url` and `setupLink`, once started) and
  * `person(device)`, a new browser profile in the story.
  */
@@ -19,7 +20,7 @@ export function story(options = {}) {
   const people = [];
 
   before(async () => {
-    server = await startServer(options);
+    server = await startServer(typeof options === "function" ? await options() : options);
     browser = await launchBrowser();
   });
 

@@ -123,4 +123,30 @@ describe("reminders", () => {
     assert.equal(await page.locator('#reminder-list > li[data-status="pending"]').count(), 3);
     assert.match(await page.locator('#reminder-list > li[data-status="withdrawn"]').first().innerText(), /client's preferences changed/);
   });
+
+  it("the clinician moves the weekly series an hour later, from its next time on", async () => {
+    const page = clinician.page;
+    // Only the series' next time offers to move it (a later one would take
+    // the earlier ones along).
+    const open = page.locator('#appointment-list > li:is([data-status="scheduled"], [data-status="confirmed"])');
+    assert.equal(await open.count(), 3);
+    assert.equal(await page.locator("#appointment-list").getByRole("button", { name: /^Move:/ }).count(), 1);
+    const next = open.first();
+    await next.getByRole("button", { name: /^Move:/ }).click();
+    await next.getByText("Moves this time and the 2 after it, keeping every week from the new date.").waitFor();
+    await next.getByLabel("New date").fill(isoDate(11));
+    await next.getByLabel("New time").fill("16:00");
+    await next.getByRole("button", { name: "Move these appointments" }).click();
+    await page.getByText("3 appointments moved; their reminders are re-planned.").waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('#appointment-list > li[data-status="scheduled"]').length === 3);
+    const moved = await page.locator('#appointment-list > li[data-status="scheduled"]').allInnerTexts();
+    for (const text of moved) assert.match(text, /4:00\s?PM/);
+    // A week apart still, from the new date.
+    const days = moved.map((t) => new Date(t.match(/\w+ \d+, \d{4}/)[0]).getTime() / 86_400_000);
+    assert.deepEqual([days[1] - days[0], days[2] - days[1]], [7, 7]);
+    // Their reminders follow (one lead, 48 h): three waiting again.
+    await page.waitForFunction(() => document.querySelectorAll('#reminder-list > li[data-status="pending"]').length === 3);
+    assert.match(await page.locator('#reminder-list > li[data-status="pending"]').first().innerText(), /4:00\s?PM/);
+    await check(page, "reminders-series-moved");
+  });
 });

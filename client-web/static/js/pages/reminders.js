@@ -124,13 +124,22 @@ async function staffPage(ctx) {
 
   async function refresh() {
     const [occurrences, reminders] = await Promise.all([api("GET", "/appointments"), api("GET", "/reminders")]);
-    // A one-time appointment can be moved here; a series is moved as a
-    // whole through the API (its rule is not in this list).
-    const perSeries = new Map();
-    for (const o of occurrences) perSeries.set(o.appointment_id, (perSeries.get(o.appointment_id) || 0) + 1);
+    // A one-time appointment is moved by itself; a series from its next
+    // time on, by its rule (the server moves every later time with it, so
+    // only the next one offers it: moving a later one would take the
+    // earlier ones along unasked).
+    const later = new Map();
+    for (const o of occurrences) {
+      if (o.status !== "scheduled" && o.status !== "confirmed") continue;
+      later.set(o.appointment_id, [...(later.get(o.appointment_id) || []), o]);
+    }
     upcoming.replaceChildren(
       ...(occurrences.length
-        ? occurrences.map((o) => occurrenceItem(ctx, o, names, refresh, { staff: true, movable: perSeries.get(o.appointment_id) === 1 }))
+        ? occurrences.map((o) => {
+            const rest = later.get(o.appointment_id) || [];
+            const move = rest[0] === o ? { count: rest.length } : null;
+            return occurrenceItem(ctx, o, names, refresh, { staff: true, move });
+          })
         : [h("li", { class: "muted" }, "No upcoming appointments.")]),
     );
     sent.replaceChildren(
@@ -328,24 +337,46 @@ function localParts(unixSecs, zone) {
   }
 }
 
+/** Weeks between the times of a series, from its RFC 5545 rule. */
+function everyWeeks(rrule) {
+  const m = /(?:^|;)INTERVAL=(\d+)(?:;|$)/.exec(rrule || "");
+  return rrule ? (m ? Number(m[1]) : 1) : 0;
+}
+
 /**
- * Moving a one-time appointment: a new date and time (in the client's
- * zone); the server withdraws and re-plans its reminders, and the
+ * Moving an appointment: a new date and time (in the client's zone). A
+ * series moves from its next time on, the `count` times left keeping their
+ * rule. The server withdraws and re-plans the reminders, and the
  * conversation tells the client, with the details it had.
  */
-function moveForm(ctx, o, refresh) {
+function moveForm(ctx, o, count, refresh) {
   const errors = errorBox();
   const [day, hour] = localParts(o.starts_at, o.time_zone);
+  const every = everyWeeks(o.rrule);
   const date = field({ label: "New date", name: "move-date", type: "date", value: day });
   const time = field({ label: "New time", name: "move-time", type: "time", value: hour });
-  const form = h("form", { class: "move-form", hidden: true }, errors.box, date.wrap, time.wrap, h("button", { type: "submit", class: "primary" }, "Move appointment"));
+  const series =
+    every && count > 1
+      ? h("p", { class: "hint" }, `Moves this time and the ${count - 1} after it, keeping ${every === 1 ? "every week" : "every two weeks"} from the new date.`)
+      : null;
+  const form = h(
+    "form",
+    { class: "move-form", hidden: true },
+    errors.box,
+    series,
+    date.wrap,
+    time.wrap,
+    h("button", { type: "submit", class: "primary" }, series ? "Move these appointments" : "Move appointment"),
+  );
   onSubmit(form, errors, async () => {
-    await api("PUT", `/appointments/${encodeURIComponent(o.appointment_id)}`, {
+    const body = {
       time_zone: o.time_zone,
       start_local: `${date.input.value}T${time.input.value}`,
       duration_minutes: o.duration_minutes,
       modality: o.modality,
-    });
+    };
+    if (series) body.recurrence = { every_weeks: every, count };
+    await api("PUT", `/appointments/${encodeURIComponent(o.appointment_id)}`, body);
     const moved = (await api("GET", "/appointments")).find((x) => x.appointment_id === o.appointment_id && x.status !== "rescheduled");
     let unsent = null;
     if (moved) {
@@ -364,13 +395,14 @@ function moveForm(ctx, o, refresh) {
       });
       unsent = await tellClient(o.client_id, content, { open: false });
     }
-    ctx.announce(unsent ? `Appointment moved; its reminders are re-planned. The conversation could not be told: ${unsent}` : "Appointment moved; its reminders are re-planned.");
+    const what = series ? `${count} appointments moved; their reminders are re-planned.` : "Appointment moved; its reminders are re-planned.";
+    ctx.announce(unsent ? `${what} The conversation could not be told: ${unsent}` : what);
     await refresh();
   });
   return form;
 }
 
-function occurrenceItem(ctx, o, names, refresh, { staff, movable = false }) {
+function occurrenceItem(ctx, o, names, refresh, { staff, move: moving = null }) {
   const when = inZone(o.starts_at, o.time_zone);
   const actions = [];
   const open = o.status === "scheduled" || o.status === "confirmed";
@@ -388,7 +420,7 @@ function occurrenceItem(ctx, o, names, refresh, { staff, movable = false }) {
     });
     return b;
   };
-  const move = open && staff && movable ? moveForm(ctx, o, refresh) : null;
+  const move = open && staff && moving ? moveForm(ctx, o, moving.count, refresh) : null;
   if (move) {
     const b = h("button", { type: "button", class: "secondary", "aria-label": `Move: ${when}` }, "Move");
     b.addEventListener("click", () => {
@@ -455,7 +487,13 @@ function reminderItem(r, names) {
   return h(
     "li",
     { class: "card reminder", "data-status": r.status },
-    h("p", {}, h("strong", {}, REMINDER_WORDS[r.status] || r.status), r.channel ? ` · by ${r.channel.replace(",", " and ")}` : ""),
+    h(
+      "p",
+      {},
+      h("strong", {}, REMINDER_WORDS[r.status] || r.status),
+      // Waiting with a channel: it went that way; another is tried again.
+      r.channel ? (r.status === "pending" ? ` · sent by ${r.channel.replace(",", " and ")} so far` : ` · by ${r.channel.replace(",", " and ")}`) : "",
+    ),
     h(
       "p",
       { class: "muted" },

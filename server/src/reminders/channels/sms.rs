@@ -21,9 +21,15 @@ pub struct Sms {
 impl Sms {
     /// Builds the client.
     pub fn new(s: &SmsSettings) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .build()?;
+        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(15));
+        if let Some(file) = &s.ca_file {
+            let pem = std::fs::read(file)
+                .map_err(|e| anyhow::anyhow!("reminders.sms.ca_file {}: {e}", file.display()))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)? {
+                http = http.add_root_certificate(cert);
+            }
+        }
+        let http = http.build()?;
         Ok(Self {
             http,
             url: format!(

@@ -128,12 +128,23 @@ impl Dispatch {
                 .and_then(|p| plan::parse_quiet(p.quiet_start.as_deref(), p.quiet_end.as_deref())),
             tz,
         };
+        let done = dispatch::channels_sent(r.sent_channels.as_deref());
         let channels = match dispatch::decide(&facts) {
-            Decision::Send(c) => c,
+            Decision::Send(c) => dispatch::still_owed(c, &done),
+            // Partly sent by an earlier try: that stays sent; the rest is
+            // not tried now, for this reason.
+            other if !done.is_empty() => {
+                let why = other.reason().unwrap_or("not_sent");
+                return Ok(self.sent(&r, Vec::new(), Some(format!("not retried: {why}"))));
+            }
             Decision::Withhold(why) => return self.end(&r, "withheld", why),
             Decision::Drop(why) => return self.end(&r, "dropped", why),
             Decision::Withdraw(why) => return self.end(&r, "withdrawn", why),
         };
+        if channels.is_empty() {
+            // Everything still allowed went out already.
+            return Ok(self.sent(&r, Vec::new(), None));
+        }
 
         // Render and lint, now.
         let Some(at) = chrono::Utc.timestamp_opt(r.starts_at, 0).single() else {
@@ -150,6 +161,9 @@ impl Dispatch {
         };
         let rendered = match outbox::compose(state, prefs.as_ref(), &letter).await? {
             Ok(rendered) => rendered,
+            Err(reason) if !done.is_empty() => {
+                return Ok(self.sent(&r, Vec::new(), Some(format!("not retried: {reason}"))))
+            }
             Err(reason) => return Ok(self.end_with(&r, "withheld", reason)),
         };
 
@@ -172,50 +186,72 @@ impl Dispatch {
             .map(|(c, e)| format!("{}: {e}", c.code()))
             .collect::<Vec<_>>()
             .join("; ");
-        if !sent.is_empty() {
-            let finish = Finish {
-                id: r.id,
-                practice_id: r.practice_id,
-                status: "sent",
-                channel: Some(
-                    sent.iter()
-                        .map(|(c, _)| c.code())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                ),
-                provider_id: Some(
-                    sent.iter()
-                        .map(|(c, id)| format!("{}:{id}", c.code()))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                ),
-                reason: (!failed.is_empty()).then_some(failures),
-                retry_at: None,
-            };
-            let event = self
-                .event(&r, Action::ReminderSent)
-                .detail(serde_json::json!({
-                    "reminder": r.id,
-                    "channels": finish.channel,
-                }));
-            return Ok((finish, event));
-        }
         let transient = failed
             .iter()
             .any(|(_, e)| matches!(e, SendError::Transient(_)));
         if transient && r.attempts < state.settings.reminders.max_attempts {
+            // What went out now is recorded with the retry, so the next try
+            // sends only the channel that failed.
+            let (channel, provider_id) = self.so_far(&r, &sent);
             let finish = Finish {
                 id: r.id,
                 practice_id: r.practice_id,
                 status: "pending",
-                channel: None,
-                provider_id: None,
+                channel,
+                provider_id,
                 reason: Some(format!("retrying: {failures}")),
                 retry_at: Some(now + dispatch::retry_delay_secs(r.attempts)),
             };
             return Ok((finish, self.event(&r, Action::ReminderRetry)));
         }
+        if !sent.is_empty() || !done.is_empty() {
+            return Ok(self.sent(&r, sent, (!failed.is_empty()).then_some(failures)));
+        }
         Ok(self.end_with(&r, "failed", failures))
+    }
+
+    /// The channels and provider ids it went out through: an earlier try's
+    /// and this one's.
+    fn so_far(
+        &self,
+        r: &DueReminder,
+        now: &[(Channel, String)],
+    ) -> (Option<String>, Option<String>) {
+        let mut channels: Vec<String> = r.sent_channels.iter().map(String::clone).collect();
+        let mut ids: Vec<String> = r.sent_ids.iter().map(String::clone).collect();
+        for (c, id) in now {
+            channels.push(c.code().to_owned());
+            ids.push(format!("{}:{id}", c.code()));
+        }
+        let join = |v: Vec<String>, sep: &str| (!v.is_empty()).then(|| v.join(sep));
+        (join(channels, ","), join(ids, " "))
+    }
+
+    /// Sent: through an earlier try's channels and these; `reason` names a
+    /// channel that did not go.
+    fn sent(
+        &self,
+        r: &DueReminder,
+        now: Vec<(Channel, String)>,
+        reason: Option<String>,
+    ) -> (Finish, audit::Event) {
+        let (channel, provider_id) = self.so_far(r, &now);
+        let event = self
+            .event(r, Action::ReminderSent)
+            .detail(serde_json::json!({
+                "reminder": r.id,
+                "channels": channel,
+            }));
+        let finish = Finish {
+            id: r.id,
+            practice_id: r.practice_id,
+            status: "sent",
+            channel,
+            provider_id,
+            reason,
+            retry_at: None,
+        };
+        (finish, event)
     }
 
     fn event(&self, r: &DueReminder, action: audit::Action) -> audit::Event {

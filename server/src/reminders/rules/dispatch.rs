@@ -108,6 +108,33 @@ pub fn decide(f: &Facts) -> Decision {
     Decision::Send(usable)
 }
 
+impl Decision {
+    /// Why it is not sent (none when it is).
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Decision::Send(_) => None,
+            Decision::Withhold(why) | Decision::Drop(why) | Decision::Withdraw(why) => Some(why),
+        }
+    }
+}
+
+/// The channels a reminder already went out through, as recorded
+/// (`email,sms`): an earlier try whose other channel failed for the moment.
+pub fn channels_sent(recorded: Option<&str>) -> Vec<Channel> {
+    let codes: Vec<&str> = recorded.unwrap_or("").split(',').map(str::trim).collect();
+    [Channel::Email, Channel::Sms]
+        .into_iter()
+        .filter(|c| codes.contains(&c.code()))
+        .collect()
+}
+
+/// Of the channels allowed now, those still owed: one a reminder already
+/// went out through is never sent again (the client has it; SMTP and the
+/// SMS API have no idempotency key to make a second send harmless).
+pub fn still_owed(allowed: Vec<Channel>, sent: &[Channel]) -> Vec<Channel> {
+    allowed.into_iter().filter(|c| !sent.contains(c)).collect()
+}
+
 /// When to try again after `attempts` transient failures: 30 s doubling,
 /// at most an hour.
 pub fn retry_delay_secs(attempts: i64) -> i64 {
@@ -119,6 +146,26 @@ pub fn retry_delay_secs(attempts: i64) -> i64 {
 mod tests {
     use super::*;
     use chrono::NaiveTime;
+
+    #[test]
+    fn a_channel_already_sent_is_not_owed_again() {
+        assert_eq!(channels_sent(None), vec![]);
+        assert_eq!(channels_sent(Some("email")), vec![Channel::Email]);
+        assert_eq!(
+            channels_sent(Some("sms,email")),
+            vec![Channel::Email, Channel::Sms]
+        );
+        assert_eq!(channels_sent(Some("fax")), vec![]);
+        let both = vec![Channel::Email, Channel::Sms];
+        assert_eq!(still_owed(both.clone(), &[]), both);
+        assert_eq!(
+            still_owed(both.clone(), &[Channel::Email]),
+            vec![Channel::Sms]
+        );
+        assert_eq!(still_owed(both, &[Channel::Email, Channel::Sms]), vec![]);
+        // The client turned SMS off since: nothing more is owed.
+        assert_eq!(still_owed(vec![Channel::Email], &[Channel::Email]), vec![]);
+    }
 
     fn facts() -> Facts {
         Facts {
