@@ -148,7 +148,7 @@ pub struct ReminderSettings {
 impl Default for ReminderSettings {
     fn default() -> Self {
         Self {
-            dispatch_interval_ms: 1000,
+            dispatch_interval_ms: 250,
             batch_size: 50,
             lease_secs: 120,
             grace_secs: 1800,
@@ -698,7 +698,7 @@ publish_interval_secs = 300
 # grace_secs late (after downtime: recorded, not sent), and gives up on a
 # reminder after max_attempts transient failures. A round's outcomes are
 # committed together: a crash resends at most batch_size reminders.
-dispatch_interval_ms = 1000
+dispatch_interval_ms = 250
 batch_size = 50
 lease_secs = 120
 grace_secs = 1800

@@ -187,6 +187,9 @@ impl Application {
             state.clock.clone(),
             audit::service::configured_witnesses(&state.settings),
             std::time::Duration::from_secs(state.settings.audit.publish_interval_secs.max(1)),
+            Some(Arc::new(incidents::damage::RecordDamage::new(
+                state.store.clone(),
+            ))),
         );
         // Every slice's background jobs, on the one runner.
         let mut jobs = jobs::Runner::new();

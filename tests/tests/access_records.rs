@@ -163,6 +163,7 @@ async fn heads_published_continuously_under_send_load_refuse_no_send(backend: Ba
         Arc::new(alcove_server::clock::SystemClock),
         witnesses,
         Duration::from_millis(5),
+        None,
     );
 
     // Eight senders, 40 messages each, all at once.

@@ -88,6 +88,7 @@ async fn publisher_hands_heads_to_witnesses(backend: Backend) {
         Arc::new(app.clock.clone()),
         witnesses,
         Duration::from_millis(50),
+        None,
     );
 
     // The first round publishes the new practice's head (2 entries) to both.
@@ -215,7 +216,7 @@ async fn a_failing_witness_is_retried_next_round() {
     ];
     let audit = AuditService::new(&app.settings, app.store.audit_store());
     let mut published = std::collections::HashMap::new();
-    let heads = service::publish_once(&audit, &witnesses, &mut published, 1)
+    let heads = service::publish_once(&audit, &witnesses, &mut published, 1, None)
         .await
         .expect("round");
     assert_eq!(heads.len(), 1);
@@ -224,7 +225,7 @@ async fn a_failing_witness_is_retried_next_round() {
         published.is_empty(),
         "not marked published while a witness failed"
     );
-    service::publish_once(&audit, &witnesses, &mut published, 2)
+    service::publish_once(&audit, &witnesses, &mut published, 2, None)
         .await
         .expect("round");
     assert_eq!(next_head(&mut posted).await.tree_size, 2, "retried");

@@ -109,7 +109,41 @@ on_both_backends!(
     a_signed_out_token_used_again_opens_one_credential_incident,
     an_admin_taking_out_exports_and_access_reviews_in_bulk_opens_one_incident,
     a_rotated_webhook_secret_signs_beside_the_new_one_until_the_overlap_ends,
+    a_damaged_audit_log_opens_one_audit_tampering_incident,
 );
+
+async fn a_damaged_audit_log_opens_one_audit_tampering_incident(b: Backend) {
+    let Some(app) = officer_app(b, |s| s.audit.publish_interval_secs = 1).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let practice = &p.client.practice_id;
+    // Someone with the database swaps entry 3's leaf hash for entry 2's
+    // (as if to hide what entry 3 was).
+    app.raw_sql(&[format!(
+        "UPDATE audit_events SET leaf_hash = (SELECT leaf_hash FROM audit_events WHERE practice_id = '{practice}' AND seq = 2)
+         WHERE practice_id = '{practice}' AND seq = 3"
+    )])
+    .await;
+    // The publisher's check before signing finds it, records it in the
+    // practice's own log, and the detector opens the incident.
+    let detail = the_one_incident(&p, "audit_tampering").await;
+    assert_eq!(detail["incident"]["status"], "open", "{detail}");
+    assert_eq!(detail["incident"]["detected"], true, "{detail}");
+    let practice_id: alcove_server::ids::PracticeId = practice.parse().expect("practice");
+    let recorded: Vec<_> = app
+        .store
+        .recent_audit(practice_id, 500)
+        .await
+        .expect("audit")
+        .into_iter()
+        .filter(|e| e.action == "audit.verification_failed")
+        .collect();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    // Nothing about the practice's people in it.
+    assert_eq!(recorded[0].actor_user_id, None);
+    app.stop().await;
+}
 
 async fn a_rotated_webhook_secret_signs_beside_the_new_one_until_the_overlap_ends(b: Backend) {
     // A minute's overlap rather than the day: the reference library checks

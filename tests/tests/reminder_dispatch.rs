@@ -28,12 +28,21 @@ struct World {
 }
 
 async fn world(b: Backend) -> Option<World> {
+    world_with(b, |_| {}).await
+}
+
+/// The world, with `tweak` applied to the settings last.
+async fn world_with(
+    b: Backend,
+    tweak: impl FnOnce(&mut alcove_server::config::Settings),
+) -> Option<World> {
     let smtp = SmtpSink::start();
     let sms = Gateway::start().await;
     let (port, base) = (smtp.port, sms.base.clone());
     let app = TestApp::start_with(b, move |s| {
         s.reminders.dispatch_interval_ms = 20;
         alcove_tests::gateway::configure_channels(s, port, base);
+        tweak(s);
     })
     .await?;
     let p = app.practice_with_people().await;
@@ -100,7 +109,12 @@ impl World {
         }
     }
 
-    async fn until_status(&self, id: alcove_server::ids::ReminderId, status: &str) -> ReminderView {
+    /// The reminder once `done` holds for it (or at the deadline).
+    async fn until(
+        &self,
+        id: alcove_server::ids::ReminderId,
+        done: impl Fn(&ReminderView) -> bool,
+    ) -> ReminderView {
         let end = tokio::time::Instant::now() + DEADLINE;
         loop {
             let r = self
@@ -109,12 +123,17 @@ impl World {
                 .into_iter()
                 .find(|r| r.id == id)
                 .expect("row");
-            if r.status == status || tokio::time::Instant::now() >= end {
-                assert_eq!(r.status, status, "{r:?}");
+            if done(&r) || tokio::time::Instant::now() >= end {
                 return r;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    async fn until_status(&self, id: alcove_server::ids::ReminderId, status: &str) -> ReminderView {
+        let r = self.until(id, |r| r.status == status).await;
+        assert_eq!(r.status, status, "{r:?}");
+        r
     }
 }
 
@@ -263,19 +282,9 @@ async fn a_busy_gateway_is_tried_again_later(b: Backend) {
     w.sms.fail_next(1);
     w.clock_to(reminders[0].due_at);
     // The 503 leaves it pending with its reason, not before 30 s from now.
-    let end = tokio::time::Instant::now() + DEADLINE;
-    let row = loop {
-        let r = w
-            .reminders()
-            .await
-            .into_iter()
-            .find(|r| r.id == reminders[0].id)
-            .unwrap();
-        if r.attempts >= 1 && r.reason.is_some() || tokio::time::Instant::now() >= end {
-            break r;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let row = w
+        .until(reminders[0].id, |r| r.attempts >= 1 && r.reason.is_some())
+        .await;
     assert_eq!(row.status, "pending", "{row:?}");
     assert!(
         row.reason
@@ -301,19 +310,7 @@ async fn when_the_gateway_is_busy_only_the_text_is_tried_again_not_the_email(b: 
     // The email went; the text waits for its retry, and the row says so.
     let mail = w.smtp.wait_for(1, DEADLINE).await;
     assert_eq!(mail.len(), 1);
-    let end = tokio::time::Instant::now() + DEADLINE;
-    let row = loop {
-        let r = w
-            .reminders()
-            .await
-            .into_iter()
-            .find(|r| r.id == reminders[0].id)
-            .unwrap();
-        if r.reason.is_some() || tokio::time::Instant::now() >= end {
-            break r;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let row = w.until(reminders[0].id, |r| r.reason.is_some()).await;
     assert_eq!(row.status, "pending", "{row:?}");
     assert_eq!(row.channel.as_deref(), Some("email"), "{row:?}");
     assert!(
@@ -351,28 +348,16 @@ async fn texts_go_to_an_https_gateway_whose_certificate_is_trusted_and_never_to_
 ) {
     let tls = alcove_tests::gateway::TlsGateway::start();
     for trusted in [false, true] {
-        let smtp = SmtpSink::start();
-        let (port, base, ca) = (smtp.port, tls.base.clone(), tls.ca_file.clone());
-        let Some(app) = TestApp::start_with(b, move |s| {
-            s.reminders.dispatch_interval_ms = 20;
-            alcove_tests::gateway::configure_channels(s, port, base);
+        let (base, ca) = (tls.base.clone(), tls.ca_file.clone());
+        let Some(w) = world_with(b, move |s| {
             if let Some(sms) = s.reminders.sms.as_mut() {
+                sms.base_url = base;
                 sms.ca_file = trusted.then_some(ca);
             }
         })
         .await
         else {
             return;
-        };
-        let p = app.practice_with_people().await;
-        let (_, me) = p.client.client.get("/api/v1/me").await;
-        let practice = me["practice_id"].as_str().unwrap().parse().unwrap();
-        let w = World {
-            app,
-            smtp,
-            sms: Gateway::start().await,
-            p,
-            practice,
         };
         let mut prefs = both_channels();
         prefs["email_enabled"] = json!(false);
@@ -388,19 +373,7 @@ async fn texts_go_to_an_https_gateway_whose_certificate_is_trusted_and_never_to_
         } else {
             // A certificate the server does not trust is a gateway it
             // cannot reach: nothing is posted, the text waits for a retry.
-            let end = tokio::time::Instant::now() + DEADLINE;
-            let row = loop {
-                let r = w
-                    .reminders()
-                    .await
-                    .into_iter()
-                    .find(|r| r.id == reminders[0].id)
-                    .unwrap();
-                if r.reason.is_some() || tokio::time::Instant::now() >= end {
-                    break r;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            };
+            let row = w.until(reminders[0].id, |r| r.reason.is_some()).await;
             assert_eq!(row.status, "pending", "{row:?}");
             assert_eq!(
                 row.reason.as_deref(),

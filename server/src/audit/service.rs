@@ -94,9 +94,7 @@ impl AuditService {
         for (i, (seq, leaf)) in rows.into_iter().enumerate() {
             match leaf.as_deref().and_then(super::canonical::as_hash) {
                 Some(l) if seq == i as i64 + 1 => leaves.push(l),
-                _ => anyhow::bail!(
-                    "the audit log of this practice is damaged; run `alcove audit verify`"
-                ),
+                _ => return Err(LogDamaged("the audit log of this practice is damaged").into()),
             }
         }
         Ok(Tree::new(leaves))
@@ -127,13 +125,15 @@ impl AuditService {
                     f.push(*l);
                 }
                 if Some(f.root()) != h.root() {
-                    anyhow::bail!("the audit log no longer matches its last signed head; run `alcove audit verify`");
+                    return Err(
+                        LogDamaged("the audit log no longer matches its last signed head").into(),
+                    );
                 }
                 h.tree_size as i64
             }
-            Some(_) => anyhow::bail!(
-                "the audit log is shorter than its last signed head; run `alcove audit verify`"
-            ),
+            Some(_) => {
+                return Err(LogDamaged("the audit log is shorter than its last signed head").into())
+            }
             None => 0,
         };
         let mut after = checked_from;
@@ -143,10 +143,7 @@ impl AuditService {
             after = last_row.entry.seq;
             for r in &rows {
                 if r.stored_leaf() != Some(r.entry.leaf_hash()) {
-                    anyhow::bail!(
-                        "audit entry {} does not match its leaf hash; run `alcove audit verify`",
-                        r.entry.seq
-                    );
+                    return Err(LogDamaged("an audit entry does not match its leaf hash").into());
                 }
             }
         }
@@ -154,6 +151,22 @@ impl AuditService {
         store.store_signed_head(&head).await?;
         Ok((head, tree))
     }
+}
+
+/// The log failed the check before signing: a gap, a missing or wrong leaf
+/// hash, or no longer the tree its last signed head covered. Not a passing
+/// failure (a storage error is not this): someone changed the log.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}; run `alcove audit verify`")]
+pub struct LogDamaged(&'static str);
+
+/// Told when a practice's log fails the check before signing, so that it is
+/// recorded where the practice will see it (the `audit.verification_failed`
+/// event, which opens an audit-tampering incident), not only in the logs.
+#[async_trait]
+pub trait DamageReport: Send + Sync + 'static {
+    /// `practice`'s log failed the check at `now`.
+    async fn damaged(&self, practice: &str, now: i64);
 }
 
 /// Somewhere signed tree heads are kept outside the server's database.
@@ -262,6 +275,7 @@ pub async fn publish_once(
     witnesses: &[Arc<dyn Witness>],
     published: &mut std::collections::HashMap<String, u64>,
     now: i64,
+    report: Option<&dyn DamageReport>,
 ) -> anyhow::Result<Vec<SignedTreeHead>> {
     let store = service.store().await?;
     let mut out = Vec::new();
@@ -269,8 +283,12 @@ pub async fn publish_once(
         let head = match service.sign_head(&practice, now).await {
             Ok((head, _)) => head,
             Err(e) => {
-                // Never sign over a damaged log; say so loudly.
+                // Never sign over a damaged log; say so loudly, and where
+                // the practice sees it.
                 tracing::error!(error = %e, "audit: signed tree head withheld");
+                if let (Some(report), true) = (report, e.downcast_ref::<LogDamaged>().is_some()) {
+                    report.damaged(&practice, now).await;
+                }
                 continue;
             }
         };
@@ -299,6 +317,7 @@ pub fn spawn_publisher(
     clock: Arc<dyn crate::clock::Clock>,
     witnesses: Vec<Arc<dyn Witness>>,
     interval: std::time::Duration,
+    report: Option<Arc<dyn DamageReport>>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut published = std::collections::HashMap::new();
@@ -306,7 +325,15 @@ pub fn spawn_publisher(
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            if let Err(e) = publish_once(&service, &witnesses, &mut published, clock.now()).await {
+            if let Err(e) = publish_once(
+                &service,
+                &witnesses,
+                &mut published,
+                clock.now(),
+                report.as_deref(),
+            )
+            .await
+            {
                 tracing::warn!(error = %e, "audit: publishing signed tree heads failed");
             }
         }

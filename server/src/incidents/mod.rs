@@ -3,6 +3,7 @@
 //! and signed, retried, PHI-free webhooks (Standard Webhooks) tell the
 //! practice's own systems. See docs/incidents.md.
 
+pub mod damage;
 pub mod error;
 pub mod http;
 pub mod jobs;

@@ -1,5 +1,6 @@
 // What a person does in the web client, as reusable steps.
 import assert from "node:assert/strict";
+import { LAPTOP, PHONE } from "./browser.mjs";
 import { authenticator } from "./totp.mjs";
 
 /** Waits for the page's main heading. */
@@ -137,4 +138,21 @@ export async function login(page, who, { totp, recoveryCode, deviceName } = {}) 
     await page.getByRole("button", { name: "Sign in" }).click();
   }
   await heading(page, "Conversations");
+}
+
+/**
+ * The practice most stories start from: the admin registers from the setup
+ * link on a laptop, invites a clinician (laptop), who invites their client
+ * (`clientDevice`, a phone by default). Returns the three people.
+ */
+export async function registerPractice(person, setupLink, { admin: a, clinician: c, client: k }, clientDevice = PHONE) {
+  const admin = await person(LAPTOP);
+  await registerStaff(admin.page, setupLink, a);
+  const clinicianLink = await createInvite(admin.page, "clinician");
+  const clinician = await person(LAPTOP);
+  await registerStaff(clinician.page, clinicianLink, c);
+  const clientLink = await createInvite(clinician.page, "client");
+  const client = await person(clientDevice);
+  await registerClient(client.page, clientLink, k);
+  return { admin, clinician, client };
 }

@@ -12,8 +12,8 @@
 import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
 import { story } from "../lib/story.mjs";
-import { axeScan, screenshot, reopen, LAPTOP, PHONE } from "../lib/browser.mjs";
-import { heading, registerStaff, registerClient, createInvite } from "../lib/flows.mjs";
+import { axeScan, screenshot, reopen } from "../lib/browser.mjs";
+import { heading, registerPractice } from "../lib/flows.mjs";
 import { startSmtpSink, startGateway, channelEnv, serverClock, replyBySms, until, SMS_ACCOUNT, SMS_FROM } from "../lib/channels.mjs";
 
 const ADMIN = { name: "Avery Admin", login: "avery@example.test", password: "granite-willow-parcel-58", device: "Office laptop" };
@@ -79,14 +79,7 @@ describe("reminders delivered", () => {
   let reminders;
 
   it("admin, clinician and the clinician's client register", async () => {
-    admin = await person(LAPTOP);
-    await registerStaff(admin.page, server.setupLink, ADMIN);
-    const clinicianLink = await createInvite(admin.page, "clinician");
-    clinician = await person(LAPTOP);
-    await registerStaff(clinician.page, clinicianLink, CLINICIAN);
-    const clientLink = await createInvite(clinician.page, "client");
-    client = await person(PHONE);
-    await registerClient(client.page, clientLink, CLIENT);
+    ({ admin, clinician, client } = await registerPractice(person, server.setupLink, { admin: ADMIN, clinician: CLINICIAN, client: CLIENT }));
   });
 
   it("the client allows email and text, two hours before", async () => {

@@ -7,8 +7,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { story } from "../lib/story.mjs";
-import { axeScan, screenshot, LAPTOP, PHONE } from "../lib/browser.mjs";
-import { heading, registerStaff, registerClient, createInvite } from "../lib/flows.mjs";
+import { axeScan, screenshot } from "../lib/browser.mjs";
+import { heading, registerPractice } from "../lib/flows.mjs";
 
 const ADMIN = { name: "Avery Admin", login: "avery@example.test", password: "granite-willow-parcel-58", device: "Office laptop" };
 const CLINICIAN = { name: "Robin Okafor", login: "robin@example.test", password: "maple-orchard-window-73", device: "Robin's laptop" };
@@ -31,14 +31,7 @@ describe("reminders", () => {
   let admin, clinician, client;
 
   it("admin, clinician and the clinician's client register", async () => {
-    admin = await person(LAPTOP);
-    await registerStaff(admin.page, server.setupLink, ADMIN);
-    const clinicianLink = await createInvite(admin.page, "clinician");
-    clinician = await person(LAPTOP);
-    await registerStaff(clinician.page, clinicianLink, CLINICIAN);
-    const clientLink = await createInvite(clinician.page, "client");
-    client = await person(PHONE);
-    await registerClient(client.page, clientLink, CLIENT);
+    ({ admin, clinician, client } = await registerPractice(person, server.setupLink, { admin: ADMIN, clinician: CLINICIAN, client: CLIENT }));
   });
 
   it("the clinician schedules a weekly appointment and sees its reminders planned", async () => {
