@@ -18,6 +18,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_alcove");
 #[allow(dead_code)]
 mod smtp;
 
+/// The stand-in SMS gateway the reminder tests use (shared likewise).
+#[path = "../../tests/src/gateway.rs"]
+#[allow(dead_code)]
+mod gateway;
+
 /// The one launcher of the binary (shared with the `alcove-tests` crate).
 #[path = "../../tests/src/launch.rs"]
 mod launch;
@@ -246,6 +251,7 @@ async fn reminders_survive_kill_9_during_dispatch() {
     // A relay that takes 40 ms a message: the kill lands with sends in
     // flight.
     let sink = smtp::SmtpSink::start_slow(40);
+    let texts = gateway::Gateway::start().await;
     let dir = tempfile::tempdir().expect("dir");
     let clock = dir.path().join("clock");
     std::fs::write(&clock, "0").expect("clock file");
@@ -262,6 +268,10 @@ async fn reminders_survive_kill_9_during_dispatch() {
             "ALCOVE_REMINDERS__EMAIL__FROM",
             "reminders@x.example".into(),
         ),
+        ("ALCOVE_REMINDERS__SMS__BASE_URL", texts.base.clone()),
+        ("ALCOVE_REMINDERS__SMS__ACCOUNT_SID", "AC123".into()),
+        ("ALCOVE_REMINDERS__SMS__AUTH_TOKEN", "gateway-token".into()),
+        ("ALCOVE_REMINDERS__SMS__FROM", "+15555550000".into()),
     ];
     let (mut server, addr, link) = start_with(dir.path(), &env).await;
     let (admin, _) = register(&addr, &link.expect("setup link"), "admin@x.example").await;
@@ -279,8 +289,11 @@ async fn reminders_survive_kill_9_during_dispatch() {
         .call(
             reqwest::Method::PUT,
             &format!("/api/v1/reminders/preferences/{client_id}"),
-            Some(json!({"email_enabled": true, "sms_enabled": false, "email": "sam@home.example",
-                        "sender": "neutral", "leads_minutes": [120], "language": "en", "opted_out": false})),
+            Some(
+                json!({"email_enabled": true, "sms_enabled": true, "email": "sam@home.example",
+                        "phone": "+15555550123", "sender": "neutral", "leads_minutes": [120],
+                        "language": "en", "opted_out": false}),
+            ),
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -347,8 +360,23 @@ async fn reminders_survive_kill_9_during_dispatch() {
         duplicates <= BATCH,
         "{duplicates} duplicates, more than one batch in flight"
     );
+    // Counted at the gateway too: the texts carry no id, so by number —
+    // one per reminder, and at most one batch more (in flight at the kill).
+    let posted = texts.posted();
+    assert!(
+        posted.len() >= APPOINTMENTS,
+        "none lost: {} texts",
+        posted.len()
+    );
+    assert!(
+        posted.len() <= APPOINTMENTS + BATCH,
+        "{} texts, more than one batch in flight duplicated",
+        posted.len()
+    );
+    assert!(posted.iter().all(|p| p.form["To"] == "+15555550123"));
     println!(
-        "kill -9 during dispatch: {at_kill} out before the kill, {duplicates} duplicated, 0 lost"
+        "kill -9 during dispatch: {at_kill} emails out before the kill, {duplicates} duplicated, 0 lost; {} texts for {APPOINTMENTS}",
+        posted.len()
     );
 }
 

@@ -228,9 +228,14 @@ impl TlsGateway {
             );
         }
         std::fs::create_dir(dir.path().join("posted")).expect("mkdir");
-        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        // The workspace root (this file is also built into the server's
+        // own tests).
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace root")
+            .to_path_buf();
         let mut child = Command::new(crate::smtp::python())
-            .arg(root.join("gateway/https_gateway.py"))
+            .arg(root.join("tests/gateway/https_gateway.py"))
             .arg(at("posted"))
             .arg(at("leaf.pem"))
             .arg(at("leaf.key"))
