@@ -13,6 +13,7 @@ on_both_backends!(
     a_shared_computer_is_signed_out_for_good_at_logout,
     a_shared_computer_left_open_is_signed_out_when_its_session_lapses,
     a_shared_computer_cannot_reuse_a_device,
+    a_staff_members_first_sign_in_on_a_shared_computer_is_a_shared_one,
 );
 
 /// Signs `who` in on a shared computer with a cookie; returns the raw
@@ -171,5 +172,71 @@ async fn a_shared_computer_cannot_reuse_a_device(backend: Backend) {
     assert_eq!(body["error"], "invalid_field");
     let own = device_seen_by(&p.client.client, &p.client.device_id).await;
     assert_eq!(own["shared"], false);
+    app.stop().await;
+}
+
+async fn a_staff_members_first_sign_in_on_a_shared_computer_is_a_shared_one(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let admin = app.practice_with_admin("P", "admin@p.example").await;
+    let link = app.invite(&admin, "associate").await;
+    // The associate sets a password; the authenticator comes at first
+    // sign-in, which is on the clinic's shared front-desk computer.
+    let (status, _) = app
+        .client()
+        .post(
+            "/api/v1/invites/accept",
+            &json!({"token": alcove_tests::token_of(&link), "login": "assoc@p.example",
+                    "display_name": "A", "password": "associate passphrase"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let step: Value = http
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(
+            &json!({"login": "assoc@p.example", "password": "associate passphrase",
+                      "device_name": "Front desk", "shared_computer": true}),
+        )
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(step["status"], "mfa_enrollment_required", "{step}");
+    let secret = step["totp_secret"].as_str().expect("secret");
+    let response = http
+        .post(format!("{}/api/v1/auth/mfa/enroll", app.base))
+        .json(
+            &json!({"enrollment_token": step["enrollment_token"], "totp_code": app.totp(secret),
+                      "device_name": "Front desk", "shared_computer": true}),
+        )
+        .send()
+        .await
+        .expect("enrol");
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("set-cookie")
+        .to_string();
+    // The same as a shared sign-in: a cookie gone with the browser, and a
+    // device the server signs out for good when the session ends.
+    assert!(!cookie.to_ascii_lowercase().contains("max-age"), "{cookie}");
+    let me: Value = http
+        .get(format!("{}/api/v1/me", app.base))
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["shared_computer"], true, "{me}");
     app.stop().await;
 }

@@ -535,6 +535,10 @@ pub struct EnrollRequest {
     /// Cookie (default) or bearer.
     #[serde(default)]
     pub transport: TokenTransport,
+    /// A shared or public computer, as at sign-in (a staff member's first
+    /// sign-in there goes through this step).
+    #[serde(default)]
+    pub shared_computer: bool,
 }
 
 /// Confirm TOTP enrolment; signs in and returns recovery codes once.
@@ -574,7 +578,12 @@ pub async fn enroll(
     };
     let keys = throttle::Keys::for_account(user.practice_id, &user.login, client_ip(&parts));
     let attempt = throttle::begin(&state, &keys, Some(lockout_event(&user, &meta))).await?;
-    let device = match device_choice(req.device_id, req.device_name.as_deref(), false, &parts) {
+    let device = match device_choice(
+        req.device_id,
+        req.device_name.as_deref(),
+        req.shared_computer,
+        &parts,
+    ) {
         Ok(d) => d,
         Err(e) => {
             attempt.counted();
@@ -613,13 +622,15 @@ pub async fn enroll(
         })?;
     attempt.succeeded(&state, &keys).await?;
     let shown = codes.shown();
+    // A shared computer's cookie ends with the browser.
+    let persistent = !matches!(device, DeviceChoice::New { shared: true, .. });
     Ok(signed_in(
         &state,
         &user,
         device_id,
         issued,
         req.transport,
-        true,
+        persistent,
         Some(shown),
         StatusCode::OK,
     ))

@@ -14,10 +14,12 @@ import { chromium } from "playwright-core";
 import { story } from "../lib/story.mjs";
 import { axeScan, screenshot, PHONE, LAPTOP } from "../lib/browser.mjs";
 import { heading, registerStaff, registerClient, createInvite } from "../lib/flows.mjs";
+import { authenticator } from "../lib/totp.mjs";
 
 const ADMIN = { name: "Ada Admin", login: "ada@example.test", password: "copper-kettle-meadow-19", device: "Office laptop" };
 const CLINICIAN = { name: "Robin Clinician", login: "robin@example.test", password: "maple-orchard-window-73", device: "Robin's laptop" };
 const CLIENT = { name: "Sam Client", login: "sam@example.test", password: "river stones and paper kites", device: "My phone" };
+const ASSOCIATE = { name: "Alex Associate", login: "alex@example.test", password: "lantern-harbor-quartz-42" };
 
 const profile = mkdtempSync(path.join(tmpdir(), "alcove-shared-profile-"));
 
@@ -74,11 +76,11 @@ async function signedOutOnPhone(phone, name) {
 
 describe("a shared or public computer keeps nothing", () => {
   const { server, person } = story();
-  let clinician, phone;
+  let admin, clinician, phone;
   after(() => rmSync(profile, { recursive: true, force: true }));
 
   it("a clinician and a client are in a conversation", async () => {
-    const admin = await person(LAPTOP);
+    admin = await person(LAPTOP);
     await registerStaff(admin.page, server.setupLink, ADMIN);
     clinician = await person(LAPTOP);
     await registerStaff(clinician.page, await createInvite(admin.page, "clinician"), CLINICIAN);
@@ -187,6 +189,56 @@ describe("a shared or public computer keeps nothing", () => {
     await signedOutOnPhone(phone, "Library computer again");
     await family.context.close();
 
+    family = await openFamilyComputer();
+    try {
+      await nothingLeft(family);
+    } finally {
+      await family.context.close();
+    }
+  });
+
+  it("an associate's first sign-in, on the shared front desk, sets up the authenticator and keeps nothing either", async () => {
+    // The associate chose a password from the invitation but stopped at
+    // the authenticator step; they finish it at the front desk.
+    const link = await createInvite(admin.page, "associate");
+    const own = await person(LAPTOP);
+    await own.page.goto(link);
+    await heading(own.page, "Welcome to Alcove");
+    await own.page.getByLabel("Your name", { exact: true }).fill(ASSOCIATE.name);
+    await own.page.getByLabel("Login", { exact: true }).fill(ASSOCIATE.login);
+    await own.page.getByLabel("Choose a password").fill(ASSOCIATE.password);
+    await own.page.getByLabel("Repeat the password").fill(ASSOCIATE.password);
+    await own.page.getByRole("button", { name: "Continue" }).click();
+    await heading(own.page, "Set up two-step sign-in");
+    await own.page.close();
+
+    let family = await openFamilyComputer();
+    try {
+      const page = family.page;
+      await page.goto(`${server.url}/login`);
+      await heading(page, "Sign in");
+      await page.getByLabel("Login", { exact: true }).fill(ASSOCIATE.login);
+      await page.getByLabel("Password or passphrase").fill(ASSOCIATE.password);
+      await page.getByLabel("This is a shared or public computer").check();
+      await page.getByLabel("Name this device").fill("Front desk");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await heading(page, "Set up two-step sign-in");
+      const secret = (await page.locator("#totp-secret").textContent()).replace(/\s+/g, "");
+      await page.getByLabel("Code from your authenticator app").fill(await authenticator(secret).next());
+      await page.getByRole("button", { name: "Confirm and sign in" }).click();
+      await heading(page, "Save your recovery codes");
+      await page.getByLabel("I saved my recovery codes somewhere safe").check();
+      await page.getByRole("button", { name: "Continue to Alcove" }).click();
+      await heading(page, "Conversations");
+      // Signed in as a shared computer, as the sign-in page was told.
+      const me = await page.evaluate(() => fetch("/api/v1/me").then((r) => r.json()));
+      assert.equal(me.shared_computer, true);
+      const cookies = await family.context.cookies();
+      assert.ok(cookies.length > 0 && cookies.every((c) => c.expires === -1), `browser-session cookies only: ${JSON.stringify(cookies.map((c) => c.expires))}`);
+      await page.close();
+    } finally {
+      await family.context.close();
+    }
     family = await openFamilyComputer();
     try {
       await nothingLeft(family);

@@ -171,7 +171,9 @@ export function loginPage(ctx) {
     password.input.value = "";
     if (answer.status === "mfa_enrollment_required") {
       // Staff who have not finished setting up their authenticator yet.
-      ctx.show(enrolView(ctx, answer, useDevice ? { device_id: useDevice } : { device_name: body.device_name }), "Set up two-step sign-in");
+      // On a shared computer the step signs in as one too.
+      const choice = body.shared_computer ? { device_name: body.device_name, shared_computer: true } : useDevice ? { device_id: useDevice } : { device_name: body.device_name };
+      ctx.show(enrolView(ctx, answer, choice), "Set up two-step sign-in");
       return;
     }
     await session.signedIn(answer);
