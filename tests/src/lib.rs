@@ -429,6 +429,28 @@ impl TestApp {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["link"].as_str().expect("link").to_string()
     }
+
+    /// A staff member invited by `by` as `role` who chose a password from
+    /// the invitation but stopped before setting up the authenticator: the
+    /// next sign-in asks for that step instead of opening a session.
+    pub async fn staff_without_authenticator(
+        &self,
+        by: &Person,
+        role: &str,
+        login: &str,
+        password: &str,
+    ) {
+        let link = self.invite(by, role).await;
+        let (status, body) = self
+            .client()
+            .post(
+                "/api/v1/invites/accept",
+                &json!({"token": token_of(&link), "login": login, "display_name": "A", "password": password}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["status"], "mfa_enrollment_required", "{body}");
+    }
 }
 
 impl Drop for TestApp {

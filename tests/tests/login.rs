@@ -158,18 +158,14 @@ async fn staff_without_totp_must_enrol_before_first_use(backend: Backend) {
         return;
     };
     let admin = app.practice_with_admin("P", "admin@p.example").await;
-    let link = app.invite(&admin, "associate").await;
     // The associate sets a password but abandons enrolment.
-    let (status, body) = app
-        .client()
-        .post(
-            "/api/v1/invites/accept",
-            &json!({"token": alcove_tests::token_of(&link), "login": "assoc@p.example",
-                    "display_name": "A", "password": "associate passphrase"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(body["status"], "mfa_enrollment_required");
+    app.staff_without_authenticator(
+        &admin,
+        "associate",
+        "assoc@p.example",
+        "associate passphrase",
+    )
+    .await;
     // Logging in with the password gives a new enrolment, never a session.
     let c = app.client();
     let (status, body) = c

@@ -19,10 +19,7 @@ on_both_backends!(
 /// Signs `who` in on a shared computer with a cookie; returns the raw
 /// `Set-Cookie` header, the body, and a client carrying that cookie.
 async fn sign_in_shared(app: &TestApp, who: &Person) -> (String, Value, reqwest::Client) {
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("client");
+    let http = cookie_client();
     let response = http
         .post(format!("{}/api/v1/auth/login", app.base))
         .json(
@@ -33,14 +30,27 @@ async fn sign_in_shared(app: &TestApp, who: &Person) -> (String, Value, reqwest:
         .await
         .expect("login");
     assert_eq!(response.status(), StatusCode::OK);
-    let cookie = response
+    let cookie = set_cookie(&response);
+    let body: Value = response.json().await.expect("json");
+    (cookie, body, http)
+}
+
+/// A browser-like client: it keeps the cookies it is given.
+fn cookie_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client")
+}
+
+/// The raw `Set-Cookie` header of a sign-in.
+fn set_cookie(response: &reqwest::Response) -> String {
+    response
         .headers()
         .get("set-cookie")
         .and_then(|v| v.to_str().ok())
         .expect("set-cookie")
-        .to_string();
-    let body: Value = response.json().await.expect("json");
-    (cookie, body, http)
+        .to_string()
 }
 
 /// The device `id` as its owner's devices list shows it.
@@ -180,22 +190,16 @@ async fn a_staff_members_first_sign_in_on_a_shared_computer_is_a_shared_one(back
         return;
     };
     let admin = app.practice_with_admin("P", "admin@p.example").await;
-    let link = app.invite(&admin, "associate").await;
     // The associate sets a password; the authenticator comes at first
     // sign-in, which is on the clinic's shared front-desk computer.
-    let (status, _) = app
-        .client()
-        .post(
-            "/api/v1/invites/accept",
-            &json!({"token": alcove_tests::token_of(&link), "login": "assoc@p.example",
-                    "display_name": "A", "password": "associate passphrase"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("client");
+    app.staff_without_authenticator(
+        &admin,
+        "associate",
+        "assoc@p.example",
+        "associate passphrase",
+    )
+    .await;
+    let http = cookie_client();
     let step: Value = http
         .post(format!("{}/api/v1/auth/login", app.base))
         .json(
@@ -220,12 +224,7 @@ async fn a_staff_members_first_sign_in_on_a_shared_computer_is_a_shared_one(back
         .await
         .expect("enrol");
     assert_eq!(response.status(), StatusCode::OK);
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .expect("set-cookie")
-        .to_string();
+    let cookie = set_cookie(&response);
     // The same as a shared sign-in: a cookie gone with the browser, and a
     // device the server signs out for good when the session ends.
     assert!(!cookie.to_ascii_lowercase().contains("max-age"), "{cookie}");

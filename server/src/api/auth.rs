@@ -171,11 +171,22 @@ pub async fn open_session(
         .create_session(user, device, &issued.record, state.now(), event)
         .await
         .map_err(device_error)?;
-    // A shared computer's cookie ends with the browser.
-    let persistent = !matches!(device, DeviceChoice::New { shared: true, .. });
     Ok(signed_in(
-        state, user, device_id, issued, transport, persistent, None, status,
+        state,
+        user,
+        device_id,
+        issued,
+        transport,
+        cookie_outlives_browser(device),
+        None,
+        status,
     ))
+}
+
+/// A shared computer's cookie ends with the browser; any other lasts the
+/// session's lifetime.
+fn cookie_outlives_browser(device: &DeviceChoice) -> bool {
+    !matches!(device, DeviceChoice::New { shared: true, .. })
 }
 
 fn device_error(e: SessionError) -> AppError {
@@ -622,15 +633,13 @@ pub async fn enroll(
         })?;
     attempt.succeeded(&state, &keys).await?;
     let shown = codes.shown();
-    // A shared computer's cookie ends with the browser.
-    let persistent = !matches!(device, DeviceChoice::New { shared: true, .. });
     Ok(signed_in(
         &state,
         &user,
         device_id,
         issued,
         req.transport,
-        persistent,
+        cookie_outlives_browser(&device),
         Some(shown),
         StatusCode::OK,
     ))

@@ -12,12 +12,17 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { repoRoot } from "./server.mjs";
 
-/** The test venv's Python (aiosmtpd, twilio), installed when missing. */
+let venvPython = null;
+
+/** The test venv's Python (aiosmtpd, twilio), installed when missing (the
+ * setup script is run once per process). */
 function python() {
+  if (venvPython) return venvPython;
   const setup = spawnSync("bash", [path.join(repoRoot, "scripts/setup.d/30-test-python.sh")], { stdio: "inherit" });
   if (setup.status !== 0) throw new Error("installing the test venv failed");
   const target = process.env.CARGO_TARGET_DIR ? path.resolve(repoRoot, process.env.CARGO_TARGET_DIR) : path.join(repoRoot, "target");
-  return path.join(target, "test-python/bin/python");
+  venvPython = path.join(target, "test-python/bin/python");
+  return venvPython;
 }
 
 /** Polls `read` until `done(value)` or the deadline; returns the value. */

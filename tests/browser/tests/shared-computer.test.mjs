@@ -181,7 +181,7 @@ describe("a shared or public computer keeps nothing", () => {
   });
 
   it("the tab and the browser closed without signing out: signed out, and nothing is kept", async () => {
-    let family = await openFamilyComputer();
+    const family = await openFamilyComputer();
     await signInShared(family.page, server.url, "Library computer again");
     // The tab is closed; its last act is a keepalive logout, and the
     // server signs the device out (without it, the session's lapse would).
@@ -189,12 +189,7 @@ describe("a shared or public computer keeps nothing", () => {
     await signedOutOnPhone(phone, "Library computer again");
     await family.context.close();
 
-    family = await openFamilyComputer();
-    try {
-      await nothingLeft(family);
-    } finally {
-      await family.context.close();
-    }
+    await reopenedKeepsNothing();
   });
 
   it("an associate's first sign-in, on the shared front desk, sets up the authenticator and keeps nothing either", async () => {
@@ -212,7 +207,7 @@ describe("a shared or public computer keeps nothing", () => {
     await heading(own.page, "Set up two-step sign-in");
     await own.page.close();
 
-    let family = await openFamilyComputer();
+    const family = await openFamilyComputer();
     try {
       const page = family.page;
       await page.goto(`${server.url}/login`);
@@ -239,13 +234,18 @@ describe("a shared or public computer keeps nothing", () => {
     } finally {
       await family.context.close();
     }
-    family = await openFamilyComputer();
+    await reopenedKeepsNothing();
+  });
+
+  /** The family computer opened again after it was closed: nothing left. */
+  async function reopenedKeepsNothing() {
+    const family = await openFamilyComputer();
     try {
       await nothingLeft(family);
     } finally {
       await family.context.close();
     }
-  });
+  }
 
   async function nothingLeft(family) {
     const page = family.page;
