@@ -90,6 +90,9 @@ pub struct IncidentSettings {
     /// How long a rotated-out webhook secret still signs beside the new one
     /// (s): the receiver's time to switch.
     pub webhook_rotation_overlap_secs: i64,
+    /// How far before an incident's discovery an account's evidence looks
+    /// (days): a credential is rarely misused only on the day it is noticed.
+    pub account_lookback_days: i64,
 }
 
 impl Default for IncidentSettings {
@@ -107,6 +110,7 @@ impl Default for IncidentSettings {
             bulk_reads: 10,
             bulk_read_window_secs: 3600,
             webhook_rotation_overlap_secs: 86_400,
+            account_lookback_days: 30,
         }
     }
 }
@@ -751,6 +755,10 @@ bulk_read_window_secs = 3600
 # After a webhook's secret is replaced, the previous one still signs beside
 # it for this long (s), so the receiver can switch without a gap.
 webhook_rotation_overlap_secs = 86400
+# An incident about an account (a password that may be known to someone
+# else) lists the clients whose records it reached from this many days
+# before the discovery until now.
+account_lookback_days = 30
 "#;
 
 #[cfg(test)]

@@ -94,7 +94,7 @@ async fn main() {
     let practice_id = who.practice.parse().expect("id");
     loop {
         peak_rss = peak_rss.max(rss_kib(std::process::id()));
-        let posted = gateway.posted().len();
+        let posted = gateway.count();
         if posted >= n || started.elapsed() > Duration::from_secs(600) {
             break;
         }
@@ -107,7 +107,7 @@ async fn main() {
         .list_reminders(practice_id, None, 10)
         .await
         .expect("rows");
-    let posted = gateway.posted().len();
+    let posted = gateway.count();
     println!(
         "| reminders sent | {posted} of {n} in {elapsed:.2} s → {:.0}/s |",
         posted as f64 / elapsed
@@ -242,7 +242,7 @@ async fn steady_run(
     let mut rss = Vec::new();
     loop {
         rss.push(rss_kib(std::process::id()));
-        let posted = gateway.posted().len();
+        let posted = gateway.count();
         if posted >= n || t0.elapsed() > Duration::from_secs(secs + 62) {
             break;
         }
@@ -332,7 +332,7 @@ async fn overhead(rate: u64, window: u64, rounds: u64, interval_ms: u64) {
         idle.iter().map(|x| x.round()).collect::<Vec<_>>(),
         mean(&idle),
         mean(&busy) / mean(&idle),
-        gateway.posted().len(),
+        gateway.count(),
         dues.len(),
     );
     app.stop().await;

@@ -174,10 +174,32 @@ impl TestApp {
         settings.listen = addr;
         settings.public_url = Some(format!("http://{addr}"));
         adjust(&mut settings);
-        let store = storage::open(&settings).await.expect("open store");
         let clock = ManualClock::new(alcove_server::clock::SystemClock.now());
-        // The binary's own start-up path (removals re-issued, audit key,
-        // head publisher), not a test-only one.
+        let (store, shutdown, server) = Self::launch(&settings, &clock, listener).await;
+        Some(Self {
+            addr,
+            base: format!("http://{addr}"),
+            store,
+            clock,
+            settings,
+            shutdown: Some(shutdown),
+            server: Some(server),
+            _db: db,
+        })
+    }
+
+    /// Opens the store and runs the binary's own start-up path (removals
+    /// re-issued, audit key, head publisher, jobs), not a test-only one.
+    async fn launch(
+        settings: &Settings,
+        clock: &ManualClock,
+        listener: tokio::net::TcpListener,
+    ) -> (
+        Arc<dyn Store>,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let store = storage::open(settings).await.expect("open store");
         let application = alcove_server::Application::build(
             store.clone(),
             settings.clone(),
@@ -194,20 +216,33 @@ impl TestApp {
                 })
                 .await;
         });
-        Some(Self {
-            addr,
-            base: format!("http://{addr}"),
-            store,
-            clock,
-            settings,
-            shutdown: Some(tx),
-            server: Some(server),
-            _db: db,
-        })
+        (store, tx, server)
+    }
+
+    /// Stops the server and starts it again on the same database, address
+    /// and settings, the clock where it was: a deploy or a reboot. Sessions
+    /// live in the database, so the people's clients go on working; what
+    /// was in memory (sockets, queues) is gone.
+    pub async fn restart(mut self) -> Self {
+        self.halt().await;
+        // The listener of the stopped server is closed; its port is free
+        // again (listeners are bound with SO_REUSEADDR).
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("bind the same address again");
+        let (store, shutdown, server) = Self::launch(&self.settings, &self.clock, listener).await;
+        self.store = store;
+        self.shutdown = Some(shutdown);
+        self.server = Some(server);
+        self
     }
 
     /// Stops the server and closes the store.
     pub async fn stop(mut self) {
+        self.halt().await;
+    }
+
+    async fn halt(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

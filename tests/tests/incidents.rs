@@ -60,6 +60,34 @@ async fn add_webhook(who: &Person, url: &str, event_types: &[&str]) -> (StatusCo
         .await
 }
 
+/// A practice whose own system receives `incident.opened` and
+/// `device.revoked`: the receiver, the people, and the endpoint as created
+/// (its secret is shown this once).
+async fn hooked_practice(app: &TestApp) -> (Receiver, PracticePeople, Value) {
+    let receiver = Receiver::start("127.0.0.1").await;
+    let p = app.practice_with_people().await;
+    let (status, created) = add_webhook(
+        &p.admin,
+        &receiver.url,
+        &["incident.opened", "device.revoked"],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    (receiver, p, created)
+}
+
+/// `who` reports their own device lost: it is revoked, an incident opens.
+async fn reports_own_device_lost(who: &Person) {
+    let (status, body) = who
+        .client
+        .post(
+            &format!("/api/v1/devices/{}/revoke", who.device_id),
+            &json!({"reason": "lost"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 async fn until_incidents(p: &PracticePeople, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let end = tokio::time::Instant::now() + DEADLINE;
     loop {
@@ -105,11 +133,15 @@ on_both_backends!(
     the_privacy_officer_signs_off_the_prefilled_worksheet_with_a_fresh_code,
     a_breach_gets_a_draft_notice_with_its_blanks_and_nobody_named,
     a_burst_of_refused_requests_from_one_account_opens_one_probing_incident,
+    a_session_walking_ids_that_are_not_its_own_opens_one_probing_incident,
     the_prefill_itself_can_be_signed_off_unedited,
     a_signed_out_token_used_again_opens_one_credential_incident,
     an_admin_taking_out_exports_and_access_reviews_in_bulk_opens_one_incident,
     a_rotated_webhook_secret_signs_beside_the_new_one_until_the_overlap_ends,
     a_damaged_audit_log_opens_one_audit_tampering_incident,
+    a_receiver_down_across_a_server_restart_gets_every_event_under_its_id,
+    a_compromised_clinician_account_lists_each_client_whose_records_it_reached,
+    an_exception_stands_only_on_every_fact_its_clause_requires,
 );
 
 async fn a_damaged_audit_log_opens_one_audit_tampering_incident(b: Backend) {
@@ -353,15 +385,7 @@ async fn a_phone_reported_lost_opens_an_incident_the_privacy_officer_decides(b: 
         return;
     };
     let p = app.practice_with_people().await;
-    let (status, body) = p
-        .client
-        .client
-        .post(
-            &format!("/api/v1/devices/{}/revoke", p.client.device_id),
-            &json!({"reason": "lost"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    reports_own_device_lost(&p.client).await;
 
     let list = until_incidents(&p, |l| !l.is_empty()).await;
     assert_eq!(list.len(), 1, "{list:?}");
@@ -576,15 +600,7 @@ async fn twenty_wrong_passwords_make_one_incident(b: Backend) {
     );
     // A later event the watcher turns into an incident of its own: once
     // that one is there, everything the burst wrote has been read.
-    let (status, _) = p
-        .clinician
-        .client
-        .post(
-            &format!("/api/v1/devices/{}/revoke", p.clinician.device_id),
-            &json!({"reason": "lost"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    reports_own_device_lost(&p.clinician).await;
     let list = until_incidents(&p, |l| l.iter().any(|i| i["kind"] == "lost_device")).await;
     let list: Vec<Value> = list
         .into_iter()
@@ -699,15 +715,7 @@ async fn webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry
     let Some(app) = app(b, true).await else {
         return;
     };
-    let receiver = Receiver::start("127.0.0.1").await;
-    let p = app.practice_with_people().await;
-    let (status, created) = add_webhook(
-        &p.admin,
-        &receiver.url,
-        &["incident.opened", "device.revoked"],
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (receiver, p, created) = hooked_practice(&app).await;
     let secret = created["secret"].as_str().expect("secret").to_string();
     assert!(secret.starts_with("whsec_"));
     let endpoint = created["endpoint"]["id"].as_str().expect("id").to_string();
@@ -719,15 +727,7 @@ async fn webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry
 
     // The receiver is down for the first attempt.
     receiver.fail_next(1);
-    let (status, _) = p
-        .client
-        .client
-        .post(
-            &format!("/api/v1/devices/{}/revoke", p.client.device_id),
-            &json!({"reason": "lost"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    reports_own_device_lost(&p.client).await;
     let got = receiver
         .wait_until(DEADLINE, |r| r.iter().any(|x| x.refused))
         .await;
@@ -821,6 +821,62 @@ async fn webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let got = receiver.wait_until(DEADLINE, |r| r.len() > before).await;
     assert_eq!(got.last().expect("again").id, first.id);
+    app.stop().await;
+}
+
+/// The practice's system is down while the server restarts (a deploy): the
+/// events waiting for it are in the database's outbox, not in memory, so
+/// once it is up again it gets every one, each attempt under the event's
+/// one `webhook-id`.
+async fn a_receiver_down_across_a_server_restart_gets_every_event_under_its_id(b: Backend) {
+    let Some(app) = app(b, true).await else {
+        return;
+    };
+    let (receiver, p, created) = hooked_practice(&app).await;
+    let secret = created["secret"].as_str().expect("secret").to_string();
+
+    // Down: every attempt is refused.
+    receiver.fail_next(usize::MAX);
+    reports_own_device_lost(&p.client).await;
+    // Both events (the revocation and the incident it opened) were tried.
+    let tried = |r: &[alcove_tests::webhooks::Received]| {
+        let mut ids: Vec<String> = r.iter().map(|x| x.id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    let got = receiver.wait_until(DEADLINE, |r| tried(r).len() >= 2).await;
+    let waiting = tried(&got);
+    assert_eq!(waiting.len(), 2, "{got:?}");
+    assert!(got.iter().all(|x| x.refused));
+
+    let app = app.restart().await;
+    receiver.fail_next(0);
+    // Past the backoff the refusals earned (one attempt each, 5 s and
+    // jitter), on the server's clock; within the receiver's 5-minute
+    // tolerance of the real clock for the signed timestamp.
+    app.clock.advance(60);
+    let got = receiver
+        .wait_until(DEADLINE, |r| {
+            waiting
+                .iter()
+                .all(|id| r.iter().any(|x| !x.refused && &x.id == id))
+        })
+        .await;
+    let mut types = Vec::new();
+    for id in &waiting {
+        let delivered = got
+            .iter()
+            .find(|x| !x.refused && &x.id == id)
+            .unwrap_or_else(|| panic!("{id} never arrived after the restart: {got:?}"));
+        let payload = verify(&secret, delivered)
+            .unwrap_or_else(|e| panic!("standardwebhooks refused {delivered:?}: {e}"));
+        types.push(payload["type"].as_str().expect("type").to_string());
+    }
+    types.sort();
+    assert_eq!(types, ["device.revoked", "incident.opened"]);
+    // No event under a new id: every attempt of each was under its own.
+    assert_eq!(tried(&got), waiting, "{got:?}");
     app.stop().await;
 }
 
@@ -1314,6 +1370,28 @@ async fn a_breach_gets_a_draft_notice_with_its_blanks_and_nobody_named(b: Backen
     }
     let (status, _) = p.clinician.client.get(&format!("{path}/notice")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // The same draft in Spanish, with the same blanks; an unknown language
+    // is refused, not answered in English.
+    let (status, es) = p
+        .admin
+        .client
+        .get(&format!("{path}/notice?language=es"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{es}");
+    let texto = es["body"].as_str().expect("body");
+    assert!(
+        texto.contains(&format!("Nos enteramos el {discovered}.")),
+        "{texto}"
+    );
+    assert!(texto.contains("Qué puede hacer usted"), "{texto}");
+    assert_eq!(es["blanks"], n["blanks"]);
+    let (status, refused) = p
+        .admin
+        .client
+        .get(&format!("{path}/notice?language=fr"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["error"], "invalid_query");
 
     // The report: the record, the notice, and the audit entries behind
     // them, which verify offline against the pinned key.
@@ -1385,6 +1463,44 @@ async fn a_burst_of_refused_requests_from_one_account_opens_one_probing_incident
     app.stop().await;
 }
 
+/// A client's session asks for conversations by ids that are nobody's (or
+/// somebody else's: the answer is the same 404) — someone walking ids,
+/// whoever holds the session. Each is recorded with the route and never
+/// the id, and the burst opens one incident, as refusals do.
+async fn a_session_walking_ids_that_are_not_its_own_opens_one_probing_incident(b: Backend) {
+    let Some(app) = officer_app(b, |s| s.incidents.probe_refusals = 10).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let ids: Vec<String> = (0..25).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let paths: Vec<String> = ids
+        .iter()
+        .map(|id| format!("/api/v1/conversations/{id}"))
+        .collect();
+    let answers =
+        futures_util::future::join_all(paths.iter().map(|path| p.client.client.get(path))).await;
+    assert!(
+        answers.iter().all(|(s, _)| *s == StatusCode::NOT_FOUND),
+        "{answers:?}"
+    );
+    let detail = the_one_incident(&p, "unauthorized_access").await;
+    assert_eq!(detail["subjects"][0]["user_id"], p.client.user_id.as_str());
+    let (status, log) = p
+        .admin
+        .client
+        .get("/api/v1/audit/events?action=access.not_found&limit=100")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let events = log["events"].as_array().expect("events");
+    assert_eq!(events.len(), 25, "one record per request: {log}");
+    let text = log.to_string();
+    assert!(text.contains("/conversations/{id}"), "the route: {log}");
+    for id in &ids {
+        assert!(!text.contains(id.as_str()), "the id asked for is not kept");
+    }
+    app.stop().await;
+}
+
 async fn the_prefill_itself_can_be_signed_off_unedited(b: Backend) {
     let Some(app) = officer_app(b, |_| {}).await else {
         return;
@@ -1425,5 +1541,262 @@ async fn the_prefill_itself_can_be_signed_off_unedited(b: Backend) {
     {
         assert_eq!(a["text"], b["prefilled"]);
     }
+    app.stop().await;
+}
+
+async fn a_compromised_clinician_account_lists_each_client_whose_records_it_reached(b: Backend) {
+    let Some(app) = officer_app(b, |_| {}).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let link = app.invite(&p.clinician, "client").await;
+    let alex = app.register_client(&link, "alex.second").await;
+    // The clinician writes to two clients; a refused try reaches nothing.
+    let (sam_conv, mut office, mut phone) =
+        two_device_conversation(&app, &p.clinician, &p.client).await;
+    for text in ["first words", "second words"] {
+        let (status, _) = office.send_text(&app, &sam_conv, text).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    phone.sync_http(&sam_conv).await;
+    let (alex_conv, mut office2, _) = two_device_conversation(&app, &p.clinician, &alex).await;
+    let (status, _) = office2.send_text(&app, &alex_conv, "third words").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = p.clinician.client.get("/api/v1/audit/export").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = p
+        .admin
+        .client
+        .put(
+            &format!("/api/v1/users/{}/residence", alex.user_id),
+            &json!({"state": "OR"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The clinician's password may be known to someone else: reported.
+    let (status, made) = p
+        .admin
+        .client
+        .post(
+            "/api/v1/incidents",
+            &json!({"kind": "credential_compromise", "user_id": p.clinician.user_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let path = format!("/api/v1/incidents/{}", made["id"].as_str().expect("id"));
+    let (status, detail) = p.admin.client.get(&path).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["evidence"], json!([]), "no device named");
+    let a = &detail["accounts"][0];
+    assert_eq!(a["user_id"], p.clinician.user_id.as_str(), "{a}");
+    let mut both = vec![p.client.user_id.clone(), alex.user_id.clone()];
+    both.sort();
+    assert_eq!(a["affected_clients"], json!(both), "{a}");
+    let sent = |client: &str| {
+        a["clients"]
+            .as_array()
+            .expect("clients")
+            .iter()
+            .find(|c| c["client_id"] == client)
+            .map(|c| c["messages_sent"].as_i64().expect("count"))
+    };
+    assert_eq!(sent(&p.client.user_id), Some(2), "{a}");
+    assert_eq!(sent(&alex.user_id), Some(1), "{a}");
+    assert!(a["sign_ins"].as_i64().expect("sign-ins") >= 3, "{a}");
+    assert_eq!(a["sign_in_addresses"], 1, "{a}");
+    assert_eq!(a["secured_at"], Value::Null);
+    assert_eq!(a["incomplete"], false);
+    let window = a["to"].as_i64().expect("to") - a["from"].as_i64().expect("from");
+    assert!(window >= 30 * 86_400, "the look-back before discovery: {a}");
+    // The worksheet starts from it, each statement with its entries.
+    let factors = &detail["assessment"]["factors"];
+    let nature = factors[0]["text"].as_str().expect("text");
+    assert!(nature.contains("records of 2 clients"), "{nature}");
+    assert!(nature.contains("3 messages sent"), "{nature}");
+    assert_eq!(factors[0]["sources"].as_array().map(Vec::len), Some(4));
+    assert!(factors[3]["text"]
+        .as_str()
+        .expect("text")
+        .contains("has not been secured"));
+    // The media rule counts the people the account reached.
+    assert_eq!(
+        detail["residence"],
+        json!({"by_state": [{"state": "OR", "count": 1}], "not_recorded": 1, "largest": 1}),
+        "{detail}"
+    );
+    // Never content, never a login.
+    let text = detail.to_string();
+    for secret in [
+        "first words",
+        "third words",
+        "alex.second",
+        p.clinician.login.as_str(),
+    ] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+
+    // The clinician replaces the password: the account is secured.
+    let (status, body) = p
+        .clinician
+        .client
+        .post(
+            "/api/v1/me/password",
+            &json!({"current_password": p.clinician.password,
+                    "new_password": "a new and rather long passphrase"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, detail) = p.admin.client.get(&path).await;
+    let a = &detail["accounts"][0];
+    assert!(a["secured_at"].is_i64(), "{a}");
+    assert_eq!(a["sources"]["secured"].is_i64(), true, "{a}");
+    assert!(detail["assessment"]["factors"][3]["text"]
+        .as_str()
+        .expect("text")
+        .contains("was secured on"));
+    app.stop().await;
+}
+
+async fn an_exception_stands_only_on_every_fact_its_clause_requires(b: Backend) {
+    let Some(app) = app(b, false).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let (status, made) = p
+        .clinician
+        .client
+        .post(
+            "/api/v1/incidents",
+            &json!({"kind": "misdirected_message", "note": "sent to the wrong client"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let path = format!("/api/v1/incidents/{}", made["id"].as_str().expect("id"));
+    let (status, detail) = p.admin.client.get(&path).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    let choices = detail["exception_choices"].as_array().expect("choices");
+    assert_eq!(choices.len(), 3);
+    assert_eq!(choices[2]["citation"], "164.402(1)(iii)");
+    let particulars =
+        "The message was withdrawn before it was opened; the app shows it was never read.";
+    let decide = |exception: Value, decision: &str| {
+        let mut body = json!({"expected_status": "open", "status": "decided", "decision": decision,
+                              "note": "Recalled at once."});
+        if !exception.is_null() {
+            body["exception"] = exception;
+        }
+        body
+    };
+    let refused = [
+        // The decision without its facts.
+        (
+            decide(Value::Null, "exception"),
+            "an exception names its clause",
+        ),
+        // A clause without its one fact.
+        (
+            decide(
+                json!({"clause": "unable_to_retain", "affirmed": [], "particulars": particulars}),
+                "exception",
+            ),
+            "164.402(1)(iii) also requires",
+        ),
+        // A fact of another clause does not stand in for one of its own.
+        (
+            decide(
+                json!({"clause": "unintentional_use",
+                       "affirmed": ["workforce_member", "good_faith", "within_scope", "could_not_retain"],
+                       "particulars": particulars}),
+                "exception",
+            ),
+            "164.402(1)(i) does not rest on",
+        ),
+        // Every fact, but no particulars.
+        (
+            decide(
+                json!({"clause": "unable_to_retain", "affirmed": ["could_not_retain"], "particulars": "  "}),
+                "exception",
+            ),
+            "particulars",
+        ),
+        // An exception's facts with another decision.
+        (
+            decide(
+                json!({"clause": "unable_to_retain", "affirmed": ["could_not_retain"], "particulars": particulars}),
+                "not_a_breach",
+            ),
+            "only the decision",
+        ),
+    ];
+    for (body, says) in refused {
+        let (status, answer) = p.admin.client.patch(&path, &body).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body} -> {answer}"
+        );
+        assert_eq!(answer["error"], "exception_facts", "{answer}");
+        assert!(
+            answer["message"].as_str().expect("message").contains(says),
+            "{answer}"
+        );
+    }
+    // Nothing half-written.
+    let (_, detail) = p.admin.client.get(&path).await;
+    assert_eq!(detail["incident"]["status"], "open");
+    assert_eq!(detail["incident"]["decision"], Value::Null);
+    assert_eq!(detail["timeline"].as_array().map(Vec::len), Some(1));
+
+    let (status, body) = p
+        .admin
+        .client
+        .patch(
+            &path,
+            &decide(
+                json!({"clause": "unable_to_retain", "affirmed": ["could_not_retain"],
+                       "particulars": format!("  {particulars}  ")}),
+                "exception",
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["decision"], "exception");
+    assert_eq!(
+        body["exception"],
+        json!({"clause": "unable_to_retain", "affirmed": ["could_not_retain"], "particulars": particulars})
+    );
+    let (_, detail) = p.admin.client.get(&path).await;
+    assert_eq!(
+        detail["timeline"][1]["entry"],
+        "decided: exception (164.402(1)(iii))"
+    );
+    // The audit record names the clause, never the officer's words.
+    let (status, page) = p
+        .admin
+        .client
+        .get("/api/v1/audit/events?action=incident.decided")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let decided = page["events"].as_array().expect("events");
+    assert_eq!(decided.len(), 1, "{page}");
+    assert!(
+        decided[0].to_string().contains("unable_to_retain"),
+        "{page}"
+    );
+    assert!(!decided[0].to_string().contains("withdrawn"), "{page}");
+
+    // Decided again as a breach: the exception goes with the old decision.
+    let (status, body) = p
+        .admin
+        .client
+        .patch(
+            &path,
+            &json!({"expected_status": "decided", "decision": "breach",
+                    "note": "It was opened after all."}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["exception"], Value::Null, "{body}");
     app.stop().await;
 }

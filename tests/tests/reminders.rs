@@ -40,6 +40,25 @@ fn appointment(client: &str, start_local: &str, recurrence: Value) -> Value {
     })
 }
 
+/// The clinician schedules a weekly series of `count` for their client
+/// from `start_local`; the answer (the series and its occurrences' ids).
+async fn schedule_weekly(p: &alcove_tests::PracticePeople, start_local: &str, count: u32) -> Value {
+    let (status, body) = p
+        .clinician
+        .client
+        .post(
+            "/api/v1/appointments",
+            &appointment(
+                &p.client.user_id,
+                start_local,
+                json!({"every_weeks": 1, "count": count}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body
+}
+
 async fn pending_due_times(person: &alcove_tests::Person) -> Vec<(i64, i64)> {
     let (status, list) = person.client.get("/api/v1/reminders").await;
     assert_eq!(status, StatusCode::OK, "{list}");
@@ -62,6 +81,7 @@ async fn pending_due_times(person: &alcove_tests::Person) -> Vec<(i64, i64)> {
 on_both_backends!(
     a_clinician_schedules_a_weekly_appointment_and_its_reminders_are_planned,
     rescheduling_and_cancelling_withdraw_pending_reminders,
+    moving_a_weekly_series_keeps_a_cancelled_week_cancelled,
     the_clients_preferences_shape_the_plan_and_their_addresses_are_sealed,
     only_the_people_looking_after_a_client_schedule_for_them,
     the_client_confirms_and_cancels_their_own_occurrences_only,
@@ -79,19 +99,7 @@ async fn a_clinician_schedules_a_weekly_appointment_and_its_reminders_are_planne
     };
     let p = app.practice_with_people().await;
     let (start, first) = ny_local(&app, 10, 15);
-    let (status, body) = p
-        .clinician
-        .client
-        .post(
-            "/api/v1/appointments",
-            &appointment(
-                &p.client.user_id,
-                &start,
-                json!({"every_weeks": 1, "count": 3}),
-            ),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let body = schedule_weekly(&p, &start, 3).await;
     assert_eq!(body["occurrences"].as_array().unwrap().len(), 3);
 
     // The client sees their three upcoming occurrences, at 15:00 New York
@@ -195,6 +203,76 @@ async fn rescheduling_and_cancelling_withdraw_pending_reminders(b: Backend) {
             .all(|o| o["status"] == "cancelled"),
         "{list}"
     );
+    app.stop().await;
+}
+
+/// Four weekly times, the second cancelled (the client is away that
+/// week); the clinician moves the series an hour later. The cancelled week
+/// is not booked again: it stays cancelled, and it gets no reminders.
+async fn moving_a_weekly_series_keeps_a_cancelled_week_cancelled(b: Backend) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let (start, first) = ny_local(&app, 10, 15);
+    let body = schedule_weekly(&p, &start, 4).await;
+    let id = body["id"].as_str().unwrap().to_string();
+    let away = body["occurrences"][1].as_str().unwrap().to_string();
+    let (status, body) = p
+        .clinician
+        .client
+        .post(
+            &format!("/api/v1/appointments/{id}/cancel"),
+            &json!({"occurrence_id": away}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    // What the page sends: from the next open time, the four times left
+    // counting the cancelled one, an hour later.
+    let (moved, moved_at) = ny_local(&app, 10, 16);
+    let (status, body) = p
+        .clinician
+        .client
+        .put(
+            &format!("/api/v1/appointments/{id}"),
+            &json!({"time_zone": "America/New_York", "start_local": moved,
+                    "duration_minutes": 50, "modality": "telehealth",
+                    "recurrence": {"every_weeks": 1, "count": 4}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["occurrences"].as_array().unwrap().len(), 3, "{body}");
+
+    let week = 7 * 86_400;
+    let (_, list) = p.client.client.get("/api/v1/appointments").await;
+    let mut seen: Vec<(String, i64)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["status"].as_str().unwrap().to_string(),
+                (o["starts_at"].as_i64().unwrap() - first) / 3600,
+            )
+        })
+        .collect();
+    seen.sort_by_key(|(_, h)| *h);
+    let hours = |weeks: i64, plus: i64| weeks * week / 3600 + plus;
+    assert_eq!(
+        seen,
+        vec![
+            ("scheduled".to_string(), hours(0, 1)),
+            ("cancelled".to_string(), hours(1, 0)),
+            ("scheduled".to_string(), hours(2, 1)),
+            ("scheduled".to_string(), hours(3, 1)),
+        ],
+        "{list}"
+    );
+    // Reminders for the three booked times only (48 h and 2 h before each).
+    let due = pending_due_times(&p.clinician).await;
+    assert_eq!(due.len(), 6, "{due:?}");
+    assert!(due.iter().all(|(at, _)| *at != moved_at + week), "{due:?}");
     app.stop().await;
 }
 

@@ -258,7 +258,22 @@ async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> R
         }
         return refused.into_response();
     }
-    next.run(Request::from_parts(parts, body)).await
+    let response = next.run(Request::from_parts(parts, body)).await;
+    if response.status() == StatusCode::NOT_FOUND && route.path.contains('{') {
+        // An id that is nobody's, or not the caller's (the data rules
+        // answer 404 for both). Recorded, with the route's template and
+        // never the id asked for, so that someone walking ids — a person
+        // or a stolen session — is seen by the probing detector like a
+        // burst of refusals. The answer stands whatever the record does.
+        let event = authed
+            .event(crate::audit::Action::AccessNotFound)
+            .failed()
+            .detail(serde_json::json!({"route": route.path}));
+        if let Err(e) = state.store.append_audit(event, state.now()).await {
+            tracing::warn!(error = %e, "a request for an unknown id was not recorded");
+        }
+    }
+    response
 }
 
 async fn api_not_found() -> AppError {

@@ -45,6 +45,9 @@ macro_rules! actions {
 }
 
 actions! {
+    /// A request for an id that is nobody's or not the caller's (404), with
+    /// its route and never the id.
+    AccessNotFound = "access.not_found",
     /// A request the policy refused (role or permission), with its route.
     AccessRefused = "access.refused",
     /// An admin viewed who had access to a person's records.
@@ -248,6 +251,7 @@ mod tests {
     /// Every name ever written. Append here when adding an action; a
     /// change to a line here is a change to what old logs mean.
     const STABLE: &[&str] = &[
+        "access.not_found",
         "access.refused",
         "access_review.viewed",
         "appointment.cancelled",

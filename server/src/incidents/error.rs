@@ -1,6 +1,7 @@
 //! The incidents slice's refusals, and how each is answered.
 
 use super::rules::assessment::AssessmentError;
+use super::rules::exception::ExceptionError;
 use super::rules::status::TransitionError;
 use crate::error::AppError;
 use crate::storage::error::StoreError;
@@ -23,6 +24,9 @@ pub enum IncidentError {
     /// The assessment cannot be saved or signed off now.
     #[error(transparent)]
     Assessment(#[from] AssessmentError),
+    /// An exception of 164.402(1) without its facts, or facts without it.
+    #[error(transparent)]
+    Exception(#[from] ExceptionError),
     /// Someone else changed the incident since it was read.
     #[error("the incident changed since you read it; reload and try again")]
     Changed,
@@ -63,6 +67,7 @@ impl From<IncidentError> for AppError {
             IncidentError::Assessment(AssessmentError::NotDecided) => {
                 AppError::conflict("not_decided", message)
             }
+            IncidentError::Exception(_) => AppError::invalid("exception_facts", message),
             IncidentError::Changed => AppError::conflict("changed", message),
             IncidentError::UrlRefused(_) => AppError::invalid("url_refused", message),
             IncidentError::Store(s) => s.into(),
@@ -100,6 +105,11 @@ mod tests {
                 "bad_transition",
             ),
             (IncidentError::Changed, StatusCode::CONFLICT, "changed"),
+            (
+                ExceptionError::Required.into(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "exception_facts",
+            ),
             (
                 AssessmentError::Invalid("a statement").into(),
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -9,9 +9,12 @@
 //! incident (`jobs/watch.rs`).
 
 use super::error::IncidentError;
+use super::rules::account::{self, AccountEvidence};
 use super::rules::assessment::{self, AssessmentError, FactorView, Statements};
 use super::rules::deadlines::{self, Delay};
 use super::rules::evidence::{residence, summarize, DeviceEvidence, Residence};
+use super::rules::exception::{self, ClauseView, Exception, ExceptionError};
+use super::rules::notice::Language;
 use super::rules::status::{self, Decision, Kind, Status};
 use super::rules::webhook;
 use super::store::{
@@ -87,6 +90,9 @@ pub struct IncidentView {
     pub status: Status,
     /// The decision, once made.
     pub decision: Option<Decision>,
+    /// For the decision "exception": its clause of 164.402(1), the facts
+    /// affirmed and the particulars.
+    pub exception: Option<Exception>,
     /// When it was discovered (Unix seconds).
     pub discovered_at: i64,
     /// Who reported it (none: a detector).
@@ -134,11 +140,18 @@ pub struct IncidentDetail {
     /// For each device subject: what the server's records say it held,
     /// who is affected, and the safe harbor's facts.
     pub evidence: Vec<DeviceEvidence>,
+    /// For each account subject (one named without a device): whose
+    /// records it reached in the window searched, its sign-ins, and whether
+    /// it has been secured since.
+    pub accounts: Vec<AccountEvidence>,
     /// Where the affected individuals live (per recorded state of
     /// residence): the media rule's count.
     pub residence: Residence,
     /// The four-factor risk assessment (164.402(2)).
     pub assessment: AssessmentView,
+    /// The exceptions of 164.402(1) a decision may name, each with the
+    /// facts it requires.
+    pub exception_choices: Vec<ClauseView>,
 }
 
 /// The four-factor worksheet as it stands.
@@ -201,11 +214,18 @@ fn view(state: &AppState, r: IncidentRow) -> Result<IncidentView> {
         r.delayed_until,
     );
     let today = deadlines::day_of(state.now());
+    let exception = r
+        .exception
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| IncidentError::Internal(anyhow::anyhow!("stored exception: {e}")))?;
     Ok(IncidentView {
         id: r.id,
         kind,
         status,
         decision,
+        exception,
         discovered_at: r.discovered_at,
         reported_by: r.reported_by,
         detected: r.cause.is_some(),
@@ -232,6 +252,12 @@ pub fn event_detail(r: &IncidentRow) -> serde_json::Value {
         "kind": r.kind,
         "status": r.status,
         "decision": r.decision,
+        // The clause only: the particulars are staff's words.
+        "exception": r
+            .exception
+            .as_deref()
+            .and_then(|e| serde_json::from_str::<Exception>(e).ok())
+            .map(|e| e.clause.code()),
         "affected_count": r.affected_count,
     })
 }
@@ -298,6 +324,7 @@ pub async fn report(state: &AppState, authed: &Authed, req: Report) -> Result<In
         delayed_until: None,
         created_at: now,
         updated_at: now,
+        exception: None,
     };
     let event = authed
         .event(Action::IncidentOpened)
@@ -322,14 +349,11 @@ pub async fn list(state: &AppState, authed: &Authed) -> Result<Vec<IncidentView>
 pub async fn get(state: &AppState, authed: &Authed, id: IncidentId) -> Result<IncidentDetail> {
     admin_only(authed, "incidents are for the practice's admins")?;
     let (row, subjects, timeline) = state.store.incident(authed.practice_id, id).await?;
-    let evidence = evidence_of(state, authed, &subjects).await?;
+    let evidence = evidence_of(state, authed, &row, &subjects).await?;
     let saved = state.store.assessment(authed.practice_id, id).await?;
     let kind = Kind::from_code(&row.kind).ok_or(IncidentError::Invalid("stored kind"))?;
     let assessment = assessment_view(kind, &evidence, saved)?;
-    let affected: Vec<String> = evidence
-        .iter()
-        .flat_map(|e| e.affected_clients.iter().cloned())
-        .collect();
+    let affected: Vec<String> = evidence.affected().map(str::to_owned).collect();
     let recorded = state
         .store
         .residences(authed.practice_id, &affected)
@@ -338,26 +362,70 @@ pub async fn get(state: &AppState, authed: &Authed, id: IncidentId) -> Result<In
         incident: view(state, row)?,
         subjects,
         timeline,
-        residence: residence(&evidence, &recorded),
-        evidence,
+        residence: residence(evidence.affected(), &recorded),
+        evidence: evidence.devices,
+        accounts: evidence.accounts,
         assessment,
+        exception_choices: exception::choices(),
     })
+}
+
+/// What the server's records give for an incident's subjects.
+struct Evidence {
+    /// Each device subject's.
+    devices: Vec<DeviceEvidence>,
+    /// Each account subject's (a person named without a device).
+    accounts: Vec<AccountEvidence>,
+}
+
+impl Evidence {
+    /// Every affected individual, repeats included.
+    fn affected(&self) -> impl Iterator<Item = &str> {
+        self.devices
+            .iter()
+            .flat_map(|e| e.affected_clients.iter())
+            .chain(self.accounts.iter().flat_map(|a| a.affected_clients.iter()))
+            .map(String::as_str)
+    }
 }
 
 async fn evidence_of(
     state: &AppState,
     authed: &Authed,
+    row: &IncidentRow,
     subjects: &[Subject],
-) -> Result<Vec<DeviceEvidence>> {
-    let mut evidence = Vec::new();
+) -> Result<Evidence> {
+    let mut devices = Vec::new();
     for device in subjects.iter().filter_map(|s| s.device_id) {
         match state.store.device_facts(authed.practice_id, device).await {
-            Ok(facts) => evidence.push(summarize(&facts)),
+            Ok(facts) => devices.push(summarize(&facts)),
             Err(StoreError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(evidence)
+    // An account is searched from the look-back before discovery to now.
+    let lookback = state.settings.incidents.account_lookback_days.max(0) * 86_400;
+    let window = (row.discovered_at.saturating_sub(lookback), state.now());
+    let mut users: Vec<UserId> = subjects
+        .iter()
+        .filter(|s| s.device_id.is_none())
+        .filter_map(|s| s.user_id)
+        .collect();
+    users.sort_unstable_by_key(|u| u.to_string());
+    users.dedup();
+    let mut accounts = Vec::new();
+    for user in users {
+        match state
+            .store
+            .account_facts(authed.practice_id, user, window, row.discovered_at)
+            .await
+        {
+            Ok(facts) => accounts.push(account::summarize(&facts)),
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Evidence { devices, accounts })
 }
 
 fn saved_statements(row: &AssessmentRow) -> Result<Statements> {
@@ -367,11 +435,12 @@ fn saved_statements(row: &AssessmentRow) -> Result<Statements> {
 
 fn assessment_view(
     kind: Kind,
-    evidence: &[DeviceEvidence],
+    evidence: &Evidence,
     saved: Option<AssessmentRow>,
 ) -> Result<AssessmentView> {
     let statements = saved.as_ref().map(saved_statements).transpose()?;
-    let factors = assessment::with_saved(assessment::prefill(kind, evidence), statements.as_ref());
+    let prefill = assessment::prefill(kind, &evidence.devices, &evidence.accounts);
+    let factors = assessment::with_saved(prefill, statements.as_ref());
     Ok(AssessmentView {
         factors,
         version: saved.as_ref().map_or(0, |r| r.version),
@@ -416,7 +485,7 @@ pub async fn save_assessment(
         return Err(IncidentError::Changed);
     }
     let kind = Kind::from_code(&row.kind).ok_or(IncidentError::Invalid("stored kind"))?;
-    let evidence = evidence_of(state, authed, &subjects).await?;
+    let evidence = evidence_of(state, authed, &row, &subjects).await?;
     assessment_view(
         kind,
         &evidence,
@@ -461,9 +530,14 @@ pub async fn export_report(
             notice_from(
                 state,
                 authed,
-                record.incident.kind,
-                record.incident.discovered_at,
-                &record.evidence,
+                (
+                    record.incident.kind,
+                    record.incident.discovered_at,
+                    &record.evidence,
+                ),
+                // The record's copy is in English; the page drafts it in
+                // Spanish too.
+                Language::En,
             )
             .await?,
         ),
@@ -534,21 +608,22 @@ pub async fn notice(
     state: &AppState,
     authed: &Authed,
     id: IncidentId,
+    language: Language,
 ) -> Result<super::rules::notice::Notice> {
     admin_only(authed, "incidents are for the practice's admins")?;
     let (row, subjects, _) = state.store.incident(authed.practice_id, id).await?;
     let kind = Kind::from_code(&row.kind).ok_or(IncidentError::Invalid("stored kind"))?;
-    let evidence = evidence_of(state, authed, &subjects).await?;
-    notice_from(state, authed, kind, row.discovered_at, &evidence).await
+    let evidence = evidence_of(state, authed, &row, &subjects).await?;
+    let facts = (kind, row.discovered_at, evidence.devices.as_slice());
+    notice_from(state, authed, facts, language).await
 }
 
 /// The draft from what was already read of the incident.
 async fn notice_from(
     state: &AppState,
     authed: &Authed,
-    kind: Kind,
-    discovered_at: i64,
-    evidence: &[DeviceEvidence],
+    (kind, discovered_at, evidence): (Kind, i64, &[DeviceEvidence]),
+    language: Language,
 ) -> Result<super::rules::notice::Notice> {
     use super::rules::notice::{draft, NoticeFacts};
     let practice = state.store.practice(authed.practice_id).await?;
@@ -558,13 +633,16 @@ async fn notice_from(
         .filter_map(|e| e.last_seen_at.or(e.revoked_at))
         .min()
         .map(|t| deadlines::day_of(t).to_string());
-    Ok(draft(&NoticeFacts {
-        kind,
-        discovered_on: deadlines::day_of(discovered_at).to_string(),
-        practice: &practice.name,
-        evidence,
-        happened_on: happened,
-    }))
+    Ok(draft(
+        &NoticeFacts {
+            kind,
+            discovered_on: deadlines::day_of(discovered_at).to_string(),
+            practice: &practice.name,
+            evidence,
+            happened_on: happened,
+        },
+        language,
+    ))
 }
 
 /// Whether a sign-off of the version read could be made now: asked before
@@ -618,7 +696,7 @@ pub async fn sign_off(
 ) -> Result<AssessmentView> {
     let (row, subjects, saved, decision) = signable(state, authed, id, expected_version).await?;
     let kind = Kind::from_code(&row.kind).ok_or(IncidentError::Invalid("stored kind"))?;
-    let evidence = evidence_of(state, authed, &subjects).await?;
+    let evidence = evidence_of(state, authed, &row, &subjects).await?;
     // What is signed is what was read: the saved statements, or the
     // prefill when nothing was saved.
     let current = assessment_view(kind, &evidence, saved)?;
@@ -672,6 +750,11 @@ pub struct Change {
     /// The decision (with `status: decided`).
     #[serde(default)]
     pub decision: Option<Decision>,
+    /// With the decision `exception` (and only then): its clause of
+    /// 164.402(1), every fact that clause requires affirmed, and the
+    /// particulars (`exception_choices` lists them).
+    #[serde(default)]
+    pub exception: Option<Exception>,
     /// A corrected discovery time (Unix seconds), with the reason in `note`.
     #[serde(default)]
     pub discovered_at: Option<i64>,
@@ -734,6 +817,20 @@ pub async fn change(
     let decision = req
         .decision
         .or_else(|| row.decision.as_deref().and_then(Decision::from_code));
+    // An exception stands on its facts: given with the decision that names
+    // it, checked whole; any other decision clears it.
+    let mut cited = None;
+    let exception = match (req.decision, req.exception) {
+        (Some(Decision::Exception), Some(e)) => {
+            let e = exception::check(e)?;
+            cited = Some(e.clause.citation());
+            Some(serde_json::to_string(&e).map_err(|e| IncidentError::Internal(e.into()))?)
+        }
+        (Some(Decision::Exception), None) => return Err(ExceptionError::Required.into()),
+        (_, Some(_)) => return Err(ExceptionError::NotAnException.into()),
+        (Some(_), None) => None,
+        (None, None) => row.exception.clone(),
+    };
     if to != current || req.decision.is_some() {
         status::transition(current, to, decision, note.is_some())?;
     } else if current == Status::Closed {
@@ -800,8 +897,9 @@ pub async fn change(
         }
     };
     let entry = if to == Status::Decided && current != Status::Decided || req.decision.is_some() {
+        let cited = cited.map(|c| format!(" ({c})")).unwrap_or_default();
         format!(
-            "decided: {}",
+            "decided: {}{cited}",
             decision.map_or("", |d| d.code()).replace('_', " ")
         )
     } else if to != current {
@@ -817,6 +915,7 @@ pub async fn change(
         affected_count,
         max_state_residents,
         delayed_until,
+        exception: exception.clone(),
         entry,
         note,
         actor: authed.user_id,
@@ -828,6 +927,7 @@ pub async fn change(
         affected_count,
         max_state_residents,
         delayed_until,
+        exception,
         updated_at: now,
         ..row
     };

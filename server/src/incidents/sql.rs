@@ -7,14 +7,14 @@ macro_rules! impl_incident_store {
         const _: () = {
             use $crate::audit;
             use $crate::clock::UnixTime;
-            use $crate::ids::{IncidentId, PracticeId, WebhookEndpointId};
+            use $crate::ids::{IncidentId, PracticeId, UserId, WebhookEndpointId};
             use $crate::incidents::store::*;
             use $crate::storage::{StoreError, StoreResult};
 
             type Conn = <$db as sqlx::Database>::Connection;
 
             const INCIDENT_COLS: &str = "id, practice_id, kind, status, decision, discovered_at, reported_by, cause,
-                 affected_count, max_state_residents, delayed_until, created_at, updated_at";
+                 affected_count, max_state_residents, delayed_until, created_at, updated_at, exception";
 
             /// Appends a timeline entry (the next seq of the incident).
             async fn timeline(
@@ -267,7 +267,7 @@ macro_rules! impl_incident_store {
                     let mut tx = self.writer().begin().await?;
                     let done = sqlx::query(
                         "UPDATE incidents SET status = $1, decision = $2, discovered_at = $3, affected_count = $4,
-                            max_state_residents = $5, delayed_until = $6, updated_at = $7
+                            max_state_residents = $5, delayed_until = $6, updated_at = $7, exception = $11
                          WHERE id = $8 AND practice_id = $9 AND status = $10",
                     )
                     .bind(&c.status)
@@ -280,6 +280,7 @@ macro_rules! impl_incident_store {
                     .bind(id)
                     .bind(practice)
                     .bind(&c.expected_status)
+                    .bind(&c.exception)
                     .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() != 1 {
@@ -695,6 +696,83 @@ macro_rules! impl_incident_store {
                             .filter(|(a, _)| a == "device.revoked_token_used")
                             .map(|(_, s)| *s)
                             .collect(),
+                    })
+                }
+
+                async fn account_facts(
+                    &self,
+                    practice: PracticeId,
+                    user: UserId,
+                    window: (UnixTime, UnixTime),
+                    discovered_at: UnixTime,
+                ) -> StoreResult<$crate::incidents::rules::account::AccountFacts> {
+                    use $crate::incidents::rules::account::{AccountEvent, AccountFacts, DELIVERED};
+                    const MAX_ROWS: usize = 100_000;
+                    let role: String = sqlx::query_scalar("SELECT role FROM users WHERE id = $1 AND practice_id = $2")
+                        .bind(user)
+                        .bind(practice)
+                        .fetch_optional(self.reader())
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                    // What the account did, and what was done to it (failed
+                    // sign-ins name it as their target); the client an
+                    // entry names is its conversation's, or the client it
+                    // acted on.
+                    #[allow(clippy::type_complexity)]
+                    let rows: Vec<(String, Option<String>, String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, i64, i64)> =
+                        sqlx::query_as(
+                            "SELECT a.action, a.actor_user_id, a.outcome, c.client_user_id, a.target_user_id, tu.role,
+                                    a.detail, a.ip, a.at, a.seq
+                             FROM audit_events a
+                             LEFT JOIN conversations c ON c.id = a.target_conversation_id
+                             LEFT JOIN users tu ON tu.id = a.target_user_id
+                             WHERE a.practice_id = $1 AND (a.actor_user_id = $2 OR a.target_user_id = $2)
+                               AND a.at >= $3 AND a.at <= $4
+                             ORDER BY a.seq LIMIT $5",
+                        )
+                        .bind(practice)
+                        .bind(user.to_string())
+                        .bind(window.0)
+                        .bind(window.1)
+                        .bind(i64::try_from(MAX_ROWS + 1).unwrap_or(i64::MAX))
+                        .fetch_all(self.reader())
+                        .await?;
+                    let truncated = rows.len() > MAX_ROWS;
+                    let me = user.to_string();
+                    let events = rows
+                        .into_iter()
+                        .take(MAX_ROWS)
+                        .map(|(action, actor, outcome, conv_client, target, target_role, detail, ip, at, seq)| {
+                            let entries = if action == DELIVERED {
+                                detail
+                                    .as_deref()
+                                    .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                                    .and_then(|d| Some(d.get("to_seq")?.as_i64()? - d.get("from_seq")?.as_i64()? + 1))
+                                    .unwrap_or(0)
+                            } else {
+                                0
+                            };
+                            let client_id = conv_client.or_else(|| target.filter(|_| target_role.as_deref() == Some("client")));
+                            AccountEvent {
+                                action,
+                                by_account: actor.as_deref() == Some(me.as_str()),
+                                succeeded: outcome == "success",
+                                client_id,
+                                entries,
+                                address: ip,
+                                at,
+                                seq,
+                            }
+                        })
+                        .collect();
+                    Ok(AccountFacts {
+                        user_id: me,
+                        is_client: role == "client",
+                        from: window.0,
+                        to: window.1,
+                        discovered_at,
+                        events,
+                        truncated,
                     })
                 }
 

@@ -38,6 +38,8 @@ pub struct IncidentRow {
     pub delayed_until: Option<UnixTime>,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
+    /// JSON of `rules::exception::Exception`, for the decision "exception".
+    pub exception: Option<String>,
 }
 
 /// One subject of an incident.
@@ -104,6 +106,8 @@ pub struct IncidentChange {
     pub max_state_residents: i64,
     /// Law-enforcement delay end.
     pub delayed_until: Option<UnixTime>,
+    /// The exception's clause, facts and particulars (JSON), or none.
+    pub exception: Option<String>,
     /// Timeline entry.
     pub entry: String,
     /// The actor's words.
@@ -441,6 +445,17 @@ pub trait IncidentStore: Send + Sync {
         practice: PracticeId,
         device: DeviceId,
     ) -> StoreResult<crate::incidents::rules::evidence::DeviceFacts>;
+
+    /// What the audit log holds of an account in `window` (from, to: Unix
+    /// seconds), for evidence (`rules::account`): what it did and what was
+    /// done to it, at most 100,000 entries (`truncated` beyond).
+    async fn account_facts(
+        &self,
+        practice: PracticeId,
+        user: UserId,
+        window: (UnixTime, UnixTime),
+        discovered_at: UnixTime,
+    ) -> StoreResult<crate::incidents::rules::account::AccountFacts>;
 
     /// Incidents that may still owe notices (not closed, not decided as
     /// no breach), with the last deadline threshold announced.

@@ -210,6 +210,21 @@ macro_rules! impl_reminder_store {
                 ) -> StoreResult<Vec<OccurrenceId>> {
                     let mut tx = self.writer().begin().await?;
                     let a = series(&mut tx, practice, id).await?;
+                    // The series' future times as they stand, to keep a
+                    // cancelled week cancelled (`rules::schedule::moved_times`).
+                    let before: Vec<(UnixTime, String)> = sqlx::query_as(
+                        "SELECT starts_at, status FROM appointment_occurrences
+                         WHERE appointment_id = $1 AND practice_id = $2 AND starts_at > $3
+                           AND status <> 'rescheduled'
+                         ORDER BY starts_at",
+                    )
+                    .bind(id)
+                    .bind(practice)
+                    .bind(now)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let before: Vec<(UnixTime, bool)> =
+                        before.into_iter().map(|(at, status)| (at, status == "cancelled")).collect();
                     sqlx::query(
                         "UPDATE appointments SET time_zone = $1, start_local = $2, duration_minutes = $3, rrule = $4,
                             modality = $5, updated_at = $6 WHERE id = $7 AND practice_id = $8",
@@ -234,7 +249,7 @@ macro_rules! impl_reminder_store {
                     .bind(practice)
                     .execute(&mut *tx)
                     .await?;
-                    let future: Vec<UnixTime> = t.occurrences.iter().copied().filter(|&s| s > now).collect();
+                    let future = rules::schedule::moved_times(&before, &t.occurrences, now);
                     let ids = insert_occurrences(&mut tx, practice, id, a.client_id, &future, now).await?;
                     replan(&mut tx, practice, a.client_id, now, "rescheduled").await?;
                     append_event(&mut tx, &event, now).await?;
@@ -526,45 +541,60 @@ macro_rules! impl_reminder_store {
                     lease_until: UnixTime,
                     limit: i64,
                 ) -> StoreResult<Vec<DueReminder>> {
+                    // One statement claims the batch; the round's token reads
+                    // back exactly its rows (the writer is held for two
+                    // statements, not two per reminder).
+                    let claim = uuid::Uuid::new_v4().to_string();
                     let mut tx = self.writer().begin().await?;
-                    let ids: Vec<ReminderId> = sqlx::query_scalar(concat!(
-                        "SELECT id FROM reminders
-                         WHERE status = 'pending' AND due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
-                         ORDER BY due_at LIMIT $2 ",
-                        $skip_locked
+                    sqlx::query(concat!(
+                        "UPDATE reminders SET lease_until = $1, attempts = attempts + 1, updated_at = $2, claim = $3
+                         WHERE id IN (
+                             SELECT id FROM reminders
+                             WHERE status = 'pending' AND due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
+                             ORDER BY due_at LIMIT $4 ",
+                        $skip_locked,
+                        ")"
                     ))
+                    .bind(lease_until)
                     .bind(now)
+                    .bind(&claim)
                     .bind(limit)
+                    .execute(&mut *tx)
+                    .await?;
+                    let due: Vec<DueReminder> = sqlx::query_as(
+                        "SELECT r.id, r.practice_id, r.client_id, r.occurrence_id, r.due_at, r.attempts, o.starts_at,
+                                o.status AS occurrence_status, a.time_zone, a.clinician_id,
+                                u.display_name AS clinician_name,
+                                p.name AS practice_name, r.channel AS sent_channels, r.provider_id AS sent_ids,
+                                r.claim
+                         FROM reminders r
+                         JOIN appointment_occurrences o ON o.id = r.occurrence_id
+                         JOIN appointments a ON a.id = o.appointment_id
+                         JOIN users u ON u.id = a.clinician_id
+                         JOIN practices p ON p.id = r.practice_id
+                         WHERE r.claim = $1
+                         ORDER BY r.due_at",
+                    )
+                    .bind(&claim)
                     .fetch_all(&mut *tx)
                     .await?;
-                    let mut due = Vec::with_capacity(ids.len());
-                    for id in ids {
-                        sqlx::query(
-                            "UPDATE reminders SET lease_until = $1, attempts = attempts + 1, updated_at = $2 WHERE id = $3",
-                        )
-                        .bind(lease_until)
-                        .bind(now)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                        let row: DueReminder = sqlx::query_as(
-                            "SELECT r.id, r.practice_id, r.client_id, r.occurrence_id, r.due_at, r.attempts, o.starts_at,
-                                    o.status AS occurrence_status, a.time_zone, u.display_name AS clinician_name,
-                                    p.name AS practice_name, r.channel AS sent_channels, r.provider_id AS sent_ids
-                             FROM reminders r
-                             JOIN appointment_occurrences o ON o.id = r.occurrence_id
-                             JOIN appointments a ON a.id = o.appointment_id
-                             JOIN users u ON u.id = a.clinician_id
-                             JOIN practices p ON p.id = r.practice_id
-                             WHERE r.id = $1",
-                        )
-                        .bind(id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        due.push(row);
-                    }
                     tx.commit().await?;
                     Ok(due)
+                }
+
+                async fn claimed_preferences(&self, claim: &str) -> StoreResult<Vec<PreferencesRow>> {
+                    Ok(sqlx::query_as(
+                        "SELECT p.client_id, p.practice_id, p.email_enabled, p.sms_enabled, p.email_ct, p.phone_ct,
+                                p.phone_index, p.quiet_start, p.quiet_end, p.time_zone, p.sender, p.leads_minutes,
+                                p.language, p.opted_out, p.updated_by, p.updated_at
+                         FROM reminder_preferences p
+                         WHERE EXISTS (SELECT 1 FROM reminders r
+                                       WHERE r.claim = $1 AND r.client_id = p.client_id
+                                         AND r.practice_id = p.practice_id)",
+                    )
+                    .bind(claim)
+                    .fetch_all(self.reader())
+                    .await?)
                 }
 
                 async fn finish_reminders(

@@ -167,6 +167,7 @@ pub struct DueReminder {
     pub starts_at: UnixTime,
     pub occurrence_status: String,
     pub time_zone: String,
+    pub clinician_id: UserId,
     pub clinician_name: String,
     pub practice_name: String,
     /// The channels an earlier try already sent it through (`email`), and
@@ -174,6 +175,8 @@ pub struct DueReminder {
     /// again alone.
     pub sent_channels: Option<String>,
     pub sent_ids: Option<String>,
+    /// The claiming round's token (`claimed_preferences`).
+    pub claim: String,
 }
 
 /// How a claimed reminder ended (or when to try it again).
@@ -183,6 +186,8 @@ pub struct Finish {
     pub id: ReminderId,
     /// Its practice.
     pub practice_id: PracticeId,
+    /// The clinician whose appointment it reminds of (told of the outcome).
+    pub clinician_id: UserId,
     /// `sent`, `withheld`, `dropped`, `withdrawn`, `failed`, or `pending`
     /// (a transient failure: tried again from `retry_at`).
     pub status: &'static str,
@@ -402,6 +407,20 @@ pub trait ReminderStore: Send + Sync {
         clinician: UserId,
     ) -> StoreResult<Vec<crate::ids::DeviceId>>;
 
+    /// The devices to tell that reminders of `clinician`'s appointments
+    /// went out (or were withheld): theirs and every admin's — the staff
+    /// whose reminders page lists them — not revoked, of active users.
+    async fn reminder_watchers(
+        &self,
+        practice: PracticeId,
+        clinician: UserId,
+    ) -> StoreResult<Vec<crate::ids::DeviceId>> {
+        // The clinician's and the admins': an appointment's watchers with
+        // the clinician in the client's place.
+        self.appointment_watchers(practice, clinician, clinician)
+            .await
+    }
+
     /// A client's next occurrence that can still be answered.
     async fn next_occurrence(
         &self,
@@ -419,6 +438,10 @@ pub trait ReminderStore: Send + Sync {
         lease_until: UnixTime,
         limit: i64,
     ) -> StoreResult<Vec<DueReminder>>;
+
+    /// The preferences of the clients whose reminders the round holding
+    /// `claim` claimed, read at once for the round (not once per reminder).
+    async fn claimed_preferences(&self, claim: &str) -> StoreResult<Vec<PreferencesRow>>;
 
     /// Records how claimed reminders ended, each with its audit event, in
     /// one transaction (one commit per dispatch round, not per reminder).

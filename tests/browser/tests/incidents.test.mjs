@@ -204,4 +204,31 @@ describe("incidents", () => {
     assert.match(await page.locator("#webhook-list").innerText(), /The previous secret also signs until/);
     assert.doesNotMatch(await page.content(), /whsec_/);
   });
+
+  it("the privacy officer decides a misdirected message an exception only with every fact of its clause", async () => {
+    const page = admin.page;
+    const misdirected = page.locator("#incident-list > li", { hasText: "A message went to the wrong person" }).first();
+    await misdirected.getByRole("link", { name: "Open this incident" }).click();
+    const form = page.locator("#decision-form");
+    await form.waitFor();
+    // The exception's facts show only for the decision "exception".
+    assert.equal(await page.locator("#exception-fieldset").isVisible(), false);
+    await form.getByLabel("Status").selectOption("decided");
+    await form.getByLabel("Decision").selectOption("exception");
+    const fieldset = page.locator("#exception-fieldset");
+    await fieldset.getByLabel("Which exception").selectOption("unable_to_retain");
+    await fieldset.getByLabel(/Why the person could not reasonably have retained it/).fill("The message was withdrawn before it was opened.");
+    await form.getByLabel(/Reasoning or note/).fill("Recalled within a minute, unread.");
+    // Its one fact not affirmed: refused, and the refusal names it.
+    await form.getByRole("button", { name: "Save" }).click();
+    await form.locator(".form-error", { hasText: "164.402(1)(iii) also requires" }).waitFor();
+    await fieldset.getByLabel(/could not reasonably have retained it\.$/).check();
+    await check(page, "incidents-admin-exception-form");
+    await form.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Incident saved.").waitFor();
+    await page.locator("#incident-timeline", { hasText: "decided: exception (164.402(1)(iii))" }).waitFor();
+    const recorded = page.locator("#exception-recorded");
+    assert.match(await recorded.innerText(), /Exception 164\.402\(1\)\(iii\)/);
+    assert.match(await recorded.innerText(), /withdrawn before it was opened/);
+  });
 });

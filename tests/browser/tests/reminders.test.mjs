@@ -142,4 +142,22 @@ describe("reminders", () => {
     assert.match(await page.locator('#reminder-list > li[data-status="pending"]').first().innerText(), /4:00\s?PM/);
     await check(page, "reminders-series-moved");
   });
+
+  it("a week cancelled in the middle stays cancelled when the series moves again", async () => {
+    const page = clinician.page;
+    const scheduled = page.locator('#appointment-list > li[data-status="scheduled"]');
+    await scheduled.nth(1).getByRole("button", { name: /^Cancel/ }).click();
+    await page.getByText("Appointment cancelled; its reminders are withdrawn.").waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('#appointment-list > li[data-status="cancelled"]').length === 1);
+    const next = scheduled.first();
+    await next.getByRole("button", { name: /^Move:/ }).click();
+    await next.getByText("Moves this time and the 2 after it, keeping every week from the new date. The cancelled one stays cancelled.").waitFor();
+    await next.getByLabel("New time").fill("17:00");
+    await next.getByRole("button", { name: "Move these appointments" }).click();
+    await page.getByText("2 appointments moved; their reminders are re-planned.").waitFor();
+    await page.waitForFunction(() => [...document.querySelectorAll('#appointment-list > li[data-status="scheduled"]')].filter((li) => /5:00\s?PM/.test(li.innerText)).length === 2);
+    const items = await page.locator("#appointment-list > li").evaluateAll((lis) => lis.map((li) => li.dataset.status));
+    assert.deepEqual(items, ["scheduled", "cancelled", "scheduled"], "the middle week is still the cancelled one");
+    assert.match(await page.locator('#appointment-list > li[data-status="cancelled"]').innerText(), /4:00\s?PM/);
+  });
 });

@@ -115,11 +115,28 @@ async function incidentDetail(ctx, id) {
       ),
     ),
   );
+  // An account named without a device (a password that may be known to
+  // someone else): whose records it reached in the window searched.
+  const accounts = (d.accounts || []).map((a) =>
+    h(
+      "div",
+      { class: "card evidence account-evidence" },
+      h("h3", {}, "What the account reached"),
+      h("p", {}, `From ${formatTime(a.from)} to ${formatTime(a.to)}: the records of ${a.clients.length} client(s); ${a.affected_clients.length} person(s) affected${a.incomplete ? " (at least: the log held more than one read takes)" : ""}.`),
+      h(
+        "ul",
+        {},
+        h("li", {}, `Signed in ${a.sign_ins} time(s) from ${a.sign_in_addresses} address(es); ${a.failed_sign_ins} failed sign-in(s).`),
+        h("li", {}, `${a.clients.reduce((n, c) => n + c.entries_delivered, 0)} message entries handed to its devices; ${a.clients.reduce((n, c) => n + c.messages_sent, 0)} sent.`),
+        h("li", {}, a.secured_at ? `Secured on ${formatTime(a.secured_at)} (password replaced or account deactivated).` : "Not secured since the incident was discovered: make a sign-in reset link for it, or deactivate it."),
+      ),
+    ),
+  );
   // Where the affected people live, as recorded on the Administration page:
   // the media rule counts residents per state (more than 500 of one).
   const r = d.residence;
   const residence =
-    d.evidence.length && r
+    (d.evidence.length || (d.accounts || []).length) && r
       ? h(
           "p",
           { id: "incident-residence" },
@@ -143,7 +160,22 @@ async function incidentDetail(ctx, id) {
     value: i.decision || "",
     options: [["", "Not decided"], ...Object.entries(DECISION_WORDS).map(([k, v]) => [k, `It is ${v}`])],
   });
-  const affected = field({ label: "People affected", name: "affected_count", type: "number", inputmode: "numeric", value: String(i.affected_count) });
+  // Until the officer sets them, the counts start from the evidence: the
+  // people affected and the most residents of one recorded state.
+  const affectedKnown = new Set([...d.evidence, ...(d.accounts || [])].flatMap((e) => e.affected_clients)).size;
+  const affected = field({ label: "People affected", name: "affected_count", type: "number", inputmode: "numeric", value: String(i.affected_count || affectedKnown) });
+  const largest = field({
+    label: "Most residents of one state",
+    name: "max_state_residents",
+    type: "number",
+    inputmode: "numeric",
+    value: String(i.max_state_residents || (r ? r.largest : 0)),
+    hint: "More than 500 residents of one state: that state's media must be told too (164.406).",
+  });
+  const exceptionPart = exceptionFieldset(d.exception_choices, i.exception);
+  const showException = () => (exceptionPart.wrap.hidden = decision.select.value !== "exception");
+  decision.select.addEventListener("change", showException);
+  showException();
   const note = h("textarea", { id: "decision-note", name: "note", rows: 4, maxlength: 4000 });
   const form = h(
     "form",
@@ -152,13 +184,25 @@ async function incidentDetail(ctx, id) {
     errors.box,
     status.wrap,
     decision.wrap,
+    exceptionPart.wrap,
     affected.wrap,
+    largest.wrap,
     h("div", { class: "field" }, h("label", { for: "decision-note" }, "Reasoning or note (required to decide or close)"), note),
     h("button", { type: "submit", class: "primary" }, "Save"),
   );
   onSubmit(form, errors, async () => {
-    const body = { expected_status: i.status, status: status.select.value, affected_count: Number(affected.input.value) };
-    if (decision.select.value && decision.select.value !== i.decision) body.decision = decision.select.value;
+    const body = {
+      expected_status: i.status,
+      status: status.select.value,
+      affected_count: Number(affected.input.value),
+      max_state_residents: Number(largest.input.value),
+    };
+    if (decision.select.value === "exception") {
+      // An exception is sent whole with its decision, even when only its
+      // facts changed: the server checks every fact its clause requires.
+      body.decision = "exception";
+      body.exception = exceptionPart.value();
+    } else if (decision.select.value && decision.select.value !== i.decision) body.decision = decision.select.value;
     if (note.value.trim()) body.note = note.value.trim();
     await api("PATCH", `/incidents/${encodeURIComponent(id)}`, body);
     ctx.announce("Incident saved.");
@@ -169,6 +213,7 @@ async function incidentDetail(ctx, id) {
     { class: "card", id: "incident-detail", "aria-labelledby": "incident-detail-h" },
     h("h2", { id: "incident-detail-h" }, KIND_WORDS[i.kind] || i.kind),
     h("p", {}, `${STATUS_WORDS[i.status]}${i.decision ? ` · ${DECISION_WORDS[i.decision]}` : ""} · discovered ${formatTime(i.discovered_at)}`),
+    i.exception ? exceptionSummary(d.exception_choices, i.exception) : null,
     h(
       "p",
       {},
@@ -178,6 +223,7 @@ async function incidentDetail(ctx, id) {
       ".",
     ),
     ...evidence,
+    ...accounts,
     residence,
     await worksheet(ctx, id, d),
     await noticeSection(id, i),
@@ -194,6 +240,67 @@ async function incidentDetail(ctx, id) {
     h("h3", {}, "Timeline"),
     timeline,
     form,
+  );
+}
+
+/**
+ * The three exceptions of 164.402(1), as the server lists them: one clause,
+ * each of its facts affirmed (a box each), and the particulars it asks for.
+ */
+function exceptionFieldset(choices, recorded) {
+  const clause = selectField({
+    label: "Which exception",
+    name: "exception_clause",
+    value: recorded ? recorded.clause : choices[0].clause,
+    options: choices.map((c) => [c.clause, `${c.citation}: ${c.title}`]),
+  });
+  const boxes = h("div", { class: "exception-facts" });
+  const particularsId = uid("exception-particulars");
+  const particularsLabel = h("label", { for: particularsId });
+  const particulars = h("textarea", { id: particularsId, name: "exception_particulars", rows: 3, maxlength: 4000 });
+  if (recorded) particulars.value = recorded.particulars;
+  let checks = [];
+  const draw = () => {
+    const c = choices.find((x) => x.clause === clause.select.value) || choices[0];
+    checks = c.facts.map((f) => {
+      const id = uid(`fact-${f.fact}`);
+      const box = h("input", { type: "checkbox", id, name: "exception_fact", value: f.fact });
+      box.checked = !!recorded && recorded.clause === c.clause && recorded.affirmed.includes(f.fact);
+      return { fact: f.fact, box, row: h("div", { class: "check" }, box, h("label", { for: id }, f.statement)) };
+    });
+    boxes.replaceChildren(h("p", { class: "muted small" }, "Affirm each fact it rests on; without all of them it is not an exception."), ...checks.map((x) => x.row));
+    particularsLabel.textContent = c.particulars;
+  };
+  clause.select.addEventListener("change", draw);
+  draw();
+  const wrap = h(
+    "fieldset",
+    { class: "exception", id: "exception-fieldset" },
+    h("legend", {}, "The exception (45 CFR 164.402(1))"),
+    clause.wrap,
+    boxes,
+    h("div", { class: "field" }, particularsLabel, particulars),
+  );
+  return {
+    wrap,
+    value: () => ({
+      clause: clause.select.value,
+      affirmed: checks.filter((x) => x.box.checked).map((x) => x.fact),
+      particulars: particulars.value.trim(),
+    }),
+  };
+}
+
+/** The recorded exception in words: its clause, the facts affirmed, the particulars. */
+function exceptionSummary(choices, e) {
+  const c = choices.find((x) => x.clause === e.clause);
+  if (!c) return null;
+  return h(
+    "div",
+    { class: "notice", id: "exception-recorded" },
+    h("p", {}, h("strong", {}, `Exception ${c.citation}: `), c.title, "."),
+    h("ul", {}, ...c.facts.filter((f) => e.affirmed.includes(f.fact)).map((f) => h("li", {}, f.statement))),
+    h("p", {}, e.particulars),
   );
 }
 
@@ -297,10 +404,21 @@ async function noticeSection(id, i) {
       h("p", { class: "muted" }, "A draft notice appears here once the incident is decided to be a breach."),
     );
   }
-  const n = await api("GET", `/incidents/${encodeURIComponent(id)}/notice`);
   const areaId = uid("notice-body");
   const area = h("textarea", { id: areaId, rows: 16, readonly: true });
-  area.value = `${n.subject}\n\n${n.body}`;
+  const blanks = h("p", { class: "notice", id: "notice-blanks" });
+  // The same draft in either language Alcove ships (one letter each, for
+  // the people who read Spanish); its blanks stay the same.
+  const language = selectField({ label: "Language of the notice", name: "notice_language", value: "en", options: [["en", "English"], ["es", "Español"]] });
+  const load = async () => {
+    const n = await api("GET", `/incidents/${encodeURIComponent(id)}/notice?language=${language.select.value}`);
+    area.value = `${n.subject}\n\n${n.body}`;
+    area.lang = language.select.value;
+    blanks.textContent = n.blanks.length ? `Fill in before sending: ${n.blanks.join(", ")}.` : "";
+    blanks.hidden = !n.blanks.length;
+  };
+  language.select.addEventListener("change", () => load().catch((e) => (blanks.textContent = e.message)));
+  await load();
   const copied = h("p", { class: "muted small", role: "status" });
   const copy = h("button", { type: "button", class: "secondary" }, "Copy the draft");
   copy.addEventListener("click", async () => {
@@ -317,7 +435,8 @@ async function noticeSection(id, i) {
     { class: "card notice-draft", id: "notice", "aria-labelledby": "notice-h" },
     heading,
     h("p", {}, `Send it to each affected person without unreasonable delay, and by ${i.deadlines.individuals} at the latest. Alcove does not send it.`),
-    n.blanks.length ? h("p", { class: "notice", id: "notice-blanks" }, `Fill in before sending: ${n.blanks.join(", ")}.`) : null,
+    language.wrap,
+    blanks,
     h("div", { class: "field" }, h("label", { for: areaId }, "Draft notice"), area),
     copy,
     copied,

@@ -128,16 +128,21 @@ async function staffPage(ctx) {
     // time on, by its rule (the server moves every later time with it, so
     // only the next one offers it: moving a later one would take the
     // earlier ones along unasked).
+    // The times counted run from the next open one on, a cancelled week
+    // after it included: the server pairs the new times with these in
+    // order and keeps that week cancelled.
     const later = new Map();
     for (const o of occurrences) {
-      if (o.status !== "scheduled" && o.status !== "confirmed") continue;
-      later.set(o.appointment_id, [...(later.get(o.appointment_id) || []), o]);
+      const rest = later.get(o.appointment_id) || [];
+      const open = o.status === "scheduled" || o.status === "confirmed";
+      if (open || rest.length) later.set(o.appointment_id, [...rest, o]);
     }
     upcoming.replaceChildren(
       ...(occurrences.length
         ? occurrences.map((o) => {
             const rest = later.get(o.appointment_id) || [];
-            const move = rest[0] === o ? { count: rest.length } : null;
+            const skipped = rest.filter((x) => x.status === "cancelled").length;
+            const move = rest[0] === o ? { count: rest.length, skipped } : null;
             return occurrenceItem(ctx, o, names, refresh, { staff: true, move });
           })
         : [h("li", { class: "muted" }, "No upcoming appointments.")]),
@@ -349,7 +354,7 @@ function everyWeeks(rrule) {
  * rule. The server withdraws and re-plans the reminders, and the
  * conversation tells the client, with the details it had.
  */
-function moveForm(ctx, o, count, refresh) {
+function moveForm(ctx, o, { count, skipped }, refresh) {
   const errors = errorBox();
   const [day, hour] = localParts(o.starts_at, o.time_zone);
   const every = everyWeeks(o.rrule);
@@ -357,7 +362,12 @@ function moveForm(ctx, o, count, refresh) {
   const time = field({ label: "New time", name: "move-time", type: "time", value: hour });
   const series =
     every && count > 1
-      ? h("p", { class: "hint" }, `Moves this time and the ${count - 1} after it, keeping ${every === 1 ? "every week" : "every two weeks"} from the new date.`)
+      ? h(
+          "p",
+          { class: "hint" },
+          `Moves this time and the ${count - 1} after it, keeping ${every === 1 ? "every week" : "every two weeks"} from the new date.` +
+            (skipped ? ` ${skipped === 1 ? "The cancelled one stays" : `The ${skipped} cancelled ones stay`} cancelled.` : ""),
+        )
       : null;
   const form = h(
     "form",
@@ -376,8 +386,10 @@ function moveForm(ctx, o, count, refresh) {
       modality: o.modality,
     };
     if (series) body.recurrence = { every_weeks: every, count };
-    await api("PUT", `/appointments/${encodeURIComponent(o.appointment_id)}`, body);
-    const moved = (await api("GET", "/appointments")).find((x) => x.appointment_id === o.appointment_id && x.status !== "rescheduled");
+    const result = await api("PUT", `/appointments/${encodeURIComponent(o.appointment_id)}`, body);
+    // The first new time (not a cancelled week before or among them).
+    const first = result.occurrences[0];
+    const moved = first && (await api("GET", "/appointments")).find((x) => x.id === first);
     let unsent = null;
     if (moved) {
       const before = m.appointmentDetails().get(o.appointment_id);
@@ -395,7 +407,7 @@ function moveForm(ctx, o, count, refresh) {
       });
       unsent = await tellClient(o.client_id, content, { open: false });
     }
-    const what = series ? `${count} appointments moved; their reminders are re-planned.` : "Appointment moved; its reminders are re-planned.";
+    const what = series ? `${count - skipped} appointments moved; their reminders are re-planned.` : "Appointment moved; its reminders are re-planned.";
     ctx.announce(unsent ? `${what} The conversation could not be told: ${unsent}` : what);
     await refresh();
   });
@@ -420,7 +432,7 @@ function occurrenceItem(ctx, o, names, refresh, { staff, move: moving = null }) 
     });
     return b;
   };
-  const move = open && staff && moving ? moveForm(ctx, o, moving.count, refresh) : null;
+  const move = open && staff && moving ? moveForm(ctx, o, moving, refresh) : null;
   if (move) {
     const b = h("button", { type: "button", class: "secondary", "aria-label": `Move: ${when}` }, "Move");
     b.addEventListener("click", () => {

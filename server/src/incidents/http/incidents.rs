@@ -1,8 +1,9 @@
 //! `/api/v1/incidents`: report, list, read and decide incidents.
 
-use crate::api::extract::{path_id, ApiJson, ApiPath};
+use crate::api::extract::{path_id, ApiJson, ApiPath, ApiQuery};
 use crate::auth::session::Authed;
 use crate::error::ApiResult;
+use crate::incidents::rules::notice::Language;
 use crate::incidents::service::{
     self, AssessmentView, Change, IncidentDetail, IncidentView, Report, SaveAssessment, SignOff,
 };
@@ -11,6 +12,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use secrecy::ExposeSecret;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 /// Reports an incident (any staff member): a message sent to the wrong
 /// client, a lost device, a suspicious sign-in, anything else. Reporting
@@ -131,7 +134,7 @@ pub async fn sign_off(
 /// (admins): the five elements filled from its record where it knows them,
 /// blanks marked where only the practice does. Alcove never sends it.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/notice", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "incident id")),
+    params(("id" = uuid::Uuid, Path, description = "incident id"), NoticeQuery),
     responses((status = 200, body = crate::incidents::rules::notice::Notice),
         (status = 403, body = crate::error::ErrorBody, description = "not an admin"),
         (status = 404, body = crate::error::ErrorBody)))]
@@ -139,10 +142,21 @@ pub async fn notice(
     State(state): State<AppState>,
     authed: Authed,
     ApiPath(raw): ApiPath<String>,
+    ApiQuery(q): ApiQuery<NoticeQuery>,
 ) -> ApiResult<Json<crate::incidents::rules::notice::Notice>> {
-    Ok(Json(
-        service::notice(&state, &authed, path_id(&raw, "incident")?).await?,
-    ))
+    let id = path_id(&raw, "incident")?;
+    let language = q.language.unwrap_or(Language::En);
+    Ok(Json(service::notice(&state, &authed, id, language).await?))
+}
+
+/// Which language to draft the notice in.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeQuery {
+    /// `en` (default) or `es`.
+    #[param(inline, value_type = Option<Language>)]
+    pub language: Option<Language>,
 }
 
 /// An incident's report (admins): its record, assessment and evidence,

@@ -88,9 +88,11 @@ impl Watch {
     fn counted(&self) -> [Counted; 2] {
         let s = &self.state.settings.incidents;
         [
-            // Refused requests: someone trying what their role may not.
+            // Refused requests and requests for ids that are not the
+            // caller's: someone trying what their role may not, or walking
+            // ids.
             Counted {
-                actions: &[Action::AccessRefused],
+                actions: &[Action::AccessRefused, Action::AccessNotFound],
                 window_secs: s.probe_window_secs,
                 threshold: s.probe_refusals,
                 open: detect::probing,

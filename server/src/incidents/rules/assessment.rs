@@ -14,6 +14,8 @@
 //! - Signed off is final: the statements no longer change, and only a
 //!   decided incident can be signed off (the decision is what is signed).
 
+use super::account::AccountEvidence;
+use super::deadlines::day_of;
 use super::evidence::DeviceEvidence;
 use super::status::{Decision, Kind, Status};
 use serde::{Deserialize, Serialize};
@@ -108,12 +110,17 @@ pub struct FactorView {
     pub sources: Vec<i64>,
 }
 
-/// What the prefill knows: the incident's kind and its devices' evidence.
-pub fn prefill(kind: Kind, evidence: &[DeviceEvidence]) -> Vec<FactorView> {
+/// What the prefill knows: the incident's kind, its devices' evidence and
+/// its accounts'.
+pub fn prefill(
+    kind: Kind,
+    evidence: &[DeviceEvidence],
+    accounts: &[AccountEvidence],
+) -> Vec<FactorView> {
     const UNKNOWN: &str = "Not known from Alcove's records: describe what is known.";
     let mut texts = Statements::default();
     let mut sources: [Vec<i64>; 4] = Default::default();
-    if evidence.is_empty() {
+    if evidence.is_empty() && accounts.is_empty() {
         for f in Factor::ALL {
             texts.set(f, UNKNOWN.to_owned());
         }
@@ -202,6 +209,9 @@ pub fn prefill(kind: Kind, evidence: &[DeviceEvidence]) -> Vec<FactorView> {
         );
         sources[3].extend(e.sources.revocation);
     }
+    for a in accounts {
+        prefill_account(&mut texts, &mut sources, a);
+    }
     Factor::ALL
         .iter()
         .zip(sources)
@@ -220,6 +230,61 @@ pub fn prefill(kind: Kind, evidence: &[DeviceEvidence]) -> Vec<FactorView> {
         .collect()
 }
 
+/// An account's part of the prefill: whose records it reached in the
+/// window, how it signed in, whether it has been secured since.
+fn prefill_account(texts: &mut Statements, sources: &mut [Vec<i64>; 4], a: &AccountEvidence) {
+    let window = format!("from {} to {}", day_of(a.from), day_of(a.to));
+    let lower = if a.incomplete {
+        " (at least: the log held more than one read takes)"
+    } else {
+        ""
+    };
+    let delivered: i64 = a.clients.iter().map(|c| c.entries_delivered).sum();
+    let sent: i64 = a.clients.iter().map(|c| c.messages_sent).sum();
+    let other: i64 = a.clients.iter().map(|c| c.other_accesses).sum();
+    let n = |v: i64, what| count(usize::try_from(v).unwrap_or(0), what);
+    append(
+        texts,
+        Factor::NatureExtent,
+        format!(
+            "In the window searched ({window}) the account reached the records of {}{lower}: {} handed to its devices, {} sent, {} (appointments, preferences). Alcove keeps no diagnoses or clinical notes; appointment details travel inside the messages.",
+            count(a.clients.len(), "client"),
+            n(delivered, "entry"),
+            n(sent, "message"),
+            n(other, "other record"),
+        ),
+    );
+    sources[0].extend(a.sources.accesses.iter().copied());
+    append(
+        texts,
+        Factor::Recipient,
+        format!(
+            "Whoever used the account's credentials, if anyone else did: not known from Alcove's records. In the window it signed in {} from {}; {} failed.",
+            n(a.sign_ins, "time"),
+            n(a.sign_in_addresses, "address"),
+            n(a.failed_sign_ins, "sign-in"),
+        ),
+    );
+    sources[1].extend(a.sources.sign_ins.iter().copied());
+    let acquired = if delivered > 0 {
+        "Entries were handed to the account's devices in the window: they were acquired as far as the server can tell; whether the person using the account read them is not known."
+    } else {
+        "No entries were handed to the account's devices in the window."
+    };
+    append(texts, Factor::AcquiredViewed, acquired.to_owned());
+    sources[2].extend(a.sources.accesses.iter().copied());
+    let mitigation = match a.secured_at {
+        Some(at) => format!(
+            "The account was secured on {} (its password replaced, which ends every other session, or the account deactivated).",
+            day_of(at)
+        ),
+        None => "The account has not been secured since the incident was discovered: make a sign-in reset link for it or deactivate it."
+            .to_owned(),
+    };
+    append(texts, Factor::Mitigation, mitigation);
+    sources[3].extend(a.sources.secured);
+}
+
 fn append(texts: &mut Statements, f: Factor, more: String) {
     let before = texts.get(f);
     let joined = if before.is_empty() {
@@ -233,6 +298,7 @@ fn append(texts: &mut Statements, f: Factor, more: String) {
 fn count(n: usize, what: &str) -> String {
     let plural = match what {
         "entry" => "entries".to_owned(),
+        w if w.ends_with('s') => format!("{w}es"),
         w => format!("{w}s"),
     };
     format!("{n} {}", if n == 1 { what.to_owned() } else { plural })
@@ -332,7 +398,7 @@ mod tests {
 
     #[test]
     fn a_lost_phone_is_prefilled_with_counts_the_safe_harbor_and_its_sources() {
-        let w = prefill(Kind::LostDevice, &[lost_phone(false)]);
+        let w = prefill(Kind::LostDevice, &[lost_phone(false)], &[]);
         assert_eq!(w.len(), 4);
         assert!(w[0]
             .text
@@ -352,25 +418,88 @@ mod tests {
     }
 
     #[test]
+    fn a_compromised_account_is_prefilled_with_whose_records_it_reached_and_its_sign_ins() {
+        use super::super::account::{AccountSources, ClientReach};
+        let reach = |id: &str, delivered| ClientReach {
+            client_id: id.into(),
+            entries_delivered: delivered,
+            messages_sent: 1,
+            other_accesses: 0,
+            first_at: 10,
+            last_at: 20,
+        };
+        let a = AccountEvidence {
+            user_id: "dr".into(),
+            from: 0,
+            to: 86_400 * 40,
+            clients: vec![reach("alex", 0), reach("sam", 6)],
+            affected_clients: vec!["alex".into(), "sam".into()],
+            sign_ins: 3,
+            sign_in_addresses: 2,
+            failed_sign_ins: 20,
+            secured_at: None,
+            incomplete: false,
+            sources: AccountSources {
+                accesses: vec![4, 9],
+                sign_ins: vec![1, 2],
+                secured: None,
+            },
+        };
+        let w = prefill(Kind::CredentialCompromise, &[], &[a.clone()]);
+        assert!(
+            w[0].text.contains("from 1970-01-01 to 1970-02-10"),
+            "{}",
+            w[0].text
+        );
+        assert!(
+            w[0].text
+                .contains("records of 2 clients: 6 entries handed to its devices, 2 messages sent"),
+            "{}",
+            w[0].text
+        );
+        assert_eq!(w[0].sources, [4, 9]);
+        assert!(w[1]
+            .text
+            .contains("signed in 3 times from 2 addresses; 20 sign-ins failed"));
+        assert_eq!(w[1].sources, [1, 2]);
+        assert!(w[2].text.starts_with("Entries were handed"));
+        assert!(w[3].text.contains("has not been secured"));
+        let secured = AccountEvidence {
+            secured_at: Some(86_400 * 39),
+            sources: AccountSources {
+                secured: Some(77),
+                ..a.sources.clone()
+            },
+            ..a
+        };
+        let w = prefill(Kind::CredentialCompromise, &[], &[secured]);
+        assert!(w[3].text.contains("secured on 1970-02-09"));
+        assert_eq!(w[3].sources, [77]);
+        for f in &w {
+            assert!(!f.text.contains("sam") && !f.text.contains("alex"));
+        }
+    }
+
+    #[test]
     fn a_live_session_withholds_the_safe_harbor_in_the_prefill() {
-        let w = prefill(Kind::LostDevice, &[lost_phone(true)]);
+        let w = prefill(Kind::LostDevice, &[lost_phone(true)], &[]);
         assert!(w[2].text.contains("may have been unlocked"));
         assert!(!w[3].text.contains("safe harbor hold"));
     }
 
     #[test]
     fn without_evidence_the_prefill_says_what_is_not_known() {
-        let w = prefill(Kind::Other, &[]);
+        let w = prefill(Kind::Other, &[], &[]);
         assert!(w
             .iter()
             .all(|f| f.text.starts_with("Not known") && f.sources.is_empty()));
-        let m = prefill(Kind::MisdirectedMessage, &[]);
+        let m = prefill(Kind::MisdirectedMessage, &[], &[]);
         assert!(m[1].text.starts_with("Another person"));
     }
 
     #[test]
     fn saved_words_replace_the_prefill_but_not_its_sources() {
-        let w = prefill(Kind::LostDevice, &[lost_phone(false)]);
+        let w = prefill(Kind::LostDevice, &[lost_phone(false)], &[]);
         let saved = Statements {
             nature_extent: "edited".into(),
             recipient: "b".into(),

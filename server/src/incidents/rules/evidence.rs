@@ -215,12 +215,13 @@ pub struct StateCount {
 }
 
 /// Counts the affected individuals of all the evidence per recorded state
-/// (`recorded`: person id → state, for those with one).
-pub fn residence(evidence: &[DeviceEvidence], recorded: &[(String, String)]) -> Residence {
-    let affected: std::collections::BTreeSet<&str> = evidence
-        .iter()
-        .flat_map(|e| e.affected_clients.iter().map(String::as_str))
-        .collect();
+/// (`affected`: every affected person, repeats allowed; `recorded`: person
+/// id → state, for those with one).
+pub fn residence<'a>(
+    affected: impl IntoIterator<Item = &'a str>,
+    recorded: &[(String, String)],
+) -> Residence {
+    let affected: std::collections::BTreeSet<&str> = affected.into_iter().collect();
     let states: BTreeMap<&str, &str> = recorded
         .iter()
         .map(|(id, st)| (id.as_str(), st.as_str()))
@@ -325,7 +326,13 @@ mod tests {
             ("alex".to_owned(), "NY".to_owned()),
             ("nobody".to_owned(), "TX".to_owned()),
         ];
-        let r = residence(&[phone, laptop], &recorded);
+        let affected = [phone, laptop];
+        let r = residence(
+            affected
+                .iter()
+                .flat_map(|e| e.affected_clients.iter().map(String::as_str)),
+            &recorded,
+        );
         let counts: Vec<(&str, u64)> = r
             .by_state
             .iter()
@@ -338,7 +345,7 @@ mod tests {
         );
         assert_eq!(r.not_recorded, 1, "lee");
         assert_eq!(r.largest, 2);
-        assert_eq!(residence(&[], &recorded), Residence::default());
+        assert_eq!(residence([], &recorded), Residence::default());
     }
 
     #[test]

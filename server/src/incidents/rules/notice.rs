@@ -14,6 +14,7 @@
 
 use super::evidence::DeviceEvidence;
 use super::status::Kind;
+pub use crate::reminders::rules::locale::Language;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -53,68 +54,48 @@ pub struct NoticeFacts<'a> {
     pub happened_on: Option<String>,
 }
 
-/// Drafts the notice.
-pub fn draft(f: &NoticeFacts<'_>) -> Notice {
+/// Drafts the notice in `language` (English or Spanish: the languages
+/// Alcove ships, as its reminders do). The blanks stay in English in both,
+/// so the practice finds them the same way.
+pub fn draft(f: &NoticeFacts<'_>, language: Language) -> Notice {
+    let w = words(language);
     let happened = f
         .happened_on
         .clone()
         .unwrap_or_else(|| BLANK_BREACH_DATE.to_owned());
+    let discovered = &f.discovered_on;
     let what = match f.kind {
-        Kind::LostDevice => format!(
-            "On {happened}, a phone or computer used to exchange secure messages with our \
-             practice was lost or stolen. We learned of it on {}.",
-            f.discovered_on
-        ),
-        Kind::MisdirectedMessage => format!(
-            "On {happened}, a secure message meant for you was sent to another person by \
-             mistake. We learned of it on {}.",
-            f.discovered_on
-        ),
-        _ => format!(
-            "{BLANK_WHAT} It happened on {happened}; we learned of it on {}.",
-            f.discovered_on
-        ),
-    };
-    let kinds = "The information involved may include the content of secure messages between \
-         you and our practice — which can include health information you shared and details of \
-         your appointments — and the fact that you are a client of our practice. It did not \
-         include your Social Security number or payment details, which our messaging service \
-         does not hold.";
+        Kind::LostDevice => w.what_lost.replace("{happened}", &happened),
+        Kind::MisdirectedMessage => w.what_misdirected.replace("{happened}", &happened),
+        _ => w
+            .what_other
+            .replace("{blank}", BLANK_WHAT)
+            .replace("{happened}", &happened),
+    }
+    .replace("{discovered}", discovered);
     let revoked = f.evidence.iter().any(|e| e.revoked_at.is_some());
     let destroyed = f.evidence.iter().any(|e| e.unlock_share_destroyed);
     let mut doing = Vec::new();
     if revoked {
-        doing.push(
-            "We cut the device off from our messaging service as soon as we knew: it was \
-             signed out and removed from every conversation, so it receives nothing more.",
-        );
+        doing.push(w.doing_revoked);
     }
     if destroyed {
-        doing.push(
-            "The messages stored on it are encrypted, and we destroyed our half of the key \
-             needed to open them.",
-        );
+        doing.push(w.doing_destroyed);
     }
-    doing.push(
-        "We are reviewing what happened with our privacy officer, using the access records \
-         our messaging service keeps, and we are changing our practices to prevent it from \
-         happening again.",
-    );
-    let steps = "You do not need to do anything about your secure messages: they continue \
-         as before. Be wary of messages, calls or emails that claim to come from us and ask for \
-         your password, passphrase or sign-in codes — we never ask for them. If you shared the \
-         device or its passcode with anyone, or if you notice anything unusual, tell us.";
+    doing.push(w.doing_review);
     let body = format!(
-        "Dear {BLANK_NAME},\n\n\
-         We are writing to tell you about an incident that may have involved some of your \
-         health information, what we are doing about it, and what you can do.\n\n\
-         What happened\n{what}\n\n\
-         What information was involved\n{kinds}\n\n\
-         What we are doing\n{}\n\n\
-         What you can do\n{steps}\n\n\
-         For more information\nIf you have questions, please contact us at {BLANK_CONTACT}.\n\n\
-         {}\n",
+        "{} {BLANK_NAME},\n\n{}\n\n{}\n{what}\n\n{}\n{}\n\n{}\n{}\n\n{}\n{}\n\n{}\n{}\n\n{}\n",
+        w.dear,
+        w.opening,
+        w.h_what,
+        w.h_kinds,
+        w.kinds,
+        w.h_doing,
         doing.join(" "),
+        w.h_steps,
+        w.steps,
+        w.h_more,
+        w.more.replace("{blank}", BLANK_CONTACT),
         f.practice,
     );
     let blanks = [BLANK_NAME, BLANK_WHAT, BLANK_BREACH_DATE, BLANK_CONTACT]
@@ -123,9 +104,107 @@ pub fn draft(f: &NoticeFacts<'_>) -> Notice {
         .map(str::to_owned)
         .collect();
     Notice {
-        subject: format!("Notice of a privacy incident from {}", f.practice),
+        subject: format!("{} {}", w.subject, f.practice),
         body,
         blanks,
+    }
+}
+
+/// The notice's fixed words in one language.
+struct Words {
+    subject: &'static str,
+    dear: &'static str,
+    opening: &'static str,
+    h_what: &'static str,
+    what_lost: &'static str,
+    what_misdirected: &'static str,
+    what_other: &'static str,
+    h_kinds: &'static str,
+    kinds: &'static str,
+    h_doing: &'static str,
+    doing_revoked: &'static str,
+    doing_destroyed: &'static str,
+    doing_review: &'static str,
+    h_steps: &'static str,
+    steps: &'static str,
+    h_more: &'static str,
+    more: &'static str,
+}
+
+fn words(language: Language) -> Words {
+    match language {
+        Language::En => Words {
+            subject: "Notice of a privacy incident from",
+            dear: "Dear",
+            opening: "We are writing to tell you about an incident that may have involved some \
+                of your health information, what we are doing about it, and what you can do.",
+            h_what: "What happened",
+            what_lost: "On {happened}, a phone or computer used to exchange secure messages \
+                with our practice was lost or stolen. We learned of it on {discovered}.",
+            what_misdirected: "On {happened}, a secure message meant for you was sent to \
+                another person by mistake. We learned of it on {discovered}.",
+            what_other: "{blank} It happened on {happened}; we learned of it on {discovered}.",
+            h_kinds: "What information was involved",
+            kinds: "The information involved may include the content of secure messages \
+                between you and our practice — which can include health information you shared \
+                and details of your appointments — and the fact that you are a client of our \
+                practice. It did not include your Social Security number or payment details, \
+                which our messaging service does not hold.",
+            h_doing: "What we are doing",
+            doing_revoked: "We cut the device off from our messaging service as soon as we \
+                knew: it was signed out and removed from every conversation, so it receives \
+                nothing more.",
+            doing_destroyed: "The messages stored on it are encrypted, and we destroyed our \
+                half of the key needed to open them.",
+            doing_review: "We are reviewing what happened with our privacy officer, using the \
+                access records our messaging service keeps, and we are changing our practices \
+                to prevent it from happening again.",
+            h_steps: "What you can do",
+            steps: "You do not need to do anything about your secure messages: they continue \
+                as before. Be wary of messages, calls or emails that claim to come from us and \
+                ask for your password, passphrase or sign-in codes — we never ask for them. If \
+                you shared the device or its passcode with anyone, or if you notice anything \
+                unusual, tell us.",
+            h_more: "For more information",
+            more: "If you have questions, please contact us at {blank}.",
+        },
+        Language::Es => Words {
+            subject: "Aviso de un incidente de privacidad de",
+            dear: "Estimado/a",
+            opening: "Le escribimos para informarle sobre un incidente que puede haber \
+                afectado parte de su información de salud, lo que estamos haciendo al respecto \
+                y lo que usted puede hacer.",
+            h_what: "Qué sucedió",
+            what_lost: "El {happened} se perdió o fue robado un teléfono o una computadora \
+                que se usaba para intercambiar mensajes seguros con nuestra consulta. Nos \
+                enteramos el {discovered}.",
+            what_misdirected: "El {happened} se envió por error a otra persona un mensaje \
+                seguro dirigido a usted. Nos enteramos el {discovered}.",
+            what_other: "{blank} Sucedió el {happened}; nos enteramos el {discovered}.",
+            h_kinds: "Qué información estuvo involucrada",
+            kinds: "La información involucrada puede incluir el contenido de los mensajes \
+                seguros entre usted y nuestra consulta —que puede contener información de salud \
+                que usted compartió y detalles de sus citas— y el hecho de que usted es cliente \
+                de nuestra consulta. No incluyó su número de Seguro Social ni sus datos de pago, \
+                que nuestro servicio de mensajería no guarda.",
+            h_doing: "Qué estamos haciendo",
+            doing_revoked: "Desconectamos el dispositivo de nuestro servicio de mensajería en \
+                cuanto lo supimos: se cerró su sesión y se retiró de todas las conversaciones, \
+                así que ya no recibe nada.",
+            doing_destroyed: "Los mensajes guardados en él están cifrados, y destruimos nuestra \
+                mitad de la clave necesaria para abrirlos.",
+            doing_review: "Estamos revisando lo sucedido con nuestro responsable de privacidad, \
+                con los registros de acceso que guarda nuestro servicio de mensajería, y estamos \
+                cambiando nuestras prácticas para evitar que vuelva a ocurrir.",
+            h_steps: "Qué puede hacer usted",
+            steps: "No necesita hacer nada con sus mensajes seguros: siguen como antes. \
+                Desconfíe de mensajes, llamadas o correos que digan venir de nosotros y le pidan \
+                su contraseña, su frase de acceso o sus códigos de inicio de sesión: nunca se los \
+                pedimos. Si compartió el dispositivo o su código con alguien, o si nota algo \
+                inusual, avísenos.",
+            h_more: "Más información",
+            more: "Si tiene preguntas, comuníquese con nosotros: {blank}.",
+        },
     }
 }
 
@@ -152,13 +231,16 @@ mod tests {
     #[test]
     fn a_lost_device_notice_has_the_five_elements_of_164_404_c() {
         let ev = [lost()];
-        let n = draft(&NoticeFacts {
-            kind: Kind::LostDevice,
-            discovered_on: "2026-12-03".into(),
-            practice: "Maple Street Practice",
-            evidence: &ev,
-            happened_on: Some("2026-12-02".into()),
-        });
+        let n = draft(
+            &NoticeFacts {
+                kind: Kind::LostDevice,
+                discovered_on: "2026-12-03".into(),
+                practice: "Maple Street Practice",
+                evidence: &ev,
+                happened_on: Some("2026-12-02".into()),
+            },
+            Language::En,
+        );
         // (A) what happened, with the date of the breach and of discovery.
         assert!(n.body.contains("On 2026-12-02, a phone or computer"));
         assert!(n.body.contains("We learned of it on 2026-12-03."));
@@ -181,18 +263,69 @@ mod tests {
 
     #[test]
     fn what_the_record_cannot_say_is_left_as_a_marked_blank() {
-        let n = draft(&NoticeFacts {
-            kind: Kind::Other,
-            discovered_on: "2026-12-03".into(),
-            practice: "P",
-            evidence: &[],
-            happened_on: None,
-        });
+        let n = draft(
+            &NoticeFacts {
+                kind: Kind::Other,
+                discovered_on: "2026-12-03".into(),
+                practice: "P",
+                evidence: &[],
+                happened_on: None,
+            },
+            Language::En,
+        );
         assert_eq!(
             n.blanks,
             [BLANK_NAME, BLANK_WHAT, BLANK_BREACH_DATE, BLANK_CONTACT]
         );
         assert!(!n.body.contains("cut the device off"));
         assert!(n.body.contains("reviewing what happened"));
+    }
+
+    #[test]
+    fn the_spanish_notice_has_the_same_five_elements_and_the_same_blanks() {
+        let ev = [lost()];
+        let facts = NoticeFacts {
+            kind: Kind::LostDevice,
+            discovered_on: "2026-12-03".into(),
+            practice: "Consultorio Maple",
+            evidence: &ev,
+            happened_on: Some("2026-12-02".into()),
+        };
+        let es = draft(&facts, Language::Es);
+        let en = draft(&facts, Language::En);
+        assert!(es
+            .subject
+            .starts_with("Aviso de un incidente de privacidad"));
+        assert!(es.body.starts_with("Estimado/a [name],"));
+        for heading in [
+            "Qué sucedió",
+            "Qué información estuvo involucrada",
+            "Qué puede hacer usted",
+            "Qué estamos haciendo",
+            "Más información",
+        ] {
+            assert!(es.body.contains(&format!("\n{heading}\n")), "{heading}");
+        }
+        assert!(es.body.contains("El 2026-12-02 se perdió"));
+        assert!(es.body.contains("Nos enteramos el 2026-12-03."));
+        assert!(es.body.contains("destruimos nuestra mitad de la clave"));
+        assert_eq!(es.blanks, en.blanks);
+        assert!(es.body.ends_with("Consultorio Maple\n"));
+        for id in ["sam-client", "dr-okafor"] {
+            assert!(!es.body.contains(id));
+        }
+        let other = draft(
+            &NoticeFacts {
+                kind: Kind::Other,
+                evidence: &[],
+                happened_on: None,
+                ..facts
+            },
+            Language::Es,
+        );
+        assert_eq!(
+            other.blanks,
+            [BLANK_NAME, BLANK_WHAT, BLANK_BREACH_DATE, BLANK_CONTACT]
+        );
     }
 }

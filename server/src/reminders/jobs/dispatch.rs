@@ -18,16 +18,17 @@
 //! A reminder found more than `grace_secs` late (the server was down) is
 //! dropped and recorded, not sent.
 
-use super::outbox::{self, Contacts, Letter, Outbox};
+use super::outbox::{self, Contacts, Letter, Outbox, Practices};
 use crate::audit;
 use crate::audit::Action;
+use crate::ids::{PracticeId, UserId};
 use crate::jobs::{Job, Round};
 use crate::reminders::channels::SendError;
 use crate::reminders::rules::dispatch::{self, Channel, Decision, Facts};
 use crate::reminders::rules::plan;
 use crate::reminders::rules::schedule;
 use crate::reminders::rules::template::Kind;
-use crate::reminders::store::{DueReminder, Finish};
+use crate::reminders::store::{DueReminder, Finish, PreferencesRow};
 use crate::state::AppState;
 use async_trait::async_trait;
 use chrono::TimeZone;
@@ -37,6 +38,9 @@ use std::sync::Arc;
 
 /// Sends at once, per node.
 const CONCURRENT_SENDS: usize = 32;
+
+/// What this job sends.
+const KIND: Kind = Kind::Reminder;
 
 /// The dispatcher job.
 pub struct Dispatch {
@@ -66,17 +70,32 @@ impl Job for Dispatch {
             .store
             .claim_due_reminders(now, now + s.lease_secs.max(1), s.batch_size.max(1))
             .await?;
-        if claimed.is_empty() {
+        let Some(first) = claimed.first() else {
             return Ok(Round::Idle);
-        }
+        };
+        // The clients' preferences, read by the round's claim token after
+        // the claim: what each client allows as of this round.
+        let prefs: HashMap<(PracticeId, UserId), PreferencesRow> = self
+            .state
+            .store
+            .claimed_preferences(&first.claim)
+            .await?
+            .into_iter()
+            .map(|p| ((p.practice_id, p.client_id), p))
+            .collect();
+        let prefs = Arc::new(prefs);
         let full = claimed.len() as i64 >= s.batch_size.max(1);
         let practices: Vec<_> = claimed.iter().map(|r| r.practice_id).collect();
-        let staff = Arc::new(outbox::staff_names(&self.state, practices).await?);
+        let practices = Arc::new(Practices::read(&self.state, KIND, practices).await?);
         let results: Vec<anyhow::Result<(Finish, audit::Event)>> =
             futures_util::stream::iter(claimed)
                 .map(|r| {
-                    let staff = staff.clone();
-                    async move { self.one(r, &staff).await }
+                    let practices = practices.clone();
+                    let prefs = prefs.clone();
+                    async move {
+                        let p = prefs.get(&(r.practice_id, r.client_id));
+                        self.one(r, &practices, p).await
+                    }
                 })
                 .buffer_unordered(CONCURRENT_SENDS)
                 .collect()
@@ -92,23 +111,51 @@ impl Job for Dispatch {
             .store
             .finish_reminders(&finished, self.state.clock.now())
             .await?;
+        self.announce(&finished).await;
         Ok(if full { Round::More } else { Round::Idle })
     }
 }
 
 impl Dispatch {
+    /// Tells the staff whose reminders page lists this round's reminders
+    /// that their outcomes changed, after the commit, so the page shows
+    /// "sent" or "withheld: why" as it happens. Best effort: the outcomes
+    /// are durable whatever happens here, and the page reads them when
+    /// opened. One look-up per practice and clinician in the round.
+    async fn announce(&self, finished: &[(Finish, audit::Event)]) {
+        let mut whose: Vec<(PracticeId, UserId)> = finished
+            .iter()
+            .filter(|(f, _)| f.status != "pending")
+            .map(|(f, _)| (f.practice_id, f.clinician_id))
+            .collect();
+        whose.sort_unstable();
+        whose.dedup();
+        for (practice, clinician) in whose {
+            match self
+                .state
+                .store
+                .reminder_watchers(practice, clinician)
+                .await
+            {
+                Ok(devices) => self
+                    .state
+                    .delivery
+                    .wakeups
+                    .wake(&devices, crate::delivery::wake::Wake::Appointments),
+                Err(e) => tracing::warn!(error = %e, "reminder outcomes not announced"),
+            }
+        }
+    }
+
     async fn one(
         &self,
         r: DueReminder,
-        staff: &HashMap<crate::ids::PracticeId, Vec<String>>,
+        practices: &Practices,
+        prefs: Option<&PreferencesRow>,
     ) -> anyhow::Result<(Finish, audit::Event)> {
         let state = &self.state;
         let now = state.clock.now();
-        let prefs = state
-            .store
-            .reminder_preferences(r.practice_id, r.client_id)
-            .await?;
-        let to = Contacts::of(state, r.client_id, prefs.as_ref());
+        let to = Contacts::of(state, r.client_id, prefs);
         let Ok(tz) = schedule::zone(&r.time_zone) else {
             return self.end(&r, "withdrawn", "unknown_time_zone");
         };
@@ -118,13 +165,12 @@ impl Dispatch {
             starts_at: r.starts_at,
             status: r.occurrence_status.clone(),
             grace_secs: state.settings.reminders.grace_secs,
-            opted_out: prefs.as_ref().is_some_and(|p| p.opted_out),
+            opted_out: prefs.is_some_and(|p| p.opted_out),
             email: to.email.is_some(),
             sms: to.sms.is_some(),
             email_configured: self.outbox.configured(Channel::Email),
             sms_configured: self.outbox.configured(Channel::Sms),
             quiet: prefs
-                .as_ref()
                 .and_then(|p| plan::parse_quiet(p.quiet_start.as_deref(), p.quiet_end.as_deref())),
             tz,
         };
@@ -150,16 +196,14 @@ impl Dispatch {
         let Some(at) = chrono::Utc.timestamp_opt(r.starts_at, 0).single() else {
             return self.end(&r, "withdrawn", "bad_start");
         };
-        let names = staff.get(&r.practice_id).map(Vec::as_slice).unwrap_or(&[]);
         let letter = Letter {
-            kind: Kind::Reminder,
+            kind: KIND,
             practice_id: r.practice_id,
             practice_name: &r.practice_name,
             clinician_name: &r.clinician_name,
-            staff_names: names,
             at: Some(at.with_timezone(&tz)),
         };
-        let rendered = match outbox::compose(state, prefs.as_ref(), &letter).await? {
+        let rendered = match outbox::compose(state, practices, prefs, &letter, &channels) {
             Ok(rendered) => rendered,
             Err(reason) if !done.is_empty() => {
                 return Ok(self.sent(&r, Vec::new(), Some(format!("not retried: {reason}"))))
@@ -196,6 +240,7 @@ impl Dispatch {
             let finish = Finish {
                 id: r.id,
                 practice_id: r.practice_id,
+                clinician_id: r.clinician_id,
                 status: "pending",
                 channel,
                 provider_id,
@@ -245,6 +290,7 @@ impl Dispatch {
         let finish = Finish {
             id: r.id,
             practice_id: r.practice_id,
+            clinician_id: r.clinician_id,
             status: "sent",
             channel,
             provider_id,
@@ -286,6 +332,7 @@ impl Dispatch {
         let finish = Finish {
             id: r.id,
             practice_id: r.practice_id,
+            clinician_id: r.clinician_id,
             status,
             channel: None,
             provider_id: None,

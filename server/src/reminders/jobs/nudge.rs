@@ -20,7 +20,7 @@
 //! node acknowledges a message within milliseconds, which clears the hint
 //! before the delay is up.
 
-use super::outbox::{self, Contacts, Letter, Outbox};
+use super::outbox::{self, Contacts, Letter, Outbox, Practices};
 use crate::audit;
 use crate::audit::Action;
 use crate::jobs::{Job, Round};
@@ -33,11 +33,13 @@ use crate::reminders::store::{NudgeCandidate, NudgeFinish, NudgeRecord};
 use crate::state::AppState;
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Sends at once, per node.
 const CONCURRENT_SENDS: usize = 32;
+
+/// What this job sends.
+const KIND: Kind = Kind::Nudge;
 
 /// The nudge job.
 pub struct Nudge {
@@ -73,11 +75,11 @@ impl Job for Nudge {
         }
         let full = claimed.len() as i64 >= batch;
         let practices: Vec<_> = claimed.iter().map(|c| c.practice_id).collect();
-        let staff = Arc::new(outbox::staff_names(&self.state, practices).await?);
+        let practices = Arc::new(Practices::read(&self.state, KIND, practices).await?);
         let finished: Vec<NudgeFinish> = futures_util::stream::iter(claimed)
             .map(|c| {
-                let staff = staff.clone();
-                async move { self.one(c, &staff).await }
+                let practices = practices.clone();
+                async move { self.one(c, &practices).await }
             })
             .buffer_unordered(CONCURRENT_SENDS)
             .collect::<Vec<anyhow::Result<NudgeFinish>>>()
@@ -93,11 +95,7 @@ impl Job for Nudge {
 }
 
 impl Nudge {
-    async fn one(
-        &self,
-        c: NudgeCandidate,
-        staff: &HashMap<crate::ids::PracticeId, Vec<String>>,
-    ) -> anyhow::Result<NudgeFinish> {
+    async fn one(&self, c: NudgeCandidate, practices: &Practices) -> anyhow::Result<NudgeFinish> {
         let state = &self.state;
         let now = state.clock.now();
         let prefs = state
@@ -136,16 +134,15 @@ impl Nudge {
             Decision::Withhold(why) => return Ok(self.ended(&c, "withheld", None, why.to_owned())),
             Decision::Send(channel) => channel,
         };
-        let names = staff.get(&c.practice_id).map(Vec::as_slice).unwrap_or(&[]);
         let letter = Letter {
-            kind: Kind::Nudge,
+            kind: KIND,
             practice_id: c.practice_id,
             practice_name: &c.practice_name,
             clinician_name: &c.clinician_name,
-            staff_names: names,
             at: None,
         };
-        let rendered = match outbox::compose(state, prefs.as_ref(), &letter).await? {
+        let rendered = match outbox::compose(state, practices, prefs.as_ref(), &letter, &[channel])
+        {
             Ok(rendered) => rendered,
             Err(reason) => return Ok(self.ended(&c, "withheld", None, reason)),
         };

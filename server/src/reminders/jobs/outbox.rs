@@ -8,10 +8,10 @@ use crate::ids::{PracticeId, UserId};
 use crate::reminders::channels::email::Email;
 use crate::reminders::channels::sms::Sms;
 use crate::reminders::channels::SendError;
-use crate::reminders::rules::check::{self, Rendered, SenderChoice};
+use crate::reminders::rules::check::{self, Rendered, SenderChoice, SourceFindings};
 use crate::reminders::rules::defaults::{self, Texts};
 use crate::reminders::rules::dispatch::Channel;
-use crate::reminders::rules::lint::Context;
+use crate::reminders::rules::lint::{Context, Part};
 use crate::reminders::rules::locale::Language;
 use crate::reminders::rules::template::{Kind, Values};
 use crate::reminders::store::PreferencesRow;
@@ -104,28 +104,64 @@ impl Outbox {
     }
 }
 
-/// The staff names of each practice (the linter refuses a clinician's name
-/// in a template's text).
-pub async fn staff_names(
-    state: &AppState,
-    practices: impl IntoIterator<Item = PracticeId>,
-) -> anyhow::Result<HashMap<PracticeId, Vec<String>>> {
-    let mut out = HashMap::new();
-    for practice in practices {
-        if out.contains_key(&practice) {
-            continue;
-        }
-        let users = state.store.list_users(practice).await?;
-        out.insert(
-            practice,
-            users
+/// What a round needs of each practice it sends for, read once per round
+/// rather than once per text: the current templates of the round's kind in
+/// every language, and what the linter finds in their own text (with the
+/// practice's staff names, whether or not the client opted in to their
+/// clinician's name). A template saved during the round is used from the
+/// next one; every rendered text is still linted, now.
+pub struct Practices {
+    templates: HashMap<(PracticeId, Language), Texts>,
+    sources: HashMap<(PracticeId, Language, bool), SourceFindings>,
+}
+
+impl Practices {
+    /// Reads them for each practice once.
+    pub async fn read(
+        state: &AppState,
+        kind: Kind,
+        practices: impl IntoIterator<Item = PracticeId>,
+    ) -> anyhow::Result<Self> {
+        let words = &state.reminders.words;
+        let mut templates = HashMap::new();
+        let mut sources = HashMap::new();
+        for practice in practices {
+            if templates.contains_key(&(practice, Language::En)) {
+                continue;
+            }
+            let users = state.store.list_users(practice).await?;
+            // The linter refuses a clinician's name in a template's text.
+            let staff: Vec<String> = users
                 .iter()
                 .filter(|u| u.role().is_staff())
                 .map(|u| u.display_name.clone())
-                .collect(),
-        );
+                .collect();
+            for language in Language::ALL {
+                let texts = match state
+                    .store
+                    .reminder_template(practice, kind.code(), language.code())
+                    .await?
+                {
+                    Some(t) => Texts {
+                        sms: t.sms,
+                        email_subject: t.email_subject,
+                        email_body: t.email_body,
+                    },
+                    None => defaults::texts(kind, language),
+                };
+                for opt_in in [false, true] {
+                    let ctx = Context {
+                        clinician_names: &staff,
+                        clinician_opt_in: opt_in,
+                    };
+                    let found = check::lint_sources(words, &ctx, kind, &texts);
+                    sources.insert((practice, language, opt_in), found);
+                }
+                templates.insert((practice, language), texts);
+            }
+        }
+        Ok(Self { templates, sources })
     }
-    Ok(out)
 }
 
 /// Who a text is from and about.
@@ -138,19 +174,20 @@ pub struct Letter<'a> {
     pub practice_name: &'a str,
     /// The clinician's name (likewise).
     pub clinician_name: &'a str,
-    /// The practice's staff names (never in a template's text).
-    pub staff_names: &'a [String],
     /// The appointment, in the client's zone (reminders only).
     pub at: Option<DateTime<Tz>>,
 }
 
 /// Renders the practice's current template for the client's language and
-/// lints it now: the text to send, or the linter's reason to withhold it.
-pub async fn compose(
+/// lints what goes out through `channels` now: the text to send, or the
+/// linter's reason to withhold it.
+pub fn compose(
     state: &AppState,
+    practices: &Practices,
     prefs: Option<&PreferencesRow>,
     letter: &Letter<'_>,
-) -> anyhow::Result<Result<Rendered, String>> {
+    channels: &[Channel],
+) -> Result<Rendered, String> {
     let language = prefs
         .and_then(|p| Language::from_code(&p.language))
         .unwrap_or(Language::En);
@@ -165,17 +202,16 @@ pub async fn compose(
         letter.clinician_name,
         language,
     );
-    let texts = match state
-        .store
-        .reminder_template(letter.practice_id, letter.kind.code(), language.code())
-        .await?
-    {
-        Some(t) => Texts {
-            sms: t.sms,
-            email_subject: t.email_subject,
-            email_body: t.email_body,
-        },
-        None => defaults::texts(letter.kind, language),
+    let key = (letter.practice_id, language);
+    let opt_in = choice == SenderChoice::Clinician;
+    let (Some(texts), Some(sources)) = (
+        practices.templates.get(&key),
+        practices
+            .sources
+            .get(&(letter.practice_id, language, opt_in)),
+    ) else {
+        // Not read for this round: never sent unlinted.
+        return Err("not_checked: the practice's template was not read".to_owned());
     };
     let (date, time, weekday) = match &letter.at {
         Some(at) => (language.date(at), language.time(at), language.weekday(at)),
@@ -191,14 +227,18 @@ pub async fn compose(
         cancel: "X",
         link: &link,
     };
-    let rendered = check::render(&texts, &values);
-    let ctx = Context {
-        clinician_names: letter.staff_names,
-        clinician_opt_in: choice == SenderChoice::Clinician,
-    };
-    let findings = check::lint_all(words, &ctx, letter.kind, &texts, &rendered);
-    Ok(match findings.first() {
+    let rendered = check::render(texts, &values);
+    let parts: Vec<Part> = channels
+        .iter()
+        .flat_map(|c| match c {
+            Channel::Sms => &[Part::Sms][..],
+            Channel::Email => &[Part::EmailSubject, Part::EmailBody][..],
+        })
+        .copied()
+        .collect();
+    let findings = check::lint_sent(words, sources, &rendered, &parts);
+    match findings.first() {
         Some(f) => Err(format!("refused_by_linter: {}", f.reason)),
         None => Ok(rendered),
-    })
+    }
 }

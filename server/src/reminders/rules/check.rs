@@ -111,6 +111,59 @@ pub fn render(texts: &Texts, values: &Values<'_>) -> Rendered {
     }
 }
 
+/// What the linter found in a template's own three texts (SMS, email
+/// subject, email body): the same for every text sent from it, so a
+/// dispatch round lints each template once and each rendered text anew.
+#[derive(Debug, Clone, Default)]
+pub struct SourceFindings {
+    parts: [Vec<Finding>; 3],
+}
+
+const PARTS: [Part; 3] = [Part::Sms, Part::EmailSubject, Part::EmailBody];
+
+/// Lints the three sources.
+pub fn lint_sources(
+    lists: &WordLists,
+    ctx: &Context<'_>,
+    kind: Kind,
+    texts: &Texts,
+) -> SourceFindings {
+    let sources = [&texts.sms, &texts.email_subject, &texts.email_body];
+    SourceFindings {
+        parts: [0, 1, 2].map(|i| lint::lint_source(lists, ctx, kind, PARTS[i], sources[i])),
+    }
+}
+
+/// The sources' findings and the rendered texts' own, of the parts that
+/// are sent (an SMS-only client's text is not refused for the email's
+/// wording, and its email texts are not linted for nothing).
+pub fn lint_sent(
+    lists: &WordLists,
+    sources: &SourceFindings,
+    rendered: &Rendered,
+    sent: &[Part],
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let outs = [&rendered.sms, &rendered.email_subject, &rendered.email_body];
+    for ((part, source_findings), out) in PARTS.iter().zip(&sources.parts).zip(outs) {
+        if !sent.contains(part) {
+            continue;
+        }
+        let source_clean = source_findings.is_empty();
+        findings.extend(source_findings.iter().cloned());
+        // Words in the rendered text that the source did not have came from
+        // a field (a sender name); offsets there are into the rendered text,
+        // so they are reported only when the source itself was clean.
+        let rendered_findings = lint::lint_rendered(lists, *part, out);
+        findings.extend(
+            rendered_findings
+                .into_iter()
+                .filter(|f| source_clean || f.code == lint::FindingCode::TooLong),
+        );
+    }
+    findings
+}
+
 /// Lints the three sources and the three rendered texts.
 pub fn lint_all(
     lists: &WordLists,
@@ -119,30 +172,12 @@ pub fn lint_all(
     texts: &Texts,
     rendered: &Rendered,
 ) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    for (part, source, out) in [
-        (Part::Sms, &texts.sms, &rendered.sms),
-        (
-            Part::EmailSubject,
-            &texts.email_subject,
-            &rendered.email_subject,
-        ),
-        (Part::EmailBody, &texts.email_body, &rendered.email_body),
-    ] {
-        let source_findings = lint::lint_source(lists, ctx, kind, part, source);
-        let source_clean = source_findings.is_empty();
-        findings.extend(source_findings);
-        // Words in the rendered text that the source did not have came from
-        // a field (a sender name); offsets there are into the rendered text,
-        // so they are reported only when the source itself was clean.
-        let rendered_findings = lint::lint_rendered(lists, part, out);
-        findings.extend(
-            rendered_findings
-                .into_iter()
-                .filter(|f| source_clean || f.code == lint::FindingCode::TooLong),
-        );
-    }
-    findings
+    lint_sent(
+        lists,
+        &lint_sources(lists, ctx, kind, texts),
+        rendered,
+        &PARTS,
+    )
 }
 
 /// Checks a template when it is saved: rendered with the longest values the
@@ -246,6 +281,33 @@ mod tests {
         assert!(findings
             .iter()
             .any(|f| f.code == lint::FindingCode::ServiceWord));
+    }
+
+    #[test]
+    fn only_the_parts_that_are_sent_are_judged_at_send_time() {
+        // The email body grew a word the lists now refuse (a list grew
+        // after the template was saved); the SMS is clean.
+        let lists = WordLists::shipped();
+        let ctx = Context::default();
+        let mut texts = super::super::defaults::texts(Kind::Reminder, Language::En);
+        texts.email_body.push_str(" Bring your therapy notes.");
+        let values = Values::longest(Language::En, "Maple Street", "https://a.example");
+        let rendered = render(&texts, &values);
+        let sources = lint_sources(&lists, &ctx, Kind::Reminder, &texts);
+        assert!(lint_sent(&lists, &sources, &rendered, &[Part::Sms]).is_empty());
+        let email = lint_sent(
+            &lists,
+            &sources,
+            &rendered,
+            &[Part::EmailSubject, Part::EmailBody],
+        );
+        assert_eq!(email.len(), 1, "{email:?}");
+        assert_eq!(email[0].part, Part::EmailBody);
+        // Everything, as on save.
+        assert_eq!(
+            lint_all(&lists, &ctx, Kind::Reminder, &texts, &rendered),
+            email
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@
 
 use super::segments;
 use super::template::{self, BadField, Kind};
+use std::collections::HashMap;
 
 /// The longest SMS a reminder may cost, in billed segments.
 pub const MAX_SMS_SEGMENTS: usize = 2;
@@ -70,10 +71,19 @@ struct Entry {
     tokens: Vec<Pattern>,
 }
 
-/// The word lists, parsed once at start.
+/// The word lists, parsed once at start, with the entries indexed by how
+/// their first word matches: every send lints its rendered text, so a word
+/// of the text looks up the few entries that can start there instead of
+/// trying all of them (the dispatcher's largest cost before).
 #[derive(Debug, Clone)]
 pub struct WordLists {
     entries: Vec<Entry>,
+    /// Entries whose first pattern is this folded word.
+    by_word: HashMap<String, Vec<usize>>,
+    /// Entries whose first pattern is this exact token.
+    by_exact: HashMap<String, Vec<usize>>,
+    /// Entries whose first pattern is a stem, by the stem's first char.
+    by_stem_initial: HashMap<char, Vec<usize>>,
 }
 
 impl WordLists {
@@ -87,7 +97,56 @@ impl WordLists {
         ] {
             entries.extend(parse_list(category, text));
         }
-        WordLists { entries }
+        Self::indexed(entries)
+    }
+
+    fn indexed(entries: Vec<Entry>) -> Self {
+        let mut lists = WordLists {
+            entries,
+            by_word: HashMap::new(),
+            by_exact: HashMap::new(),
+            by_stem_initial: HashMap::new(),
+        };
+        for (i, entry) in lists.entries.iter().enumerate() {
+            match entry.tokens.first() {
+                Some(Pattern::Word(w)) => lists.by_word.entry(w.clone()).or_default().push(i),
+                Some(Pattern::Exact(e)) => lists.by_exact.entry(e.clone()).or_default().push(i),
+                // A stem is never empty (a token has a char), so its first
+                // char is every match's first char.
+                Some(Pattern::Stem(s)) => {
+                    if let Some(c) = s.chars().next() {
+                        lists.by_stem_initial.entry(c).or_default().push(i);
+                    }
+                }
+                None => {}
+            }
+        }
+        lists
+    }
+
+    /// The entries that may start at `token`, in list order (the first
+    /// that matches names the finding, as a scan of the whole list would).
+    fn candidates(&self, token: &Token) -> Vec<&Entry> {
+        let mut ids: Vec<usize> = Vec::new();
+        for found in [
+            self.by_word.get(&token.folded),
+            self.by_exact.get(&token.original),
+            token
+                .folded
+                .chars()
+                .next()
+                .and_then(|c| self.by_stem_initial.get(&c)),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            ids.extend(found);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter()
+            .filter_map(|i| self.entries.get(i))
+            .collect()
     }
 }
 
@@ -276,7 +335,7 @@ pub fn lint_words(lists: &WordLists, part: Part, text: &str) -> Vec<Finding> {
                 "is a diagnosis code",
             ));
         }
-        for entry in &lists.entries {
+        for entry in lists.candidates(token) {
             let Some(window) = tokens.get(i..i + entry.tokens.len()) else {
                 continue;
             };
@@ -486,4 +545,56 @@ pub fn lock_screen_preview(text: &str) -> String {
         preview.push('…');
     }
     preview
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The entries a scan of the whole list finds first at each word.
+    fn scanned(lists: &WordLists, text: &str) -> Vec<(usize, usize)> {
+        let tokens = tokenize(text);
+        let mut out = Vec::new();
+        for (i, token) in tokens.iter().enumerate() {
+            for entry in &lists.entries {
+                let Some(window) = tokens.get(i..i + entry.tokens.len()) else {
+                    continue;
+                };
+                if entry.tokens.iter().zip(window).all(|(p, t)| p.matches(t)) {
+                    out.push((token.start, window.last().map_or(token.end, |t| t.end)));
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_index_finds_what_a_scan_of_the_whole_list_finds() {
+        let lists = WordLists::shipped();
+        let mut texts: Vec<String> = lists
+            .entries
+            .iter()
+            .map(|e| {
+                let words: Vec<String> = e
+                    .tokens
+                    .iter()
+                    .map(|p| match p {
+                        Pattern::Word(w) | Pattern::Exact(w) => w.clone(),
+                        Pattern::Stem(s) => format!("{s}ing"),
+                    })
+                    .collect();
+                format!("Your {} on Tue at 3, AA na F32 th3rapy", words.join(" "))
+            })
+            .collect();
+        texts.push("Reminder: Tuesday 9 May at 3:00 PM. Reply C to confirm.".to_owned());
+        for text in &texts {
+            let indexed: Vec<(usize, usize)> = lint_words(&lists, Part::Sms, text)
+                .iter()
+                .filter(|f| f.code != FindingCode::DiagnosisCode)
+                .map(|f| (f.start, f.end))
+                .collect();
+            assert_eq!(indexed, scanned(&lists, text), "{text:?}");
+        }
+    }
 }

@@ -206,6 +206,22 @@ pub fn due_times(
     out
 }
 
+/// The new times of a series being moved that are to be scheduled: `new`
+/// pairs with the series' future times in order (`old`: start and whether
+/// it was cancelled), from the first one not cancelled — the one the move
+/// starts at. A time paired with a cancelled one is left out, so a week
+/// the client or clinician cancelled stays cancelled after the series
+/// moves (at its old time, as the record of it), instead of being booked
+/// again at the new time; new times past the old ones are all kept.
+pub fn moved_times(old: &[(i64, bool)], new: &[i64], now: i64) -> Vec<i64> {
+    let from_first_open = old.iter().skip_while(|(_, cancelled)| *cancelled);
+    let mut cancelled = from_first_open.map(|(_, c)| *c);
+    new.iter()
+        .copied()
+        .filter(|&at| !cancelled.next().unwrap_or(false) && at > now)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,5 +390,30 @@ mod tests {
             );
         }
         assert!(zone("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn moving_a_series_keeps_a_cancelled_week_cancelled() {
+        let week = 7 * 86_400;
+        let now = 0;
+        // Weeks 1 (cancelled), 2, 3 (cancelled), 4: the move starts at week 2
+        // and pairs with 2, 3, 4.
+        let old = [
+            (week, true),
+            (2 * week, false),
+            (3 * week, true),
+            (4 * week, false),
+        ];
+        let new = [2 * week + 3600, 3 * week + 3600, 4 * week + 3600];
+        assert_eq!(
+            moved_times(&old, &new, now),
+            vec![2 * week + 3600, 4 * week + 3600]
+        );
+        // A longer series keeps its extra times; nothing cancelled, all kept.
+        let new = [2 * week, 3 * week, 4 * week, 5 * week];
+        assert_eq!(moved_times(&old, &new, now).len(), 3);
+        assert_eq!(moved_times(&[], &new, now), new.to_vec());
+        // Times already past are never scheduled.
+        assert_eq!(moved_times(&[], &new, 3 * week), vec![4 * week, 5 * week]);
     }
 }

@@ -34,7 +34,15 @@ const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆ�
 const GSM7_EXTENSION: &str = "\u{0c}^{}\\[~]|€";
 
 /// Septets the character costs in GSM-7, or `None` outside the alphabet.
+/// Printable ASCII, nearly all of a reminder, is decided without a search
+/// of the tables (checked against them in the tests).
 fn gsm7_septets(c: char) -> Option<usize> {
+    match c {
+        '`' => return None,
+        '[' | '\\' | ']' | '^' | '{' | '|' | '}' | '~' => return Some(2),
+        ' '..='~' | '\n' | '\r' => return Some(1),
+        _ => {}
+    }
     if GSM7_BASIC.contains(c) {
         Some(1)
     } else if GSM7_EXTENSION.contains(c) {
@@ -146,5 +154,19 @@ mod tests {
         let text = format!("{}🙂{}", "a".repeat(66), "a".repeat(10));
         // 66 | 🙂 + 10: the pair does not fit in the 67-unit first part.
         assert_eq!(cost(&text).segments, 2);
+    }
+
+    #[test]
+    fn the_ascii_shortcut_agrees_with_the_tables() {
+        for c in (0u8..=0x7f).map(char::from) {
+            let table = if GSM7_BASIC.contains(c) {
+                Some(1)
+            } else if GSM7_EXTENSION.contains(c) {
+                Some(2)
+            } else {
+                None
+            };
+            assert_eq!(gsm7_septets(c), table, "{c:?}");
+        }
     }
 }
