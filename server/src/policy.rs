@@ -229,6 +229,7 @@ pub const ROUTES: &[Route] = &[
     audit("GET", "/audit/export", Action::AuditExported),
     audit("GET", "/audit/head", Action::AuditHeadViewed),
     audit("GET", "/audit/proof/inclusion", Action::AuditProofViewed),
+    audit("GET", "/audit/proof/inclusions", Action::AuditProofViewed),
     audit("GET", "/audit/proof/consistency", Action::AuditProofViewed),
     needs("POST", "/appointments", CareForClients),
     needs("PUT", "/appointments/{id}", CareForClients),
@@ -264,6 +265,7 @@ pub const ROUTES: &[Route] = &[
     needs("GET", "/webhooks", ManageWebhooks),
     needs("POST", "/webhooks", ManageWebhooks),
     needs("POST", "/webhooks/{id}/disable", ManageWebhooks),
+    needs("POST", "/webhooks/{id}/test", ManageWebhooks),
     needs("POST", "/webhooks/{id}/rotate-secret", ManageWebhooks),
     needs("GET", "/webhooks/{id}/deliveries", ManageWebhooks),
     needs(

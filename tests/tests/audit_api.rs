@@ -268,6 +268,43 @@ async fn admins_query_prove_and_export_the_log(backend: Backend) {
             .0,
         StatusCode::NOT_FOUND
     );
+    // Several entries under one head, in one request: each proof verifies
+    // against that head; asking past the log's end is 404.
+    let (status, batch) = admin
+        .client
+        .get("/api/v1/audit/proof/inclusions?seqs=3,1,3,2")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{batch}");
+    let batch_head: SignedTreeHead = serde_json::from_value(batch["head"].clone()).expect("head");
+    assert!(key.verify_head(&batch_head));
+    let proofs = batch["proofs"].as_array().expect("proofs");
+    assert_eq!(proofs.len(), 3, "duplicates once each: {batch}");
+    for (i, p) in proofs.iter().enumerate() {
+        assert_eq!(p["leaf_index"], i as u64, "ascending: {batch}");
+        let path: Vec<_> = p["proof"]
+            .as_array()
+            .expect("proof")
+            .iter()
+            .map(|h| parse_hash(h.as_str().expect("hex")).expect("hash"))
+            .collect();
+        let entry: alcove_server::audit::canonical::Entry =
+            serde_json::from_value(p["entry"].clone()).expect("entry");
+        assert!(merkle::verify_inclusion(
+            i as u64,
+            batch_head.tree_size,
+            &entry.leaf_hash(),
+            &path,
+            &batch_head.root().expect("root")
+        ));
+    }
+    assert_eq!(
+        admin
+            .client
+            .get("/api/v1/audit/proof/inclusions?seqs=1,100000")
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
     let (status, con) = admin
         .client
         .get(&format!(
@@ -335,8 +372,8 @@ async fn admins_query_prove_and_export_the_log(backend: Backend) {
         .await;
     assert_eq!(
         events(&body).len(),
-        3,
-        "asked for twice (once for an absent entry), consistency once: {body}"
+        5,
+        "one entry asked for twice (once absent), a batch twice (once past the end), consistency once: {body}"
     );
     app.stop().await;
 }

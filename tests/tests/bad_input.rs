@@ -244,6 +244,10 @@ async fn queries_paths_headers_and_routes_answer_json(backend: Backend) {
         "/api/v1/audit/export?from=yesterday",
         "/api/v1/audit/proof/inclusion?seq=x",
         "/api/v1/audit/proof/inclusion",
+        "/api/v1/audit/proof/inclusions?seqs=",
+        "/api/v1/audit/proof/inclusions?seqs=1,x",
+        "/api/v1/audit/proof/inclusions?seqs=0",
+        "/api/v1/audit/proof/inclusions?seq=1",
         "/api/v1/audit/proof/consistency?first=-1",
     ] {
         let (status, body) = c.get(path).await;

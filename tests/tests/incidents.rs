@@ -142,6 +142,7 @@ on_both_backends!(
     a_receiver_down_across_a_server_restart_gets_every_event_under_its_id,
     a_compromised_clinician_account_lists_each_client_whose_records_it_reached,
     an_exception_stands_only_on_every_fact_its_clause_requires,
+    a_test_delivery_reaches_the_receiver_signed_with_nothing_in_it,
 );
 
 async fn a_damaged_audit_log_opens_one_audit_tampering_incident(b: Backend) {
@@ -1798,5 +1799,66 @@ async fn an_exception_stands_only_on_every_fact_its_clause_requires(b: Backend) 
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["exception"], Value::Null, "{body}");
+    app.stop().await;
+}
+
+async fn a_test_delivery_reaches_the_receiver_signed_with_nothing_in_it(b: Backend) {
+    let Some(app) = app(b, true).await else {
+        return;
+    };
+    let (receiver, p, created) = hooked_practice(&app).await;
+    let secret = created["secret"].as_str().expect("secret").to_string();
+    let endpoint = created["endpoint"]["id"].as_str().expect("id").to_string();
+    let test = format!("/api/v1/webhooks/{endpoint}/test");
+    // Only the practice's admins test its webhooks.
+    let (status, _) = p.clinician.client.post(&test, &json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, queued) = p.admin.client.post(&test, &json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    let id = queued["delivery_id"].as_str().expect("id").to_string();
+    // The endpoint subscribes to incident events only; a test goes anyway.
+    let got = receiver
+        .wait_until(DEADLINE, |r| r.iter().any(|x| x.id == id && !x.refused))
+        .await;
+    let r = got.iter().find(|x| x.id == id).expect("the test");
+    let payload =
+        verify(&secret, r).unwrap_or_else(|e| panic!("standardwebhooks refused {r:?}: {e}"));
+    assert_eq!(payload["type"], "webhook.test");
+    assert_eq!(payload["data"], json!({}), "nothing in it");
+    // It shows in the endpoint's delivery log, delivered.
+    let end = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let (_, log) = p
+            .admin
+            .client
+            .get(&format!("/api/v1/webhooks/{endpoint}/deliveries"))
+            .await;
+        let row = log
+            .as_array()
+            .expect("log")
+            .iter()
+            .find(|d| d["id"] == id.as_str())
+            .cloned()
+            .expect("listed");
+        if row["status"] == "delivered" {
+            assert_eq!(row["event_type"], "webhook.test");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < end, "{row}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Not to an endpoint of another practice, nor to none.
+    let other = app.practice_with_admin("Other", "other.admin").await;
+    let (status, body) = other.client.post(&test, &json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = p
+        .admin
+        .client
+        .post(
+            &format!("/api/v1/webhooks/{}/test", uuid::Uuid::new_v4()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     app.stop().await;
 }

@@ -314,6 +314,109 @@ pub async fn inclusion(
     }))
 }
 
+/// The most entries one batch of inclusion proofs covers.
+pub const MAX_PROOFS: usize = 500;
+
+/// Parameters of a batch of inclusion proofs.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionsQuery {
+    /// Entries, comma-separated (`3,9,12`): at most 500, each 1 or more.
+    pub seqs: String,
+}
+
+/// Parses `seqs` at the edge: numbers, at least one, at most
+/// [`MAX_PROOFS`] once duplicates are dropped, in ascending order.
+fn parse_seqs(raw: &str) -> Result<Vec<i64>, AppError> {
+    let bad = || {
+        AppError::bad_request(
+            "invalid_query",
+            "the query parameter seqs is malformed: 1 to 500 entry numbers, comma-separated",
+        )
+    };
+    let mut seqs = raw
+        .split(',')
+        .map(|s| s.trim().parse::<i64>().ok().filter(|n| *n >= 1))
+        .collect::<Option<Vec<i64>>>()
+        .ok_or_else(bad)?;
+    seqs.sort_unstable();
+    seqs.dedup();
+    if seqs.is_empty() || seqs.len() > MAX_PROOFS {
+        return Err(bad());
+    }
+    Ok(seqs)
+}
+
+/// One entry's proof in a batch.
+#[derive(Serialize, ToSchema)]
+pub struct BatchedInclusion {
+    /// The entry.
+    pub entry: Entry,
+    /// Its leaf hash (hex).
+    pub leaf_hash: String,
+    /// Leaf index (seq - 1).
+    pub leaf_index: u64,
+    /// Audit path (hex, bottom up), RFC 9162 §2.1.3.
+    pub proof: Vec<String>,
+}
+
+/// Inclusion proofs of several entries under one fresh signed head.
+#[derive(Serialize, ToSchema)]
+pub struct InclusionsView {
+    /// The head every proof is against.
+    pub head: SignedTreeHead,
+    /// One proof per entry asked for, in ascending order of seq.
+    pub proofs: Vec<BatchedInclusion>,
+}
+
+/// Prove that several entries are in the signed log, under one head: what
+/// a worksheet's sources need (one request, one head signed, one audit
+/// record) instead of one proof per entry.
+#[utoipa::path(get, path = "/api/v1/audit/proof/inclusions", tag = "audit", params(InclusionsQuery),
+    responses((status = 200, body = InclusionsView), (status = 403, body = crate::error::ErrorBody),
+        (status = 400, body = crate::error::ErrorBody, description = "invalid_query: seqs malformed, none, or more than 500"),
+        (status = 404, body = crate::error::ErrorBody, description = "an entry past the log's end")))]
+pub async fn inclusions(
+    State(state): State<AppState>,
+    authed: Authed,
+    q: Result<ApiQuery<InclusionsQuery>, AppError>,
+) -> ApiResult<Json<InclusionsView>> {
+    let seqs = parse_seqs(&query(q)?.seqs)?;
+    let practice = authed.practice_id.to_string();
+    let event = authed
+        .event(Action::AuditProofViewed)
+        .detail(serde_json::json!({
+            "kind": "inclusions",
+            "count": seqs.len(),
+            "first": seqs.first(),
+            "last": seqs.last(),
+        }));
+    state.store.append_audit(event, state.now()).await?;
+    let (head, tree) = state.audit.sign_head(&practice, state.now()).await?;
+    if seqs.last().is_some_and(|last| *last as usize > tree.size()) {
+        return Err(AppError::not_found("audit entry"));
+    }
+    let store = state.audit.store().await?;
+    let mut proofs = Vec::with_capacity(seqs.len());
+    for seq in seqs {
+        let row = store
+            .audit_rows(&practice, seq - 1, 1)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::not_found("audit entry"))?;
+        let index = (seq - 1) as usize;
+        proofs.push(BatchedInclusion {
+            entry: row.entry,
+            leaf_hash: hex(&tree.leaves()[index]),
+            leaf_index: index as u64,
+            proof: tree.inclusion_proof(index).iter().map(|h| hex(h)).collect(),
+        });
+    }
+    Ok(Json(InclusionsView { head, proofs }))
+}
+
 /// Parameters of the consistency proof.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -458,4 +561,23 @@ pub async fn export(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_of_seqs_is_parsed_sorted_once_each_and_bounded() {
+        assert_eq!(parse_seqs("9, 3,9,1").unwrap(), [1, 3, 9]);
+        for bad in ["", "1,,2", "0", "-4", "x", "1.5"] {
+            assert!(parse_seqs(bad).is_err(), "{bad:?}");
+        }
+        let most: Vec<String> = (1..=MAX_PROOFS).map(|n| n.to_string()).collect();
+        assert_eq!(parse_seqs(&most.join(",")).unwrap().len(), MAX_PROOFS);
+        let over = format!("{},{}", most.join(","), MAX_PROOFS + 1);
+        assert!(parse_seqs(&over).is_err());
+        let repeated = vec!["7"; MAX_PROOFS * 2].join(",");
+        assert_eq!(parse_seqs(&repeated).unwrap(), [7], "duplicates drop first");
+    }
 }

@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/audit/export", get(audit::export))
         .route("/audit/head", get(audit::head))
         .route("/audit/proof/inclusion", get(audit::inclusion))
+        .route("/audit/proof/inclusions", get(audit::inclusions))
         .route("/audit/proof/consistency", get(audit::consistency))
         .route(
             "/key-packages",
@@ -182,6 +183,7 @@ pub fn router(state: AppState) -> Router {
             get(incidents::webhooks::list).post(incidents::webhooks::create),
         )
         .route("/webhooks/{id}/disable", post(incidents::webhooks::disable))
+        .route("/webhooks/{id}/test", post(incidents::webhooks::test))
         .route(
             "/webhooks/{id}/rotate-secret",
             post(incidents::webhooks::rotate_secret),

@@ -55,6 +55,7 @@ use utoipa::{Modify, OpenApi};
         super::audit::export,
         super::audit::head,
         super::audit::inclusion,
+        super::audit::inclusions,
         super::audit::consistency,
         crate::delivery::http::key_packages::upload_key_packages,
         crate::delivery::http::key_packages::key_package_status,
@@ -108,6 +109,7 @@ use utoipa::{Modify, OpenApi};
         crate::incidents::http::webhooks::rotate_secret,
         crate::incidents::http::webhooks::deliveries,
         crate::incidents::http::webhooks::redeliver,
+        crate::incidents::http::webhooks::test,
     ),
     // AuditAction: every action the log records, by its stable name (the
     // browser's audit page offers them as suggestions from here).

@@ -197,6 +197,8 @@ actions! {
     /// A webhook endpoint's signing secret was replaced (the previous one
     /// signs beside it for a day).
     WebhookSecretRotated = "webhook.secret_rotated",
+    /// A test delivery was sent to a webhook endpoint by hand.
+    WebhookTestSent = "webhook.test_sent",
 }
 
 impl Action {
@@ -323,6 +325,7 @@ mod tests {
         "webhook.endpoint_disabled",
         "webhook.redelivered",
         "webhook.secret_rotated",
+        "webhook.test_sent",
     ];
 
     #[test]

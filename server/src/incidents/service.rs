@@ -1146,7 +1146,48 @@ pub async fn deliveries(
         .await?)
 }
 
-/// Sends a delivery again (admins).
+/// A test delivery queued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestQueued {
+    /// Its id (`webhook-id`): it shows in the endpoint's deliveries.
+    pub delivery_id: String,
+}
+
+/// Queues a test delivery to an enabled endpoint (admins): event
+/// `webhook.test`, no data, signed and retried like any other, so the
+/// receiving system can be checked before an incident needs it.
+pub async fn send_test(
+    state: &AppState,
+    authed: &Authed,
+    endpoint: WebhookEndpointId,
+) -> Result<TestQueued> {
+    admin_only(authed, "webhooks are set by the practice's admins")?;
+    let now = state.now();
+    let at = chrono::DateTime::<chrono::Utc>::from_timestamp(now, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let payload = webhook::payload(webhook::TEST_EVENT, &at, &webhook::Facts::default());
+    let event = authed
+        .event(Action::WebhookTestSent)
+        .detail(serde_json::json!({"endpoint_id": endpoint}));
+    let delivery_id = state
+        .store
+        .queue_test_delivery(
+            authed.practice_id,
+            endpoint,
+            &payload.to_string(),
+            event,
+            now,
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => IncidentError::NotFound("enabled endpoint"),
+            other => other.into(),
+        })?;
+    Ok(TestQueued { delivery_id })
+}
+
+/// Sends a delivery again (admins), under the same `webhook-id`.
 pub async fn redeliver(state: &AppState, authed: &Authed, id: &str) -> Result<()> {
     admin_only(authed, "webhooks are set by the practice's admins")?;
     if id.len() > 64 || !id.starts_with("msg_") {

@@ -699,6 +699,34 @@ macro_rules! impl_incident_store {
                     })
                 }
 
+                async fn queue_test_delivery(
+                    &self,
+                    practice: PracticeId,
+                    endpoint: WebhookEndpointId,
+                    payload: &str,
+                    event: audit::Event,
+                    now: UnixTime,
+                ) -> StoreResult<String> {
+                    let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+                    let mut tx = self.writer().begin().await?;
+                    let done = sqlx::query(
+                        "INSERT INTO webhook_deliveries (id, practice_id, endpoint_id, event_type, payload,
+                            status, next_attempt_at, created_at)
+                         SELECT $1, $2, id, $4, $5, 'pending', $6, $6 FROM webhook_endpoints
+                         WHERE id = $3 AND practice_id = $2 AND enabled",
+                    )
+                    .bind(&id)
+                    .bind(practice)
+                    .bind(endpoint)
+                    .bind($crate::incidents::rules::webhook::TEST_EVENT)
+                    .bind(payload)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    commit_one(tx, done.rows_affected(), &event, now).await?;
+                    Ok(id)
+                }
+
                 async fn account_facts(
                     &self,
                     practice: PracticeId,

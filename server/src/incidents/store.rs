@@ -446,6 +446,18 @@ pub trait IncidentStore: Send + Sync {
         device: DeviceId,
     ) -> StoreResult<crate::incidents::rules::evidence::DeviceFacts>;
 
+    /// Queues a test delivery (`payload`) to an enabled endpoint of the
+    /// practice, with its audit event, in one transaction; returns the
+    /// delivery's id (`NotFound`: no such enabled endpoint here).
+    async fn queue_test_delivery(
+        &self,
+        practice: PracticeId,
+        endpoint: WebhookEndpointId,
+        payload: &str,
+        event: audit::Event,
+        now: UnixTime,
+    ) -> StoreResult<String>;
+
     /// What the audit log holds of an account in `window` (from, to: Unix
     /// seconds), for evidence (`rules::account`): what it did and what was
     /// done to it, at most 100,000 entries (`truncated` beyond).

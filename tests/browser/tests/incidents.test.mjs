@@ -6,7 +6,8 @@
 // lost phone's incident and its evidence, decides it with the reasoning,
 // decides a misdirected message an exception of 164.402(1) only once every
 // fact of its clause is affirmed,
-// and adds a webhook whose secret is shown once. Accessible (axe), at a
+// and adds a webhook whose secret is shown once, sends it a test and reads
+// its delivery log. Accessible (axe), at a
 // laptop's and a phone's width.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -165,14 +166,28 @@ describe("incidents", () => {
     assert.ok(report.record.assessment.signed_off_at, "the signed-off record");
     assert.match(report.audit_export, /"incident.signed_off"/);
     await check(page, "incidents-admin-signed-off");
-    // Printed, the page keeps the incident only (the class the Print
-    // button sets, under print media; window.print itself is not driven).
-    await page.evaluate(() => document.body.classList.add("printing-incident"));
+    // Printed, the page keeps the incident only, with the audit entries
+    // behind it proven under one signed head (the Print button fills them
+    // in, then prints; the print dialog itself is not driven).
+    await page.evaluate(() => {
+      window.print = () => {
+        window.__printed = true;
+      };
+    });
+    assert.equal(await page.locator("#print-proofs").isVisible(), false, "not on screen");
+    await page.locator("#print-incident").click();
+    await page.waitForFunction(() => window.__printed === true);
     await page.emulateMedia({ media: "print" });
     assert.equal(await page.locator("#nav").isVisible(), false);
     assert.equal(await page.locator("#webhook-form").isVisible(), false);
     assert.equal(await page.locator("#incident-detail").isVisible(), true);
     assert.equal(await page.locator("#worksheet").isVisible(), true);
+    const proofs = page.locator("#print-proofs");
+    assert.equal(await proofs.isVisible(), true);
+    const appendix = await proofs.innerText();
+    assert.match(appendix, /(\d+) of \1 entries verified in this browser against the signed head below/);
+    assert.match(appendix, /device\.reported_lost/);
+    assert.doesNotMatch(appendix, /NOT verified/);
     await screenshot(page, "incidents-admin-printed");
     await page.emulateMedia({ media: "screen" });
     await page.evaluate(() => document.body.classList.remove("printing-incident"));
@@ -205,6 +220,19 @@ describe("incidents", () => {
     await heading(page, "Incidents");
     assert.match(await page.locator("#webhook-list").innerText(), /The previous secret also signs until/);
     assert.doesNotMatch(await page.content(), /whsec_/);
+
+    // A test delivery, then its line in the endpoint's delivery log (this
+    // receiver does not exist: it waits for its retry, and can be sent
+    // again by hand).
+    const listed = page.locator("#webhook-list li", { hasText: "hooks.example.org" });
+    await listed.getByRole("button", { name: "Send a test" }).click();
+    await listed.getByText(/A test \(msg_[0-9a-f]+\) is on its way/).waitFor();
+    await listed.locator("summary", { hasText: "Recent deliveries" }).click();
+    const line = listed.locator(".deliveries li", { hasText: "webhook.test" });
+    await line.waitFor();
+    await line.getByRole("button", { name: /Send again: webhook\.test/ }).click();
+    await page.getByText("Sent again.").waitFor();
+    await check(page, "incidents-admin-webhook-deliveries");
   });
 
   it("the privacy officer decides a misdirected message an exception only with every fact of its clause", async () => {

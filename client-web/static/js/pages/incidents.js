@@ -235,11 +235,12 @@ async function incidentDetail(ctx, id) {
       " — the record, the assessment, the evidence and the audit entries behind them, which verify offline (",
       h("code", {}, "alcove audit verify --export"),
       "). ",
-      printButton(),
+      printButton(d),
     ),
     h("h3", {}, "Timeline"),
     timeline,
     form,
+    h("section", { id: "print-proofs", class: "print-only", "aria-labelledby": "print-proofs-h" }),
   );
 }
 
@@ -443,15 +444,83 @@ async function noticeSection(id, i) {
   );
 }
 
-/** Prints the incident as the page shows it (the print style keeps only the incident). */
-function printButton() {
+/**
+ * Prints the incident as the page shows it (the print style keeps only the
+ * incident), with an appendix the JSON report also carries: the audit
+ * entries its assessment rests on, each with its leaf hash and checked
+ * here against one signed head, whose size, root, key and signature are
+ * printed — so the paper can be checked against an audit export later.
+ */
+function printButton(d) {
   const b = h("button", { type: "button", class: "secondary", id: "print-incident" }, "Print this incident");
-  b.addEventListener("click", () => {
+  b.addEventListener("click", async () => {
+    b.disabled = true;
+    try {
+      await fillProofs(d);
+    } catch (e) {
+      document.getElementById("print-proofs").replaceChildren(h("p", {}, `The audit entries could not be proven: ${(e && e.message) || e}.`));
+    } finally {
+      b.disabled = false;
+    }
     document.body.classList.add("printing-incident");
     window.addEventListener("afterprint", () => document.body.classList.remove("printing-incident"), { once: true });
     window.print();
   });
   return b;
+}
+
+/** Fills the print appendix with the sources' proofs under one signed head. */
+async function fillProofs(d) {
+  const out = document.getElementById("print-proofs");
+  const seqs = [...new Set(d.assessment.factors.flatMap((f) => f.sources))].sort((a, b) => a - b).slice(0, 500);
+  const heading = h("h3", { id: "print-proofs-h" }, "Audit entries behind this record");
+  if (!seqs.length) {
+    out.replaceChildren(heading, h("p", {}, "The assessment rests on no audit entries."));
+    return;
+  }
+  const batch = await api("GET", `/audit/proof/inclusions?seqs=${seqs.join(",")}`);
+  const rows = [];
+  let verified = 0;
+  for (const p of batch.proofs) {
+    const r = await checkInclusion({ ...p, head: batch.head });
+    if (r.ok) verified += 1;
+    rows.push(
+      h(
+        "tr",
+        {},
+        h("td", {}, `#${p.entry.seq}`),
+        h("td", {}, p.entry.action),
+        h("td", {}, formatTime(p.entry.at)),
+        h("td", {}, h("code", { class: "hash" }, p.leaf_hash)),
+        h("td", {}, r.ok ? "verified" : `NOT verified: ${r.message}`),
+      ),
+    );
+  }
+  const head = batch.head;
+  out.replaceChildren(
+    heading,
+    h("p", {}, `${verified} of ${batch.proofs.length} entries verified in this browser against the signed head below (RFC 9162 inclusion proofs). Check the same entries offline in an audit export with alcove audit verify.`),
+    h(
+      "dl",
+      { class: "signed-head" },
+      h("dt", {}, "Log size"),
+      h("dd", {}, String(head.tree_size)),
+      h("dt", {}, "Signed"),
+      h("dd", {}, formatTime(head.timestamp)),
+      h("dt", {}, "Root hash"),
+      h("dd", {}, h("code", { class: "hash" }, head.root_hash)),
+      h("dt", {}, "Key id"),
+      h("dd", {}, h("code", { class: "hash" }, head.key_id)),
+      h("dt", {}, "Signature"),
+      h("dd", {}, h("code", { class: "hash" }, head.signature)),
+    ),
+    h(
+      "table",
+      { class: "proofs" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Entry"), h("th", {}, "Action"), h("th", {}, "Time"), h("th", {}, "Leaf hash"), h("th", {}, "Proof"))),
+      h("tbody", {}, ...rows),
+    ),
+  );
 }
 
 /** Checks each audit entry a factor rests on against the signed log, here. */
@@ -463,13 +532,19 @@ function verifyButton(f, result) {
     result.textContent = "Checking…";
     try {
       let size = 0;
-      for (const seq of f.sources) {
-        const r = await checkInclusion(await api("GET", `/audit/proof/inclusion?seq=${encodeURIComponent(seq)}`));
-        if (!r.ok) {
-          result.textContent = `Entry #${seq} did not verify: ${r.message}.`;
-          return;
+      // One request per 500 entries, each proof checked here against the
+      // one signed head it came with.
+      for (let at = 0; at < f.sources.length; at += 500) {
+        const seqs = f.sources.slice(at, at + 500);
+        const batch = await api("GET", `/audit/proof/inclusions?seqs=${seqs.join(",")}`);
+        for (const p of batch.proofs) {
+          const r = await checkInclusion({ ...p, head: batch.head });
+          if (!r.ok) {
+            result.textContent = `Entry #${p.entry.seq} did not verify: ${r.message}.`;
+            return;
+          }
+          size = r.size;
         }
-        size = r.size;
       }
       result.textContent = `Verified: ${f.sources.length === 1 ? "the entry is" : `all ${f.sources.length} entries are`} in the signed audit log of ${size} entries.`;
     } catch (e) {
@@ -479,6 +554,70 @@ function verifyButton(f, result) {
     }
   });
   return b;
+}
+
+/** Sends a test delivery (no data at all) to check the receiving system. */
+function testButton(ctx, e) {
+  const out = h("p", { class: "muted small", role: "status" });
+  const b = h("button", { type: "button", class: "secondary" }, "Send a test");
+  b.addEventListener("click", async () => {
+    b.disabled = true;
+    try {
+      const q = await api("POST", `/webhooks/${encodeURIComponent(e.id)}/test`, {});
+      out.textContent = `A test (${q.delivery_id}) is on its way. Its result shows under "Recent deliveries".`;
+      ctx.announce("Test delivery sent.");
+    } catch (err) {
+      out.textContent = (err && err.message) || "The test could not be sent.";
+    } finally {
+      b.disabled = false;
+    }
+  });
+  return h("div", { class: "webhook-test" }, b, out);
+}
+
+const DELIVERY_WORDS = { pending: "Waiting to be sent", delivered: "Delivered", failed: "Failed" };
+
+/**
+ * An endpoint's delivery log, newest first (status, attempts, the last
+ * answer's code — never a body), opened on demand; a failed or waiting
+ * delivery can be sent again under its own webhook-id.
+ */
+function deliveryLog(ctx, e) {
+  const list = h("ul", { class: "deliveries" });
+  const details = h("details", { class: "webhook-deliveries" }, h("summary", {}, "Recent deliveries"), list);
+  const load = async () => {
+    const rows = await api("GET", `/webhooks/${encodeURIComponent(e.id)}/deliveries`);
+    list.replaceChildren(
+      ...(rows.length
+        ? rows.slice(0, 50).map((d) => {
+            const again = h("button", { type: "button", class: "link-button" }, "Send again");
+            again.setAttribute("aria-label", `Send again: ${d.event_type} of ${formatTime(d.created_at)}`);
+            again.addEventListener("click", async () => {
+              again.disabled = true;
+              try {
+                await api("POST", `/webhooks/deliveries/${encodeURIComponent(d.id)}/redeliver`, {});
+                ctx.announce("Sent again.");
+                await load();
+              } catch (err) {
+                again.disabled = false;
+                ctx.announce((err && err.message) || "It could not be sent again.");
+              }
+            });
+            const code = d.last_status ? ` · answered ${d.last_status}` : d.last_error ? " · no answer" : "";
+            return h(
+              "li",
+              { "data-status": d.status },
+              `${formatTime(d.created_at)} · ${d.event_type} · ${DELIVERY_WORDS[d.status] || d.status} · ${d.attempts} attempt(s)${code} `,
+              d.status === "delivered" ? null : again,
+            );
+          })
+        : [h("li", { class: "muted" }, "Nothing sent yet.")]),
+    );
+  };
+  details.addEventListener("toggle", () => {
+    if (details.open) load().catch((err) => list.replaceChildren(h("li", {}, (err && err.message) || "Could not load.")));
+  });
+  return details;
 }
 
 async function webhookSection(ctx) {
@@ -542,6 +681,8 @@ async function webhookSection(ctx) {
                 },
               }),
               shown,
+              e.enabled ? testButton(ctx, e) : null,
+              deliveryLog(ctx, e),
             );
           })
         : [h("li", { class: "muted" }, "No webhooks.")]),

@@ -4,7 +4,9 @@
 use crate::api::extract::{path_id, ApiJson, ApiPath};
 use crate::auth::session::Authed;
 use crate::error::ApiResult;
-use crate::incidents::service::{self, CreatedEndpoint, NewEndpointRequest, RotatedSecret};
+use crate::incidents::service::{
+    self, CreatedEndpoint, NewEndpointRequest, RotatedSecret, TestQueued,
+};
 use crate::incidents::store::{DeliveryView, EndpointView};
 use crate::state::AppState;
 use axum::extract::State;
@@ -85,6 +87,22 @@ pub async fn deliveries(
     Ok(Json(
         service::deliveries(&state, &authed, path_id(&raw, "endpoint")?).await?,
     ))
+}
+
+/// Sends a test delivery (event `webhook.test`, no data) to an enabled
+/// endpoint, signed and retried like any other.
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "incidents",
+    params(("id" = uuid::Uuid, Path, description = "endpoint id")),
+    responses((status = 202, body = TestQueued),
+        (status = 403, body = crate::error::ErrorBody, description = "not an admin"),
+        (status = 404, body = crate::error::ErrorBody, description = "no such enabled endpoint")))]
+pub async fn test(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<(StatusCode, Json<TestQueued>)> {
+    let queued = service::send_test(&state, &authed, path_id(&raw, "endpoint")?).await?;
+    Ok((StatusCode::ACCEPTED, Json(queued)))
 }
 
 /// Sends a delivery again, under the same `webhook-id`.

@@ -29,6 +29,10 @@ pub const EVENT_TYPES: &[&str] = &[
     "audit.verification_failed",
 ];
 
+/// The event a test delivery carries (sent by hand from the webhook
+/// settings, to every endpoint whatever it subscribes to): no data at all.
+pub const TEST_EVENT: &str = "webhook.test";
+
 /// The webhook event type an audit action is announced as, if any.
 pub fn event_type_of(action: &str) -> Option<&'static str> {
     Some(match Action::parse(action)? {
