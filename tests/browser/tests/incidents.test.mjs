@@ -7,7 +7,8 @@
 // decides a misdirected message an exception of 164.402(1) only once every
 // fact of its clause is affirmed,
 // and adds a webhook whose secret is shown once, sends it a test and reads
-// its delivery log. Accessible (axe), at a
+// its delivery log; a clinician reports a sign-in they do not recognize
+// and the officer sees which records the account reached. Accessible (axe), at a
 // laptop's and a phone's width.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -261,5 +262,31 @@ describe("incidents", () => {
     const recorded = page.locator("#exception-recorded");
     assert.match(await recorded.innerText(), /Exception 164\.402\(1\)\(iii\)/);
     assert.match(await recorded.innerText(), /withdrawn before it was opened/);
+  });
+
+  it("a clinician reports a sign-in they do not recognize from their account page, and the officer sees what the account reached", async () => {
+    const page = clinician.page;
+    await page.goto(`${server.url}/account`);
+    await heading(page, "Your account");
+    const card = page.locator("#suspicious-sign-in");
+    await card.getByRole("button", { name: "Report a suspicious sign-in" }).click();
+    await card.getByRole("button", { name: "Yes, report it" }).click();
+    await page.getByText("Reported. The privacy officer will look at it.").waitFor();
+    await check(page, "incidents-clinician-suspicious-sign-in-phone");
+
+    const officer = admin.page;
+    await officer.goto(`${server.url}/incidents`);
+    await heading(officer, "Incidents");
+    const item = officer.locator("#incident-list > li", { hasText: "A password or sign-in code may be known to someone else" });
+    await item.getByRole("link", { name: "Open this incident" }).click();
+    const detail = officer.locator("#incident-detail");
+    await detail.getByRole("heading", { name: "A password or sign-in code may be known to someone else" }).waitFor();
+    const reached = detail.locator(".account-evidence");
+    assert.match(await reached.innerText(), /From .* to .*: the records of \d+ client\(s\)/);
+    assert.match(await reached.innerText(), /Signed in \d+ time\(s\) from 1 address\(es\)/);
+    assert.match(await reached.innerText(), /Not secured since the incident was discovered/);
+    const nature = officer.locator("#worksheet").getByLabel("(i) The nature and extent of the PHI involved", { exact: true });
+    assert.match(await nature.inputValue(), /In the window searched \(from \d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}\) the account reached the records of/);
+    assert.doesNotMatch(await detail.innerText(), new RegExp(CLINICIAN.login));
   });
 });

@@ -8,6 +8,7 @@ import { h, field, errorBox, onSubmit } from "../dom.js";
 import { qrSvg } from "../qr.js";
 import { groupSecret } from "./auth.js";
 import * as session from "../session.js";
+import { suspiciousSignIn } from "./incidents.js";
 
 export async function accountPage(ctx) {
   const me = session.me();
@@ -26,6 +27,18 @@ export async function accountPage(ctx) {
     passwordCard(ctx, word),
     authenticatorCard(ctx, word, status.mfa_enabled, onEnabled),
     recovery,
+    staff ? strangeSignInCard(ctx, me.user_id) : null,
+  );
+}
+
+/** Staff who see a sign-in they do not recognize report it from here. */
+function strangeSignInCard(ctx, userId) {
+  return h(
+    "section",
+    { class: "card", id: "suspicious-sign-in", "aria-labelledby": "suspicious-h" },
+    h("h2", { id: "suspicious-h" }, "A sign-in you do not recognize"),
+    h("p", {}, "If your password or authenticator may be known to someone else, change your password above and report it: the privacy officer sees which clients' records your account reached."),
+    suspiciousSignIn(ctx, userId, "your account"),
   );
 }
 

@@ -7,6 +7,7 @@ import * as session from "../session.js";
 import { api } from "../api.js";
 import { h, field, errorBox, onSubmit, formatTime, timeEl, roleName, selectField } from "../dom.js";
 import { confirmAction, revokeDevice } from "./revoke.js";
+import { suspiciousSignIn } from "./incidents.js";
 
 /** The name a practice has until its admin names it (the server's default). */
 /** Which audit key this browser's admin said they kept a copy of (a public key: not a secret). */
@@ -212,6 +213,7 @@ export async function adminPage(ctx) {
       h("p", { class: "muted" }, `${roleName(u.role)} · ${u.login}`),
       u.role === "client" ? residenceForm(ctx, u, reload) : null,
       !gone && u.id !== ctx.me.user_id ? resetLinkAction(u) : null,
+      !gone ? suspiciousSignIn(ctx, u.id, `${u.display_name}'s account`) : null,
       !gone && u.id !== ctx.me.user_id
         ? confirmAction({
             label: "Deactivate user",

@@ -43,6 +43,22 @@ export async function incidentsPage(ctx) {
   return h("section", {}, ...parts);
 }
 
+/**
+ * "Suspicious sign-in" from where it shows: reports a credential incident
+ * naming the account, whose page then lists the clients the account
+ * reached. Reporting decides nothing; the privacy officer assesses it.
+ */
+export function suspiciousSignIn(ctx, userId, whose) {
+  return confirmAction({
+    label: "Report a suspicious sign-in",
+    question: `Report that ${whose} may be used by someone else? The privacy officer gets an incident listing what the account reached.`,
+    confirm: "Yes, report it",
+    danger: false,
+    work: () => api("POST", "/incidents", { kind: "credential_compromise", user_id: userId }),
+    done: () => ctx.announce("Reported. The privacy officer will look at it."),
+  });
+}
+
 function reportForm(ctx) {
   const errors = errorBox();
   const kind = selectField({ label: "What happened", name: "kind", options: KINDS });
