@@ -143,6 +143,7 @@ on_both_backends!(
     a_compromised_clinician_account_lists_each_client_whose_records_it_reached,
     an_exception_stands_only_on_every_fact_its_clause_requires,
     a_test_delivery_reaches_the_receiver_signed_with_nothing_in_it,
+    a_phone_connected_as_it_is_cut_off_is_recorded_as_open_and_claims_no_safe_harbor,
 );
 
 async fn a_damaged_audit_log_opens_one_audit_tampering_incident(b: Backend) {
@@ -557,6 +558,37 @@ async fn the_evidence_lists_what_the_lost_device_received_and_the_safe_harbor_fa
         "idle past its timeout: {ev}"
     );
     assert_eq!(ev["safe_harbor_facts"], true, "{ev}");
+    assert_eq!(ev["socket_open_at_revocation"], false, "{ev}");
+    // Its removal from the group waits for a member's commit ...
+    let incident_path = format!("/api/v1/incidents/{}", list[0]["id"].as_str().expect("id"));
+    assert_eq!(
+        ev["removals"],
+        json!([{"conversation_id": conv, "removed_at": null, "commit_seq": null, "epoch": null}]),
+        "{ev}"
+    );
+    // ... which the office makes (as it does before it next sends): the
+    // evidence then names the commit and the epoch it created.
+    office.sync_http(&conv).await;
+    let out = office
+        .device
+        .commit_pending_proposals(conv.as_bytes())
+        .expect("commit")
+        .expect("a commit");
+    let (status, committed) = office.post_commit(&conv, &out).await;
+    assert_eq!(status, StatusCode::OK, "{committed}");
+    let (_, detail) = p.admin.client.get(&incident_path).await;
+    let removal = &detail["evidence"][0]["removals"][0];
+    assert_eq!(removal["commit_seq"], committed["seq"], "{removal}");
+    assert_eq!(
+        removal["epoch"].as_i64(),
+        committed["epoch"].as_i64(),
+        "the epoch the commit created: {removal} {committed}"
+    );
+    assert!(removal["removed_at"].is_i64(), "{removal}");
+    assert!(detail["assessment"]["factors"][3]["text"]
+        .as_str()
+        .expect("text")
+        .contains("A commit removed it from 1 conversation"));
     // The media rule's count, from the recorded state of residence.
     assert_eq!(
         detail["residence"],
@@ -1860,5 +1892,31 @@ async fn a_test_delivery_reaches_the_receiver_signed_with_nothing_in_it(b: Backe
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    app.stop().await;
+}
+
+async fn a_phone_connected_as_it_is_cut_off_is_recorded_as_open_and_claims_no_safe_harbor(
+    b: Backend,
+) {
+    let Some(app) = officer_app(b, |_| {}).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let (_conv, _office, mut phone) = two_device_conversation(&app, &p.clinician, &p.client).await;
+    phone.connect(&app).await;
+    let (status, body) = p
+        .admin
+        .client
+        .post(
+            &format!("/api/v1/devices/{}/revoke", phone.device_id),
+            &json!({"reason": "lost"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let detail = the_one_incident(&p, "lost_device").await;
+    let ev = &detail["evidence"][0];
+    assert_eq!(ev["device_id"], phone.device_id.as_str(), "{ev}");
+    assert_eq!(ev["socket_open_at_revocation"], true, "{ev}");
+    assert_eq!(ev["safe_harbor_facts"], false, "{ev}");
     app.stop().await;
 }

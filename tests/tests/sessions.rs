@@ -116,7 +116,15 @@ async fn revoked_device_fails_every_token(backend: Backend) {
     )
     .target_device(device);
     app.store
-        .revoke_devices(practice, &[device], "lost", None, app.clock.now(), event)
+        .revoke_devices(
+            practice,
+            &[device],
+            "lost",
+            None,
+            &[],
+            app.clock.now(),
+            event,
+        )
         .await
         .expect("revoke");
 

@@ -165,7 +165,7 @@ async fn store_story(backend: Backend) {
         .await
         .expect("s2");
     store
-        .revoke_devices(practice, &[device], "lost", None, now + 70, ev.clone())
+        .revoke_devices(practice, &[device], "lost", None, &[], now + 70, ev.clone())
         .await
         .expect("revoke");
     let r2 = store.session_by_token(&[2; 32]).await.expect("s2");
@@ -185,7 +185,7 @@ async fn store_story(backend: Backend) {
     let (other, _) = practice_with_invite(&*store, Role::Admin, now).await;
     assert!(matches!(
         store
-            .revoke_devices(other, &[device], "signed_out", None, now, ev.clone())
+            .revoke_devices(other, &[device], "signed_out", None, &[], now, ev.clone())
             .await,
         Err(StoreError::NotFound)
     ));

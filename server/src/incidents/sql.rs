@@ -668,8 +668,8 @@ macro_rules! impl_incident_store {
                         .collect();
                     // The entries the rest rests on: the first report of
                     // its loss, its revocation, its token used again.
-                    let about: Vec<(String, i64)> = sqlx::query_as(
-                        "SELECT action, seq FROM audit_events
+                    let about: Vec<(String, i64, Option<String>)> = sqlx::query_as(
+                        "SELECT action, seq, detail FROM audit_events
                          WHERE practice_id = $1 AND target_device_id = $2
                            AND action IN ('device.reported_lost', 'device.revoked', 'device.revoked_token_used')
                          ORDER BY seq LIMIT 10000",
@@ -678,7 +678,25 @@ macro_rules! impl_incident_store {
                     .bind(device)
                     .fetch_all(self.reader())
                     .await?;
-                    let first = |name: &str| about.iter().find(|(a, _)| a == name).map(|(_, s)| *s);
+                    let first = |name: &str| about.iter().find(|(a, _, _)| a == name).map(|(_, s, _)| *s);
+                    // The revocation records whether a socket was open.
+                    let socket_open = about
+                        .iter()
+                        .find(|(a, _, _)| a == "device.revoked" || a == "device.reported_lost")
+                        .and_then(|(_, _, d)| serde_json::from_str::<serde_json::Value>(d.as_deref()?).ok())
+                        .and_then(|d| d.get("socket_open")?.as_bool());
+                    // Its removal from each group it was in: the commit that
+                    // removed its leaf, and the epoch that commit created.
+                    let removals: Vec<(String, Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+                        "SELECT cm.conversation_id, cm.removed_at, cm.removed_seq, m.epoch + 1
+                         FROM conversation_members cm
+                         LEFT JOIN messages m ON m.conversation_id = cm.conversation_id AND m.seq = cm.removed_seq
+                         WHERE cm.device_id = $1
+                         ORDER BY cm.conversation_id LIMIT 10000",
+                    )
+                    .bind(device)
+                    .fetch_all(self.reader())
+                    .await?;
                     Ok(DeviceFacts {
                         device_id: device.to_string(),
                         owner_id: owner,
@@ -693,8 +711,20 @@ macro_rules! impl_incident_store {
                         revocation_seq: first("device.revoked").or(first("device.reported_lost")),
                         token_use_seqs: about
                             .iter()
-                            .filter(|(a, _)| a == "device.revoked_token_used")
-                            .map(|(_, s)| *s)
+                            .filter(|(a, _, _)| a == "device.revoked_token_used")
+                            .map(|(_, s, _)| *s)
+                            .collect(),
+                        socket_open_at_revocation: socket_open,
+                        removals: removals
+                            .into_iter()
+                            .map(|(conversation_id, removed_at, commit_seq, epoch)| {
+                                $crate::incidents::rules::evidence::Removal {
+                                    conversation_id,
+                                    removed_at,
+                                    commit_seq,
+                                    epoch: epoch.filter(|_| removed_at.is_some()),
+                                }
+                            })
                             .collect(),
                     })
                 }

@@ -42,9 +42,24 @@ pub async fn revoke_devices(
     lost_by: Option<UserId>,
     event: Event,
 ) -> StoreResult<Revoked> {
+    // Asked before the revocation closes them (this node's sockets; a
+    // multi-node wake-up implementation answers for all of them).
+    let sockets_open: Vec<DeviceId> = devices
+        .iter()
+        .copied()
+        .filter(|d| state.delivery.wakeups.online(&[*d]))
+        .collect();
     let revoked = state
         .store
-        .revoke_devices(practice, devices, reason, lost_by, state.now(), event)
+        .revoke_devices(
+            practice,
+            devices,
+            reason,
+            lost_by,
+            &sockets_open,
+            state.now(),
+            event,
+        )
         .await?;
     after_revocation(state, &revoked).await?;
     Ok(revoked)

@@ -148,6 +148,7 @@ macro_rules! impl_revocation_store {
                     devices: &[DeviceId],
                     reason: &'static str,
                     lost_by: Option<UserId>,
+                    sockets_open: &[DeviceId],
                     now: UnixTime,
                     event: audit::Event,
                 ) -> StoreResult<Revoked> {
@@ -185,7 +186,14 @@ macro_rules! impl_revocation_store {
                         let mut ev = event.clone();
                         ev.target_device = Some(*device);
                         ev.target_user = Some(owner);
-                        ev.detail = Some(serde_json::json!({"reason": reason, "conversations": conversations.len()}));
+                        // Whether a socket of it was open as it was cut off:
+                        // a device stolen unlocked had plaintext on screen
+                        // (the incident evidence's safe-harbor facts).
+                        ev.detail = Some(serde_json::json!({
+                            "reason": reason,
+                            "conversations": conversations.len(),
+                            "socket_open": sockets_open.contains(device),
+                        }));
                         append_event(&mut tx, &ev, now).await?;
                         out.devices.push(*device);
                         out.conversations.extend(conversations);

@@ -133,6 +133,7 @@ pub trait RevocationStore: Send + Sync {
         devices: &[DeviceId],
         reason: &'static str,
         lost_by: Option<UserId>,
+        sockets_open: &[DeviceId],
         now: UnixTime,
         event: audit::Event,
     ) -> StoreResult<Revoked>;

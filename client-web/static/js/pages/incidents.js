@@ -127,6 +127,16 @@ async function incidentDetail(ctx, id) {
         {},
         h("li", {}, ev.unlock_share_destroyed ? "Its stored messages can no longer be opened (unlock key destroyed)." : "Its unlock key is not destroyed yet."),
         h("li", {}, ev.live_session_at_revocation ? "It was signed in and recently used when it was cut off: someone holding it may have seen messages on screen." : "It had locked itself before it was cut off."),
+        ev.socket_open_at_revocation ? h("li", {}, "It was connected (open to the server) when it was cut off.") : null,
+        (ev.removals || []).length
+          ? h(
+              "li",
+              {},
+              `Removed from ${ev.removals.filter((r) => r.removed_at).length} of ${ev.removals.length} conversation(s) by a commit`,
+              ev.removals.some((r) => r.removed_at) ? ` (from epoch ${ev.removals.filter((r) => r.epoch).map((r) => r.epoch).join(", ")} on it holds no key)` : "",
+              ev.removals.some((r) => !r.removed_at) ? "; the rest wait for a member's device to commit the removal." : ".",
+            )
+          : null,
         h("li", {}, ev.safe_harbor_facts ? "The facts for the encryption safe harbor hold." : "The facts for the encryption safe harbor do not hold."),
       ),
     ),

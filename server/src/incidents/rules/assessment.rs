@@ -162,6 +162,11 @@ pub fn prefill(
              and its screen and memory may have held messages. The encryption safe harbor is \
              not claimed for it."
                 .to_owned()
+        } else if e.socket_open_at_revocation == Some(true) {
+            "The device was connected (its socket open) when it was revoked: it may have been \
+             in use, its screen and memory holding messages. The encryption safe harbor is not \
+             claimed for it."
+                .to_owned()
         } else if e.revoked_at.is_some() {
             "No session of the device was live when it was revoked: the app locks itself when \
              idle, so the messages were sealed on the device."
@@ -196,6 +201,39 @@ pub fn prefill(
             }
             (None, _) => "The device is not revoked: revoke it now.",
         };
+        let removed: Vec<&super::evidence::Removal> = e
+            .removals
+            .iter()
+            .filter(|r| r.removed_at.is_some())
+            .collect();
+        let pending = e.removals.len() - removed.len();
+        let removals = if e.removals.is_empty() {
+            String::new()
+        } else {
+            let epochs: Vec<String> = removed
+                .iter()
+                .filter_map(|r| r.epoch.map(|n| n.to_string()))
+                .collect();
+            let by_commit = if removed.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " A commit removed it from {} (from epoch {} on, nothing sent there opens \
+                     with its keys).",
+                    count(removed.len(), "conversation"),
+                    epochs.join(", ")
+                )
+            };
+            let waiting = if pending > 0 {
+                format!(
+                    " Its removal from {} waits for a member's commit.",
+                    count(pending, "conversation")
+                )
+            } else {
+                String::new()
+            };
+            format!("{by_commit}{waiting}")
+        };
         let harbor = if e.safe_harbor_facts {
             " The facts of the encryption safe harbor hold: the PHI on the device was secured \
              and its key was not compromised."
@@ -205,7 +243,7 @@ pub fn prefill(
         append(
             &mut texts,
             Factor::Mitigation,
-            format!("{mitigation}{harbor}"),
+            format!("{mitigation}{removals}{harbor}"),
         );
         sources[3].extend(e.sources.revocation);
     }
@@ -375,6 +413,13 @@ mod tests {
             last_seen_at: None,
             unlock_share_destroyed: true,
             live_session_at_revocation: live,
+            socket_open_at_revocation: Some(false),
+            removals: vec![super::super::evidence::Removal {
+                conversation_id: "c1".into(),
+                removed_at: Some(101),
+                commit_seq: Some(7),
+                epoch: Some(4),
+            }],
             safe_harbor_facts: !live,
             conversations: vec![ConversationEvidence {
                 conversation_id: "c1".into(),
@@ -410,6 +455,12 @@ mod tests {
             .contains("presented again (1 recorded hour; refused)"));
         assert_eq!(w[2].sources, [40, 55]);
         assert!(w[3].text.contains("unlock share) was destroyed"));
+        assert!(
+            w[3].text
+                .contains("A commit removed it from 1 conversation (from epoch 4 on"),
+            "{}",
+            w[3].text
+        );
         assert!(w[3].text.contains("safe harbor hold"));
         for f in &w {
             assert_eq!(f.text, f.prefilled);

@@ -65,6 +65,27 @@ pub struct DeviceFacts {
     /// Audit entries of its revoked token presented again (each one hour
     /// of attempts at most: see `device.revoked_token_used`).
     pub token_use_seqs: Vec<i64>,
+    /// Whether a socket of it was open as it was revoked (recorded with the
+    /// revocation; `None` for a revocation recorded before that was kept).
+    pub socket_open_at_revocation: Option<bool>,
+    /// Its removal from each conversation it was a member of.
+    pub removals: Vec<Removal>,
+}
+
+/// The device's removal from one conversation's group: the commit that
+/// removed its leaf, after which it holds no key of the group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Removal {
+    /// Conversation.
+    pub conversation_id: String,
+    /// When the removal commit was accepted (none: still pending — the
+    /// server's Remove proposal waits for a member's commit).
+    pub removed_at: Option<i64>,
+    /// The removal commit's position in the conversation's log.
+    pub commit_seq: Option<i64>,
+    /// The epoch the removal commit created: from it on, nothing sent in
+    /// the conversation can be read with the device's keys.
+    pub epoch: Option<i64>,
 }
 
 /// The audit entries a device's evidence rests on (each can be proven in
@@ -120,8 +141,13 @@ pub struct DeviceEvidence {
     pub unlock_share_destroyed: bool,
     /// A session was live at revocation: it may have been unlocked.
     pub live_session_at_revocation: bool,
+    /// A socket of it was open as it was revoked (`None`: not recorded).
+    pub socket_open_at_revocation: Option<bool>,
+    /// Its removal from each conversation's group (the removal commit's
+    /// epoch), or that it is still pending.
+    pub removals: Vec<Removal>,
     /// The safe harbor's facts hold: revoked, share destroyed, no live
-    /// session (the privacy officer still decides).
+    /// session and no open socket (the privacy officer still decides).
     pub safe_harbor_facts: bool,
     /// Per conversation.
     pub conversations: Vec<ConversationEvidence>,
@@ -172,6 +198,8 @@ pub fn summarize(f: &DeviceFacts) -> DeviceEvidence {
     affected.sort();
     affected.dedup();
     let destroyed = f.revoked_at.is_some() && !f.share_held;
+    // Open to the server as it was cut off: in use, as a live session is.
+    let in_use = f.live_session_at_revocation || f.socket_open_at_revocation == Some(true);
     DeviceEvidence {
         device_id: f.device_id.clone(),
         owner_id: f.owner_id.clone(),
@@ -179,7 +207,9 @@ pub fn summarize(f: &DeviceFacts) -> DeviceEvidence {
         last_seen_at: f.last_seen_at,
         unlock_share_destroyed: destroyed,
         live_session_at_revocation: f.live_session_at_revocation,
-        safe_harbor_facts: destroyed && !f.live_session_at_revocation,
+        socket_open_at_revocation: f.socket_open_at_revocation,
+        removals: f.removals.clone(),
+        safe_harbor_facts: destroyed && !in_use,
         conversations,
         affected_clients: affected,
         sources: EvidenceSources {
@@ -374,6 +404,21 @@ mod tests {
         assert!(
             !summarize(&DeviceFacts {
                 share_held: true,
+                ..base.clone()
+            })
+            .safe_harbor_facts
+        );
+        assert!(
+            !summarize(&DeviceFacts {
+                socket_open_at_revocation: Some(true),
+                ..base.clone()
+            })
+            .safe_harbor_facts,
+            "a socket open as it was cut off: in use"
+        );
+        assert!(
+            summarize(&DeviceFacts {
+                socket_open_at_revocation: Some(false),
                 ..base.clone()
             })
             .safe_harbor_facts

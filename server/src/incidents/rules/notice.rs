@@ -221,6 +221,8 @@ mod tests {
             last_seen_at: None,
             unlock_share_destroyed: true,
             live_session_at_revocation: false,
+            socket_open_at_revocation: Some(false),
+            removals: vec![],
             safe_harbor_facts: true,
             conversations: vec![],
             affected_clients: vec!["sam-client".into()],
