@@ -5,6 +5,7 @@
 // title (titles name the page only); the invite token is read from the URL
 // fragment and removed from the address bar at once (see pages/auth.js).
 
+import { markDeadlines, forgetDeadlines } from "./js/deadlines.js";
 import { h } from "./js/dom.js";
 import * as session from "./js/session.js";
 import { loginPage, invitePage } from "./js/pages/auth.js";
@@ -111,9 +112,10 @@ function renderNav(me, path) {
   const items = [];
   for (const [p, route] of routes) {
     if (!route.nav || !allowed(route, me)) continue;
-    items.push(
-      h("li", {}, h("a", { href: p, "data-link": true, "aria-current": p === path ? "page" : null }, route.nav)),
-    );
+    const link = h("a", { href: p, "data-link": true, "aria-current": p === path ? "page" : null }, route.nav);
+    // The privacy officer is reminded of a notice deadline on every page.
+    if (p === "/incidents" && me.role === "admin") markDeadlines(link);
+    items.push(h("li", {}, link));
   }
   const logout = h("button", { type: "button", class: "link-button", id: "logout" }, "Log out");
   logout.addEventListener("click", async () => {
@@ -196,6 +198,7 @@ session.onSignIn((me) => {
 });
 session.onLock((reason) => {
   messaging.stop(reason);
+  forgetDeadlines();
 });
 messaging.setRevokedHandler(() => session.revoked());
 

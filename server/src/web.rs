@@ -102,6 +102,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
     ),
     (
+        "/js/deadlines.js",
+        include_str!("../../client-web/static/js/deadlines.js"),
+        JS,
+    ),
+    (
         "/js/pages/revoke.js",
         include_str!("../../client-web/static/js/pages/revoke.js"),
         JS,

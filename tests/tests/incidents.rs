@@ -144,6 +144,7 @@ on_both_backends!(
     an_exception_stands_only_on_every_fact_its_clause_requires,
     a_test_delivery_reaches_the_receiver_signed_with_nothing_in_it,
     a_phone_connected_as_it_is_cut_off_is_recorded_as_open_and_claims_no_safe_harbor,
+    a_database_restored_to_an_earlier_state_is_caught_by_its_witness_at_start,
 );
 
 async fn a_damaged_audit_log_opens_one_audit_tampering_incident(b: Backend) {
@@ -1918,5 +1919,54 @@ async fn a_phone_connected_as_it_is_cut_off_is_recorded_as_open_and_claims_no_sa
     assert_eq!(ev["device_id"], phone.device_id.as_str(), "{ev}");
     assert_eq!(ev["socket_open_at_revocation"], true, "{ev}");
     assert_eq!(ev["safe_harbor_facts"], false, "{ev}");
+    app.stop().await;
+}
+
+async fn a_database_restored_to_an_earlier_state_is_caught_by_its_witness_at_start(b: Backend) {
+    let Some(app) = officer_app(b, |s| s.audit.publish_interval_secs = 1).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let practice = p.admin.practice_id.clone();
+    // The publisher hands the practice's heads to the witness file.
+    let heads = app.settings.audit_heads_path();
+    let end = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let witnessed = std::fs::read_to_string(&heads)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|h| h["practice_id"] == practice.as_str())
+            .filter_map(|h| h["tree_size"].as_u64())
+            .max()
+            .unwrap_or(0);
+        if witnessed >= 6 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < end, "no head witnessed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The database is put back as a backup from before had it: three
+    // entries, no signed head after them, the watcher's cursor with them.
+    // Consistent with itself: only the witness knows better.
+    app.raw_sql(&[
+        format!("DELETE FROM audit_events WHERE practice_id = '{practice}' AND seq > 3"),
+        format!("UPDATE audit_heads SET seq = 3 WHERE practice_id = '{practice}'"),
+        format!("DELETE FROM audit_signed_heads WHERE practice_id = '{practice}'"),
+        format!("UPDATE incident_watch SET seq = 3 WHERE practice_id = '{practice}'"),
+    ])
+    .await;
+    let app = app.restart().await;
+    let detail = the_one_incident(&p, "audit_tampering").await;
+    assert_eq!(detail["incident"]["detected"], true, "{detail}");
+    let (status, page) = p
+        .admin
+        .client
+        .get("/api/v1/audit/events?action=audit.verification_failed")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let failed = page["events"].as_array().expect("events");
+    assert_eq!(failed.len(), 1, "{page}");
+    assert!(failed[0].to_string().contains("witness"), "{page}");
     app.stop().await;
 }

@@ -165,8 +165,11 @@ pub struct LogDamaged(&'static str);
 /// event, which opens an audit-tampering incident), not only in the logs.
 #[async_trait]
 pub trait DamageReport: Send + Sync + 'static {
-    /// `practice`'s log failed the check at `now`.
-    async fn damaged(&self, practice: &str, now: i64);
+    /// `practice`'s log failed `check` at `now`: `before_signing` (gaps,
+    /// leaf hashes, the last signed head) or `witness` (a head a witness
+    /// holds is not a prefix of the log: a database restored to an earlier
+    /// state, or rewritten).
+    async fn damaged(&self, practice: &str, check: &'static str, now: i64);
 }
 
 /// Somewhere signed tree heads are kept outside the server's database.
@@ -176,6 +179,11 @@ pub trait Witness: Send + Sync + 'static {
     fn describe(&self) -> String;
     /// Hands over one head.
     async fn publish(&self, head: &SignedTreeHead) -> anyhow::Result<()>;
+    /// The heads it holds, when it can be read back (a file); none by
+    /// default (a URL witness is checked offline by its keeper).
+    async fn held(&self) -> anyhow::Result<Vec<SignedTreeHead>> {
+        Ok(Vec::new())
+    }
 }
 
 /// Appends each head as one JSON line to a file (fsynced).
@@ -188,6 +196,24 @@ pub struct FileWitness {
 impl Witness for FileWitness {
     fn describe(&self) -> String {
         format!("file {}", self.path.display())
+    }
+
+    async fn held(&self) -> anyhow::Result<Vec<SignedTreeHead>> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<SignedTreeHead>> {
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            };
+            // A line cut short by a crash mid-append is skipped; the heads
+            // before it still stand.
+            Ok(text
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect())
+        })
+        .await?
     }
 
     async fn publish(&self, head: &SignedTreeHead) -> anyhow::Result<()> {
@@ -287,7 +313,7 @@ pub async fn publish_once(
                 // the practice sees it.
                 tracing::error!(error = %e, "audit: signed tree head withheld");
                 if let (Some(report), true) = (report, e.downcast_ref::<LogDamaged>().is_some()) {
-                    report.damaged(&practice, now).await;
+                    report.damaged(&practice, "before_signing", now).await;
                 }
                 continue;
             }
@@ -310,8 +336,71 @@ pub async fn publish_once(
     Ok(out)
 }
 
+/// Checks the log of each practice against the largest head, signed by
+/// this server's key, that a readable witness holds: the log must still
+/// contain it (its first `tree_size` leaves hash to its root). A database
+/// restored from an earlier backup, or rewritten, fails this even when it
+/// is consistent with itself (its own signed heads rolled back with it).
+/// Returns the practices that failed, each reported as `witness`.
+pub async fn check_witnessed(
+    service: &AuditService,
+    witnesses: &[Arc<dyn Witness>],
+    now: i64,
+    report: Option<&dyn DamageReport>,
+) -> anyhow::Result<Vec<String>> {
+    let public = service.key()?.public_key();
+    let mut largest: std::collections::BTreeMap<String, SignedTreeHead> = Default::default();
+    for w in witnesses {
+        let held = match w.held().await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(witness = %w.describe(), error = %e, "audit: a witness could not be read back");
+                continue;
+            }
+        };
+        for h in held.into_iter().filter(|h| public.verify_head(h)) {
+            let bigger = largest
+                .get(&h.practice_id)
+                .is_none_or(|l| h.tree_size > l.tree_size);
+            if bigger {
+                largest.insert(h.practice_id.clone(), h);
+            }
+        }
+    }
+    let mut failed = Vec::new();
+    for (practice, head) in largest {
+        let tree = match service.tree(&practice).await {
+            Ok(t) => t,
+            // A damaged log is reported by the check before signing.
+            Err(e) if e.downcast_ref::<LogDamaged>().is_some() => continue,
+            Err(e) => return Err(e),
+        };
+        let contained = (head.tree_size as usize) <= tree.size() && {
+            let mut f = Frontier::new();
+            for l in &tree.leaves()[..head.tree_size as usize] {
+                f.push(*l);
+            }
+            Some(f.root()) == head.root()
+        };
+        if !contained {
+            tracing::error!(
+                practice = %practice,
+                witnessed_size = head.tree_size,
+                log_size = tree.size(),
+                "audit: the log no longer contains a head its witness holds"
+            );
+            if let Some(report) = report {
+                report.damaged(&practice, "witness", now).await;
+            }
+            failed.push(practice);
+        }
+    }
+    Ok(failed)
+}
+
 /// Runs `publish_once` every `interval` (first round at once) until the
-/// task is aborted.
+/// task is aborted; before the first round, checks the log against what
+/// the witnesses hold (`check_witnessed`).
 pub fn spawn_publisher(
     service: AuditService,
     clock: Arc<dyn crate::clock::Clock>,
@@ -320,6 +409,10 @@ pub fn spawn_publisher(
     report: Option<Arc<dyn DamageReport>>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        if let Err(e) = check_witnessed(&service, &witnesses, clock.now(), report.as_deref()).await
+        {
+            tracing::warn!(error = %e, "audit: checking the log against its witnesses failed");
+        }
         let mut published = std::collections::HashMap::new();
         let mut ticker = tokio::time::interval(interval.max(std::time::Duration::from_millis(10)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

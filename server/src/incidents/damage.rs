@@ -34,7 +34,7 @@ impl RecordDamage {
 
 #[async_trait]
 impl DamageReport for RecordDamage {
-    async fn damaged(&self, practice: &str, now: i64) {
+    async fn damaged(&self, practice: &str, check: &'static str, now: i64) {
         let Ok(practice) = practice.parse::<PracticeId>() else {
             return;
         };
@@ -43,7 +43,7 @@ impl DamageReport for RecordDamage {
             Action::AuditVerificationFailed,
             &RequestMeta::default(),
         )
-        .detail(serde_json::json!({ "check": "before_signing" }));
+        .detail(serde_json::json!({ "check": check }));
         if let Err(e) = self
             .store
             .append_audit_once(&event, now - AGAIN_AFTER_SECS, now)

@@ -331,16 +331,35 @@ macro_rules! impl_incident_store {
                     Ok(out)
                 }
 
-                async fn watched_events(&self, practice: PracticeId, after: i64, limit: i64) -> StoreResult<Vec<WatchedEvent>> {
-                    Ok(sqlx::query_as(
+                async fn watched_events(
+                    &self,
+                    practice: PracticeId,
+                    after: i64,
+                    span: i64,
+                    actions: &[&'static str],
+                ) -> StoreResult<(Vec<WatchedEvent>, i64, bool)> {
+                    let head: i64 = sqlx::query_scalar("SELECT seq FROM audit_heads WHERE practice_id = $1")
+                        .bind(practice)
+                        .fetch_optional(self.reader())
+                        .await?
+                        .unwrap_or(0);
+                    let upto = head.min(after.saturating_add(span)).max(after);
+                    // Placeholders only: the names are the rules' constants,
+                    // bound like any value.
+                    let list = (0..actions.len())
+                        .map(|i| format!("${}", i + 4))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let sql = format!(
                         "SELECT seq, at, action, actor_user_id, target_user_id, target_device_id, detail FROM audit_events
-                         WHERE practice_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-                    )
-                    .bind(practice)
-                    .bind(after)
-                    .bind(limit)
-                    .fetch_all(self.reader())
-                    .await?)
+                         WHERE practice_id = $1 AND seq > $2 AND seq <= $3 AND action IN ({list}) ORDER BY seq"
+                    );
+                    let mut q = sqlx::query_as(&sql).bind(practice).bind(after).bind(upto);
+                    for a in actions {
+                        q = q.bind(*a);
+                    }
+                    let events = if actions.is_empty() { Vec::new() } else { q.fetch_all(self.reader()).await? };
+                    Ok((events, upto, head > upto))
                 }
 
                 async fn finish_watch(&self, round: &WatchRound, now: UnixTime) -> StoreResult<()> {

@@ -364,13 +364,18 @@ pub trait IncidentStore: Send + Sync {
         limit: i64,
     ) -> StoreResult<Vec<(PracticeId, i64)>>;
 
-    /// Audit events of a practice after `seq`, in order.
+    /// The audit events of a practice with one of `actions` among the
+    /// entries after `after`, at most `span` entries on, in order; and the
+    /// last entry that span covered (what the cursor moves to) with whether
+    /// the log goes on past it. The other entries (messages delivered, most
+    /// of the log) are skipped in the index, never read.
     async fn watched_events(
         &self,
         practice: PracticeId,
         after: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<WatchedEvent>>;
+        span: i64,
+        actions: &[&'static str],
+    ) -> StoreResult<(Vec<WatchedEvent>, i64, bool)>;
 
     /// Records a watcher round in one transaction: openings (with their
     /// events), deliveries for the subscribed endpoints, the cursor; frees

@@ -289,4 +289,32 @@ describe("incidents", () => {
     assert.match(await nature.inputValue(), /In the window searched \(from \d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}\) the account reached the records of/);
     assert.doesNotMatch(await detail.innerText(), new RegExp(CLINICIAN.login));
   });
+
+  it("the privacy officer is reminded of a notice deadline on every page", async () => {
+    const page = admin.page;
+    // An incident found fifty days ago: ten days are left to notify.
+    const fiftyDaysAgo = Math.floor(Date.now() / 1000) - 50 * 86400;
+    await page.evaluate(async (at) => {
+      const { api } = await import("/js/api.js");
+      await api("POST", "/incidents", { kind: "other", discovered_at: at, note: "Found in last month's records." });
+    }, fiftyDaysAgo);
+    await page.goto(`${server.url}/account`);
+    await heading(page, "Your account");
+    const link = page.getByRole("navigation").getByRole("link", { name: /^Incidents/ });
+    await link.locator(".badge.deadline", { hasText: /notice due in (9|10) days/ }).waitFor();
+    await check(page, "incidents-deadline-in-nav");
+    // Decided not a breach, it no longer owes a notice.
+    await link.click();
+    await heading(page, "Incidents");
+    const item = page.locator("#incident-list > li", { hasText: "Something else" });
+    await item.getByRole("link", { name: "Open this incident" }).click();
+    await page.locator("#incident-detail").getByRole("heading", { name: "Something else" }).waitFor();
+    const form = page.locator("#decision-form");
+    await form.getByLabel("Status").selectOption("decided");
+    await form.getByLabel("Decision").selectOption("not_a_breach");
+    await form.getByLabel(/Reasoning or note/).fill("A paper record, never in Alcove.");
+    await form.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Incident saved.").waitFor();
+    await page.getByRole("navigation").getByRole("link", { name: "Incidents", exact: true }).waitFor();
+  });
 });

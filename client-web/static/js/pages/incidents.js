@@ -8,6 +8,7 @@ import { api } from "../api.js";
 import { h, field, selectField, errorBox, onSubmit, formatTime, uid } from "../dom.js";
 import { checkInclusion } from "./audit.js";
 import { confirmAction } from "./revoke.js";
+import { forgetDeadlines } from "../deadlines.js";
 
 const KINDS = [
   ["misdirected_message", "A message went to the wrong person"],
@@ -231,6 +232,7 @@ async function incidentDetail(ctx, id) {
     } else if (decision.select.value && decision.select.value !== i.decision) body.decision = decision.select.value;
     if (note.value.trim()) body.note = note.value.trim();
     await api("PATCH", `/incidents/${encodeURIComponent(id)}`, body);
+    forgetDeadlines();
     ctx.announce("Incident saved.");
     ctx.navigate(`/incidents#${id}`, { replace: true });
   });

@@ -22,8 +22,10 @@ use crate::jobs::{Job, Round};
 use crate::state::AppState;
 use async_trait::async_trait;
 
-/// Events read per practice per round.
-const EVENTS_PER_ROUND: i64 = 500;
+/// Log entries a round covers per practice. Only the ones the detectors
+/// and webhooks read are fetched (most entries are messages delivered), so
+/// a wide span costs an index range, and one cursor write covers it.
+const SPAN_PER_ROUND: i64 = 5000;
 /// Practices per round.
 const PRACTICES_PER_ROUND: i64 = 20;
 /// A claim's lease (seconds).
@@ -32,12 +34,32 @@ const LEASE_SECS: i64 = 60;
 /// The watcher job.
 pub struct Watch {
     state: AppState,
+    /// The actions read: those a detector opens on, those counted, and
+    /// those announced to webhooks.
+    watched: Vec<&'static str>,
 }
 
 impl Watch {
     /// The job over the server's state.
     pub fn new(state: AppState) -> Self {
-        Self { state }
+        let mut watched: Vec<&'static str> = Action::ALL
+            .iter()
+            .filter(|a| {
+                detect::OPENS_ON.contains(a) || webhook::event_type_of(a.as_str()).is_some()
+            })
+            .map(|a| a.as_str())
+            .collect();
+        let mut this = Self {
+            state,
+            watched: Vec::new(),
+        };
+        for c in this.counted() {
+            watched.extend(c.actions.iter().map(|a| a.as_str()));
+        }
+        watched.sort_unstable();
+        watched.dedup();
+        this.watched = watched;
+        this
     }
 }
 
@@ -58,11 +80,11 @@ impl Job for Watch {
         }
         let mut more = claimed.len() as i64 >= PRACTICES_PER_ROUND;
         for (practice, after) in claimed {
-            let events = store
-                .watched_events(practice, after, EVENTS_PER_ROUND)
+            let (events, upto, behind) = store
+                .watched_events(practice, after, SPAN_PER_ROUND, &self.watched)
                 .await?;
-            more |= events.len() as i64 >= EVENTS_PER_ROUND;
-            let mut round = self.read(practice, after, &events);
+            more |= behind;
+            let mut round = self.read(practice, upto, &events);
             self.count(practice, &events, &mut round).await?;
             store.finish_watch(&round, self.state.clock.now()).await?;
         }
@@ -145,10 +167,12 @@ impl Watch {
         Ok(())
     }
 
-    fn read(&self, practice: PracticeId, after: i64, events: &[WatchedEvent]) -> WatchRound {
+    /// What one round's events open and announce; the cursor moves to
+    /// `upto`, the end of the span read.
+    fn read(&self, practice: PracticeId, upto: i64, events: &[WatchedEvent]) -> WatchRound {
         let mut round = WatchRound {
             practice_id: practice,
-            seq: events.last().map_or(after, |e| e.seq),
+            seq: upto,
             openings: Vec::new(),
             announcements: Vec::new(),
         };

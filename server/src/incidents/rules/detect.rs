@@ -37,6 +37,17 @@ pub struct Opening {
     pub entry: &'static str,
 }
 
+/// The actions `detect` opens on (the watcher reads only these, the
+/// counted detectors' and the webhooks' from the log; a unit test keeps
+/// the list and the function together).
+pub const OPENS_ON: [Action; 5] = [
+    Action::AuthLockout,
+    Action::DeviceReportedLost,
+    Action::DeviceRevokedTokenUsed,
+    Action::SessionEndedTokenUsed,
+    Action::AuditVerificationFailed,
+];
+
 /// The incident an event opens, if any.
 pub fn detect(e: &Seen<'_>) -> Option<Opening> {
     match Action::parse(e.action)? {
@@ -137,6 +148,22 @@ pub fn bulk_reads(actor: &str, reads: i64, threshold: i64) -> Option<Opening> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn detect_opens_on_exactly_the_actions_it_lists() {
+        for a in Action::ALL {
+            let seen = Seen {
+                action: a.as_str(),
+                target_user: Some("u1"),
+                target_device: Some("d1"),
+            };
+            assert_eq!(
+                detect(&seen).is_some(),
+                OPENS_ON.contains(a),
+                "{a}: the watcher reads only OPENS_ON"
+            );
+        }
+    }
 
     #[test]
     fn exports_and_reviews_open_a_bulk_read_incident_at_the_threshold_only() {
