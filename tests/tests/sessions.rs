@@ -119,9 +119,11 @@ async fn revoked_device_fails_every_token(backend: Backend) {
         .revoke_devices(
             practice,
             &[device],
-            "lost",
-            None,
-            &[],
+            alcove_server::revocation::store::HowRevoked {
+                reason: "lost",
+                lost_by: None,
+                sockets_open: &[],
+            },
             app.clock.now(),
             event,
         )

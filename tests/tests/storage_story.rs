@@ -165,7 +165,7 @@ async fn store_story(backend: Backend) {
         .await
         .expect("s2");
     store
-        .revoke_devices(practice, &[device], "lost", None, &[], now + 70, ev.clone())
+        .revoke_devices(practice, &[device], lost(), now + 70, ev.clone())
         .await
         .expect("revoke");
     let r2 = store.session_by_token(&[2; 32]).await.expect("s2");
@@ -185,7 +185,17 @@ async fn store_story(backend: Backend) {
     let (other, _) = practice_with_invite(&*store, Role::Admin, now).await;
     assert!(matches!(
         store
-            .revoke_devices(other, &[device], "signed_out", None, &[], now, ev.clone())
+            .revoke_devices(
+                other,
+                &[device],
+                alcove_server::revocation::store::HowRevoked {
+                    reason: "signed_out",
+                    lost_by: None,
+                    sockets_open: &[],
+                },
+                now,
+                ev.clone(),
+            )
             .await,
         Err(StoreError::NotFound)
     ));
@@ -317,4 +327,13 @@ async fn audit_sequence_stays_dense_under_concurrency(backend: Backend) {
     let seqs: Vec<i64> = events.iter().rev().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=42).collect::<Vec<_>>());
     store.close().await;
+}
+
+/// A loss reported by nobody in particular, no socket open.
+fn lost() -> alcove_server::revocation::store::HowRevoked<'static> {
+    alcove_server::revocation::store::HowRevoked {
+        reason: "lost",
+        lost_by: None,
+        sockets_open: &[],
+    }
 }

@@ -28,7 +28,7 @@ pub mod store;
 use crate::audit::Event;
 use crate::delivery::{group_id, wake::Wake};
 use crate::ids::{DeviceId, PracticeId, UserId};
-use crate::revocation::store::Revoked;
+use crate::revocation::store::{HowRevoked, Revoked};
 use crate::state::AppState;
 use crate::storage::StoreResult;
 use error::RevocationError;
@@ -54,9 +54,11 @@ pub async fn revoke_devices(
         .revoke_devices(
             practice,
             devices,
-            reason,
-            lost_by,
-            &sockets_open,
+            HowRevoked {
+                reason,
+                lost_by,
+                sockets_open: &sockets_open,
+            },
             state.now(),
             event,
         )

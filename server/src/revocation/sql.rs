@@ -146,12 +146,11 @@ macro_rules! impl_revocation_store {
                     &self,
                     practice: PracticeId,
                     devices: &[DeviceId],
-                    reason: &'static str,
-                    lost_by: Option<UserId>,
-                    sockets_open: &[DeviceId],
+                    how: HowRevoked<'_>,
                     now: UnixTime,
                     event: audit::Event,
                 ) -> StoreResult<Revoked> {
+                    let HowRevoked { reason, lost_by, sockets_open } = how;
                     let mut tx = self.writer().begin().await?;
                     let mut out = Revoked::default();
                     for device in devices {

@@ -104,6 +104,18 @@ pub struct Revoked {
     pub conversations: Vec<String>,
 }
 
+/// How devices are revoked: why, who reported them lost, and which of them
+/// had a socket open as they were cut off (recorded with each revocation).
+#[derive(Debug, Clone, Copy)]
+pub struct HowRevoked<'a> {
+    /// `signed_out` or `lost`.
+    pub reason: &'static str,
+    /// Who reported them lost (a loss report is recorded).
+    pub lost_by: Option<UserId>,
+    /// Those with a socket open.
+    pub sockets_open: &'a [DeviceId],
+}
+
 /// Storage of revocation.
 #[async_trait]
 pub trait RevocationStore: Send + Sync {
@@ -131,9 +143,7 @@ pub trait RevocationStore: Send + Sync {
         &self,
         practice: PracticeId,
         devices: &[DeviceId],
-        reason: &'static str,
-        lost_by: Option<UserId>,
-        sockets_open: &[DeviceId],
+        how: HowRevoked<'_>,
         now: UnixTime,
         event: audit::Event,
     ) -> StoreResult<Revoked>;

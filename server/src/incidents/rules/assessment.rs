@@ -496,7 +496,7 @@ mod tests {
                 secured: None,
             },
         };
-        let w = prefill(Kind::CredentialCompromise, &[], &[a.clone()]);
+        let w = prefill(Kind::CredentialCompromise, &[], std::slice::from_ref(&a));
         assert!(
             w[0].text.contains("from 1970-01-01 to 1970-02-10"),
             "{}",
