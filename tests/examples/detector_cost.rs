@@ -15,7 +15,6 @@
 //! `alcove-bench` and the same variable (BENCHMARKS.md).
 
 use alcove_tests::release_server::ReleaseServer;
-use alcove_tests::ApiClient;
 use futures_util::stream::{self, StreamExt};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -34,16 +33,9 @@ async fn round(attempts: usize, watcher_on: bool) -> f64 {
     }
     let server = ReleaseServer::start(&env).await;
     let base = format!("http://{}", server.addr);
-    let anon = ApiClient::new(&base);
-    let token = server.link.rsplit('#').next().expect("token");
-    let (status, body) = anon
-        .post(
-            "/api/v1/invites/accept",
-            &json!({"token": token, "login": "admin@cost.example", "display_name": "Admin",
-                    "password": "cost passphrase 2026", "transport": "bearer"}),
-        )
+    server
+        .first_admin("admin@cost.example", "cost passphrase 2026")
         .await;
-    assert_eq!(status, 201, "{body}");
     // Settled after start-up (the watcher's first read included).
     tokio::time::sleep(Duration::from_secs(2)).await;
     let http = reqwest::Client::new();

@@ -12,7 +12,7 @@
 //! within 64 MiB of idle a minute after.
 
 use alcove_tests::release_server::ReleaseServer;
-use alcove_tests::{rss_kib, ApiClient};
+use alcove_tests::rss_kib;
 use futures_util::future::join_all;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,17 +38,10 @@ async fn main() {
     let pid = server.child.id().expect("pid");
     let base = format!("http://{}", server.addr);
 
-    // A client account to sign in to (clients have no TOTP by default).
-    let anon = ApiClient::new(&base);
-    let token = server.link.rsplit('#').next().expect("token");
-    let (status, body) = anon
-        .post(
-            "/api/v1/invites/accept",
-            &json!({"token": token, "login": "admin@storm.example", "display_name": "Admin",
-            "password": "storm passphrase 2026", "transport": "bearer"}),
-        )
+    // An account to sign in to.
+    server
+        .first_admin("admin@storm.example", "storm passphrase 2026")
         .await;
-    assert_eq!(status, 201, "{body}");
 
     // Idle: settled after start-up and one hash.
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -34,4 +34,19 @@ impl ReleaseServer {
             _dir: dir,
         }
     }
+
+    /// The first admin accepts the setup link with `login` and `password`
+    /// (no authenticator yet: an account to sign in to, or to fail to).
+    pub async fn first_admin(&self, login: &str, password: &str) {
+        let anon = crate::ApiClient::new(&format!("http://{}", self.addr));
+        let token = self.link.rsplit('#').next().expect("token");
+        let (status, body) = anon
+            .post(
+                "/api/v1/invites/accept",
+                &serde_json::json!({"token": token, "login": login, "display_name": "Admin",
+                                    "password": password, "transport": "bearer"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
 }

@@ -60,10 +60,23 @@ async fn add_webhook(who: &Person, url: &str, event_types: &[&str]) -> (StatusCo
         .await
 }
 
+/// An endpoint as created: its secret (shown this once) and its id.
+struct Hook {
+    secret: String,
+    endpoint: String,
+}
+
+/// Reads an endpoint's creation answer.
+fn hook(created: &Value) -> Hook {
+    Hook {
+        secret: created["secret"].as_str().expect("secret").to_string(),
+        endpoint: created["endpoint"]["id"].as_str().expect("id").to_string(),
+    }
+}
+
 /// A practice whose own system receives `incident.opened` and
-/// `device.revoked`: the receiver, the people, and the endpoint as created
-/// (its secret is shown this once).
-async fn hooked_practice(app: &TestApp) -> (Receiver, PracticePeople, Value) {
+/// `device.revoked`: the receiver, the people, and the endpoint as created.
+async fn hooked_practice(app: &TestApp) -> (Receiver, PracticePeople, Hook) {
     let receiver = Receiver::start("127.0.0.1").await;
     let p = app.practice_with_people().await;
     let (status, created) = add_webhook(
@@ -73,7 +86,7 @@ async fn hooked_practice(app: &TestApp) -> (Receiver, PracticePeople, Value) {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    (receiver, p, created)
+    (receiver, p, hook(&created))
 }
 
 /// `who` reports their own device lost: it is revoked, an incident opens.
@@ -199,8 +212,10 @@ async fn a_rotated_webhook_secret_signs_beside_the_new_one_until_the_overlap_end
     let p = app.practice_with_people().await;
     let (status, created) = add_webhook(&p.admin, &receiver.url, &["incident.opened"]).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let old = created["secret"].as_str().expect("secret").to_string();
-    let endpoint = created["endpoint"]["id"].as_str().expect("id").to_string();
+    let Hook {
+        secret: old,
+        endpoint,
+    } = hook(&created);
     let rotate = format!("/api/v1/webhooks/{endpoint}/rotate-secret");
 
     // Only admins; an unknown endpoint is absent.
@@ -749,10 +764,8 @@ async fn webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry
     let Some(app) = app(b, true).await else {
         return;
     };
-    let (receiver, p, created) = hooked_practice(&app).await;
-    let secret = created["secret"].as_str().expect("secret").to_string();
+    let (receiver, p, Hook { secret, endpoint }) = hooked_practice(&app).await;
     assert!(secret.starts_with("whsec_"));
-    let endpoint = created["endpoint"]["id"].as_str().expect("id").to_string();
     let (_, listed) = p.admin.client.get("/api/v1/webhooks").await;
     assert!(
         !listed.to_string().contains(&secret),
@@ -866,8 +879,7 @@ async fn a_receiver_down_across_a_server_restart_gets_every_event_under_its_id(b
     let Some(app) = app(b, true).await else {
         return;
     };
-    let (receiver, p, created) = hooked_practice(&app).await;
-    let secret = created["secret"].as_str().expect("secret").to_string();
+    let (receiver, p, Hook { secret, .. }) = hooked_practice(&app).await;
 
     // Down: every attempt is refused.
     receiver.fail_next(usize::MAX);
@@ -973,7 +985,7 @@ async fn webhook_urls_into_the_servers_own_network_are_refused(b: Backend) {
     let url = format!("http://{host}:{port}/hook");
     let (status, created) = add_webhook(&p.admin, &url, &["device.revoked"]).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let endpoint = created["endpoint"]["id"].as_str().expect("id").to_string();
+    let Hook { endpoint, .. } = hook(&created);
     let (status, _) = p
         .client
         .client
@@ -1839,9 +1851,7 @@ async fn a_test_delivery_reaches_the_receiver_signed_with_nothing_in_it(b: Backe
     let Some(app) = app(b, true).await else {
         return;
     };
-    let (receiver, p, created) = hooked_practice(&app).await;
-    let secret = created["secret"].as_str().expect("secret").to_string();
-    let endpoint = created["endpoint"]["id"].as_str().expect("id").to_string();
+    let (receiver, p, Hook { secret, endpoint }) = hooked_practice(&app).await;
     let test = format!("/api/v1/webhooks/{endpoint}/test");
     // Only the practice's admins test its webhooks.
     let (status, _) = p.clinician.client.post(&test, &json!({})).await;
