@@ -303,6 +303,7 @@ describe("incidents", () => {
     const link = page.getByRole("navigation").getByRole("link", { name: /^Incidents/ });
     await link.locator(".badge.deadline", { hasText: /notice due in (9|10) days/ }).waitFor();
     await check(page, "incidents-deadline-in-nav");
+
     // Decided not a breach, it no longer owes a notice.
     await link.click();
     await heading(page, "Incidents");
@@ -316,5 +317,14 @@ describe("incidents", () => {
     await form.getByRole("button", { name: "Save" }).click();
     await page.getByText("Incident saved.").waitFor();
     await page.getByRole("navigation").getByRole("link", { name: "Incidents", exact: true }).waitFor();
+
+    // The privacy officer's incident page at a phone's width: nothing
+    // wider than the screen, nothing axe finds.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.reload();
+    await page.locator("#incident-detail").getByRole("heading", { name: "Something else" }).waitFor();
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), "no sideways scrolling");
+    await check(page, "incidents-admin-detail-phone");
+    await page.setViewportSize({ width: 1280, height: 800 });
   });
 });
