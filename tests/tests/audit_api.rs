@@ -245,21 +245,7 @@ async fn admins_query_prove_and_export_the_log(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{inc}");
     let inc_head: SignedTreeHead = serde_json::from_value(inc["head"].clone()).expect("head");
     assert!(key.verify_head(&inc_head));
-    let proof: Vec<_> = inc["proof"]
-        .as_array()
-        .expect("proof")
-        .iter()
-        .map(|h| parse_hash(h.as_str().expect("hex")).expect("hash"))
-        .collect();
-    let entry: alcove_server::audit::canonical::Entry =
-        serde_json::from_value(inc["entry"].clone()).expect("entry");
-    assert!(merkle::verify_inclusion(
-        2,
-        inc_head.tree_size,
-        &entry.leaf_hash(),
-        &proof,
-        &inc_head.root().expect("root")
-    ));
+    assert!(proves(&inc, 2, &inc_head));
     assert_eq!(
         admin
             .client
@@ -281,21 +267,7 @@ async fn admins_query_prove_and_export_the_log(backend: Backend) {
     assert_eq!(proofs.len(), 3, "duplicates once each: {batch}");
     for (i, p) in proofs.iter().enumerate() {
         assert_eq!(p["leaf_index"], i as u64, "ascending: {batch}");
-        let path: Vec<_> = p["proof"]
-            .as_array()
-            .expect("proof")
-            .iter()
-            .map(|h| parse_hash(h.as_str().expect("hex")).expect("hash"))
-            .collect();
-        let entry: alcove_server::audit::canonical::Entry =
-            serde_json::from_value(p["entry"].clone()).expect("entry");
-        assert!(merkle::verify_inclusion(
-            i as u64,
-            batch_head.tree_size,
-            &entry.leaf_hash(),
-            &path,
-            &batch_head.root().expect("root")
-        ));
+        assert!(proves(p, i as u64, &batch_head), "{p}");
     }
     assert_eq!(
         admin
@@ -541,4 +513,24 @@ async fn tampering_with_an_export_is_detected_and_named(backend: Backend) {
         "{report}"
     );
     app.stop().await;
+}
+
+/// Whether an answered inclusion proof (`entry`, `proof`) leads entry
+/// `index` to `head`'s root, checked with the server's own verifier.
+fn proves(answer: &Value, index: u64, head: &SignedTreeHead) -> bool {
+    let path: Vec<_> = answer["proof"]
+        .as_array()
+        .expect("proof")
+        .iter()
+        .map(|h| parse_hash(h.as_str().expect("hex")).expect("hash"))
+        .collect();
+    let entry: alcove_server::audit::canonical::Entry =
+        serde_json::from_value(answer["entry"].clone()).expect("entry");
+    merkle::verify_inclusion(
+        index,
+        head.tree_size,
+        &entry.leaf_hash(),
+        &path,
+        &head.root().expect("root"),
+    )
 }

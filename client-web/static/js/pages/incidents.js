@@ -500,7 +500,9 @@ function printButton(d) {
 /** Fills the print appendix with the sources' proofs under one signed head. */
 async function fillProofs(d) {
   const out = document.getElementById("print-proofs");
-  const seqs = [...new Set(d.assessment.factors.flatMap((f) => f.sources))].sort((a, b) => a - b).slice(0, 500);
+  const all = [...new Set(d.assessment.factors.flatMap((f) => f.sources))].sort((a, b) => a - b);
+  // One request proves at most 500 entries; say so rather than imply all.
+  const seqs = all.slice(0, 500);
   const heading = h("h3", { id: "print-proofs-h" }, "Audit entries behind this record");
   if (!seqs.length) {
     out.replaceChildren(heading, h("p", {}, "The assessment rests on no audit entries."));
@@ -527,7 +529,13 @@ async function fillProofs(d) {
   const head = batch.head;
   out.replaceChildren(
     heading,
-    h("p", {}, `${verified} of ${batch.proofs.length} entries verified in this browser against the signed head below (RFC 9162 inclusion proofs). Check the same entries offline in an audit export with alcove audit verify.`),
+    h(
+      "p",
+      {},
+      `${verified} of ${batch.proofs.length} entries verified in this browser against the signed head below (RFC 9162 inclusion proofs: each leads to its root). `,
+      all.length > seqs.length ? `The assessment rests on ${all.length} entries; these are the first ${seqs.length}, the report file carries all. ` : "",
+      "The head's signature is checked offline, with the entries, in an audit export: alcove audit verify.",
+    ),
     h(
       "dl",
       { class: "signed-head" },
