@@ -3,7 +3,7 @@
 //! picks the body type, the rest is the body.
 #![no_main]
 
-use alcove_server::api::auth;
+use alcove_server::auth::http as auth;
 use alcove_server::api::extract::ApiJson;
 use alcove_server::delivery::http::{assignments, commits, conversations, key_packages, messages};
 use alcove_server::invites::http as invites;

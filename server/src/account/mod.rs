@@ -1,5 +1,5 @@
-//! A person's own account (the account page): their password and their
-//! recovery codes.
+//! A person's own account (the account page): who they are, their
+//! devices, their password, their authenticator and their recovery codes.
 //!
 //! Invariants:
 //! - Changing the password needs the current one, checked under the

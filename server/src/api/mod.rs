@@ -2,12 +2,11 @@
 //! response passes through (request id, header and body limits, security
 //! headers, panic catching, JSON errors for unknown routes and methods).
 
-pub mod audit;
-pub mod auth;
 pub mod extract;
-pub mod me;
 pub mod openapi;
 
+use crate::audit::http as audit;
+use crate::auth::http as auth;
 use crate::delivery::http as delivery;
 use crate::error::AppError;
 use crate::incidents::http as incidents;
@@ -48,8 +47,8 @@ pub fn router(state: AppState) -> Router {
         .route("/invites/inspect", post(invites::inspect))
         .route("/invites/accept", post(invites::accept))
         .route("/invites/reset", post(invites::reset))
-        .route("/me", get(me::me))
-        .route("/me/devices", get(me::devices))
+        .route("/me", get(crate::account::http::me))
+        .route("/me/devices", get(crate::account::http::devices))
         .route(
             "/me/devices/{id}",
             patch(crate::account::http::rename_device),

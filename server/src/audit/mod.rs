@@ -13,6 +13,7 @@
 pub mod action;
 pub mod canonical;
 pub mod export;
+pub mod http;
 pub mod merkle;
 pub mod service;
 pub mod signing;

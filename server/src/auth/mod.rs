@@ -1,7 +1,9 @@
-//! Authentication: passwords, TOTP, tokens, throttling and sessions.
+//! Authentication: passwords, TOTP, tokens, throttling and sessions, and
+//! the sign-in handlers (`http`, the edge layer of this folder).
 
 pub mod error;
 pub mod hashing;
+pub mod http;
 pub mod password;
 pub mod secrets;
 pub mod session;

@@ -4,11 +4,11 @@
 //! invite clients. An invite link carries only its token, after `#` so it
 //! never reaches server logs or `Referer` headers.
 
-use crate::api::auth::{
-    self as auth_api, clean_name, device_choice, normalise_login, AuthResponse, TokenTransport,
-};
 use crate::api::extract::{ApiJson, ApiPath, Meta};
 use crate::audit::Action;
+use crate::auth::http::{
+    self as sign_in, clean_name, device_choice, normalise_login, AuthResponse, TokenTransport,
+};
 use crate::auth::session::{self, Authed};
 use crate::auth::{password, secrets, throttle};
 use crate::error::{ApiResult, AppError};
@@ -358,7 +358,7 @@ pub struct AcceptInvite {
 /// Accept an invite: create the account. Clients are signed in at once;
 /// staff continue with TOTP enrolment.
 #[utoipa::path(post, path = "/api/v1/invites/accept", request_body = AcceptInvite, tag = "invites",
-    responses((status = 201, body = crate::api::auth::AuthOutcome),
+    responses((status = 201, body = crate::auth::http::AuthOutcome),
         (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
         (status = 410, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody),
         (status = 429, body = crate::error::ErrorBody, description = "throttled: too many failed redemptions from this address"),
@@ -441,9 +441,9 @@ async fn redeem(
         .redeem_invite(&token_hash, &new_user, state.now(), meta)
         .await?;
     match device {
-        None => auth_api::start_enrollment(state, &user, StatusCode::CREATED).await,
+        None => sign_in::start_enrollment(state, &user, StatusCode::CREATED).await,
         Some(device) => {
-            auth_api::open_session(
+            sign_in::open_session(
                 state,
                 &user,
                 &device,
@@ -554,7 +554,7 @@ pub struct ResetPassword {
 /// Set a new password through a reset link: every session of the account
 /// ends (its sockets close), and this browser is signed in as a new device.
 #[utoipa::path(post, path = "/api/v1/invites/reset", request_body = ResetPassword, tag = "invites",
-    responses((status = 201, body = crate::api::auth::AuthOutcome),
+    responses((status = 201, body = crate::auth::http::AuthOutcome),
         (status = 401, body = crate::error::ErrorBody, description = "mfa_required or invalid_mfa_code: the account's authenticator code (or a recovery code) is needed; the link is not used up"),
         (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
         (status = 410, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody),
@@ -593,10 +593,10 @@ async fn redeem_reset(
     // code counts against the account's sign-in budget too, as a sign-in's
     // would, so the link's holder cannot guess codes from many addresses.
     if let Some(sealed) = user.totp_secret.as_deref() {
-        let secret = auth_api::open_totp(state, &user, sealed)?;
+        let secret = sign_in::open_totp(state, &user, sealed)?;
         let keys = throttle::Keys::for_account(user.practice_id, &user.login, None);
         let attempt = throttle::begin(state, &keys, None).await?;
-        let given = auth_api::second_factor(
+        let given = sign_in::second_factor(
             state,
             &user,
             &secret,
@@ -605,23 +605,23 @@ async fn redeem_reset(
         )
         .await?;
         match given {
-            auth_api::SecondFactor::Totp | auth_api::SecondFactor::RecoveryCode => {
+            sign_in::SecondFactor::Totp | sign_in::SecondFactor::RecoveryCode => {
                 attempt.succeeded(state, &keys).await?;
             }
-            auth_api::SecondFactor::Missing => {
+            sign_in::SecondFactor::Missing => {
                 attempt.abandoned(state).await?;
                 return Err(AppError::unauthorized(
                     "mfa_required",
                     "this account has an authenticator app: enter its current code, or a recovery code",
                 ));
             }
-            auth_api::SecondFactor::Wrong => {
+            sign_in::SecondFactor::Wrong => {
                 let event = crate::audit::Event::new(user.practice_id, Action::AuthMfa, meta)
                     .failed()
                     .target_user(user.id)
                     .detail(serde_json::json!({"purpose": "reset_link"}));
                 attempt.failed(state, &keys, Some(event)).await?;
-                return Err(auth_api::invalid_mfa_code());
+                return Err(sign_in::invalid_mfa_code());
             }
         }
     }
@@ -645,9 +645,9 @@ async fn redeem_reset(
     // Staff who never finished setting up their authenticator set it up
     // now, as at any sign-in: a reset link is no way around it.
     if done.user.role().is_staff() && done.user.totp_secret.is_none() {
-        return auth_api::start_enrollment(state, &done.user, StatusCode::CREATED).await;
+        return sign_in::start_enrollment(state, &done.user, StatusCode::CREATED).await;
     }
-    auth_api::open_session(
+    sign_in::open_session(
         state,
         &done.user,
         &device,

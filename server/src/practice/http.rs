@@ -1,8 +1,8 @@
 //! The practice's HTTP handlers: rename it.
 
-use crate::api::auth::clean_name;
 use crate::api::extract::ApiJson;
 use crate::audit::Action;
+use crate::auth::http::clean_name;
 use crate::auth::session::Authed;
 use crate::error::ApiResult;
 use crate::ids::PracticeId;

@@ -9,7 +9,7 @@
 //! logout or a password change, expired, or idle past its timeout), through
 //! the same revocation as any other: removed from its conversations, its
 //! unlock share destroyed. A logout revokes its own shared device at once
-//! (`api/auth.rs`); this job is for the sessions nobody ended.
+//! (`auth/http.rs`); this job is for the sessions nobody ended.
 
 use crate::jobs::{Job, Round};
 use crate::state::AppState;

@@ -1,6 +1,18 @@
-//! Login, MFA enrolment and logout.
+//! The sign-in HTTP handlers — login, MFA enrolment, logout — and the
+//! steps of a sign-in that invitations and the account page reuse (device
+//! choice, second factor, opening a session).
+//!
+//! Invariants:
+//! - every login runs one Argon2id verification, against a dummy hash when
+//!   the login is unknown, so timing does not tell which logins exist;
+//! - every attempt is reserved in the account's throttle before the
+//!   password is checked, and counted unless no hashing slot was free;
+//! - a TOTP step or a recovery code is used up by the request that uses it
+//!   (a replay is a wrong code);
+//! - the token is handed over once: in an `HttpOnly` cookie, or in the body
+//!   for a bearer client.
 
-use super::extract::{ApiJson, Meta};
+use crate::api::extract::{ApiJson, Meta};
 use crate::audit::Action;
 use crate::audit::{Event, RequestMeta};
 use crate::auth::error::SessionError;

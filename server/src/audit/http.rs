@@ -6,7 +6,7 @@
 //! view, proof and export is appended to the log before it is answered; no
 //! endpoint edits or deletes entries.
 
-use super::extract::ApiQuery;
+use crate::api::extract::ApiQuery;
 use crate::audit::canonical::{hex, Entry};
 use crate::audit::export;
 use crate::audit::merkle;
