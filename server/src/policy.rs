@@ -265,6 +265,7 @@ pub const ROUTES: &[Route] = &[
     needs("GET", "/webhooks", ManageWebhooks),
     needs("POST", "/webhooks", ManageWebhooks),
     needs("POST", "/webhooks/{id}/disable", ManageWebhooks),
+    needs("POST", "/webhooks/{id}/enable", ManageWebhooks),
     needs("POST", "/webhooks/{id}/test", ManageWebhooks),
     needs("POST", "/webhooks/{id}/rotate-secret", ManageWebhooks),
     needs("GET", "/webhooks/{id}/deliveries", ManageWebhooks),

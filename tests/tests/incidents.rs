@@ -158,6 +158,8 @@ on_both_backends!(
     a_test_delivery_reaches_the_receiver_signed_with_nothing_in_it,
     a_phone_connected_as_it_is_cut_off_is_recorded_as_open_and_claims_no_safe_harbor,
     a_database_restored_to_an_earlier_state_is_caught_by_its_witness_at_start,
+    a_webhook_failing_for_three_days_is_turned_off_told_and_turned_back_on,
+    test_deliveries_pressed_at_once_send_one,
 );
 
 async fn a_damaged_audit_log_opens_one_audit_tampering_incident(b: Backend) {
@@ -1106,6 +1108,176 @@ async fn a_practice_has_at_most_ten_webhooks_even_when_added_at_once(b: Backend)
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Turning endpoints back on counts too: with nine on and two off, two
+    // enables at once make ten, not eleven.
+    let second = listed[1]["id"].as_str().expect("id").to_string();
+    let (status, _) = p
+        .admin
+        .client
+        .post(&format!("/api/v1/webhooks/{second}/disable"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let empty = json!({});
+    let paths = [&first, &second].map(|id| format!("/api/v1/webhooks/{id}/enable"));
+    let enables = paths.iter().map(|path| p.admin.client.post(path, &empty));
+    let answers = futures_util::future::join_all(enables).await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|(s, _)| *s).collect();
+    assert!(
+        statuses.contains(&StatusCode::NO_CONTENT)
+            && statuses.contains(&StatusCode::UNPROCESSABLE_ENTITY),
+        "{answers:?}"
+    );
+    let (_, listed) = p.admin.client.get("/api/v1/webhooks").await;
+    let on = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|e| e["enabled"] == true)
+        .count();
+    assert_eq!(on, 10, "{listed}");
+    app.stop().await;
+}
+
+/// The practice's receiving system is down for three days: the server
+/// turns the endpoint off rather than retry for ever, says so to the
+/// admins (why and since when, and in the audit log), and once the system
+/// is fixed an admin turns it back on and the events still waiting reach
+/// it under their own ids.
+async fn a_webhook_failing_for_three_days_is_turned_off_told_and_turned_back_on(b: Backend) {
+    // Staff stay signed in across the three days the story skips.
+    let Some(app) = officer_app(b, |s| {
+        s.incidents.deliver_interval_ms = 20;
+        s.incidents.webhook_allow_private = true;
+        s.incidents.webhook_allow_http = true;
+        s.auth.staff_idle_timeout_secs = 5 * 86_400;
+        s.auth.session_lifetime_secs = 5 * 86_400;
+    })
+    .await
+    else {
+        return;
+    };
+    let (receiver, p, Hook { endpoint, .. }) = hooked_practice(&app).await;
+    receiver.fail_next(usize::MAX);
+    reports_own_device_lost(&p.client).await;
+    let refused = receiver
+        .wait_until(DEADLINE, |r| r.iter().filter(|x| x.refused).count() >= 2)
+        .await;
+    let mut waiting: Vec<String> = refused.iter().map(|x| x.id.clone()).collect();
+    waiting.sort();
+    waiting.dedup();
+    assert_eq!(
+        waiting.len(),
+        2,
+        "incident.opened and device.revoked: {refused:?}"
+    );
+
+    // Three days of failures (the next attempts are due by then).
+    app.clock.advance(3 * 86_400 + 3_600);
+    let end = tokio::time::Instant::now() + DEADLINE;
+    let off = loop {
+        let (_, listed) = p.admin.client.get("/api/v1/webhooks").await;
+        let e = listed[0].clone();
+        if e["enabled"] == false {
+            break e;
+        }
+        assert!(tokio::time::Instant::now() < end, "still on: {e}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(off["disabled_reason"], "failing", "{off}");
+    assert!(off["disabled_at"].as_i64().is_some(), "{off}");
+    let (_, log) = p
+        .admin
+        .client
+        .get("/api/v1/audit/events?action=webhook.endpoint_disabled")
+        .await;
+    let entries = log["events"].as_array().expect("events");
+    assert_eq!(entries.len(), 1, "{log}");
+    assert!(log.to_string().contains("failing"), "{log}");
+
+    // Only an admin turns it back on, only their practice's.
+    let enable = format!("/api/v1/webhooks/{endpoint}/enable");
+    let (status, _) = p.clinician.client.post(&enable, &json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let other = app.practice_with_admin("Other", "other.admin").await;
+    let (status, body) = other.client.post(&enable, &json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    // Fixed: turned back on, the waiting events arrive, each under its id.
+    receiver.fail_next(0);
+    let (status, body) = p.admin.client.post(&enable, &json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, listed) = p.admin.client.get("/api/v1/webhooks").await;
+    assert_eq!(listed[0]["enabled"], true, "{listed}");
+    assert_eq!(listed[0]["disabled_reason"], Value::Null, "{listed}");
+    assert_eq!(listed[0]["failing_since"], Value::Null, "{listed}");
+    let got = receiver
+        .wait_until(DEADLINE, |r| {
+            waiting
+                .iter()
+                .all(|id| r.iter().any(|x| !x.refused && &x.id == id))
+        })
+        .await;
+    for id in &waiting {
+        let r = got
+            .iter()
+            .find(|x| !x.refused && &x.id == id)
+            .unwrap_or_else(|| panic!("{id} never arrived: {got:?}"));
+        // The same event as first refused (its signature's timestamp is
+        // the story's clock, three days ahead of the reference library's,
+        // so the signature itself is checked in the other stories).
+        let before = refused.iter().find(|x| &x.id == id).expect("refused");
+        assert_eq!(r.body, before.body);
+    }
+    let (_, log) = p
+        .admin
+        .client
+        .get("/api/v1/audit/events?action=webhook.endpoint_enabled")
+        .await;
+    assert_eq!(log["events"].as_array().expect("events").len(), 1, "{log}");
+    app.stop().await;
+}
+
+/// An admin (or a script) presses "Send a test" many times at once: one
+/// test goes out, the rest are answered 429 `too_soon`; ten seconds later
+/// another may go.
+async fn test_deliveries_pressed_at_once_send_one(b: Backend) {
+    let Some(app) = app(b, true).await else {
+        return;
+    };
+    let (receiver, p, Hook { endpoint, .. }) = hooked_practice(&app).await;
+    let test = format!("/api/v1/webhooks/{endpoint}/test");
+    let empty = json!({});
+    let presses = (0..8).map(|_| p.admin.client.post(&test, &empty));
+    let answers = futures_util::future::join_all(presses).await;
+    let sent: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::ACCEPTED)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(sent.len(), 1, "{answers:?}");
+    for (status, body) in answers.iter().filter(|(s, _)| *s != StatusCode::ACCEPTED) {
+        assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert_eq!(body["error"], "too_soon", "{body}");
+    }
+    let first = sent[0]["delivery_id"].as_str().expect("id").to_string();
+    receiver
+        .wait_until(DEADLINE, |r| r.iter().any(|x| x.id == first))
+        .await;
+    app.clock.advance(10);
+    let (status, body) = p.admin.client.post(&test, &json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (_, log) = p
+        .admin
+        .client
+        .get(&format!("/api/v1/webhooks/{endpoint}/deliveries"))
+        .await;
+    let tests = log
+        .as_array()
+        .expect("log")
+        .iter()
+        .filter(|d| d["event_type"] == "webhook.test")
+        .count();
+    assert_eq!(tests, 2, "{log}");
     app.stop().await;
 }
 
@@ -1701,6 +1873,38 @@ async fn a_compromised_clinician_account_lists_each_client_whose_records_it_reac
         .as_str()
         .expect("text")
         .contains("was secured on"));
+
+    // The officer judges the account was misused only from a later time:
+    // the search starts there, and the clients reached before drop out.
+    app.clock.advance(60);
+    let since = app.clock.now();
+    let status_now = detail["incident"]["status"].clone();
+    let (status, body) = p
+        .admin
+        .client
+        .patch(
+            &path,
+            &json!({"expected_status": status_now, "account_since": since + 3_600}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not in the future: {body}"
+    );
+    let (status, body) = p
+        .admin
+        .client
+        .patch(
+            &path,
+            &json!({"expected_status": status_now, "account_since": since}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, detail) = p.admin.client.get(&path).await;
+    let a = &detail["accounts"][0];
+    assert_eq!(a["from"], since, "{a}");
+    assert_eq!(a["affected_clients"], json!([]), "{a}");
     app.stop().await;
 }
 

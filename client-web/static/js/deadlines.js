@@ -4,14 +4,18 @@
 // owe notices (not closed, not decided as no breach or an exception), from
 // 14 days before it on. A count and days only: nothing about the incident.
 //
-// Read at most once a minute (the list is the admin's own, not audited);
-// the link is updated in place when the answer comes.
+// It also says "webhook off" while a webhook endpoint stands turned off by
+// the server after three days of failed deliveries: the practice's own
+// systems are no longer told of incidents, and the admins must know.
+//
+// Read at most once a minute (the lists are the admin's own, not audited);
+// the link is updated in place when the answers come.
 
 import { api } from "./api.js";
 
 const SOON_DAYS = 14;
 const READ_EVERY_MS = 60_000;
-let last = { at: 0, due: null };
+let last = { at: 0, due: null, hooksOff: 0 };
 
 /** The nearest deadline's days left among incidents that may owe notices. */
 export function nearestDue(incidents) {
@@ -20,17 +24,30 @@ export function nearestDue(incidents) {
   return days.length ? { days: Math.min(...days), count: days.length } : null;
 }
 
-function label(due) {
+/** How many endpoints the server turned off for failing. */
+export function hooksTurnedOff(endpoints) {
+  return endpoints.filter((e) => !e.enabled && e.disabled_reason === "failing").length;
+}
+
+function notice(due) {
   if (!due) return "";
   const when = due.days < 0 ? `overdue by ${-due.days} day${due.days === -1 ? "" : "s"}` : due.days === 0 ? "due today" : `due in ${due.days} day${due.days === 1 ? "" : "s"}`;
   return due.count > 1 ? `${due.count} notices, first ${when}` : `notice ${when}`;
 }
 
-/** Marks `link` (the Incidents nav link) when a notice deadline is near. */
+function label(due, hooksOff) {
+  const off = hooksOff > 1 ? `${hooksOff} webhooks off` : hooksOff === 1 ? "webhook off" : "";
+  return [notice(due), off].filter(Boolean).join(" · ");
+}
+
+/**
+ * Marks `link` (the Incidents nav link) when a notice deadline is near or
+ * a webhook was turned off for failing.
+ */
 export function markDeadlines(link) {
-  const apply = (due) => {
+  const apply = (due, hooksOff) => {
     let badge = link.querySelector(".badge");
-    if (!due) {
+    if (!due && !hooksOff) {
       if (badge) badge.remove();
       return;
     }
@@ -39,20 +56,20 @@ export function markDeadlines(link) {
       badge.className = "badge deadline";
       link.append(" ", badge);
     }
-    badge.textContent = label(due);
+    badge.textContent = label(due, hooksOff);
   };
-  apply(last.due);
+  apply(last.due, last.hooksOff);
   if (Date.now() - last.at < READ_EVERY_MS) return;
   last = { ...last, at: Date.now() };
-  api("GET", "/incidents")
-    .then((list) => {
-      last = { at: Date.now(), due: nearestDue(list) };
-      if (link.isConnected) apply(last.due);
+  Promise.all([api("GET", "/incidents"), api("GET", "/webhooks")])
+    .then(([list, endpoints]) => {
+      last = { at: Date.now(), due: nearestDue(list), hooksOff: hooksTurnedOff(endpoints) };
+      if (link.isConnected) apply(last.due, last.hooksOff);
     })
     .catch(() => {});
 }
 
-/** Forgets what was read (a sign-out, or a decision just made). */
+/** Forgets what was read (a sign-out, a decision just made, a webhook turned on). */
 export function forgetDeadlines() {
-  last = { at: 0, due: null };
+  last = { at: 0, due: null, hooksOff: 0 };
 }

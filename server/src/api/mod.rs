@@ -182,6 +182,7 @@ pub fn router(state: AppState) -> Router {
             get(incidents::webhooks::list).post(incidents::webhooks::create),
         )
         .route("/webhooks/{id}/disable", post(incidents::webhooks::disable))
+        .route("/webhooks/{id}/enable", post(incidents::webhooks::enable))
         .route("/webhooks/{id}/test", post(incidents::webhooks::test))
         .route(
             "/webhooks/{id}/rotate-secret",

@@ -106,6 +106,7 @@ use utoipa::{Modify, OpenApi};
         crate::incidents::http::webhooks::create,
         crate::incidents::http::webhooks::list,
         crate::incidents::http::webhooks::disable,
+        crate::incidents::http::webhooks::enable,
         crate::incidents::http::webhooks::rotate_secret,
         crate::incidents::http::webhooks::deliveries,
         crate::incidents::http::webhooks::redeliver,

@@ -190,8 +190,11 @@ actions! {
     UsersViewed = "users.viewed",
     /// A webhook endpoint was created.
     WebhookEndpointCreated = "webhook.endpoint_created",
-    /// A webhook endpoint was disabled after repeated failures.
+    /// A webhook endpoint was turned off: by an admin, or by the server
+    /// after three days of failed attempts (`reason` says which).
     WebhookEndpointDisabled = "webhook.endpoint_disabled",
+    /// A webhook endpoint that was off was turned back on by an admin.
+    WebhookEndpointEnabled = "webhook.endpoint_enabled",
     /// A webhook delivery was sent again by hand.
     WebhookRedelivered = "webhook.redelivered",
     /// A webhook endpoint's signing secret was replaced (the previous one
@@ -323,6 +326,7 @@ mod tests {
         "users.viewed",
         "webhook.endpoint_created",
         "webhook.endpoint_disabled",
+        "webhook.endpoint_enabled",
         "webhook.redelivered",
         "webhook.secret_rotated",
         "webhook.test_sent",

@@ -33,6 +33,9 @@ pub enum IncidentError {
     /// A webhook URL that may not be called (scheme, address).
     #[error("{0}")]
     UrlRefused(&'static str),
+    /// Done again too soon (retry after this many seconds).
+    #[error("too soon; try again in {0} seconds")]
+    TooSoon(i64),
     /// Storage failed.
     #[error(transparent)]
     Store(StoreError),
@@ -70,6 +73,15 @@ impl From<IncidentError> for AppError {
             IncidentError::Exception(_) => AppError::invalid("exception_facts", message),
             IncidentError::Changed => AppError::conflict("changed", message),
             IncidentError::UrlRefused(_) => AppError::invalid("url_refused", message),
+            IncidentError::TooSoon(secs) => {
+                let mut e = AppError::new(
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    "too_soon",
+                    message,
+                );
+                e.retry_after = Some(secs.max(1));
+                e
+            }
             IncidentError::Store(s) => s.into(),
             IncidentError::Internal(cause) => AppError::internal(cause),
         }
@@ -124,6 +136,11 @@ mod tests {
                 AssessmentError::NotDecided.into(),
                 StatusCode::CONFLICT,
                 "not_decided",
+            ),
+            (
+                IncidentError::TooSoon(10),
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_soon",
             ),
             (
                 IncidentError::UrlRefused("https only"),

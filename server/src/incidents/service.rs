@@ -38,6 +38,9 @@ type Result<T> = std::result::Result<T, IncidentError>;
 const MAX_NOTE: usize = 4_000;
 /// Endpoints a practice may configure.
 pub const MAX_ENDPOINTS: i64 = 10;
+/// One test delivery per endpoint this often (seconds): a button pressed
+/// again, or by a script, does not flood the practice's receiver.
+pub const TEST_EVERY_SECS: i64 = 10;
 
 fn admin_only(authed: &Authed, what: &'static str) -> Result<()> {
     if authed.role == Role::Admin {
@@ -325,6 +328,7 @@ pub async fn report(state: &AppState, authed: &Authed, req: Report) -> Result<In
         created_at: now,
         updated_at: now,
         exception: None,
+        account_since: None,
     };
     let event = authed
         .event(Action::IncidentOpened)
@@ -403,9 +407,14 @@ async fn evidence_of(
             Err(e) => return Err(e.into()),
         }
     }
-    // An account is searched from the look-back before discovery to now.
+    // An account is searched from when the privacy officer judges it may
+    // first have been misused (by default the look-back before discovery)
+    // to now.
     let lookback = state.settings.incidents.account_lookback_days.max(0) * 86_400;
-    let window = (row.discovered_at.saturating_sub(lookback), state.now());
+    let from = row
+        .account_since
+        .unwrap_or_else(|| row.discovered_at.saturating_sub(lookback));
+    let window = (from, state.now());
     let mut users: Vec<UserId> = subjects
         .iter()
         .filter(|s| s.device_id.is_none())
@@ -758,6 +767,11 @@ pub struct Change {
     /// A corrected discovery time (Unix seconds), with the reason in `note`.
     #[serde(default)]
     pub discovered_at: Option<i64>,
+    /// For an incident naming an account: the earliest time it may have
+    /// been misused (Unix seconds); its evidence searches from then to now
+    /// (default: `incidents.account_lookback_days` before discovery).
+    #[serde(default)]
+    pub account_since: Option<i64>,
     /// Affected individuals.
     #[serde(default)]
     pub affected_count: Option<i64>,
@@ -857,6 +871,17 @@ pub async fn change(
         }
         _ => row.discovered_at,
     };
+    // Where the account evidence starts: a judgement, not a fact of record
+    // (no reason required), but bounded like the discovery time.
+    let account_since = match req.account_since {
+        Some(t) if t > now || t < now - 6 * 366 * 86_400 => {
+            return Err(IncidentError::Invalid(
+                "account_since: not in the future, not over six years ago",
+            ));
+        }
+        Some(t) => Some(t),
+        None => row.account_since,
+    };
     let count = |v: Option<i64>, old: i64, what| match v {
         Some(n) if !(0..=100_000_000).contains(&n) => Err(IncidentError::Invalid(what)),
         Some(n) => Ok(n),
@@ -916,6 +941,7 @@ pub async fn change(
         max_state_residents,
         delayed_until,
         exception: exception.clone(),
+        account_since,
         entry,
         note,
         actor: authed.user_id,
@@ -928,6 +954,7 @@ pub async fn change(
         max_state_residents,
         delayed_until,
         exception,
+        account_since,
         updated_at: now,
         ..row
     };
@@ -1052,6 +1079,8 @@ pub async fn create_endpoint(
             event_types: new.event_types,
             enabled: true,
             failing_since: None,
+            disabled_at: None,
+            disabled_reason: None,
             created_at: now,
             previous_secret_until: None,
         },
@@ -1083,6 +1112,32 @@ pub async fn disable_endpoint(
             StoreError::NotFound => IncidentError::NotFound("endpoint"),
             other => other.into(),
         })
+}
+
+/// Turns an endpoint back on (admins): one the server turned off after
+/// three days of failures, once its receiver is fixed, or one an admin
+/// turned off. The deliveries still waiting go out again, under their ids.
+pub async fn enable_endpoint(
+    state: &AppState,
+    authed: &Authed,
+    id: WebhookEndpointId,
+) -> Result<()> {
+    admin_only(authed, "webhooks are set by the practice's admins")?;
+    let event = authed
+        .event(Action::WebhookEndpointEnabled)
+        .detail(serde_json::json!({"endpoint_id": id}));
+    let done = state
+        .store
+        .enable_endpoint(authed.practice_id, id, MAX_ENDPOINTS, event, state.now())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => IncidentError::NotFound("endpoint"),
+            other => other.into(),
+        })?;
+    if !done {
+        return Err(IncidentError::Invalid("at most 10 webhook endpoints"));
+    }
+    Ok(())
 }
 
 /// A new signing secret, answered this once.
@@ -1170,12 +1225,13 @@ pub async fn send_test(
     let event = authed
         .event(Action::WebhookTestSent)
         .detail(serde_json::json!({"endpoint_id": endpoint}));
-    let delivery_id = state
+    let queued = state
         .store
         .queue_test_delivery(
             authed.practice_id,
             endpoint,
             &payload.to_string(),
+            TEST_EVERY_SECS,
             event,
             now,
         )
@@ -1184,6 +1240,7 @@ pub async fn send_test(
             StoreError::NotFound => IncidentError::NotFound("enabled endpoint"),
             other => other.into(),
         })?;
+    let delivery_id = queued.ok_or(IncidentError::TooSoon(TEST_EVERY_SECS))?;
     Ok(TestQueued { delivery_id })
 }
 

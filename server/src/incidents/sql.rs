@@ -14,7 +14,7 @@ macro_rules! impl_incident_store {
             type Conn = <$db as sqlx::Database>::Connection;
 
             const INCIDENT_COLS: &str = "id, practice_id, kind, status, decision, discovered_at, reported_by, cause,
-                 affected_count, max_state_residents, delayed_until, created_at, updated_at, exception";
+                 affected_count, max_state_residents, delayed_until, created_at, updated_at, exception, account_since";
 
             /// Appends a timeline entry (the next seq of the incident).
             async fn timeline(
@@ -267,7 +267,8 @@ macro_rules! impl_incident_store {
                     let mut tx = self.writer().begin().await?;
                     let done = sqlx::query(
                         "UPDATE incidents SET status = $1, decision = $2, discovered_at = $3, affected_count = $4,
-                            max_state_residents = $5, delayed_until = $6, updated_at = $7, exception = $11
+                            max_state_residents = $5, delayed_until = $6, updated_at = $7, exception = $11,
+                            account_since = $12
                          WHERE id = $8 AND practice_id = $9 AND status = $10",
                     )
                     .bind(&c.status)
@@ -281,6 +282,7 @@ macro_rules! impl_incident_store {
                     .bind(practice)
                     .bind(&c.expected_status)
                     .bind(&c.exception)
+                    .bind(c.account_since)
                     .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() != 1 {
@@ -452,7 +454,8 @@ macro_rules! impl_incident_store {
 
                 async fn list_endpoints(&self, practice: PracticeId) -> StoreResult<Vec<EndpointView>> {
                     Ok(sqlx::query_as(
-                        "SELECT id, url, event_types, enabled, failing_since, created_at, previous_secret_until
+                        "SELECT id, url, event_types, enabled, failing_since, disabled_at, disabled_reason, created_at,
+                                previous_secret_until
                          FROM webhook_endpoints WHERE practice_id = $1 ORDER BY created_at, id",
                     )
                     .bind(practice)
@@ -468,13 +471,78 @@ macro_rules! impl_incident_store {
                     now: UnixTime,
                 ) -> StoreResult<()> {
                     let mut tx = self.writer().begin().await?;
-                    let done = sqlx::query("UPDATE webhook_endpoints SET enabled = $1 WHERE id = $2 AND practice_id = $3")
-                        .bind(false)
-                        .bind(id)
+                    let done = sqlx::query(
+                        "UPDATE webhook_endpoints SET enabled = $1, disabled_at = COALESCE(disabled_at, $2),
+                            disabled_reason = COALESCE(disabled_reason, 'by_admin')
+                         WHERE id = $3 AND practice_id = $4",
+                    )
+                    .bind(false)
+                    .bind(now)
+                    .bind(id)
+                    .bind(practice)
+                    .execute(&mut *tx)
+                    .await?;
+                    commit_one(tx, done.rows_affected(), &event, now).await
+                }
+
+                async fn enable_endpoint(
+                    &self,
+                    practice: PracticeId,
+                    id: WebhookEndpointId,
+                    max: i64,
+                    event: audit::Event,
+                    now: UnixTime,
+                ) -> StoreResult<bool> {
+                    let mut tx = self.writer().begin().await?;
+                    // The same turn-taking as `create_endpoint`: the count
+                    // below cannot be passed by concurrent adds or enables.
+                    sqlx::query("UPDATE practices SET name = name WHERE id = $1")
                         .bind(practice)
                         .execute(&mut *tx)
                         .await?;
-                    commit_one(tx, done.rows_affected(), &event, now).await
+                    let enabled: Option<bool> = sqlx::query_scalar(
+                        "SELECT enabled FROM webhook_endpoints WHERE id = $1 AND practice_id = $2",
+                    )
+                    .bind(id)
+                    .bind(practice)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match enabled {
+                        None => return Err(StoreError::NotFound),
+                        Some(true) => return Ok(true),
+                        Some(false) => {}
+                    }
+                    let on: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM webhook_endpoints WHERE practice_id = $1 AND enabled",
+                    )
+                    .bind(practice)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if on >= max {
+                        return Ok(false);
+                    }
+                    sqlx::query(
+                        "UPDATE webhook_endpoints SET enabled = $1, failing_since = NULL, disabled_at = NULL,
+                            disabled_reason = NULL
+                         WHERE id = $2",
+                    )
+                    .bind(true)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    // The admin has just fixed the receiver: what waits
+                    // goes now, not after the backoff it had reached.
+                    sqlx::query(
+                        "UPDATE webhook_deliveries SET next_attempt_at = $1
+                         WHERE endpoint_id = $2 AND status = 'pending' AND next_attempt_at > $1",
+                    )
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    append_events(&mut tx, std::slice::from_ref(&event), now).await?;
+                    tx.commit().await?;
+                    Ok(true)
                 }
 
                 async fn rotate_endpoint_secret(
@@ -585,8 +653,12 @@ macro_rules! impl_incident_store {
                                 .await?;
                         }
                         if let Some(event) = &o.disable {
-                            let done = sqlx::query("UPDATE webhook_endpoints SET enabled = $1 WHERE id = $2 AND enabled")
+                            let done = sqlx::query(
+                                "UPDATE webhook_endpoints SET enabled = $1, disabled_at = $2, disabled_reason = 'failing'
+                                 WHERE id = $3 AND enabled",
+                            )
                                 .bind(false)
+                                .bind(now)
                                 .bind(o.endpoint_id)
                                 .execute(&mut *tx)
                                 .await?;
@@ -753,16 +825,39 @@ macro_rules! impl_incident_store {
                     practice: PracticeId,
                     endpoint: WebhookEndpointId,
                     payload: &str,
+                    every: i64,
                     event: audit::Event,
                     now: UnixTime,
-                ) -> StoreResult<String> {
+                ) -> StoreResult<Option<String>> {
                     let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
                     let mut tx = self.writer().begin().await?;
+                    // Presses of one endpoint's test take turns on its row
+                    // (a no-op write), so the last test's time below is
+                    // the one a concurrent press would have written.
+                    let here = sqlx::query(
+                        "UPDATE webhook_endpoints SET url = url WHERE id = $1 AND practice_id = $2 AND enabled",
+                    )
+                    .bind(endpoint)
+                    .bind(practice)
+                    .execute(&mut *tx)
+                    .await?;
+                    if here.rows_affected() != 1 {
+                        return Err(StoreError::NotFound);
+                    }
+                    let last: Option<i64> = sqlx::query_scalar(
+                        "SELECT MAX(created_at) FROM webhook_deliveries WHERE endpoint_id = $1 AND event_type = $2",
+                    )
+                    .bind(endpoint)
+                    .bind($crate::incidents::rules::webhook::TEST_EVENT)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if last.is_some_and(|at| now - at < every) {
+                        return Ok(None);
+                    }
                     let done = sqlx::query(
                         "INSERT INTO webhook_deliveries (id, practice_id, endpoint_id, event_type, payload,
                             status, next_attempt_at, created_at)
-                         SELECT $1, $2, id, $4, $5, 'pending', $6, $6 FROM webhook_endpoints
-                         WHERE id = $3 AND practice_id = $2 AND enabled",
+                         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
                     )
                     .bind(&id)
                     .bind(practice)
@@ -773,7 +868,7 @@ macro_rules! impl_incident_store {
                     .execute(&mut *tx)
                     .await?;
                     commit_one(tx, done.rows_affected(), &event, now).await?;
-                    Ok(id)
+                    Ok(Some(id))
                 }
 
                 async fn account_facts(

@@ -40,6 +40,9 @@ pub struct IncidentRow {
     pub updated_at: UnixTime,
     /// JSON of `rules::exception::Exception`, for the decision "exception".
     pub exception: Option<String>,
+    /// The earliest time a named account may have been misused (the
+    /// officer's judgement); `None`: the look-back before discovery.
+    pub account_since: Option<UnixTime>,
 }
 
 /// One subject of an incident.
@@ -108,6 +111,8 @@ pub struct IncidentChange {
     pub delayed_until: Option<UnixTime>,
     /// The exception's clause, facts and particulars (JSON), or none.
     pub exception: Option<String>,
+    /// Where the account evidence's search starts.
+    pub account_since: Option<UnixTime>,
     /// Timeline entry.
     pub entry: String,
     /// The actor's words.
@@ -164,6 +169,11 @@ pub struct EndpointView {
     pub enabled: bool,
     /// Failing since (every attempt failed since then).
     pub failing_since: Option<UnixTime>,
+    /// When it went off (`None` while on).
+    pub disabled_at: Option<UnixTime>,
+    /// Why it went off: `failing` (the server turned it off after three
+    /// days of failed attempts) or `by_admin`.
+    pub disabled_reason: Option<String>,
     /// Created.
     pub created_at: UnixTime,
     /// After a rotation: until when deliveries are signed with the
@@ -396,8 +406,8 @@ pub trait IncidentStore: Send + Sync {
     /// The practice's endpoints.
     async fn list_endpoints(&self, practice: PracticeId) -> StoreResult<Vec<EndpointView>>;
 
-    /// Turns an endpoint off (its deliveries stay in the log), with its
-    /// audit event.
+    /// Turns an endpoint off by an admin's hand (its deliveries stay in
+    /// the log), with its audit event.
     async fn disable_endpoint(
         &self,
         practice: PracticeId,
@@ -405,6 +415,21 @@ pub trait IncidentStore: Send + Sync {
         event: audit::Event,
         now: UnixTime,
     ) -> StoreResult<()>;
+
+    /// Turns an endpoint back on, with its audit event, unless the practice
+    /// already has `max` enabled ones (`false`: nothing written); its
+    /// waiting deliveries are due at once and its failing clock restarts.
+    /// Takes turns with `create_endpoint` on the practice's row, so the
+    /// bound holds under concurrent adds and enables. An endpoint already
+    /// on: `true`, nothing written. `NotFound`: no such endpoint here.
+    async fn enable_endpoint(
+        &self,
+        practice: PracticeId,
+        id: WebhookEndpointId,
+        max: i64,
+        event: audit::Event,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
 
     /// Replaces an endpoint's secret (sealed) with `secret`, keeping the
     /// current one as the previous secret until `previous_until`; with its
@@ -453,15 +478,19 @@ pub trait IncidentStore: Send + Sync {
 
     /// Queues a test delivery (`payload`) to an enabled endpoint of the
     /// practice, with its audit event, in one transaction; returns the
-    /// delivery's id (`NotFound`: no such enabled endpoint here).
+    /// delivery's id, or `None` (nothing written) when a test went to that
+    /// endpoint less than `every` seconds ago — checked under the
+    /// endpoint's row, so concurrent presses queue one test
+    /// (`NotFound`: no such enabled endpoint here).
     async fn queue_test_delivery(
         &self,
         practice: PracticeId,
         endpoint: WebhookEndpointId,
         payload: &str,
+        every: i64,
         event: audit::Event,
         now: UnixTime,
-    ) -> StoreResult<String>;
+    ) -> StoreResult<Option<String>>;
 
     /// What the audit log holds of an account in `window` (from, to: Unix
     /// seconds), for evidence (`rules::account`): what it did and what was

@@ -8,13 +8,17 @@
 // fact of its clause is affirmed,
 // and adds a webhook whose secret is shown once, sends it a test and reads
 // its delivery log; a clinician reports a sign-in they do not recognize
-// and the officer sees which records the account reached. Accessible (axe), at a
-// laptop's and a phone's width.
-import { describe, it } from "node:test";
+// and the officer sees which records the account reached, and searches them
+// from a later date; a webhook failing for three days (the server's clock
+// moved through its clock file) is turned off, the officer is told on every
+// page and turns it back on. Accessible (axe), at a laptop's and a phone's
+// width.
+import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
 import { story } from "../lib/story.mjs";
 import { axeScan, screenshot, LAPTOP, PHONE } from "../lib/browser.mjs";
 import { heading, registerStaff, registerClient, createInvite, login } from "../lib/flows.mjs";
+import { serverClock, until } from "../lib/channels.mjs";
 
 const ADMIN = { name: "Avery Admin", login: "avery@example.test", password: "granite-willow-parcel-58", device: "Office laptop" };
 const CLINICIAN = { name: "Robin Okafor", login: "robin@example.test", password: "maple-orchard-window-73", device: "Robin's laptop" };
@@ -27,7 +31,18 @@ async function check(page, name) {
 }
 
 describe("incidents", () => {
-  const { server, person } = story();
+  const clock = serverClock();
+  const long = String(30 * 86_400);
+  const { server, person } = story({
+    env: {
+      ...clock.env,
+      // The last story moves the clock days ahead; staff stay signed in.
+      ALCOVE_AUTH__STAFF_IDLE_TIMEOUT_SECS: long,
+      ALCOVE_AUTH__CLIENT_IDLE_TIMEOUT_SECS: long,
+      ALCOVE_AUTH__SESSION_LIFETIME_SECS: long,
+    },
+  });
+  after(() => clock.remove());
   let admin, clinician, client, adminTotp;
 
   it("admin, clinician and client register", async () => {
@@ -288,6 +303,21 @@ describe("incidents", () => {
     const nature = officer.locator("#worksheet").getByLabel("(i) The nature and extent of the PHI involved", { exact: true });
     assert.match(await nature.inputValue(), /In the window searched \(from \d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}\) the account reached the records of/);
     assert.doesNotMatch(await detail.innerText(), new RegExp(CLINICIAN.login));
+
+    // The officer judges it could only have been misused from today on:
+    // the search starts there.
+    const from = (await reached.innerText()).match(/From (.*) to /)[1];
+    const since = reached.getByLabel(/Search from/);
+    const today = await officer.evaluate(() => {
+      const t = new Date();
+      return `${t.getFullYear()}-${String(t.getMonth() + 1).padStart(2, "0")}-${String(t.getDate()).padStart(2, "0")}`;
+    });
+    await since.fill(today);
+    await reached.getByRole("button", { name: "Search again" }).click();
+    await officer.getByText("Searched again from the new date.").waitFor();
+    const again = officer.locator("#incident-detail .account-evidence");
+    await until(() => again.innerText(), (t) => !t.includes(`From ${from} to`), "the evidence searched from today");
+    assert.equal(await again.getByLabel(/Search from/).inputValue(), today);
   });
 
   it("the privacy officer is reminded of a notice deadline on every page", async () => {
@@ -326,5 +356,33 @@ describe("incidents", () => {
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), "no sideways scrolling");
     await check(page, "incidents-admin-detail-phone");
     await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it("a webhook failing for three days is turned off, the officer is told on every page and turns it back on", async () => {
+    const page = admin.page;
+    // hooks.example.org never answers; three days pass.
+    clock.moveTo(clock.now() + 3 * 86_400 + 3_600);
+    const hooks = () => page.evaluate(() => fetch("/api/v1/webhooks").then((r) => r.json()));
+    await until(hooks, (list) => list.some((e) => !e.enabled), "the failing webhook turned off");
+
+    await page.goto(`${server.url}/account`);
+    await heading(page, "Your account");
+    const link = page.getByRole("navigation").getByRole("link", { name: /^Incidents/ });
+    await link.locator(".badge", { hasText: "webhook off" }).waitFor();
+    await link.click();
+    await heading(page, "Incidents");
+    const alert = page.locator("#webhooks-off");
+    assert.match(await alert.innerText(), /hooks\.example\.org\/alcove failed for three days and was turned off/);
+    assert.match(await alert.innerText(), /Events since then have not been sent to it/);
+    const hook = page.locator("#webhook-list li", { hasText: "hooks.example.org" });
+    assert.match(await hook.locator(".webhook-state").innerText(), /Off since .*: turned off after failing for three days/);
+    await check(page, "incidents-webhook-turned-off");
+
+    await hook.getByRole("button", { name: "Turn back on" }).click();
+    await hook.getByRole("button", { name: "Yes, turn it on" }).click();
+    await page.getByText("Webhook turned back on.").waitFor();
+    await page.locator("#webhook-list li", { hasText: "hooks.example.org" }).locator(".webhook-state", { hasText: /^Active|^Failing since/ }).waitFor();
+    assert.equal(await page.locator("#webhooks-off").count(), 0);
+    await page.getByRole("navigation").getByRole("link", { name: "Incidents", exact: true }).waitFor();
   });
 });

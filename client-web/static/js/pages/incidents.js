@@ -109,6 +109,32 @@ async function incidentList(ctx, selected) {
   return h("div", {}, ...parts);
 }
 
+/** A Unix time as the local `YYYY-MM-DD` a date input shows. */
+function localDate(unix) {
+  const t = new Date(unix * 1000);
+  return `${t.getFullYear()}-${String(t.getMonth() + 1).padStart(2, "0")}-${String(t.getDate()).padStart(2, "0")}`;
+}
+
+/**
+ * Since when the account may have been misused: the officer's judgement
+ * sets where the search of the audit log starts (it runs to now).
+ */
+function accountWindowForm(ctx, i, from) {
+  const errors = errorBox();
+  const since = field({ label: "Search from (the earliest it may have been misused)", name: "account_since", type: "date", value: localDate(from) });
+  since.input.max = localDate(Date.now() / 1000);
+  const form = h("form", { class: "account-window" }, errors.box, since.wrap, h("button", { type: "submit", class: "secondary" }, "Search again"));
+  onSubmit(form, errors, async () => {
+    const [y, m, day] = since.input.value.split("-").map(Number);
+    const start = new Date(y, m - 1, day).getTime() / 1000;
+    if (!Number.isFinite(start)) throw new Error("Choose a date.");
+    await api("PATCH", `/incidents/${encodeURIComponent(i.id)}`, { expected_status: i.status, account_since: start });
+    ctx.announce("Searched again from the new date.");
+    ctx.navigate(`/incidents#${i.id}`, { replace: true });
+  });
+  return form;
+}
+
 async function incidentDetail(ctx, id) {
   const d = await api("GET", `/incidents/${encodeURIComponent(id)}`);
   const i = d.incident;
@@ -157,6 +183,7 @@ async function incidentDetail(ctx, id) {
         h("li", {}, `${a.clients.reduce((n, c) => n + c.entries_delivered, 0)} message entries handed to its devices; ${a.clients.reduce((n, c) => n + c.messages_sent, 0)} sent.`),
         h("li", {}, a.secured_at ? `Secured on ${formatTime(a.secured_at)} (password replaced or account deactivated).` : "Not secured since the incident was discovered: make a sign-in reset link for it, or deactivate it."),
       ),
+      i.status === "closed" ? null : accountWindowForm(ctx, i, a.from),
     ),
   );
   // Where the affected people live, as recorded on the Administration page:
@@ -656,6 +683,63 @@ function deliveryLog(ctx, e) {
   return details;
 }
 
+/** An endpoint's state in words: on, failing since when, or off since when and why. */
+function endpointState(e) {
+  if (e.enabled) return e.failing_since ? `Failing since ${formatTime(e.failing_since)}` : "Active";
+  const since = e.disabled_at ? ` since ${formatTime(e.disabled_at)}` : "";
+  return e.disabled_reason === "failing" ? `Off${since}: turned off after failing for three days` : `Off${since}`;
+}
+
+/**
+ * Turn an endpoint off, or back on: deliveries still waiting then go out
+ * again under their ids (events of the time it was off were not queued).
+ */
+function onOff(ctx, e) {
+  const hook = encodeURIComponent(e.id);
+  const redraw = (words) => {
+    forgetDeadlines();
+    ctx.announce(words);
+    ctx.navigate(`/incidents${location.hash}`, { replace: true });
+  };
+  return e.enabled
+    ? confirmAction({
+        label: "Turn off",
+        question: "Turn this webhook off? Nothing more is sent to it until it is turned back on, and events of the time between are not kept for it.",
+        confirm: "Yes, turn it off",
+        work: () => api("POST", `/webhooks/${hook}/disable`, {}),
+        done: () => redraw("Webhook turned off."),
+      })
+    : confirmAction({
+        label: "Turn back on",
+        question: "Turn this webhook back on? Deliveries still waiting go out at once; check the receiving system works first (send a test after).",
+        confirm: "Yes, turn it on",
+        danger: false,
+        work: () => api("POST", `/webhooks/${hook}/enable`, {}),
+        done: () => redraw("Webhook turned back on."),
+      });
+}
+
+/**
+ * The admins are told, at the top of the webhooks, of each endpoint the
+ * server turned off for failing: the practice's own systems no longer
+ * hear of incidents until someone acts.
+ */
+function turnedOffAlert(endpoints) {
+  const off = endpoints.filter((e) => !e.enabled && e.disabled_reason === "failing");
+  if (!off.length) return null;
+  return h(
+    "div",
+    { class: "form-error webhooks-off", role: "alert", id: "webhooks-off" },
+    h("p", {}, off.length === 1 ? "A webhook was turned off." : `${off.length} webhooks were turned off.`),
+    h(
+      "ul",
+      {},
+      ...off.map((e) => h("li", {}, h("code", {}, e.url), ` failed for three days and was turned off ${e.disabled_at ? `on ${formatTime(e.disabled_at)}` : ""}.`)),
+    ),
+    h("p", {}, "Events since then have not been sent to it. Fix the receiving system, then turn it back on below."),
+  );
+}
+
 async function webhookSection(ctx) {
   const endpoints = await api("GET", "/webhooks");
   const errors = errorBox();
@@ -688,6 +772,7 @@ async function webhookSection(ctx) {
     "div",
     {},
     h("h2", { id: "webhooks-h" }, "Webhooks"),
+    turnedOffAlert(endpoints),
     h(
       "ul",
       { class: "cards", id: "webhook-list", "aria-labelledby": "webhooks-h" },
@@ -703,8 +788,9 @@ async function webhookSection(ctx) {
               "li",
               { class: "card webhook" },
               h("p", {}, h("code", {}, e.url)),
-              h("p", { class: "muted" }, `${e.enabled ? (e.failing_since ? "Failing" : "Active") : "Off"} · ${e.event_types.replaceAll(",", ", ")}`),
+              h("p", { class: "muted webhook-state" }, `${endpointState(e)} · ${e.event_types.replaceAll(",", ", ")}`),
               overlap,
+              onOff(ctx, e),
               confirmAction({
                 label: "New signing secret",
                 question: "Make a new signing secret? The current one keeps signing beside it for a day: give the new one to the receiving system before then.",

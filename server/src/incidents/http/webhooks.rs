@@ -55,6 +55,23 @@ pub async fn disable(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Turns an endpoint back on (one the server turned off after three days
+/// of failures, or an admin did); its waiting deliveries go out again.
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/enable", tag = "incidents",
+    params(("id" = uuid::Uuid, Path, description = "endpoint id")),
+    responses((status = 204),
+        (status = 403, body = crate::error::ErrorBody, description = "not an admin"),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody, description = "the practice already has 10 endpoints on")))]
+pub async fn enable(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    service::enable_endpoint(&state, &authed, path_id(&raw, "endpoint")?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Replaces an endpoint's signing secret; the new one is answered this
 /// once, and the previous one keeps signing beside it for a day.
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/rotate-secret", tag = "incidents",
@@ -95,7 +112,8 @@ pub async fn deliveries(
     params(("id" = uuid::Uuid, Path, description = "endpoint id")),
     responses((status = 202, body = TestQueued),
         (status = 403, body = crate::error::ErrorBody, description = "not an admin"),
-        (status = 404, body = crate::error::ErrorBody, description = "no such enabled endpoint")))]
+        (status = 404, body = crate::error::ErrorBody, description = "no such enabled endpoint"),
+        (status = 429, body = crate::error::ErrorBody, description = "too_soon: a test went to it less than 10 s ago (Retry-After)")))]
 pub async fn test(
     State(state): State<AppState>,
     authed: Authed,
