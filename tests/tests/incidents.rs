@@ -8,7 +8,7 @@
 //! server's own network are refused. Both backends.
 
 use alcove_server::audit::signing::PublicKey;
-use alcove_server::audit::verify::verify_export;
+use alcove_server::audit::verify::{verify_export, verify_file};
 use alcove_server::clock::Clock;
 use alcove_tests::mls::two_device_conversation;
 use alcove_tests::webhooks::{verify, Receiver};
@@ -1647,6 +1647,21 @@ async fn a_breach_gets_a_draft_notice_with_its_blanks_and_nobody_named(b: Backen
     // An altered entry does not verify.
     let tampered = export.replacen("\"device.reported_lost\"", "\"device.revoked\"", 1);
     assert!(!verify_export(tampered.as_bytes(), &key, &[]).ok());
+    // The whole file verifies as a document: its export, and its record
+    // and notice against the digest its own export entry recorded.
+    let file = serde_json::to_vec(&report).expect("json");
+    let whole = verify_file(&file, &key, &[]);
+    assert!(whole.ok(), "{whole}");
+    // A record edited after the fact (the decision turned round) does not,
+    // though every audit entry in it still does.
+    let mut edited = report.clone();
+    edited["record"]["incident"]["decision"] = json!("not_a_breach");
+    let edited = verify_file(&serde_json::to_vec(&edited).expect("json"), &key, &[]);
+    assert!(edited.has("document"), "{edited}");
+    let mut edited = report.clone();
+    edited["notice"]["body"] = json!("Nothing happened.");
+    let edited = verify_file(&serde_json::to_vec(&edited).expect("json"), &key, &[]);
+    assert!(edited.has("document"), "{edited}");
     let (status, _) = p.clinician.client.get(&format!("{path}/report")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     app.stop().await;

@@ -159,6 +159,20 @@ pub(crate) fn as_hash(bytes: &[u8]) -> Option<Hash> {
     bytes.try_into().ok()
 }
 
+/// The digest of a document the log vouches for (an incident report's
+/// record): lower-case hex SHA-256 of its JSON with every object's keys
+/// sorted and no whitespace — serde_json's compact form of a `Value`, and
+/// Python's `json.dumps(doc, sort_keys=True, separators=(",", ":"),
+/// ensure_ascii=False)` for documents of strings, integers, booleans and
+/// nulls (what a report holds), so a reader can recompute it without our
+/// code. An audit entry carries it in its detail; the entry's inclusion
+/// proof then covers the document too.
+pub fn document_sha256(doc: &serde_json::Value) -> String {
+    // Serialising a `Value` to bytes cannot fail (its keys are strings).
+    let bytes = serde_json::to_vec(doc).unwrap_or_default();
+    hex(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref())
+}
+
 /// Lower-case hex of a hash.
 pub fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
@@ -175,6 +189,17 @@ pub fn parse_hash(text: &str) -> Option<Hash> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_document_digest_is_what_python_computes_with_sorted_keys() {
+        // json.dumps(d, sort_keys=True, separators=(",", ":"),
+        // ensure_ascii=False), SHA-256, hex — computed by Python.
+        let d = serde_json::json!({"b": "é \"q\"", "a": [1, null, true], "c": {"z": 0, "y": -5}});
+        assert_eq!(
+            document_sha256(&d),
+            "ba00d901decbdf45bd77feb77e75a87643dfc1abb308f70a5534de5ce01c986b"
+        );
+    }
 
     fn sample() -> Entry {
         Entry {

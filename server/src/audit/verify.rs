@@ -79,6 +79,12 @@ pub enum Problem {
         /// Why.
         reason: String,
     },
+    /// A document carrying its audit export (an incident report) is not
+    /// the one the log recorded.
+    Document {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Problem {
@@ -94,6 +100,7 @@ impl Problem {
             Problem::HeadMismatch { .. } => "head_mismatch",
             Problem::BadSignature { .. } => "bad_signature",
             Problem::Malformed { .. } => "malformed",
+            Problem::Document { .. } => "document",
         }
     }
 }
@@ -118,6 +125,7 @@ impl std::fmt::Display for Problem {
             ),
             Problem::BadSignature { what } => write!(f, "BAD SIGNATURE on {what}"),
             Problem::Malformed { line, reason } => write!(f, "MALFORMED line {line}: {reason}"),
+            Problem::Document { reason } => write!(f, "DOCUMENT: {reason}"),
         }
     }
 }
@@ -445,6 +453,71 @@ pub fn verify_export(bytes: &[u8], key: &PublicKey, witness_heads: &[SignedTreeH
     verify_parsed(&export::parse(bytes), key, witness_heads)
 }
 
+/// What `alcove audit verify --export FILE` checks: an incident report
+/// (one JSON object carrying its audit export) as [`verify_document`],
+/// anything else as an audit export (JSONL or CSV).
+pub fn verify_file(bytes: &[u8], key: &PublicKey, witness_heads: &[SignedTreeHead]) -> Report {
+    let document = serde_json::from_slice::<serde_json::Value>(bytes)
+        .is_ok_and(|v| v.get("audit_export").is_some());
+    if document {
+        verify_document(bytes, key, witness_heads)
+    } else {
+        verify_export(bytes, key, witness_heads)
+    }
+}
+
+/// Verifies a document that carries its own audit export (an incident
+/// report: `{record, notice, audit_export, …}`): the export as
+/// [`verify_export`] does, and that some entry of it records
+/// `record_sha256` equal to the digest of `{"record", "notice"}` as the
+/// file holds them ([`super::canonical::document_sha256`]). So an edited
+/// record, timeline or assessment in the file is caught, not only an
+/// edited audit entry.
+pub fn verify_document(bytes: &[u8], key: &PublicKey, witness_heads: &[SignedTreeHead]) -> Report {
+    let doc: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return Report {
+                problems: vec![Problem::Document {
+                    reason: format!("not a JSON document: {e}"),
+                }],
+                ..Report::default()
+            }
+        }
+    };
+    let export = doc
+        .get("audit_export")
+        .and_then(|e| e.as_str())
+        .unwrap_or_default();
+    let parsed = export::parse(export.as_bytes());
+    let mut report = verify_parsed(&parsed, key, witness_heads);
+    let vouched = serde_json::json!({
+        "record": doc.get("record").cloned().unwrap_or_default(),
+        "notice": doc.get("notice").cloned().unwrap_or_default(),
+    });
+    let digest = super::canonical::document_sha256(&vouched);
+    let recorded: Vec<String> = parsed
+        .lines
+        .iter()
+        .filter_map(|(_, l)| l.entry.detail.as_deref())
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .filter_map(|d| d.get("record_sha256")?.as_str().map(str::to_owned))
+        .collect();
+    if recorded.is_empty() {
+        report.problems.push(Problem::Document {
+            reason: "no entry of its audit export records the digest of its record".into(),
+        });
+    } else if !recorded.contains(&digest) {
+        report.problems.push(Problem::Document {
+            reason: format!(
+                "its record and notice hash to {digest}, which no entry of its audit export records: \
+                 the file was changed after it was made"
+            ),
+        });
+    }
+    report
+}
+
 fn verify_parsed(
     parsed: &ParsedExport,
     key: &PublicKey,
@@ -641,7 +714,7 @@ pub async fn run_cli(
     };
     let mut failed = false;
     if let Some(path) = export_file {
-        let report = verify_export(&std::fs::read(&path)?, &key, &witness);
+        let report = verify_file(&std::fs::read(&path)?, &key, &witness);
         print!("{report}");
         failed |= !report.ok();
     } else {

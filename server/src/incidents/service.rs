@@ -558,6 +558,16 @@ pub async fn export_report(
         .iter()
         .flat_map(|f| f.sources.iter().copied())
         .collect();
+    // The export's own entry vouches for the file's record and notice by
+    // their digest, and is among the entries it carries: `alcove audit
+    // verify` then catches an edited record as well as an edited entry.
+    let internal = |e: anyhow::Error| IncidentError::Internal(e);
+    let vouched = serde_json::json!({
+        "record": serde_json::to_value(&record).map_err(|e| internal(e.into()))?,
+        "notice": serde_json::to_value(&notice).map_err(|e| internal(e.into()))?,
+    });
+    let record_sha256 = crate::audit::canonical::document_sha256(&vouched);
+    let now = state.now();
     seqs.extend(
         state
             .store
@@ -566,12 +576,21 @@ pub async fn export_report(
     );
     seqs.sort_unstable();
     seqs.dedup();
-    let now = state.now();
-    let event = authed
-        .event(Action::IncidentReportExported)
-        .detail(serde_json::json!({"incident_id": id, "entries": seqs.len()}));
+    let event = authed.event(Action::IncidentReportExported).detail(serde_json::json!({
+        "incident_id": id,
+        "entries": seqs.len() + 1,
+        "record_sha256": record_sha256,
+    }));
     state.store.append_audit(event, now).await?;
-    let internal = |e: anyhow::Error| IncidentError::Internal(e);
+    // Read again: now with the entry just appended.
+    seqs.extend(
+        state
+            .store
+            .incident_event_seqs(authed.practice_id, id)
+            .await?,
+    );
+    seqs.sort_unstable();
+    seqs.dedup();
     let practice = authed.practice_id.to_string();
     let store = state.audit.store().await.map_err(internal)?;
     let key = state.audit.key().map_err(internal)?;
