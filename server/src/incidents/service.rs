@@ -576,11 +576,13 @@ pub async fn export_report(
     );
     seqs.sort_unstable();
     seqs.dedup();
-    let event = authed.event(Action::IncidentReportExported).detail(serde_json::json!({
-        "incident_id": id,
-        "entries": seqs.len() + 1,
-        "record_sha256": record_sha256,
-    }));
+    let event = authed
+        .event(Action::IncidentReportExported)
+        .detail(serde_json::json!({
+            "incident_id": id,
+            "entries": seqs.len() + 1,
+            "record_sha256": record_sha256,
+        }));
     state.store.append_audit(event, now).await?;
     // Read again: now with the entry just appended.
     seqs.extend(
