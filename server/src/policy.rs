@@ -11,7 +11,12 @@
 //! - what depends on data, not on the role alone — a clinician acts only
 //!   for their assigned clients, a person revokes only their own devices,
 //!   a clinician invites only clients — stays with the capability's
-//!   service, which answers 403 or 404 as its own documentation says.
+//!   service, which answers 403 or 404 as its own documentation says;
+//! - whose records each role reaches there ([`Scope`]: the practice, one's
+//!   assigned clients, oneself) is decided here once, as a function of the
+//!   role; the capability applies it to its rows. A service does not test
+//!   a role inline: what the route's permission already guarantees is not
+//!   checked again, and what varies by role goes through [`scope`].
 //!
 //! Pure: no I/O, unit-tested here; the route table is also tested role by
 //! role against the running server (`tests/tests/policy.rs`).
@@ -106,6 +111,33 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         | P::ManageIncidents
         | P::ManageWebhooks
         | P::ManagePractice => matches!(role, R::Admin),
+    }
+}
+
+/// Whose records a role's reads and changes reach, where an operation's
+/// permission admits several roles and the data each sees differs: admins
+/// the practice's, clinicians and associates their assigned clients' (and
+/// what they share with them: their own appointments, conversations,
+/// invitations), clients their own. The capability applies it to the rows
+/// (a filter, or 404 for what is out of scope); this is the one place the
+/// rule is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every person of the practice.
+    Practice,
+    /// The caller's assigned clients, and what the caller shares with them.
+    OwnClients,
+    /// The caller only.
+    Own,
+}
+
+/// The [`Scope`] of a role. Exhaustive, like [`allows`]: a new role does
+/// not compile until its scope is decided here.
+pub fn scope(role: Role) -> Scope {
+    match role {
+        Role::Admin => Scope::Practice,
+        Role::Clinician | Role::Associate => Scope::OwnClients,
+        Role::Client => Scope::Own,
     }
 }
 
@@ -333,6 +365,38 @@ mod tests {
             } else {
                 assert!(!allows(Role::Client, p), "{p:?}");
             }
+        }
+    }
+
+    #[test]
+    fn admins_see_the_practice_staff_their_clients_clients_themselves() {
+        let scopes: Vec<(Role, Scope)> =
+            [Role::Admin, Role::Clinician, Role::Associate, Role::Client]
+                .into_iter()
+                .map(|r| (r, scope(r)))
+                .collect();
+        assert_eq!(
+            scopes,
+            [
+                (Role::Admin, Scope::Practice),
+                (Role::Clinician, Scope::OwnClients),
+                (Role::Associate, Scope::OwnClients),
+                (Role::Client, Scope::Own),
+            ]
+        );
+        // Caring for clients is exactly the roles whose scope is wider than
+        // themselves; answering as a client exactly the one that is not.
+        for (role, s) in scopes {
+            assert_eq!(
+                allows(role, Permission::CareForClients),
+                s != Scope::Own,
+                "{role:?}"
+            );
+            assert_eq!(
+                allows(role, Permission::AnswerReminders),
+                s == Scope::Own,
+                "{role:?}"
+            );
         }
     }
 

@@ -14,6 +14,7 @@ use crate::auth::{password, secrets, throttle};
 use crate::error::{ApiResult, AppError};
 use crate::ids::{InviteId, UserId};
 use crate::invites::error::InviteError;
+use crate::policy::{self, Scope};
 use crate::request::client_ip;
 use crate::state::AppState;
 use crate::storage::{Invite, NewInvite, NewUser, Role, StoreError};
@@ -156,10 +157,12 @@ pub async fn list(
     State(state): State<AppState>,
     authed: Authed,
 ) -> ApiResult<Json<Vec<InviteView>>> {
-    let only_own = match authed.role {
-        Role::Admin => None,
-        Role::Clinician => Some(authed.user_id),
-        _ => return Err(AppError::forbidden("your role cannot list invites")),
+    // The route needs `InvitePeople` (admins and clinicians): an admin
+    // reaches the practice's invitations, a clinician their own.
+    let only_own = match policy::scope(authed.role) {
+        Scope::Practice => None,
+        Scope::OwnClients => Some(authed.user_id),
+        Scope::Own => return Err(AppError::forbidden("your role cannot list invites")),
     };
     let now = state.now();
     let invites = state
@@ -212,10 +215,12 @@ pub async fn revoke(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let id: InviteId = id.parse().map_err(|_| AppError::not_found("invite"))?;
-    let only_own = match authed.role {
-        Role::Admin => None,
-        Role::Clinician => Some(authed.user_id),
-        _ => return Err(AppError::forbidden("your role cannot revoke invites")),
+    // The route needs `InvitePeople` (admins and clinicians): an admin
+    // reaches the practice's invitations, a clinician their own.
+    let only_own = match policy::scope(authed.role) {
+        Scope::Practice => None,
+        Scope::OwnClients => Some(authed.user_id),
+        Scope::Own => return Err(AppError::forbidden("your role cannot revoke invites")),
     };
     let event = authed
         .event(Action::InviteRevoked)

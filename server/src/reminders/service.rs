@@ -9,6 +9,10 @@
 //!   client's behalf, e.g. asked for by phone, are audited and shown to the
 //!   client);
 //! - a client: their own occurrences (confirm, cancel) and preferences.
+//!
+//! Which of these a caller is comes from `policy::scope` (one place for
+//! the rule); which operations a role may call at all is the route's
+//! permission, checked before the handler, and not tested again here.
 
 use super::contact::ContactKey;
 use super::error::ReminderError;
@@ -23,6 +27,7 @@ use super::store::{NewAppointment, Occurrence, PreferencesRow, Timing};
 use crate::audit::Action;
 use crate::auth::session::Authed;
 use crate::ids::{AppointmentId, OccurrenceId, PracticeId, UserId};
+use crate::policy::{self, Scope};
 use crate::state::AppState;
 use crate::storage::Role;
 use std::sync::Arc;
@@ -127,9 +132,9 @@ async fn may_act_for(state: &AppState, authed: &Authed, client: UserId) -> Resul
     if user.role() != Role::Client || user.deactivated_at.is_some() {
         return Err(ReminderError::NotFound("client"));
     }
-    match authed.role {
-        Role::Admin => Ok(()),
-        Role::Clinician | Role::Associate => {
+    match policy::scope(authed.role) {
+        Scope::Practice => Ok(()),
+        Scope::OwnClients => {
             if state
                 .store
                 .is_assigned(authed.practice_id, authed.user_id, client)
@@ -141,8 +146,8 @@ async fn may_act_for(state: &AppState, authed: &Authed, client: UserId) -> Resul
                 Err(ReminderError::NotAssigned)
             }
         }
-        Role::Client if authed.user_id == client => Ok(()),
-        Role::Client => Err(ReminderError::NotFound("client")),
+        Scope::Own if authed.user_id == client => Ok(()),
+        Scope::Own => Err(ReminderError::NotFound("client")),
     }
 }
 
@@ -173,15 +178,11 @@ pub async fn create_appointment(
     clinician: Option<UserId>,
     input: &TimingInput,
 ) -> Result<(AppointmentId, Vec<OccurrenceId>)> {
-    if authed.role == Role::Client {
-        return Err(ReminderError::Forbidden(
-            "clients cannot schedule appointments",
-        ));
-    }
+    // Only staff get here (the route needs `CareForClients`).
     may_act_for(state, authed, client).await?;
-    let clinician = match (authed.role, clinician) {
-        (Role::Admin, Some(c)) => c,
-        (Role::Admin, None) => {
+    let clinician = match (policy::scope(authed.role), clinician) {
+        (Scope::Practice, Some(c)) => c,
+        (Scope::Practice, None) => {
             return Err(ReminderError::Invalid(
                 "clinician_id is needed when an admin schedules",
             ))
@@ -235,14 +236,11 @@ async fn series_for_change(
     authed: &Authed,
     id: AppointmentId,
 ) -> Result<super::store::Appointment> {
-    if authed.role == Role::Client {
-        return Err(ReminderError::Forbidden(
-            "clients answer appointments; staff change them",
-        ));
-    }
+    // Only staff get here (the routes need `CareForClients`): clients
+    // answer their appointments, staff change them.
     let a = state.store.appointment(authed.practice_id, id).await?;
-    match authed.role {
-        Role::Admin => Ok(a),
+    match policy::scope(authed.role) {
+        Scope::Practice => Ok(a),
         _ if a.clinician_id == authed.user_id => Ok(a),
         // Another clinician's appointment is not theirs to see.
         _ => Err(ReminderError::NotFound("appointment")),
@@ -315,11 +313,8 @@ pub async fn answer(
     answer: Answer,
     via: &'static str,
 ) -> Result<Occurrence> {
-    if authed.role != Role::Client {
-        return Err(ReminderError::Forbidden(
-            "only the client answers their appointment",
-        ));
-    }
+    // Only clients get here (the route needs `AnswerReminders`), and the
+    // store finds the occurrence only among the caller's own.
     let status = match answer {
         Answer::Confirm => "confirmed",
         Answer::Cancel => "cancelled",
@@ -358,15 +353,15 @@ pub async fn upcoming(
     client: Option<UserId>,
 ) -> Result<Vec<Occurrence>> {
     let now = state.now();
-    let (client, clinician) = match authed.role {
+    let (client, clinician) = match policy::scope(authed.role) {
         // A client sees their own; naming anyone else is answered as for
         // an id that does not exist here, never silently with their own.
-        Role::Client if client.is_some_and(|c| c != authed.user_id) => {
+        Scope::Own if client.is_some_and(|c| c != authed.user_id) => {
             return Err(ReminderError::NotFound("client"))
         }
-        Role::Client => (Some(authed.user_id), None),
-        Role::Admin => (client, None),
-        Role::Clinician | Role::Associate => (client, Some(authed.user_id)),
+        Scope::Own => (Some(authed.user_id), None),
+        Scope::Practice => (client, None),
+        Scope::OwnClients => (client, Some(authed.user_id)),
     };
     Ok(state
         .store
@@ -677,9 +672,8 @@ pub async fn lint(
     texts: Texts,
     version: i64,
 ) -> Result<TemplateView> {
-    if !authed.role.is_staff() {
-        return Err(ReminderError::Forbidden("templates are for staff"));
-    }
+    // Only staff get here: the routes that lint (reading, linting, saving
+    // a template) need `CareForClients` or `ConfigureReminders`.
     // Bounded before any work: the linter's cost grows with the text.
     for t in [&texts.sms, &texts.email_subject, &texts.email_body] {
         if t.len() > 4_000 {
@@ -742,11 +736,7 @@ pub async fn put_template(
     language: Language,
     texts: Texts,
 ) -> Result<TemplateView> {
-    if authed.role != Role::Admin {
-        return Err(ReminderError::Forbidden(
-            "only an admin changes the practice's templates",
-        ));
-    }
+    // Only admins get here (the route needs `ConfigureReminders`).
     let view = lint(state, authed, kind, language, texts, 0).await?;
     if !view.findings.is_empty() {
         return Err(ReminderError::TemplateRefused(view.findings));
@@ -770,10 +760,12 @@ pub async fn put_template(
 /// Reminders staff may see: an admin all, a clinician their own
 /// appointments'.
 pub async fn list(state: &AppState, authed: &Authed) -> Result<Vec<super::store::ReminderView>> {
-    let clinician = match authed.role {
-        Role::Admin => None,
-        Role::Clinician | Role::Associate => Some(authed.user_id),
-        Role::Client => return Err(ReminderError::Forbidden("the reminders list is for staff")),
+    let clinician = match policy::scope(authed.role) {
+        Scope::Practice => None,
+        Scope::OwnClients => Some(authed.user_id),
+        // The route (`CareForClients`) admits no client; refused anyway
+        // rather than answered with everyone's.
+        Scope::Own => return Err(ReminderError::Forbidden("the reminders list is for staff")),
     };
     Ok(state
         .store
@@ -800,9 +792,7 @@ pub const NUDGE_COOLDOWN_MINUTES: std::ops::RangeInclusive<i64> = 60..=10_080;
 
 /// The practice's nudge timing (staff).
 pub async fn nudge_settings(state: &AppState, authed: &Authed) -> Result<NudgeSettings> {
-    if authed.role == Role::Client {
-        return Err(ReminderError::Forbidden("nudge settings are for staff"));
-    }
+    // Only staff get here (the route needs `CareForClients`).
     let (after_minutes, cooldown_minutes) = state.store.nudge_settings(authed.practice_id).await?;
     Ok(NudgeSettings {
         after_minutes,
@@ -816,11 +806,7 @@ pub async fn put_nudge_settings(
     authed: &Authed,
     settings: NudgeSettings,
 ) -> Result<NudgeSettings> {
-    if authed.role != Role::Admin {
-        return Err(ReminderError::Forbidden(
-            "only an admin changes the practice's nudges",
-        ));
-    }
+    // Only admins get here (the route needs `ConfigureReminders`).
     if settings.after_minutes != 0 && !NUDGE_AFTER_MINUTES.contains(&settings.after_minutes) {
         return Err(ReminderError::Invalid(
             "after_minutes: 0 (off) or from 5 minutes to a day",
@@ -856,10 +842,11 @@ pub async fn list_nudges(
     state: &AppState,
     authed: &Authed,
 ) -> Result<Vec<super::store::NudgeView>> {
-    let staff = match authed.role {
-        Role::Admin => None,
-        Role::Clinician | Role::Associate => Some(authed.user_id),
-        Role::Client => return Err(ReminderError::Forbidden("the nudges list is for staff")),
+    let staff = match policy::scope(authed.role) {
+        Scope::Practice => None,
+        Scope::OwnClients => Some(authed.user_id),
+        // As for the reminders list: no client gets here.
+        Scope::Own => return Err(ReminderError::Forbidden("the nudges list is for staff")),
     };
     Ok(state
         .store

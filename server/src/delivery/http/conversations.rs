@@ -2,6 +2,7 @@
 //! reading one.
 
 use super::*;
+use crate::policy::Scope;
 
 /// People I may message.
 #[utoipa::path(get, path = "/api/v1/contacts", tag = "delivery", responses((status = 200, body = [Contact])))]
@@ -57,10 +58,13 @@ pub async fn start(
     authed: Authed,
     ApiJson(req): ApiJson<StartConversation>,
 ) -> ApiResult<(StatusCode, Json<ConversationInfo>)> {
-    let (client, staff) = match authed.role {
-        Role::Client => (authed.user_id, req.with_user_id),
-        Role::Clinician | Role::Associate => (req.with_user_id, authed.user_id),
-        Role::Admin => {
+    // Which side of the care relation the caller is on. Admins see the
+    // practice but do not converse (the route needs `Converse`, which they
+    // lack); refused here too rather than placed on either side.
+    let (client, staff) = match crate::policy::scope(authed.role) {
+        Scope::Own => (authed.user_id, req.with_user_id),
+        Scope::OwnClients => (req.with_user_id, authed.user_id),
+        Scope::Practice => {
             return Err(AppError::forbidden(
                 "admins do not take part in client conversations",
             ))
