@@ -277,7 +277,7 @@ impl Subject {
         self.pg.as_ref().map(|p| p.url.as_str())
     }
 
-    fn start(&mut self, first: bool) -> Result<&Spawned> {
+    async fn start(&mut self, first: bool) -> Result<&Spawned> {
         let spawned = server::spawn(
             &self.bin,
             self.dir.path(),
@@ -285,7 +285,8 @@ impl Subject {
             &self.log_filter,
             SERVER_ENV,
             first,
-        )?;
+        )
+        .await?;
         Ok(self.proc.insert(spawned))
     }
 
@@ -296,11 +297,10 @@ impl Subject {
             .ok_or_else(|| anyhow!("the server is not running"))
     }
 
-    /// SIGKILL (std's `Child::kill`), then reap.
-    fn kill9(&mut self) {
+    /// SIGKILL (tokio's `Child::kill`), then reap.
+    async fn kill9(&mut self) {
         if let Some(mut p) = self.proc.take() {
-            let _ = p.child.kill();
-            let _ = p.child.wait();
+            let _ = p.child.kill().await;
         }
     }
 
@@ -332,7 +332,7 @@ impl Subject {
     }
 
     async fn finish(mut self, keep: bool) -> Option<PathBuf> {
-        self.kill9();
+        self.kill9().await;
         if let Some(pg) = self.pg.take() {
             if keep {
                 // The name only: the URL may carry credentials.
@@ -861,7 +861,8 @@ async fn campaign(
     started: Instant,
 ) -> Result<Outcome> {
     let link = subject
-        .start(true)?
+        .start(true)
+        .await?
         .setup_link
         .clone()
         .ok_or_else(|| anyhow!("no setup link"))?;
@@ -898,7 +899,7 @@ async fn campaign(
         let t_load = Instant::now();
         let killer = async {
             tokio::time::sleep(delay).await;
-            subject.kill9();
+            subject.kill9().await;
             stop.store(true, Ordering::Relaxed);
         };
         let (sent, ()) = tokio::join!(
@@ -919,7 +920,7 @@ async fn campaign(
             timings.audit_ms.push(t.elapsed().as_secs_f64() * 1e3);
         }
         let t_start = Instant::now();
-        if let Err(e) = subject.start(false) {
+        if let Err(e) = subject.start(false).await {
             totals.problem(format!(
                 "cycle {cycle}: the server did not start after the kill: {e:#}"
             ));
@@ -986,7 +987,7 @@ async fn campaign(
             totals.messages, totals.decrypted
         ));
     }
-    subject.kill9();
+    subject.kill9().await;
     match subject.audit_verify()? {
         Ok(()) => totals.audit_ok += 1,
         Err(e) => {

@@ -1,13 +1,20 @@
 //! The real `alcove` server as a child process on 127.0.0.1, over a fresh
 //! SQLite data directory or a fresh PostgreSQL database (dropped afterwards).
+//! It is started by the tests' one launcher (`tests/src/launch.rs`), with
+//! the options the benchmark needs: its log filter, its database, its logs
+//! kept in the data directory across restarts.
 
 use anyhow::{anyhow, bail, Context, Result};
-use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use tokio::process::Child;
+
+/// The one launcher of the binary, shared with the tests (which use its
+/// shorthand `launch`; the benchmark always passes options).
+#[path = "../../tests/src/launch.rs"]
+#[allow(dead_code)]
+mod launch;
 
 /// A PostgreSQL database made for one run.
 pub struct PgDb {
@@ -64,7 +71,9 @@ impl PgDb {
 
 /// A running server process.
 pub struct Server {
+    // Killed when dropped (the launcher sets `kill_on_drop`).
     child: Child,
+    pid: u32,
     /// Where it listens.
     pub addr: SocketAddr,
     /// The first admin's one-time setup link.
@@ -92,12 +101,13 @@ impl Server {
             ("ALCOVE_LIMITS__MAX_SOCKETS_PER_DEVICE", "1000000"),
             ("ALCOVE_AUTH__HASH_QUEUE_MS", "600000"),
         ];
-        let spawned = spawn(bin, dir.path(), db_url.as_deref(), log_filter, &env, true)?;
-        let Some(setup_link) = spawned.setup_link else {
-            unreachable!("spawn waits for the link")
+        let spawned = spawn(bin, dir.path(), db_url.as_deref(), log_filter, &env, true).await?;
+        let (Some(setup_link), Some(pid)) = (spawned.setup_link, spawned.child.id()) else {
+            bail!("the server started without its setup link or a process id");
         };
         Ok(Self {
             child: spawned.child,
+            pid,
             addr: spawned.addr,
             setup_link,
             _dir: dir,
@@ -107,7 +117,7 @@ impl Server {
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
     /// Resident set size of the server, KiB.
@@ -117,24 +127,17 @@ impl Server {
 
     /// Kills the server and drops its PostgreSQL database.
     pub async fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // SIGKILL, then reaped.
+        let _ = self.child.kill().await;
         if let Some(pg) = self.pg.take() {
             pg.drop_db().await;
         }
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A server process started by [`spawn`].
 pub struct Spawned {
-    /// The process.
+    /// The process (killed when dropped).
     pub child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
@@ -143,10 +146,11 @@ pub struct Spawned {
 }
 
 /// Starts `bin` over the data directory `dir` (and the database `db_url`
-/// when given) on 127.0.0.1:0 and waits for its listening line (and the
-/// setup link when `want_link`). Its stdout and stderr are appended to
+/// when given) on 127.0.0.1:0 through the shared launcher and waits for
+/// its listening line; with `want_link`, a start that printed no setup
+/// link is an error. Its stdout and stderr are appended to
 /// `dir/server.stdout` and `dir/server.stderr`, so restarts keep the story.
-pub fn spawn(
+pub async fn spawn(
     bin: &Path,
     dir: &Path,
     db_url: Option<&str>,
@@ -154,75 +158,22 @@ pub fn spawn(
     env: &[(&str, &str)],
     want_link: bool,
 ) -> Result<Spawned> {
-    let append = |name: &str| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(name))
+    let options = launch::Options {
+        env,
+        log_filter: Some(log_filter),
+        database_url: db_url,
+        logs_in_data_dir: true,
     };
-    let mut cmd = Command::new(bin);
-    cmd.arg("--data-dir")
-        .arg(dir)
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .env("ALCOVE_LOG__FILTER", log_filter)
-        .env_remove("ALCOVE_DATABASE_URL")
-        .env_remove("ALCOVE_CONFIG")
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(append("server.stderr")?));
-    if let Some(url) = db_url {
-        cmd.env("ALCOVE_DATABASE_URL", url);
+    let launched = launch::launch_with(bin, dir, options)
+        .await
+        .map_err(|e| anyhow!(e))?;
+    if want_link && launched.link.is_none() {
+        bail!("the server listened without printing its setup link (not a first start?)");
     }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("start {}", bin.display()))?;
-    let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-    let mut log = append("server.stdout").ok();
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(f) = log.as_mut() {
-                let _ = writeln!(f, "{line}");
-            }
-            let _ = tx.send(line);
-        }
-    });
-    let (mut addr, mut link) = (None, None);
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while addr.is_none() || (want_link && link.is_none()) {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let line = match rx.recv_timeout(left) {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = child.kill();
-                let status = child.wait().ok();
-                let err = std::fs::read_to_string(dir.join("server.stderr")).unwrap_or_default();
-                let tail: Vec<&str> = err.lines().rev().take(30).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                bail!(
-                    "the server did not print its address{} within 60 s ({e}; exit {status:?}); stderr tail:\n{}",
-                    if want_link { " and setup link" } else { "" },
-                    tail.join("\n")
-                );
-            }
-        };
-        if let Some(rest) = line.trim().strip_prefix("Alcove is listening on http://") {
-            addr = Some(rest.trim().parse::<SocketAddr>()?);
-        } else if line.contains("/invite#") {
-            link = Some(line.trim().to_string());
-        }
-    }
-    let Some(addr) = addr else { unreachable!() };
     Ok(Spawned {
-        child,
-        addr,
-        setup_link: link,
+        addr: launched.addr.parse()?,
+        child: launched.child,
+        setup_link: launched.link,
     })
 }
 
