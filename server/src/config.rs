@@ -50,9 +50,46 @@ pub struct Settings {
     /// Incidents: the watcher and webhook delivery.
     #[serde(default)]
     pub incidents: IncidentSettings,
+    /// Web Push notices of new messages.
+    #[serde(default)]
+    pub push: PushSettings,
     /// For tests of the real binary only.
     #[serde(default)]
     pub testing: TestingSettings,
+}
+
+/// Web Push: how often subscribed devices are looked at, and where pushes
+/// may go.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushSettings {
+    /// How often devices with news are looked for when idle (ms).
+    pub interval_ms: u64,
+    /// At most one push per device this often (s).
+    pub cooldown_secs: i64,
+    /// How long one push may take (ms).
+    pub timeout_ms: u64,
+    /// The VAPID contact the push services may write to (RFC 8292):
+    /// `mailto:` or `https:`.
+    pub contact: String,
+    /// Allow push endpoints on loopback, private and link-local addresses
+    /// (tests: a push service of their own).
+    pub allow_private: bool,
+    /// Allow `http://` push endpoints (tests only).
+    pub allow_http: bool,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        Self {
+            interval_ms: 1000,
+            cooldown_secs: 60,
+            timeout_ms: 10_000,
+            contact: "mailto:privacy@practice.invalid".into(),
+            allow_private: false,
+            allow_http: false,
+        }
+    }
 }
 
 /// Incidents: how the audit log is watched and webhooks delivered.
@@ -414,6 +451,7 @@ struct Defaults {
     audit: AuditSettings,
     reminders: ReminderSettings,
     incidents: IncidentSettings,
+    push: PushSettings,
 }
 
 impl Default for Defaults {
@@ -428,6 +466,7 @@ impl Default for Defaults {
             audit: AuditSettings::default(),
             reminders: ReminderSettings::default(),
             incidents: IncidentSettings::default(),
+            push: PushSettings::default(),
         }
     }
 }
@@ -454,6 +493,7 @@ const TEXT_KEYS: &[&str] = &[
     "reminders.email.username",
     "reminders.email.password",
     "reminders.email.from",
+    "push.contact",
 ];
 
 const SETTING_KEYS: &[&str] = &[
@@ -469,6 +509,7 @@ const SETTING_KEYS: &[&str] = &[
     "audit",
     "reminders",
     "incidents",
+    "push",
     "testing",
 ];
 
@@ -759,6 +800,20 @@ webhook_rotation_overlap_secs = 86400
 # else) lists the clients whose records it reached from this many days
 # before the discovery until now.
 account_lookback_days = 30
+
+[push]
+# Web Push notices ("a new secure message", nothing more) to devices whose
+# browser subscribed, looked for this often (ms), at most one per device
+# per cooldown_secs.
+interval_ms = 1000
+cooldown_secs = 60
+timeout_ms = 10000
+# Who the push services may write to about this server (RFC 8292).
+contact = "mailto:privacy@practice.invalid"
+# Push endpoints must be https:// and resolve to public addresses; tests
+# allow their own push service on loopback.
+allow_private = false
+allow_http = false
 "#;
 
 #[cfg(test)]

@@ -32,6 +32,8 @@ pub mod policy;
 pub mod practice;
 pub mod private_files;
 #[macro_use]
+pub mod push;
+#[macro_use]
 pub mod reminders;
 pub mod request;
 #[macro_use]
@@ -215,6 +217,10 @@ impl Application {
             Arc::new(reminders::jobs::nudge::Nudge::new(state.clone())?),
             std::time::Duration::from_millis(state.settings.reminders.dispatch_interval_ms.max(10)),
         );
+        jobs.spawn(
+            Arc::new(push::jobs::send::Send::new(state.clone())?),
+            std::time::Duration::from_millis(state.settings.push.interval_ms.max(10)),
+        );
         // A shared computer's device is signed out within a minute of its
         // session lapsing (logout runs a round at once).
         jobs.spawn(
@@ -288,6 +294,7 @@ pub fn app_state_with_clock(
         dummy_hash: auth::password::dummy_hash().into(),
         delivery,
         reminders: reminders::service::ReminderService::start(&settings_data_dir)?,
+        push: push::PushService::load_or_create(&settings_data_dir)?,
         at_rest: Arc::new(sealing::SealKey::load_or_create(&settings_data_dir)?),
     })
 }

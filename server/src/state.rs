@@ -25,6 +25,8 @@ pub struct AppState {
     pub delivery: crate::delivery::service::DeliveryService,
     /// Reminders: the contact key, the linter's word lists.
     pub reminders: crate::reminders::service::ReminderService,
+    /// Web Push: the server's VAPID key.
+    pub push: crate::push::PushService,
     /// The key that seals TOTP secrets and unlock shares at rest.
     pub at_rest: Arc<crate::sealing::SealKey>,
 }

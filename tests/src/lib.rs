@@ -10,6 +10,7 @@
 pub mod gateway;
 pub mod launch;
 pub mod mls;
+pub mod push;
 pub mod release_server;
 pub mod smtp;
 pub mod webhooks;

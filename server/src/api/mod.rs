@@ -12,6 +12,7 @@ use crate::error::AppError;
 use crate::incidents::http as incidents;
 use crate::invites::http as invites;
 use crate::people::http as people;
+use crate::push::http as push;
 use crate::reminders::http as reminders;
 use crate::request::{client_address, ClientAddr, RequestId};
 use crate::revocation::http as revocation;
@@ -176,6 +177,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/incidents/{id}/report",
             get(incidents::incidents::export_report),
+        )
+        .route("/push/key", get(push::key))
+        .route(
+            "/push/subscription",
+            put(push::subscribe).delete(push::unsubscribe),
         )
         .route(
             "/webhooks",

@@ -152,6 +152,11 @@ actions! {
     PracticeCreated = "practice.created",
     /// An admin renamed the practice.
     PracticeRenamed = "practice.renamed",
+    /// A device's browser subscribed to Web Push notices.
+    PushSubscribed = "push.subscribed",
+    /// A device's Web Push subscription was removed (by the person, or the
+    /// push service said it is gone).
+    PushUnsubscribed = "push.unsubscribed",
     /// A reminder was dropped (its appointment is gone).
     ReminderDropped = "reminder.dropped",
     /// A reminder could not be sent.
@@ -307,6 +312,8 @@ mod tests {
         "nudge_settings.changed",
         "practice.created",
         "practice.renamed",
+        "push.subscribed",
+        "push.unsubscribed",
         "reminder.dropped",
         "reminder.failed",
         "reminder.retry",

@@ -47,6 +47,8 @@ macro_rules! impl_revocation_store {
                     "DELETE FROM key_packages WHERE device_id = $1",
                     "DELETE FROM device_unlock_shares WHERE device_id = $1",
                     "DELETE FROM welcomes WHERE device_id = $1 AND acked_at IS NULL",
+                    // A revoked device is told of nothing more.
+                    "DELETE FROM push_subscriptions WHERE device_id = $1",
                 ] {
                     sqlx::query(sql).bind(device).execute(&mut *conn).await?;
                 }

@@ -53,6 +53,7 @@ pub trait Store:
     + crate::revocation::store::RevocationStore
     + crate::reminders::store::ReminderStore
     + crate::incidents::store::IncidentStore
+    + crate::push::store::PushStore
     + Send
     + Sync
     + 'static

@@ -62,3 +62,4 @@ impl_account_store!(PgStore, Postgres);
 impl_practice_store!(PgStore, Postgres);
 impl_reminder_store!(PgStore, Postgres, "FOR UPDATE OF reminders SKIP LOCKED");
 impl_incident_store!(PgStore, Postgres, "FOR UPDATE OF d SKIP LOCKED");
+impl_push_store!(PgStore, Postgres, "FOR UPDATE OF s SKIP LOCKED");

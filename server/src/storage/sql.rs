@@ -735,6 +735,18 @@ macro_rules! impl_store {
                 // same timeout must not log the end twice.
                 if ended.rows_affected() == 1 {
                     append_event(&mut tx, &event, now).await?;
+                    // Signing out ends the device's push notices; an idle
+                    // or aged-out session keeps them (that is when a
+                    // notice is needed).
+                    if reason == "logout" {
+                        sqlx::query(
+                            "DELETE FROM push_subscriptions
+                             WHERE device_id = (SELECT device_id FROM sessions WHERE id = $1)",
+                        )
+                        .bind(session)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                 }
                 tx.commit().await?;
                 Ok(())

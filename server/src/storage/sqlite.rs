@@ -98,3 +98,4 @@ impl_account_store!(SqliteStore, Sqlite);
 impl_practice_store!(SqliteStore, Sqlite);
 impl_reminder_store!(SqliteStore, Sqlite, "");
 impl_incident_store!(SqliteStore, Sqlite, "");
+impl_push_store!(SqliteStore, Sqlite, "");

@@ -35,9 +35,18 @@ const LEASE_SLACK_SECS: i64 = 30;
 /// An endpoint failing throughout this long is disabled (seconds).
 const DISABLE_AFTER_SECS: i64 = 3 * 86_400;
 
-/// Resolves names and keeps only the addresses a webhook may reach.
-struct GuardedResolver {
+/// Resolves names and keeps only the addresses a webhook (or a push
+/// endpoint) may reach: the check at connect time that defeats DNS
+/// rebinding.
+pub struct GuardedResolver {
     allow_private: bool,
+}
+
+impl GuardedResolver {
+    /// `allow_private`: tests, a receiver inside the operator's network.
+    pub fn new(allow_private: bool) -> Self {
+        Self { allow_private }
+    }
 }
 
 impl reqwest::dns::Resolve for GuardedResolver {

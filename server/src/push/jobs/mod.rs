@@ -1,0 +1,3 @@
+//! The push slice's background job.
+
+pub mod send;
