@@ -118,31 +118,6 @@ pub struct BrowserKeys {
     pub auth: String,
 }
 
-fn python(script: &str, input: &Value) -> Result<Value, String> {
-    let mut child = std::process::Command::new(crate::smtp::python())
-        .arg("-c")
-        .arg(script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run python");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all(input.to_string().as_bytes())
-            .expect("write");
-    }
-    let out = child.wait_with_output().expect("python output");
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if out.status.success() {
-        serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))
-    } else {
-        Err(format!("{text} {}", String::from_utf8_lossy(&out.stderr)))
-    }
-}
-
 /// Makes a browser's keys (Python's `cryptography`).
 pub fn browser_keys() -> BrowserKeys {
     let script = "import base64, json, os\n\
@@ -153,7 +128,7 @@ pub fn browser_keys() -> BrowserKeys {
                   pub = k.public_key().public_bytes(s.Encoding.X962, s.PublicFormat.UncompressedPoint)\n\
                   pem = k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()).decode()\n\
                   print(json.dumps({'pem': pem, 'p256dh': b(pub), 'auth': b(os.urandom(16))}))\n";
-    let v = python(script, &Value::Null).expect("browser keys");
+    let v = crate::smtp::python_json(script, &Value::Null).expect("browser keys");
     BrowserKeys {
         private_pem: v["pem"].as_str().expect("pem").to_string(),
         p256dh: v["p256dh"].as_str().expect("p256dh").to_string(),
@@ -187,5 +162,5 @@ pub fn open(keys: &BrowserKeys, p: &Pushed) -> Result<Value, String> {
         "body": data_encoding::BASE64.encode(&p.body),
         "authorization": p.authorization,
     });
-    python(script, &input)
+    crate::smtp::python_json(script, &input)
 }

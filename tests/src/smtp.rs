@@ -20,7 +20,8 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The test venv's Python (aiosmtpd, twilio, standardwebhooks), installed
+/// The test venv's Python (aiosmtpd, twilio, standardwebhooks, http_ece,
+/// py_vapid), installed
 /// or brought up to the pinned versions once per test process (the script
 /// returns at once when they are there).
 pub fn python() -> PathBuf {
@@ -33,6 +34,33 @@ pub fn python() -> PathBuf {
         assert!(status.success(), "installing the test venv failed");
     });
     venv_python()
+}
+
+/// Runs a Python script in the test venv with `input` as JSON on its
+/// standard input; its standard output parsed as JSON, or — when it exits
+/// non-zero (a library refusing what it was given) — what it printed.
+pub fn python_json(script: &str, input: &serde_json::Value) -> Result<serde_json::Value, String> {
+    let mut child = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(input.to_string().as_bytes())
+            .expect("write");
+    }
+    let out = child.wait_with_output().expect("python output");
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if out.status.success() {
+        serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))
+    } else {
+        Err(text)
+    }
 }
 
 fn venv_python() -> PathBuf {

@@ -130,25 +130,5 @@ pub fn verify(secret: &str, r: &Received) -> Result<serde_json::Value, String> {
         "body": r.body,
         "headers": {"webhook-id": r.id, "webhook-timestamp": r.timestamp, "webhook-signature": r.signature},
     });
-    let mut child = std::process::Command::new(crate::smtp::python())
-        .arg("-c")
-        .arg(script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run python");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all(input.to_string().as_bytes())
-            .expect("write");
-    }
-    let out = child.wait_with_output().expect("python output");
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if out.status.success() {
-        serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))
-    } else {
-        Err(text)
-    }
+    crate::smtp::python_json(script, &input)
 }

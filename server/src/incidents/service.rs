@@ -584,13 +584,14 @@ pub async fn export_report(
             "record_sha256": record_sha256,
         }));
     state.store.append_audit(event, now).await?;
-    // Read again: now with the entry just appended.
-    seqs.extend(
-        state
-            .store
-            .incident_event_seqs(authed.practice_id, id)
-            .await?,
-    );
+    // The entry just appended is the incident's newest.
+    let own = state
+        .store
+        .incident_event_seqs(authed.practice_id, id)
+        .await?
+        .into_iter()
+        .max();
+    seqs.extend(own);
     seqs.sort_unstable();
     seqs.dedup();
     let practice = authed.practice_id.to_string();
