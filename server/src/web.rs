@@ -152,6 +152,26 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
     ),
     (
+        "/js/messaging/state.js",
+        include_str!("../../client-web/static/js/messaging/state.js"),
+        JS,
+    ),
+    (
+        "/js/messaging/engine.js",
+        include_str!("../../client-web/static/js/messaging/engine.js"),
+        JS,
+    ),
+    (
+        "/js/messaging/join.js",
+        include_str!("../../client-web/static/js/messaging/join.js"),
+        JS,
+    ),
+    (
+        "/js/messaging/outbox.js",
+        include_str!("../../client-web/static/js/messaging/outbox.js"),
+        JS,
+    ),
+    (
         "/vendor/qrcode.mjs",
         include_str!("../../client-web/static/vendor/qrcode.mjs"),
         JS,
