@@ -18,6 +18,7 @@ import { devicesPage } from "./js/pages/devices.js";
 import { accountPage } from "./js/pages/account.js";
 import { invitesPage } from "./js/pages/invites.js";
 import { incidentsPage } from "./js/pages/incidents.js";
+import { registerWorker, dropOnSignOut } from "./js/notify.js";
 
 /**
  * Routes: path → {title, render(ctx), auth, roles?, nav?}. The messaging
@@ -42,10 +43,11 @@ addRoute("/admin", { title: "Administration", render: adminPage, auth: true, nav
 addRoute("/audit", { title: "Audit log", render: auditPage, auth: true, nav: "Audit log", roles: ["admin"] });
 addRoute("/incidents", { title: "Incidents", render: incidentsPage, auth: true, nav: "Incidents", roles: ["admin", "clinician", "associate"] });
 
-const main = document.getElementById("main");
-const nav = document.getElementById("nav");
-const statusRegion = document.getElementById("status");
-const practice = document.getElementById("practice");
+// The page's fixed regions: index.html always has them.
+const main = /** @type {HTMLElement} */ (document.getElementById("main"));
+const nav = /** @type {HTMLElement} */ (document.getElementById("nav"));
+const statusRegion = /** @type {HTMLElement} */ (document.getElementById("status"));
+const practice = /** @type {HTMLElement} */ (document.getElementById("practice"));
 let renderSeq = 0;
 
 /** Announces a short status message to everyone (screen readers included). */
@@ -168,7 +170,7 @@ async function render() {
     node = await route.render(ctx);
   } catch (e) {
     console.error(e);
-    node = h("section", {}, h("h1", {}, route.title), h("p", { class: "form-error", role: "alert" }, e.message || "This page could not be loaded."));
+    node = h("section", {}, h("h1", {}, route.title), h("p", { class: "form-error", role: "alert" }, /** @type {Error} */ (e).message || "This page could not be loaded."));
   }
   if (seq !== renderSeq || !node) return;
   show(node, route.title);
@@ -195,12 +197,18 @@ window.addEventListener("popstate", () => {
 // every lock; a revoked device wipes its local data (see session.revoked).
 session.onSignIn((me) => {
   messaging.start(me);
+  // The installable app's service worker (the shell offline, push
+  // notices); not on a shared computer, which keeps nothing.
+  if (!me.shared_computer) registerWorker();
 });
 session.onLock((reason) => {
   messaging.stop(reason);
   forgetDeadlines();
 });
 messaging.setRevokedHandler(() => session.revoked());
+// Notices when Alcove is closed: the browser's copy of this device's push
+// subscription goes with a sign-out or a revocation (not an idle lock).
+dropOnSignOut();
 
 session.setAfterEnd(() => {
   navigate("/login", { replace: true });

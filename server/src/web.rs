@@ -16,11 +16,36 @@ const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 const SVG: &str = "image/svg+xml";
+const MANIFEST: &str = "application/manifest+json";
+const PNG: &str = "image/png";
 
 const INDEX_HTML: &str = include_str!("../../client-web/static/index.html");
 
+/// Binary assets: URL path, body, content type.
+const BINARY_ASSETS: &[(&str, &[u8], &str)] = &[
+    (
+        "/icons/icon-192.png",
+        include_bytes!("../../client-web/static/icons/icon-192.png"),
+        PNG,
+    ),
+    (
+        "/icons/icon-512.png",
+        include_bytes!("../../client-web/static/icons/icon-512.png"),
+        PNG,
+    ),
+];
+
 /// Static assets: URL path, body, content type.
 const ASSETS: &[(&str, &str, &str)] = &[
+    // The installable app: its manifest, and the service worker that shows
+    // push notices and opens the shell offline. At the root, so its scope
+    // is the whole app.
+    (
+        "/manifest.webmanifest",
+        include_str!("../../client-web/static/manifest.webmanifest"),
+        MANIFEST,
+    ),
+    ("/sw.js", include_str!("../../client-web/static/sw.js"), JS),
     (
         "/favicon.svg",
         include_str!("../../client-web/static/favicon.svg"),
@@ -104,6 +129,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
     (
         "/js/deadlines.js",
         include_str!("../../client-web/static/js/deadlines.js"),
+        JS,
+    ),
+    (
+        "/js/notify.js",
+        include_str!("../../client-web/static/js/notify.js"),
         JS,
     ),
     (
@@ -265,6 +295,19 @@ pub fn routes() -> Router<AppState> {
     }
     for &(path, body, content_type) in ASSETS {
         router = router.route(path, get(move || async move { asset(body, content_type) }));
+    }
+    for &(path, body, content_type) in BINARY_ASSETS {
+        router = router.route(
+            path,
+            get(move || async move {
+                let mut r = (StatusCode::OK, body).into_response();
+                r.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+                r.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                r
+            }),
+        );
     }
     router
         .route("/wasm/alcove_wasm.js", get(|| async { wasm_js() }))

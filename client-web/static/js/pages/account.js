@@ -9,6 +9,7 @@ import { qrSvg } from "../qr.js";
 import { groupSecret } from "./auth.js";
 import * as session from "../session.js";
 import { suspiciousSignIn } from "./incidents.js";
+import { notifyCard } from "../notify.js";
 
 export async function accountPage(ctx) {
   const me = session.me();
@@ -27,6 +28,7 @@ export async function accountPage(ctx) {
     passwordCard(ctx, word),
     authenticatorCard(ctx, word, status.mfa_enabled, onEnabled),
     recovery,
+    notifyCard(ctx),
     staff ? strangeSignInCard(ctx, me.user_id) : null,
   );
 }
@@ -97,7 +99,7 @@ function authenticatorCard(ctx, word, enabled, onEnabled) {
       try {
         answer = await api("POST", "/me/authenticator/confirm", { enrollment_token: enrolment.enrollment_token, totp_code: code.input.value.replace(/\s+/g, "") });
       } catch (e) {
-        if (e.code === "enrollment_not_found") {
+        if (/** @type {import("../api.js").ApiError} */ (e).code === "enrollment_not_found") {
           start();
           throw new Error("This setup expired. Start again.");
         }
