@@ -27,6 +27,7 @@ on_both_backends!(
     a_client_away_from_the_app_is_told_of_a_new_message_and_nothing_more,
     a_subscription_the_push_service_says_is_gone_is_dropped,
     a_lying_browser_cannot_point_pushes_into_the_servers_network,
+    notices_outlive_an_idle_sign_out_but_not_a_revoked_device,
 );
 
 async fn app(b: Backend) -> Option<TestApp> {
@@ -245,5 +246,68 @@ async fn a_lying_browser_cannot_point_pushes_into_the_servers_network(b: Backend
     assert!(!log.to_string().contains("push.example.net"), "{log}");
     assert!(!log.to_string().contains(&keys.auth), "{log}");
     let _: Value = log;
+    app.stop().await;
+}
+
+/// The client's phone sits unused past the idle timeout — the moment a
+/// notice is for — and still gets one; a laptop revoked while a message
+/// waits for it gets nothing more (it stays in the conversation until a
+/// member commits its removal, so only its subscription's end stops it).
+async fn notices_outlive_an_idle_sign_out_but_not_a_revoked_device(b: Backend) {
+    let Some(app) = TestApp::start_with(b, |s| {
+        s.push.interval_ms = 20;
+        s.push.allow_private = true;
+        s.push.allow_http = true;
+        // The clinician and the admin stay signed in while the client's
+        // devices idle out.
+        s.auth.staff_idle_timeout_secs = 86_400;
+    })
+    .await
+    else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let (conv, mut devices) = four_device_conversation(&app, &p.clinician, &p.client).await;
+    let (phone, laptop) = (PushService::start().await, PushService::start().await);
+    subscribe(&devices[2].api, &phone, &browser_keys()).await;
+    subscribe(&devices[3].api, &laptop, &browser_keys()).await;
+
+    // The phone idles past the client's timeout; its session ends.
+    app.clock
+        .advance(app.settings.auth.client_idle_timeout_secs + 60);
+    let (status, _) = devices[2].api.get("/api/v1/me").await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "signed out for inactivity"
+    );
+    let (status, _) = devices[0].send_text(&app, &conv, "are you there?").await;
+    assert_eq!(status, StatusCode::OK);
+    // Told, though signed out: that is when a notice is for.
+    assert_eq!(phone.wait_for(1, DEADLINE).await.len(), 1);
+    assert_eq!(laptop.wait_for(1, DEADLINE).await.len(), 1);
+
+    // A second message within the minute waits for both; meanwhile the
+    // admin revokes the laptop (reported lost).
+    let (status, _) = devices[0].send_text(&app, &conv, "hello?").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = p
+        .admin
+        .client
+        .post(
+            &format!("/api/v1/devices/{}/revoke", devices[3].device_id),
+            &json!({"reason": "lost"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.clock.advance(61);
+    // The phone's second push is the sentinel: the round that told it had
+    // the laptop's waiting message too.
+    assert_eq!(phone.wait_for(2, DEADLINE).await.len(), 2);
+    assert_eq!(
+        laptop.received().len(),
+        1,
+        "the revoked laptop is told nothing more"
+    );
     app.stop().await;
 }
