@@ -28,6 +28,7 @@ on_both_backends!(
     a_subscription_the_push_service_says_is_gone_is_dropped,
     a_lying_browser_cannot_point_pushes_into_the_servers_network,
     notices_outlive_an_idle_sign_out_but_not_a_revoked_device,
+    a_notice_in_the_clients_quiet_hours_waits_for_their_end,
 );
 
 async fn app(b: Backend) -> Option<TestApp> {
@@ -309,5 +310,67 @@ async fn notices_outlive_an_idle_sign_out_but_not_a_revoked_device(b: Backend) {
         1,
         "the revoked laptop is told nothing more"
     );
+    app.stop().await;
+}
+
+/// The client keeps quiet hours (their reminder preferences): a message at
+/// night is told when they end, not at once. The clinician's phone, whose
+/// owner keeps none, is the sentinel: a message from the client reaches it
+/// at once, after the clinician's, so the round that told it had looked at
+/// the client's phone too.
+async fn a_notice_in_the_clients_quiet_hours_waits_for_their_end(b: Backend) {
+    use chrono::{Timelike, Utc};
+    let Some(app) = TestApp::start_with(b, |s| {
+        s.push.interval_ms = 20;
+        s.push.allow_private = true;
+        s.push.allow_http = true;
+        s.auth.staff_idle_timeout_secs = 86_400;
+        s.auth.client_idle_timeout_secs = 86_400;
+    })
+    .await
+    else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let (conv, mut devices) = four_device_conversation(&app, &p.clinician, &p.client).await;
+    // Quiet from the start of this UTC hour for two hours.
+    let now = chrono::DateTime::<Utc>::from_timestamp(app.clock.now(), 0).expect("now");
+    let (start, end) = (now.hour(), (now.hour() + 2) % 24);
+    let (status, view) = p
+        .client
+        .client
+        .put(
+            &format!("/api/v1/reminders/preferences/{}", p.client.user_id),
+            &json!({"email_enabled": false, "sms_enabled": false, "sender": "neutral",
+                    "leads_minutes": [1440], "language": "en", "opted_out": false,
+                    "quiet_start": format!("{start:02}:00"), "quiet_end": format!("{end:02}:00"),
+                    "time_zone": "UTC"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let (client_phone, clinician_phone) = (PushService::start().await, PushService::start().await);
+    subscribe(&devices[2].api, &client_phone, &browser_keys()).await;
+    subscribe(&devices[1].api, &clinician_phone, &browser_keys()).await;
+
+    let (status, _) = devices[0].send_text(&app, &conv, "late note").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = devices[3].send_text(&app, &conv, "thanks").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(clinician_phone.wait_for(1, DEADLINE).await.len(), 1);
+    assert!(
+        client_phone.received().is_empty(),
+        "quiet hours: nothing yet"
+    );
+
+    // The quiet hours end: the notice goes.
+    let ends = (now
+        .date_naive()
+        .and_hms_opt(now.hour(), 0, 0)
+        .expect("hour")
+        .and_utc()
+        + chrono::Duration::hours(2))
+    .timestamp();
+    app.clock.advance(ends - app.clock.now() + 1);
+    assert_eq!(client_phone.wait_for(1, DEADLINE).await.len(), 1);
     app.stop().await;
 }

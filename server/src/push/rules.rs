@@ -9,6 +9,8 @@
 
 use super::error::PushError;
 use crate::incidents::rules::webhook;
+use crate::reminders::rules::schedule::QuietHours;
+use chrono_tz::Tz;
 use data_encoding::BASE64URL_NOPAD;
 use web_push_native::p256;
 
@@ -89,6 +91,11 @@ pub fn check(
 /// What is known of one subscribed device when the job looks.
 #[derive(Debug, Clone, Copy)]
 pub struct Facts {
+    /// The person's quiet hours (clients' preferences; the same as their
+    /// reminders and nudges keep).
+    pub quiet: Option<QuietHours>,
+    /// The zone they are read in.
+    pub tz: Tz,
     /// Now.
     pub now: i64,
     /// A socket of the device is open: the page has the message already.
@@ -115,10 +122,14 @@ pub enum Decision {
 
 /// One push per device per cooldown: "a new secure message" once is the
 /// news; ten on the lock screen are noise, and a chatty conversation
-/// would otherwise buzz for every line.
+/// would otherwise buzz for every line. Never in the person's quiet hours
+/// (the notice waits for their end), as their reminders and nudges.
 pub fn decide(f: &Facts) -> Decision {
     if f.online || f.opted_out {
         return Decision::Skip;
+    }
+    if let Some(end) = f.quiet.and_then(|q| q.ends(f.tz, f.now)) {
+        return Decision::Later(end);
     }
     match f.pushed_at {
         Some(at) if f.now < at + f.cooldown_secs => Decision::Later(at + f.cooldown_secs),
@@ -150,6 +161,8 @@ mod tests {
 
     fn facts() -> Facts {
         Facts {
+            quiet: None,
+            tz: chrono_tz::UTC,
             now: 1_000,
             online: false,
             opted_out: false,
@@ -209,6 +222,40 @@ mod tests {
             decide(&Facts {
                 opted_out: true,
                 ..facts()
+            }),
+            Decision::Skip
+        );
+    }
+
+    #[test]
+    fn in_quiet_hours_a_notice_waits_for_their_end() {
+        use chrono::NaiveTime;
+        // 21:00–07:00 in New York; 1_000_000 is 1970-01-12 08:46 EST
+        // (13:46 UTC): not quiet. 02:00 UTC is 21:00 EST: quiet until
+        // 07:00 EST, 12:00 UTC.
+        let quiet = QuietHours {
+            start: NaiveTime::from_hms_opt(21, 0, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+        };
+        let tz: Tz = "America/New_York".parse().unwrap();
+        let day = Facts {
+            quiet: Some(quiet),
+            tz,
+            now: 1_000_000,
+            ..facts()
+        };
+        assert_eq!(decide(&day), Decision::Push);
+        let night_start = 950_400 + 2 * 3600; // 1970-01-12 02:00 UTC
+        let night = Facts {
+            now: night_start + 60,
+            ..day
+        };
+        assert_eq!(decide(&night), Decision::Later(950_400 + 12 * 3600));
+        // Online or opted out still wins: nothing to wait for.
+        assert_eq!(
+            decide(&Facts {
+                online: true,
+                ..night
             }),
             Decision::Skip
         );

@@ -123,7 +123,11 @@ macro_rules! impl_push_store {
                             .await?;
                         let c: PushCandidate = sqlx::query_as(
                             "SELECT s.device_id, s.practice_id, s.user_id, s.endpoint, s.p256dh, s.auth,
-                                    s.pushed_at, s.failures, COALESCE(p.opted_out, FALSE) AS opted_out
+                                    s.pushed_at, s.failures, COALESCE(p.opted_out, FALSE) AS opted_out,
+                                    p.quiet_start, p.quiet_end,
+                                    COALESCE(p.time_zone, (SELECT a.time_zone FROM appointments a
+                                        WHERE a.practice_id = s.practice_id AND a.client_id = s.user_id
+                                        ORDER BY a.updated_at DESC LIMIT 1)) AS time_zone
                              FROM push_subscriptions s
                              LEFT JOIN reminder_preferences p ON p.client_id = s.user_id
                              WHERE s.device_id = $1",

@@ -23,6 +23,11 @@ pub struct PushCandidate {
     pub failures: i64,
     /// The person turned reminders and notices off.
     pub opted_out: bool,
+    /// Their quiet hours ("21:00", "07:00"), as their preferences keep them.
+    pub quiet_start: Option<String>,
+    pub quiet_end: Option<String>,
+    /// Their zone: their preferences', else their latest appointment's.
+    pub time_zone: Option<String>,
 }
 
 /// What one round did with a claimed device.

@@ -16,6 +16,7 @@ use crate::incidents::jobs::deliver::GuardedResolver;
 use crate::jobs::{Job, Round};
 use crate::push::rules::{self, Decision, Facts};
 use crate::push::store::{PushCandidate, PushOutcome};
+use crate::reminders::rules::{plan, schedule};
 use crate::state::AppState;
 use async_trait::async_trait;
 use data_encoding::BASE64URL_NOPAD;
@@ -90,6 +91,12 @@ impl Send {
     async fn handle(&self, c: PushCandidate) -> PushOutcome {
         let now = self.state.clock.now();
         let facts = Facts {
+            quiet: plan::parse_quiet(c.quiet_start.as_deref(), c.quiet_end.as_deref()),
+            tz: c
+                .time_zone
+                .as_deref()
+                .and_then(|z| schedule::zone(z).ok())
+                .unwrap_or(chrono_tz::UTC),
             now,
             online: self.state.delivery.wakeups.online(&[c.device_id]),
             opted_out: c.opted_out,
