@@ -4,6 +4,12 @@
 
 /** An API failure with the server's machine code and its plain sentence. */
 export class ApiError extends Error {
+  /**
+   * @param {number} status HTTP status (0: no answer)
+   * @param {string} code
+   * @param {string} message
+   * @param {number | null} [retryAfter]
+   */
   constructor(status, code, message, retryAfter = null) {
     super(message);
     this.status = status;
@@ -11,6 +17,21 @@ export class ApiError extends Error {
     /** Seconds the server asked to wait (Retry-After), if it said. */
     this.retryAfter = retryAfter;
   }
+}
+
+/** @typedef {{ status?: number, code?: string, message?: string }} Failure */
+
+/**
+ * What a caught value says about itself, for `catch (e)` (whose type is
+ * unknown): everything this client throws is an Error — ApiError (status,
+ * code), the wasm module's errors (a JS Error with a `code`), plain Errors
+ * — and this reads the fields they may carry. Anything else (a thrown
+ * string, null) reads as carrying none of them.
+ * @param {unknown} e
+ * @returns {Failure}
+ */
+export function failure(e) {
+  return e !== null && typeof e === "object" ? /** @type {Failure} */ (e) : {};
 }
 
 let csrfToken = null;

@@ -15,6 +15,7 @@ import { api } from "./api.js";
 
 const SOON_DAYS = 14;
 const READ_EVERY_MS = 60_000;
+/** @type {{ at: number, due: { days: number, count: number } | null, hooksOff: number }} */
 let last = { at: 0, due: null, hooksOff: 0 };
 
 /** The nearest deadline's days left among incidents that may owe notices. */

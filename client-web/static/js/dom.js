@@ -66,7 +66,7 @@ export function field(opts) {
 
 /**
  * A <select> with a label. options: [[value, text], …].
- * @param {{label: string, name: string, options: Array<[string, string]> | string[][], value?: string}} field
+ * @param {{label: string, name: string, options: string[][], value?: string}} field
  */
 export function selectField({ label, name, options, value }) {
   const id = uid(name);
@@ -106,7 +106,7 @@ export function onSubmit(form, errors, work) {
     try {
       await work();
     } catch (e) {
-      errors.show(e && e.message ? e.message : "Something went wrong. Please try again.");
+      errors.show(e instanceof Error && e.message ? e.message : "Something went wrong. Please try again.");
     } finally {
       form.removeAttribute("aria-busy");
       buttons.forEach((b) => (b.disabled = false));

@@ -7,7 +7,7 @@
 // revoked (the server drops it then; the browser's copy is dropped here).
 // Never offered on a shared computer, which keeps nothing.
 
-import { api } from "./api.js";
+import { api, failure } from "./api.js";
 import { h } from "./dom.js";
 import * as session from "./session.js";
 
@@ -106,7 +106,7 @@ export function notifyCard(ctx) {
       ctx.announce(on ? "Notices turned off on this device." : "Notices turned on for this device.");
       await draw();
     } catch (e) {
-      state.textContent = (e && e.message) || "That did not work. Please try again.";
+      state.textContent = failure(e).message || "That did not work. Please try again.";
     } finally {
       button.disabled = false;
     }

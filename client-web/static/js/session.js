@@ -14,7 +14,7 @@
 // start ends it, unless another tab of this browser holds it), and the
 // server revokes the device once its session is over (docs/account.md).
 
-import { api, setCsrf, setSessionLostHandler } from "./api.js";
+import { api, failure, setCsrf, setSessionLostHandler } from "./api.js";
 
 const DEVICE_KEY = "alcove.device_id";
 const PRACTICE_KEY = "alcove.practice_id";
@@ -263,7 +263,7 @@ export async function resume() {
     await start(data);
     return true;
   } catch (e) {
-    if (e && e.code === "device_revoked") revoked();
+    if (failure(e).code === "device_revoked") revoked();
     return false;
   }
 }

@@ -18,7 +18,7 @@
 //   - Encrypting advances the group's secrets: it is sealed before the
 //     ciphertext is posted.
 
-import { api } from "../api.js";
+import { api, failure } from "../api.js";
 import { b64, unb64, enc, fromHex } from "./bytes.js";
 import { conv, recordApplication } from "./history.js";
 import { emit, live, persist, Locked } from "./state.js";
@@ -93,8 +93,8 @@ export function processEntry(s, id, entry) {
   try {
     r = s.device.process(unb64(entry.data));
   } catch (e) {
-    if (e && e.code === "wrong_epoch") throw e;
-    console.warn(`entry ${entry.seq} skipped`, e && e.code);
+    if (failure(e).code === "wrong_epoch") throw e;
+    console.warn(`entry ${entry.seq} skipped`, failure(e).code);
     c.processed = entry.seq;
     return true;
   }
@@ -142,10 +142,11 @@ async function postCommit(s, id, out) {
       break;
     } catch (e) {
       live(s);
-      if (!uploaded && e.status === 409 && e.code === "group_state_missing" && (await uploadGroupInfo(s, id))) continue;
+      const { status, code } = failure(e);
+      if (!uploaded && status === 409 && code === "group_state_missing" && (await uploadGroupInfo(s, id))) continue;
       s.device.discardPendingCommit(gid(id));
       await persist(s);
-      if (e.status === 409) {
+      if (status === 409) {
         await syncHttp(s, id);
         return false;
       }
@@ -176,7 +177,8 @@ export async function uploadGroupInfo(s, id) {
   try {
     await api("POST", `/conversations/${id}/group-info`, { group_info: b64(info) });
   } catch (e) {
-    if (!(e.status === 409 && e.code === "group_state_exists")) throw e;
+    const { status, code } = failure(e);
+    if (!(status === 409 && code === "group_state_exists")) throw e;
   }
   live(s);
   c.groupInfoUploaded = true;
@@ -192,7 +194,7 @@ export async function ensureGroupInfo(s, id) {
     await uploadGroupInfo(s, id);
   } catch (e) {
     if (e instanceof Locked) throw e;
-    console.warn("group info not uploaded", e && e.code); // retried by the first commit (group_state_missing)
+    console.warn("group info not uploaded", failure(e).code); // retried by the first commit (group_state_missing)
   }
 }
 
@@ -240,9 +242,10 @@ export async function sendEnvelope(s, id, messageId, content, sentAt = Date.now(
     try {
       return await api("POST", `/conversations/${id}/messages`, { client_msg_id: b64(fromHex(transportId)), data: b64(data) });
     } catch (e) {
-      if (attempt < 4 && e.status === 409 && (e.code === "stale_epoch" || e.code === "removal_pending")) {
+      const { status, code } = failure(e);
+      if (attempt < 4 && status === 409 && (code === "stale_epoch" || code === "removal_pending")) {
         await syncHttp(s, id);
-        if (e.code === "removal_pending") await commitRemovals(s, id);
+        if (code === "removal_pending") await commitRemovals(s, id);
         continue;
       }
       throw e;

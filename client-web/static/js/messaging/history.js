@@ -5,6 +5,7 @@
 // The engine (client.js) decides what to process; this module only records
 // it. The caller makes sure the session is still live before persisting.
 
+import { failure } from "../api.js";
 import { enc, dec } from "./bytes.js";
 import { saveRecord } from "./store.js";
 import { summary } from "./appointment.js";
@@ -42,7 +43,7 @@ export function recordApplication(s, id, c, seq, r) {
   try {
     env = JSON.parse(s.w.envelopeDecode(r.plaintext));
   } catch (e) {
-    console.warn("undecodable envelope", e && e.code);
+    console.warn("undecodable envelope", failure(e).code);
     return;
   }
   const fromMe = r.sender.userId === s.me.user_id;

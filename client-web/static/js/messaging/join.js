@@ -12,7 +12,7 @@
 //     (settleJoin): kept if the server accepted it, forgotten otherwise. A
 //     Welcome that arrives for a group with an unconfirmed local state wins.
 
-import { api } from "../api.js";
+import { api, failure } from "../api.js";
 import { unb64, dec } from "./bytes.js";
 import { conv } from "./history.js";
 import { emit, live, persist, Locked } from "./state.js";
@@ -91,7 +91,7 @@ export async function joinAll(s) {
       await joinByItself(s, sum.id);
     } catch (e) {
       if (e instanceof Locked) throw e;
-      console.warn("external join", e && e.code);
+      console.warn("external join", failure(e).code);
     }
   }
 }
@@ -159,8 +159,9 @@ export async function joinByItself(s, id, { again = false } = {}) {
       info = await api("GET", `/conversations/${id}/group-info`);
     } catch (e) {
       live(s);
-      if (e.status === 404 && e.code === "group_info_missing") setJoin(s, id, "waiting", "group_info_missing");
-      else setJoin(s, id, "waiting", e.status === 0 ? "offline" : "refused");
+      const { status, code } = failure(e);
+      if (status === 404 && code === "group_info_missing") setJoin(s, id, "waiting", "group_info_missing");
+      else setJoin(s, id, "waiting", status === 0 ? "offline" : "refused");
       return false;
     }
     live(s);
@@ -168,18 +169,19 @@ export async function joinByItself(s, id, { again = false } = {}) {
     try {
       out = s.device.joinByExternalCommit(unb64(info.group_info));
     } catch (e) {
-      console.warn("external join not possible", e && e.code);
+      console.warn("external join not possible", failure(e).code);
       setJoin(s, id, "waiting", "refused");
       return false;
     }
     c.joining = true;
     await persist(s);
     let answer = null;
+    /** @type {import("../api.js").Failure | null} */
     let refusal = null;
     try {
       answer = await api("POST", `/conversations/${id}/commits`, commitBody(out));
     } catch (e) {
-      refusal = e;
+      refusal = failure(e);
     }
     live(s);
     if (answer) {
@@ -195,6 +197,8 @@ export async function joinByItself(s, id, { again = false } = {}) {
       await syncHttp(s, id);
       return true;
     }
+    // Neither an answer nor a refusal: the server answers a commit with its seq.
+    if (!refusal) throw new Error("the commit was not answered");
     if (refusal.status === 0) {
       // No answer: the commit may have been accepted. The sealed state is
       // kept (c.joining); the next attempt asks the server's list first.

@@ -15,6 +15,7 @@
 //   - A refusal that cannot change (too large, closed conversation) is
 //     marked `permanent`: no Retry is offered.
 
+import { failure } from "../api.js";
 import { randomId } from "./bytes.js";
 import { conv } from "./history.js";
 import { summary } from "./appointment.js";
@@ -31,7 +32,7 @@ export async function followUp(s, id) {
       await commitRemovals(s, id);
     } catch (e) {
       if (e instanceof Locked) throw e;
-      console.warn("removal not committed", e && e.code); // the next send tries again
+      console.warn("removal not committed", failure(e).code); // the next send tries again
     }
   }
   if (c.receipts && c.receipts.length) {
@@ -40,7 +41,7 @@ export async function followUp(s, id) {
     try {
       await sendEnvelope(s, id, randomId(), { type: "receipt", kind: "delivered", message_ids: ids });
     } catch (e) {
-      console.warn("receipt not sent", e && e.code);
+      console.warn("receipt not sent", failure(e).code);
     }
   }
   await resendWaiting(s, id);
@@ -126,12 +127,13 @@ async function deliver(s, id, msg) {
   } catch (e) {
     if (e instanceof Locked) throw e;
     msg.status = "failed";
-    msg.error = (e && e.message) || "Not sent.";
+    const { status, code, message } = failure(e);
+    msg.error = message || "Not sent.";
     // Refused for what it is (too large, malformed) or where it was sent
     // (a closed conversation): sending it again cannot succeed, so no Retry
     // is offered. `permanent` says which.
-    const closed = !!(e && e.code === "conversation_closed");
-    msg.permanent = closed ? "closed" : e && (e.status === 400 || e.status === 413 || e.status === 422) ? "refused" : null;
+    const closed = code === "conversation_closed";
+    msg.permanent = closed ? "closed" : status === 400 || status === 413 || status === 422 ? "refused" : null;
     // Learn (and show) that the conversation closed.
     if (closed) {
       refreshLists(s)
@@ -191,7 +193,7 @@ export async function resendWaiting(s, id) {
     }
   } catch (e) {
     if (e instanceof Locked) throw e;
-    console.warn("waiting message not sent again", e && e.code); // the next follow-up tries again
+    console.warn("waiting message not sent again", failure(e).code); // the next follow-up tries again
   } finally {
     s.resending = false;
   }

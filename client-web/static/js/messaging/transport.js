@@ -15,12 +15,14 @@
 //   - The socket code knows nothing of MLS: `connect` hands parsed frames
 //     to `on.frame`, which the engine runs one at a time (`exclusive`).
 
-import { api } from "../api.js";
+import { api, failure } from "../api.js";
 import { conv } from "./history.js";
 import { emit, live, persist } from "./state.js";
 import { processEntry, refreshLists, topUpKeyPackages, addMissingDevices } from "./engine.js";
 import { joinWelcome } from "./join.js";
 import { followUp } from "./outbox.js";
+
+/** @typedef {{ frame: (frame: any) => void, status: () => void, revoked: () => void }} SocketHandlers */
 
 /**
  * Opens the delivery socket for the engine state `s` and keeps it open:
@@ -30,6 +32,8 @@ import { followUp } from "./outbox.js";
  * the socket opens or closes; `on.revoked()` when the server closes it
  * because this device was revoked (4001). A session that ended (4000) is
  * reported by the next API call, so nothing reconnects.
+ * @param {any} s
+ * @param {SocketHandlers} on
  */
 export function connect(s, on) {
   if (s.closed) return;
@@ -72,6 +76,10 @@ export function connect(s, on) {
   };
 }
 
+/**
+ * @param {any} s
+ * @param {SocketHandlers} on
+ */
 function scheduleReconnect(s, on) {
   clearTimeout(s.reconnectTimer);
   s.reconnectTimer = setTimeout(() => {
@@ -79,7 +87,7 @@ function scheduleReconnect(s, on) {
     // A rejected upgrade gives no reason: ask the API (401 device_revoked locks the page).
     api("GET", "/me")
       .then(() => connect(s, on))
-      .catch(() => scheduleReconnect(s));
+      .catch(() => scheduleReconnect(s, on));
   }, s.backoff);
   s.backoff = Math.min(s.backoff * 2, 30_000);
 }
@@ -98,7 +106,7 @@ export async function syncHttp(s, id) {
         processEntry(s, id, entry);
       } catch (e) {
         // A gap over HTTP cannot be filled: skip rather than loop.
-        console.warn(`entry ${entry.seq} skipped`, e && e.code);
+        console.warn(`entry ${entry.seq} skipped`, failure(e).code);
         c.processed = entry.seq;
       }
     }

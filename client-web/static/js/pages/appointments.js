@@ -11,7 +11,7 @@
 // only, what would suit better: that is for the clinician to read, not for
 // the server.
 
-import { api } from "../api.js";
+import { api, failure } from "../api.js";
 import { h, uid, errorBox } from "../dom.js";
 import * as m from "../messaging/client.js";
 import { whenText, safeLink, hexToUuid, responseContent } from "../messaging/appointment.js";
@@ -143,7 +143,7 @@ export function appointmentCard(ctx, cur, msg) {
       try {
         await work();
       } catch (e) {
-        errors.show((e && e.message) || "That did not work. Please try again.");
+        errors.show(failure(e).message || "That did not work. Please try again.");
       } finally {
         actions.querySelectorAll("button").forEach((x) => (x.disabled = false));
       }
@@ -181,7 +181,7 @@ export function appointmentCard(ctx, cur, msg) {
       ask.hidden = true;
       ctx.announce("Your request to move the appointment was sent.");
     } catch (e) {
-      errors.show((e && e.message) || "Not sent. Please try again.");
+      errors.show(failure(e).message || "Not sent. Please try again.");
     }
   });
   const move = h("button", { type: "button", class: "secondary" }, "Ask to move it");

@@ -9,7 +9,7 @@
 // bar or the title. Filter ids go to the API in the query string of fetch
 // requests, never into a URL the person sees or shares.
 
-import { api, ApiError } from "../api.js";
+import { api, ApiError, failure } from "../api.js";
 import { h, uid, formatTime, selectField, errorBox, roleName } from "../dom.js";
 
 const PAGE_SIZE = 50;
@@ -229,7 +229,7 @@ export async function auditPage(ctx) {
         shown === 0 ? "No entries match these filters." : `Showing ${shown} ${shown === 1 ? "entry" : "entries"}, newest first${cursor === null ? " (all of them)" : ""}.`;
       tbody.dataset.generation = String(mine);
     } catch (e) {
-      if (mine === generation) listErrors.show(e.message);
+      if (mine === generation) listErrors.show(failure(e).message);
     } finally {
       if (mine === generation) {
         more.disabled = false;
@@ -256,7 +256,7 @@ export async function auditPage(ctx) {
     try {
       query = filters();
     } catch (e) {
-      filterErrors.show(e.message);
+      filterErrors.show(failure(e).message);
       return;
     }
     cursor = null;
@@ -283,14 +283,14 @@ export async function auditPage(ctx) {
         try {
           p = filters();
         } catch (e) {
-          exportErrors.show(e.message);
+          exportErrors.show(failure(e).message);
           return;
         }
         p.set("format", format);
         await download(`/api/v1/audit/export?${p}`, `alcove-audit.${format}`);
         ctx.announce(`The ${format.toUpperCase()} export was downloaded.`);
       } catch (e) {
-        exportErrors.show(e.message);
+        exportErrors.show(failure(e).message);
       } finally {
         b.disabled = false;
       }
@@ -321,13 +321,16 @@ export async function auditPage(ctx) {
     status,
   );
 
-  /** Fetches an inclusion proof of entry `seq` and checks it here. */
+  /**
+   * Fetches an inclusion proof of entry `seq` and checks it here.
+   * @returns {Promise<Inclusion>}
+   */
   async function proveEntry(seq) {
     try {
       const proof = await api("GET", `/audit/proof/inclusion?seq=${encodeURIComponent(seq)}`);
       return await checkInclusion(proof);
     } catch (e) {
-      return { ok: false, message: e.message || "The proof could not be checked." };
+      return { ok: false, message: failure(e).message || "The proof could not be checked." };
     }
   }
 
@@ -365,7 +368,7 @@ export async function auditPage(ctx) {
         ),
       );
     } catch (e) {
-      status.replaceChildren(h("p", { class: "form-error", role: "alert" }, e.message || "The log could not be checked."));
+      status.replaceChildren(h("p", { class: "form-error", role: "alert" }, failure(e).message || "The log could not be checked."));
     }
   }
 
@@ -517,10 +520,13 @@ export function canonicalBytes(e) {
   return chunks;
 }
 
+/** @typedef {{ ok: true, size: number, head: any } | { ok: false, message: string }} Inclusion */
+
 /**
  * Checks an inclusion proof answer: the entry hashes to its leaf hash, and
  * the audit path leads from that leaf to the signed head's root. Exported
  * for the golden-vector test.
+ * @returns {Promise<Inclusion>}
  */
 export async function checkInclusion(p) {
   const leaf = await sha256(new Uint8Array([0]), ...canonicalBytes(p.entry));

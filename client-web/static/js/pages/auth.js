@@ -2,7 +2,7 @@
 // recovery codes; clients: passphrase → device name), and the login page
 // (password, then a TOTP or recovery code when the server asks).
 
-import { api, retryWhenBusy } from "../api.js";
+import { api, failure, retryWhenBusy } from "../api.js";
 import { h, field, errorBox, onSubmit, formatTime, roleName, withArticle } from "../dom.js";
 import { qrSvg } from "../qr.js";
 import * as session from "../session.js";
@@ -146,12 +146,12 @@ export function loginPage(ctx) {
     try {
       answer = await retryWhenBusy(() => api("POST", "/auth/login", body, { auth: false }), (seconds) => ctx.announce(`The server is busy; trying again in ${seconds} second${seconds === 1 ? "" : "s"}…`));
     } catch (e) {
-      if (e.code === "mfa_required") {
+      if (failure(e).code === "mfa_required") {
         setMode("totp");
         ctx.announce("Enter the code from your authenticator app.");
         return;
       }
-      if ((e.code === "not_found" || e.code === "device_revoked") && useDevice) {
+      if ((failure(e).code === "not_found" || failure(e).code === "device_revoked") && useDevice) {
         // The remembered device is gone (revoked, or another person's).
         session.rememberDevice(null);
         useDevice = null;
@@ -160,10 +160,10 @@ export function loginPage(ctx) {
         device.input.focus();
         throw new Error("This browser's saved device can no longer be used. Name this device and sign in again.");
       }
-      if (e.code === "practice_required") {
+      if (failure(e).code === "practice_required") {
         throw new Error("This server hosts several practices. Open your practice's sign-in link (ask your practice for it) and sign in there.");
       }
-      if (e.code === "invalid_mfa_code") {
+      if (failure(e).code === "invalid_mfa_code") {
         (mode === "recovery" ? recovery.input : totp.input).select();
       }
       throw e;
@@ -208,11 +208,11 @@ export async function invitePage(ctx) {
   try {
     info = await api("POST", "/invites/inspect", { token }, { auth: false });
   } catch (e) {
-    if (e.status === 404 || e.status === 409 || e.status === 410) forgetInviteToken();
+    if (failure(e).status === 404 || failure(e).status === 409 || failure(e).status === 410) forgetInviteToken();
     const message =
-      e.code === "invite_not_found"
+      failure(e).code === "invite_not_found"
         ? "This invitation link is not valid. Check that you opened the whole link, or ask for a new invitation."
-        : e.message;
+        : failure(e).message;
     return h(
       "section",
       { class: "narrow" },
@@ -393,8 +393,9 @@ function deviceStep(ctx, token, info, values) {
         (seconds) => ctx.announce(`The server is busy; trying again in ${seconds} second${seconds === 1 ? "" : "s"}…`),
       );
     } catch (e) {
-      if (["weak_password", "login_taken", "invalid_login", "invalid_name"].includes(e.code) && !/device/i.test(e.message)) {
-        ctx.show(registrationStep(ctx, token, info, { ...values, error: e.message }), "Accept invitation");
+      const { code = "", message = "" } = failure(e);
+      if (["weak_password", "login_taken", "invalid_login", "invalid_name"].includes(code) && !/device/i.test(message)) {
+        ctx.show(registrationStep(ctx, token, info, { ...values, error: message }), "Accept invitation");
         return;
       }
       throw e;
@@ -449,7 +450,7 @@ function enrolView(ctx, enrolment, deviceChoice) {
     try {
       answer = await api("POST", "/auth/mfa/enroll", body, { auth: false });
     } catch (e) {
-      if (e.code === "enrollment_not_found") throw new Error("This setup step has expired. Sign in again to restart it.");
+      if (failure(e).code === "enrollment_not_found") throw new Error("This setup step has expired. Sign in again to restart it.");
       code.input.select();
       throw e;
     }

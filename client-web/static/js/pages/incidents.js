@@ -4,7 +4,7 @@
 // the server's records give for a lost device, decide it with their
 // reasoning, and set up the webhooks that tell the practice's own systems.
 
-import { api } from "../api.js";
+import { api, failure } from "../api.js";
 import { h, field, selectField, errorBox, onSubmit, formatTime, uid } from "../dom.js";
 import { checkInclusion } from "./audit.js";
 import { confirmAction } from "./revoke.js";
@@ -513,7 +513,7 @@ function printButton(d) {
     try {
       await fillProofs(d);
     } catch (e) {
-      document.getElementById("print-proofs").replaceChildren(h("p", {}, `The audit entries could not be proven: ${(e && e.message) || e}.`));
+      document.getElementById("print-proofs")?.replaceChildren(h("p", {}, `The audit entries could not be proven: ${failure(e).message || e}.`));
     } finally {
       b.disabled = false;
     }
@@ -527,6 +527,7 @@ function printButton(d) {
 /** Fills the print appendix with the sources' proofs under one signed head. */
 async function fillProofs(d) {
   const out = document.getElementById("print-proofs");
+  if (!out) throw new Error("the print appendix is missing");
   const all = [...new Set(d.assessment.factors.flatMap((f) => f.sources))].sort((a, b) => a - b);
   // One request proves at most 500 entries; say so rather than imply all.
   const seqs = all.slice(0, 500);
@@ -611,7 +612,7 @@ function verifyButton(f, result) {
       }
       result.textContent = `Verified: ${f.sources.length === 1 ? "the entry is" : `all ${f.sources.length} entries are`} in the signed audit log of ${size} entries.`;
     } catch (e) {
-      result.textContent = (e && e.message) || "The entries could not be checked.";
+      result.textContent = failure(e).message || "The entries could not be checked.";
     } finally {
       b.disabled = false;
     }
@@ -630,7 +631,7 @@ function testButton(ctx, e) {
       out.textContent = `A test (${q.delivery_id}) is on its way. Its result shows under "Recent deliveries".`;
       ctx.announce("Test delivery sent.");
     } catch (err) {
-      out.textContent = (err && err.message) || "The test could not be sent.";
+      out.textContent = failure(err).message || "The test could not be sent.";
     } finally {
       b.disabled = false;
     }
@@ -663,7 +664,7 @@ function deliveryLog(ctx, e) {
                 await load();
               } catch (err) {
                 again.disabled = false;
-                ctx.announce((err && err.message) || "It could not be sent again.");
+                ctx.announce(failure(err).message || "It could not be sent again.");
               }
             });
             const code = d.last_status ? ` · answered ${d.last_status}` : d.last_error ? " · no answer" : "";
@@ -678,7 +679,7 @@ function deliveryLog(ctx, e) {
     );
   };
   details.addEventListener("toggle", () => {
-    if (details.open) load().catch((err) => list.replaceChildren(h("li", {}, (err && err.message) || "Could not load.")));
+    if (details.open) load().catch((err) => list.replaceChildren(h("li", {}, failure(err).message || "Could not load.")));
   });
   return details;
 }

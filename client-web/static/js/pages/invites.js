@@ -1,7 +1,7 @@
 // Invitations: admins invite anyone, clinicians invite clients. A new
 // invite's link is shown once; the list shows status and allows revoking.
 
-import { api } from "../api.js";
+import { api, failure } from "../api.js";
 import { h, field, selectField, errorBox, onSubmit, formatTime, roleName, withArticle } from "../dom.js";
 
 const STATUS_WORDS = { pending: "Waiting", used: "Accepted", revoked: "Revoked", expired: "Expired" };
@@ -106,7 +106,7 @@ function inviteItem(ctx, invite, refresh) {
         }
       } catch (e) {
         revoke.disabled = false;
-        ctx.announce(e.message);
+        ctx.announce(failure(e).message);
       }
     });
     actions.push(revoke);

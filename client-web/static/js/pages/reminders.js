@@ -3,7 +3,7 @@
 // clients see their appointments, confirm or cancel, and say how (and
 // whether) they may be reminded. Nothing personal goes in a URL.
 
-import { api } from "../api.js";
+import { api, failure } from "../api.js";
 import { h, field, selectField, errorBox, onSubmit, formatTime, uid } from "../dom.js";
 import * as m from "../messaging/client.js";
 import { reminderContent } from "../messaging/appointment.js";
@@ -103,7 +103,7 @@ async function tellClient(clientId, content, { open = true } = {}) {
     await m.sendAppointmentMessage(conv, content);
     return null;
   } catch (e) {
-    return (e && e.message) || "it could not be sent";
+    return failure(e).message || "it could not be sent";
   }
 }
 
@@ -414,6 +414,16 @@ function moveForm(ctx, o, { count, skipped }, refresh) {
   return form;
 }
 
+/**
+ * One occurrence in a list, with the actions its viewer may take.
+ * @param {any} ctx
+ * @param {any} o the occurrence
+ * @param {Map<string, string>} names user id → name
+ * @param {() => Promise<void>} refresh
+ * @param {{ staff: boolean, move?: { count: number, skipped: number } | null }} options
+ *   `move`: this is the next occurrence of its series, which offers moving
+ *   it and the later ones (how many, how many of them cancelled)
+ */
 function occurrenceItem(ctx, o, names, refresh, { staff, move: moving = null }) {
   const when = inZone(o.starts_at, o.time_zone);
   const actions = [];
@@ -427,7 +437,7 @@ function occurrenceItem(ctx, o, names, refresh, { staff, move: moving = null }) 
         await refresh();
       } catch (e) {
         b.disabled = false;
-        ctx.announce(e.message);
+        ctx.announce(failure(e).message);
       }
     });
     return b;
@@ -563,7 +573,7 @@ async function templateEditor(ctx, admin) {
       const view = await api("POST", `/reminders/templates/${kind.select.value}/${language.select.value}/lint`, texts());
       if (mine === seq) show(view);
     } catch (e) {
-      if (mine === seq) errors.show(e.message);
+      if (mine === seq) errors.show(failure(e).message);
     }
   }
   for (const a of [sms, subject, body]) {

@@ -1,7 +1,7 @@
 // A revoke button with an inline confirmation (keyboard and screen-reader
 // friendly; no window.confirm). Used by the devices and admin pages.
 
-import { api } from "../api.js";
+import { api, failure } from "../api.js";
 import { h, errorBox } from "../dom.js";
 
 /**
@@ -36,7 +36,7 @@ export function confirmAction({ label, question, confirm, danger = true, work, d
       const result = await work();
       if (done) done(result);
     } catch (e) {
-      errors.show(e.message || "That did not work. Please try again.");
+      errors.show(failure(e).message || "That did not work. Please try again.");
       yes.disabled = no.disabled = false;
     }
   });
