@@ -160,4 +160,24 @@ describe("reminders", () => {
     assert.deepEqual(items, ["scheduled", "cancelled", "scheduled"], "the middle week is still the cancelled one");
     assert.match(await page.locator('#appointment-list > li[data-status="cancelled"]').innerText(), /4:00\s?PM/);
   });
+
+  it("the clinician filters the lists: cancelled appointments, reminders not sent, one client", async () => {
+    const page = clinician.page;
+    const filters = page.locator("#reminder-filters");
+    await filters.getByLabel("Appointments").selectOption("cancelled");
+    await page.waitForFunction(() => document.querySelectorAll("#appointment-list > li").length === 1);
+    assert.equal(await page.locator('#appointment-list > li[data-status="cancelled"]').count(), 1);
+    assert.match(await page.locator("#reminder-filter-count").innerText(), /Showing 1 of 3 appointments/);
+    // Moving a series still counts every time, whatever is shown.
+    await filters.getByLabel("Appointments").selectOption("booked");
+    await page.waitForFunction(() => document.querySelectorAll('#appointment-list > li[data-status="scheduled"]').length === 2);
+    assert.equal(await page.locator('#appointment-list > li[data-status="cancelled"]').count(), 0);
+    await filters.getByLabel("Reminders").selectOption("not_sent");
+    await page.locator("#reminder-list").getByText("No reminders match.").waitFor();
+    await filters.getByLabel("Client").selectOption({ label: CLIENT.name });
+    await filters.getByLabel("Appointments").selectOption("");
+    await filters.getByLabel("Reminders").selectOption("");
+    await page.waitForFunction(() => document.querySelectorAll("#appointment-list > li").length === 3);
+    await check(page, "reminders-filtered");
+  });
 });

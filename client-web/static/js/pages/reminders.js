@@ -121,18 +121,89 @@ async function staffPage(ctx) {
   for (const u of users) names.set(u.id, u.display_name);
   const upcoming = h("ul", { class: "cards", id: "appointment-list" });
   const sent = h("ul", { class: "cards", id: "reminder-list" });
+  const shown = h("p", { class: "muted", id: "reminder-filter-count", role: "status" });
+  // Filters over what was read (a practice's upcoming weeks, its recent
+  // reminders): by client, by clinician (admins), by state. Nothing leaves
+  // the page, so nothing of a filter is in a URL.
+  const byClient = selectField({
+    label: "Client",
+    name: "filter_client",
+    options: [["", "All clients"], ...clients.map((c) => [c.user_id, c.display_name])],
+  });
+  const staffList = admin ? users.filter((u) => u.role === "clinician" || u.role === "associate") : [];
+  const byClinician = selectField({
+    label: "Clinician",
+    name: "filter_clinician",
+    options: [["", "All clinicians"], ...staffList.map((u) => [u.id, u.display_name])],
+  });
+  const byBooking = selectField({
+    label: "Appointments",
+    name: "filter_appointments",
+    options: [
+      ["", "All"],
+      ["booked", "Booked (scheduled or confirmed)"],
+      ["cancelled", "Cancelled"],
+    ],
+  });
+  const bySending = selectField({
+    label: "Reminders",
+    name: "filter_reminders",
+    options: [
+      ["", "All"],
+      ["pending", "Waiting to go"],
+      ["sent", "Sent"],
+      ["not_sent", "Not sent (withheld or failed)"],
+    ],
+  });
+  const filters = h(
+    "form",
+    { class: "card filter-grid", id: "reminder-filters", "aria-label": "Filter appointments and reminders" },
+    byClient.wrap,
+    admin ? byClinician.wrap : null,
+    byBooking.wrap,
+    bySending.wrap,
+  );
+  /** @type {{occurrences: any[], reminders: any[]}} */
+  let last = { occurrences: [], reminders: [] };
+  /** @param {{client_id: string, clinician_id: string}} x */
+  const whose = (x) =>
+    (!byClient.select.value || x.client_id === byClient.select.value) &&
+    (!byClinician.select.value || x.clinician_id === byClinician.select.value);
+  /** @type {Record<string, (status: string) => boolean>} */
+  const booking = {
+    "": () => true,
+    booked: (st) => st === "scheduled" || st === "confirmed",
+    cancelled: (st) => st === "cancelled",
+  };
+  /** @type {Record<string, (status: string) => boolean>} */
+  const sending = {
+    "": () => true,
+    pending: (st) => st === "pending",
+    sent: (st) => st === "sent",
+    not_sent: (st) => st === "withheld" || st === "failed",
+  };
 
   async function refresh() {
     const [occurrences, reminders] = await Promise.all([api("GET", "/appointments"), api("GET", "/reminders")]);
+    last = { occurrences, reminders };
+    draw();
+  }
+
+  function draw() {
+    const occurrences = last.occurrences.filter((o) => whose(o) && booking[byBooking.select.value](o.status));
+    const reminders = last.reminders.filter((r) => whose(r) && sending[bySending.select.value](r.status));
+    const filtered = [byClient, byClinician, byBooking, bySending].some((f) => f.select.value);
+    shown.textContent = filtered ? `Showing ${occurrences.length} of ${last.occurrences.length} appointments and ${reminders.length} of ${last.reminders.length} reminders.` : "";
     // A one-time appointment is moved by itself; a series from its next
     // time on, by its rule (the server moves every later time with it, so
     // only the next one offers it: moving a later one would take the
     // earlier ones along unasked).
     // The times counted run from the next open one on, a cancelled week
     // after it included: the server pairs the new times with these in
-    // order and keeps that week cancelled.
+    // order and keeps that week cancelled. Counted over every time read,
+    // whatever the filters show.
     const later = new Map();
-    for (const o of occurrences) {
+    for (const o of last.occurrences) {
       const rest = later.get(o.appointment_id) || [];
       const open = o.status === "scheduled" || o.status === "confirmed";
       if (open || rest.length) later.set(o.appointment_id, [...rest, o]);
@@ -145,12 +216,15 @@ async function staffPage(ctx) {
             const move = rest[0] === o ? { count: rest.length, skipped } : null;
             return occurrenceItem(ctx, o, names, refresh, { staff: true, move });
           })
-        : [h("li", { class: "muted" }, "No upcoming appointments.")]),
+        : [h("li", { class: "muted" }, filtered ? "No appointments match." : "No upcoming appointments.")]),
     );
     sent.replaceChildren(
-      ...(reminders.length ? reminders.slice(0, 100).map((r) => reminderItem(r, names)) : [h("li", { class: "muted" }, "No reminders yet.")]),
+      ...(reminders.length
+        ? reminders.slice(0, 100).map((r) => reminderItem(r, names))
+        : [h("li", { class: "muted" }, filtered ? "No reminders match." : "No reminders yet.")]),
     );
   }
+  for (const f of [byClient, byClinician, byBooking, bySending]) f.select.addEventListener("change", draw);
 
   const schedule = scheduleForm(ctx, clients, admin ? users.filter((u) => u.role === "clinician" || u.role === "associate") : null, refresh);
   await refresh();
@@ -166,6 +240,8 @@ async function staffPage(ctx) {
     ),
     clients.length ? schedule : h("p", { class: "card empty" }, "Invite a client first; then you can schedule their appointments here."),
     h("h2", {}, "Upcoming appointments"),
+    filters,
+    shown,
     upcoming,
     h("h2", {}, "Reminders"),
     sent,
