@@ -1149,8 +1149,8 @@ async fn a_webhook_failing_for_three_days_is_turned_off_told_and_turned_back_on(
         s.incidents.deliver_interval_ms = 20;
         s.incidents.webhook_allow_private = true;
         s.incidents.webhook_allow_http = true;
-        s.auth.staff_idle_timeout_secs = 5 * 86_400;
-        s.auth.session_lifetime_secs = 5 * 86_400;
+        s.auth.staff_idle_timeout_secs = 30 * 86_400;
+        s.auth.session_lifetime_secs = 30 * 86_400;
     })
     .await
     else {
@@ -1171,18 +1171,32 @@ async fn a_webhook_failing_for_three_days_is_turned_off_told_and_turned_back_on(
         "incident.opened and device.revoked: {refused:?}"
     );
 
-    // Three days of failures (the next attempts are due by then).
-    app.clock.advance(3 * 86_400 + 3_600);
-    let end = tokio::time::Instant::now() + DEADLINE;
-    let off = loop {
-        let (_, listed) = p.admin.client.get("/api/v1/webhooks").await;
-        let e = listed[0].clone();
-        if e["enabled"] == false {
-            break e;
+    // The receiver stays down: the clock follows the retry schedule (5 s,
+    // 5 min, … 20 h, with jitter) a day at a time, each step waiting for
+    // the attempts it makes due, until the deliveries run out of attempts
+    // and the endpoint is turned off.
+    let mut off = Value::Null;
+    for _ in 0..12 {
+        let before = receiver.received().len();
+        app.clock.advance(25 * 3_600);
+        let end = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let (_, listed) = p.admin.client.get("/api/v1/webhooks").await;
+            if listed[0]["enabled"] == false {
+                off = listed[0].clone();
+                break;
+            }
+            if receiver.received().len() > before {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < end, "no attempt: {listed}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert!(tokio::time::Instant::now() < end, "still on: {e}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+        if off != Value::Null {
+            break;
+        }
+    }
+    assert_ne!(off, Value::Null, "turned off within the retry schedule");
     assert_eq!(off["disabled_reason"], "failing", "{off}");
     assert!(off["disabled_at"].as_i64().is_some(), "{off}");
     let (_, log) = p
@@ -1662,6 +1676,21 @@ async fn a_breach_gets_a_draft_notice_with_its_blanks_and_nobody_named(b: Backen
     edited["notice"]["body"] = json!("Nothing happened.");
     let edited = verify_file(&serde_json::to_vec(&edited).expect("json"), &key, &[]);
     assert!(edited.has("document"), "{edited}");
+    // A later export carries the first one's entry too; the first file's
+    // record and time put into it do not verify: only its own, newest
+    // entry vouches for a file.
+    app.clock.advance(5);
+    let (status, newer) = p.admin.client.get(&format!("{path}/report")).await;
+    assert_eq!(status, StatusCode::OK, "{newer}");
+    let newer_file = serde_json::to_vec(&newer).expect("json");
+    let verified = verify_file(&newer_file, &key, &[]);
+    assert!(verified.ok(), "{verified}");
+    let mut swapped = newer.clone();
+    for k in ["record", "notice", "generated_at"] {
+        swapped[k] = report[k].clone();
+    }
+    let swapped = verify_file(&serde_json::to_vec(&swapped).expect("json"), &key, &[]);
+    assert!(swapped.has("document"), "{swapped}");
     let (status, _) = p.clinician.client.get(&format!("{path}/report")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     app.stop().await;
@@ -1807,7 +1836,9 @@ async fn a_compromised_clinician_account_lists_each_client_whose_records_it_reac
         .await;
     assert_eq!(status, StatusCode::OK);
 
-    // The clinician's password may be known to someone else: reported.
+    // An hour later, the clinician's password may be known to someone
+    // else: reported.
+    app.clock.advance(3_600);
     let (status, made) = p
         .admin
         .client
@@ -1889,33 +1920,46 @@ async fn a_compromised_clinician_account_lists_each_client_whose_records_it_reac
         .expect("text")
         .contains("was secured on"));
 
-    // The officer judges the account was misused only from a later time:
-    // the search starts there, and the clients reached before drop out.
-    app.clock.advance(60);
-    let since = app.clock.now();
+    // The officer judges the account was misused only from shortly before
+    // the discovery: the search starts there, the clients reached before
+    // drop out, and the timeline and the log keep the date and the reason.
+    let discovered = detail["incident"]["discovered_at"]
+        .as_i64()
+        .expect("discovered");
+    let since = discovered - 60;
     let status_now = detail["incident"]["status"].clone();
+    for (body, why) in [
+        (
+            json!({"expected_status": status_now, "account_since": discovered + 60,
+                "note": "later"}),
+            "not after the discovery",
+        ),
+        (
+            json!({"expected_status": status_now, "account_since": since}),
+            "a reason is required",
+        ),
+    ] {
+        let (status, answer) = p.admin.client.patch(&path, &body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{why}: {answer}");
+    }
     let (status, body) = p
         .admin
         .client
         .patch(
             &path,
-            &json!({"expected_status": status_now, "account_since": since + 3_600}),
-        )
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "not in the future: {body}"
-    );
-    let (status, body) = p
-        .admin
-        .client
-        .patch(
-            &path,
-            &json!({"expected_status": status_now, "account_since": since}),
+            &json!({"expected_status": status_now, "account_since": since,
+                    "note": "The laptop was with them until an hour ago."}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, log) = p
+        .admin
+        .client
+        .get("/api/v1/audit/events?action=incident.updated")
+        .await;
+    let detail: Value =
+        serde_json::from_str(log["events"][0]["detail"].as_str().expect("detail")).expect("json");
+    assert_eq!(detail["account_since"], since, "{log}");
     let (_, detail) = p.admin.client.get(&path).await;
     let a = &detail["accounts"][0];
     assert_eq!(a["from"], since, "{a}");

@@ -40,6 +40,19 @@ async fn app(b: Backend) -> Option<TestApp> {
     .await
 }
 
+/// How many subscriptions a device has, read from the database itself.
+async fn subscriptions(app: &TestApp, b: Backend, device: &str) -> usize {
+    let query = match b {
+        Backend::Sqlite => format!(
+            "SELECT CAST(device_id AS BLOB) FROM push_subscriptions WHERE device_id = '{device}'"
+        ),
+        Backend::Postgres => format!(
+            "SELECT convert_to(device_id, 'UTF8') FROM push_subscriptions WHERE device_id = '{device}'"
+        ),
+    };
+    app.raw_bytes(&query).await.len()
+}
+
 async fn subscribe(api: &alcove_tests::ApiClient, service: &PushService, keys: &BrowserKeys) {
     let (status, body) = api
         .put(
@@ -65,6 +78,9 @@ async fn a_client_away_from_the_app_is_told_of_a_new_message_and_nothing_more(b:
     assert_eq!(vapid.len(), 87, "65 bytes, base64url: {vapid}");
     subscribe(&devices[2].api, &phone_service, &phone_keys).await;
     subscribe(&devices[3].api, &laptop_service, &laptop_keys).await;
+    // The clinician's own phone: never told of the clinician's own words.
+    let clinician_service = PushService::start().await;
+    subscribe(&devices[1].api, &clinician_service, &browser_keys()).await;
 
     // The clinician writes: each of the client's devices gets one push.
     let (status, _) = devices[0]
@@ -95,8 +111,7 @@ async fn a_client_away_from_the_app_is_told_of_a_new_message_and_nothing_more(b:
         vapid.as_str(),
         "signed by the key browsers subscribe with"
     );
-    laptop_service.wait_for(1, DEADLINE).await;
-    // The clinician's own devices are not told of their own message.
+    assert_eq!(laptop_service.wait_for(1, DEADLINE).await.len(), 1);
 
     // A second message within the minute waits for the cooldown: then one
     // more push, not one per message.
@@ -109,6 +124,7 @@ async fn a_client_away_from_the_app_is_told_of_a_new_message_and_nothing_more(b:
     // The phone signs out: its push notices end with it.
     let (status, body) = devices[2].api.post("/api/v1/auth/logout", &json!({})).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(subscriptions(&app, b, &devices[2].device_id).await, 0);
     for n in [3, 4] {
         app.clock.advance(61);
         let (status, _) = devices[0].send_text(&app, &conv, "after").await;
@@ -121,6 +137,12 @@ async fn a_client_away_from_the_app_is_told_of_a_new_message_and_nothing_more(b:
         phone_service.received().len(),
         2,
         "nothing after signing out"
+    );
+    // By the laptop's last push, every round that could have told the
+    // clinician's phone of the clinician's own messages had run.
+    assert!(
+        clinician_service.received().is_empty(),
+        "not told of one's own messages"
     );
     app.stop().await;
 }
@@ -138,7 +160,7 @@ async fn a_subscription_the_push_service_says_is_gone_is_dropped(b: Backend) {
     service.answer(410);
     let (status, _) = devices[0].send_text(&app, &conv, "hello").await;
     assert_eq!(status, StatusCode::OK);
-    service.wait_for(1, DEADLINE).await;
+    assert_eq!(service.wait_for(1, DEADLINE).await.len(), 1);
     let end = tokio::time::Instant::now() + DEADLINE;
     loop {
         let (_, log) = p
@@ -166,8 +188,9 @@ async fn a_subscription_the_push_service_says_is_gone_is_dropped(b: Backend) {
     subscribe(&devices[3].api, &sentinel, &browser_keys()).await;
     let (status, _) = devices[0].send_text(&app, &conv, "and again").await;
     assert_eq!(status, StatusCode::OK);
-    sentinel.wait_for(1, DEADLINE).await;
+    assert_eq!(sentinel.wait_for(1, DEADLINE).await.len(), 1);
     assert_eq!(service.received().len(), 1);
+    assert_eq!(subscriptions(&app, b, &devices[2].device_id).await, 0);
     app.stop().await;
 }
 
@@ -228,6 +251,28 @@ async fn a_lying_browser_cannot_point_pushes_into_the_servers_network(b: Backend
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A shared or public computer keeps nothing: no notices either, even
+    // from a page that asks for them.
+    let (status, signed) = app
+        .client()
+        .post(
+            "/api/v1/auth/login",
+            &json!({"practice_id": p.client.practice_id, "login": p.client.login,
+                    "password": p.client.password, "device_name": "Library computer",
+                    "shared_computer": true, "transport": "bearer"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let mut library = app.client();
+    library.bearer = signed["token"].as_str().map(str::to_string);
+    let (status, answer) = library
+        .put(
+            "/api/v1/push/subscription",
+            &sub("https://push.example.net/x", &keys.p256dh, &keys.auth),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["error"], "shared_computer", "{answer}");
     // A real push service's address is accepted, and audited without it.
     let (status, answer) = p
         .client
@@ -301,6 +346,11 @@ async fn notices_outlive_an_idle_sign_out_but_not_a_revoked_device(b: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        subscriptions(&app, b, &devices[3].device_id).await,
+        0,
+        "ended with the device"
+    );
     app.clock.advance(61);
     // The phone's second push is the sentinel: the round that told it had
     // the laptop's waiting message too.

@@ -48,7 +48,14 @@ async function turnOn() {
   } catch (_) {
     throw new Error("This browser could not reach its notification service. Try again later.");
   }
-  await api("PUT", "/push/subscription", sub.toJSON());
+  try {
+    await api("PUT", "/push/subscription", sub.toJSON());
+  } catch (e) {
+    // The server did not take it: the browser must not keep one that
+    // nothing will ever push to (the card would say "On").
+    await sub.unsubscribe().catch(() => false);
+    throw e;
+  }
 }
 
 /** Ends this device's notices, here and on the server. */

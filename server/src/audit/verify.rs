@@ -468,11 +468,13 @@ pub fn verify_file(bytes: &[u8], key: &PublicKey, witness_heads: &[SignedTreeHea
 
 /// Verifies a document that carries its own audit export (an incident
 /// report: `{record, notice, audit_export, …}`): the export as
-/// [`verify_export`] does, and that some entry of it records
-/// `record_sha256` equal to the digest of `{"record", "notice"}` as the
-/// file holds them ([`super::canonical::document_sha256`]). So an edited
-/// record, timeline or assessment in the file is caught, not only an
-/// edited audit entry.
+/// [`verify_export`] does, and that its own entry — the newest
+/// `incident.report_exported` of the incident in the file, made at the
+/// file's `generated_at` — records `record_sha256` equal to the digest of
+/// `{"generated_at", "record", "notice"}` as the file holds them
+/// ([`super::canonical::document_sha256`]). So an edited record, timeline
+/// or assessment in the file is caught, not only an edited audit entry,
+/// and so is an older export's record put in its place.
 pub fn verify_document(bytes: &[u8], key: &PublicKey, witness_heads: &[SignedTreeHead]) -> Report {
     let doc: serde_json::Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
@@ -492,28 +494,51 @@ pub fn verify_document(bytes: &[u8], key: &PublicKey, witness_heads: &[SignedTre
     let parsed = export::parse(export.as_bytes());
     let mut report = verify_parsed(&parsed, key, witness_heads);
     let vouched = serde_json::json!({
+        "generated_at": doc.get("generated_at").cloned().unwrap_or_default(),
         "record": doc.get("record").cloned().unwrap_or_default(),
         "notice": doc.get("notice").cloned().unwrap_or_default(),
     });
     let digest = super::canonical::document_sha256(&vouched);
-    let recorded: Vec<String> = parsed
+    // The export's own entry is the newest report export of this incident
+    // in the file, made at the file's `generated_at`: an older export's
+    // entry (the file carries those too) vouches only for its own file.
+    let incident = doc
+        .pointer("/record/incident/id")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let own = parsed
         .lines
         .iter()
-        .filter_map(|(_, l)| l.entry.detail.as_deref())
-        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
-        .filter_map(|d| d.get("record_sha256")?.as_str().map(str::to_owned))
-        .collect();
-    if recorded.is_empty() {
-        report.problems.push(Problem::Document {
-            reason: "no entry of its audit export records the digest of its record".into(),
-        });
-    } else if !recorded.contains(&digest) {
-        report.problems.push(Problem::Document {
-            reason: format!(
-                "its record and notice hash to {digest}, which no entry of its audit export records: \
-                 the file was changed after it was made"
-            ),
-        });
+        .map(|(_, l)| &l.entry)
+        .filter(|e| e.action == "incident.report_exported")
+        .filter_map(|e| {
+            let detail: serde_json::Value = serde_json::from_str(e.detail.as_deref()?).ok()?;
+            (detail.get("incident_id")?.as_str()? == incident).then_some((e, detail))
+        })
+        .max_by_key(|(e, _)| e.seq);
+    match own {
+        None => report.problems.push(Problem::Document {
+            reason: "no entry of its audit export records this incident's report".into(),
+        }),
+        Some((entry, detail)) => {
+            let recorded = detail.get("record_sha256").and_then(|v| v.as_str());
+            if Some(entry.at) != doc.get("generated_at").and_then(|v| v.as_i64()) {
+                report.problems.push(Problem::Document {
+                    reason: format!(
+                        "its newest report entry (seq {}) was not made when the file says it was",
+                        entry.seq
+                    ),
+                });
+            } else if recorded != Some(digest.as_str()) {
+                report.problems.push(Problem::Document {
+                    reason: format!(
+                        "its record and notice hash to {digest}, not to what its report entry (seq {}) \
+                         recorded: the file was changed after it was made",
+                        entry.seq
+                    ),
+                });
+            }
+        }
     }
     report
 }

@@ -562,12 +562,16 @@ pub async fn export_report(
     // their digest, and is among the entries it carries: `alcove audit
     // verify` then catches an edited record as well as an edited entry.
     let internal = |e: anyhow::Error| IncidentError::Internal(e);
+    let now = state.now();
+    // The file's time is hashed too, and is the entry's: a verifier takes
+    // the newest export entry of the incident in the file and requires
+    // both, so an older export's record cannot stand in for this one.
     let vouched = serde_json::json!({
+        "generated_at": now,
         "record": serde_json::to_value(&record).map_err(|e| internal(e.into()))?,
         "notice": serde_json::to_value(&notice).map_err(|e| internal(e.into()))?,
     });
     let record_sha256 = crate::audit::canonical::document_sha256(&vouched);
-    let now = state.now();
     seqs.extend(
         state
             .store
@@ -584,13 +588,12 @@ pub async fn export_report(
             "record_sha256": record_sha256,
         }));
     state.store.append_audit(event, now).await?;
-    // The entry just appended is the incident's newest.
+    // The entry just appended, found by its digest (another admin's
+    // change to the incident may have come after it).
     let own = state
         .store
-        .incident_event_seqs(authed.practice_id, id)
-        .await?
-        .into_iter()
-        .max();
+        .report_export_seq(authed.practice_id, &record_sha256)
+        .await?;
     seqs.extend(own);
     seqs.sort_unstable();
     seqs.dedup();
@@ -893,16 +896,34 @@ pub async fn change(
         }
         _ => row.discovered_at,
     };
-    // Where the account evidence starts: a judgement, not a fact of record
-    // (no reason required), but bounded like the discovery time.
+    // Where the account evidence starts: the officer's judgement of when the
+    // account may first have been misused. It decides who is counted as
+    // affected, so it is bounded (not after the discovery: misuse found
+    // then began before), given with its reason, recorded with its value,
+    // and fixed once the assessment is signed off.
     let account_since = match req.account_since {
-        Some(t) if t > now || t < now - 6 * 366 * 86_400 => {
-            return Err(IncidentError::Invalid(
-                "account_since: not in the future, not over six years ago",
-            ));
+        Some(t) if Some(t) != row.account_since => {
+            if t > discovered_at || t < now - 6 * 366 * 86_400 {
+                return Err(IncidentError::Invalid(
+                    "account_since: not after the discovery time, not over six years ago",
+                ));
+            }
+            if note.is_none() {
+                return Err(IncidentError::Invalid(
+                    "a changed account window needs its reason in note",
+                ));
+            }
+            if state
+                .store
+                .assessment(authed.practice_id, id)
+                .await?
+                .is_some_and(|a| a.signed_off_at.is_some())
+            {
+                return Err(AssessmentError::SignedOff.into());
+            }
+            Some(t)
         }
-        Some(t) => Some(t),
-        None => row.account_since,
+        _ => row.account_since,
     };
     let count = |v: Option<i64>, old: i64, what| match v {
         Some(n) if !(0..=100_000_000).contains(&n) => Err(IncidentError::Invalid(what)),
@@ -951,9 +972,16 @@ pub async fn change(
         )
     } else if to != current {
         format!("status: {}", to.code())
+    } else if account_since != row.account_since {
+        let day = account_since
+            .and_then(|t| chrono::DateTime::<chrono::Utc>::from_timestamp(t, 0))
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default();
+        format!("account evidence searched from {day}")
     } else {
         "updated".to_owned()
     };
+    let window_moved = account_since != row.account_since;
     let changed = IncidentChange {
         expected_status: current.code().to_owned(),
         status: to.code().to_owned(),
@@ -985,7 +1013,12 @@ pub async fn change(
     } else {
         Action::IncidentUpdated
     };
-    let event = authed.event(action).detail(event_detail(&after));
+    let mut detail = event_detail(&after);
+    if window_moved {
+        // Who is counted as affected follows from it: the log keeps the value.
+        detail["account_since"] = serde_json::json!(account_since);
+    }
+    let event = authed.event(action).detail(detail);
     if !state
         .store
         .change_incident(authed.practice_id, id, &changed, event, now)

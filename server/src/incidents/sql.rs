@@ -13,6 +13,11 @@ macro_rules! impl_incident_store {
 
             type Conn = <$db as sqlx::Database>::Connection;
 
+            /// A delivery's first attempt follows its creation by the
+            /// length of a round; one created this long before its
+            /// endpoint began failing belongs to the same outage.
+            const FAILING_SLACK_SECS: i64 = 60;
+
             const INCIDENT_COLS: &str = "id, practice_id, kind, status, decision, discovered_at, reported_by, cause,
                  affected_count, max_state_residents, delayed_until, created_at, updated_at, exception, account_since";
 
@@ -156,6 +161,23 @@ macro_rules! impl_incident_store {
                     .bind(practice)
                     .bind(format!("%\"incident_id\":\"{incident}\"%"))
                     .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn report_export_seq(
+                    &self,
+                    practice: PracticeId,
+                    record_sha256: &str,
+                ) -> StoreResult<Option<i64>> {
+                    // The digest is hex: a match inside the JSON detail is
+                    // exact.
+                    Ok(sqlx::query_scalar(
+                        "SELECT MAX(seq) FROM audit_events
+                         WHERE practice_id = $1 AND action = 'incident.report_exported' AND detail LIKE $2",
+                    )
+                    .bind(practice)
+                    .bind(format!("%\"record_sha256\":\"{record_sha256}\"%"))
+                    .fetch_one(self.reader())
                     .await?)
                 }
 
@@ -500,18 +522,18 @@ macro_rules! impl_incident_store {
                         .bind(practice)
                         .execute(&mut *tx)
                         .await?;
-                    let enabled: Option<bool> = sqlx::query_scalar(
-                        "SELECT enabled FROM webhook_endpoints WHERE id = $1 AND practice_id = $2",
+                    let found: Option<(bool, Option<UnixTime>)> = sqlx::query_as(
+                        "SELECT enabled, failing_since FROM webhook_endpoints WHERE id = $1 AND practice_id = $2",
                     )
                     .bind(id)
                     .bind(practice)
                     .fetch_optional(&mut *tx)
                     .await?;
-                    match enabled {
+                    let failing_since = match found {
                         None => return Err(StoreError::NotFound),
-                        Some(true) => return Ok(true),
-                        Some(false) => {}
-                    }
+                        Some((true, _)) => return Ok(true),
+                        Some((false, since)) => since,
+                    };
                     let on: i64 = sqlx::query_scalar(
                         "SELECT COUNT(*) FROM webhook_endpoints WHERE practice_id = $1 AND enabled",
                     )
@@ -531,13 +553,18 @@ macro_rules! impl_incident_store {
                     .execute(&mut *tx)
                     .await?;
                     // The admin has just fixed the receiver: what waits
-                    // goes now, not after the backoff it had reached.
+                    // goes now, not after the backoff it had reached, and
+                    // what ran out of attempts while the endpoint failed
+                    // throughout (the outage that turned it off) goes
+                    // again, under its id.
                     sqlx::query(
-                        "UPDATE webhook_deliveries SET next_attempt_at = $1
-                         WHERE endpoint_id = $2 AND status = 'pending' AND next_attempt_at > $1",
+                        "UPDATE webhook_deliveries SET next_attempt_at = $1, status = 'pending'
+                         WHERE endpoint_id = $2
+                           AND (status = 'pending' OR (status = 'failed' AND created_at >= $3))",
                     )
                     .bind(now)
                     .bind(id)
+                    .bind(failing_since.map_or(i64::MAX, |since| since - FAILING_SLACK_SECS))
                     .execute(&mut *tx)
                     .await?;
                     append_events(&mut tx, std::slice::from_ref(&event), now).await?;
@@ -598,7 +625,8 @@ macro_rules! impl_incident_store {
                             .await?;
                         let claimed: ClaimedDelivery = sqlx::query_as(
                             "SELECT d.id, d.practice_id, d.endpoint_id, e.url, e.secret, e.previous_secret,
-                                    e.previous_secret_until, d.payload, d.attempts, e.failing_since
+                                    e.previous_secret_until, d.payload, d.attempts, e.failing_since,
+                                    d.created_at
                              FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1",
                         )
                         .bind(&id)

@@ -210,6 +210,7 @@ pub struct ClaimedDelivery {
     pub payload: String,
     pub attempts: i64,
     pub failing_since: Option<UnixTime>,
+    pub created_at: UnixTime,
 }
 
 /// How an attempt ended.
@@ -310,6 +311,14 @@ pub trait IncidentStore: Send + Sync {
         practice: PracticeId,
         incident: IncidentId,
     ) -> StoreResult<Vec<i64>>;
+
+    /// The audit entry (seq) of the report export whose detail records
+    /// `record_sha256` (the export just appended it).
+    async fn report_export_seq(
+        &self,
+        practice: PracticeId,
+        record_sha256: &str,
+    ) -> StoreResult<Option<i64>>;
 
     /// The saved assessment of an incident, if any.
     async fn assessment(
@@ -418,7 +427,8 @@ pub trait IncidentStore: Send + Sync {
 
     /// Turns an endpoint back on, with its audit event, unless the practice
     /// already has `max` enabled ones (`false`: nothing written); its
-    /// waiting deliveries are due at once and its failing clock restarts.
+    /// waiting deliveries are due at once, those that failed while it was
+    /// failing throughout are queued again, and its failing clock restarts.
     /// Takes turns with `create_endpoint` on the practice's row, so the
     /// bound holds under concurrent adds and enables. An endpoint already
     /// on: `true`, nothing written. `NotFound`: no such endpoint here.

@@ -12,6 +12,9 @@ pub enum PushError {
     /// An endpoint the server may not call (scheme, address).
     #[error("{0}")]
     EndpointRefused(&'static str),
+    /// A shared or public computer keeps nothing, notices included.
+    #[error("a shared computer cannot receive notices: it keeps nothing once closed")]
+    SharedComputer,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -23,6 +26,7 @@ impl From<PushError> for AppError {
         match e {
             PushError::Invalid(_) => AppError::invalid("invalid_field", message),
             PushError::EndpointRefused(_) => AppError::invalid("endpoint_refused", message),
+            PushError::SharedComputer => AppError::conflict("shared_computer", message),
             PushError::Store(s) => s.into(),
         }
     }
@@ -45,6 +49,11 @@ mod tests {
                 PushError::EndpointRefused("https only"),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "endpoint_refused",
+            ),
+            (
+                PushError::SharedComputer,
+                StatusCode::CONFLICT,
+                "shared_computer",
             ),
             (
                 StoreError::NotFound.into(),

@@ -21,6 +21,7 @@ pub async fn key(State(state): State<AppState>, _authed: Authed) -> Json<VapidKe
 #[utoipa::path(put, path = "/api/v1/push/subscription", tag = "push", request_body = SubscriptionRequest,
     responses((status = 204),
         (status = 401, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "shared_computer: a shared computer keeps nothing"),
         (status = 422, body = crate::error::ErrorBody, description = "invalid_field (keys), endpoint_refused (scheme, address)")))]
 pub async fn subscribe(
     State(state): State<AppState>,

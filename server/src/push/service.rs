@@ -54,6 +54,9 @@ pub async fn subscribe(
     authed: &Authed,
     req: SubscriptionRequest,
 ) -> Result<(), PushError> {
+    if authed.device_shared {
+        return Err(PushError::SharedComputer);
+    }
     let s = &state.settings.push;
     let sub = rules::check(
         &req.endpoint,

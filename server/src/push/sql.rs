@@ -148,14 +148,14 @@ macro_rules! impl_push_store {
                     let mut tx = self.writer().begin().await?;
                     for o in outcomes {
                         match o {
-                            PushOutcome::Told { device_id, pushed } => {
+                            PushOutcome::Told { device_id, pushed, at } => {
                                 sqlx::query(
                                     "UPDATE push_subscriptions SET told_at = $1,
                                          pushed_at = CASE WHEN $2 THEN $1 ELSE pushed_at END,
                                          failures = 0, not_before = NULL, lease_until = NULL
                                      WHERE device_id = $3",
                                 )
-                                .bind(now)
+                                .bind(*at)
                                 .bind(*pushed)
                                 .bind(*device_id)
                                 .execute(&mut *tx)
@@ -181,13 +181,16 @@ macro_rules! impl_push_store {
                                 .execute(&mut *tx)
                                 .await?;
                             }
-                            PushOutcome::Gone { device_id, event } => {
-                                let done = sqlx::query("DELETE FROM push_subscriptions WHERE device_id = $1")
+                            PushOutcome::Gone { device_id, endpoint, event } => {
+                                let done = sqlx::query(
+                                    "DELETE FROM push_subscriptions WHERE device_id = $1 AND endpoint = $2",
+                                )
                                     .bind(*device_id)
+                                    .bind(endpoint)
                                     .execute(&mut *tx)
                                     .await?;
                                 if done.rows_affected() == 1 {
-                                    append_event(&mut tx, event, now).await?;
+                                    append_event(&mut tx, event.as_ref(), now).await?;
                                 }
                             }
                         }

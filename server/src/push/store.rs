@@ -40,6 +40,9 @@ pub enum PushOutcome {
         device_id: DeviceId,
         /// Whether a push went.
         pushed: bool,
+        /// When the device was looked at: messages accepted from then on
+        /// (during the round, too) are still news.
+        at: UnixTime,
     },
     /// Look again then.
     Later {
@@ -59,8 +62,11 @@ pub enum PushOutcome {
     Gone {
         /// Device.
         device_id: DeviceId,
-        /// Its audit event.
-        event: audit::Event,
+        /// The endpoint that is gone (a subscription the browser made
+        /// again meanwhile is another endpoint, and stays).
+        endpoint: String,
+        /// Its audit event (boxed: the other outcomes are small).
+        event: Box<audit::Event>,
     },
 }
 

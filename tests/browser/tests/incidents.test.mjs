@@ -313,11 +313,13 @@ describe("incidents", () => {
       return `${t.getFullYear()}-${String(t.getMonth() + 1).padStart(2, "0")}-${String(t.getDate()).padStart(2, "0")}`;
     });
     await since.fill(today);
+    await reached.getByLabel("Why from this date").fill("The laptop was with them until this morning.");
     await reached.getByRole("button", { name: "Search again" }).click();
     await officer.getByText("Searched again from the new date.").waitFor();
     const again = officer.locator("#incident-detail .account-evidence");
     await until(() => again.innerText(), (t) => !t.includes(`From ${from} to`), "the evidence searched from today");
     assert.equal(await again.getByLabel(/Search from/).inputValue(), today);
+    assert.match(await officer.locator("#incident-timeline").innerText(), /account evidence searched from \d{4}-\d{2}-\d{2} 00:00 UTC\s+The laptop was with them until this morning\./);
   });
 
   it("the privacy officer is reminded of a notice deadline on every page", async () => {

@@ -122,13 +122,19 @@ function localDate(unix) {
 function accountWindowForm(ctx, i, from) {
   const errors = errorBox();
   const since = field({ label: "Search from (the earliest it may have been misused)", name: "account_since", type: "date", value: localDate(from) });
-  since.input.max = localDate(Date.now() / 1000);
-  const form = h("form", { class: "account-window" }, errors.box, since.wrap, h("button", { type: "submit", class: "secondary" }, "Search again"));
+  since.input.max = localDate(i.discovered_at);
+  // It decides who is counted as affected: the timeline keeps the reason.
+  const reason = field({ label: "Why from this date", name: "account_since_reason", maxlength: 4000 });
+  const form = h("form", { class: "account-window" }, errors.box, since.wrap, reason.wrap, h("button", { type: "submit", class: "secondary" }, "Search again"));
   onSubmit(form, errors, async () => {
     const [y, m, day] = since.input.value.split("-").map(Number);
     const start = new Date(y, m - 1, day).getTime() / 1000;
     if (!Number.isFinite(start)) throw new Error("Choose a date.");
-    await api("PATCH", `/incidents/${encodeURIComponent(i.id)}`, { expected_status: i.status, account_since: start });
+    await api("PATCH", `/incidents/${encodeURIComponent(i.id)}`, {
+      expected_status: i.status,
+      account_since: Math.min(start, i.discovered_at),
+      note: reason.input.value.trim(),
+    });
     ctx.announce("Searched again from the new date.");
     ctx.navigate(`/incidents#${i.id}`, { replace: true });
   });

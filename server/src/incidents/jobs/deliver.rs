@@ -34,6 +34,9 @@ const CONCURRENT: usize = 16;
 const LEASE_SLACK_SECS: i64 = 30;
 /// An endpoint failing throughout this long is disabled (seconds).
 const DISABLE_AFTER_SECS: i64 = 3 * 86_400;
+/// A delivery's first attempt follows its creation by a round; its
+/// endpoint failing from this soon after counts as failing throughout.
+const FAILING_SLACK_SECS: i64 = 60;
 
 /// Resolves names and keeps only the addresses a webhook (or a push
 /// endpoint) may reach: the check at connect time that defeats DNS
@@ -79,6 +82,9 @@ impl Deliver {
         let s = &state.settings.incidents;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy from the environment would resolve the name itself,
+            // past the guarded resolver: never one for these requests.
+            .no_proxy()
             .timeout(Duration::from_millis(s.webhook_timeout_ms.max(100)))
             .dns_resolver(Arc::new(GuardedResolver {
                 allow_private: s.webhook_allow_private,
@@ -141,9 +147,17 @@ impl Deliver {
                 .and_then(|n| webhook::retry_after(n, jitter))
                 .map(|after| now + after)
         };
+        // Turned off when the endpoint has failed for three days, or when
+        // a delivery runs out of its attempts (about two and a half days)
+        // while the endpoint has failed throughout its life: otherwise the
+        // last retry would come before the three days, and an endpoint
+        // down for good would never be turned off nor the admins told.
+        let exhausted = next_attempt_at.is_none();
         let disable = (!delivered
-            && d.failing_since
-                .is_some_and(|since| now - since >= DISABLE_AFTER_SECS))
+            && d.failing_since.is_some_and(|since| {
+                now - since >= DISABLE_AFTER_SECS
+                    || (exhausted && since <= d.created_at + FAILING_SLACK_SECS)
+            }))
         .then(|| {
             audit::Event::new(
                 d.practice_id,

@@ -48,6 +48,9 @@ impl Send {
         let s = &state.settings.push;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy from the environment would resolve the name itself,
+            // past the guarded resolver: never one for these requests.
+            .no_proxy()
             .timeout(Duration::from_millis(s.timeout_ms.max(100)))
             .dns_resolver(Arc::new(GuardedResolver::new(s.allow_private)))
             .user_agent("Alcove-Push/1")
@@ -64,7 +67,11 @@ impl Job for Send {
 
     async fn round(&self) -> anyhow::Result<Round> {
         let now = self.state.clock.now();
-        let lease = (self.state.settings.push.timeout_ms / 1000) as i64 + LEASE_SLACK_SECS;
+        // The lease covers the whole round: a batch goes CONCURRENT at a
+        // time, each up to the timeout, so another node does not take a
+        // device back while this one is still pushing it.
+        let waves = (BATCH as u64).div_ceil(CONCURRENT as u64);
+        let lease = (waves * self.state.settings.push.timeout_ms / 1000) as i64 + LEASE_SLACK_SECS;
         let claimed = self
             .state
             .store
@@ -107,6 +114,7 @@ impl Send {
             Decision::Skip => PushOutcome::Told {
                 device_id: c.device_id,
                 pushed: false,
+                at: now,
             },
             Decision::Later(at) => PushOutcome::Later {
                 device_id: c.device_id,
@@ -116,17 +124,21 @@ impl Send {
                 Ok(status) if (200..300).contains(&status) => PushOutcome::Told {
                     device_id: c.device_id,
                     pushed: true,
+                    at: now,
                 },
                 Ok(status) if rules::gone(Some(status)) => PushOutcome::Gone {
                     device_id: c.device_id,
-                    event: audit::Event::new(
-                        c.practice_id,
-                        Action::PushUnsubscribed,
-                        &audit::RequestMeta::default(),
-                    )
-                    .target_user(c.user_id)
-                    .target_device(c.device_id)
-                    .detail(serde_json::json!({"reason": "gone"})),
+                    endpoint: c.endpoint.clone(),
+                    event: Box::new(
+                        audit::Event::new(
+                            c.practice_id,
+                            Action::PushUnsubscribed,
+                            &audit::RequestMeta::default(),
+                        )
+                        .target_user(c.user_id)
+                        .target_device(c.device_id)
+                        .detail(serde_json::json!({"reason": "gone"})),
+                    ),
                 },
                 _ => PushOutcome::Failed {
                     device_id: c.device_id,
