@@ -29,6 +29,7 @@ on_both_backends!(
     a_lying_browser_cannot_point_pushes_into_the_servers_network,
     notices_outlive_an_idle_sign_out_but_not_a_revoked_device,
     a_notice_in_the_clients_quiet_hours_waits_for_their_end,
+    a_new_password_ends_the_notices_of_the_devices_it_signs_out,
 );
 
 async fn app(b: Backend) -> Option<TestApp> {
@@ -422,5 +423,32 @@ async fn a_notice_in_the_clients_quiet_hours_waits_for_their_end(b: Backend) {
     .timestamp();
     app.clock.advance(ends - app.clock.now() + 1);
     assert_eq!(client_phone.wait_for(1, DEADLINE).await.len(), 1);
+    app.stop().await;
+}
+
+/// A client who fears their passphrase is known changes it from their
+/// phone: every other device is signed out, and is told of nothing more
+/// (an attacker's browser would otherwise keep learning when messages
+/// come); the phone keeps its notices.
+async fn a_new_password_ends_the_notices_of_the_devices_it_signs_out(b: Backend) {
+    let Some(app) = app(b).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let (_conv, devices) = four_device_conversation(&app, &p.clinician, &p.client).await;
+    let (phone, laptop) = (PushService::start().await, PushService::start().await);
+    subscribe(&devices[2].api, &phone, &browser_keys()).await;
+    subscribe(&devices[3].api, &laptop, &browser_keys()).await;
+    let (status, body) = devices[2]
+        .api
+        .post(
+            "/api/v1/me/password",
+            &json!({"current_password": p.client.password,
+                    "new_password": "a different and rather long passphrase"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(subscriptions(&app, b, &devices[3].device_id).await, 0);
+    assert_eq!(subscriptions(&app, b, &devices[2].device_id).await, 1);
     app.stop().await;
 }

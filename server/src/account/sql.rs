@@ -42,6 +42,18 @@ macro_rules! impl_account_store {
                     .bind(keep)
                     .fetch_all(&mut *tx)
                     .await?;
+                    // Signed out elsewhere as after a compromise: those
+                    // devices are told of nothing more until their person
+                    // turns notices on again (the kept session's device
+                    // keeps its own).
+                    sqlx::query(
+                        "DELETE FROM push_subscriptions WHERE user_id = $1
+                           AND device_id NOT IN (SELECT device_id FROM sessions WHERE id = $2)",
+                    )
+                    .bind(user)
+                    .bind(keep)
+                    .execute(&mut *tx)
+                    .await?;
                     let event = event.detail(serde_json::json!({"sessions_ended": ended.len()}));
                     append_event(&mut tx, &event, now).await?;
                     tx.commit().await?;

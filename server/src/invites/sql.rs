@@ -234,6 +234,13 @@ macro_rules! impl_invite_store {
                     .bind(user)
                     .fetch_all(&mut *tx)
                     .await?;
+                    // A reset signs the account out everywhere: no device of
+                    // it is told of anything more until its person turns
+                    // notices on again.
+                    sqlx::query("DELETE FROM push_subscriptions WHERE user_id = $1")
+                        .bind(user)
+                        .execute(&mut *tx)
+                        .await?;
                     let event = event.detail(serde_json::json!({
                         "invite_id": invite_id,
                         "sessions_ended": ended.len(),

@@ -90,13 +90,26 @@ pub fn address_allowed(ip: IpAddr) -> bool {
                 || v4.is_multicast()
                 || v4.is_documentation()
                 || a == 0
-                || (a == 100 && (64..128).contains(&b)))
+                || (a == 100 && (64..128).contains(&b)) // shared (carrier NAT)
+                || (a == 198 && (18..20).contains(&b)) // benchmarking
+                || a >= 240) // reserved
         }
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return address_allowed(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let seg = v6.segments();
+            // An IPv4 address inside IPv6 reaches that IPv4 address: the
+            // deprecated compatible form (::a.b.c.d) and the NAT64 prefix
+            // (64:ff9b::/96) are judged as the address they carry.
+            let [.., c, d] = seg;
+            let carried = std::net::Ipv4Addr::new((c >> 8) as u8, c as u8, (d >> 8) as u8, d as u8);
+            if seg[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified()
+                || seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+            {
+                return address_allowed(IpAddr::V4(carried));
+            }
+            let first = seg[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
@@ -226,10 +239,22 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "224.0.0.1",
+            "198.18.0.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
         ] {
             assert!(!address_allowed(bad.parse().unwrap()), "{bad}");
         }
-        for good in ["93.184.216.34", "2606:2800:220:1::1", "8.8.8.8"] {
+        for good in [
+            "93.184.216.34",
+            "2606:2800:220:1::1",
+            "8.8.8.8",
+            "64:ff9b::5db8:d822",
+        ] {
             assert!(address_allowed(good.parse().unwrap()), "{good}");
         }
         for host in [
