@@ -1143,6 +1143,14 @@ pub async fn create_endpoint(
     })
 }
 
+/// A store refusal about an endpoint: none of that id in this practice.
+fn no_such_endpoint(e: StoreError) -> IncidentError {
+    match e {
+        StoreError::NotFound => IncidentError::NotFound("endpoint"),
+        other => other.into(),
+    }
+}
+
 /// The practice's endpoints (admins).
 pub async fn endpoints(state: &AppState, authed: &Authed) -> Result<Vec<EndpointView>> {
     admin_only(authed, "webhooks are set by the practice's admins")?;
@@ -1163,10 +1171,7 @@ pub async fn disable_endpoint(
         .store
         .disable_endpoint(authed.practice_id, id, event, state.now())
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => IncidentError::NotFound("endpoint"),
-            other => other.into(),
-        })
+        .map_err(no_such_endpoint)
 }
 
 /// Turns an endpoint back on (admins): one the server turned off after
@@ -1185,10 +1190,7 @@ pub async fn enable_endpoint(
         .store
         .enable_endpoint(authed.practice_id, id, MAX_ENDPOINTS, event, state.now())
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => IncidentError::NotFound("endpoint"),
-            other => other.into(),
-        })?;
+        .map_err(no_such_endpoint)?;
     if !done {
         return Err(IncidentError::Invalid("at most 10 webhook endpoints"));
     }
@@ -1233,10 +1235,7 @@ pub async fn rotate_secret(
         .store
         .rotate_endpoint_secret(authed.practice_id, id, &sealed, until, event, now)
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => IncidentError::NotFound("endpoint"),
-            other => other.into(),
-        })?;
+        .map_err(no_such_endpoint)?;
     Ok(RotatedSecret {
         secret: webhook::secret_string(&key),
         previous_valid_until: until,
