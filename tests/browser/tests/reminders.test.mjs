@@ -159,6 +159,9 @@ describe("reminders", () => {
     const items = await page.locator("#appointment-list > li").evaluateAll((lis) => lis.map((li) => li.dataset.status));
     assert.deepEqual(items, ["scheduled", "cancelled", "scheduled"], "the middle week is still the cancelled one");
     assert.match(await page.locator('#appointment-list > li[data-status="cancelled"]').innerText(), /4:00\s?PM/);
+    // It says why it still shows the old time.
+    await page.locator('#appointment-list > li[data-status="cancelled"]').getByText("Cancelled before the series moved: it keeps its old time, and stays cancelled.").waitFor();
+    assert.equal(await page.locator("#appointment-list").getByText(/Cancelled before the series moved/).count(), 1);
   });
 
   it("the clinician filters the lists: cancelled appointments, reminders not sent, one client", async () => {

@@ -214,7 +214,7 @@ async function staffPage(ctx) {
             const rest = later.get(o.appointment_id) || [];
             const skipped = rest.filter((x) => x.status === "cancelled").length;
             const move = rest[0] === o ? { count: rest.length, skipped } : null;
-            return occurrenceItem(ctx, o, names, refresh, { staff: true, move });
+            return occurrenceItem(ctx, o, names, refresh, { staff: true, move, note: keptAtOldTime(o, last.occurrences) });
           })
         : [h("li", { class: "muted" }, filtered ? "No appointments match." : "No upcoming appointments.")]),
     );
@@ -490,17 +490,39 @@ function moveForm(ctx, o, { count, skipped }, refresh) {
   return form;
 }
 
+/** The time of day of `unixSecs` in `zone` ("3:00 PM"). */
+function timeOfDay(unixSecs, zone) {
+  try {
+    return new Intl.DateTimeFormat(undefined, { timeStyle: "short", timeZone: zone }).format(new Date(unixSecs * 1000));
+  } catch (_) {
+    return "";
+  }
+}
+
+/**
+ * A cancelled week of a series that moved afterwards keeps its old time
+ * (the record of what was cancelled) while the weeks around it show the
+ * new one: say so, or it reads as a mistake.
+ */
+function keptAtOldTime(o, all) {
+  if (o.status !== "cancelled") return null;
+  const next = all.find((x) => x.appointment_id === o.appointment_id && x.starts_at > o.starts_at && x.status !== "cancelled");
+  if (!next || timeOfDay(next.starts_at, next.time_zone) === timeOfDay(o.starts_at, o.time_zone)) return null;
+  return "Cancelled before the series moved: it keeps its old time, and stays cancelled.";
+}
+
 /**
  * One occurrence in a list, with the actions its viewer may take.
  * @param {any} ctx
  * @param {any} o the occurrence
  * @param {Map<string, string>} names user id → name
  * @param {() => Promise<void>} refresh
- * @param {{ staff: boolean, move?: { count: number, skipped: number } | null }} options
+ * @param {{ staff: boolean, move?: { count: number, skipped: number } | null, note?: string | null }} options
  *   `move`: this is the next occurrence of its series, which offers moving
- *   it and the later ones (how many, how many of them cancelled)
+ *   it and the later ones (how many, how many of them cancelled); `note`:
+ *   a line of explanation under it
  */
-function occurrenceItem(ctx, o, names, refresh, { staff, move: moving = null }) {
+function occurrenceItem(ctx, o, names, refresh, { staff, move: moving = null, note = null }) {
   const when = inZone(o.starts_at, o.time_zone);
   const actions = [];
   const open = o.status === "scheduled" || o.status === "confirmed";
@@ -574,6 +596,7 @@ function occurrenceItem(ctx, o, names, refresh, { staff, move: moving = null }) 
       staff ? `${names.get(o.client_id) || "Client"} · ` : "",
       `${o.duration_minutes} minutes · ${o.modality === "telehealth" ? "video" : "in person"}`,
     ),
+    note ? h("p", { class: "muted" }, note) : null,
     details && details.details && details.details.change !== "cancelled" ? detailsBlock(details) : null,
     actions.length ? h("div", { class: "actions" }, actions) : null,
     move,
