@@ -1174,9 +1174,10 @@ pub async fn disable_endpoint(
         .map_err(no_such_endpoint)
 }
 
-/// Turns an endpoint back on (admins): one the server turned off after
-/// three days of failures, once its receiver is fixed, or one an admin
-/// turned off. The deliveries still waiting go out again, under their ids.
+/// Turns an endpoint back on (admins): one the server turned off for
+/// failing throughout, once its receiver is fixed, or one an admin turned
+/// off. The deliveries still waiting, and those that ran out of attempts
+/// in the outage, go out again under their ids.
 pub async fn enable_endpoint(
     state: &AppState,
     authed: &Authed,

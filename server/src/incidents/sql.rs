@@ -13,11 +13,6 @@ macro_rules! impl_incident_store {
 
             type Conn = <$db as sqlx::Database>::Connection;
 
-            /// A delivery's first attempt follows its creation by the
-            /// length of a round; one created this long before its
-            /// endpoint began failing belongs to the same outage.
-            const FAILING_SLACK_SECS: i64 = 60;
-
             const INCIDENT_COLS: &str = "id, practice_id, kind, status, decision, discovered_at, reported_by, cause,
                  affected_count, max_state_residents, delayed_until, created_at, updated_at, exception, account_since";
 
@@ -564,7 +559,7 @@ macro_rules! impl_incident_store {
                     )
                     .bind(now)
                     .bind(id)
-                    .bind(failing_since.map_or(i64::MAX, |since| since - FAILING_SLACK_SECS))
+                    .bind(failing_since.map_or(i64::MAX, |since| since - $crate::incidents::rules::webhook::OUTAGE_SLACK_SECS))
                     .execute(&mut *tx)
                     .await?;
                     append_events(&mut tx, std::slice::from_ref(&event), now).await?;

@@ -34,9 +34,6 @@ const CONCURRENT: usize = 16;
 const LEASE_SLACK_SECS: i64 = 30;
 /// An endpoint failing throughout this long is disabled (seconds).
 const DISABLE_AFTER_SECS: i64 = 3 * 86_400;
-/// A delivery's first attempt follows its creation by a round; its
-/// endpoint failing from this soon after counts as failing throughout.
-const FAILING_SLACK_SECS: i64 = 60;
 
 /// Resolves names and keeps only the addresses a webhook (or a push
 /// endpoint) may reach: the check at connect time that defeats DNS
@@ -156,7 +153,7 @@ impl Deliver {
         let disable = (!delivered
             && d.failing_since.is_some_and(|since| {
                 now - since >= DISABLE_AFTER_SECS
-                    || (exhausted && since <= d.created_at + FAILING_SLACK_SECS)
+                    || (exhausted && since <= d.created_at + webhook::OUTAGE_SLACK_SECS)
             }))
         .then(|| {
             audit::Event::new(

@@ -151,6 +151,11 @@ pub fn retry_after(attempts: u32, jitter: f64) -> Option<i64> {
 /// Attempts before a delivery fails.
 pub const MAX_ATTEMPTS: u32 = 10;
 
+/// A delivery's first attempt follows its creation by the length of a
+/// round: one created this long before its endpoint began failing belongs
+/// to the same outage (it failed throughout its life).
+pub const OUTAGE_SLACK_SECS: i64 = 60;
+
 /// What an event's payload may say: only fields of these kinds.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
