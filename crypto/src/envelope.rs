@@ -6,7 +6,8 @@
 //! offset size  field
 //! 0      1     version            = 0x01
 //! 1      1     type               1 text, 2 reminder, 3 reminder_response,
-//!                                 4 receipt, 5 system; others: unknown
+//!                                 4 receipt, 5 system, 6 history;
+//!                                 others: unknown
 //! 2      16    client_message_id  random, chosen by the sender (dedup key)
 //! 18     8     sent_at_ms         sender's clock, ms since Unix epoch
 //! 26     4     body_len           = N
@@ -38,6 +39,15 @@
 //! * **receipt (4)**: `kind u8 (1 delivered, 2 read) || count u16 ||
 //!   count × message_id[16]`, count 1..=1024.
 //! * **system (5)**: `code str16 || detail str16`.
+//! * **history (6)**: a handover of earlier messages to one new device of
+//!   the group (`docs/history.md`): `for_device str16 || count u16 ||
+//!   count × record`, count 1..=1024; a record is `seq u64 ||
+//!   sender_user_id str16 || status u8 (0 none, 1 sent, 2 delivered,
+//!   3 read) || envelope_len u32 || envelope`, where `envelope` is a whole
+//!   envelope of type text, reminder or reminder_response (nothing else:
+//!   no receipts, no nested handovers). `seq` is the server's log position
+//!   the handing device recorded it at; `status` is its sending state as
+//!   the handing device knows it (0 for the other person's messages).
 //!
 //! A type this version does not know decodes to [`Content::Unknown`] with
 //! the raw body; receivers skip it (it must not be shown as an error). A
@@ -67,6 +77,10 @@ pub const TYPE_REMINDER_RESPONSE: u8 = 3;
 pub const TYPE_RECEIPT: u8 = 4;
 /// Type code of [`Content::System`].
 pub const TYPE_SYSTEM: u8 = 5;
+/// Type code of [`Content::History`].
+pub const TYPE_HISTORY: u8 = 6;
+/// Maximum number of records in one history handover.
+pub const MAX_HISTORY_RECORDS: usize = 1024;
 
 /// First byte of the version-2 extension of reminder and response bodies.
 pub const EXTENSION_V2: u8 = 0x02;
@@ -259,6 +273,71 @@ impl ReceiptKind {
     }
 }
 
+/// The sending state of a handed-over message, as the handing device knew it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistoryStatus {
+    /// Not the person's own message (or no state known).
+    None,
+    /// Sent, no receipt yet.
+    Sent,
+    /// A device of the other person received it.
+    Delivered,
+    /// The other person read it.
+    Read,
+}
+
+impl HistoryStatus {
+    fn code(self) -> u8 {
+        match self {
+            HistoryStatus::None => 0,
+            HistoryStatus::Sent => 1,
+            HistoryStatus::Delivered => 2,
+            HistoryStatus::Read => 3,
+        }
+    }
+    fn from_code(c: u8) -> Result<Self> {
+        match c {
+            0 => Ok(HistoryStatus::None),
+            1 => Ok(HistoryStatus::Sent),
+            2 => Ok(HistoryStatus::Delivered),
+            3 => Ok(HistoryStatus::Read),
+            _ => Err(Error::malformed("history status")),
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            HistoryStatus::None => "",
+            HistoryStatus::Sent => "sent",
+            HistoryStatus::Delivered => "delivered",
+            HistoryStatus::Read => "read",
+        }
+    }
+    fn from_name(s: &str) -> Result<Self> {
+        match s {
+            "" => Ok(HistoryStatus::None),
+            "sent" => Ok(HistoryStatus::Sent),
+            "delivered" => Ok(HistoryStatus::Delivered),
+            "read" => Ok(HistoryStatus::Read),
+            _ => Err(Error::InvalidArgument("history status".into())),
+        }
+    }
+}
+
+/// One earlier message in a history handover: the original envelope (its
+/// id, time and content unchanged) and who wrote it. The writer is the
+/// handing device's word, vouched for by its own MLS signature only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryRecord {
+    /// The server's log position the handing device recorded it at.
+    pub seq: u64,
+    /// The user who wrote it (one of the conversation's two people).
+    pub sender_user_id: String,
+    /// Its sending state as the handing device knew it.
+    pub status: HistoryStatus,
+    /// The original envelope: text, reminder or reminder_response only.
+    pub envelope: Envelope,
+}
+
 /// Typed content of an envelope.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Content {
@@ -291,6 +370,14 @@ pub enum Content {
         /// Human-readable detail (may be empty).
         detail: String,
     },
+    /// Earlier messages handed over to one new device of the group.
+    History {
+        /// The device id the handover is for; every other member skips it.
+        for_device: String,
+        /// Oldest first, at most [`MAX_HISTORY_RECORDS`]; none says there
+        /// is nothing earlier (the new device stops waiting for it).
+        records: Vec<HistoryRecord>,
+    },
     /// A type this version does not know. Skip it.
     Unknown {
         /// The unknown type code.
@@ -309,6 +396,7 @@ impl Content {
             Content::ReminderResponse { .. } => TYPE_REMINDER_RESPONSE,
             Content::Receipt { .. } => TYPE_RECEIPT,
             Content::System { .. } => TYPE_SYSTEM,
+            Content::History { .. } => TYPE_HISTORY,
             Content::Unknown { type_code, .. } => *type_code,
         }
     }
@@ -392,8 +480,33 @@ impl Envelope {
                 put_str16(&mut body, code)?;
                 put_str16(&mut body, detail)?;
             }
+            Content::History {
+                for_device,
+                records,
+            } => {
+                if records.len() > MAX_HISTORY_RECORDS {
+                    return Err(Error::InvalidArgument(format!(
+                        "a handover holds at most {MAX_HISTORY_RECORDS} records"
+                    )));
+                }
+                put_str16(&mut body, for_device)?;
+                let n = u16::try_from(records.len())
+                    .map_err(|_| Error::InvalidArgument("too many records".into()))?;
+                body.extend_from_slice(&n.to_be_bytes());
+                for rec in records {
+                    if !handed_over(&rec.envelope.content) {
+                        return Err(Error::InvalidArgument(
+                            "a handover holds texts, reminders and responses only".into(),
+                        ));
+                    }
+                    body.extend_from_slice(&rec.seq.to_be_bytes());
+                    put_str16(&mut body, &rec.sender_user_id)?;
+                    body.push(rec.status.code());
+                    put_bytes_u32(&mut body, &rec.envelope.encode()?)?;
+                }
+            }
             Content::Unknown { type_code, body: b } => {
-                if (TYPE_TEXT..=TYPE_SYSTEM).contains(type_code) {
+                if (TYPE_TEXT..=TYPE_HISTORY).contains(type_code) {
                     return Err(Error::InvalidArgument(
                         "Unknown content with a known type code".into(),
                     ));
@@ -442,6 +555,15 @@ impl Envelope {
             content,
         })
     }
+}
+
+/// What a handover may carry: the messages people wrote, nothing that
+/// changes state (receipts) and no handover inside a handover.
+fn handed_over(content: &Content) -> bool {
+    matches!(
+        content,
+        Content::Text(_) | Content::Reminder(_) | Content::ReminderResponse { .. }
+    )
 }
 
 /// Whether a version-2 extension follows (nothing left: a version-1 body).
@@ -531,6 +653,35 @@ fn decode_body(type_code: u8, body: &[u8]) -> Result<Content> {
             let detail = r.string_u16(MAX_SHORT_STRING)?;
             Content::System { code, detail }
         }
+        TYPE_HISTORY => {
+            let for_device = r.string_u16(MAX_SHORT_STRING)?;
+            let n = usize::from(r.u16()?);
+            if n > MAX_HISTORY_RECORDS {
+                return Err(Error::malformed("history record count"));
+            }
+            let mut records = Vec::with_capacity(n);
+            for _ in 0..n {
+                let seq = r.u64()?;
+                let sender_user_id = r.string_u16(MAX_SHORT_STRING)?;
+                let status = HistoryStatus::from_code(r.u8()?)?;
+                // The outer envelope is at most 64 KiB, so this one is too;
+                // the type check keeps recursion to one level.
+                let envelope = Envelope::decode(r.bytes_u32(MAX_ENVELOPE_LEN)?)?;
+                if !handed_over(&envelope.content) {
+                    return Err(Error::malformed("history record type"));
+                }
+                records.push(HistoryRecord {
+                    seq,
+                    sender_user_id,
+                    status,
+                    envelope,
+                });
+            }
+            Content::History {
+                for_device,
+                records,
+            }
+        }
         other => Content::Unknown {
             type_code: other,
             body: r.rest().to_vec(),
@@ -558,6 +709,10 @@ fn decode_body(type_code: u8, body: &[u8]) -> Result<Content> {
 // An absent extension is left out of the JSON (not written as null).
 //   {"type":"receipt","kind":"delivered"|"read","message_ids":[hex32...]}
 //   {"type":"system","code":str,"detail":str}
+//   {"type":"history","for_device":str,"records":[{"seq":u64,
+//    "sender_user_id":str,"status":""|"sent"|"delivered"|"read",
+//    "envelope":{...an envelope of type text, reminder or
+//    reminder_response...}}...]}
 //   {"type":"unknown","type_code":u8,"body":hex}
 
 mod json {
@@ -602,10 +757,23 @@ mod json {
             code: String,
             detail: String,
         },
+        History {
+            for_device: String,
+            records: Vec<RecordJson>,
+        },
         Unknown {
             type_code: u8,
             body: String,
         },
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct RecordJson {
+        pub seq: u64,
+        pub sender_user_id: String,
+        pub status: String,
+        pub envelope: Box<EnvelopeJson>,
     }
 
     #[derive(Serialize, Deserialize)]
@@ -636,6 +804,10 @@ impl Envelope {
     /// Canonical JSON form (see the comment above this impl in the source
     /// and `docs/protocol.md`).
     pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(&self.json_form()?).map_err(|e| Error::internal(format!("json: {e}")))
+    }
+
+    fn json_form(&self) -> Result<json::EnvelopeJson> {
         use crate::wire::hex_encode as hx;
         use json::ContentJson as C;
         let content = match &self.content {
@@ -686,22 +858,37 @@ impl Envelope {
                 code: code.clone(),
                 detail: detail.clone(),
             },
+            Content::History {
+                for_device,
+                records,
+            } => C::History {
+                for_device: for_device.clone(),
+                records: records
+                    .iter()
+                    .map(|r| {
+                        Ok(json::RecordJson {
+                            seq: r.seq,
+                            sender_user_id: r.sender_user_id.clone(),
+                            status: r.status.name().into(),
+                            envelope: Box::new(r.envelope.json_form()?),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            },
             Content::Unknown { type_code, body } => C::Unknown {
                 type_code: *type_code,
                 body: hx(body),
             },
         };
-        serde_json::to_string(&json::EnvelopeJson {
+        Ok(json::EnvelopeJson {
             client_message_id: hx(&self.client_message_id),
             sent_at_ms: self.sent_at_ms,
             content,
         })
-        .map_err(|e| Error::internal(format!("json: {e}")))
     }
 
     /// Parse the canonical JSON form.
     pub fn from_json(s: &str) -> Result<Self> {
-        use json::ContentJson as C;
         if s.len() > 4 * MAX_ENVELOPE_LEN {
             return Err(Error::TooLarge {
                 len: s.len(),
@@ -710,6 +897,11 @@ impl Envelope {
         }
         let j: json::EnvelopeJson =
             serde_json::from_str(s).map_err(|e| Error::InvalidArgument(format!("json: {e}")))?;
+        Self::from_json_form(j)
+    }
+
+    fn from_json_form(j: json::EnvelopeJson) -> Result<Self> {
+        use json::ContentJson as C;
         let content = match j.content {
             C::Text { text } => Content::Text(text),
             C::Reminder {
@@ -772,6 +964,23 @@ impl Envelope {
                     .collect::<Result<Vec<_>>>()?,
             },
             C::System { code, detail } => Content::System { code, detail },
+            C::History {
+                for_device,
+                records,
+            } => Content::History {
+                for_device,
+                records: records
+                    .into_iter()
+                    .map(|r| {
+                        Ok(HistoryRecord {
+                            seq: r.seq,
+                            sender_user_id: r.sender_user_id,
+                            status: HistoryStatus::from_name(&r.status)?,
+                            envelope: Self::from_json_form(*r.envelope)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            },
             C::Unknown { type_code, body } => Content::Unknown {
                 type_code,
                 body: crate::wire::hex_decode(&body)?,

@@ -35,8 +35,8 @@ pub use device::{
     CommitOutput, Device, JoinOutput, MemberInfo, Processed, MAX_MESSAGE_LEN, SNAPSHOT_VERSION,
 };
 pub use envelope::{
-    Content, Envelope, Modality, OccurrenceRef, ReceiptKind, Reminder, ReminderChange,
-    ReminderDetails, ResponseKind,
+    Content, Envelope, HistoryRecord, HistoryStatus, Modality, OccurrenceRef, ReceiptKind,
+    Reminder, ReminderChange, ReminderDetails, ResponseKind,
 };
 pub use error::{Error, Result};
 pub use identity::DeviceIdentity;

@@ -202,6 +202,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
     ),
     (
+        "/js/messaging/handover.js",
+        include_str!("../../client-web/static/js/messaging/handover.js"),
+        JS,
+    ),
+    (
         "/vendor/qrcode.mjs",
         include_str!("../../client-web/static/vendor/qrcode.mjs"),
         JS,

@@ -30,7 +30,7 @@ function freePort() {
 }
 
 /**
- * Starts a server. Returns {url, setupLink, stop(), output()}. `env` adds
+ * Starts a server. Returns {url, setupLink, dataDir, stop(), output()}. `env` adds
  * environment variables (e.g. a short idle timeout).
  */
 export async function startServer({ env = {}, timeoutMs = 30_000 } = {}) {
@@ -90,7 +90,7 @@ function launch(dataDir, port, env, timeoutMs) {
         // The setup link is printed with the public URL; use the address the
         // server reports it is listening on.
         const token = setupLink.slice(setupLink.indexOf("#") + 1);
-        resolve({ url, setupLink: `${url}/invite#${token}`, stop, output: () => stdout + stderr });
+        resolve({ url, setupLink: `${url}/invite#${token}`, dataDir, stop, output: () => stdout + stderr });
       }
     });
     child.stderr.on("data", (chunk) => {

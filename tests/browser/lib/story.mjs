@@ -38,6 +38,10 @@ export function story(options = {}) {
       get setupLink() {
         return server.setupLink;
       },
+      /** The server's data directory (its SQLite files), to check what it stores. */
+      get dataDir() {
+        return server.dataDir;
+      },
     },
     async person(device) {
       const p = await newPerson(browser, device);

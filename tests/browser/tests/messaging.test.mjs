@@ -4,14 +4,19 @@
 // two-way conversation with live delivery both ways, sending states up to
 // "Delivered", a reload that keeps history (from the sealed local state),
 // the client's second device joining by itself (external commit) while the
-// clinician is offline and writing first, the clinician reading it on
+// clinician is offline, getting the earlier messages handed over by the
+// phone (end to end, marked as copies), and writing first, the clinician reading it on
 // return, that device receiving both sides, and revocation: the
 // second device reported lost from the first, its page wiping IndexedDB
 // when it comes back, and the conversation going on without it; and a
 // message sent while the client has no device left, which waits (and says
-// so) until the client signs in again, then arrives.
+// so) until the client signs in again, then arrives — with the earlier
+// messages handed over by the clinician's laptop, no device of the client
+// being left to do it.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { story } from "../lib/story.mjs";
 import { reopen, axeScan, screenshot, PHONE, LAPTOP } from "../lib/browser.mjs";
 import { heading, registerStaff, registerClient, createInvite, login } from "../lib/flows.mjs";
@@ -39,6 +44,14 @@ async function send(page, text) {
   await box.press("Enter");
   await message(page, text).waitFor();
 }
+
+/** What the conversation holds before the client's second device joins. */
+const EARLIER = [
+  "Hello Sam, this is Robin. How are you today?",
+  "Hi Robin, doing better this week.",
+  "Good to hear. See you Thursday.",
+  "Sent while offline.",
+];
 
 const message = (page, text) => page.locator("#messages > li", { hasText: text });
 
@@ -136,12 +149,7 @@ describe("end-to-end encrypted messaging in the browser", () => {
     await c.reload();
     await heading(c, `Conversation with ${CLINICIAN.name}`);
     await message(c, "See you Thursday").waitFor();
-    assert.deepEqual(await texts(c), [
-      "Hello Sam, this is Robin. How are you today?",
-      "Hi Robin, doing better this week.",
-      "Good to hear. See you Thursday.",
-      "Sent while offline.",
-    ]);
+    assert.deepEqual(await texts(c), EARLIER);
     // Nothing readable is stored: the database holds sealed blobs only.
     const plain = await c.evaluate(
       () =>
@@ -176,8 +184,29 @@ describe("end-to-end encrypted messaging in the browser", () => {
     const joinMs = Date.now() - signedIn;
     t.diagnostic(`signed in → Send enabled in ${joinMs} ms`);
     assert.equal(await page.locator("#join-status").isHidden(), true, "no waiting notice once joined");
-    // Messages from before the device joined are not readable on it (MLS).
-    assert.deepEqual(await texts(page), []);
+    // MLS gives a joining device no earlier messages; the phone (the same
+    // person's device, open) hands its copy over inside the conversation,
+    // end to end, and the laptop marks each message as a copy.
+    await message(page, "Sent while offline.").waitFor({ timeout: 20_000 });
+    assert.deepEqual(await texts(page), EARLIER, "the earlier messages, in order");
+    for (const text of EARLIER) {
+      assert.equal(await message(page, text).locator(".copy").textContent(), "copy from your other device");
+    }
+    assert.equal(await message(page, "doing better").locator(".sender").textContent(), "You");
+    await waitState(page, "doing better", "delivered"); // the phone's state of its own message came along
+    await page.locator("#history-status").waitFor({ state: "hidden" });
+    // What the phone had read stays read.
+    await page.getByRole("link", { name: "← All conversations" }).click();
+    await heading(page, "Conversations");
+    assert.equal(await page.locator("#conversations").getByText(/unread/).count(), 0, "nothing old counted unread");
+    await openConversation(page, CLINICIAN.name);
+    // The server stored the handover as ciphertext it cannot open: none of
+    // the texts is in its files.
+    const stored = readdirSync(server.dataDir, { withFileTypes: true })
+      .filter((f) => f.isFile())
+      .map((f) => readFileSync(path.join(server.dataDir, f.name), "latin1"))
+      .join("");
+    for (const text of EARLIER) assert.ok(!stored.includes(text), "no plaintext on the server");
     await send(page, "Written on my laptop before anyone else was online.");
     await waitState(page, "before anyone else was online", "sent");
     // The phone (same person, online) shows it as its own side, live.
@@ -309,6 +338,16 @@ describe("end-to-end encrypted messaging in the browser", () => {
     await message(phone.page, text).waitFor({ timeout: 20_000 });
     assert.equal(await message(phone.page, text).count(), 1, "shown once");
     assert.equal(await message(phone.page, text).locator(".sender").textContent(), CLINICIAN.name);
+
+    // No device of the client was left to hand the earlier messages over:
+    // the clinician's open laptop did, marked as its copy — the client's
+    // own words included.
+    const earlier = message(phone.page, "Hi Robin, doing better this week.");
+    await earlier.waitFor({ timeout: 20_000 });
+    assert.equal(await earlier.locator(".sender").textContent(), "You");
+    assert.equal(await earlier.locator(".copy").textContent(), `copy from ${CLINICIAN.name}'s device`);
+    assert.deepEqual((await texts(phone.page)).slice(0, 4), EARLIER, "in the conversation's order");
+    await phone.page.locator("#history-status").waitFor({ state: "hidden" });
 
     // The clinician sees that it arrived, and when.
     await waitState(clinician.page, text, "delivered");

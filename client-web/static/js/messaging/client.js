@@ -10,6 +10,7 @@
 //   join.js       joining by Welcome or by external commit
 //   transport.js  the socket and HTTP catch-up; acknowledgements
 //   outbox.js     sending, Retry, receipts, "waiting" messages sent again
+//   handover.js   earlier messages handed to a new device of the conversation
 //   history.js    the decrypted history and sealing it with the MLS state
 //   store.js      the sealed record in IndexedDB
 //
@@ -87,14 +88,19 @@ export function conversations() {
   });
 }
 
-/** One conversation: {id, other, joined, join, messages} (`join`: see joinStatus). */
+/** One conversation: {id, other, joined, join, awaitingHistory, messages} (`join`: see joinStatus). */
 export function conversation(id) {
   const s = current();
   if (!s) return null;
   const item = conversations().find((c) => c.id === id);
   if (!item) return null;
   const c = s.history.convs[id];
-  return { ...item, messages: c ? c.messages.slice() : [] };
+  // A handed-over message says whose copy it is (handover.js): this
+  // person's other device, or the other person's.
+  const messages = c ? c.messages.map((x) => (x.copyOf ? { ...x, copy: x.copyOf === s.me.user_id ? "own" : "other" } : x)) : [];
+  // Joined, and no device has handed this one the earlier messages yet.
+  const awaitingHistory = !!(c && c.joined && c.awaitingHistory);
+  return { ...item, awaitingHistory, messages };
 }
 
 /** Reloads the conversation and contact lists from the server. */
@@ -145,7 +151,8 @@ export function markRead(id) {
     // The other person's texts seen just now get a read receipt (inside
     // the encrypted conversation, like every envelope): their "Delivered"
     // becomes "Read". Not into a closed conversation: nobody is there.
-    const seen = c.messages.filter((m) => !m.mine && m.seq && m.seq > c.readSeq && m.seq <= top).map((m) => m.id);
+    // (At most the newest 1024: the receipt format's limit.)
+    const seen = c.messages.filter((m) => !m.mine && m.seq && m.seq > c.readSeq && m.seq <= top).map((m) => m.id).slice(-1024);
     const sum = s.summaries.find((x) => x.id === id);
     const send = seen.length > 0 && c.joined && !(sum && sum.closed);
     c.readSeq = top;
@@ -207,6 +214,7 @@ export function stop(reason) {
   if (s) {
     s.closed = true;
     clearTimeout(s.reconnectTimer);
+    for (const t of Object.values(s.handoverTimers || {})) clearTimeout(t);
     if (s.ws) {
       try {
         s.ws.close(1000, "locked");

@@ -10,6 +10,16 @@ import { enc, dec } from "./bytes.js";
 import { saveRecord } from "./store.js";
 import { summary } from "./appointment.js";
 
+/** What a history handover carries: the messages people wrote. */
+export const HANDED_KINDS = new Set(["text", "reminder", "reminder_response"]);
+const KINDS = HANDED_KINDS;
+
+/** The two people of conversation `id` by the server's summary (none if unknown or closed). */
+export function people(s, id) {
+  const sum = s.summaries.find((x) => x.id === id);
+  return sum && !sum.closed ? [sum.client_user_id, sum.staff_user_id] : [];
+}
+
 /** The record of conversation `id`, created empty on first use. */
 export function conv(s, id) {
   let c = s.history.convs[id];
@@ -68,6 +78,8 @@ export function recordApplication(s, id, c, seq, r) {
       (c.receipts = c.receipts || []).push(env.client_message_id);
       s.notify = true;
     }
+  } else if (content.type === "history") {
+    recordHandover(s, id, c, seq, r.sender, content);
   } else if (content.type === "receipt" && !fromMe) {
     const ids = new Set(content.message_ids);
     for (const m of c.messages) {
@@ -79,4 +91,58 @@ export function recordApplication(s, id, c, seq, r) {
       if (!m.deliveredAt) m.deliveredAt = env.sent_at_ms;
     }
   }
+}
+
+/**
+ * A decrypted `history` envelope at log position `seq`, sent by member
+ * `sender`: for another device, noted (that device was served); for this
+ * one, its records join the history once each, as copies. The other
+ * person's messages that no device of theirs was known to have received
+ * get a delivery receipt queued (a message that waited for this device).
+ */
+function recordHandover(s, id, c, seq, sender, content) {
+  if (content.for_device !== s.deviceId) {
+    c.handed = c.handed || {};
+    c.handed[content.for_device] = true;
+    if (c.handovers) delete c.handovers[content.for_device];
+    return;
+  }
+  c.awaitingHistory = false;
+  const two = people(s, id);
+  for (const rec of content.records || []) {
+    const env = rec.envelope || {};
+    const ct = env.content || {};
+    // Only the two people wrote here, and only before this handover.
+    if (!two.includes(rec.sender_user_id) || !(rec.seq < seq) || !KINDS.has(ct.type)) continue;
+    const mine = rec.sender_user_id === s.me.user_id;
+    if (c.messages.some((m) => m.id === env.client_message_id)) continue;
+    const text = ct.type === "text";
+    c.messages.push({
+      id: env.client_message_id,
+      seq: rec.seq,
+      from: rec.sender_user_id,
+      mine,
+      kind: text ? "text" : ct.type,
+      content: text ? undefined : ct,
+      text: text ? ct.text : summary(ct),
+      sentAt: env.sent_at_ms,
+      status: mine ? rec.status || "sent" : null,
+      // Whose copy this is: the page says so (a record's writer is the
+      // handing device's word, not the writer's own signature).
+      copyOf: sender.userId,
+    });
+    if (!mine && rec.status !== "delivered" && rec.status !== "read") (c.receipts = c.receipts || []).push(env.client_message_id);
+  }
+  // What the person had read already stays read: up to the first record of
+  // the other person's they had not.
+  let watermark = 0;
+  for (const rec of content.records || []) {
+    if (rec.sender_user_id === s.me.user_id || !two.includes(rec.sender_user_id) || !(rec.seq < seq)) continue;
+    if (rec.status !== "read") break;
+    watermark = rec.seq;
+  }
+  c.readSeq = Math.max(c.readSeq, watermark);
+  // Oldest first, by log position; unsent messages (no position) last.
+  const at = (m) => (m.seq ? m.seq : Number.MAX_SAFE_INTEGER);
+  c.messages.sort((a, b) => at(a) - at(b));
 }

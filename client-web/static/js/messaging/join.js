@@ -63,8 +63,11 @@ export async function joinWelcome(s, w) {
       console.warn("welcome could not be joined", e);
     }
   }
+  const was = c.joined;
   c.joined = hasGroup(s, w.conversation_id);
   if (c.joined) delete s.joins[w.conversation_id];
+  // MLS brings no earlier messages: they come as a handover (handover.js).
+  if (c.joined && !was) c.awaitingHistory = true;
   await persist(s);
   await api("POST", `/welcomes/${encodeURIComponent(w.id)}/ack`, {});
   if (!s.summaries.some((x) => x.id === w.conversation_id)) await refreshLists(s);
@@ -187,6 +190,7 @@ export async function joinByItself(s, id, { again = false } = {}) {
     if (answer) {
       c.joining = false;
       c.joined = true;
+      c.awaitingHistory = true; // earlier messages come as a handover (handover.js)
       // This device's log starts after its own commit.
       c.processed = answer.seq;
       c.removals = null;

@@ -21,10 +21,25 @@ import { conv } from "./history.js";
 import { summary } from "./appointment.js";
 import { current, emit, exclusive, persist, Locked } from "./state.js";
 import { gid, hasGroup, refreshLists, sendEnvelope, commitRemovals, addMissingDevices } from "./engine.js";
+import { noticeJoiners, sendHandovers } from "./handover.js";
 
 // ---- after processing ------------------------------------------------------
 
-/** After processing: commit server Remove proposals, send receipts, send waiting messages again. */
+/** The most message ids one receipt carries (the envelope format's limit). */
+const MAX_RECEIPT_IDS = 1024;
+
+/** History owed to a new device of the conversation (handover.js); a failure waits for the next follow-up. */
+async function handOver(s, id) {
+  noticeJoiners(s, id);
+  try {
+    await sendHandovers(s, id);
+  } catch (e) {
+    if (e instanceof Locked) throw e;
+    console.warn("history not handed over", failure(e).code);
+  }
+}
+
+/** After processing: commit server Remove proposals, send receipts, hand history to new devices, send waiting messages again. */
 export async function followUp(s, id) {
   const c = conv(s, id);
   if (c.removals && c.removals.length) {
@@ -39,11 +54,14 @@ export async function followUp(s, id) {
     const ids = c.receipts.splice(0);
     await persist(s);
     try {
-      await sendEnvelope(s, id, randomId(), { type: "receipt", kind: "delivered", message_ids: ids });
+      for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS) {
+        await sendEnvelope(s, id, randomId(), { type: "receipt", kind: "delivered", message_ids: ids.slice(i, i + MAX_RECEIPT_IDS) });
+      }
     } catch (e) {
       console.warn("receipt not sent", failure(e).code);
     }
   }
+  await handOver(s, id);
   await resendWaiting(s, id);
 }
 
@@ -123,6 +141,8 @@ async function deliver(s, id, msg) {
       const c = conv(s, id);
       c.readSeq = Math.max(c.readSeq, answer.seq);
       await persist(s);
+      // The devices this send added first (addMissingDevices) get their history.
+      await handOver(s, id);
     });
   } catch (e) {
     if (e instanceof Locked) throw e;

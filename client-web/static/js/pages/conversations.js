@@ -209,6 +209,9 @@ function fillMessage(ctx, li, c, msg, onRetry) {
     " · ",
     h("time", { datetime: new Date(msg.sentAt).toISOString() }, timeFmt.format(new Date(msg.sentAt))),
   );
+  // Handed to this device by another (docs/history.md): whose copy it is,
+  // so a dispute can tell a copy from what this device received itself.
+  if (msg.copy) meta.append(" · ", h("span", { class: "copy" }, msg.copy === "own" ? "copy from your other device" : `copy from ${c.other}'s device`));
   const body =
     msg.kind === "reminder"
       ? appointmentCard(ctx, c, msg)
@@ -258,6 +261,12 @@ export async function conversationPage(ctx) {
   const list = h("ol", { class: "messages", id: "messages", "aria-label": "Messages" });
   const items = new Map();
   const waiting = h("p", { class: "notice", id: "join-status", hidden: c.joined }, c.joined ? "" : joinText(c));
+  // Joined, but the earlier messages have not been handed to this device yet.
+  const historyNotice = h(
+    "p",
+    { class: "notice", id: "history-status", role: "status", hidden: !c.awaitingHistory },
+    `Earlier messages of this conversation, if there are any, appear here when another device of yours, or ${c.other}'s, is online.`,
+  );
   // The other person left the practice: what was said stays readable here,
   // but nothing more can be sent — nobody would read it.
   const closedNotice = h(
@@ -294,6 +303,7 @@ export async function conversationPage(ctx) {
     waiting.hidden = cur.joined || cur.closed;
     if (!cur.joined && waiting.textContent !== joinText(cur)) waiting.textContent = joinText(cur);
     closedNotice.hidden = !cur.closed;
+    historyNotice.hidden = !cur.awaitingHistory || cur.closed;
     writable = cur.joined && !cur.closed;
     input.disabled = !writable;
     updateCounter();
@@ -312,6 +322,10 @@ export async function conversationPage(ctx) {
         fillMessage(ctx, li, cur, msg, onRetry);
       }
     }
+    // Earlier messages handed over arrive after newer ones: keep the list
+    // in the conversation's order.
+    const order = cur.messages.map((x) => items.get(x.id));
+    if (order.some((li, i) => list.children[i] !== li)) list.append(...order);
     empty.hidden = cur.messages.length > 0;
     if (arrived && list.isConnected) {
       if (wasAtBottom || mineAdded) {
@@ -406,6 +420,7 @@ export async function conversationPage(ctx) {
     h("h1", {}, `Conversation with ${c.other}`),
     closedNotice,
     waiting,
+    historyNotice,
     empty,
     // A log region: new messages are announced politely to screen readers.
     h("div", { role: "log", "aria-label": "Messages", class: "log" }, list),
