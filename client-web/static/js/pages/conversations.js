@@ -56,6 +56,8 @@ export function conversationsPage(ctx) {
   const noticeSlot = h("div", { id: "messaging-status" }, engineNotice());
   const list = h("ul", { class: "cards conversations", id: "conversations", "aria-label": "Your conversations" });
   const startSlot = h("div", {});
+  /** conversation id → {key, li}: the items drawn, and what they showed. */
+  const rows = new Map();
 
   function renderList() {
     const items = m.conversations();
@@ -70,28 +72,41 @@ export function conversationsPage(ctx) {
         ),
       );
     } else {
-      list.replaceChildren(
-        ...items.map((c) =>
-          h(
-            "li",
-            { class: "card conversation-item" },
-            h(
-              "a",
-              { href: `/conversation#${c.id}`, "data-link": true, class: "conversation-link" },
-              h("span", { class: "who" }, c.other),
-              c.unread ? h("span", { class: "badge pending unread" }, `${c.unread} unread`) : null,
-              c.closed ? h("span", { class: "badge closed" }, "No longer with the practice") : null,
-              !c.joined
-                ? h("span", { class: "muted small" }, c.join && c.join.state === "joining" ? " Setting up encryption on this device…" : " Waiting for encryption to be set up")
-                : null,
-            ),
-            c.preview ? h("p", { class: "preview" }, c.preview.mine ? "You: " : "", previewText(c.preview.text)) : null,
-            c.lastAt ? h("p", { class: "muted small" }, "Last message ", timeFmt.format(new Date(c.lastAt))) : null,
-          ),
-        ),
-      );
+      // Keyed: an item is drawn again only when what it shows changed, so
+      // the burst of events after sign-in (joins, handed-over history) never
+      // swaps a link out from under a click.
+      const next = items.map((c) => {
+        const key = JSON.stringify([c.other, c.unread, c.closed, c.joined, c.join && c.join.state, c.preview, c.lastAt]);
+        let row = rows.get(c.id);
+        if (!row || row.key !== key) {
+          row = { key, li: listItem(c) };
+          rows.set(c.id, row);
+        }
+        return row.li;
+      });
+      if (next.length !== list.children.length || next.some((li, i) => list.children[i] !== li)) list.replaceChildren(...next);
     }
     renderStart();
+  }
+
+  /** One conversation in the list. */
+  function listItem(c) {
+    return h(
+      "li",
+      { class: "card conversation-item" },
+      h(
+        "a",
+        { href: `/conversation#${c.id}`, "data-link": true, class: "conversation-link" },
+        h("span", { class: "who" }, c.other),
+        c.unread ? h("span", { class: "badge pending unread" }, `${c.unread} unread`) : null,
+        c.closed ? h("span", { class: "badge closed" }, "No longer with the practice") : null,
+        !c.joined
+          ? h("span", { class: "muted small" }, c.join && c.join.state === "joining" ? " Setting up encryption on this device…" : " Waiting for encryption to be set up")
+          : null,
+      ),
+      c.preview ? h("p", { class: "preview" }, c.preview.mine ? "You: " : "", previewText(c.preview.text)) : null,
+      c.lastAt ? h("p", { class: "muted small" }, "Last message ", timeFmt.format(new Date(c.lastAt))) : null,
+    );
   }
 
   function renderStart() {

@@ -1,0 +1,144 @@
+// History on a new device, and a message that waited reaching the client
+// through a device other than the one that sent it (docs/history.md):
+// the clinician works on a phone and a laptop; the laptop joins and gets
+// the earlier messages from the phone; the client's only phone is revoked;
+// the laptop writes while no device of the client is left ("waiting") and
+// is closed; the client signs in on a new phone while only the clinician's
+// phone is open — the phone hands over every earlier message, the waiting
+// one included, and the laptop, back, sees it delivered.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { story } from "../lib/story.mjs";
+import { reopen, axeScan, screenshot, PHONE, LAPTOP } from "../lib/browser.mjs";
+import { heading, registerStaff, registerClient, createInvite, login } from "../lib/flows.mjs";
+
+const ADMIN = { name: "Hana Admin", login: "hana@example.test", password: "lantern-harbour-pebble-41", device: "Front desk" };
+const CLINICIAN = { name: "Ravi Clinician", login: "ravi@example.test", password: "cedar-meadow-lantern-28", device: "Ravi's phone" };
+const CLIENT = { name: "Mia Client", login: "mia@example.test", password: "quiet river under the hill", device: "Mia's phone" };
+
+async function check(page, name) {
+  const violations = await axeScan(page);
+  assert.deepEqual(violations, [], `axe found serious/critical problems on ${name}: ${JSON.stringify(violations, null, 2)}`);
+  await screenshot(page, name);
+}
+
+async function openConversation(page, otherName) {
+  await page.getByRole("navigation").getByRole("link", { name: "Conversations" }).click();
+  await heading(page, "Conversations");
+  await page.locator("#conversations").getByRole("link", { name: new RegExp(otherName) }).click();
+  await heading(page, `Conversation with ${otherName}`);
+}
+
+const message = (page, text) => page.locator("#messages > li", { hasText: text });
+
+async function send(page, text) {
+  const box = page.getByLabel("Message", { exact: true });
+  await box.fill(text);
+  await box.press("Enter");
+  await message(page, text).waitFor();
+}
+
+async function texts(page) {
+  return (await page.locator("#messages > li .text").allTextContents()).map((t) => t.trim());
+}
+
+const FIRST = "Hello Mia, this is Ravi from my phone.";
+const REPLY = "Hi Ravi, thanks for reaching out.";
+const MOVED = "Your Thursday appointment moved to 4 pm.";
+
+describe("history on a new device", () => {
+  const { server, person } = story();
+  let admin, phone, laptop, client;
+  let totp;
+
+  it("a clinician on a phone and a client hold a conversation", async () => {
+    admin = await person(LAPTOP);
+    await registerStaff(admin.page, server.setupLink, ADMIN);
+    const clinicianLink = await createInvite(admin.page, "clinician");
+    phone = await person(PHONE);
+    ({ totp } = await registerStaff(phone.page, clinicianLink, CLINICIAN));
+    const clientLink = await createInvite(phone.page, "client");
+    client = await person(PHONE);
+    await registerClient(client.page, clientLink, CLIENT);
+
+    const p = phone.page;
+    await p.getByRole("navigation").getByRole("link", { name: "Conversations" }).click();
+    await heading(p, "Conversations");
+    await p.getByLabel("Client", { exact: true }).selectOption({ label: CLIENT.name });
+    await p.getByRole("button", { name: "Start conversation" }).click();
+    await heading(p, `Conversation with ${CLIENT.name}`);
+    await send(p, FIRST);
+    await openConversation(client.page, CLINICIAN.name);
+    await message(client.page, FIRST).waitFor({ timeout: 20_000 });
+    await send(client.page, REPLY);
+    await message(p, REPLY).waitFor({ timeout: 20_000 });
+  });
+
+  it("the clinician's laptop joins and gets the earlier messages from the phone, marked as copies", async () => {
+    laptop = await person(LAPTOP);
+    const page = laptop.page;
+    await page.goto(`${server.url}/login`);
+    await login(page, CLINICIAN, { totp, deviceName: "Ravi's laptop" });
+    await openConversation(page, CLIENT.name);
+    await message(page, REPLY).waitFor({ timeout: 20_000 });
+    assert.deepEqual(await texts(page), [FIRST, REPLY], "in order");
+    assert.equal(await message(page, FIRST).locator(".sender").textContent(), "You");
+    assert.equal(await message(page, REPLY).locator(".sender").textContent(), CLIENT.name);
+    for (const text of [FIRST, REPLY]) {
+      assert.equal(await message(page, text).locator(".copy").textContent(), "copy from your other device");
+    }
+    await page.locator("#history-status").waitFor({ state: "hidden" });
+    await check(page, "history-handed-over");
+  });
+
+  it("the client's only phone is revoked; the laptop's message waits for a device of theirs", async () => {
+    const a = admin.page;
+    await a.getByRole("navigation").getByRole("link", { name: "Administration" }).click();
+    await heading(a, "Administration");
+    const device = a.locator("#admin-devices > li", { hasText: CLIENT.device });
+    await device.getByRole("button", { name: "Revoke device" }).click();
+    await device.getByRole("button", { name: "Yes, revoke it" }).click();
+    await device.locator(".badge.revoked").waitFor();
+    await heading(client.page, "Sign in");
+
+    await send(laptop.page, MOVED);
+    await message(laptop.page, MOVED).locator(".state-waiting").waitFor({ timeout: 20_000 });
+    // The phone, the clinician's other device, holds it too.
+    await message(phone.page, MOVED).waitFor({ timeout: 20_000 });
+    // The laptop that sent it is closed: it cannot send it again itself.
+    await laptop.page.close();
+  });
+
+  it("a new phone of the client gets everything from the clinician's phone, the waiting message included", async () => {
+    const fresh = await person(PHONE);
+    const page = fresh.page;
+    await page.goto(`${server.url}/login`);
+    await login(page, CLIENT, { deviceName: "Mia's new phone" });
+    await openConversation(page, CLINICIAN.name);
+    await message(page, MOVED).waitFor({ timeout: 20_000 });
+    assert.deepEqual(await texts(page), [FIRST, REPLY, MOVED], "in order, each once");
+    assert.equal(await message(page, REPLY).locator(".sender").textContent(), "You");
+    for (const text of [FIRST, REPLY, MOVED]) {
+      assert.equal(await message(page, text).locator(".copy").textContent(), `copy from ${CLINICIAN.name}'s device`);
+    }
+    await page.locator("#history-status").waitFor({ state: "hidden" });
+    await check(page, "history-from-the-other-side");
+    // And the conversation goes on from the new phone.
+    await send(page, "Thursday at 4 works.");
+    await message(phone.page, "Thursday at 4 works.").waitFor({ timeout: 20_000 });
+  });
+
+  it("the laptop, back, sees that the message it sent reached the client", async () => {
+    const page = await reopen(laptop);
+    await page.goto(`${server.url}/`);
+    await page.getByRole("heading", { level: 1, name: /^(Conversations|Sign in)$/ }).waitFor();
+    if ((await page.getByRole("heading", { level: 1 }).textContent()) === "Sign in") {
+      await login(page, CLINICIAN, { totp });
+    }
+    await openConversation(page, CLIENT.name);
+    const moved = message(page, MOVED);
+    await moved.locator(".state-delivered, .state-read").waitFor({ timeout: 20_000 });
+    assert.equal(await moved.count(), 1);
+    await message(page, "Thursday at 4 works.").waitFor({ timeout: 20_000 });
+  });
+});
