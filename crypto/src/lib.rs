@@ -18,6 +18,7 @@
 // bounds (`.get`, `split_at_checked`, pattern matching instead).
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
+pub mod archive;
 pub mod device;
 pub mod envelope;
 pub mod error;
@@ -31,6 +32,7 @@ mod signer;
 mod storage;
 mod wire;
 
+pub use archive::HistoryKey;
 pub use device::{
     CommitOutput, Device, JoinOutput, MemberInfo, Processed, MAX_MESSAGE_LEN, SNAPSHOT_VERSION,
 };

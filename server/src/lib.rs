@@ -11,6 +11,8 @@
 #[macro_use]
 pub mod account;
 pub mod api;
+#[macro_use]
+pub mod archive;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;

@@ -9,6 +9,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+use alcove_crypto::archive::{self, HistoryKey};
 use alcove_crypto::device::MAX_GROUP_ID_LEN;
 use alcove_crypto::seal::{self, DeviceSecret, UnlockShare};
 use alcove_crypto::server::{self, ExternalSenderKey};
@@ -549,4 +550,71 @@ pub fn server_propose_remove(
     ExternalSenderKey::from_secret_bytes(secret)
         .and_then(|k| k.propose_remove(group_id, epoch, leaf_index))
         .map_err(js_err)
+}
+
+// ---- the history archive (docs/history.md, step 2) ----------------------
+
+/// A fresh history key (32 bytes): the person's, shown once as a history
+/// recovery key (`historyKeyText`), kept sealed on their devices.
+#[wasm_bindgen(js_name = historyKeyNew)]
+pub fn history_key_new() -> Result<Vec<u8>, JsValue> {
+    Ok(HistoryKey::generate().map_err(js_err)?.expose().to_vec())
+}
+
+/// The history recovery key the person writes down for `key`.
+#[wasm_bindgen(js_name = historyKeyText)]
+pub fn history_key_text(key: &[u8]) -> Result<String, JsValue> {
+    Ok(HistoryKey::from_slice(key)
+        .map_err(js_err)?
+        .to_recovery_text())
+}
+
+/// The key a written-down history recovery key stands for; a typo is
+/// `invalid_argument`.
+#[wasm_bindgen(js_name = historyKeyParse)]
+pub fn history_key_parse(text: &str) -> Result<Vec<u8>, JsValue> {
+    if text.len() > 200 {
+        return Err(arg_err("not a history recovery key"));
+    }
+    Ok(HistoryKey::from_recovery_text(text)
+        .map_err(js_err)?
+        .expose()
+        .to_vec())
+}
+
+/// Seals `userId`'s archive of `conversationId` under `key`.
+#[wasm_bindgen(js_name = archiveSeal)]
+pub fn archive_seal(
+    plaintext: &[u8],
+    user_id: &str,
+    conversation_id: &str,
+    key: &[u8],
+) -> Result<Vec<u8>, JsValue> {
+    check(plaintext, archive::MAX_ARCHIVE_LEN, "plaintext")?;
+    archive::seal(
+        plaintext,
+        user_id,
+        conversation_id,
+        &HistoryKey::from_slice(key).map_err(js_err)?,
+    )
+    .map_err(js_err)
+}
+
+/// Opens `userId`'s archive of `conversationId`; a wrong key is `unseal_failed`.
+#[wasm_bindgen(js_name = archiveOpen)]
+pub fn archive_open(
+    sealed: &[u8],
+    user_id: &str,
+    conversation_id: &str,
+    key: &[u8],
+) -> Result<Vec<u8>, JsValue> {
+    check(sealed, archive::MAX_ARCHIVE_LEN, "sealed")?;
+    archive::open(
+        sealed,
+        user_id,
+        conversation_id,
+        &HistoryKey::from_slice(key).map_err(js_err)?,
+    )
+    .map(|z| z.to_vec())
+    .map_err(js_err)
 }

@@ -5,6 +5,7 @@
 pub mod extract;
 pub mod openapi;
 
+use crate::archive::http as archive;
 use crate::audit::http as audit;
 use crate::auth::http as auth;
 use crate::delivery::http as delivery;
@@ -179,6 +180,16 @@ pub fn router(state: AppState) -> Router {
             get(incidents::incidents::export_report),
         )
         .route("/push/key", get(push::key))
+        .route(
+            "/history-archive",
+            get(archive::list).delete(archive::delete_all),
+        )
+        .route(
+            "/history-archive/{id}",
+            get(archive::fetch)
+                .put(archive::store)
+                .layer(DefaultBodyLimit::max(crate::archive::rules::BODY_LIMIT)),
+        )
         .route(
             "/push/subscription",
             put(push::subscribe).delete(push::unsubscribe),

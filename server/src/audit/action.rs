@@ -108,6 +108,12 @@ actions! {
     DeviceRevoked = "device.revoked",
     /// A revoked device's token was presented.
     DeviceRevokedTokenUsed = "device.revoked_token_used",
+    /// A person's first sealed history archive of a conversation was stored.
+    HistoryArchiveCreated = "history_archive.created",
+    /// A person turned their history archive off (every blob deleted).
+    HistoryArchiveDeleted = "history_archive.deleted",
+    /// A person's sealed history archive of a conversation was read.
+    HistoryArchiveFetched = "history_archive.fetched",
     /// An incident's four-factor risk assessment was saved.
     IncidentAssessed = "incident.assessed",
     /// A breach-notification deadline is near.
@@ -291,6 +297,9 @@ mod tests {
         "device.renamed",
         "device.revoked",
         "device.revoked_token_used",
+        "history_archive.created",
+        "history_archive.deleted",
+        "history_archive.fetched",
         "incident.assessed",
         "incident.deadline_approaching",
         "incident.decided",

@@ -54,6 +54,7 @@ pub trait Store:
     + crate::reminders::store::ReminderStore
     + crate::incidents::store::IncidentStore
     + crate::push::store::PushStore
+    + crate::archive::store::ArchiveStore
     + Send
     + Sync
     + 'static

@@ -63,3 +63,4 @@ impl_practice_store!(PgStore, Postgres);
 impl_reminder_store!(PgStore, Postgres, "FOR UPDATE OF reminders SKIP LOCKED");
 impl_incident_store!(PgStore, Postgres, "FOR UPDATE OF d SKIP LOCKED");
 impl_push_store!(PgStore, Postgres, "FOR UPDATE OF s SKIP LOCKED");
+impl_archive_store!(PgStore);

@@ -99,3 +99,4 @@ impl_practice_store!(SqliteStore, Sqlite);
 impl_reminder_store!(SqliteStore, Sqlite, "");
 impl_incident_store!(SqliteStore, Sqlite, "");
 impl_push_store!(SqliteStore, Sqlite, "");
+impl_archive_store!(SqliteStore);

@@ -1,0 +1,127 @@
+//! The SQL behind `ArchiveStore`, once for both backends (the technique of
+//! `storage/sql.rs`).
+
+macro_rules! impl_archive_store {
+    ($store:ty) => {
+        const _: () = {
+            use $crate::archive::store::*;
+            use $crate::audit;
+            use $crate::clock::UnixTime;
+            use $crate::ids::{PracticeId, UserId};
+            use $crate::storage::{StoreError, StoreResult};
+
+            #[async_trait::async_trait]
+            impl ArchiveStore for $store {
+                async fn put_archive(
+                    &self,
+                    practice: PracticeId,
+                    user: UserId,
+                    conversation: &str,
+                    archive: &[u8],
+                    created: audit::Event,
+                    now: UnixTime,
+                ) -> StoreResult<bool> {
+                    let mut tx = self.writer().begin().await?;
+                    let party: Option<String> = sqlx::query_scalar(
+                        "SELECT id FROM conversations WHERE id = $1 AND practice_id = $2
+                           AND (client_user_id = $3 OR staff_user_id = $3)",
+                    )
+                    .bind(conversation)
+                    .bind(practice)
+                    .bind(user)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if party.is_none() {
+                        return Err(StoreError::NotFound);
+                    }
+                    // The insert decides new or replaced: of two first
+                    // stores at once, one inserts and the other (waiting
+                    // on the key) replaces, so "created" is written once.
+                    let inserted = sqlx::query(
+                        "INSERT INTO history_archives (user_id, conversation_id, practice_id, archive, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $5)
+                         ON CONFLICT (user_id, conversation_id) DO NOTHING",
+                    )
+                    .bind(user)
+                    .bind(conversation)
+                    .bind(practice)
+                    .bind(archive)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    let new = inserted.rows_affected() == 1;
+                    if !new {
+                        sqlx::query(
+                            "UPDATE history_archives SET archive = $3, updated_at = $4
+                              WHERE user_id = $1 AND conversation_id = $2",
+                        )
+                        .bind(user)
+                        .bind(conversation)
+                        .bind(archive)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    if new {
+                        append_event(&mut tx, &created, now).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(new)
+                }
+
+                async fn fetch_archive(
+                    &self,
+                    user: UserId,
+                    conversation: &str,
+                    fetched: audit::Event,
+                    now: UnixTime,
+                ) -> StoreResult<(Vec<u8>, UnixTime)> {
+                    let mut tx = self.writer().begin().await?;
+                    let row: Option<(Vec<u8>, UnixTime)> = sqlx::query_as(
+                        "SELECT archive, updated_at FROM history_archives
+                          WHERE user_id = $1 AND conversation_id = $2",
+                    )
+                    .bind(user)
+                    .bind(conversation)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(row) = row else {
+                        return Err(StoreError::NotFound);
+                    };
+                    append_event(&mut tx, &fetched, now).await?;
+                    tx.commit().await?;
+                    Ok(row)
+                }
+
+                async fn list_archives(&self, user: UserId) -> StoreResult<Vec<ArchiveSummary>> {
+                    Ok(sqlx::query_as(
+                        "SELECT conversation_id, CAST(LENGTH(archive) AS BIGINT) AS size, updated_at
+                           FROM history_archives WHERE user_id = $1 ORDER BY conversation_id",
+                    )
+                    .bind(user)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn delete_archives(
+                    &self,
+                    user: UserId,
+                    event: audit::Event,
+                    now: UnixTime,
+                ) -> StoreResult<u64> {
+                    let mut tx = self.writer().begin().await?;
+                    let done = sqlx::query("DELETE FROM history_archives WHERE user_id = $1")
+                        .bind(user)
+                        .execute(&mut *tx)
+                        .await?;
+                    let n = done.rows_affected();
+                    if n > 0 {
+                        append_event(&mut tx, &event, now).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(n)
+                }
+            }
+        };
+    };
+}
