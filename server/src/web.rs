@@ -102,6 +102,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
     ),
     (
+        "/js/pages/backup.js",
+        include_str!("../../client-web/static/js/pages/backup.js"),
+        JS,
+    ),
+    (
         "/js/pages/invites.js",
         include_str!("../../client-web/static/js/pages/invites.js"),
         JS,
@@ -204,6 +209,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
     (
         "/js/messaging/handover.js",
         include_str!("../../client-web/static/js/messaging/handover.js"),
+        JS,
+    ),
+    (
+        "/js/messaging/archive.js",
+        include_str!("../../client-web/static/js/messaging/archive.js"),
         JS,
     ),
     (

@@ -11,6 +11,7 @@
 //   transport.js  the socket and HTTP catch-up; acknowledgements
 //   outbox.js     sending, Retry, receipts, "waiting" messages sent again
 //   handover.js   earlier messages handed to a new device of the conversation
+//   archive.js    the history archive: sealed under the person's key, restored with it
 //   history.js    the decrypted history and sealing it with the MLS state
 //   store.js      the sealed record in IndexedDB
 //
@@ -41,6 +42,8 @@ export { b64, unb64 };
 // So are sending and subscribing, which live with the engine.
 export { subscribe };
 export { MAX_TEXT_CHARS, textLength, sendText, sendAppointmentMessage, retry } from "./outbox.js";
+// The history archive (account page, and a new device's restore).
+export { archiveOn, newArchiveKey, confirmArchive, turnArchiveOff, storedArchives, restoreArchive } from "./archive.js";
 
 let revokedHandler = () => {};
 
@@ -97,7 +100,8 @@ export function conversation(id) {
   const c = s.history.convs[id];
   // A handed-over message says whose copy it is (handover.js): this
   // person's other device, or the other person's.
-  const messages = c ? c.messages.map((x) => (x.copyOf ? { ...x, copy: x.copyOf === s.me.user_id ? "own" : "other" } : x)) : [];
+  const copy = (x) => (x.copyOf === "backup" ? "backup" : x.copyOf === s.me.user_id ? "own" : "other");
+  const messages = c ? c.messages.map((x) => (x.copyOf ? { ...x, copy: copy(x) } : x)) : [];
   // Joined, and no device has handed this one the earlier messages yet.
   const awaitingHistory = !!(c && c.joined && c.awaitingHistory);
   return { ...item, awaitingHistory, messages };
@@ -215,6 +219,7 @@ export function stop(reason) {
     s.closed = true;
     clearTimeout(s.reconnectTimer);
     for (const t of Object.values(s.handoverTimers || {})) clearTimeout(t);
+    for (const t of Object.values(s.archiveTimers || {})) clearTimeout(t);
     if (s.ws) {
       try {
         s.ws.close(1000, "locked");

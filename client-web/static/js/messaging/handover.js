@@ -63,7 +63,9 @@ export function noticeJoiners(s, id) {
   if (!before) return;
   const fresh = members.filter((m) => !before.includes(m.deviceId) && m.deviceId !== s.deviceId);
   if (!fresh.length) return;
-  const two = people(s, id);
+  const sum = s.summaries.find((x) => x.id === id);
+  // A closed conversation (the other person left) takes no new devices' history.
+  const two = sum && !sum.closed ? people(s, id) : [];
   const freshIds = new Set(fresh.map((m) => m.deviceId));
   // Devices that joined in the same commit hold nothing to hand over.
   const holders = members.filter((m) => !freshIds.has(m.deviceId));
@@ -85,8 +87,9 @@ function stateOf(c, m) {
   return m.seq <= c.readSeq ? "read" : "delivered";
 }
 
-/** This device's copy of the conversation as records, oldest first. */
-function records(c) {
+/** This device's copy of the conversation as records, oldest first (the
+ * history envelope's records, and the history archive's content). */
+export function records(c) {
   return c.messages
     .filter((m) => m.seq && KINDS.has(m.kind || "text") && m.status !== "failed" && m.status !== "sending")
     .map((m) => ({

@@ -14,10 +14,10 @@ import { summary } from "./appointment.js";
 export const HANDED_KINDS = new Set(["text", "reminder", "reminder_response"]);
 const KINDS = HANDED_KINDS;
 
-/** The two people of conversation `id` by the server's summary (none if unknown or closed). */
+/** The two people of conversation `id` by the server's summary (none if unknown). */
 export function people(s, id) {
   const sum = s.summaries.find((x) => x.id === id);
-  return sum && !sum.closed ? [sum.client_user_id, sum.staff_user_id] : [];
+  return sum ? [sum.client_user_id, sum.staff_user_id] : [];
 }
 
 /** The record of conversation `id`, created empty on first use. */
@@ -96,9 +96,7 @@ export function recordApplication(s, id, c, seq, r) {
 /**
  * A decrypted `history` envelope at log position `seq`, sent by member
  * `sender`: for another device, noted (that device was served); for this
- * one, its records join the history once each, as copies. The other
- * person's messages that no device of theirs was known to have received
- * get a delivery receipt queued (a message that waited for this device).
+ * one, its records join the history (mergeRecords), as that member's copy.
  */
 function recordHandover(s, id, c, seq, sender, content) {
   if (content.for_device !== s.deviceId) {
@@ -108,12 +106,31 @@ function recordHandover(s, id, c, seq, sender, content) {
     return;
   }
   c.awaitingHistory = false;
+  // Only records from before this handover: a lying member cannot place
+  // one after it.
+  mergeRecords(s, id, c, content.records || [], { before: seq, copyOf: sender.userId });
+}
+
+/**
+ * Earlier messages (handover.js `records` form) join conversation `id`'s
+ * history once each, by id, marked as `copyOf`'s copy (a user id, or
+ * "backup" for the history archive). A record is dropped unless its writer
+ * is one of the two people, its type is a text, appointment or answer,
+ * and its log position is before `before`. The other person's messages
+ * that no device of theirs was known to have received get a delivery
+ * receipt queued (a message that waited for this device); what the person
+ * had read stays read. Returns how many records were new.
+ */
+export function mergeRecords(s, id, c, records, { before = Number.MAX_SAFE_INTEGER, copyOf }) {
   const two = people(s, id);
-  for (const rec of content.records || []) {
-    const env = rec.envelope || {};
-    const ct = env.content || {};
-    // Only the two people wrote here, and only before this handover.
-    if (!two.includes(rec.sender_user_id) || !(rec.seq < seq) || !KINDS.has(ct.type)) continue;
+  const valid = records.filter((rec) => {
+    const ct = (rec.envelope || {}).content || {};
+    return two.includes(rec.sender_user_id) && rec.seq > 0 && rec.seq < before && KINDS.has(ct.type);
+  });
+  let added = 0;
+  for (const rec of valid) {
+    const env = rec.envelope;
+    const ct = env.content;
     const mine = rec.sender_user_id === s.me.user_id;
     if (c.messages.some((m) => m.id === env.client_message_id)) continue;
     const text = ct.type === "text";
@@ -128,16 +145,17 @@ function recordHandover(s, id, c, seq, sender, content) {
       sentAt: env.sent_at_ms,
       status: mine ? rec.status || "sent" : null,
       // Whose copy this is: the page says so (a record's writer is the
-      // handing device's word, not the writer's own signature).
-      copyOf: sender.userId,
+      // copy's word, not the writer's own signature).
+      copyOf,
     });
+    added += 1;
     if (!mine && rec.status !== "delivered" && rec.status !== "read") (c.receipts = c.receipts || []).push(env.client_message_id);
   }
   // What the person had read already stays read: up to the first record of
   // the other person's they had not.
   let watermark = 0;
-  for (const rec of content.records || []) {
-    if (rec.sender_user_id === s.me.user_id || !two.includes(rec.sender_user_id) || !(rec.seq < seq)) continue;
+  for (const rec of valid) {
+    if (rec.sender_user_id === s.me.user_id) continue;
     if (rec.status !== "read") break;
     watermark = rec.seq;
   }
@@ -145,4 +163,5 @@ function recordHandover(s, id, c, seq, sender, content) {
   // Oldest first, by log position; unsent messages (no position) last.
   const at = (m) => (m.seq ? m.seq : Number.MAX_SAFE_INTEGER);
   c.messages.sort((a, b) => at(a) - at(b));
+  return added;
 }

@@ -22,6 +22,7 @@ import { summary } from "./appointment.js";
 import { current, emit, exclusive, persist, Locked } from "./state.js";
 import { gid, hasGroup, refreshLists, sendEnvelope, commitRemovals, addMissingDevices } from "./engine.js";
 import { noticeJoiners, sendHandovers } from "./handover.js";
+import { archiveSoon } from "./archive.js";
 
 // ---- after processing ------------------------------------------------------
 
@@ -63,6 +64,7 @@ export async function followUp(s, id) {
   }
   await handOver(s, id);
   await resendWaiting(s, id);
+  archiveSoon(s, id);
 }
 
 // ---- sending ---------------------------------------------------------------
@@ -143,6 +145,7 @@ async function deliver(s, id, msg) {
       await persist(s);
       // The devices this send added first (addMissingDevices) get their history.
       await handOver(s, id);
+      archiveSoon(s, id);
     });
   } catch (e) {
     if (e instanceof Locked) throw e;

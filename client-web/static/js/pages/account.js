@@ -1,6 +1,7 @@
 // The account page: change the password (or passphrase); set up an
 // authenticator app (a client's first, or staff's new phone); and — for
-// people with one — see how many recovery codes are left and make new ones.
+// people with one — see how many recovery codes are left and make new ones;
+// notices while Alcove is closed; the history backup (backup.js).
 // Nothing typed here is kept anywhere after the request.
 
 import { api } from "../api.js";
@@ -10,6 +11,7 @@ import { groupSecret } from "./auth.js";
 import * as session from "../session.js";
 import { suspiciousSignIn } from "./incidents.js";
 import { notifyCard } from "../notify.js";
+import { historyBackupCard } from "./backup.js";
 
 export async function accountPage(ctx) {
   const me = session.me();
@@ -29,6 +31,7 @@ export async function accountPage(ctx) {
     authenticatorCard(ctx, word, status.mfa_enabled, onEnabled),
     recovery,
     notifyCard(ctx),
+    historyBackupCard(ctx),
     staff ? strangeSignInCard(ctx, me.user_id) : null,
   );
 }

@@ -226,7 +226,10 @@ function fillMessage(ctx, li, c, msg, onRetry) {
   );
   // Handed to this device by another (docs/history.md): whose copy it is,
   // so a dispute can tell a copy from what this device received itself.
-  if (msg.copy) meta.append(" · ", h("span", { class: "copy" }, msg.copy === "own" ? "copy from your other device" : `copy from ${c.other}'s device`));
+  if (msg.copy) {
+    const whose = msg.copy === "backup" ? "copy from your history backup" : msg.copy === "own" ? "copy from your other device" : `copy from ${c.other}'s device`;
+    meta.append(" · ", h("span", { class: "copy" }, whose));
+  }
   const body =
     msg.kind === "reminder"
       ? appointmentCard(ctx, c, msg)
@@ -280,7 +283,9 @@ export async function conversationPage(ctx) {
   const historyNotice = h(
     "p",
     { class: "notice", id: "history-status", role: "status", hidden: !c.awaitingHistory },
-    `Earlier messages of this conversation, if there are any, appear here when another device of yours, or ${c.other}'s, is online.`,
+    `Earlier messages of this conversation, if there are any, appear here when another device of yours, or ${c.other}'s, is online. `,
+    h("a", { href: "/account#history-backup", "data-link": true }, "Restore them from your history backup"),
+    " if you turned it on.",
   );
   // The other person left the practice: what was said stays readable here,
   // but nothing more can be sent — nobody would read it.
