@@ -87,11 +87,11 @@ impl HistoryKey {
         let mut acc: u32 = 0;
         let mut bits = 0u32;
         let mut written = 0usize;
-        let mut push = |c: u8, out: &mut String| {
+        let mut push = |v: u32, out: &mut String| {
             if written > 0 && written % 5 == 0 {
                 out.push('-');
             }
-            out.push(char::from(c));
+            out.push(symbol(v));
             written += 1;
         };
         for &b in bytes.iter() {
@@ -99,11 +99,11 @@ impl HistoryKey {
             bits += 8;
             while bits >= 5 {
                 bits -= 5;
-                push(ALPHABET[((acc >> bits) & 31) as usize], &mut out);
+                push(acc >> bits, &mut out);
             }
         }
         if bits > 0 {
-            push(ALPHABET[((acc << (5 - bits)) & 31) as usize], &mut out);
+            push(acc << (5 - bits), &mut out);
         }
         acc.zeroize();
         out
@@ -145,8 +145,9 @@ impl HistoryKey {
         if chars != 55 || bytes.len() != 34 {
             return Err(bad());
         }
-        let key: [u8; 32] = bytes[..32].try_into().map_err(|_| bad())?;
-        if bytes[32..] != check(&key) {
+        let (key, sum) = bytes.split_first_chunk::<32>().ok_or_else(bad)?;
+        let key = *key;
+        if sum != check(&key) {
             return Err(Error::InvalidArgument(
                 "this history recovery key has a typo".into(),
             ));
@@ -156,8 +157,17 @@ impl HistoryKey {
 }
 
 fn check(key: &[u8; 32]) -> [u8; 2] {
-    let d = Sha256::digest(key);
-    [d[0], d[1]]
+    let d: [u8; 32] = Sha256::digest(key).into();
+    let [a, b, ..] = d;
+    [a, b]
+}
+
+/// The base32 symbol of the low five bits of `v`.
+fn symbol(v: u32) -> char {
+    // `& 31` keeps the index in 0..32, the alphabet's length.
+    ALPHABET
+        .get((v & 31) as usize)
+        .map_or('A', |&c| char::from(c))
 }
 
 fn derive(key: &HistoryKey) -> Result<Zeroizing<[u8; 32]>> {
