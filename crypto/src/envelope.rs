@@ -41,7 +41,7 @@
 //! * **system (5)**: `code str16 || detail str16`.
 //! * **history (6)**: a handover of earlier messages to one new device of
 //!   the group (`docs/history.md`): `for_device str16 || count u16 ||
-//!   count × record`, count 1..=1024; a record is `seq u64 ||
+//!   count × record`, count 0..=1024 (0: nothing earlier); a record is `seq u64 ||
 //!   sender_user_id str16 || status u8 (0 none, 1 sent, 2 delivered,
 //!   3 read) || envelope_len u32 || envelope`, where `envelope` is a whole
 //!   envelope of type text, reminder or reminder_response (nothing else:

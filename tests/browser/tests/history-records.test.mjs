@@ -13,8 +13,9 @@ const CLIENT = "user-client";
 const STAFF = "user-staff";
 const CONV = "conv-1";
 
+/** A new device's engine: joined at log position 45, waiting for its history. */
 function engine() {
-  return {
+  const s = {
     me: { user_id: CLIENT },
     deviceId: "device-new",
     summaries: [{ id: CONV, client_user_id: CLIENT, staff_user_id: STAFF, closed: false }],
@@ -22,6 +23,8 @@ function engine() {
     // The envelope arrives decoded: the wasm module's JSON form.
     w: { envelopeDecode: (plaintext) => plaintext },
   };
+  Object.assign(conv(s, CONV), { joined: true, awaitingHistory: true, joinedSeq: 45 });
+  return s;
 }
 
 const text = (id, seq, sender, body, status = "") => ({
@@ -31,10 +34,10 @@ const text = (id, seq, sender, body, status = "") => ({
   envelope: { client_message_id: id.padEnd(32, "0"), sent_at_ms: 1_000 + seq, content: { type: "text", text: body } },
 });
 
-function handover(s, seq, fromUser, forDevice, records) {
+function handover(s, seq, fromUser, forDevice, records, fromDevice = `${fromUser}-laptop`) {
   const c = conv(s, CONV);
   const env = { client_message_id: "f".repeat(32), sent_at_ms: 9_000, content: { type: "history", for_device: forDevice, records } };
-  recordApplication(s, CONV, c, seq, { plaintext: JSON.stringify(env), sender: { userId: fromUser } });
+  recordApplication(s, CONV, c, seq, { plaintext: JSON.stringify(env), sender: { userId: fromUser, deviceId: fromDevice } });
   return c;
 }
 
@@ -63,10 +66,11 @@ describe("records a new device takes from a handover", () => {
   it("drops what a lying member cannot have had: a third person's words, records after its handover, receipts", () => {
     const s = engine();
     const receipt = { ...text("r", 5, STAFF, ""), envelope: { client_message_id: "r".padEnd(32, "0"), sent_at_ms: 1, content: { type: "receipt", kind: "read", message_ids: ["a".padEnd(32, "0")] } } };
-    const c = handover(s, 40, STAFF, "device-new", [
+    const c = handover(s, 47, STAFF, "device-new", [
       text("x", 12, "user-someone-else", "words of a third person"),
-      text("y", 40, STAFF, "placed at the handover itself"),
+      text("y", 45, STAFF, "placed at the join itself"),
       text("z", 99, STAFF, "placed after the handover"),
+      text("j", 46, STAFF, "placed after this device joined, among what it received itself"),
       receipt,
       text("ok", 11, STAFF, "a forged but possible message"),
     ]);
@@ -93,5 +97,20 @@ describe("records a new device takes from a handover", () => {
     assert.deepEqual(c.messages, []);
     assert.equal(c.handed["device-other"], true);
     assert.equal(c.handovers["device-other"], undefined, "its own fallback send is dropped");
+  });
+
+  it("takes a handover only while waiting for one, and then only the chunks of the first member that gave one", () => {
+    const s = engine();
+    const c = handover(s, 50, STAFF, "device-new", [text("a", 10, STAFF, "first chunk")], "staff-laptop");
+    handover(s, 51, STAFF, "device-new", [text("b", 11, STAFF, "second chunk")], "staff-laptop");
+    // Another member's handover afterwards (forged, or late): refused.
+    handover(s, 52, CLIENT, "device-new", [text("x", 12, STAFF, "slipped in later")], "client-phone");
+    assert.deepEqual(c.messages.map((m) => m.text), ["first chunk", "second chunk"]);
+    // A device that is not waiting (it has its own history) takes none.
+    const settled = engine();
+    const own = conv(settled, CONV);
+    own.awaitingHistory = false;
+    handover(settled, 60, STAFF, "device-new", [text("f", 10, STAFF, "forged into a device with its own history")]);
+    assert.deepEqual(own.messages, []);
   });
 });

@@ -54,7 +54,9 @@ async function upload(s, id) {
   live(s);
   const k = key(s);
   const c = conv(s, id);
-  if (!k || !c.joined) return;
+  // A device still waiting for its history would overwrite the whole
+  // archive with the part it has.
+  if (!k || !c.joined || c.awaitingHistory) return;
   const list = records(c);
   const plain = enc.encode(JSON.stringify({ v: 1, records: list }));
   // What was stored last, by size and newest position: unchanged → nothing to do.

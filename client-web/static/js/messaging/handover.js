@@ -125,7 +125,21 @@ function chunks(list) {
  */
 export async function sendHandovers(s, id) {
   const c = conv(s, id);
-  if (!c.handovers || !c.joined || !hasGroup(s, id)) return;
+  // Not re-entered from its own sends (a stale epoch catches up, which
+  // follows up, which would hand the same history over again); and a
+  // device still waiting for its own history has none to give: it keeps
+  // its schedule, and the others' fallback serves the newcomer meanwhile.
+  if (s.handingOver || c.awaitingHistory || !c.handovers || !c.joined || !hasGroup(s, id)) return;
+  s.handingOver = true;
+  try {
+    await handOverDue(s, id, c);
+  } finally {
+    s.handingOver = false;
+  }
+  arm(s, id);
+}
+
+async function handOverDue(s, id, c) {
   let inGroup;
   try {
     inGroup = new Set(s.device.members(gid(id)).map((m) => m.deviceId));
@@ -147,7 +161,6 @@ export async function sendHandovers(s, id) {
     c.handed[device] = true;
     await persist(s);
   }
-  arm(s, id);
 }
 
 /** A timer for the earliest handover still waiting (one per conversation). */

@@ -105,10 +105,19 @@ function recordHandover(s, id, c, seq, sender, content) {
     if (c.handovers) delete c.handovers[content.for_device];
     return;
   }
+  // Taken only while this device waits for its history, and then from one
+  // member device (its chunks): a member cannot slip records into a device
+  // that has its own, nor two members mix theirs.
+  if (!c.awaitingHistory && c.historyFrom !== sender.deviceId) return;
+  if (c.historyFrom && c.historyFrom !== sender.deviceId) return;
+  c.historyFrom = sender.deviceId;
   c.awaitingHistory = false;
-  // Only records from before this handover: a lying member cannot place
-  // one after it.
-  mergeRecords(s, id, c, content.records || [], { before: seq, copyOf: sender.userId });
+  // Joined by Welcome: the first handover bounds the later chunks.
+  if (!c.joinedSeq) c.joinedSeq = seq;
+  // Only records from before this device joined (and before the handover):
+  // a lying member cannot place one among what this device received itself.
+  const before = Math.min(seq, c.joinedSeq || seq);
+  mergeRecords(s, id, c, content.records || [], { before, copyOf: sender.userId });
 }
 
 /**

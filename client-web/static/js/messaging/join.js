@@ -67,7 +67,10 @@ export async function joinWelcome(s, w) {
   c.joined = hasGroup(s, w.conversation_id);
   if (c.joined) delete s.joins[w.conversation_id];
   // MLS brings no earlier messages: they come as a handover (handover.js).
-  if (c.joined && !was) c.awaitingHistory = true;
+  if (c.joined && !was) {
+    c.awaitingHistory = true;
+    c.joinedSeq = null; // the Welcome's epoch starts after the adding commit: any handover is later
+  }
   await persist(s);
   await api("POST", `/welcomes/${encodeURIComponent(w.id)}/ack`, {});
   if (!s.summaries.some((x) => x.id === w.conversation_id)) await refreshLists(s);
@@ -191,6 +194,7 @@ export async function joinByItself(s, id, { again = false } = {}) {
       c.joining = false;
       c.joined = true;
       c.awaitingHistory = true; // earlier messages come as a handover (handover.js)
+      c.joinedSeq = answer.seq; // what came before is history; what comes after, its own
       // This device's log starts after its own commit.
       c.processed = answer.seq;
       c.removals = null;
