@@ -6,13 +6,14 @@
 //! the admin saw) does not take it over.
 
 use alcove_server::clock::Clock;
-use alcove_tests::mls::MlsClient;
+use alcove_tests::mls::{two_device_conversation, MlsClient};
 use alcove_tests::{on_both_backends, Backend, Person, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 on_both_backends!(
     a_client_who_forgot_their_passphrase_is_back_in_with_a_reset_link,
+    no_device_hands_history_to_one_signed_in_since_a_reset_link,
     a_reset_link_for_an_account_with_an_authenticator_needs_its_code_too,
     a_reset_link_works_once_even_when_opened_twice_at_once,
     staff_who_never_set_up_an_authenticator_must_still_set_it_up_after_a_reset,
@@ -393,5 +394,66 @@ async fn a_reset_link_works_once_even_when_opened_twice_at_once(backend: Backend
         StatusCode::OK,
         "the winner's passphrase is the one in use"
     );
+    app.stop().await;
+}
+
+/// The member list every device reads before handing a new device the
+/// conversation's earlier messages (docs/history.md): `handover` is false
+/// for a device signed in since a reset link — whoever held the link, the
+/// admin who made it included, must not get the history from it — and
+/// stays true for the devices from before. (A shared computer's is false
+/// too: the Chromium story of the shared computer sees it.)
+async fn no_device_hands_history_to_one_signed_in_since_a_reset_link(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let (conv, mut office, phone) = two_device_conversation(&app, &p.clinician, &p.client).await;
+
+    // Ten minutes later, a reset link, used; then the client signs in a new
+    // laptop with the new passphrase, which joins the conversation by itself.
+    app.clock.advance(600);
+    let (status, made) = reset_link(&p.admin, &p.client).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let (status, body) = app
+        .client()
+        .post(
+            "/api/v1/invites/reset",
+            &json!({"token": token_of(&made["link"]), "password": NEW, "device_name": "New phone", "transport": "bearer"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let after_reset = Person {
+        client: app.client(),
+        login: p.client.login.clone(),
+        password: NEW.to_string(),
+        totp_secret: None,
+        user_id: p.client.user_id.clone(),
+        practice_id: p.client.practice_id.clone(),
+        device_id: String::new(),
+        recovery_codes: Vec::new(),
+    };
+    let mut laptop = MlsClient::sign_in(&app, &after_reset, "Laptop after the reset").await;
+    let (status, body) = laptop.join_external(&conv).await;
+    assert!(status.is_success(), "{status} {body}");
+    // The office device catches up, then reads the list as every device
+    // does before a handover.
+    office.sync_http(&conv).await;
+    let (status, info) = office
+        .api
+        .get(&format!("/api/v1/conversations/{conv}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    let handover = |device: &str| {
+        info["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .find(|m| m["device_id"] == device)
+            .map(|m| m["handover"].clone())
+    };
+    assert_eq!(handover(&laptop.device_id), Some(json!(false)), "{info}");
+    assert_eq!(handover(&phone.device_id), Some(json!(true)), "{info}");
+    assert_eq!(handover(&office.device_id), Some(json!(true)), "{info}");
     app.stop().await;
 }

@@ -639,8 +639,12 @@ macro_rules! impl_delivery_store {
 
                 async fn members(&self, conversation: &str) -> StoreResult<Vec<Member>> {
                     Ok(sqlx::query_as(
-                        "SELECT device_id, user_id, leaf_index FROM conversation_members
-                         WHERE conversation_id = $1 AND removed_at IS NULL ORDER BY leaf_index",
+                        "SELECT m.device_id, m.user_id, m.leaf_index,
+                                (NOT d.shared AND (u.reset_at IS NULL OR d.created_at < u.reset_at)) AS handover
+                           FROM conversation_members m
+                           JOIN devices d ON d.id = m.device_id
+                           JOIN users u ON u.id = m.user_id
+                         WHERE m.conversation_id = $1 AND m.removed_at IS NULL ORDER BY m.leaf_index",
                     )
                     .bind(conversation)
                     .fetch_all(self.reader())

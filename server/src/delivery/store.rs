@@ -116,6 +116,11 @@ pub struct Member {
     pub user_id: UserId,
     /// Its leaf in the group.
     pub leaf_index: i64,
+    /// Whether other member devices may hand it the conversation's earlier
+    /// messages (docs/history.md): not a shared computer (it keeps
+    /// nothing), not a device signed in since a reset link (whoever held
+    /// the link must not get the history from it).
+    pub handover: bool,
 }
 
 /// A commit to order, after the server's public group checked it and

@@ -215,10 +215,11 @@ macro_rules! impl_invite_store {
                         return Err($crate::invites::rules::refusal(state));
                     };
                     let changed = sqlx::query(
-                        "UPDATE users SET password_hash = $1 WHERE id = $2 AND deactivated_at IS NULL",
+                        "UPDATE users SET password_hash = $1, reset_at = $3 WHERE id = $2 AND deactivated_at IS NULL",
                     )
                     .bind(new_hash)
                     .bind(user)
+                    .bind(now)
                     .execute(&mut *tx)
                     .await?;
                     if changed.rows_affected() != 1 {

@@ -118,6 +118,9 @@ describe("a shared or public computer keeps nothing", () => {
     await page.locator("#conversations").getByRole("link", { name: new RegExp(CLINICIAN.name) }).click();
     await heading(page, `Conversation with ${CLINICIAN.name}`);
     await page.locator("form.composer button[type=submit]:enabled").waitFor({ timeout: 20_000 });
+    // Nobody hands a shared computer the earlier messages; the page says so.
+    await page.locator("#history-barred").waitFor();
+    assert.equal(await page.locator("#messages > li").count(), 0);
     const box = clinician.page.getByLabel("Message", { exact: true });
     await box.fill("Are you at the library today?");
     await box.press("Enter");

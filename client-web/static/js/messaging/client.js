@@ -104,7 +104,9 @@ export function conversation(id) {
   const messages = c ? c.messages.map((x) => (x.copyOf ? { ...x, copy: copy(x) } : x)) : [];
   // Joined, and no device has handed this one the earlier messages yet.
   const awaitingHistory = !!(c && c.joined && c.awaitingHistory);
-  return { ...item, awaitingHistory, messages };
+  // Other devices will not hand this one earlier messages (docs/history.md).
+  const handoverBarred = !!(c && c.handoverBarred);
+  return { ...item, awaitingHistory, handoverBarred, messages };
 }
 
 /** Reloads the conversation and contact lists from the server. */

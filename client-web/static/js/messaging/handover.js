@@ -15,6 +15,10 @@
 // correctness: the newcomer takes each message once, by its id.
 //
 // Invariants:
+//   - Only a device the server marks `handover` in the member list gets
+//     history: not a shared computer, not one signed in since a reset link
+//     (whoever held the link, the staff member who issued it included, must
+//     not get the person's history from it).
 //   - Only the two people of the conversation (the server's summary) get
 //     history; a device of anyone else (a covering clinician) gets none —
 //     that is a care-team handover with its own consent and audit.
@@ -27,10 +31,10 @@
 //   - Nothing here runs outside `exclusive`; what is scheduled survives a
 //     reload (sealed with the history) and is sent after it.
 
-import { failure } from "../api.js";
+import { api, failure } from "../api.js";
 import { enc, randomId } from "./bytes.js";
 import { conv, people, HANDED_KINDS as KINDS } from "./history.js";
-import { exclusive, persist, Locked } from "./state.js";
+import { exclusive, live, persist, Locked } from "./state.js";
 import { gid, hasGroup, sendEnvelope } from "./engine.js";
 
 /** How long a device that is not the first choice waits before it hands over itself. */
@@ -139,7 +143,34 @@ export async function sendHandovers(s, id) {
   arm(s, id);
 }
 
+/**
+ * Whether the server lets member devices hand `device` earlier messages
+ * (not a shared computer, not signed in since a reset link): its word on
+ * the member list, read once per round.
+ */
+async function eligible(s, id) {
+  const info = await api("GET", `/conversations/${id}`);
+  live(s);
+  return new Set(info.members.filter((m) => m.handover).map((m) => m.device_id));
+}
+
+/**
+ * After this device joined conversation `id`: if the server says no member
+ * may hand it earlier messages (a shared computer, a sign-in since a reset
+ * link), it stops waiting for them and the page says where they can come
+ * from instead.
+ */
+export async function learnHandover(s, id) {
+  const allowed = await eligible(s, id);
+  const c = conv(s, id);
+  if (allowed.has(s.deviceId)) return;
+  c.awaitingHistory = false;
+  c.handoverBarred = true;
+  await persist(s);
+}
+
 async function handOverDue(s, id, c) {
+  let allowed = null;
   let inGroup;
   try {
     inGroup = new Set(s.device.members(gid(id)).map((m) => m.deviceId));
@@ -153,6 +184,13 @@ async function handOverDue(s, id, c) {
       continue;
     }
     if (due > now) continue;
+    allowed = allowed || (await eligible(s, id));
+    if (!allowed.has(device)) {
+      // A shared computer, or signed in since a reset link: no history.
+      delete c.handovers[device];
+      await persist(s);
+      continue;
+    }
     for (const part of chunks(records(c))) {
       await sendEnvelope(s, id, randomId(), { type: "history", for_device: device, records: part });
     }

@@ -18,6 +18,17 @@ import { conv } from "./history.js";
 import { emit, live, persist, Locked } from "./state.js";
 import { gid, hasGroup, hasState, refreshLists, commitBody } from "./engine.js";
 import { syncHttp } from "./transport.js";
+import { learnHandover } from "./handover.js";
+
+/** After joining: whether other devices will hand this one its history (a failure leaves it waiting). */
+async function afterJoin(s, id) {
+  try {
+    await learnHandover(s, id);
+  } catch (e) {
+    if (e instanceof Locked) throw e;
+    console.warn("handover eligibility not read", failure(e).code);
+  }
+}
 
 /**
  * Why this device is not (yet) in a conversation, or null: {state:
@@ -72,6 +83,7 @@ export async function joinWelcome(s, w) {
     c.joinedSeq = null; // the Welcome's epoch starts after the adding commit: any handover is later
   }
   await persist(s);
+  if (c.joined && !was) await afterJoin(s, w.conversation_id);
   await api("POST", `/welcomes/${encodeURIComponent(w.id)}/ack`, {});
   if (!s.summaries.some((x) => x.id === w.conversation_id)) await refreshLists(s);
   emit({ type: "conversations", conversationId: w.conversation_id });
@@ -200,6 +212,7 @@ export async function joinByItself(s, id, { again = false } = {}) {
       c.removals = null;
       sum.joined = true;
       await persist(s);
+      await afterJoin(s, id);
       delete s.joins[id];
       emit({ type: "conversations", conversationId: id });
       await syncHttp(s, id);

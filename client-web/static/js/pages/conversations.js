@@ -287,6 +287,15 @@ export async function conversationPage(ctx) {
     h("a", { href: "/account#history-backup", "data-link": true }, "Restore them from your history backup"),
     " if you turned it on.",
   );
+  // A shared computer, or a sign-in since a reset link: nobody hands this
+  // device earlier messages; only the person's backup can.
+  const barredNotice = h(
+    "p",
+    { class: "notice", id: "history-barred", role: "status", hidden: !c.handoverBarred || c.messages.some((x) => x.copy === "backup") },
+    "Earlier messages are not passed to this device by your other devices or the practice's: it was signed in as a shared computer, or with a reset link. ",
+    h("a", { href: "/account#history-backup", "data-link": true }, "Restore them from your history backup"),
+    " if you turned it on.",
+  );
   // The other person left the practice: what was said stays readable here,
   // but nothing more can be sent — nobody would read it.
   const closedNotice = h(
@@ -324,6 +333,7 @@ export async function conversationPage(ctx) {
     if (!cur.joined && waiting.textContent !== joinText(cur)) waiting.textContent = joinText(cur);
     closedNotice.hidden = !cur.closed;
     historyNotice.hidden = !cur.awaitingHistory || cur.closed;
+    barredNotice.hidden = !cur.handoverBarred || cur.messages.some((x) => x.copy === "backup");
     writable = cur.joined && !cur.closed;
     input.disabled = !writable;
     updateCounter();
@@ -441,6 +451,7 @@ export async function conversationPage(ctx) {
     closedNotice,
     waiting,
     historyNotice,
+    barredNotice,
     empty,
     // A log region: new messages are announced politely to screen readers.
     h("div", { role: "log", "aria-label": "Messages", class: "log" }, list),
