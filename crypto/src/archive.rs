@@ -78,6 +78,19 @@ impl HistoryKey {
         &self.0
     }
 
+    /// The key's public name: 16 hex digits of SHA-256 over a domain label
+    /// and the key. The server keeps the current one per person and takes
+    /// archives sealed under it only, so devices never mix keys; it names
+    /// the key without opening anything.
+    pub fn key_id(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"alcove history key id v1");
+        h.update(self.0);
+        let d: [u8; 32] = h.finalize().into();
+        let [a, b, c, e, f, g, i, j, ..] = d;
+        crate::wire::hex_encode(&[a, b, c, e, f, g, i, j])
+    }
+
     /// The history recovery key as the person writes it down.
     pub fn to_recovery_text(&self) -> String {
         let mut bytes = Zeroizing::new(Vec::with_capacity(34));
@@ -312,6 +325,13 @@ mod tests {
             "unseal_failed"
         );
         assert!(open(&sealed[..10], "user-1", "conv-1", &key).is_err());
+        // The key's id is stable and names this key only.
+        assert_eq!(
+            key.key_id(),
+            HistoryKey::from_slice(key.expose()).unwrap().key_id()
+        );
+        assert_eq!(key.key_id().len(), 16);
+        assert_ne!(key.key_id(), other.key_id());
         // A fresh nonce every time.
         assert_ne!(seal(b"records", "user-1", "conv-1", &key).unwrap(), sealed);
     }

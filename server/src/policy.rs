@@ -298,6 +298,7 @@ pub const ROUTES: &[Route] = &[
     needs("PUT", "/push/subscription", SignedIn),
     needs("DELETE", "/push/subscription", SignedIn),
     needs("GET", "/history-archive", SignedIn),
+    needs("PUT", "/history-archive", SignedIn),
     needs("DELETE", "/history-archive", SignedIn),
     needs("GET", "/history-archive/{id}", SignedIn),
     needs("PUT", "/history-archive/{id}", SignedIn),

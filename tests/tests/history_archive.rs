@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 on_both_backends!(
     a_person_keeps_a_sealed_archive_of_their_conversation_and_only_they_read_it,
+    a_device_with_an_old_key_can_neither_mix_keys_nor_undo_turning_off,
     a_lying_device_cannot_store_what_is_not_an_archive_or_too_much,
     devices_storing_at_once_record_one_first_store,
 );
@@ -43,12 +44,30 @@ async fn audit(admin: &Person, action: &str) -> Vec<Value> {
     body["events"].as_array().expect("events").clone()
 }
 
-async fn store(api: &ApiClient, conv: &str, sealed: &[u8]) -> (StatusCode, Value) {
+/// The key id every store of the stories without a real key uses.
+const SOME_KEY: &str = "0123456789abcdef";
+
+async fn store_under(
+    api: &ApiClient,
+    conv: &str,
+    key_id: &str,
+    sealed: &[u8],
+) -> (StatusCode, Value) {
     api.put(
         &format!("/api/v1/history-archive/{conv}"),
-        &json!({"archive": BASE64.encode(sealed)}),
+        &json!({"archive": BASE64.encode(sealed), "key_id": key_id}),
     )
     .await
+}
+
+async fn store(api: &ApiClient, conv: &str, sealed: &[u8]) -> (StatusCode, Value) {
+    store_under(api, conv, SOME_KEY, sealed).await
+}
+
+/// Turns the backup on under `key_id`.
+async fn turn_on(api: &ApiClient, key_id: &str) -> (StatusCode, Value) {
+    api.put("/api/v1/history-archive", &json!({"key_id": key_id}))
+        .await
 }
 
 async fn a_person_keeps_a_sealed_archive_of_their_conversation_and_only_they_read_it(b: Backend) {
@@ -60,12 +79,19 @@ async fn a_person_keeps_a_sealed_archive_of_their_conversation_and_only_they_rea
     let key = HistoryKey::generate().expect("key");
     let records = br#"[{"seq":3,"text":"see you Thursday"}]"#;
     let sealed = archive::seal(records, &p.client.user_id, &conv, &key).expect("seal");
-    let (status, body) = store(&p.client.client, &conv, &sealed).await;
+    // Nothing is taken before the backup is on.
+    let (status, body) = store_under(&p.client.client, &conv, &key.key_id(), &sealed).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "archive_key_changed");
+    let (status, body) = turn_on(&p.client.client, &key.key_id()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, body) = store_under(&p.client.client, &conv, &key.key_id(), &sealed).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
 
     // The list says which conversation, how big and when; never content.
     let (status, list) = p.client.client.get("/api/v1/history-archive").await;
     assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["key_id"], key.key_id().as_str());
     assert_eq!(list["archives"][0]["conversation_id"], conv.as_str());
     assert_eq!(list["archives"][0]["size"], sealed.len() as i64);
     assert!(list["archives"][0].get("archive").is_none());
@@ -107,13 +133,19 @@ async fn a_person_keeps_a_sealed_archive_of_their_conversation_and_only_they_rea
     let (status, _) = outsider.client.get(&path).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Nor store one for a conversation they are not one of the two people of.
+    let (status, _) = turn_on(&p.admin.client, SOME_KEY).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = store(&p.admin.client, &conv, &sealed).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _) = turn_on(&outsider.client, SOME_KEY).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = store(&outsider.client, &conv, &sealed).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // The clinician's own archive of it is theirs alone.
     let theirs = archive::seal(b"[]", &p.clinician.user_id, &conv, &key).expect("seal");
-    let (status, _) = store(&p.clinician.client, &conv, &theirs).await;
+    let (status, _) = turn_on(&p.clinician.client, &key.key_id()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = store_under(&p.clinician.client, &conv, &key.key_id(), &theirs).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, got) = p.client.client.get(&path).await;
     assert_eq!(
@@ -124,7 +156,7 @@ async fn a_person_keeps_a_sealed_archive_of_their_conversation_and_only_they_rea
     // Stored again (the device re-seals after every change): replaced, and
     // "created" recorded once; each read recorded.
     let again = archive::seal(records, &p.client.user_id, &conv, &key).expect("seal");
-    let (status, _) = store(&p.client.client, &conv, &again).await;
+    let (status, _) = store_under(&p.client.client, &conv, &key.key_id(), &again).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, got) = p.client.client.get(&path).await;
     assert_eq!(
@@ -150,6 +182,7 @@ async fn a_person_keeps_a_sealed_archive_of_their_conversation_and_only_they_rea
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, list) = p.client.client.get("/api/v1/history-archive").await;
     assert_eq!(list["archives"], json!([]));
+    assert_eq!(list["key_id"], Value::Null, "off");
     let (status, _) = p.clinician.client.get(&path).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(audit(&p.admin, "history_archive.deleted").await.len(), 1);
@@ -164,6 +197,8 @@ async fn a_lying_device_cannot_store_what_is_not_an_archive_or_too_much(b: Backe
     let conv = conversation(&p.clinician, &p.client).await;
     let api = &p.client.client;
     let path = format!("/api/v1/history-archive/{conv}");
+    let (status, _) = turn_on(api, SOME_KEY).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 
     // One byte over the limit, eight at once: every one refused, nothing kept.
     let mut big = b"ALCA".to_vec();
@@ -174,15 +209,20 @@ async fn a_lying_device_cannot_store_what_is_not_an_archive_or_too_much(b: Backe
         assert_eq!(body["error"], "too_large");
     }
     // A body far over the route's limit is refused before it is read.
-    let huge = json!({"archive": "A".repeat(alcove_server::archive::rules::BODY_LIMIT + 10)});
+    let huge = json!({"archive": "A".repeat(alcove_server::archive::rules::BODY_LIMIT + 10), "key_id": SOME_KEY});
     let (status, body) = api.put(&path, &huge).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert_eq!(body["error"], "too_large");
     // Not base64, not a sealed archive, a field it does not know: 422.
+    let good = BASE64.encode(
+        &archive::seal(b"[]", "u", "c", &HistoryKey::generate().expect("key")).expect("seal"),
+    );
     for bad in [
-        json!({"archive": "not base64!"}),
-        json!({"archive": BASE64.encode(&[0u8; 64])}),
-        json!({"archive": BASE64.encode(b"ALCA"), "extra": 1}),
+        json!({"archive": "not base64!", "key_id": SOME_KEY}),
+        json!({"archive": BASE64.encode(&[0u8; 64]), "key_id": SOME_KEY}),
+        json!({"archive": good, "key_id": SOME_KEY, "extra": 1}),
+        json!({"archive": good, "key_id": "0123456789ABCDEF"}),
+        json!({"archive": good}),
         json!({}),
     ] {
         let (status, body) = api.put(&path, &bad).await;
@@ -210,6 +250,8 @@ async fn devices_storing_at_once_record_one_first_store(b: Backend) {
     let p = app.practice_with_people().await;
     let conv = conversation(&p.clinician, &p.client).await;
     let key = HistoryKey::generate().expect("key");
+    let (status, _) = turn_on(&p.client.client, &key.key_id()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let blobs: Vec<Vec<u8>> = (0..8)
         .map(|i| {
             archive::seal(format!("[{i}]").as_bytes(), &p.client.user_id, &conv, &key)
@@ -217,7 +259,8 @@ async fn devices_storing_at_once_record_one_first_store(b: Backend) {
         })
         .collect();
     let api = &p.client.client;
-    let attempts = blobs.iter().map(|blob| store(api, &conv, blob));
+    let id = key.key_id();
+    let attempts = blobs.iter().map(|blob| store_under(api, &conv, &id, blob));
     for (status, body) in futures_util::future::join_all(attempts).await {
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     }
@@ -229,5 +272,62 @@ async fn devices_storing_at_once_record_one_first_store(b: Backend) {
         .expect("base64");
     assert!(blobs.contains(&bytes));
     assert!(archive::open(&bytes, &p.client.user_id, &conv, &key).is_ok());
+    app.stop().await;
+}
+
+async fn a_device_with_an_old_key_can_neither_mix_keys_nor_undo_turning_off(b: Backend) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    let p = app.practice_with_people().await;
+    let conv = conversation(&p.clinician, &p.client).await;
+    let api = &p.client.client;
+    let (old, new) = (
+        HistoryKey::generate().expect("key"),
+        HistoryKey::generate().expect("key"),
+    );
+    let seal = |k: &HistoryKey| archive::seal(b"[]", &p.client.user_id, &conv, k).expect("seal");
+    let (status, _) = turn_on(api, &old.key_id()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // Turning on again with the same key (another device of theirs): fine.
+    let (status, _) = turn_on(api, &old.key_id()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = store_under(api, &conv, &old.key_id(), &seal(&old)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // Another device made a new key while this backup exists: refused.
+    let (status, body) = turn_on(api, &new.key_id()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "archive_exists");
+    let (status, body) = store_under(api, &conv, &new.key_id(), &seal(&new)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "archive_key_changed");
+
+    // Turned off while devices with the old key store at once: whatever
+    // the order, nothing stays of the old key once "off" is answered.
+    let blob = seal(&old);
+    let old_id = old.key_id();
+    let stores = (0..6).map(|_| store_under(api, &conv, &old_id, &blob));
+    let off = api.delete("/api/v1/history-archive");
+    let (stored, (status, _)) =
+        futures_util::future::join(futures_util::future::join_all(stores), off).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for (status, body) in stored {
+        assert!(
+            status == StatusCode::NO_CONTENT
+                || (status == StatusCode::CONFLICT && body["error"] == "archive_key_changed"),
+            "{status} {body}"
+        );
+    }
+    // A device with the old key, later: refused, nothing comes back.
+    let (status, _) = store_under(api, &conv, &old.key_id(), &blob).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, list) = api.get("/api/v1/history-archive").await;
+    assert_eq!(list["key_id"], Value::Null, "{list}");
+    assert_eq!(list["archives"], json!([]), "{list}");
+    // A new backup under the new key works.
+    let (status, _) = turn_on(api, &new.key_id()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = store_under(api, &conv, &new.key_id(), &seal(&new)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     app.stop().await;
 }

@@ -561,6 +561,13 @@ pub fn history_key_new() -> Result<Vec<u8>, JsValue> {
     Ok(HistoryKey::generate().map_err(js_err)?.expose().to_vec())
 }
 
+/// The key's public name (16 hex digits): the server takes archives under
+/// the person's current key only.
+#[wasm_bindgen(js_name = historyKeyId)]
+pub fn history_key_id(key: &[u8]) -> Result<String, JsValue> {
+    Ok(HistoryKey::from_slice(key).map_err(js_err)?.key_id())
+}
+
 /// The history recovery key the person writes down for `key`.
 #[wasm_bindgen(js_name = historyKeyText)]
 pub fn history_key_text(key: &[u8]) -> Result<String, JsValue> {

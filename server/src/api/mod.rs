@@ -182,7 +182,9 @@ pub fn router(state: AppState) -> Router {
         .route("/push/key", get(push::key))
         .route(
             "/history-archive",
-            get(archive::list).delete(archive::delete_all),
+            get(archive::list)
+                .put(archive::turn_on)
+                .delete(archive::delete_all),
         )
         .route(
             "/history-archive/{id}",

@@ -107,6 +107,7 @@ use utoipa::{Modify, OpenApi};
         crate::push::http::subscribe,
         crate::push::http::unsubscribe,
         crate::archive::http::list,
+        crate::archive::http::turn_on,
         crate::archive::http::delete_all,
         crate::archive::http::fetch,
         crate::archive::http::store,

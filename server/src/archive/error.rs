@@ -13,6 +13,15 @@ pub enum ArchiveError {
     /// Over [`super::rules::MAX_ARCHIVE_BYTES`].
     #[error("the archive is larger than the server keeps for one conversation (1 MiB)")]
     TooLarge,
+    /// The archive was sealed under a key that is not the person's current
+    /// one (turned off, or made again elsewhere): the device forgets it.
+    #[error(
+        "the history backup now uses another key, or is off: this device's key is no longer used"
+    )]
+    KeyChanged,
+    /// A backup under another key exists: delete it before making a new one.
+    #[error("a history backup under another key exists: delete it first")]
+    Exists,
     /// Not one of the conversation's two people, or no such blob.
     #[error("not found")]
     NotFound,
@@ -29,6 +38,8 @@ impl From<ArchiveError> for AppError {
             ArchiveError::TooLarge => {
                 AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
             }
+            ArchiveError::KeyChanged => AppError::conflict("archive_key_changed", message),
+            ArchiveError::Exists => AppError::conflict("archive_exists", message),
             ArchiveError::NotFound => AppError::not_found("history archive"),
             ArchiveError::Store(s) => s.into(),
         }
@@ -53,6 +64,12 @@ mod tests {
                 "too_large",
             ),
             (ArchiveError::NotFound, StatusCode::NOT_FOUND, "not_found"),
+            (
+                ArchiveError::KeyChanged,
+                StatusCode::CONFLICT,
+                "archive_key_changed",
+            ),
+            (ArchiveError::Exists, StatusCode::CONFLICT, "archive_exists"),
             (
                 StoreError::NotFound.into(),
                 StatusCode::NOT_FOUND,

@@ -1,6 +1,6 @@
 //! `/api/v1/history-archive`: the caller's sealed history archives.
 
-use super::service::{self, Archive, ArchiveList, StoreRequest};
+use super::service::{self, Archive, ArchiveList, StoreRequest, TurnOnRequest};
 use crate::api::extract::{ApiJson, ApiPath};
 use crate::auth::session::Authed;
 use crate::error::ApiResult;
@@ -16,6 +16,22 @@ pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Js
     Ok(Json(service::list(&state, &authed).await?))
 }
 
+/// Turns the caller's history backup on under a new key (by its public
+/// id; the key itself never reaches the server). The same key again: 204.
+#[utoipa::path(put, path = "/api/v1/history-archive", tag = "history", request_body = TurnOnRequest,
+    responses((status = 204),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "archive_exists: a backup under another key exists; delete it first"),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: key_id")))]
+pub async fn turn_on(
+    State(state): State<AppState>,
+    authed: Authed,
+    ApiJson(req): ApiJson<TurnOnRequest>,
+) -> ApiResult<StatusCode> {
+    service::turn_on(&state, &authed, req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Stores the caller's sealed archive of a conversation they are one of
 /// the two people of (replacing theirs).
 #[utoipa::path(put, path = "/api/v1/history-archive/{id}", tag = "history", request_body = StoreRequest,
@@ -23,8 +39,9 @@ pub async fn list(State(state): State<AppState>, authed: Authed) -> ApiResult<Js
     responses((status = 204),
         (status = 401, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody, description = "not one of the conversation's two people"),
+        (status = 409, body = crate::error::ErrorBody, description = "archive_key_changed: not sealed under the person's current key (the backup is off, or uses a new key)"),
         (status = 413, body = crate::error::ErrorBody, description = "too_large: over 1 MiB"),
-        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: not a sealed archive")))]
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: not a sealed archive, or key_id")))]
 pub async fn store(
     State(state): State<AppState>,
     authed: Authed,

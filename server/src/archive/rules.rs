@@ -16,6 +16,21 @@ pub const BODY_LIMIT: usize = MAX_ARCHIVE_BYTES / 3 * 4 + 8 * 1024;
 /// is not one is refused, so nothing else is stored under this name.
 const MAGIC: &[u8] = b"ALCA";
 
+/// Checks a history key's public id: 16 lower-case hex digits.
+pub fn key_id(id: &str) -> Result<String, ArchiveError> {
+    if id.len() == 16
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Ok(id.to_owned())
+    } else {
+        Err(ArchiveError::Invalid(
+            "key_id must be 16 lower-case hex digits",
+        ))
+    }
+}
+
 /// Decodes and checks an archive sent by a device.
 pub fn parse(b64: &str) -> Result<Vec<u8>, ArchiveError> {
     if b64.len() > BODY_LIMIT {
@@ -53,6 +68,20 @@ mod tests {
             parse(&sealed(MAX_ARCHIVE_BYTES)).map(|b| b.len()),
             Ok(MAX_ARCHIVE_BYTES)
         ));
+    }
+
+    #[test]
+    fn a_key_id_is_sixteen_hex_digits() {
+        assert!(key_id("0123456789abcdef").is_ok());
+        for bad in [
+            "",
+            "0123456789ABCDEF",
+            "0123456789abcde",
+            "0123456789abcdef0",
+            "0123456789abcdeg",
+        ] {
+            assert!(key_id(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

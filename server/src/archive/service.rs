@@ -3,7 +3,7 @@
 
 use super::error::ArchiveError;
 use super::rules;
-use super::store::ArchiveSummary;
+use super::store::{ArchiveSummary, KeyCheck};
 use crate::audit::Action;
 use crate::auth::session::Authed;
 use crate::clock::UnixTime;
@@ -18,6 +18,17 @@ use utoipa::ToSchema;
 pub struct StoreRequest {
     /// The sealed archive (base64): `crypto/src/archive.rs`'s format.
     pub archive: String,
+    /// The public id of the key it is sealed under (`HistoryKey::key_id`):
+    /// it must be the person's current one.
+    pub key_id: String,
+}
+
+/// Turning the backup on: the new history key's public id.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TurnOnRequest {
+    /// `HistoryKey::key_id` of the key the person was shown.
+    pub key_id: String,
 }
 
 /// A stored archive.
@@ -43,6 +54,8 @@ pub struct ArchiveEntry {
 /// The caller's archives.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ArchiveList {
+    /// The public id of their current history key; none: the backup is off.
+    pub key_id: Option<String>,
     /// One per conversation.
     pub archives: Vec<ArchiveEntry>,
 }
@@ -63,21 +76,44 @@ pub async fn store(
     req: StoreRequest,
 ) -> Result<(), ArchiveError> {
     let conversation = conversation_id(id)?;
+    let key_id = rules::key_id(&req.key_id)?;
     let archive = rules::parse(&req.archive)?;
     let mut created = authed.event(Action::HistoryArchiveCreated);
     created.target_conversation = Some(conversation.clone());
-    state
+    match state
         .store
         .put_archive(
             authed.practice_id,
             authed.user_id,
             &conversation,
+            &key_id,
             &archive,
             created,
             state.now(),
         )
-        .await?;
-    Ok(())
+        .await?
+    {
+        KeyCheck::Done => Ok(()),
+        KeyCheck::Mismatch => Err(ArchiveError::KeyChanged),
+    }
+}
+
+/// Turns the caller's backup on under `key_id` (the same key again: done).
+pub async fn turn_on(
+    state: &AppState,
+    authed: &Authed,
+    req: TurnOnRequest,
+) -> Result<(), ArchiveError> {
+    let key_id = rules::key_id(&req.key_id)?;
+    let event = authed.event(Action::HistoryArchiveEnabled);
+    match state
+        .store
+        .set_archive_key(authed.user_id, &key_id, event, state.now())
+        .await?
+    {
+        KeyCheck::Done => Ok(()),
+        KeyCheck::Mismatch => Err(ArchiveError::Exists),
+    }
 }
 
 /// The caller's archive of conversation `id`; the read is audited.
@@ -98,7 +134,9 @@ pub async fn fetch(state: &AppState, authed: &Authed, id: &str) -> Result<Archiv
 /// The caller's archives, without content.
 pub async fn list(state: &AppState, authed: &Authed) -> Result<ArchiveList, ArchiveError> {
     let archives = state.store.list_archives(authed.user_id).await?;
+    let key_id = state.store.archive_key(authed.user_id).await?;
     Ok(ArchiveList {
+        key_id,
         archives: archives
             .into_iter()
             .map(|a: ArchiveSummary| ArchiveEntry {

@@ -12,16 +12,76 @@ macro_rules! impl_archive_store {
 
             #[async_trait::async_trait]
             impl ArchiveStore for $store {
+                async fn set_archive_key(
+                    &self,
+                    user: UserId,
+                    key_id: &str,
+                    event: audit::Event,
+                    now: UnixTime,
+                ) -> StoreResult<KeyCheck> {
+                    let mut tx = self.writer().begin().await?;
+                    let inserted = sqlx::query(
+                        "INSERT INTO history_archive_keys (user_id, key_id, set_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (user_id) DO NOTHING",
+                    )
+                    .bind(user)
+                    .bind(key_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    if inserted.rows_affected() == 1 {
+                        append_event(&mut tx, &event, now).await?;
+                        tx.commit().await?;
+                        return Ok(KeyCheck::Done);
+                    }
+                    let current: Option<String> =
+                        sqlx::query_scalar("SELECT key_id FROM history_archive_keys WHERE user_id = $1")
+                            .bind(user)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    tx.commit().await?;
+                    Ok(if current.as_deref() == Some(key_id) {
+                        KeyCheck::Done
+                    } else {
+                        KeyCheck::Mismatch
+                    })
+                }
+
+                async fn archive_key(&self, user: UserId) -> StoreResult<Option<String>> {
+                    Ok(sqlx::query_scalar("SELECT key_id FROM history_archive_keys WHERE user_id = $1")
+                        .bind(user)
+                        .fetch_optional(self.reader())
+                        .await?)
+                }
+
                 async fn put_archive(
                     &self,
                     practice: PracticeId,
                     user: UserId,
                     conversation: &str,
+                    key_id: &str,
                     archive: &[u8],
                     created: audit::Event,
                     now: UnixTime,
-                ) -> StoreResult<bool> {
+                ) -> StoreResult<KeyCheck> {
                     let mut tx = self.writer().begin().await?;
+                    // Under the person's current key only. A no-op write
+                    // takes the key's row first (SQLite has no FOR UPDATE),
+                    // so a concurrent "turn off" either comes first, and
+                    // this is refused, or waits and deletes what this wrote.
+                    sqlx::query("UPDATE history_archive_keys SET key_id = key_id WHERE user_id = $1")
+                        .bind(user)
+                        .execute(&mut *tx)
+                        .await?;
+                    let current: Option<String> = sqlx::query_scalar(
+                        "SELECT key_id FROM history_archive_keys WHERE user_id = $1",
+                    )
+                    .bind(user)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if current.as_deref() != Some(key_id) {
+                        return Ok(KeyCheck::Mismatch);
+                    }
                     let party: Option<String> = sqlx::query_scalar(
                         "SELECT id FROM conversations WHERE id = $1 AND practice_id = $2
                            AND (client_user_id = $3 OR staff_user_id = $3)",
@@ -66,7 +126,7 @@ macro_rules! impl_archive_store {
                         append_event(&mut tx, &created, now).await?;
                     }
                     tx.commit().await?;
-                    Ok(new)
+                    Ok(KeyCheck::Done)
                 }
 
                 async fn fetch_archive(
@@ -110,12 +170,18 @@ macro_rules! impl_archive_store {
                     now: UnixTime,
                 ) -> StoreResult<u64> {
                     let mut tx = self.writer().begin().await?;
+                    // The key's row first: a store in flight either
+                    // finished (its blob is deleted here) or is refused.
+                    let key = sqlx::query("DELETE FROM history_archive_keys WHERE user_id = $1")
+                        .bind(user)
+                        .execute(&mut *tx)
+                        .await?;
                     let done = sqlx::query("DELETE FROM history_archives WHERE user_id = $1")
                         .bind(user)
                         .execute(&mut *tx)
                         .await?;
                     let n = done.rows_affected();
-                    if n > 0 {
+                    if n > 0 || key.rows_affected() > 0 {
                         append_event(&mut tx, &event, now).await?;
                     }
                     tx.commit().await?;

@@ -18,21 +18,47 @@ pub struct ArchiveSummary {
     pub updated_at: UnixTime,
 }
 
+/// What `put_archive` and `set_archive_key` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// Done.
+    Done,
+    /// The person's current key is another one, or there is none.
+    Mismatch,
+}
+
 /// History archives.
 #[async_trait]
 pub trait ArchiveStore {
+    /// Makes `key_id` the person's current history key (turning the backup
+    /// on). The same key again: nothing changes. Another key while one is
+    /// set: `Mismatch` (the old backup must be deleted first).
+    async fn set_archive_key(
+        &self,
+        user: UserId,
+        key_id: &str,
+        event: audit::Event,
+        now: UnixTime,
+    ) -> StoreResult<KeyCheck>;
+
+    /// The person's current key id, if the backup is on.
+    async fn archive_key(&self, user: UserId) -> StoreResult<Option<String>>;
+
     /// Stores (replaces) `user`'s archive of `conversation`. `NotFound`:
     /// the user is not one of the conversation's two people in `practice`.
-    /// `created` is appended only when there was none before (true then).
+    /// `created` is appended only when there was none before. `Mismatch`:
+    /// `key_id` is not the person's current key (nothing is written).
+    #[allow(clippy::too_many_arguments)] // one row's fields, the event and the time
     async fn put_archive(
         &self,
         practice: PracticeId,
         user: UserId,
         conversation: &str,
+        key_id: &str,
         archive: &[u8],
         created: audit::Event,
         now: UnixTime,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<KeyCheck>;
 
     /// `user`'s archive of `conversation` and when it was stored, with the
     /// read's audit event in the same transaction. `NotFound`: none.
@@ -47,8 +73,8 @@ pub trait ArchiveStore {
     /// `user`'s archives, without their content.
     async fn list_archives(&self, user: UserId) -> StoreResult<Vec<ArchiveSummary>>;
 
-    /// Deletes every archive of `user` (the event is appended when there
-    /// was one); how many.
+    /// Deletes every archive of `user` and their current key (the event is
+    /// appended when there was either); how many archives.
     async fn delete_archives(
         &self,
         user: UserId,

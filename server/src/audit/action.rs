@@ -112,6 +112,8 @@ actions! {
     HistoryArchiveCreated = "history_archive.created",
     /// A person turned their history archive off (every blob deleted).
     HistoryArchiveDeleted = "history_archive.deleted",
+    /// A person turned their history archive on under a new key.
+    HistoryArchiveEnabled = "history_archive.enabled",
     /// A person's sealed history archive of a conversation was read.
     HistoryArchiveFetched = "history_archive.fetched",
     /// An incident's four-factor risk assessment was saved.
@@ -299,6 +301,7 @@ mod tests {
         "device.revoked_token_used",
         "history_archive.created",
         "history_archive.deleted",
+        "history_archive.enabled",
         "history_archive.fetched",
         "incident.assessed",
         "incident.deadline_approaching",
