@@ -14,6 +14,11 @@
 //   - Uploads follow changes (a few seconds after the last one) and are
 //     skipped when nothing changed since the last upload; a failed upload
 //     is tried again at the next change.
+//   - The server keeps the person's current key by its public id and
+//     takes blobs under it only: a device whose key is no longer current
+//     (the backup was turned off, or made again) is told 409
+//     `archive_key_changed` and forgets its key, so keys never mix and
+//     turning off is not undone by another device.
 //   - Restored messages are marked as copies from the backup, like a
 //     handover's.
 
@@ -63,10 +68,38 @@ async function upload(s, id) {
   const mark = `${list.length}:${list.length ? list[list.length - 1].seq : 0}:${list.map((r) => r.status).join("")}`;
   if (c.archivedMark === mark) return;
   const sealed = s.w.archiveSeal(plain, s.me.user_id, id, k);
-  await api("PUT", `/history-archive/${id}`, { archive: b64(sealed) });
+  try {
+    await api("PUT", `/history-archive/${id}`, { archive: b64(sealed), key_id: s.w.historyKeyId(k) });
+  } catch (e) {
+    live(s);
+    if (failure(e).code !== "archive_key_changed") throw e;
+    // Turned off, or made again under another key elsewhere: this
+    // device's key is no longer used.
+    await forgetKey(s);
+    return;
+  }
   live(s);
+  // The key may have been forgotten meanwhile (turned off here).
+  if (!s.history.archiveKey) return;
   c.archivedMark = mark;
   await exclusive(s, () => persist(s));
+}
+
+/** Drops this device's history key and its pending uploads. */
+async function forgetKey(s) {
+  await exclusive(s, async () => {
+    delete s.history.archiveKey;
+    for (const t of Object.values(s.archiveTimers || {})) clearTimeout(t);
+    await persist(s);
+  });
+  emit({ type: "archive" });
+}
+
+/** Whether this device's key is the person's current one (`keyId` from the server's list). */
+export function archiveKeyIs(keyId) {
+  const s = current();
+  const k = s && key(s);
+  return !!(k && keyId && s.w.historyKeyId(k) === keyId);
 }
 
 /** Every joined conversation's archive, now (after turning it on or restoring). */
@@ -91,6 +124,13 @@ export function newArchiveKey() {
 export async function confirmArchive(keyB64) {
   const s = current();
   if (!s) throw new Locked();
+  try {
+    await api("PUT", "/history-archive", { key_id: s.w.historyKeyId(unb64(keyB64)) });
+  } catch (e) {
+    if (failure(e).code === "archive_exists") throw new Error("A history backup under another key exists. Restore it with its key, or delete it first.");
+    throw e;
+  }
+  live(s);
   await exclusive(s, async () => {
     s.history.archiveKey = keyB64;
     for (const c of Object.values(s.history.convs)) delete c.archivedMark;
@@ -104,19 +144,15 @@ export async function confirmArchive(keyB64) {
 export async function turnArchiveOff() {
   const s = current();
   if (!s) throw new Locked();
+  // The key first, so no upload starts after the delete.
+  await forgetKey(s);
   await api("DELETE", "/history-archive");
-  await exclusive(s, async () => {
-    delete s.history.archiveKey;
-    for (const t of Object.values(s.archiveTimers || {})) clearTimeout(t);
-    await persist(s);
-  });
   emit({ type: "archive" });
 }
 
-/** The server's list of this person's archives ({conversation_id, size, updated_at}). */
+/** The server's word on this person's backup: {key_id (null: off), archives: [{conversation_id, size, updated_at}]}. */
 export async function storedArchives() {
-  const r = await api("GET", "/history-archive");
-  return r.archives;
+  return api("GET", "/history-archive");
 }
 
 /**
@@ -136,18 +172,23 @@ export async function restoreArchive(text) {
   } catch (e) {
     throw new Error("That is not a history recovery key: check it for a typo. It has 55 letters and digits in groups of five.");
   }
-  const list = await storedArchives();
+  const stored = await storedArchives();
   live(s);
+  if (!stored.key_id) throw new Error("There is no history backup to restore: it was turned off.");
+  if (s.w.historyKeyId(k) !== stored.key_id) {
+    throw new Error("This is not the key of your current history backup. Was it made for another account, or replaced when the backup was made again?");
+  }
   const opened = [];
-  for (const a of list) {
+  for (const a of stored.archives) {
     const got = await api("GET", `/history-archive/${a.conversation_id}`);
     live(s);
     let plain;
     try {
       plain = s.w.archiveOpen(unb64(got.archive), s.me.user_id, a.conversation_id, k);
     } catch (e) {
-      if (failure(e).code === "unseal_failed") throw new Error("This key does not open your history backup. Was it made for another account, or replaced when the backup was turned on again?");
-      throw e;
+      // A damaged blob costs its conversation, not the others.
+      console.warn("an archive did not open", failure(e).code);
+      continue;
     }
     opened.push({ id: a.conversation_id, records: JSON.parse(dec.decode(plain)).records || [] });
   }

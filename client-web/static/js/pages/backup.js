@@ -13,13 +13,16 @@ export function historyBackupCard(ctx) {
   const slot = h("div", { class: "card", id: "history-backup", "aria-labelledby": "history-backup-heading" });
   const draw = async () => {
     await m.ready();
-    let stored = [];
+    let stored;
     try {
       stored = await m.storedArchives();
     } catch (_) {
-      /* shown as "off"; turning on tries again */
+      // Not "off": turning on then could replace a backup it did not see.
+      slot.replaceChildren(heading(), h("p", { class: "form-error", role: "alert" }, "The state of your history backup could not be read. Reload the page to try again."));
+      return;
     }
-    slot.replaceChildren(...(m.archiveOn() ? onView(ctx, draw) : stored.length ? restoreView(ctx, draw, stored) : offView(ctx, draw)));
+    const view = m.archiveKeyIs(stored.key_id) ? onView(ctx, draw) : stored.key_id ? restoreView(ctx, draw, stored.archives) : offView(ctx, draw);
+    slot.replaceChildren(...view);
   };
   slot.replaceChildren(h("h2", { id: "history-backup-heading" }, "History backup"), h("p", { class: "muted" }, "Opening your encrypted messages…"));
   draw().catch(() => {});
@@ -100,11 +103,22 @@ function restoreView(ctx, draw, stored) {
     key.wrap,
     h("button", { type: "submit", class: "primary" }, "Restore earlier messages"),
   );
+  // Lost the key: the backup is of no use; start again (deleting it).
+  const startOver = confirmAction({
+    label: "I lost the key: delete this backup",
+    question: "Delete your history backup? Without its key nobody can open it. You can then turn on a new one with a new key.",
+    confirm: "Yes, delete the backup",
+    work: () => m.turnArchiveOff(),
+    done: () => {
+      ctx.announce("The history backup was deleted.");
+      draw();
+    },
+  });
   onSubmit(form, errors, async () => {
     const n = await m.restoreArchive(key.input.value);
     key.input.value = "";
     ctx.announce(`${n} earlier ${n === 1 ? "message was" : "messages were"} restored to this device.`);
     await draw();
   });
-  return [form];
+  return [form, startOver];
 }
