@@ -65,6 +65,9 @@ export function noticeJoiners(s, id) {
   const before = c.members;
   c.members = members.map((m) => m.deviceId);
   if (!before) return;
+  // A device that left (removed, or its state lost) is served again if it
+  // comes back as a new member.
+  for (const gone of before) if (!c.members.includes(gone) && c.handed) delete c.handed[gone];
   const fresh = members.filter((m) => !before.includes(m.deviceId) && m.deviceId !== s.deviceId);
   if (!fresh.length) return;
   const sum = s.summaries.find((x) => x.id === id);
