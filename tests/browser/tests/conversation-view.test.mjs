@@ -8,21 +8,13 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { story } from "../lib/story.mjs";
+import { message, send } from "../lib/conversation.mjs";
 import { axeScan, PHONE, LAPTOP } from "../lib/browser.mjs";
 import { heading, registerStaff, registerClient, createInvite } from "../lib/flows.mjs";
 
 const ADMIN = { name: "Ada Admin", login: "ada@example.test", password: "copper-kettle-meadow-19", device: "Office laptop" };
 const CLINICIAN = { name: "Robin Clinician", login: "robin@example.test", password: "maple-orchard-window-73", device: "Robin's laptop" };
 const CLIENT = { name: "Sam Client", login: "sam@example.test", password: "river stones and paper kites", device: "My phone" };
-
-const message = (page, text) => page.locator("#messages > li", { hasText: text });
-
-async function send(page, text) {
-  const box = page.getByLabel("Message", { exact: true });
-  await box.fill(text);
-  await box.press("Enter");
-  await message(page, text).waitFor();
-}
 
 /** Whether the element is wholly inside the viewport and nothing covers
  * its middle (the sticky composer, say). */

@@ -14,42 +14,47 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { story } from "../lib/story.mjs";
-import { reopen, axeScan, screenshot, PHONE, LAPTOP } from "../lib/browser.mjs";
+import { reopen, PHONE, LAPTOP } from "../lib/browser.mjs";
+import { check, openConversation, message, send, texts } from "../lib/conversation.mjs";
 import { heading, registerStaff, registerClient, createInvite, login } from "../lib/flows.mjs";
 
 const ADMIN = { name: "Hana Admin", login: "hana@example.test", password: "lantern-harbour-pebble-41", device: "Front desk" };
 const CLINICIAN = { name: "Ravi Clinician", login: "ravi@example.test", password: "cedar-meadow-lantern-28", device: "Ravi's phone" };
 const CLIENT = { name: "Mia Client", login: "mia@example.test", password: "quiet river under the hill", device: "Mia's phone" };
 
-async function check(page, name) {
-  const violations = await axeScan(page);
-  assert.deepEqual(violations, [], `axe found serious/critical problems on ${name}: ${JSON.stringify(violations, null, 2)}`);
-  await screenshot(page, name);
-}
-
-async function openConversation(page, otherName) {
-  await page.getByRole("navigation").getByRole("link", { name: "Conversations" }).click();
-  await heading(page, "Conversations");
-  await page.locator("#conversations").getByRole("link", { name: new RegExp(otherName) }).click();
-  await heading(page, `Conversation with ${otherName}`);
-}
-
-const message = (page, text) => page.locator("#messages > li", { hasText: text });
-
-async function send(page, text) {
-  const box = page.getByLabel("Message", { exact: true });
-  await box.fill(text);
-  await box.press("Enter");
-  await message(page, text).waitFor();
-}
-
-async function texts(page) {
-  return (await page.locator("#messages > li .text").allTextContents()).map((t) => t.trim());
-}
-
 const FIRST = "Hello Mia, this is Ravi from my phone.";
 const REPLY = "Hi Ravi, thanks for reaching out.";
 const MOVED = "Your Thursday appointment moved to 4 pm.";
+
+/**
+ * The admin registers, invites the clinician (on `clinicianDevice`), who
+ * invites the client (a phone) and writes `first`; the client answers
+ * `reply`. Returns the three people and the clinician's authenticator.
+ */
+async function practiceInConversation(server, person, clinicianDevice, first, reply) {
+  const admin = await person(LAPTOP);
+  await registerStaff(admin.page, server.setupLink, ADMIN);
+  const clinicianLink = await createInvite(admin.page, "clinician");
+  const clinician = await person(clinicianDevice);
+  const device = clinicianDevice === PHONE ? CLINICIAN.device : "Ravi's laptop";
+  const { totp } = await registerStaff(clinician.page, clinicianLink, { ...CLINICIAN, device });
+  const clientLink = await createInvite(clinician.page, "client");
+  const client = await person(PHONE);
+  await registerClient(client.page, clientLink, CLIENT);
+
+  const p = clinician.page;
+  await p.getByRole("navigation").getByRole("link", { name: "Conversations" }).click();
+  await heading(p, "Conversations");
+  await p.getByLabel("Client", { exact: true }).selectOption({ label: CLIENT.name });
+  await p.getByRole("button", { name: "Start conversation" }).click();
+  await heading(p, `Conversation with ${CLIENT.name}`);
+  await send(p, first);
+  await openConversation(client.page, CLINICIAN.name);
+  await message(client.page, first).waitFor({ timeout: 20_000 });
+  await send(client.page, reply);
+  await message(p, reply).waitFor({ timeout: 20_000 });
+  return { admin, clinician, client, totp };
+}
 
 describe("history on a new device", () => {
   const { server, person } = story();
@@ -57,26 +62,7 @@ describe("history on a new device", () => {
   let totp;
 
   it("a clinician on a phone and a client hold a conversation", async () => {
-    admin = await person(LAPTOP);
-    await registerStaff(admin.page, server.setupLink, ADMIN);
-    const clinicianLink = await createInvite(admin.page, "clinician");
-    phone = await person(PHONE);
-    ({ totp } = await registerStaff(phone.page, clinicianLink, CLINICIAN));
-    const clientLink = await createInvite(phone.page, "client");
-    client = await person(PHONE);
-    await registerClient(client.page, clientLink, CLIENT);
-
-    const p = phone.page;
-    await p.getByRole("navigation").getByRole("link", { name: "Conversations" }).click();
-    await heading(p, "Conversations");
-    await p.getByLabel("Client", { exact: true }).selectOption({ label: CLIENT.name });
-    await p.getByRole("button", { name: "Start conversation" }).click();
-    await heading(p, `Conversation with ${CLIENT.name}`);
-    await send(p, FIRST);
-    await openConversation(client.page, CLINICIAN.name);
-    await message(client.page, FIRST).waitFor({ timeout: 20_000 });
-    await send(client.page, REPLY);
-    await message(p, REPLY).waitFor({ timeout: 20_000 });
+    ({ admin, clinician: phone, client, totp } = await practiceInConversation(server, person, PHONE, FIRST, REPLY));
   });
 
   it("the clinician's laptop joins and gets the earlier messages from the phone, marked as copies", async () => {
@@ -156,26 +142,7 @@ describe("history backup: restoring with the history recovery key when nobody is
   const REPLIED = "Monday works for me.";
 
   it("a client turns on history backup and keeps the key", async () => {
-    admin = await person(LAPTOP);
-    await registerStaff(admin.page, server.setupLink, ADMIN);
-    const clinicianLink = await createInvite(admin.page, "clinician");
-    clinician = await person(LAPTOP);
-    await registerStaff(clinician.page, clinicianLink, { ...CLINICIAN, device: "Ravi's laptop" });
-    const clientLink = await createInvite(clinician.page, "client");
-    client = await person(PHONE);
-    await registerClient(client.page, clientLink, CLIENT);
-
-    const p = clinician.page;
-    await p.getByRole("navigation").getByRole("link", { name: "Conversations" }).click();
-    await heading(p, "Conversations");
-    await p.getByLabel("Client", { exact: true }).selectOption({ label: CLIENT.name });
-    await p.getByRole("button", { name: "Start conversation" }).click();
-    await heading(p, `Conversation with ${CLIENT.name}`);
-    await send(p, BEFORE);
-    await openConversation(client.page, CLINICIAN.name);
-    await message(client.page, BEFORE).waitFor({ timeout: 20_000 });
-    await send(client.page, REPLIED);
-    await message(p, REPLIED).waitFor({ timeout: 20_000 });
+    ({ admin, clinician, client } = await practiceInConversation(server, person, LAPTOP, BEFORE, REPLIED));
 
     const c = client.page;
     await c.getByRole("navigation").getByRole("link", { name: "Account" }).click();

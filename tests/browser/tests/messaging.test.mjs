@@ -18,32 +18,13 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { story } from "../lib/story.mjs";
-import { reopen, axeScan, screenshot, PHONE, LAPTOP } from "../lib/browser.mjs";
+import { reopen, PHONE, LAPTOP } from "../lib/browser.mjs";
+import { check, openConversation, message, send, texts } from "../lib/conversation.mjs";
 import { heading, registerStaff, registerClient, createInvite, login } from "../lib/flows.mjs";
 
 const ADMIN = { name: "Ada Admin", login: "ada@example.test", password: "copper-kettle-meadow-19", device: "Office laptop" };
 const CLINICIAN = { name: "Robin Clinician", login: "robin@example.test", password: "maple-orchard-window-73", device: "Robin's laptop" };
 const CLIENT = { name: "Sam Client", login: "sam@example.test", password: "river stones and paper kites", device: "My phone" };
-
-async function check(page, name) {
-  const violations = await axeScan(page);
-  assert.deepEqual(violations, [], `axe found serious/critical problems on ${name}: ${JSON.stringify(violations, null, 2)}`);
-  await screenshot(page, name);
-}
-
-async function openConversation(page, otherName) {
-  await page.getByRole("navigation").getByRole("link", { name: "Conversations" }).click();
-  await heading(page, "Conversations");
-  await page.locator("#conversations").getByRole("link", { name: new RegExp(otherName) }).click();
-  await heading(page, `Conversation with ${otherName}`);
-}
-
-async function send(page, text) {
-  const box = page.getByLabel("Message", { exact: true });
-  await box.fill(text);
-  await box.press("Enter");
-  await message(page, text).waitFor();
-}
 
 /** What the conversation holds before the client's second device joins. */
 const EARLIER = [
@@ -53,18 +34,12 @@ const EARLIER = [
   "Sent while offline.",
 ];
 
-const message = (page, text) => page.locator("#messages > li", { hasText: text });
-
 /** Waits for the message's sending state, or a later one ("sent" < "delivered" < "read"). */
 async function waitState(page, text, state) {
   // A later state counts: a message read at once is never shown as delivered.
   const later = { sent: ".state-sent, .state-delivered, .state-read", delivered: ".state-delivered, .state-read" };
   const sel = later[state] || `.state-${state}`;
   await page.locator("#messages > li", { hasText: text }).locator(sel).waitFor({ timeout: 20_000 });
-}
-
-async function texts(page) {
-  return (await page.locator("#messages > li .text").allTextContents()).map((t) => t.trim());
 }
 
 async function idbNames(page) {
