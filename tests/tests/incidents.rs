@@ -785,6 +785,29 @@ async fn webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry
         .find(|x| x.refused)
         .expect("a refused attempt")
         .clone();
+    // The server has recorded the refusal (the receiver answers before the
+    // job writes its outcome; advancing the clock in between would put the
+    // retry after the advanced time).
+    let end = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let (_, log) = p
+            .admin
+            .client
+            .get(&format!("/api/v1/webhooks/{endpoint}/deliveries"))
+            .await;
+        let recorded = log.as_array().is_some_and(|l| {
+            l.iter()
+                .any(|d| d["id"] == first.id.as_str() && d["attempts"].as_i64() >= Some(1))
+        });
+        if recorded {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "no attempt recorded: {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // Retried after its backoff (5 s and jitter) on the server's clock.
     app.clock.advance(10);
     let got = receiver
