@@ -19,6 +19,35 @@ use std::time::Duration;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
+/// Waits (until DEADLINE) for delivery `id` of `endpoint`'s log to satisfy
+/// `done`, as the admin reads it; returns the row.
+async fn delivery_row(
+    admin: &Person,
+    endpoint: &str,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let end = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let (_, log) = admin
+            .client
+            .get(&format!("/api/v1/webhooks/{endpoint}/deliveries"))
+            .await;
+        let row = log
+            .as_array()
+            .and_then(|l| l.iter().find(|d| d["id"] == id))
+            .cloned();
+        if let Some(row) = row.filter(|r| done(r)) {
+            return row;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "delivery {id} not there: {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn app(b: Backend, allow_private: bool) -> Option<TestApp> {
     app_with(b, allow_private, allow_private).await
 }
@@ -788,26 +817,10 @@ async fn webhooks_are_signed_as_the_standard_says_retried_under_one_id_and_carry
     // The server has recorded the refusal (the receiver answers before the
     // job writes its outcome; advancing the clock in between would put the
     // retry after the advanced time).
-    let end = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        let (_, log) = p
-            .admin
-            .client
-            .get(&format!("/api/v1/webhooks/{endpoint}/deliveries"))
-            .await;
-        let recorded = log.as_array().is_some_and(|l| {
-            l.iter()
-                .any(|d| d["id"] == first.id.as_str() && d["attempts"].as_i64() >= Some(1))
-        });
-        if recorded {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < end,
-            "no attempt recorded: {log}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    delivery_row(&p.admin, &endpoint, &first.id, |d| {
+        d["attempts"].as_i64() >= Some(1)
+    })
+    .await;
     // Retried after its backoff (5 s and jitter) on the server's clock.
     app.clock.advance(10);
     let got = receiver
@@ -2155,27 +2168,8 @@ async fn a_test_delivery_reaches_the_receiver_signed_with_nothing_in_it(b: Backe
     assert_eq!(payload["type"], "webhook.test");
     assert_eq!(payload["data"], json!({}), "nothing in it");
     // It shows in the endpoint's delivery log, delivered.
-    let end = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        let (_, log) = p
-            .admin
-            .client
-            .get(&format!("/api/v1/webhooks/{endpoint}/deliveries"))
-            .await;
-        let row = log
-            .as_array()
-            .expect("log")
-            .iter()
-            .find(|d| d["id"] == id.as_str())
-            .cloned()
-            .expect("listed");
-        if row["status"] == "delivered" {
-            assert_eq!(row["event_type"], "webhook.test");
-            break;
-        }
-        assert!(tokio::time::Instant::now() < end, "{row}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let row = delivery_row(&p.admin, &endpoint, &id, |d| d["status"] == "delivered").await;
+    assert_eq!(row["event_type"], "webhook.test");
     // Not to an endpoint of another practice, nor to none.
     let other = app.practice_with_admin("Other", "other.admin").await;
     let (status, body) = other.client.post(&test, &json!({})).await;

@@ -56,6 +56,16 @@ async function practiceInConversation(server, person, clinicianDevice, first, re
   return { admin, clinician, client, totp };
 }
 
+/** The admin revokes the client's phone from the Administration page. */
+async function revokeClientPhone(a) {
+  await a.getByRole("navigation").getByRole("link", { name: "Administration" }).click();
+  await heading(a, "Administration");
+  const device = a.locator("#admin-devices > li", { hasText: CLIENT.device });
+  await device.getByRole("button", { name: "Revoke device" }).click();
+  await device.getByRole("button", { name: "Yes, revoke it" }).click();
+  await device.locator(".badge.revoked").waitFor();
+}
+
 describe("history on a new device", () => {
   const { server, person } = story();
   let admin, phone, laptop, client;
@@ -83,13 +93,7 @@ describe("history on a new device", () => {
   });
 
   it("the client's only phone is revoked; the laptop's message waits for a device of theirs", async () => {
-    const a = admin.page;
-    await a.getByRole("navigation").getByRole("link", { name: "Administration" }).click();
-    await heading(a, "Administration");
-    const device = a.locator("#admin-devices > li", { hasText: CLIENT.device });
-    await device.getByRole("button", { name: "Revoke device" }).click();
-    await device.getByRole("button", { name: "Yes, revoke it" }).click();
-    await device.locator(".badge.revoked").waitFor();
+    await revokeClientPhone(admin.page);
     await heading(client.page, "Sign in");
 
     await send(laptop.page, MOVED);
@@ -173,13 +177,7 @@ describe("history backup: restoring with the history recovery key when nobody is
 
   it("the phone is lost and the clinician is away: a new phone restores the earlier messages with the key", async () => {
     await clinician.page.close();
-    const a = admin.page;
-    await a.getByRole("navigation").getByRole("link", { name: "Administration" }).click();
-    await heading(a, "Administration");
-    const device = a.locator("#admin-devices > li", { hasText: CLIENT.device });
-    await device.getByRole("button", { name: "Revoke device" }).click();
-    await device.getByRole("button", { name: "Yes, revoke it" }).click();
-    await device.locator(".badge.revoked").waitFor();
+    await revokeClientPhone(admin.page);
 
     const fresh = await person(PHONE);
     const page = fresh.page;

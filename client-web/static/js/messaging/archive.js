@@ -36,12 +36,6 @@ function key(s) {
   return s.history.archiveKey ? unb64(s.history.archiveKey) : null;
 }
 
-/** Whether this device keeps the history archive up to date. */
-export function archiveOn() {
-  const s = current();
-  return !!(s && s.history.archiveKey);
-}
-
 /** Uploads conversation `id`'s archive soon (after changes settle), if the archive is on. */
 export function archiveSoon(s, id) {
   if (!s.history.archiveKey) return;

@@ -43,7 +43,7 @@ export { b64, unb64 };
 export { subscribe };
 export { MAX_TEXT_CHARS, textLength, sendText, sendAppointmentMessage, retry } from "./outbox.js";
 // The history archive (account page, and a new device's restore).
-export { archiveOn, archiveKeyIs, newArchiveKey, confirmArchive, turnArchiveOff, storedArchives, restoreArchive } from "./archive.js";
+export { archiveKeyIs, newArchiveKey, confirmArchive, turnArchiveOff, storedArchives, restoreArchive } from "./archive.js";
 
 let revokedHandler = () => {};
 

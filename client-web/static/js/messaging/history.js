@@ -108,8 +108,7 @@ function recordHandover(s, id, c, seq, sender, content) {
   // Taken only while this device waits for its history, and then from one
   // member device (its chunks): a member cannot slip records into a device
   // that has its own, nor two members mix theirs.
-  if (!c.awaitingHistory && c.historyFrom !== sender.deviceId) return;
-  if (c.historyFrom && c.historyFrom !== sender.deviceId) return;
+  if (c.historyFrom ? c.historyFrom !== sender.deviceId : !c.awaitingHistory) return;
   c.historyFrom = sender.deviceId;
   c.awaitingHistory = false;
   // Joined by Welcome: the first handover bounds the later chunks.
